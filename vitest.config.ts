@@ -1,0 +1,14 @@
+// Vitest configuration for the Node suite (Dawn on whatever adapter the machine has).
+import { defineConfig } from 'vitest/config';
+
+export default defineConfig({
+  test: {
+    include: ['test/**/*.test.ts'],
+    exclude: ['test/browser/**'],
+    testTimeout: 120_000,
+    hookTimeout: 120_000,
+    // Lavapipe runs on the CPU: parallel files would fight over the two cores.
+    fileParallelism: false,
+    pool: 'forks',
+  },
+});
