@@ -73,10 +73,21 @@ export function vaeAttention64(w: WeightSource64, prefix: string, x: Tensor64, g
   return add64(x, reshape64(transpose2d64(out), [c, h, wd]));
 }
 
-function midBlock(w: WeightSource64, prefix: string, x: Tensor64, groups: number): Tensor64 {
+/** UNetMidBlock2D: resnet, attention, resnet. */
+export function vaeMidBlock64(w: WeightSource64, prefix: string, x: Tensor64, groups: number): Tensor64 {
   let h = vaeResnet64(w, `${prefix}.resnets.0`, x, groups);
   h = vaeAttention64(w, `${prefix}.attentions.0`, h, groups);
   return vaeResnet64(w, `${prefix}.resnets.1`, h, groups);
+}
+
+/** Upsample2D: nearest x2 then 3x3 conv (`${prefix}.conv`). */
+export function vaeUpsample64(w: WeightSource64, prefix: string, x: Tensor64): Tensor64 {
+  return conv(w, `${prefix}.conv`, upsampleNearest2x64(x));
+}
+
+/** Downsample2D(padding=0): zero-pad right and bottom by one, then 3x3 stride-2 conv (`${prefix}.conv`). */
+export function vaeDownsample64(w: WeightSource64, prefix: string, x: Tensor64): Tensor64 {
+  return conv(w, `${prefix}.conv`, x, 2, [0, 1, 0, 1]);
 }
 
 /** Decoder on one latent image z [latentChannels, h, w] (post_quant_conv applied first when present). */
@@ -86,11 +97,11 @@ export function vaeDecode64(w: WeightSource64, cfg: VaeConfig64, z: Tensor64): T
   const usePost = cfg.usePostQuantConv ?? hasWeight64(w, 'post_quant_conv.weight');
   let x = usePost ? conv(w, 'post_quant_conv', z, 1, 0) : z;
   x = conv(w, 'decoder.conv_in', x);
-  x = midBlock(w, 'decoder.mid_block', x, g);
+  x = vaeMidBlock64(w, 'decoder.mid_block', x, g);
   const nBlocks = cfg.blockOutChannels.length;
   for (let i = 0; i < nBlocks; i++) {
     for (let j = 0; j < cfg.layersPerBlock + 1; j++) x = vaeResnet64(w, `decoder.up_blocks.${i}.resnets.${j}`, x, g);
-    if (i < nBlocks - 1) x = conv(w, `decoder.up_blocks.${i}.upsamplers.0.conv`, upsampleNearest2x64(x));
+    if (i < nBlocks - 1) x = vaeUpsample64(w, `decoder.up_blocks.${i}.upsamplers.0`, x);
   }
   x = silu64(gn(w, 'decoder.conv_norm_out', x, g));
   return conv(w, 'decoder.conv_out', x);
@@ -104,10 +115,9 @@ export function vaeEncode64(w: WeightSource64, cfg: VaeConfig64, image: Tensor64
   const nBlocks = cfg.blockOutChannels.length;
   for (let i = 0; i < nBlocks; i++) {
     for (let j = 0; j < cfg.layersPerBlock; j++) x = vaeResnet64(w, `encoder.down_blocks.${i}.resnets.${j}`, x, g);
-    // Downsample2D(padding=0): pad right and bottom by one, then 3x3 stride-2 conv.
-    if (i < nBlocks - 1) x = conv(w, `encoder.down_blocks.${i}.downsamplers.0.conv`, x, 2, [0, 1, 0, 1]);
+    if (i < nBlocks - 1) x = vaeDownsample64(w, `encoder.down_blocks.${i}.downsamplers.0`, x);
   }
-  x = midBlock(w, 'encoder.mid_block', x, g);
+  x = vaeMidBlock64(w, 'encoder.mid_block', x, g);
   x = silu64(gn(w, 'encoder.conv_norm_out', x, g));
   x = conv(w, 'encoder.conv_out', x);
   const useQuant = cfg.useQuantConv ?? hasWeight64(w, 'quant_conv.weight');
