@@ -10,5 +10,6 @@ export default defineConfig({
     // Lavapipe runs on the CPU: parallel files would fight over the two cores.
     fileParallelism: false,
     pool: 'forks',
+    reporters: ['default', './test/summary-reporter.ts'],
   },
 });

@@ -1,0 +1,23 @@
+// The `parallax` command: sub-commands are registered here; each lives in cli/commands/<name>.ts.
+
+import { Command } from 'commander';
+import { registerDoctor } from './commands/doctor.js';
+import { registerDemo } from './commands/demo.js';
+
+const program = new Command();
+program
+  .name('parallax')
+  .description('Parallax: WebGPU-native video diffusion (Vchitect-2.0) for Node and the browser.')
+  .version('0.1.0')
+  .showHelpAfterError();
+
+registerDoctor(program);
+registerDemo(program);
+
+try {
+  await program.parseAsync(process.argv);
+} catch (err) {
+  console.error(`parallax: ${err instanceof Error ? err.message : String(err)}`);
+  if (process.env.PARALLAX_DEBUG && err instanceof Error) console.error(err.stack);
+  process.exit(1);
+}
