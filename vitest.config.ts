@@ -4,7 +4,6 @@ import { defineConfig } from 'vitest/config';
 export default defineConfig({
   test: {
     include: ['test/**/*.test.ts'],
-    exclude: ['test/browser/**'],
     testTimeout: 120_000,
     hookTimeout: 120_000,
     // Lavapipe runs on the CPU: parallel files would fight over the two cores.
