@@ -88,10 +88,12 @@ export function makeClipTokenizerFiles(opts: { numMerges?: number; padToken?: st
     }
   }
   const merges = learnMerges(words, opts.numMerges ?? 120);
+  // GPT-2/CLIP vocab order: printable bytes first (so "!" is id 0), then the remapped ones.
+  const order = [...b2u.filter((c) => c.codePointAt(0)! < 256), ...b2u.filter((c) => c.codePointAt(0)! >= 256)];
   const vocab: Record<string, number> = {};
   let id = 0;
-  for (const ch of b2u) vocab[ch] = id++;
-  for (const ch of b2u) vocab[`${ch}</w>`] = id++;
+  for (const ch of order) vocab[ch] = id++;
+  for (const ch of order) vocab[`${ch}</w>`] = id++;
   for (const [a, b] of merges) if (!(a + b in vocab)) vocab[a + b] = id++;
   const bosId = id++;
   vocab['<|startoftext|>'] = bosId;
