@@ -106,8 +106,13 @@ export class CheckpointValidationError extends Error {
 
 const fmt = (s: readonly number[]) => `[${s.join(',')}]`;
 
+export interface ValidateOptions {
+  /** Ignore tensors that are not in the expected key list (default false: they are errors). */
+  allowUnexpected?: boolean;
+}
+
 /** Compare weights against expected keys: missing, unexpected, wrong shape, non-float dtype. */
-export function checkKeys(weights: WeightStore, expected: readonly KeySpec[], note = ''): string[] {
+export function checkKeys(weights: WeightStore, expected: readonly KeySpec[], note = '', opts: ValidateOptions = {}): string[] {
   const problems: string[] = [];
   const suffix = note ? ` (${note})` : '';
   const want = new Map(expected.map((k) => [k.key, k]));
@@ -125,7 +130,7 @@ export function checkKeys(weights: WeightStore, expected: readonly KeySpec[], no
       problems.push(`${file}: key ${spec.key} has dtype ${info.dtype}, expected one of ${FLOAT_DTYPES.join('/')}`);
     }
   }
-  for (const key of weights.keys()) {
+  for (const key of opts.allowUnexpected ? [] : weights.keys()) {
     if (!want.has(key)) problems.push(`${weights.fileOf(key)}: unexpected key ${key} (not part of this model for its config.json)`);
   }
   return problems;
@@ -179,7 +184,7 @@ export interface TransformerDims {
 }
 
 /** Derive D, layers and M from the transformer weights, compare with config.json and check every key. */
-export function validateTransformer(x: Checkpoint | SubModel<VchitectTransformerConfig>): TransformerDims {
+export function validateTransformer(x: Checkpoint | SubModel<VchitectTransformerConfig>, opts: ValidateOptions = {}): TransformerDims {
   const sub = subOf(x, (c) => c.transformer, 'transformer');
   const w = sub.weights;
   const cfg = sub.config;
@@ -204,7 +209,7 @@ export function validateTransformer(x: Checkpoint | SubModel<VchitectTransformer
   compare(problems, sub, 'pooled_projection_dim', cfg.pooled_projection_dim, pooled![1], 'time_text_embed.text_embedder.linear_1.weight');
   compare(problems, sub, 'out_channels', cfg.out_channels, out![0] / (cfg.patch_size * cfg.patch_size), 'proj_out.weight');
   if (problems.length === 0) {
-    problems.push(...checkKeys(w, transformerKeys(cfg), `D=${D} from pos_embed.proj.weight`));
+    problems.push(...checkKeys(w, transformerKeys(cfg), `D=${D} from pos_embed.proj.weight`, opts));
   }
   if (problems.length) throw new CheckpointValidationError(problems);
   return {
@@ -215,7 +220,11 @@ export function validateTransformer(x: Checkpoint | SubModel<VchitectTransformer
 }
 
 /** Validate a CLIPTextModelWithProjection (pass the sub-model, or a checkpoint plus which encoder). */
-export function validateClip(x: Checkpoint | SubModel<ClipTextConfig>, which: 'text_encoder' | 'text_encoder_2' = 'text_encoder'): ClipTextConfig {
+export function validateClip(
+  x: Checkpoint | SubModel<ClipTextConfig>,
+  which: 'text_encoder' | 'text_encoder_2' = 'text_encoder',
+  opts: ValidateOptions = {},
+): ClipTextConfig {
   const sub = subOf(x, (c) => (which === 'text_encoder' ? c.textEncoder : c.textEncoder2), which);
   const w = sub.weights;
   const cfg = sub.config;
@@ -227,12 +236,12 @@ export function validateClip(x: Checkpoint | SubModel<ClipTextConfig>, which: 't
   compare(problems, sub, 'vocab_size', cfg.vocab_size, tok![0], 'text_model.embeddings.token_embedding.weight');
   compare(problems, sub, 'num_hidden_layers', cfg.num_hidden_layers, countIndexed(w, 'text_model.encoder.layers'), 'count of text_model.encoder.layers.{i}');
   compare(problems, sub, 'projection_dim', cfg.projection_dim, proj![0], 'text_projection.weight');
-  if (problems.length === 0) problems.push(...checkKeys(w, clipKeys(cfg), `hidden_size=${tok![1]} from token_embedding`));
+  if (problems.length === 0) problems.push(...checkKeys(w, clipKeys(cfg), `hidden_size=${tok![1]} from token_embedding`, opts));
   if (problems.length) throw new CheckpointValidationError(problems);
   return cfg;
 }
 
-export function validateT5(x: Checkpoint | SubModel<T5EncoderConfig>): T5EncoderConfig {
+export function validateT5(x: Checkpoint | SubModel<T5EncoderConfig>, opts: ValidateOptions = {}): T5EncoderConfig {
   const sub = subOf(x, (c) => c.textEncoder3, 'text_encoder_3');
   const w = sub.weights;
   const cfg = sub.config;
@@ -245,12 +254,12 @@ export function validateT5(x: Checkpoint | SubModel<T5EncoderConfig>): T5Encoder
   compare(problems, sub, 'num_layers', cfg.num_layers, countIndexed(w, 'encoder.block'), 'count of encoder.block.{i}');
   compare(problems, sub, 'relative_attention_num_buckets', cfg.relative_attention_num_buckets, rel![0], 'relative_attention_bias.weight');
   compare(problems, sub, 'num_heads', cfg.num_heads, rel![1], 'relative_attention_bias.weight');
-  if (problems.length === 0) problems.push(...checkKeys(w, t5Keys(cfg), `d_model=${shared![1]} from shared.weight`));
+  if (problems.length === 0) problems.push(...checkKeys(w, t5Keys(cfg), `d_model=${shared![1]} from shared.weight`, opts));
   if (problems.length) throw new CheckpointValidationError(problems);
   return cfg;
 }
 
-export function validateVae(x: Checkpoint | SubModel<AutoencoderKLConfig>): AutoencoderKLConfig {
+export function validateVae(x: Checkpoint | SubModel<AutoencoderKLConfig>, opts: ValidateOptions = {}): AutoencoderKLConfig {
   const sub = subOf(x, (c) => c.vae, 'vae');
   const w = sub.weights;
   const cfg = sub.config;
@@ -268,7 +277,7 @@ export function validateVae(x: Checkpoint | SubModel<AutoencoderKLConfig>): Auto
   compare(problems, sub, 'out_channels', cfg.out_channels, cout![0], 'decoder.conv_out.weight');
   compare(problems, sub, 'block_out_channels', cfg.block_out_channels, boc, 'decoder.up_blocks.{i}.resnets.0.conv1.weight');
   compare(problems, sub, 'layers_per_block', cfg.layers_per_block, countIndexed(w, 'decoder.up_blocks.0.resnets') - 1, 'count of decoder.up_blocks.0.resnets.{j} minus 1');
-  if (problems.length === 0) problems.push(...checkKeys(w, vaeKeys(cfg), `block_out_channels=${fmt(boc)} from decoder.up_blocks`));
+  if (problems.length === 0) problems.push(...checkKeys(w, vaeKeys(cfg), `block_out_channels=${fmt(boc)} from decoder.up_blocks`, opts));
   if (problems.length) throw new CheckpointValidationError(problems);
   return cfg;
 }
@@ -285,7 +294,7 @@ export interface CheckpointSummaryDims {
  * Validate every sub-model and the cross-model sizes (text encoder widths vs the transformer's
  * joint_attention_dim / pooled_projection_dim, VAE latent channels vs transformer in_channels).
  */
-export function validateCheckpoint(ckpt: Checkpoint): CheckpointSummaryDims {
+export function validateCheckpoint(ckpt: Checkpoint, opts: ValidateOptions = {}): CheckpointSummaryDims {
   const problems: string[] = [];
   const run = <T>(f: () => T): T | undefined => {
     try {
@@ -296,11 +305,11 @@ export function validateCheckpoint(ckpt: Checkpoint): CheckpointSummaryDims {
       return undefined;
     }
   };
-  const transformer = run(() => validateTransformer(ckpt));
-  const textEncoder = ckpt.textEncoder ? run(() => validateClip(ckpt.textEncoder!)) : undefined;
-  const textEncoder2 = ckpt.textEncoder2 ? run(() => validateClip(ckpt.textEncoder2!)) : undefined;
-  const textEncoder3 = ckpt.textEncoder3 ? run(() => validateT5(ckpt.textEncoder3!)) : undefined;
-  const vae = run(() => validateVae(ckpt));
+  const transformer = run(() => validateTransformer(ckpt, opts));
+  const textEncoder = ckpt.textEncoder ? run(() => validateClip(ckpt.textEncoder!, 'text_encoder', opts)) : undefined;
+  const textEncoder2 = ckpt.textEncoder2 ? run(() => validateClip(ckpt.textEncoder2!, 'text_encoder_2', opts)) : undefined;
+  const textEncoder3 = ckpt.textEncoder3 ? run(() => validateT5(ckpt.textEncoder3!, opts)) : undefined;
+  const vae = run(() => validateVae(ckpt, opts));
   if (transformer && textEncoder && textEncoder2) {
     const pooled = textEncoder.projection_dim + textEncoder2.projection_dim;
     if (pooled !== transformer.pooledProjectionDim) {

@@ -149,3 +149,28 @@ export async function loadT5Tokenizer(loc: TokenizerLocation, maxLength = 256): 
     },
   };
 }
+
+export interface Sd3Tokenizers {
+  /** CLIP-L (tokenizer/), 77 tokens. */
+  clipL: TextTokenizer;
+  /** CLIP-bigG (tokenizer_2/), 77 tokens. */
+  clipG: TextTokenizer;
+  /** T5 (tokenizer_3/), 256 tokens; undefined when the checkpoint has no tokenizer_3. */
+  t5?: TextTokenizer;
+}
+
+/** Load the three tokenizers of an opened checkpoint (works for Node folders and HTTP stores). */
+export async function loadCheckpointTokenizers(
+  ckpt: { store: FileStore; tokenizerDirs: { tokenizer?: string; tokenizer_2?: string; tokenizer_3?: string } },
+  t5MaxLength = 256,
+): Promise<Sd3Tokenizers> {
+  const { store, tokenizerDirs: d } = ckpt;
+  if (!d.tokenizer || !d.tokenizer_2) {
+    throw new Error(`${store.root}: tokenizer/ and tokenizer_2/ (with tokenizer_config.json) are required for the CLIP encoders`);
+  }
+  return {
+    clipL: await loadClipTokenizer({ store, dir: d.tokenizer }),
+    clipG: await loadClipTokenizer({ store, dir: d.tokenizer_2 }),
+    t5: d.tokenizer_3 ? await loadT5Tokenizer({ store, dir: d.tokenizer_3 }, t5MaxLength) : undefined,
+  };
+}

@@ -170,6 +170,7 @@ describe('validation errors', () => {
     expect(() => validateClip(ck, 'text_encoder_2')).not.toThrow();
     expect(() => validateT5(ck)).toThrow(/missing key encoder.block.1.layer.1.DenseReluDense.wi_1.weight/);
     expect(() => validateCheckpoint(ck)).toThrow(/3 checkpoint problems/);
+    expect(() => validateCheckpoint(ck, { allowUnexpected: true })).toThrow(/2 checkpoint problems/);
     await ck.close();
   });
 

@@ -5,7 +5,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { makeClipTokenizerFiles, makeT5TokenizerFiles, bytesToUnicode } from '../../../engine/io/tiny-tokenizers.js';
-import { loadClipTokenizer, loadT5Tokenizer, type TextTokenizer } from '../../../engine/text/tokenizers.js';
+import { loadCheckpointTokenizers, loadClipTokenizer, loadT5Tokenizer, type TextTokenizer } from '../../../engine/text/tokenizers.js';
+import { makeTinyCheckpoint } from '../../../engine/io/make-tiny.js';
+import { openCheckpoint } from '../../../engine/io/checkpoint.js';
 
 let root = '';
 const clipL = makeClipTokenizerFiles({ padToken: '<|endoftext|>' });
@@ -125,5 +127,24 @@ describe('T5 tokenizer', () => {
     expect(ids[255]).toBe(t5.eosId);
     expect(ids.slice(0, 255).every((v) => v === p.get('▁the'))).toBe(true);
     expect(tokT5.encode('').slice(0, 2)).toEqual([t5.eosId, t5.padId]);
+  });
+});
+
+describe('checkpoint tokenizers', () => {
+  it('loads all three from a tiny checkpoint and ids fit the text encoders vocabularies', async () => {
+    const tiny = await makeTinyCheckpoint(join(root, 'ckpt'));
+    const ck = await openCheckpoint(tiny.dir);
+    const toks = await loadCheckpointTokenizers(ck);
+    const prompt = 'A cinematic shot of a red car driving on the road near the mountains, 4k';
+    const l = toks.clipL.encode(prompt);
+    const g = toks.clipG.encode(prompt);
+    const t = toks.t5!.encode(prompt);
+    expect([l.length, g.length, t.length]).toEqual([77, 77, 256]);
+    expect(Math.max(...l)).toBeLessThan(tiny.textEncoder.vocab_size);
+    expect(Math.max(...g)).toBeLessThan(tiny.textEncoder2.vocab_size);
+    expect(Math.max(...t)).toBeLessThan(tiny.textEncoder3.vocab_size);
+    expect(l[0]).toBe(tiny.textEncoder.bos_token_id);
+    expect(l.indexOf(tiny.textEncoder.eos_token_id)).toBe(g.indexOf(tiny.textEncoder2.eos_token_id));
+    await ck.close();
   });
 });
