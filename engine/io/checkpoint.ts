@@ -8,7 +8,7 @@ import {
   type AutoencoderKLConfig, type ClipTextConfig, type FlowMatchSchedulerConfig, type ModelIndex,
   type T5EncoderConfig, type VchitectTransformerConfig,
 } from './configs.js';
-import { clipKeys, t5Keys, transformerDim, transformerKeys, vaeKeys, type KeySpec } from './keys.js';
+import { clipKeys, t5EmbeddingKey, t5Keys, transformerDim, transformerKeys, vaeKeys, type KeySpec } from './keys.js';
 import { FLOAT_DTYPES } from './dtype.js';
 
 export type SubModelName = 'transformer' | 'text_encoder' | 'text_encoder_2' | 'text_encoder_3' | 'vae';
@@ -246,15 +246,17 @@ export function validateT5(x: Checkpoint | SubModel<T5EncoderConfig>, opts: Vali
   const w = sub.weights;
   const cfg = sub.config;
   const problems: string[] = [];
-  const shared = shapeOf(w, 'shared.weight', problems);
+  const embKey = t5EmbeddingKey(w);
+  if (!embKey) problems.push(`${w.name}: missing token embedding: neither shared.weight nor encoder.embed_tokens.weight is present`);
+  const shared = embKey ? w.info(embKey).shape : null;
   const rel = shapeOf(w, 'encoder.block.0.layer.0.SelfAttention.relative_attention_bias.weight', problems);
   if (problems.length) throw new CheckpointValidationError(problems);
-  compare(problems, sub, 'd_model', cfg.d_model, shared![1], 'shared.weight');
-  compare(problems, sub, 'vocab_size', cfg.vocab_size, shared![0], 'shared.weight');
+  compare(problems, sub, 'd_model', cfg.d_model, shared![1], embKey!);
+  compare(problems, sub, 'vocab_size', cfg.vocab_size, shared![0], embKey!);
   compare(problems, sub, 'num_layers', cfg.num_layers, countIndexed(w, 'encoder.block'), 'count of encoder.block.{i}');
   compare(problems, sub, 'relative_attention_num_buckets', cfg.relative_attention_num_buckets, rel![0], 'relative_attention_bias.weight');
   compare(problems, sub, 'num_heads', cfg.num_heads, rel![1], 'relative_attention_bias.weight');
-  if (problems.length === 0) problems.push(...checkKeys(w, t5Keys(cfg), `d_model=${shared![1]} from shared.weight`, opts));
+  if (problems.length === 0) problems.push(...checkKeys(w, t5Keys(cfg), `d_model=${shared![1]} from ${embKey}`, opts));
   if (problems.length) throw new CheckpointValidationError(problems);
   return cfg;
 }

@@ -95,7 +95,9 @@ export function t5Keys(cfg: T5EncoderConfig): KeySpec[] {
   const d = cfg.d_model;
   const inner = cfg.num_heads * cfg.d_kv;
   const k: KeySpec[] = [];
-  k.push({ key: 'shared.weight', shape: [cfg.vocab_size, d] });
+  // Tied embedding: exports keep shared.weight, encoder.embed_tokens.weight or both (at least one is
+  // required, checked by validateT5; read it with t5EmbeddingKey()).
+  k.push({ key: 'shared.weight', shape: [cfg.vocab_size, d], optional: true });
   k.push({ key: 'encoder.embed_tokens.weight', shape: [cfg.vocab_size, d], optional: true });
   for (let i = 0; i < cfg.num_layers; i++) {
     const b = `encoder.block.${i}.layer`;
@@ -175,4 +177,11 @@ export function vaeDecoderKeys(cfg: AutoencoderKLConfig): KeySpec[] {
 /** Diffusers AutoencoderKL keys (encoder + decoder). */
 export function vaeKeys(cfg: AutoencoderKLConfig): KeySpec[] {
   return [...vaeEncoderKeys(cfg), ...vaeDecoderKeys(cfg)];
+}
+
+/** The stored name of the (tied) T5 token embedding, or null when neither name is present. */
+export function t5EmbeddingKey(weights: { has(key: string): boolean }): 'shared.weight' | 'encoder.embed_tokens.weight' | null {
+  if (weights.has('shared.weight')) return 'shared.weight';
+  if (weights.has('encoder.embed_tokens.weight')) return 'encoder.embed_tokens.weight';
+  return null;
 }

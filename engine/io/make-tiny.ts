@@ -75,7 +75,7 @@ function initTensor(sub: string, spec: KeySpec, seed: number, extra: Map<string,
 
 function tensorsFor(sub: string, specs: KeySpec[], dtype: DType, seed: number, extra = new Map<string, Float32Array>()): [string, WriteTensor][] {
   return specs
-    .filter((s) => !s.optional || s.integer)
+    .filter((s) => !s.optional || s.integer || s.key === 'shared.weight') // T5: store the tied embedding once, as HF does
     .map((s) => [s.key, { dtype: s.integer ? 'I64' : dtype, shape: s.shape, data: initTensor(sub, s, seed, extra) }]);
 }
 

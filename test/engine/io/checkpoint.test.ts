@@ -163,6 +163,7 @@ describe('validation errors', () => {
     });
     await rewrite(join(t.dir, 'text_encoder_3/model.safetensors'), (m) => {
       m.delete('encoder.block.1.layer.1.DenseReluDense.wi_1.weight');
+      m.set('encoder.embed_tokens.weight', m.get('shared.weight')!); // tied copy under the other name is fine
     });
     const ck = await openCheckpoint(t.dir);
     expect(() => validateClip(ck)).toThrow(/text_encoder\/model.safetensors: missing key text_model.encoder.layers.1.mlp.fc2.bias \(expected shape \[32\]\)/);
@@ -171,6 +172,19 @@ describe('validation errors', () => {
     expect(() => validateT5(ck)).toThrow(/missing key encoder.block.1.layer.1.DenseReluDense.wi_1.weight/);
     expect(() => validateCheckpoint(ck)).toThrow(/3 checkpoint problems/);
     expect(() => validateCheckpoint(ck, { allowUnexpected: true })).toThrow(/2 checkpoint problems/);
+    await ck.close();
+  });
+
+  it('T5 embedding under either tied name, but not neither', async () => {
+    const t = await fresh();
+    const p = join(t.dir, 'text_encoder_3/model.safetensors');
+    await rewrite(p, (m) => { m.set('encoder.embed_tokens.weight', m.get('shared.weight')!); m.delete('shared.weight'); });
+    let ck = await openCheckpoint(t.dir);
+    expect(validateT5(ck).d_model).toBe(t.textEncoder3.d_model);
+    await ck.close();
+    await rewrite(p, (m) => { m.delete('encoder.embed_tokens.weight'); });
+    ck = await openCheckpoint(t.dir);
+    expect(() => validateT5(ck)).toThrow(/missing token embedding: neither shared.weight nor encoder.embed_tokens.weight/);
     await ck.close();
   });
 
