@@ -142,12 +142,15 @@ export function f32ArrayToBf16Bytes(src: Float32Array): Uint8Array {
   return new Uint8Array(out.buffer);
 }
 
-/** Decode raw little-endian bytes of any supported dtype to f32 (ints converted by value). */
+/**
+ * Decode raw little-endian bytes of any supported dtype to f32 (ints converted by value).
+ * F32 input that is 4-byte aligned is returned as a zero-copy view sharing memory with `bytes`.
+ */
 export function bytesToFloat32(dtype: DType, bytes: Uint8Array): Float32Array {
   const n = bytes.byteLength / DTYPE_SIZE[dtype];
   const a = aligned(bytes, DTYPE_SIZE[dtype]);
   switch (dtype) {
-    case 'F32': return new Float32Array(a.buffer.slice(a.byteOffset, a.byteOffset + a.byteLength));
+    case 'F32': return new Float32Array(a.buffer, a.byteOffset, n);
     case 'F16': return f16BytesToF32(a);
     case 'BF16': return bf16BytesToF32(a);
     case 'F64': return Float32Array.from(new Float64Array(a.buffer, a.byteOffset, n));

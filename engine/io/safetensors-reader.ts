@@ -173,7 +173,7 @@ export class SafetensorsReader {
   }
 }
 
-/** Decode a tensor's bytes to f32 (F32 copied, F16/BF16 widened exactly, ints by value). */
+/** Decode a tensor's bytes to f32 (F32: zero-copy view of t.bytes when aligned; F16/BF16 widened exactly; ints by value). */
 export function toFloat32(t: TensorData): Float32Array {
   return bytesToFloat32(t.dtype, t.bytes);
 }
