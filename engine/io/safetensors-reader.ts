@@ -189,17 +189,17 @@ export interface HeaderEntry {
  * spaces so the data region starts 8-byte aligned. Returns the full prefix (8-byte length + JSON).
  */
 export function encodeSafetensorsHeader(entries: readonly HeaderEntry[], metadata?: Record<string, string>): Uint8Array {
-  const obj: Record<string, unknown> = {};
-  if (metadata && Object.keys(metadata).length > 0) obj.__metadata__ = metadata;
+  const obj = new Map<string, unknown>();
+  if (metadata && Object.keys(metadata).length > 0) obj.set('__metadata__', metadata);
   let pos = 0;
   for (const e of entries) {
     if (e.name === '__metadata__') throw new Error('tensor name __metadata__ is reserved');
-    if (e.name in obj) throw new Error(`duplicate tensor name ${e.name}`);
+    if (obj.has(e.name)) throw new Error(`duplicate tensor name ${e.name}`);
     const len = numel(e.shape) * DTYPE_SIZE[e.dtype];
-    obj[e.name] = { dtype: e.dtype, shape: e.shape, data_offsets: [pos, pos + len] };
+    obj.set(e.name, { dtype: e.dtype, shape: e.shape, data_offsets: [pos, pos + len] });
     pos += len;
   }
-  const json = new TextEncoder().encode(JSON.stringify(obj));
+  const json = new TextEncoder().encode(JSON.stringify(Object.fromEntries(obj)));
   const padded = Math.ceil((8 + json.byteLength) / 8) * 8 - 8;
   const out = new Uint8Array(8 + padded);
   new DataView(out.buffer).setBigUint64(0, BigInt(padded), true);

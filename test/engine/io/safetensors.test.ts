@@ -71,6 +71,17 @@ describe('round trip', () => {
     expect(a).toEqual(f32);
   });
 
+  it('keeps odd tensor names and rejects duplicates', async () => {
+    const path = join(dir, 'names.safetensors');
+    const one = { dtype: 'F32' as const, shape: [1], data: Float32Array.of(1) };
+    await writeSafetensors(path, [['constructor', one], ['__proto__', { ...one, data: Float32Array.of(2) }], ['a.b.0', one]]);
+    const r = await openSafetensors(path);
+    expect(r.keys().sort()).toEqual(['__proto__', 'a.b.0', 'constructor']);
+    expect(Array.from(await r.readFloat32('__proto__'))).toEqual([2]);
+    await r.close();
+    await expect(writeSafetensors(path, [['x', one], ['x', one]])).rejects.toThrow(/duplicate tensor name x/);
+  });
+
   it('rejects data whose length disagrees with the shape', async () => {
     await expect(writeSafetensors(join(dir, 'bad.safetensors'), { x: { dtype: 'F32', shape: [4], data: new Float32Array(3) } }))
       .rejects.toThrow(/x: shape \[4\] x F32 needs 16 bytes, data has 12/);
