@@ -1,0 +1,187 @@
+// Expected tensor names and shapes of every sub-model: the single source of truth for the real key
+// names used by make-tiny, the checkpoint validator and the model loaders.
+import type { AutoencoderKLConfig, ClipTextConfig, T5EncoderConfig, VchitectTransformerConfig } from './configs.js';
+
+export interface KeySpec {
+  key: string;
+  shape: number[];
+  /** Present in some exports only (e.g. tied embeddings, non-persistent buffers). */
+  optional?: boolean;
+  /** Integer buffers (e.g. CLIP position_ids); everything else is a float weight. */
+  integer?: boolean;
+}
+
+function linear(out: KeySpec[], name: string, outF: number, inF: number, bias = true): void {
+  out.push({ key: `${name}.weight`, shape: [outF, inF] });
+  if (bias) out.push({ key: `${name}.bias`, shape: [outF] });
+}
+
+function norm(out: KeySpec[], name: string, ch: number, bias = true): void {
+  out.push({ key: `${name}.weight`, shape: [ch] });
+  if (bias) out.push({ key: `${name}.bias`, shape: [ch] });
+}
+
+function conv(out: KeySpec[], name: string, outC: number, inC: number, k: number): void {
+  out.push({ key: `${name}.weight`, shape: [outC, inC, k, k] });
+  out.push({ key: `${name}.bias`, shape: [outC] });
+}
+
+/** Transformer attention projections present in every block (to_add_out only when not last). */
+export const VCHITECT_ATTN_PROJ = [
+  'to_q', 'to_k', 'to_v', 'to_q_cross', 'to_q_temp', 'to_k_temp', 'to_v_temp',
+  'add_q_proj', 'add_k_proj', 'add_v_proj', 'to_out.0', 'to_out_temporal', 'to_add_out_temporal', 'to_out_context',
+] as const;
+
+/** Model width D = heads * head_dim. */
+export function transformerDim(cfg: VchitectTransformerConfig): number {
+  return cfg.num_attention_heads * cfg.attention_head_dim;
+}
+
+/** Vchitect-2.0 transformer keys (spec section 2 "Weight names"). */
+export function transformerKeys(cfg: VchitectTransformerConfig): KeySpec[] {
+  const D = transformerDim(cfg);
+  const p = cfg.patch_size;
+  const M = cfg.pos_embed_max_size;
+  const k: KeySpec[] = [];
+  k.push({ key: 'pos_embed.proj.weight', shape: [D, cfg.in_channels, p, p] });
+  k.push({ key: 'pos_embed.proj.bias', shape: [D] });
+  k.push({ key: 'pos_embed.pos_embed', shape: [1, M * M, D] });
+  linear(k, 'time_text_embed.timestep_embedder.linear_1', D, 256);
+  linear(k, 'time_text_embed.timestep_embedder.linear_2', D, D);
+  linear(k, 'time_text_embed.text_embedder.linear_1', D, cfg.pooled_projection_dim);
+  linear(k, 'time_text_embed.text_embedder.linear_2', D, D);
+  linear(k, 'context_embedder', D, cfg.joint_attention_dim);
+  for (let i = 0; i < cfg.num_layers; i++) {
+    const last = i === cfg.num_layers - 1;
+    const b = `transformer_blocks.${i}`;
+    linear(k, `${b}.norm1.linear`, 6 * D, D);
+    linear(k, `${b}.norm1_context.linear`, (last ? 2 : 6) * D, D);
+    for (const proj of VCHITECT_ATTN_PROJ) linear(k, `${b}.attn.${proj}`, D, D);
+    if (!last) linear(k, `${b}.attn.to_add_out`, D, D);
+    linear(k, `${b}.ff.net.0.proj`, 4 * D, D);
+    linear(k, `${b}.ff.net.2`, D, 4 * D);
+    if (!last) {
+      linear(k, `${b}.ff_context.net.0.proj`, 4 * D, D);
+      linear(k, `${b}.ff_context.net.2`, D, 4 * D);
+    }
+  }
+  linear(k, 'norm_out.linear', 2 * D, D);
+  linear(k, 'proj_out', p * p * cfg.out_channels, D);
+  return k;
+}
+
+/** Hugging Face CLIPTextModelWithProjection keys. */
+export function clipKeys(cfg: ClipTextConfig): KeySpec[] {
+  const H = cfg.hidden_size;
+  const k: KeySpec[] = [];
+  k.push({ key: 'text_model.embeddings.token_embedding.weight', shape: [cfg.vocab_size, H] });
+  k.push({ key: 'text_model.embeddings.position_embedding.weight', shape: [cfg.max_position_embeddings, H] });
+  k.push({ key: 'text_model.embeddings.position_ids', shape: [1, cfg.max_position_embeddings], optional: true, integer: true });
+  for (let i = 0; i < cfg.num_hidden_layers; i++) {
+    const l = `text_model.encoder.layers.${i}`;
+    for (const p of ['q_proj', 'k_proj', 'v_proj', 'out_proj']) linear(k, `${l}.self_attn.${p}`, H, H);
+    norm(k, `${l}.layer_norm1`, H);
+    linear(k, `${l}.mlp.fc1`, cfg.intermediate_size, H);
+    linear(k, `${l}.mlp.fc2`, H, cfg.intermediate_size);
+    norm(k, `${l}.layer_norm2`, H);
+  }
+  norm(k, 'text_model.final_layer_norm', H);
+  linear(k, 'text_projection', cfg.projection_dim, H, false);
+  return k;
+}
+
+/** Hugging Face T5EncoderModel keys (T5 v1.1: no biases, RMS-style layer norms with weight only). */
+export function t5Keys(cfg: T5EncoderConfig): KeySpec[] {
+  const d = cfg.d_model;
+  const inner = cfg.num_heads * cfg.d_kv;
+  const k: KeySpec[] = [];
+  // Tied embedding: exports keep shared.weight, encoder.embed_tokens.weight or both (at least one is
+  // required, checked by validateT5; read it with t5EmbeddingKey()).
+  k.push({ key: 'shared.weight', shape: [cfg.vocab_size, d], optional: true });
+  k.push({ key: 'encoder.embed_tokens.weight', shape: [cfg.vocab_size, d], optional: true });
+  for (let i = 0; i < cfg.num_layers; i++) {
+    const b = `encoder.block.${i}.layer`;
+    for (const p of ['q', 'k', 'v']) linear(k, `${b}.0.SelfAttention.${p}`, inner, d, false);
+    linear(k, `${b}.0.SelfAttention.o`, d, inner, false);
+    if (i === 0) {
+      k.push({ key: `${b}.0.SelfAttention.relative_attention_bias.weight`, shape: [cfg.relative_attention_num_buckets, cfg.num_heads] });
+    }
+    norm(k, `${b}.0.layer_norm`, d, false);
+    if (cfg.is_gated) {
+      linear(k, `${b}.1.DenseReluDense.wi_0`, cfg.d_ff, d, false);
+      linear(k, `${b}.1.DenseReluDense.wi_1`, cfg.d_ff, d, false);
+    } else {
+      linear(k, `${b}.1.DenseReluDense.wi`, cfg.d_ff, d, false);
+    }
+    linear(k, `${b}.1.DenseReluDense.wo`, d, cfg.d_ff, false);
+    norm(k, `${b}.1.layer_norm`, d, false);
+  }
+  norm(k, 'encoder.final_layer_norm', d, false);
+  return k;
+}
+
+function resnet(k: KeySpec[], name: string, inC: number, outC: number): void {
+  norm(k, `${name}.norm1`, inC);
+  conv(k, `${name}.conv1`, outC, inC, 3);
+  norm(k, `${name}.norm2`, outC);
+  conv(k, `${name}.conv2`, outC, outC, 3);
+  if (inC !== outC) conv(k, `${name}.conv_shortcut`, outC, inC, 1);
+}
+
+function midBlock(k: KeySpec[], name: string, ch: number, attention: boolean): void {
+  resnet(k, `${name}.resnets.0`, ch, ch);
+  if (attention) {
+    norm(k, `${name}.attentions.0.group_norm`, ch);
+    for (const p of ['to_q', 'to_k', 'to_v', 'to_out.0']) linear(k, `${name}.attentions.0.${p}`, ch, ch);
+  }
+  resnet(k, `${name}.resnets.1`, ch, ch);
+}
+
+/** Keys of the VAE encoder half (prefix `encoder.`) plus quant_conv when configured. */
+export function vaeEncoderKeys(cfg: AutoencoderKLConfig): KeySpec[] {
+  const boc = cfg.block_out_channels;
+  const top = boc[boc.length - 1];
+  const k: KeySpec[] = [];
+  conv(k, 'encoder.conv_in', boc[0], cfg.in_channels, 3);
+  let prev = boc[0];
+  boc.forEach((out, i) => {
+    for (let j = 0; j < cfg.layers_per_block; j++) resnet(k, `encoder.down_blocks.${i}.resnets.${j}`, j === 0 ? prev : out, out);
+    if (i < boc.length - 1) conv(k, `encoder.down_blocks.${i}.downsamplers.0.conv`, out, out, 3);
+    prev = out;
+  });
+  midBlock(k, 'encoder.mid_block', top, cfg.mid_block_add_attention);
+  norm(k, 'encoder.conv_norm_out', top);
+  conv(k, 'encoder.conv_out', 2 * cfg.latent_channels, top, 3);
+  if (cfg.use_quant_conv) conv(k, 'quant_conv', 2 * cfg.latent_channels, 2 * cfg.latent_channels, 1);
+  return k;
+}
+
+/** Keys of the VAE decoder half (prefix `decoder.`) plus post_quant_conv when configured. */
+export function vaeDecoderKeys(cfg: AutoencoderKLConfig): KeySpec[] {
+  const rev = [...cfg.block_out_channels].reverse();
+  const k: KeySpec[] = [];
+  if (cfg.use_post_quant_conv) conv(k, 'post_quant_conv', cfg.latent_channels, cfg.latent_channels, 1);
+  conv(k, 'decoder.conv_in', rev[0], cfg.latent_channels, 3);
+  midBlock(k, 'decoder.mid_block', rev[0], cfg.mid_block_add_attention);
+  let prev = rev[0];
+  rev.forEach((out, i) => {
+    for (let j = 0; j < cfg.layers_per_block + 1; j++) resnet(k, `decoder.up_blocks.${i}.resnets.${j}`, j === 0 ? prev : out, out);
+    if (i < rev.length - 1) conv(k, `decoder.up_blocks.${i}.upsamplers.0.conv`, out, out, 3);
+    prev = out;
+  });
+  norm(k, 'decoder.conv_norm_out', rev[rev.length - 1]);
+  conv(k, 'decoder.conv_out', cfg.out_channels, rev[rev.length - 1], 3);
+  return k;
+}
+
+/** Diffusers AutoencoderKL keys (encoder + decoder). */
+export function vaeKeys(cfg: AutoencoderKLConfig): KeySpec[] {
+  return [...vaeEncoderKeys(cfg), ...vaeDecoderKeys(cfg)];
+}
+
+/** The stored name of the (tied) T5 token embedding, or null when neither name is present. */
+export function t5EmbeddingKey(weights: { has(key: string): boolean }): 'shared.weight' | 'encoder.embed_tokens.weight' | null {
+  if (weights.has('shared.weight')) return 'shared.weight';
+  if (weights.has('encoder.embed_tokens.weight')) return 'encoder.embed_tokens.weight';
+  return null;
+}
