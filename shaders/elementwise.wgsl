@@ -2,28 +2,31 @@
 // Contract (engine/ops/elementwise.ts):
 //   binding 0: Params { n, nb, nc, alpha, beta } (uniform)
 //   binding 1: a [n] TA; binding 2: b [nb] TB (ARITY >= 2); binding 3: c [nc] TC (ARITY 3); last: out [n] TO
-//   grid: ceil(n / 256) workgroups of 256, folded into 2-D (linear id = wid.x + wid.y * nwg.x)
-// Preconditions: nb and nc divide n (trailing broadcast); math in f32 whatever the storage types.
-// Defines: TA, TB, TC, TO (f32 | f16), ARITY (1 | 2 | 3), EXPR (WGSL expression in x, y, z, p.alpha, p.beta).
+//   grid: ceil(n / (256 * W)) workgroups of 256, folded into 2-D (linear id = wid.x + wid.y * nwg.x), W = 4 with
+//   VEC4 (each thread handles 4 consecutive elements; n, nb, nc then count vec4s) else 1.
+// Preconditions: nb and nc divide n (trailing broadcast); with VEC4 all three are multiples of 4.
+// Math in f32 whatever the storage types.
+// Defines: TA, TB, TC, TO (f32 | f16), ARITY2 / ARITY3 (else unary), VEC4, EXPR (WGSL expression in x, y, z,
+// p.alpha, p.beta; with VEC4 x, y, z are vec4<f32>).
 
 struct Params { n: u32, nb: u32, nc: u32, alpha: f32, beta: f32 }
 
 @group(0) @binding(0) var<uniform> p: Params;
-@group(0) @binding(1) var<storage, read> a: array<{{TA}}>;
+@group(0) @binding(1) var<storage, read> a: array<{{VTA}}>;
 //#if ARITY2
-@group(0) @binding(2) var<storage, read> b: array<{{TB}}>;
-@group(0) @binding(3) var<storage, read_write> out: array<{{TO}}>;
+@group(0) @binding(2) var<storage, read> b: array<{{VTB}}>;
+@group(0) @binding(3) var<storage, read_write> out: array<{{VTO}}>;
 //#elif ARITY3
-@group(0) @binding(2) var<storage, read> b: array<{{TB}}>;
-@group(0) @binding(3) var<storage, read> c: array<{{TC}}>;
-@group(0) @binding(4) var<storage, read_write> out: array<{{TO}}>;
+@group(0) @binding(2) var<storage, read> b: array<{{VTB}}>;
+@group(0) @binding(3) var<storage, read> c: array<{{VTC}}>;
+@group(0) @binding(4) var<storage, read_write> out: array<{{VTO}}>;
 //#else
-@group(0) @binding(2) var<storage, read_write> out: array<{{TO}}>;
+@group(0) @binding(2) var<storage, read_write> out: array<{{VTO}}>;
 //#endif
 
-fn silu(x: f32) -> f32 { return x / (1.0 + exp(-x)); }
-fn gelu_tanh(x: f32) -> f32 {
-  let u = clamp(0.7978845608028654 * (x + 0.044715 * x * x * x), -15.0, 15.0);
+fn silu(x: {{F}}) -> {{F}} { return x / (1.0 + exp(-x)); }
+fn gelu_tanh(x: {{F}}) -> {{F}} {
+  let u = clamp(0.7978845608028654 * (x + 0.044715 * x * x * x), {{F}}(-15.0), {{F}}(15.0));
   return 0.5 * x * (1.0 + tanh(u));
 }
 
@@ -31,16 +34,16 @@ fn gelu_tanh(x: f32) -> f32 {
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) li: u32) {
   let i = (wid.x + wid.y * nwg.x) * 256u + li;
   if (i >= p.n) { return; }
-  let x = f32(a[i]);
+  let x = {{F}}(a[i]);
 //#if ARITY2
-  let y = f32(b[i % p.nb]);
-  let z = 0.0;
+  let y = {{F}}(b[select(i % p.nb, i, p.nb == p.n)]);
+  let z = {{F}}(0.0);
 //#elif ARITY3
-  let y = f32(b[i % p.nb]);
-  let z = f32(c[i % p.nc]);
+  let y = {{F}}(b[select(i % p.nb, i, p.nb == p.n)]);
+  let z = {{F}}(c[select(i % p.nc, i, p.nc == p.n)]);
 //#else
-  let y = 0.0;
-  let z = 0.0;
+  let y = {{F}}(0.0);
+  let z = {{F}}(0.0);
 //#endif
-  out[i] = {{TO}}({{EXPR}});
+  out[i] = {{VTO}}({{EXPR}});
 }

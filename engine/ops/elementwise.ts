@@ -59,16 +59,20 @@ export function elementwise(op: ElementwiseOp, inputs: Tensor[], opts: Elementwi
   const out = opts.out ?? Tensor.empty(device, a.shape, dtype, op);
   if (out.numel !== n) throw new ShapeError(`${op}: out has ${out.numel} elements, expected ${n}`);
   const [b, c] = [inputs[1], inputs[2]];
+  const nb = b?.numel ?? 4;
+  const nc = c?.numel ?? 4;
+  const w = n % 4 === 0 && nb % 4 === 0 && nc % 4 === 0 ? 4 : 1;
+  const v = (t: DType) => (w === 4 ? `vec4<${t}>` : t);
   device.dispatch({
     op,
     kernel: 'elementwise',
     defines: {
-      TA: a.dtype, TB: b?.dtype ?? 'f32', TC: c?.dtype ?? 'f32', TO: out.dtype,
+      VTA: v(a.dtype), VTB: v(b?.dtype ?? 'f32'), VTC: v(c?.dtype ?? 'f32'), VTO: v(out.dtype), F: v('f32'),
       ARITY2: arity === 2, ARITY3: arity === 3, EXPR: ELEMENTWISE_EXPR[op],
     },
-    params: [u32(n), u32(b?.numel ?? 1), u32(c?.numel ?? 1), f32(opts.alpha ?? 1), f32(opts.beta ?? 0)],
+    params: [u32(n / w), u32(nb / w), u32(nc / w), f32(opts.alpha ?? 1), f32(opts.beta ?? 0)],
     bindings: [...inputs, out],
-    workgroups: grid2D(ceilDiv(n, 256), device.caps.maxComputeWorkgroupsPerDimension),
+    workgroups: grid2D(ceilDiv(n / w, 256), device.caps.maxComputeWorkgroupsPerDimension),
   });
   return out;
 }

@@ -37,18 +37,19 @@ export function verdict(name: string, got: ArrayLike<number>, want: ArrayLike<nu
 
 const ARITY: Partial<Record<ElementwiseOp, number>> = { add: 2, sub: 2, mul: 2, axpby: 2, modulate: 3, gated_add: 3 };
 
-const elementwiseChecks: Check[] = (Object.keys(ELEMENTWISE_EXPR) as ElementwiseOp[]).map((op) => ({
-  name: `elementwise ${op} f32`,
-  async run(device) {
-    const n = 5 * 43;
-    const sizes = [n, 43, 5 * 43].slice(0, ARITY[op] ?? 1);
+// [5, 43] takes the scalar path, [6, 20] the vec4 path.
+const elementwiseChecks: Check[] = ([[5, 43], [6, 20]] as const).flatMap(([r, d]) => (Object.keys(ELEMENTWISE_EXPR) as ElementwiseOp[]).map((op) => ({
+  name: `elementwise ${op} f32 [${r},${d}]`,
+  async run(device: Device) {
+    const n = r * d;
+    const sizes = [n, d, n].slice(0, ARITY[op] ?? 1);
     const data = sizes.map((s, i) => Float64Array.from(normal(s, 7 + i), Math.fround));
-    const ins = data.map((d, i) => Tensor.from(device, d, i === 0 ? [5, 43] : [d.length]));
-    const out = Tensor.empty(device, [5, 43]).poison();
+    const ins = data.map((x, i) => Tensor.from(device, x, i === 0 ? [r, d] : [x.length]));
+    const out = Tensor.empty(device, [r, d]).poison();
     elementwise(op, ins, { alpha: 1.25, beta: 0.5, out });
     const got = await out.read();
-    return verdict(this.name, got, elementwiseRef(op, data, 1.25, 0.5), op === 'exp' ? 1e-5 : 2e-6);
+    return verdict(`elementwise ${op} f32 [${r},${d}]`, got, elementwiseRef(op, data, 1.25, 0.5), op === 'exp' ? 1e-5 : 2e-6);
   },
-}));
+})));
 
 export const portableChecks: Check[] = [...elementwiseChecks];

@@ -13,13 +13,15 @@ const dtypes = await testDTypes();
 
 describe('elementwise', () => {
   for (const dtype of dtypes) {
+    // [3, 7, 37] takes the scalar path; [5, 3, 12] the vec4 path (all sizes multiples of 4).
+    for (const [f, r, d] of [[3, 7, 37], [5, 3, 12]] as const) {
     for (const op of Object.keys(ELEMENTWISE_EXPR) as ElementwiseOp[]) {
-      it(`${op} ${dtype}`, async () => {
+      it(`${op} ${dtype} [${f},${r},${d}]`, async () => {
         const device = await testDevice();
-        const shape = [3, 7, 37];
-        const n = 3 * 7 * 37;
+        const shape = [f, r, d];
+        const n = f * r * d;
         const arity = ARITY[op] ?? 1;
-        const sizes = [n, 37, 7 * 37].slice(0, arity);
+        const sizes = [n, d, r * d].slice(0, arity);
         const ins = sizes.map((s, i) => upload(device, normal(s, 11 + i + op.length), i === 0 ? shape : [s], dtype));
         const out = Tensor.empty(device, shape, dtype).poison();
         elementwise(op, ins.map((x) => x.t), { alpha: 0.75, beta: -0.5, out });
@@ -27,6 +29,7 @@ describe('elementwise', () => {
         const want = elementwiseRef(op, ins.map((x) => x.stored), 0.75, -0.5);
         expectClose(got, want, tol(dtype, op === 'exp' ? 4 : 1), `${op} ${dtype}`);
       });
+    }
     }
   }
 
