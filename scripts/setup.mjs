@@ -80,6 +80,12 @@ function ensureAdapter() {
     return;
   }
   const have = mesaVersion();
+  const major = Number(/^(?:\d+:)?(\d+)/.exec(have)?.[1] ?? 0);
+  if (have && major >= 25) {
+    const icd = process.env.VK_ICD_FILENAMES || process.env.VK_DRIVER_FILES;
+    stop(`Dawn found no usable WebGPU adapter although Mesa ${have} is installed${icd ? ` (VK_ICD_FILENAMES/VK_DRIVER_FILES is set to '${icd}': is that file there?)` : ''}. Dawn said: ${(probe.error.split('\n').find((l) => /error|fail|no /i.test(l) && !/^\s*at /.test(l)) ?? probe.error.split('\n')[0]).trim()}`,
+      icd ? 'unset VK_ICD_FILENAMES VK_DRIVER_FILES' : 'apt-get install --reinstall libvulkan1 mesa-vulkan-drivers');
+  }
   const why = have
     ? `Dawn found no usable WebGPU adapter; the installed Mesa Vulkan drivers (${have}) are too old for Dawn (it needs Mesa 25.x)`
     : 'Dawn found no usable WebGPU adapter and no Vulkan driver is installed; Mesa lavapipe is a CPU Vulkan driver that lets Parallax run without a GPU';

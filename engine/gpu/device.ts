@@ -369,6 +369,6 @@ function describeBindings(bs: Bindable[]): string {
 export function noAdapterHelp(): string {
   const linux = typeof process !== 'undefined' && process.platform === 'linux';
   return linux
-    ? 'No WebGPU adapter found. On Debian/Ubuntu without a GPU, install Mesa lavapipe 25.x (CPU Vulkan): run `npm run setup` as root, or `echo "deb http://deb.debian.org/debian bookworm-backports main" > /etc/apt/sources.list.d/backports.list && apt-get update && apt-get install -y -t bookworm-backports mesa-vulkan-drivers`. With an NVIDIA GPU, install the driver\'s Vulkan ICD (libnvidia-gl / nvidia-vulkan-icd) and libvulkan1.'
+    ? 'No WebGPU adapter found. Run `npm run setup` (as root on Debian/Ubuntu it installs Mesa lavapipe 25.x, a CPU Vulkan driver, or tells you why the installed driver is not found; elsewhere it prints the command). With an NVIDIA GPU, install libvulkan1 and the driver\'s Vulkan ICD.'
     : 'No WebGPU adapter found. Install a Vulkan, Metal or D3D12 capable driver for your GPU.';
 }
