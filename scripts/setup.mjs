@@ -59,6 +59,7 @@ function probeAdapter() {
   const r = spawnSync(process.execPath, ['--input-type=module', '-e', code], { encoding: 'utf8', timeout: 60_000 });
   const line = (r.stdout || '').trim().split('\n').pop() || '';
   if (r.status === 0 && line.startsWith('{')) return JSON.parse(line);
+  if (r.status === 0 && line === 'NONE') return { error: 'requestAdapter() returned no adapter (the Vulkan loader found no driver)' };
   return { error: (r.stderr || r.stdout || `exit ${r.status}`).split('\n').filter((l) => !l.startsWith('Warning:')).join('\n').trim() };
 }
 
@@ -83,7 +84,7 @@ function ensureAdapter() {
   const major = Number(/^(?:\d+:)?(\d+)/.exec(have)?.[1] ?? 0);
   if (have && major >= 25) {
     const icd = process.env.VK_ICD_FILENAMES || process.env.VK_DRIVER_FILES;
-    stop(`Dawn found no usable WebGPU adapter although Mesa ${have} is installed${icd ? ` (VK_ICD_FILENAMES/VK_DRIVER_FILES is set to '${icd}': is that file there?)` : ''}. Dawn said: ${(probe.error.split('\n').find((l) => /error|fail|no /i.test(l) && !/^\s*at /.test(l)) ?? probe.error.split('\n')[0]).trim()}`,
+    stop(`Dawn found no usable WebGPU adapter although Mesa ${have} is installed${icd ? ` (VK_ICD_FILENAMES/VK_DRIVER_FILES is set to '${icd}': is that file there?)` : ''}. Dawn said: ${probe.error.split('\n')[0]}`,
       icd ? 'unset VK_ICD_FILENAMES VK_DRIVER_FILES' : 'apt-get install --reinstall libvulkan1 mesa-vulkan-drivers');
   }
   const why = have
