@@ -2,7 +2,7 @@
 // validation failures and limits, per-op timestamps, several devices at once.
 
 import { describe, expect, it } from 'vitest';
-import { Device, u32 } from '../../../engine/gpu/device.js';
+import { Device } from '../../../engine/gpu/device.js';
 import { GPUValidationError, LimitExceededError, ShapeError } from '../../../engine/gpu/errors.js';
 import { sizeClass } from '../../../engine/gpu/pool.js';
 import { registerShaderSources } from '../../../engine/gpu/shader-source.js';
