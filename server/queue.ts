@@ -99,8 +99,9 @@ export class JobQueue {
     this.started = true;
     const interrupted = this.opts.store.interruptRunning(Date.now());
     for (const j of this.opts.store.queuedJobs()) this.pending.push(j.id);
+    const queued = this.pending.length;
     this.dispatch();
-    return { interrupted, queued: this.pending.length };
+    return { interrupted, queued };
   }
 
   /** Validated request in, queued job out. Throws QueueLimitError (429 per client, 503 overall). */

@@ -62,7 +62,7 @@ export async function startTestServer(
   };
 }
 
-export async function waitFor<T>(fn: () => T | Promise<T>, what: string, timeoutMs = 5000): Promise<NonNullable<T>> {
+export async function waitFor<T>(fn: () => T | Promise<T>, what: string, timeoutMs = 15000): Promise<NonNullable<T>> {
   const end = Date.now() + timeoutMs;
   for (;;) {
     const v = await fn();
@@ -77,7 +77,7 @@ export async function getJob(t: TestServer, id: string): Promise<any> {
   return r.json();
 }
 
-export function waitForStatus(t: TestServer, id: string, statuses: string[], timeoutMs = 5000): Promise<any> {
+export function waitForStatus(t: TestServer, id: string, statuses: string[], timeoutMs = 15000): Promise<any> {
   return waitFor(async () => {
     const j = await getJob(t, id);
     return statuses.includes(j.status) ? j : null;
