@@ -1,8 +1,8 @@
-// Dev entry: `node --import tsx server/main.ts --data-dir DIR [--port N] [--fake-ms-per-step N]` starts the
-// server with FakeGenerator and prints URL and token. `parallax serve` will do the same with the real engine.
+// Dev entry: `node --import tsx server/main.ts --data-dir DIR [--port N] [--fake-ms-per-step N]` serves the
+// API with FakeGenerator (no GPU) and prints URL and token. `parallax serve` does the same with the engine.
 import { parseArgs } from 'node:util';
 import { FakeGenerator } from './fake-generator.js';
-import { startServer } from './index.js';
+import { serve } from './serve.js';
 
 const { values } = parseArgs({
   options: {
@@ -12,23 +12,23 @@ const { values } = parseArgs({
     groups: { type: 'string', default: '1' },
     'fake-ms-per-step': { type: 'string', default: '50' },
     static: { type: 'string' },
+    cors: { type: 'string', multiple: true },
     quiet: { type: 'boolean', default: false },
   },
 });
 if (!values['data-dir']) {
-  console.error('usage: server/main.ts --data-dir DIR [--port 8080] [--groups 1] [--fake-ms-per-step 50] [--static client/dist]');
+  console.error('usage: server/main.ts --data-dir DIR [--port 8080] [--groups 1] [--fake-ms-per-step 50] [--static client/dist] [--cors ORIGIN]...');
   process.exit(2);
 }
-const groups = Number(values.groups);
-const server = await startServer({
+const server = await serve({
   dataDir: values['data-dir'],
   port: Number(values.port),
   host: values.host,
   staticDir: values.static,
-  generators: Array.from({ length: groups }, () => new FakeGenerator({ msPerStep: Number(values['fake-ms-per-step']) })),
+  corsOrigins: values.cors,
+  generators: Array.from({ length: Number(values.groups) }, () => new FakeGenerator({ msPerStep: Number(values['fake-ms-per-step']) })),
   logLevel: values.quiet ? 'silent' : 'info',
+  print: values.quiet ? () => {} : undefined,
 });
+// Machine-readable line for scripts and tests.
 console.log(JSON.stringify({ url: server.url, token: server.token, tokenSource: server.tokenSource, tokenFile: server.tokenFile }));
-const stop = () => void server.close().then(() => process.exit(0));
-process.on('SIGINT', stop);
-process.on('SIGTERM', stop);
