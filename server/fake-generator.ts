@@ -89,7 +89,7 @@ export class FakeGenerator implements Generator {
       }
       for (let i = 0; i < latents.length; i++) latents[i] *= 0.97; // "denoise" towards the bias colour
       const preview =
-        previewEvery > 0 && step % previewEvery === 0
+        previewEvery > 0 && step % previewEvery === 0 && hooks.wantsPreview(step, req.steps)
           ? latentPreview(latents, { frames: 1, channels: 16, height: h, width: w })
           : undefined;
       hooks.onStep(step, req.steps, preview);

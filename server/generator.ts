@@ -16,6 +16,11 @@ export interface GenerateHooks {
    */
   onStep(step: number, total: number, preview?: RgbaImage): void;
   /**
+   * Whether a preview for `step` would be shown (someone is watching this job and the per-job throttle
+   * allows it). Check it before reading latents back to build a preview; previews sent anyway are dropped.
+   */
+  wantsPreview(step: number, total: number): boolean;
+  /**
    * Aborted when the job is cancelled or the server shuts down. Check it at every step boundary and
    * reject (any error) once it is aborted; the server records the job as cancelled/interrupted, not failed.
    */

@@ -54,6 +54,7 @@ interface Running {
   controller: AbortController;
   reason: 'cancel' | 'shutdown' | null;
   startedAt: number;
+  firstStepAt: number | null;
   done: Promise<void>;
 }
 
@@ -63,6 +64,7 @@ export class JobQueue {
   private readonly listeners = new Set<(e: QueueEvent) => void>();
   private started = false;
   private stopping = false;
+  private previewPolicy: (jobId: string, step: number, total: number) => boolean = () => false;
 
   constructor(private readonly opts: JobQueueOptions) {
     if (opts.generators.length < 1) throw new Error('JobQueue: need at least one generator (one per GPU group)');
@@ -71,6 +73,11 @@ export class JobQueue {
 
   get groups(): number {
     return this.opts.generators.length;
+  }
+
+  /** Decides GenerateHooks.wantsPreview (set by the WebSocket hub: someone watching + throttle). */
+  setPreviewPolicy(policy: (jobId: string, step: number, total: number) => boolean): void {
+    this.previewPolicy = policy;
   }
 
   /** Subscribes to queue events; returns the unsubscribe function. */
@@ -189,7 +196,7 @@ export class JobQueue {
   }
 
   private launch(group: number, id: string): void {
-    const run: Running = { id, controller: new AbortController(), reason: null, startedAt: Date.now(), done: Promise.resolve() };
+    const run: Running = { id, controller: new AbortController(), reason: null, startedAt: Date.now(), firstStepAt: null, done: Promise.resolve() };
     this.running[group] = run;
     this.emit({ type: 'started', jobId: id, group });
     run.done = this.execute(group, run).finally(() => {
@@ -212,6 +219,7 @@ export class JobQueue {
         outDir,
         signal: run.controller.signal,
         onStep: (step, total, preview) => this.onStep(run, step, total, preview),
+        wantsPreview: (step, total) => !run.controller.signal.aborted && this.previewPolicy(run.id, step, total),
       });
       const outputs = await this.collectOutputs(outDir, result, job);
       if (store.finish(run.id, 'succeeded', Date.now(), null, outputs)) {
@@ -237,8 +245,15 @@ export class JobQueue {
   private onStep(run: Running, step: number, total: number, preview?: RgbaImage): void {
     if (run.controller.signal.aborted) return;
     this.opts.store.setProgress(run.id, step);
-    const elapsed = Math.max(1e-3, (Date.now() - run.startedAt) / 1000);
-    const its = step / elapsed;
+    // Rate over steps after the first, so one-off setup (weights, text encoders) does not skew the ETA.
+    const now = Date.now();
+    let its: number;
+    if (run.firstStepAt === null || step <= 1) {
+      run.firstStepAt ??= now;
+      its = step / Math.max(1e-3, (now - run.startedAt) / 1000);
+    } else {
+      its = (step - 1) / Math.max(1e-3, (now - run.firstStepAt) / 1000);
+    }
     const eta_s = its > 0 ? (total - step) / its : 0;
     this.emit({ type: 'step', jobId: run.id, step, total, its, eta_s });
     if (preview) this.emit({ type: 'preview', jobId: run.id, step, total, image: preview });

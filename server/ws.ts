@@ -128,15 +128,16 @@ export function attachEvents(server: Server, ctx: ApiContext): EventsHub {
   heartbeat.unref();
 
   const interested = (jobId: string) => [...clients].filter((c) => c.all || c.jobs.has(jobId));
+  const previewDue = (jobId: string, step: number, total: number) =>
+    step === total || Date.now() - (lastPreview.get(jobId) ?? 0) >= ctx.previewIntervalMs;
+  ctx.queue.setPreviewPolicy((jobId, step, total) => previewDue(jobId, step, total) && [...clients].some((c) => c.all || c.jobs.has(jobId)));
 
   const unsubscribeQueue = ctx.queue.on((e: QueueEvent) => {
     const targets = interested(e.jobId);
     if (e.type === 'preview') {
       if (targets.length === 0) return;
-      const now = Date.now();
-      const last = lastPreview.get(e.jobId) ?? 0;
-      if (now - last < ctx.previewIntervalMs && e.step !== e.total) return;
-      lastPreview.set(e.jobId, now);
+      if (!previewDue(e.jobId, e.step, e.total)) return;
+      lastPreview.set(e.jobId, Date.now());
       let data: string;
       try {
         data = Buffer.from(encodeRgbaPng(e.image)).toString('base64');
@@ -161,6 +162,7 @@ export function attachEvents(server: Server, ctx: ApiContext): EventsHub {
     clientCount: () => clients.size,
     close: async () => {
       unsubscribeQueue();
+      ctx.queue.setPreviewPolicy(() => false);
       clearInterval(heartbeat);
       server.off('upgrade', onUpgrade);
       for (const c of clients) c.ws.close(1001, 'server shutting down');

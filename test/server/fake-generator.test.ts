@@ -45,6 +45,7 @@ describe('FakeGenerator', () => {
       jobId: 'j',
       outDir: dir,
       signal: new AbortController().signal,
+      wantsPreview: (s) => s !== 4,
       onStep: (s, total, p) => {
         expect(total).toBe(5);
         steps.push(s);
@@ -55,7 +56,7 @@ describe('FakeGenerator', () => {
       },
     });
     expect(steps).toEqual([1, 2, 3, 4, 5]);
-    expect(previews).toEqual([2, 4]);
+    expect(previews).toEqual([2]); // step 4 was not wanted
     expect(res.framePaths).toHaveLength(3);
     for (const f of res.framePaths) {
       const png = decode(await readFile(join(dir, f)));
@@ -74,6 +75,7 @@ describe('FakeGenerator', () => {
         outDir: dir,
         signal: new AbortController().signal,
         onStep: () => {},
+        wantsPreview: () => true,
       });
       return readFile(join(dir, r.framePaths[1]));
     };
@@ -90,6 +92,7 @@ describe('FakeGenerator', () => {
       jobId: 'j',
       outDir: dir,
       signal: ac.signal,
+      wantsPreview: () => true,
       onStep: (s) => {
         seen.push(s);
         if (s === 3) ac.abort();
@@ -98,7 +101,7 @@ describe('FakeGenerator', () => {
     await expect(p).rejects.toThrow(/aborted/);
     expect(seen).toEqual([1, 2, 3]);
     await expect(
-      new FakeGenerator({ msPerStep: 0, failAtStep: 2 }).generate(request({ steps: 4 }), { jobId: 'j', outDir: dir, signal: new AbortController().signal, onStep: () => {} }),
+      new FakeGenerator({ msPerStep: 0, failAtStep: 2 }).generate(request({ steps: 4 }), { jobId: 'j', outDir: dir, signal: new AbortController().signal, onStep: () => {}, wantsPreview: () => true }),
     ).rejects.toThrow(/simulated failure at step 2/);
   });
 

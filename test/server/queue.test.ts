@@ -144,6 +144,32 @@ describe('JobQueue', () => {
     expect(store.get(b.id)?.status).toBe('succeeded');
   });
 
+  it('reports it/s and ETA from the step rate, not diluted by setup time before step 1', async () => {
+    const slowStart: Generator = {
+      async generate(req, hooks) {
+        await new Promise((r) => setTimeout(r, 500)); // "load weights"
+        for (let s = 1; s <= req.steps; s++) {
+          await new Promise((r) => setTimeout(r, 5));
+          hooks.onStep(s, req.steps);
+        }
+        return new FakeGenerator({ msPerStep: 0 }).generate({ ...req, steps: 1 }, { ...hooks, onStep: () => {} });
+      },
+    };
+    const { q, events } = makeQueue([slowStart]);
+    const t0 = Date.now();
+    const a = q.submit(request({ steps: 12 }), 'c');
+    await waitFor(() => isFinal(a.id), 'final');
+    const steps = events.filter((e) => e.type === 'step');
+    const last = steps.at(-1)!;
+    const mid = steps[5];
+    if (last.type !== 'step' || mid.type !== 'step') throw new Error('unreachable');
+    const naive = 12 / ((Date.now() - t0) / 1000);
+    expect(last.its).toBeGreaterThan(2 * naive);
+    expect(last.eta_s).toBe(0);
+    // ETA at step 6 ~ remaining steps / rate.
+    expect(mid.eta_s).toBeCloseTo((12 - 6) / mid.its, 6);
+  });
+
   it('fails a job whose generator returns paths outside its directory', async () => {
     const evil: Generator = {
       async generate(_req, hooks) {

@@ -3,7 +3,9 @@
 import { decode } from 'fast-png';
 import WebSocket from 'ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { openEvents, startTestServer, waitFor, type TestServer } from './helpers.js';
+import { FakeGenerator } from '../../server/fake-generator.js';
+import type { Generator } from '../../server/generator.js';
+import { openEvents, startTestServer, waitFor, waitForStatus, type TestServer } from './helpers.js';
 
 let t: TestServer;
 beforeAll(async () => {
@@ -117,6 +119,28 @@ describe('/api/events', () => {
       // No step events for a after its cancellation.
       const iCancel = messages.findIndex((m) => m.type === 'cancelled');
       expect(messages.slice(iCancel).some((m) => m.type === 'step' && m.jobId === a)).toBe(false);
+      ws.close();
+    } finally {
+      await t2.close();
+    }
+  });
+
+  it('asks the generator for previews only while someone watches the job', async () => {
+    const asked: boolean[] = [];
+    const gen = new FakeGenerator({ msPerStep: 2 });
+    const spy: Generator = {
+      generate: (req, hooks) => gen.generate(req, { ...hooks, wantsPreview: (s, n) => (asked.push(hooks.wantsPreview(s, n)), asked.at(-1)!) }),
+    };
+    const t2 = await startTestServer({ generators: [spy], previewIntervalMs: 0 });
+    try {
+      const a = (await t2.submit({ ...small, steps: 6 })).body.id;
+      await waitForStatus(t2, a, ['succeeded']);
+      expect(asked).toEqual([false, false, false, false, false, false]);
+      asked.length = 0;
+      const { ws } = await openEvents(t2.server.url, '?all=1');
+      const b = (await t2.submit({ ...small, steps: 6 })).body.id;
+      await waitForStatus(t2, b, ['succeeded']);
+      expect(asked).toEqual([true, true, true, true, true, true]);
       ws.close();
     } finally {
       await t2.close();
