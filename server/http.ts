@@ -28,6 +28,7 @@ export interface ApiContext {
   maxQueuedTotal: number;
   previewIntervalMs: number;
   wsMaxMessageBytes: number;
+  wsMaxClients: number;
   version: string;
   startedAt: number;
 }

@@ -38,6 +38,8 @@ export interface ServerOptions {
   maxQueuedTotal?: number;
   bodyLimitBytes?: number;
   wsMaxMessageBytes?: number;
+  /** Max concurrent WebSocket connections (default 256); more get 503 at upgrade. */
+  wsMaxClients?: number;
   previewIntervalMs?: number;
   logLevel?: LogLevel;
   logger?: Logger;
@@ -87,6 +89,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     maxQueuedTotal,
     previewIntervalMs: opts.previewIntervalMs ?? 250,
     wsMaxMessageBytes: opts.wsMaxMessageBytes ?? 4096,
+    wsMaxClients: opts.wsMaxClients ?? 256,
     version: SERVER_VERSION,
     startedAt: Date.now(),
   };

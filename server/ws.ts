@@ -48,6 +48,7 @@ export function attachEvents(server: Server, ctx: ApiContext): EventsHub {
     };
     if (path !== '/api/events') return reject('404 Not Found');
     if (!originAllowed(ctx, req)) return reject('403 Forbidden');
+    if (clients.size >= ctx.wsMaxClients) return reject('503 Service Unavailable');
     wss.handleUpgrade(req, socket, head, (ws) => wss.emit('connection', ws, req));
   };
   server.on('upgrade', onUpgrade);

@@ -172,6 +172,24 @@ describe('per-client limit', () => {
   });
 });
 
+describe('global queue limit', () => {
+  it('503 queue_full once maxQueuedTotal jobs wait', async () => {
+    const t2 = await startTestServer({ maxQueuedTotal: 1, fake: { msPerStep: 20 } });
+    try {
+      const first = (await t2.submit({ ...small, steps: 50 })).body.id;
+      await waitForStatus(t2, first, ['running']);
+      const second = await t2.submit(small);
+      expect(second.status).toBe(201);
+      expect(second.body.queue_position).toBe(0);
+      const r = await t2.api('/api/jobs', { method: 'POST', json: small });
+      expect(r.status).toBe(503);
+      expect((await r.json()).code).toBe('queue_full');
+    } finally {
+      await t2.close();
+    }
+  });
+});
+
 describe('GET /api/jobs and /api/jobs/:id', () => {
   it('lists newest first, paginates with next_cursor without loss or duplicates, filters by status', async () => {
     const ids: string[] = [];
@@ -262,6 +280,8 @@ describe('outputs', () => {
     r = await t.api(`/api/jobs/${doneId}/video`, { method: 'HEAD' });
     expect(r.status).toBe(200);
     expect(r.headers.get('content-length')).toBe(String(onDisk.length));
+    expect((await t.api(`/api/jobs/${doneId}/video`, { method: 'POST' })).status).toBe(405);
+    expect((await t.api(`/api/jobs/${doneId}/frames/0`, { method: 'HEAD' })).status).toBe(200);
   });
 
   it('frames/:n are PNGs; bad n is 404', async () => {

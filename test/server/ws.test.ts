@@ -105,6 +105,34 @@ describe('/api/events', () => {
     expect(await tryOpen('/api/events', { origin: 'http://app.example' })).toBe('open');
   });
 
+  it('refuses connections beyond wsMaxClients with 503', async () => {
+    const t2 = await startTestServer({ wsMaxClients: 2 });
+    try {
+      const a = await openEvents(t2.server.url);
+      const b = await openEvents(t2.server.url);
+      const status = await new Promise<string>((resolve) => {
+        const ws = new WebSocket(t2.server.url.replace('http', 'ws') + '/api/events');
+        ws.on('open', () => resolve('open'));
+        ws.on('unexpected-response', (_req, res) => resolve(String(res.statusCode)));
+        ws.on('error', () => resolve('error'));
+      });
+      expect(status).toBe('503');
+      a.ws.close();
+      await waitFor(async () => {
+        try {
+          const c = await openEvents(t2.server.url);
+          c.ws.close();
+          return true;
+        } catch {
+          return false;
+        }
+      }, 'a slot to free up');
+      b.ws.close();
+    } finally {
+      await t2.close();
+    }
+  });
+
   it('cancelled and failed jobs produce their events', async () => {
     const t2 = await startTestServer({ fake: { msPerStep: 5, shouldFail: (r) => r.prompt === 'fail' } });
     try {
