@@ -4,6 +4,7 @@ import { mkdir, readFile, symlink, writeFile } from 'node:fs/promises';
 import { request as httpRequest } from 'node:http';
 import { join } from 'node:path';
 import { decode } from 'fast-png';
+import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { makeDataDir, startTestServer, TEST_TOKEN, waitFor, waitForStatus, type TestServer } from './helpers.js';
 
@@ -416,7 +417,9 @@ describe('static web app', () => {
 
 describe('robustness', () => {
   it('failed jobs report their error; the server stays up after aborted uploads and garbage', async () => {
-    const t2 = await startTestServer({ fake: { msPerStep: 1, shouldFail: (r) => r.prompt.includes('FAIL') } });
+    const logged: { level: number; msg: string }[] = [];
+    const logger = pino({ level: 'warn' }, { write: (line: string) => void logged.push(JSON.parse(line)) });
+    const t2 = await startTestServer({ logger, fake: { msPerStep: 1, shouldFail: (r) => r.prompt.includes('FAIL') } });
     try {
       const id = (await t2.submit({ ...small, prompt: 'please FAIL', steps: 4 })).body.id;
       const j = await waitForStatus(t2, id, ['failed']);
@@ -446,6 +449,9 @@ describe('robustness', () => {
       const again = await t2.submit(small);
       expect(again.status).toBe(201);
       await waitForStatus(t2, again.body.id, ['succeeded']);
+      // The failed job is a warning; nothing the clients did is logged as a server error.
+      expect(logged.filter((l) => l.level >= 50)).toEqual([]);
+      expect(logged.some((l) => l.level === 40 && l.msg === 'job failed')).toBe(true);
     } finally {
       await t2.close();
     }
