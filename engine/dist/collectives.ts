@@ -68,7 +68,7 @@ function toBytes(x: Elem): Uint8Array {
 function fromBytes<T extends Elem>(like: T, b: Uint8Array, what: string): T {
   if (!(like instanceof Float32Array)) return b as T;
   if (b.byteLength % 4 !== 0) throw new DistError(`${what}: received ${b.byteLength} bytes, not a whole number of f32 elements`);
-  const aligned = b.byteOffset % 4 === 0 ? b : b.slice();
+  const aligned = b.byteOffset % 4 === 0 ? b : new Uint8Array(b); // copy to realign
   return new Float32Array(aligned.buffer, aligned.byteOffset, aligned.byteLength / 4) as T;
 }
 
@@ -162,9 +162,16 @@ export class ProcessGroup {
   async split(color: number | null, key = this.rank, name = `${this.name}.split`): Promise<ProcessGroup | null> {
     const index = this.childIndex++;
     const mine = new Float64Array([color === null || color < 0 ? -1 : color, key]);
+    const mineBytes = new Uint8Array(16);
+    new DataView(mineBytes.buffer).setFloat64(0, mine[0]!, true);
+    new DataView(mineBytes.buffer).setFloat64(8, mine[1]!, true);
     const all = await this.run('split', async (c) => {
-      const got = await gatherAll(this, c, new Uint8Array(mine.buffer));
-      return got.map((b) => new Float64Array(b.slice().buffer));
+      const got = await gatherAll(this, c, mineBytes);
+      return got.map((b) => {
+        if (b.length !== 16) throw new DistError(`split: expected 16 bytes (color, key) from each rank, got ${b.length}`);
+        const dv = new DataView(b.buffer, b.byteOffset, 16);
+        return [dv.getFloat64(0, true), dv.getFloat64(8, true)];
+      });
     });
     if (mine[0]! < 0) return null;
     const members = all
@@ -283,9 +290,11 @@ export class ProcessGroup {
   /** Element-wise f32 sum over members, same result (bit-identical) on every rank: reduce-scatter + all-gather. */
   allReduce(data: Float32Array): Promise<Float32Array> {
     return this.run('allReduce', async (c) => {
-      const lengths = await gatherAll(this, c, new Uint8Array(new Uint32Array([data.length]).buffer));
+      const lenBytes = new Uint8Array(4);
+      new DataView(lenBytes.buffer).setUint32(0, data.length, true);
+      const lengths = await gatherAll(this, c, lenBytes);
       lengths.forEach((b, r) => {
-        const n = new Uint32Array(b.slice().buffer)[0];
+        const n = b.length === 4 ? new DataView(b.buffer, b.byteOffset, 4).getUint32(0, true) : -1;
         if (n !== data.length) throw new DistError(`group rank ${r} passed ${n} elements but this rank passed ${data.length}; all ranks must pass the same length`);
       });
       const cnt = evenSplit(data.length, this.size);
@@ -377,7 +386,7 @@ async function gatherAll(g: ProcessGroup, c: CallCtx, data: Elem): Promise<Uint8
 async function exchange<T extends Elem>(g: ProcessGroup, c: CallCtx, chunks: readonly T[]): Promise<T[]> {
   const mine = chunks[g.rank]!;
   const out: T[] = new Array(g.size);
-  out[g.rank] = mine.slice() as T;
+  out[g.rank] = (mine instanceof Float32Array ? mine.slice() : new Uint8Array(mine)) as T;
   await Promise.all([
     ...g.others().map((p) => c.send(p, chunks[p]!)),
     ...g.others().map(async (p) => {

@@ -54,7 +54,7 @@ export class InProcessTransport extends MailboxTransport {
 
   /** Testing: push raw bytes into the link from this rank to `peer`, as if they came off a wire. */
   injectRaw(peer: number, bytes: Uint8Array): void {
-    this.post(peer, bytes.slice());
+    this.post(peer, new Uint8Array(bytes));
   }
 
   /** Testing: this rank vanishes without a word (like a killed process); peers see the link drop. */

@@ -122,7 +122,7 @@ export abstract class MailboxTransport implements Transport {
       throw new DistError(`send of ${bytes.length} bytes to rank ${peer} exceeds maxMessageBytes=${this.maxMessageBytes}`);
     }
     if (peer === this.rank) {
-      this.deliver(peer, tag, bytes.slice());
+      this.deliver(peer, tag, new Uint8Array(bytes)); // copy (Buffer.slice would not)
       return;
     }
     const gone = this.peerGone.get(peer);

@@ -4,7 +4,7 @@ import type { ProcessGroup } from '../../../engine/dist/collectives.js';
 import type { Transport } from '../../../engine/dist/transport.js';
 import { runCollectiveSuite, type SuiteResult } from './collective-cases.js';
 
-export type Scenario = 'suite' | 'exit' | 'hang' | 'garbage' | 'absent';
+export type Scenario = 'suite' | 'exit' | 'hang' | 'garbage' | 'absent' | 'drop';
 
 export interface ScenarioArgs {
   scenario: Scenario;
@@ -19,7 +19,7 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 /** Runs a scenario on one rank. `injectRaw` writes bytes on the link to a peer; `die` ends this rank abruptly. */
 export async function runScenario(
   world: ProcessGroup,
-  transport: Transport & { injectRaw(peer: number, bytes: Uint8Array): unknown },
+  transport: Transport & { injectRaw(peer: number, bytes: Uint8Array): unknown; dropLink?(peer: number): void },
   a: ScenarioArgs,
   die: () => never,
 ): Promise<SuiteResult | string> {
@@ -35,6 +35,7 @@ export async function runScenario(
     }
     if (a.scenario === 'hang') await sleep(60_000);
     if (a.scenario === 'garbage') await transport.injectRaw((me + 1) % transport.size, new Uint8Array(64).fill(0x5a));
+    if (a.scenario === 'drop') transport.dropLink!((me + 1) % transport.size);
     if (a.scenario === 'absent') {
       await sleep(60_000);
       return 'absent';
