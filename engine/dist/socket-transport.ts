@@ -76,7 +76,12 @@ export class SocketTransport extends MailboxTransport {
     return new Promise<void>((resolve, reject) => {
       s.cork();
       s.write(header);
-      s.write(payload, (err) => (err ? reject(new DistError(`write to rank ${peer} failed: ${err.message}`)) : resolve()));
+      s.write(payload, (err) => {
+        if (!err) return resolve();
+        const code = (err as NodeJS.ErrnoException).code;
+        const closed = code === 'EPIPE' || code === 'ECONNRESET' || code === 'ERR_STREAM_DESTROYED';
+        reject(new DistError(closed ? `peer rank ${peer} closed the connection (write failed: ${code})` : `write to rank ${peer} failed: ${err.message}`));
+      });
       s.uncork();
     });
   }
