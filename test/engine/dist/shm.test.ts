@@ -1,9 +1,19 @@
 import { describe, expect, it } from 'vitest';
-import { runWorkers, startWorkers, WorldError } from '../../../engine/dist/shm-launcher.js';
+import { type RunWorkersOptions, startWorkers, WorldError } from '../../../engine/dist/shm-launcher.js';
 import type { SuiteResult } from './collective-cases.js';
 import type { ScenarioArgs } from './rank-scenarios.js';
 
 const rankModule = new URL('./shm-rank.ts', import.meta.url);
+
+/** runWorkers + the check that no worker thread outlives the world. */
+async function runWorkers<A, R>(n: number, url: URL, args: A, o: RunWorkersOptions): Promise<R[]> {
+  const w = startWorkers<A, R>(n, url, args, o);
+  try {
+    return await w.done;
+  } finally {
+    expect(w.workers.every((x) => x.threadId === -1)).toBe(true);
+  }
+}
 const opts = { ringBytes: 1 << 14, timeoutMs: 5000, graceMs: 1500 };
 
 async function expectWorldFailure(p: Promise<unknown>): Promise<WorldError> {
