@@ -101,6 +101,8 @@ interface CallCtx {
  */
 export class ProcessGroup {
   readonly stats: CommStats;
+  /** Receive timeout for this group's calls (ms); undefined = the transport's timeoutMs. */
+  recvTimeoutMs: number | undefined = undefined;
   /** This process's rank inside the group. */
   readonly rank: number;
   private seq = 0;
@@ -338,7 +340,7 @@ export class ProcessGroup {
         total.messagesSent++;
       },
       recv: async (from) => {
-        const bytes = await t.recv(this.ranks[from]!, tag);
+        const bytes = await t.recv(this.ranks[from]!, tag, { timeoutMs: this.recvTimeoutMs });
         perOp.bytesReceived += bytes.length;
         total.bytesReceived += bytes.length;
         perOp.messagesReceived++;

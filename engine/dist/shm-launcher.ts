@@ -38,6 +38,8 @@ export interface WorkerWorld<R> {
   readonly workers: readonly Worker[];
   /** Resolves with each rank's return value, or rejects with a WorldError after every worker has exited. */
   readonly done: Promise<R[]>;
+  /** Resolves once every worker has loaded the module and is about to run it (rejects if the world fails first). */
+  readonly ready: Promise<void>;
   /** Terminates rank `rank`'s worker (fault injection; the world then fails). */
   kill(rank: number): Promise<void>;
 }
@@ -59,6 +61,13 @@ export function startWorkers<A, R>(size: number, moduleUrl: string | URL, args: 
   let grace: ReturnType<typeof setTimeout> | null = null;
   let settle!: { resolve: (v: R[]) => void; reject: (e: Error) => void };
   const done = new Promise<R[]>((resolve, reject) => (settle = { resolve, reject }));
+  let readyCount = 0;
+  let readyResolve!: () => void;
+  const ready = new Promise<void>((resolve, reject) => {
+    readyResolve = resolve;
+    done.then(() => resolve(), reject);
+  });
+  ready.catch(() => {}); // callers that do not await ready must not see an unhandled rejection
 
   const workers = endpoints.map(
     (endpoint, rank) =>
@@ -91,8 +100,10 @@ export function startWorkers<A, R>(size: number, moduleUrl: string | URL, args: 
   };
 
   workers.forEach((w, rank) => {
-    w.on('message', (m: { type: 'result'; value: R } | { type: 'error'; message: string }) => {
-      if (m.type === 'result') {
+    w.on('message', (m: { type: 'ready' } | { type: 'result'; value: R } | { type: 'error'; message: string }) => {
+      if (m.type === 'ready') {
+        if (++readyCount === size) readyResolve();
+      } else if (m.type === 'result') {
         results[rank] = m.value;
         reported[rank] = true;
       }
@@ -125,6 +136,7 @@ export function startWorkers<A, R>(size: number, moduleUrl: string | URL, args: 
   return {
     workers,
     done,
+    ready,
     kill: async (rank) => {
       await workers[rank]!.terminate();
     },

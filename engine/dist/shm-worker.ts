@@ -20,6 +20,7 @@ try {
   if (typeof mod.default !== 'function') {
     throw new Error(`${data.moduleUrl} has no default export function (expected export default async (ctx) => ...)`);
   }
+  parentPort!.postMessage({ type: 'ready' });
   const ctx: WorkerContext<unknown> = {
     rank: transport.rank,
     size: transport.size,

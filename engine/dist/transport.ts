@@ -146,7 +146,7 @@ export abstract class MailboxTransport implements Transport {
     const gone = this.peerGone.get(peer);
     if (gone) return Promise.reject(new DistError(`${gone} (waiting for rank ${peer}, tag ${tag}; rank ${this.rank})`));
     if (this.closing) return Promise.reject(new DistError(`recv from rank ${peer} after close() (rank ${this.rank})`));
-    const timeoutMs = opts.timeoutMs ?? this.timeoutMs;
+    const timeoutMs = opts.timeoutMs ?? this.timeoutMs; // (undefined in opts = transport default)
     return new Promise<Uint8Array>((resolve, reject) => {
       const waiter: Waiter = { resolve, reject, timer: null };
       if (Number.isFinite(timeoutMs)) {

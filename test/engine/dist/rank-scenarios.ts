@@ -12,6 +12,8 @@ export interface ScenarioArgs {
   /** The rank that misbehaves in fault scenarios. */
   faulty: number;
   bigLength?: number;
+  /** Receive timeout for the faulty phase (ms); start-up uses the transport's (long) timeout. */
+  faultTimeoutMs?: number;
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -22,12 +24,15 @@ export async function runScenario(
   transport: Transport & { injectRaw(peer: number, bytes: Uint8Array): unknown; dropLink?(peer: number): void },
   a: ScenarioArgs,
   die: () => never,
+  markFault: () => void = () => {},
 ): Promise<SuiteResult | string> {
   if (a.scenario === 'suite') return runCollectiveSuite(world, a.seed, a.bigLength);
   const me = transport.rank;
   const sp = world.newGroup(world.ranks.map((_, i) => i), 'sp')!;
   await sp.allReduce(new Float32Array(1000).fill(me));
+  sp.recvTimeoutMs = a.faultTimeoutMs;
   if (me === a.faulty) {
+    markFault();
     if (a.scenario === 'exit') {
       // start the all-to-all, send part of it, then vanish
       await transport.send((me + 1) % transport.size, 1 << 40, new Uint8Array(100));

@@ -44,7 +44,7 @@ describe('shm ring and transport in one thread', () => {
     const t0 = Date.now();
     ts[2]!.abort(new Error('rank 2 lost its GPU device'));
     await expect(waiting).rejects.toThrow(/^recv on group world\[0,1,2\] \(rank 0\): rank 2 aborted: rank 2 lost its GPU device/);
-    expect(Date.now() - t0).toBeLessThan(500);
+    expect(Date.now() - t0).toBeLessThan(2000);
     ts[1]!.abort(new Error('cleanup'));
   });
 });

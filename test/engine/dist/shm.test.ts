@@ -14,7 +14,7 @@ async function runWorkers<A, R>(n: number, url: URL, args: A, o: RunWorkersOptio
     expect(w.workers.every((x) => x.threadId === -1)).toBe(true);
   }
 }
-const opts = { ringBytes: 1 << 14, timeoutMs: 5000, graceMs: 1500 };
+const opts = { ringBytes: 1 << 14, timeoutMs: 20_000, graceMs: 4000 };
 
 async function expectWorldFailure(p: Promise<unknown>): Promise<WorldError> {
   const t0 = Date.now();
@@ -25,7 +25,7 @@ async function expectWorldFailure(p: Promise<unknown>): Promise<WorldError> {
     (e: unknown) => e,
   );
   expect(err).toBeInstanceOf(WorldError);
-  expect(Date.now() - t0).toBeLessThan(8000);
+  expect(Date.now() - t0).toBeLessThan(15_000); // includes worker start-up on a loaded machine
   return err as WorldError;
 }
 
@@ -48,7 +48,8 @@ describe('shared-memory transport (worker threads)', () => {
 
   it('terminating a hung worker fails every rank', async () => {
     const w = startWorkers(4, rankModule, { scenario: 'hang', seed: 1, faulty: 2 }, opts);
-    setTimeout(() => void w.kill(2), 1000);
+    await w.ready;
+    setTimeout(() => void w.kill(2), 300);
     const err = await expectWorldFailure(w.done);
     expect(err.failedRank).toBe(2);
     for (const r of [0, 1, 3]) expect(err.rankErrors[r]).toMatch(/^(allToAll|allReduce) on group sp\[0,1,2,3\] \(rank \d\): peer rank 2 died/);
@@ -62,7 +63,7 @@ describe('shared-memory transport (worker threads)', () => {
   });
 
   it('a rank that never arrives: peers time out, the absent one is terminated', async () => {
-    const err = await expectWorldFailure(runWorkers(3, rankModule, { scenario: 'absent', seed: 1, faulty: 2 }, { ...opts, timeoutMs: 400, graceMs: 500 }));
+    const err = await expectWorldFailure(runWorkers(3, rankModule, { scenario: 'absent', seed: 1, faulty: 2, faultTimeoutMs: 400 }, { ...opts, graceMs: 500 }));
     expect(err.message).toMatch(/timed out after 400 ms waiting for a message from rank 2/);
     expect(err.rankErrors[2]).toMatch(/terminated by the launcher/);
   });

@@ -6,12 +6,12 @@ import { runScenario, type ScenarioArgs } from './rank-scenarios.js';
 
 const args = JSON.parse(process.env.PARALLAX_TEST_ARGS ?? '{}') as ScenarioArgs & { timeoutMs: number };
 const rank = Number(process.env.RANK);
-const report = (o: object) => process.stdout.write(`${JSON.stringify({ rank, ...o })}\n`);
+const report = (o: object) => process.stdout.write(`${JSON.stringify({ rank, t: Date.now(), ...o })}\n`);
 try {
   const t = await connectFromEnv({ timeoutMs: args.timeoutMs, rendezvousTimeoutMs: 8000 });
   const world = ProcessGroup.world(t);
   try {
-    const result = await runScenario(world, t, args, () => process.kill(process.pid, 'SIGKILL') as never);
+    const result = await runScenario(world, t, args, () => process.kill(process.pid, 'SIGKILL') as never, () => report({ faultAt: Date.now() }));
     await t.close();
     report({ ok: true, kind: t.kind, result });
   } catch (e) {
