@@ -1,6 +1,6 @@
 // Writes RGB frames as an H.264 (yuv420p) MP4 by piping raw rgb24 to the system ffmpeg (Node only).
-// yuv420p needs even width and height: odd sizes are padded by one row/column that repeats the edge pixels
-// (the written video is then ceil-to-even of the input size; the sidecar records both).
+// yuv420p needs even width and height: odd sizes are padded here (before ffmpeg) by one column/row repeating the
+// edge pixels, so the written video is the input size rounded up to even (the sidecar records both).
 import { spawn } from 'node:child_process';
 import { mkdir } from 'node:fs/promises';
 import { dirname } from 'node:path';
@@ -32,14 +32,23 @@ export function yuv420Size(width: number, height: number): { width: number; heig
   return { width: width + (width % 2), height: height + (height % 2) };
 }
 
-/** ffmpeg arguments for raw rgb24 frames on stdin -> H.264 yuv420p MP4 at `out`. */
+/** Pads an RGB frame to the even size by repeating its last column and/or row (no-op when already even). */
+export function padToEven(rgb: Uint8Array, width: number, height: number): Uint8Array {
+  const { width: ew, height: eh } = yuv420Size(width, height);
+  if (ew === width && eh === height) return rgb;
+  const out = new Uint8Array(ew * eh * 3);
+  for (let y = 0; y < eh; y++) {
+    const sy = Math.min(y, height - 1);
+    out.set(rgb.subarray(sy * width * 3, (sy + 1) * width * 3), y * ew * 3);
+    if (ew !== width) out.set(rgb.subarray((sy * width + width - 1) * 3, (sy * width + width) * 3), (y * ew + width) * 3);
+  }
+  return out;
+}
+
+/** ffmpeg arguments for raw rgb24 frames (already padded to even size) on stdin -> H.264 yuv420p MP4 at `out`. */
 export function mp4Args(out: string, o: Mp4Options): string[] {
   const { width: ew, height: eh } = yuv420Size(o.width, o.height);
-  const args = ['-hide_banner', '-loglevel', 'error', '-y', '-f', 'rawvideo', '-pix_fmt', 'rgb24', '-s', `${o.width}x${o.height}`, '-r', String(o.fps), '-i', 'pipe:0'];
-  // Odd sizes: pad by replicating the last row/column (fillborders copies edge pixels into the padding).
-  if (ew !== o.width || eh !== o.height) {
-    args.push('-vf', `pad=${ew}:${eh}:0:0,fillborders=right=${ew - o.width}:bottom=${eh - o.height}:mode=smear`);
-  }
+  const args = ['-hide_banner', '-loglevel', 'error', '-y', '-f', 'rawvideo', '-pix_fmt', 'rgb24', '-s', `${ew}x${eh}`, '-r', String(o.fps), '-i', 'pipe:0'];
   args.push('-c:v', 'libx264', '-preset', o.preset ?? 'medium', '-crf', String(o.crf ?? 17), '-pix_fmt', 'yuv420p', '-movflags', '+faststart', out);
   return args;
 }
@@ -80,7 +89,7 @@ export async function writeMp4(out: string, frames: readonly Uint8Array[], o: Mp
     });
     (async () => {
       for (const f of frames) {
-        if (!child.stdin.write(f)) await new Promise<void>((r) => child.stdin.once('drain', () => r()));
+        if (!child.stdin.write(padToEven(f, o.width, o.height))) await new Promise<void>((r) => child.stdin.once('drain', () => r()));
         if (failed) return;
       }
       child.stdin.end();
