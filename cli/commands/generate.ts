@@ -4,7 +4,7 @@ import { Option, type Command } from 'commander';
 import { join } from 'node:path';
 import { TextToVideoPipeline, type GenerateResult } from '../../engine/pipeline/text-to-video.js';
 import { BACKEND_NAMES, type BackendName } from '../../engine/pipeline/backends.js';
-import { GUIDANCE_MODES, SPEC_DEFAULTS, randomSeed } from '../../engine/pipeline/generate-options.js';
+import { GUIDANCE_MODES, SPEC_DEFAULTS, latentShape, randomSeed } from '../../engine/pipeline/generate-options.js';
 import { estimateGenerationCost } from '../../engine/pipeline/cost.js';
 import { checkpointHash } from '../../engine/pipeline/model-hash.js';
 import type { GuidanceMode } from '../../engine/reference/flow-match.js';
@@ -33,13 +33,15 @@ export interface GenerateCliOptions {
   latents?: string;
   backend: BackendName;
   progress?: boolean;
+  /** Validate and print the plan (settings, latent shape, cost estimate) without generating. */
+  dryRun?: boolean;
 }
 
-/** Float64 reference throughput used for the time warning (CPU, one core; measured ~1-3e8 FLOP/s). */
-const REFERENCE_FLOPS_PER_S = 2e8;
+/** Float64 reference throughput used for the time warning (CPU time of `parallax demo` on one core: ~3.7e8 FLOP/s by this cost model). */
+const REFERENCE_FLOPS_PER_S = 3e8;
 const WARN_AFTER_S = 120;
 
-export async function runGenerate(o: GenerateCliOptions, log: (s: string) => void = (s) => console.error(s)): Promise<{ video: string; sidecar: string; result: GenerateResult }> {
+export async function runGenerate(o: GenerateCliOptions, log: (s: string) => void = (s) => console.error(s)): Promise<{ video: string; sidecar: string; result?: GenerateResult }> {
   await requireModelDir(o.model);
   const seed = o.seed ?? randomSeed();
   const out = o.out ?? join('out', `parallax-${seed}.mp4`);
@@ -48,12 +50,21 @@ export async function runGenerate(o: GenerateCliOptions, log: (s: string) => voi
   try {
     const settings = pipe.resolveSettings({ ...o, seed });
     const ckpt = pipe.checkpoint!;
+    const cost = estimateGenerationCost(ckpt, settings);
+    const refSecs = cost.totalFlops / REFERENCE_FLOPS_PER_S;
     if (o.backend === 'reference') {
-      const cost = estimateGenerationCost(ckpt, settings);
-      const secs = cost.totalFlops / REFERENCE_FLOPS_PER_S;
+      const secs = refSecs;
       if (secs > WARN_AFTER_S) {
         log(`warning: the float64 reference backend at ${settings.width}x${settings.height}, ${settings.frames} frames, ${settings.steps} steps needs ~${(cost.totalFlops / 1e12).toFixed(1)} TFLOP: expect roughly ${fmtMs(secs * 1000)} on one CPU core. Use smaller sizes (e.g. --width 64 --height 64 --frames 3 --steps 4) or --backend gpu.`);
       }
+    }
+    if (o.dryRun) {
+      console.log(JSON.stringify({
+        settings: { ...settings, fps: o.fps }, backend: pipe.backend.info.name, out,
+        latentShape: latentShape(settings, pipe.backend.info), estimatedFlops: cost.totalFlops,
+        estimatedReferenceSeconds: o.backend === 'reference' ? Math.round(refSecs) : undefined,
+      }, null, 2));
+      return { video: out, sidecar: sidecarPath(out) };
     }
     log(`model ${o.model} (backend ${pipe.backend.info.name}), ${settings.width}x${settings.height}, ${settings.frames} frames, ${settings.steps} steps, guidance ${settings.guidance} (${settings.guidanceMode}), seed ${seed}`);
     const hash = await checkpointHash(ckpt);
@@ -117,8 +128,10 @@ export function registerGenerate(program: Command): void {
     .option('--latents <file.safetensors>', 'also save the final latents (tensor "latents", F32 [1,F,16,h,w])')
     .addOption(new Option('--backend <name>', 'model backend (reference: float64 CPU, tiny checkpoints only)').choices(BACKEND_NAMES).default('reference'))
     .option('--no-progress', 'no progress bar')
+    .option('--dry-run', 'validate the settings, print the plan (latent shape, cost estimate) as JSON and exit')
     .action(async (opts: GenerateCliOptions) => {
-      const { video, sidecar } = await runGenerate(opts);
+      const { video, sidecar, result } = await runGenerate(opts);
+      if (!result) return;
       console.log(video);
       console.error(`wrote ${video} and ${sidecar}`);
     });
