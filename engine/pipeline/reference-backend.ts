@@ -1,6 +1,7 @@
 // ModelBackend over the float64 reference models (engine/reference/) and the checkpoint loader: exact but slow,
 // meant for tiny checkpoints and as ground truth. Each sub-model's weights are read (widened to f64) on first use.
 import type { Checkpoint, SubModel } from '../io/checkpoint.js';
+import type { ClipTextConfig } from '../io/configs.js';
 import { validateCheckpoint } from '../io/checkpoint.js';
 import type { WeightStore } from '../io/sharded.js';
 import { FLOAT_DTYPES } from '../io/dtype.js';
@@ -11,8 +12,9 @@ import { t5EncoderForward64 } from '../reference/t5.js';
 import { decodeLatents64, toUint8Image64 } from '../reference/vae.js';
 import { vchitectForward64 } from '../reference/vchitect.js';
 import type { BackendModelInfo, DecodedVideo, ModelBackend, Tensor32, TextConditioning } from './backend.js';
+import { backendInfoFromCheckpoint } from './backend-info.js';
 import { assembleTextConditioning } from './text-conditioning.js';
-import { clipConfig64, t5Config64, vaeConfig64, vaeScaleFactor, vchitectConfig64 } from './reference-configs.js';
+import { clipConfig64, t5Config64, vaeConfig64, vchitectConfig64 } from './reference-configs.js';
 import { planarToInterleaved } from './frames.js';
 
 /** Reads every float tensor of a weight store into a float64 Map (integer buffers such as position_ids are skipped). */
@@ -28,16 +30,6 @@ export async function loadWeights64(w: WeightStore): Promise<Map<string, Tensor6
 
 function to64(t: Tensor32): Tensor64 {
   return { shape: [...t.shape], data: Float64Array.from(t.data) };
-}
-
-/** Backend info derived from a checkpoint's configs (shared by every backend). */
-export function backendInfoFromCheckpoint(ckpt: Checkpoint, name: string): BackendModelInfo {
-  const t = ckpt.transformer.config;
-  return {
-    name, latentChannels: t.in_channels, patchSize: t.patch_size, vaeScale: vaeScaleFactor(ckpt.vae.config),
-    posEmbedMaxSize: t.pos_embed_max_size, jointDim: t.joint_attention_dim, pooledDim: t.pooled_projection_dim,
-    shift: ckpt.scheduler.shift, numTrainTimesteps: ckpt.scheduler.num_train_timesteps,
-  };
 }
 
 export class ReferenceBackend implements ModelBackend {
@@ -69,7 +61,7 @@ export class ReferenceBackend implements ModelBackend {
     const ck = this.ckpt;
     this.tokenizers ??= loadCheckpointTokenizers(ck);
     const tok = await this.tokenizers;
-    const run = async (sub: SubModel<import('../io/configs.js').ClipTextConfig>, ids: number[]) => {
+    const run = async (sub: SubModel<ClipTextConfig>, ids: number[]) => {
       const out = clipTextForward64(await this.weights(sub), clipConfig64(sub.config, sub.configFile), ids);
       const hs = out.hiddenStates[out.hiddenStates.length - 2];
       return { hidden: { rows: hs.shape[0], cols: hs.shape[1], data: hs.data }, pooled: out.textEmbeds.data };
