@@ -12,7 +12,7 @@ import { sampleFlowMatch, type SamplerStep } from './sampler.js';
 import type { GuidanceMode } from '../reference/flow-match.js';
 
 export interface PipelineOptions {
-  /** A backend name, a factory over the opened checkpoint, or a ready backend (default 'reference'). */
+  /** A backend name, a factory over the opened checkpoint, or a ready backend (default 'reference'; the pipeline owns it: dispose() disposes it). */
   backend?: BackendName | BackendFactory | ModelBackend;
   backendOptions?: BackendOptions;
   /** Initial-noise generator (default: hashNormalNoise from noise.ts). */
@@ -32,6 +32,8 @@ export interface GenerateOptions {
   /** Default: a random seed (returned in the result's settings). */
   seed?: number;
   onStep?: (s: SamplerStep) => void | Promise<void>;
+  /** Cancels between stages and denoising steps (rejects with the signal's reason, an AbortError by default). */
+  signal?: AbortSignal;
 }
 
 export interface GenerateTimings {
@@ -128,15 +130,20 @@ export class TextToVideoPipeline {
 
   async generate(o: GenerateOptions): Promise<GenerateResult> {
     const s = this.resolveSettings(o);
+    const check = () => o.signal?.throwIfAborted();
+    check();
     const tStart = now();
     const useCfg = s.guidance > 1;
     const cond = await this.backend.encodeText(s.prompt);
+    check();
     const uncond = useCfg ? await this.backend.encodeText(s.negativePrompt) : null;
+    check();
     const tText = now();
     const stepMs: number[] = [];
     const latents = await this.denoise(this.initialLatents(s), cond, uncond, s, async (st) => {
       stepMs.push(st.ms);
       await o.onStep?.(st);
+      check();
     });
     const tDenoise = now();
     const video = await this.backend.decode(latents);

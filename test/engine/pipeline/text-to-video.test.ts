@@ -194,6 +194,14 @@ describe('TextToVideoPipeline with a fake backend', () => {
     await expect(bad.generate(base)).rejects.toThrow(/noise function returned 2 values/);
   });
 
+  it('an AbortSignal stops generation between steps', async () => {
+    const b = new FakeBackend();
+    const ac = new AbortController();
+    const p = new TextToVideoPipeline(b).generate({ ...base, steps: 5, signal: ac.signal, onStep: (st) => { if (st.step === 1) ac.abort(new Error('stop here')); } });
+    await expect(p).rejects.toThrow('stop here');
+    expect(b.calls.length).toBe(4); // 2 steps x (cond + uncond)
+  });
+
   it('validates settings with errors that name the fix', async () => {
     const pipe = new TextToVideoPipeline(new FakeBackend());
     const bad = async (o: object, re: RegExp) => expect(pipe.generate({ ...base, ...o })).rejects.toThrow(re);
