@@ -67,7 +67,9 @@ export async function runGenerate(o: GenerateCliOptions, log: (s: string) => voi
       return { video: out, sidecar: sidecarPath(out) };
     }
     log(`model ${o.model} (backend ${pipe.backend.info.name}), ${settings.width}x${settings.height}, ${settings.frames} frames, ${settings.steps} steps, guidance ${settings.guidance} (${settings.guidanceMode}), seed ${seed}`);
+    const tHash = performance.now();
     const hash = await checkpointHash(ckpt);
+    const modelHashMs = performance.now() - tHash;
     const bar = o.progress === false ? null : createStepProgress(settings.steps);
     let result: GenerateResult;
     try {
@@ -76,7 +78,9 @@ export async function runGenerate(o: GenerateCliOptions, log: (s: string) => voi
       bar?.stop();
     }
     const { video, timings } = result;
+    const tWrite = performance.now();
     await writeMp4(out, video.frames, { width: video.width, height: video.height, fps: o.fps });
+    const videoWriteMs = performance.now() - tWrite;
     if (o.pngFrames) await writePngFrames(o.pngFrames, video.frames, video.width, video.height);
     if (o.latents) await writeSafetensors(o.latents, { latents: { dtype: 'F32', shape: result.latents.shape, data: result.latents.data } });
     const enc = yuv420Size(video.width, video.height);
@@ -92,13 +96,13 @@ export async function runGenerate(o: GenerateCliOptions, log: (s: string) => voi
         ...(enc.width !== video.width || enc.height !== video.height ? { encodedWidth: enc.width, encodedHeight: enc.height } : {}),
       },
       latentShape: result.latents.shape,
-      timings,
+      timings: { ...timings, videoWriteMs, modelHashMs },
       peakMemoryBytes: result.peakMemoryBytes,
       maxRssBytes,
     };
     const side = sidecarPath(out);
     await writeSidecar(side, sidecar);
-    log(`text-encode ${fmtMs(timings.textEncodeMs)}, denoise ${fmtMs(timings.denoiseMs)} (${(timings.stepMs.length / (timings.denoiseMs / 1000)).toFixed(2)} it/s), decode ${fmtMs(timings.decodeMs)}, total ${fmtMs(timings.totalMs)}`);
+    log(`text-encode ${fmtMs(timings.textEncodeMs)}, denoise ${fmtMs(timings.denoiseMs)} (${(timings.stepMs.length / (timings.denoiseMs / 1000)).toFixed(2)} it/s), decode ${fmtMs(timings.decodeMs)}, total ${fmtMs(timings.totalMs)}; mp4 write ${fmtMs(videoWriteMs)}, model hash ${fmtMs(modelHashMs)}`);
     log(`memory: ${result.peakMemoryBytes !== undefined ? `backend peak ${fmtBytes(result.peakMemoryBytes)}, ` : ''}process max RSS ${fmtBytes(maxRssBytes)}`);
     return { video: out, sidecar: side, result };
   } finally {

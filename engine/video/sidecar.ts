@@ -13,7 +13,8 @@ export interface VideoSidecar {
   backend: { name: string; dtype?: string };
   output: { video?: string; pngFrames?: string; width: number; height: number; frames: number; encodedWidth?: number; encodedHeight?: number };
   latentShape: number[];
-  timings: GenerateTimings;
+  /** Pipeline stages plus the MP4 write and the model hash (ms). */
+  timings: GenerateTimings & { videoWriteMs?: number; modelHashMs?: number };
   peakMemoryBytes?: number;
   maxRssBytes?: number;
 }

@@ -66,7 +66,7 @@ describe('parallax CLI on a tiny checkpoint', () => {
     expect(side.backend.name).toBe('reference-f64');
     expect(side.output).toMatchObject({ video: out, width: 32, height: 16, frames: 2 });
     expect(side.latentShape).toEqual([1, 2, 16, 2, 4]);
-    for (const k of ['textEncodeMs', 'denoiseMs', 'decodeMs', 'totalMs']) expect(side.timings[k]).toBeGreaterThan(0);
+    for (const k of ['textEncodeMs', 'denoiseMs', 'decodeMs', 'totalMs', 'videoWriteMs', 'modelHashMs']) expect(side.timings[k]).toBeGreaterThan(0);
     expect(side.timings.stepMs.length).toBe(2);
     expect((await readdir(png)).sort()).toEqual(['frame_00000.png', 'frame_00001.png']);
 
