@@ -11,9 +11,9 @@
 //   COMBINE: binding 1: partials, binding 2: stats [groups] vec2f {mean, rstd}
 //   APPLY:   binding 1: x, binding 2: stats, binding 3: weight [C] TW (AFFINE), binding 4: bias [C] TW (AFFINE),
 //            last: out [N*C*S] T
-//   grid: STATS groups*chunks, COMBINE groups, APPLY ceil(totalV / 256) workgroups of 256, all folded 2-D.
+//   grid: STATS groups*chunks and COMBINE groups workgroups of WG; APPLY ceil(totalV / 256) of 256; all folded 2-D.
 // Preconditions: VEC = 4 needs cpg*S % 4 == 0 for STATS and S % 4 == 0 for APPLY. Variance biased, stats in f32.
-// Defines: STATS | COMBINE | APPLY, T, TW (f32 | f16), VEC (1 | 4), AFFINE, SILU.
+// Defines: STATS | COMBINE | APPLY, T, TW (f32 | f16), VEC (1 | 4), WG, AFFINE, SILU.
 
 struct Params { groupLenV: u32, chunkV: u32, chunks: u32, groups: u32, s: u32, c: u32, cpg: u32, totalV: u32, eps: f32, count: f32 }
 
@@ -29,7 +29,8 @@ alias VF = f32;
 fn hsum(v: VF) -> f32 { return v; }
 //#endif
 
-const WG = 256u;
+const WG = {{WG}}u; // STATS / COMBINE threads (a power of two)
+const APPLY_WG = 256u;
 
 @group(0) @binding(0) var<uniform> p: Params;
 
@@ -45,7 +46,7 @@ fn merge(a: Stat, b: Stat) -> Stat {
 
 //#if !APPLY
 var<workgroup> sh: array<Stat, WG>;
-// Tree merge of the workgroup's 256 per-thread stats; the result is in sh[0].
+// Tree merge of the workgroup's WG per-thread stats; the result is in sh[0].
 fn reduceWorkgroup(li: u32, s: Stat) {
   sh[li] = s;
   workgroupBarrier();
@@ -118,9 +119,9 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, 
 @group(0) @binding(3) var<storage, read_write> out: array<VS>;
 //#endif
 
-@compute @workgroup_size(WG)
+@compute @workgroup_size(APPLY_WG)
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) li: u32) {
-  let i = (wid.x + wid.y * nwg.x) * WG + li;
+  let i = (wid.x + wid.y * nwg.x) * APPLY_WG + li;
   if (i >= p.totalV) { return; }
   // All VEC elements of a load share one channel (S % VEC == 0).
   let plane = (i * {{VEC}}u) / p.s;

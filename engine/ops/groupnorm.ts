@@ -6,15 +6,23 @@ import { ShapeError } from '../gpu/errors.js';
 import { ceilDiv, grid2D } from '../gpu/grid.js';
 import { Tensor } from '../tensor.js';
 import { pickVariant, registerVariant } from './registry.js';
+import { isCpuAdapter } from './row-variants.js';
 
 export interface GroupNormSpec {
-  /** Loads (VEC elements) reduced by one STATS workgroup of 256 threads. */
+  /** Threads of the STATS and COMBINE workgroups (a power of two). */
+  threads: number;
+  /** Loads (VEC elements) reduced by one STATS workgroup. */
   chunkLoads: number;
 }
 
-/** `groupnorm_chunked`: 8 loads per thread per chunk; `groupnorm_wide`: 32 loads per thread (fewer partials). */
-registerVariant<GroupNormSpec>({ op: 'groupnorm', name: 'groupnorm_chunked', spec: { chunkLoads: 256 * 8 }, priority: 1 });
-registerVariant<GroupNormSpec>({ op: 'groupnorm', name: 'groupnorm_wide', spec: { chunkLoads: 256 * 32 }, priority: 0 });
+/**
+ * `groupnorm_chunked`: 256 threads x 8 loads per chunk (GPUs: many partials, full occupancy); `groupnorm_wide`:
+ * 256 x 32 (fewer partials); `groupnorm_narrow`: 16 threads x 128 loads (CPU adapters, where every workgroup and
+ * barrier costs; picked automatically there).
+ */
+registerVariant<GroupNormSpec>({ op: 'groupnorm', name: 'groupnorm_chunked', spec: { threads: 256, chunkLoads: 256 * 8 }, priority: 1 });
+registerVariant<GroupNormSpec>({ op: 'groupnorm', name: 'groupnorm_wide', spec: { threads: 256, chunkLoads: 256 * 32 }, priority: 0 });
+registerVariant<GroupNormSpec>({ op: 'groupnorm', name: 'groupnorm_narrow', spec: { threads: 16, chunkLoads: 16 * 128 }, priority: 0 });
 
 export interface GroupNormOptions {
   /** Apply SiLU after the affine (the VAE's GroupNorm + SiLU). */
@@ -51,7 +59,10 @@ export function groupNorm(x: Tensor, groups: number, eps: number, weight: Tensor
   if (out.buffer === x.buffer) throw new ShapeError('groupNorm: out must not alias x; pass a fresh tensor');
   if (x.numel === 0) return out;
 
-  const v = pickVariant<GroupNormSpec>('groupnorm', device, opts.variant);
+  const envName = typeof process !== 'undefined' ? process.env?.PARALLAX_KERNEL_GROUPNORM : undefined;
+  const v = !opts.variant && !envName && isCpuAdapter(device)
+    ? pickVariant<GroupNormSpec>('groupnorm', device, 'groupnorm_narrow')
+    : pickVariant<GroupNormSpec>('groupnorm', device, opts.variant);
   const cpg = c / groups;
   const groupLen = cpg * s;
   const ng = n * groups;
@@ -62,7 +73,7 @@ export function groupNorm(x: Tensor, groups: number, eps: number, weight: Tensor
   const chunks = ceilDiv(groupLenV, v.spec.chunkLoads);
   const params = (vec: number) => [u32(groupLenV), u32(v.spec.chunkLoads), u32(chunks), u32(ng), u32(s), u32(c), u32(cpg),
     u32(x.numel / vec), f32(eps), f32(groupLen)];
-  const common = { T: x.dtype, TW: weight?.dtype ?? 'f32' };
+  const common = { T: x.dtype, TW: weight?.dtype ?? 'f32', WG: v.spec.threads };
 
   const partials = Tensor.empty(device, [ng * chunks, 4], 'f32', 'groupNorm partials');
   const stats = Tensor.empty(device, [ng, 2], 'f32', 'groupNorm stats');
