@@ -2,7 +2,7 @@
 // stages so it scales to large S (the VAE decoder: C = 512, S = 432*768):
 //   STATS:   one workgroup per (group, chunk): Chan/Welford partials {n, mean, M2} of chunkV loads of one group.
 //   COMBINE: one workgroup per group: merges the group's chunk partials, writes {mean, rstd}.
-//   APPLY:   one thread per load: y = (x - mean) * rstd * w[c] + b[c], then SiLU when SILU.
+//   APPLY:   y = (x - mean) * a + b[c] with a = rstd * w[c] per plane, then SiLU when SILU.
 // Contract (engine/ops/groupnorm.ts):
 //   binding 0: Params { groupLenV, chunkV, chunks, groups, s, c, cpg, totalV, eps, count } (uniform); lengths in loads
 //     (VEC elements): groupLenV = cpg*S/VEC, chunkV loads per STATS workgroup, chunks per group, groups = N*G,
@@ -11,7 +11,8 @@
 //   COMBINE: binding 1: partials, binding 2: stats [groups] vec2f {mean, rstd}
 //   APPLY:   binding 1: x, binding 2: stats, binding 3: weight [C] TW (AFFINE), binding 4: bias [C] TW (AFFINE),
 //            last: out [N*C*S] T
-//   grid: STATS groups*chunks and COMBINE groups workgroups of WG; APPLY ceil(totalV / 256) of 256; all folded 2-D.
+//   grid: STATS groups*chunks and COMBINE groups workgroups of WG; APPLY [ceil(S / VEC / 2048), planes folded
+//     into y and z (plane = y + z * nwg.y, planes = N*C)] of 256 threads, 8 loads each; all folded 2-D.
 // Preconditions: VEC = 4 needs cpg*S % 4 == 0 for STATS and S % 4 == 0 for APPLY. Variance biased, stats in f32.
 // Defines: STATS | COMBINE | APPLY, T, TW (f32 | f16), VEC (1 | 4), WG, AFFINE, SILU.
 
@@ -31,6 +32,7 @@ fn hsum(v: VF) -> f32 { return v; }
 
 const WG = {{WG}}u; // STATS / COMBINE threads (a power of two)
 const APPLY_WG = 256u;
+const APPLY_LOADS = 8u; // loads per APPLY thread
 
 @group(0) @binding(0) var<uniform> p: Params;
 
@@ -121,20 +123,29 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, 
 
 @compute @workgroup_size(APPLY_WG)
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) li: u32) {
-  let i = (wid.x + wid.y * nwg.x) * APPLY_WG + li;
-  if (i >= p.totalV) { return; }
-  // All VEC elements of a load share one channel (S % VEC == 0).
-  let plane = (i * {{VEC}}u) / p.s;
+  // Workgroup (x, y + z * nwg.y) covers APPLY_WG * APPLY_LOADS loads of one (item, channel) plane: no per-element
+  // integer division (CPU adapters scalarise it), and neighbouring threads read neighbouring loads.
+  let plane = wid.y + wid.z * nwg.y;
+  let sv = p.s / {{VEC}}u;
+  if (plane * sv >= p.totalV) { return; }
   let c = plane % p.c;
-  let grp = (plane / p.c) * (p.c / p.cpg) + c / p.cpg;
-  let st = stats[grp];
-  var y = (VF(x[i]) - VF(st.x)) * st.y;
+  let st = stats[(plane / p.c) * (p.c / p.cpg) + c / p.cpg];
 //#if AFFINE
-  y = y * f32(weight[c]) + f32(bias[c]);
+  let a = st.y * f32(weight[c]);
+  let b0 = f32(bias[c]);
+//#else
+  let a = st.y;
+  let b0 = 0.0;
 //#endif
+  let base = plane * sv;
+  let first = wid.x * (APPLY_WG * APPLY_LOADS) + li;
+  let end = min(first + APPLY_WG * APPLY_LOADS, sv);
+  for (var i = first; i < end; i += APPLY_WG) {
+    var y = (VF(x[base + i]) - VF(st.x)) * a + VF(b0);
 //#if SILU
-  y = y / (VF(1.0) + exp(-y));
+    y = y / (VF(1.0) + exp(-y));
 //#endif
-  out[i] = VS(y);
+    out[base + i] = VS(y);
+  }
 }
 //#endif

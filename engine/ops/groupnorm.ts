@@ -89,7 +89,7 @@ export function groupNorm(x: Tensor, groups: number, eps: number, weight: Tensor
     op: 'groupNorm', kernel: 'groupnorm',
     defines: { ...common, APPLY: true, VEC: applyVec, VEC4: applyVec === 4, AFFINE: !!weight, SILU: !!opts.silu },
     params: params(applyVec), bindings: weight && bias ? [x, stats, weight, bias, out] : [x, stats, out],
-    workgroups: grid2D(ceilDiv(x.numel / applyVec, 256), maxWg),
+    workgroups: [ceilDiv(s / applyVec, 256 * 8), Math.min(n * c, maxWg), ceilDiv(n * c, maxWg)],
   });
   partials.dispose();
   stats.dispose();

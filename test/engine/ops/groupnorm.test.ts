@@ -19,7 +19,8 @@ const CASES: [number[], number, boolean][] = [
   [[2, 12, 4, 3], 4, false], // S = 12: vec4 loads
   [[1, 9, 2, 2], 9, true], // one channel per group, S = 4
   [[1, 5, 1, 1], 1, false], // S = 1
-  [[2, 4, 45, 47], 2, true], // group length 4230 > one chunk of the wide... and several chunks of 2048 loads
+  [[2, 4, 45, 47], 2, true], // group length 4230: several chunks for the chunked and narrow variants
+  [[2, 32800, 1, 1], 8200, false], // 65600 planes: the apply grid folds planes into y and z
 ];
 
 describe('groupNorm', () => {
