@@ -11,10 +11,11 @@
 //   COMBINE: binding 1: partials, binding 2: stats [groups] vec2f {mean, rstd}
 //   APPLY:   binding 1: x, binding 2: stats, binding 3: weight [C] TW (AFFINE), binding 4: bias [C] TW (AFFINE),
 //            last: out [N*C*S] T
-//   grid: STATS groups*chunks and COMBINE groups workgroups of WG; APPLY [ceil(S / VEC / 2048), planes folded
-//     into y and z (plane = y + z * nwg.y, planes = N*C)] of 256 threads, 8 loads each; all folded 2-D.
+//   grid: STATS groups*chunks and COMBINE groups workgroups of WG; APPLY [ceil(S / VEC / 2048), N*C planes] of 256
+//     threads, 8 loads each (or FLAT); all folded 2-D.
 // Preconditions: VEC = 4 needs cpg*S % 4 == 0 for STATS and S % 4 == 0 for APPLY. Variance biased, stats in f32.
-// Defines: STATS | COMBINE | APPLY, T, TW (f32 | f16), VEC (1 | 4), WG, AFFINE, SILU.
+// Defines: STATS | COMBINE | APPLY, T, TW (f32 | f16), VEC (1 | 4), WG, AFFINE, SILU, FLAT (APPLY for small planes:
+//   grid ceil(totalV / 2048) folded 2-D, channel computed per load).
 
 struct Params { groupLenV: u32, chunkV: u32, chunks: u32, groups: u32, s: u32, c: u32, cpg: u32, totalV: u32, eps: f32, count: f32 }
 
@@ -121,11 +122,32 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, 
 @group(0) @binding(3) var<storage, read_write> out: array<VS>;
 //#endif
 
+//#if FLAT
+// Small planes (S / VEC < 512): one flat range of APPLY_WG * APPLY_LOADS loads per workgroup, channel per load.
 @compute @workgroup_size(APPLY_WG)
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) li: u32) {
-  // Workgroup (x, y + z * nwg.y) covers APPLY_WG * APPLY_LOADS loads of one (item, channel) plane: no per-element
+  let first = (wid.x + wid.y * nwg.x) * (APPLY_WG * APPLY_LOADS) + li;
+  let end = min(first + APPLY_WG * APPLY_LOADS, p.totalV);
+  for (var i = first; i < end; i += APPLY_WG) {
+    let plane = (i * {{VEC}}u) / p.s;
+    let c = plane % p.c;
+    let st = stats[(plane / p.c) * (p.c / p.cpg) + c / p.cpg];
+    var y = (VF(x[i]) - VF(st.x)) * st.y;
+//#if AFFINE
+    y = y * f32(weight[c]) + f32(bias[c]);
+//#endif
+//#if SILU
+    y = y / (VF(1.0) + exp(-y));
+//#endif
+    out[i] = VS(y);
+  }
+}
+//#else
+@compute @workgroup_size(APPLY_WG)
+fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) li: u32) {
+  // Workgroup (x, y) covers APPLY_WG * APPLY_LOADS loads of one (item, channel) plane: no per-element
   // integer division (CPU adapters scalarise it), and neighbouring threads read neighbouring loads.
-  let plane = wid.y + wid.z * nwg.y;
+  let plane = wid.y;
   let sv = p.s / {{VEC}}u;
   if (plane * sv >= p.totalV) { return; }
   let c = plane % p.c;
@@ -148,4 +170,5 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, 
     out[base + i] = VS(y);
   }
 }
+//#endif
 //#endif

@@ -24,6 +24,9 @@ registerVariant<GroupNormSpec>({ op: 'groupnorm', name: 'groupnorm_chunked', spe
 registerVariant<GroupNormSpec>({ op: 'groupnorm', name: 'groupnorm_wide', spec: { threads: 256, chunkLoads: 256 * 32 }, priority: 0 });
 registerVariant<GroupNormSpec>({ op: 'groupnorm', name: 'groupnorm_narrow', spec: { threads: 16, chunkLoads: 16 * 128 }, priority: 0 });
 
+/** Loads per APPLY workgroup (256 threads x 8). */
+const APPLY_TILE = 256 * 8;
+
 export interface GroupNormOptions {
   /** Apply SiLU after the affine (the VAE's GroupNorm + SiLU). */
   silu?: boolean;
@@ -75,6 +78,9 @@ export function groupNorm(x: Tensor, groups: number, eps: number, weight: Tensor
     u32(x.numel / vec), f32(eps), f32(groupLen)];
   const common = { T: x.dtype, TW: weight?.dtype ?? 'f32', WG: v.spec.threads };
 
+  // Planes of fewer than 512 loads would leave most of a per-plane workgroup idle: use the flat apply grid (also
+  // when the planes do not fit one grid dimension).
+  const flat = s / applyVec < 512 || n * c > maxWg;
   const partials = Tensor.empty(device, [ng * chunks, 4], 'f32', 'groupNorm partials');
   const stats = Tensor.empty(device, [ng, 2], 'f32', 'groupNorm stats');
   device.dispatch({
@@ -87,9 +93,9 @@ export function groupNorm(x: Tensor, groups: number, eps: number, weight: Tensor
   });
   device.dispatch({
     op: 'groupNorm', kernel: 'groupnorm',
-    defines: { ...common, APPLY: true, VEC: applyVec, VEC4: applyVec === 4, AFFINE: !!weight, SILU: !!opts.silu },
+    defines: { ...common, APPLY: true, VEC: applyVec, VEC4: applyVec === 4, AFFINE: !!weight, SILU: !!opts.silu, FLAT: flat },
     params: params(applyVec), bindings: weight && bias ? [x, stats, weight, bias, out] : [x, stats, out],
-    workgroups: [ceilDiv(s / applyVec, 256 * 8), Math.min(n * c, maxWg), ceilDiv(n * c, maxWg)],
+    workgroups: flat ? grid2D(ceilDiv(x.numel / applyVec, APPLY_TILE), maxWg) : [ceilDiv(s / applyVec, APPLY_TILE), n * c],
   });
   partials.dispose();
   stats.dispose();
