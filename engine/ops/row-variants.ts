@@ -9,6 +9,8 @@ export interface RowSpec {
   rows: number;
   /** Threads per row (a power of two); workgroup size = rows * threadsPerRow. */
   threadsPerRow: number;
+  /** Reduce each row with subgroup shuffles (no shared memory, no barriers). */
+  subgroup?: boolean;
 }
 
 /**
@@ -20,6 +22,18 @@ export function registerRowVariants(op: string): void {
   registerVariant<RowSpec>({ op, name: `${op}_row`, spec: { rows: 1, threadsPerRow: 256 }, priority: 1 });
   registerVariant<RowSpec>({ op, name: `${op}_multirow`, spec: { rows: 8, threadsPerRow: 32 }, priority: 0 });
   registerVariant<RowSpec>({ op, name: `${op}_narrow`, spec: { rows: 32, threadsPerRow: 8 }, priority: 0 });
+  registerVariant<RowSpec>({
+    op, name: `${op}_subgroup`, spec: { rows: 32, threadsPerRow: 8, subgroup: true }, priority: 0,
+    available: (device) => subgroupFits(device, 8),
+  });
+}
+
+/** Subgroups are usable for rows of `threadsPerRow` lanes: the feature is on and the smallest size is a multiple. */
+export function subgroupFits(device: Device, threadsPerRow: number): boolean {
+  if (!device.caps.subgroups) return false;
+  const info = (device.gpu as GPUDevice & { adapterInfo?: { subgroupMinSize?: number } }).adapterInfo;
+  const min = info?.subgroupMinSize ?? 0;
+  return min >= threadsPerRow && min % threadsPerRow === 0;
 }
 
 /** Loads per thread the automatic choice aims for on GPUs. */
@@ -41,7 +55,11 @@ export function pickRowVariant(op: string, device: Device, widthLoads: number, n
   if (name ?? envName) return pickVariant<RowSpec>(op, device, name);
   const list = variants<RowSpec>(op, device);
   if (!list.length) return pickVariant<RowSpec>(op, device);
-  if (isCpuAdapter(device)) return list.reduce((a, b) => (b.spec.threadsPerRow < a.spec.threadsPerRow ? b : a));
+  if (isCpuAdapter(device)) {
+    // Fewest threads per row; among equals the subgroup variant (no barriers at all).
+    const rank = (v: Variant<RowSpec>) => v.spec.threadsPerRow * 2 - (v.spec.subgroup ? 1 : 0);
+    return list.reduce((a, b) => (rank(b) < rank(a) ? b : a));
+  }
   const fits = list.filter((v) => v.spec.threadsPerRow * LOADS_PER_THREAD <= widthLoads);
   const pool = fits.length ? fits : list;
   const better = (a: Variant<RowSpec>, b: Variant<RowSpec>) =>
@@ -51,5 +69,5 @@ export function pickRowVariant(op: string, device: Device, widthLoads: number, n
 
 /** Row-kernel defines shared by every row op. */
 export function rowDefines(spec: RowSpec, vec: 1 | 4): Record<string, number | boolean> {
-  return { ROWS: spec.rows, TPR: spec.threadsPerRow, VEC: vec, VEC4: vec === 4 };
+  return { ROWS: spec.rows, TPR: spec.threadsPerRow, VEC: vec, VEC4: vec === 4, SUBGROUP: !!spec.subgroup };
 }
