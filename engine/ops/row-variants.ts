@@ -55,16 +55,13 @@ export function pickRowVariant(op: string, device: Device, widthLoads: number, n
   if (name ?? envName) return pickVariant<RowSpec>(op, device, name);
   const list = variants<RowSpec>(op, device);
   if (!list.length) return pickVariant<RowSpec>(op, device);
-  if (isCpuAdapter(device)) {
-    // Fewest threads per row; among equals the subgroup variant (no barriers at all).
-    const rank = (v: Variant<RowSpec>) => v.spec.threadsPerRow * 2 - (v.spec.subgroup ? 1 : 0);
-    return list.reduce((a, b) => (rank(b) < rank(a) ? b : a));
-  }
+  // Among variants with equal threads per row, the subgroup one (no barriers at all) ranks first.
+  const tie = (v: Variant<RowSpec>) => (v.spec.subgroup ? 0 : 1);
+  const narrowest = (vs: Variant<RowSpec>[]) => vs.reduce((a, b) => (2 * b.spec.threadsPerRow + tie(b) < 2 * a.spec.threadsPerRow + tie(a) ? b : a));
+  const widest = (vs: Variant<RowSpec>[]) => vs.reduce((a, b) => (2 * b.spec.threadsPerRow - tie(b) > 2 * a.spec.threadsPerRow - tie(a) ? b : a));
+  if (isCpuAdapter(device)) return narrowest(list);
   const fits = list.filter((v) => v.spec.threadsPerRow * LOADS_PER_THREAD <= widthLoads);
-  const pool = fits.length ? fits : list;
-  const better = (a: Variant<RowSpec>, b: Variant<RowSpec>) =>
-    fits.length ? b.spec.threadsPerRow > a.spec.threadsPerRow : b.spec.threadsPerRow < a.spec.threadsPerRow;
-  return pool.reduce((a, b) => (better(a, b) ? b : a));
+  return fits.length ? widest(fits) : narrowest(list);
 }
 
 /** Row-kernel defines shared by every row op. */
