@@ -10,14 +10,15 @@ import { Tensor } from '../tensor.js';
 import { pickVariant, registerVariant } from './registry.js';
 
 export interface Conv2dSpec {
-  kernel: 'conv2d' | 'conv2d_direct';
-  /** Tiled kernel: outputs per thread along channels (TM) and pixels (TN). */
-  tm?: number;
-  tn?: number;
+  kernel: 'conv2d' | 'conv2d_direct' | 'conv2d_regblock';
+  /** Tiled kernel: output tile (channels x pixels) of one workgroup. */
+  tileM?: number;
+  tileN?: number;
 }
 
 registerVariant<Conv2dSpec>({ op: 'conv2d', name: 'conv2d_direct', spec: { kernel: 'conv2d_direct' }, priority: 0 });
-registerVariant<Conv2dSpec>({ op: 'conv2d', name: 'conv2d_tiled', spec: { kernel: 'conv2d', tm: 4, tn: 4 }, priority: 10 });
+registerVariant<Conv2dSpec>({ op: 'conv2d', name: 'conv2d_tiled', spec: { kernel: 'conv2d', tileM: 64, tileN: 64 }, priority: 10 });
+registerVariant<Conv2dSpec>({ op: 'conv2d', name: 'conv2d_regblock', spec: { kernel: 'conv2d_regblock' }, priority: 5 });
 registerVariant({ op: 'upsample_nearest2x', name: 'upsample_nearest2x', spec: { kernel: 'resample' } });
 
 export interface Padding {
@@ -92,10 +93,14 @@ export function conv2d(x: Tensor, w: Tensor, opts: Conv2dOptions = {}): Tensor {
   const params = [Cin, H, W, Cout, Ho, Wo, stride, pad.top, pad.left, K].map(u32);
   const bindings = opts.residual ? [x, w, bias, opts.residual, out] : [x, w, bias, out];
   if (v.spec.kernel === 'conv2d') {
-    const tm = v.spec.tm ?? 4, tn = v.spec.tn ?? 4;
     device.dispatch({
-      op: 'conv2d', kernel: 'conv2d', defines: { ...defines, TM: tm, TN: tn }, params, bindings,
-      workgroups: [ceilDiv(P, 16 * tn), ceilDiv(Cout, 16 * tm), N],
+      op: 'conv2d', kernel: 'conv2d', defines, params, bindings,
+      workgroups: [ceilDiv(P, v.spec.tileN ?? 64), ceilDiv(Cout, v.spec.tileM ?? 64), N],
+    });
+  } else if (v.spec.kernel === 'conv2d_regblock') {
+    device.dispatch({
+      op: 'conv2d', kernel: 'conv2d_regblock', defines, params, bindings,
+      workgroups: [ceilDiv(P, 256), ceilDiv(Cout, 4), N],
     });
   } else {
     const n = N * Cout * P;
