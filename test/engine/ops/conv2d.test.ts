@@ -28,7 +28,8 @@ describe('conv2d', () => {
   });
   for (const v of variants<Conv2dSpec>('conv2d', device)) {
     for (const dtype of dtypes) {
-      for (const c of cases) {
+      // f16 reuses the f32 index math: test it on the cases that add defines (cold pipeline compiles are slow on lavapipe).
+      for (const c of dtype === 'f16' ? cases.filter((k) => k.res || k.stride === 2) : cases) {
         it(`${v.name} ${dtype} ${c.name}`, async () => {
           const up = c.up ? 2 : 1;
           const Ho = Math.floor((c.H * up + c.top + c.bottom - c.KH) / c.stride) + 1;
