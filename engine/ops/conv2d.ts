@@ -1,4 +1,5 @@
-// 2-D convolution for the VAE (shaders/conv2d.wgsl tiled implicit GEMM, shaders/conv2d_direct.wgsl simple):
+// 2-D convolution for the VAE (shaders/conv2d.wgsl and conv2d_tiled128.wgsl tiled implicit GEMMs,
+// shaders/conv2d_direct.wgsl simple):
 // NCHW, [Cout, Cin, KH, KW] weights, bias, any stride and (asymmetric) zero padding, optional fused residual add
 // and fused nearest 2x input upsampling; plus the standalone upsampleNearest2x (shaders/resample.wgsl).
 
@@ -10,7 +11,7 @@ import { Tensor } from '../tensor.js';
 import { pickVariant, registerVariant } from './registry.js';
 
 export interface Conv2dSpec {
-  kernel: 'conv2d' | 'conv2d_direct' | 'conv2d_regblock';
+  kernel: 'conv2d' | 'conv2d_tiled128' | 'conv2d_direct';
   /** Tiled kernel: output tile (channels x pixels) of one workgroup. */
   tileM?: number;
   tileN?: number;
@@ -18,7 +19,7 @@ export interface Conv2dSpec {
 
 registerVariant<Conv2dSpec>({ op: 'conv2d', name: 'conv2d_direct', spec: { kernel: 'conv2d_direct' }, priority: 0 });
 registerVariant<Conv2dSpec>({ op: 'conv2d', name: 'conv2d_tiled', spec: { kernel: 'conv2d', tileM: 64, tileN: 64 }, priority: 10 });
-registerVariant<Conv2dSpec>({ op: 'conv2d', name: 'conv2d_regblock', spec: { kernel: 'conv2d_regblock' }, priority: 5 });
+registerVariant<Conv2dSpec>({ op: 'conv2d', name: 'conv2d_tiled128', spec: { kernel: 'conv2d_tiled128', tileM: 128, tileN: 128 }, priority: 20 });
 registerVariant({ op: 'upsample_nearest2x', name: 'upsample_nearest2x', spec: { kernel: 'resample' } });
 
 export interface Padding {
@@ -92,15 +93,10 @@ export function conv2d(x: Tensor, w: Tensor, opts: Conv2dOptions = {}): Tensor {
   const defines = { T: x.dtype, KH, KW, RES: res, UPSAMPLE: !!opts.upsample, OUT_BINDING: res ? 5 : 4 };
   const params = [Cin, H, W, Cout, Ho, Wo, stride, pad.top, pad.left, K].map(u32);
   const bindings = opts.residual ? [x, w, bias, opts.residual, out] : [x, w, bias, out];
-  if (v.spec.kernel === 'conv2d') {
+  if (v.spec.kernel === 'conv2d' || v.spec.kernel === 'conv2d_tiled128') {
     device.dispatch({
-      op: 'conv2d', kernel: 'conv2d', defines, params, bindings,
+      op: 'conv2d', kernel: v.spec.kernel, defines, params, bindings,
       workgroups: [ceilDiv(P, v.spec.tileN ?? 64), ceilDiv(Cout, v.spec.tileM ?? 64), N],
-    });
-  } else if (v.spec.kernel === 'conv2d_regblock') {
-    device.dispatch({
-      op: 'conv2d', kernel: 'conv2d_regblock', defines, params, bindings,
-      workgroups: [ceilDiv(P, 256), ceilDiv(Cout, 4), N],
     });
   } else {
     const n = N * Cout * P;
