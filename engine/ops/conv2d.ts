@@ -86,7 +86,9 @@ export function conv2d(x: Tensor, w: Tensor, opts: Conv2dOptions = {}): Tensor {
   const out = opts.out ?? Tensor.empty(device, outShape, x.dtype, 'conv2d');
   check(out, 'out');
   const bias = opts.bias ?? zeros(device, Cout, x.dtype);
-  const v = pickVariant<Conv2dSpec>('conv2d', device, opts.variant);
+  // Few output channels (conv_out: 3, the latent 8/16) fill a 128-channel tile poorly: take the 64 x 64 kernel.
+  const forced = opts.variant ?? (typeof process !== 'undefined' ? process.env?.PARALLAX_KERNEL_CONV2D : undefined);
+  const v = pickVariant<Conv2dSpec>('conv2d', device, forced ?? (Cout <= 64 ? 'conv2d_tiled' : undefined));
   const K = Cin * KH * KW;
   const P = Ho * Wo;
   const res = !!opts.residual;
