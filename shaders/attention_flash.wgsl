@@ -4,16 +4,16 @@
 //   binding 1: q, 2: k, 3: v (array<vec4<T>>, may be the same buffer); then bias [B?, Sk] f32 (HAS_BIAS),
 //   mask [B?, Sq, Sk] f32 (HAS_MASK); last: out (array<vec4<T>>, must not alias an input)
 //   element (b, s, h, d) of tensor X lives at X.off + b*X.bs + s*X.ss + h*HD + d
-//   grid: batch * heads * ceil(Sq / BQ) workgroups of WG = BQ*TPR threads, folded 2-D (linear = wid.x + wid.y*nwg.x),
-//   query block fastest so consecutive workgroups share one (batch, head)'s keys in cache.
-// Per workgroup: BQ queries of one (b, h). Thread t owns query row r = t / TPR and the vec4 columns
-// c, c+TPR, ... of the output (c = t % TPR). Key tiles of BK keys are staged in workgroup memory (f32); per tile:
-// scores (each thread BK/TPR keys of its row) -> row max -> probabilities -> P·V; running max m and sum l.
-// Masking: a key whose logit (after bias and mask) is <= -1e30 (e.g. -inf) is skipped; causal hides key j > query i.
+//   grid: batch * heads * ceil(Sq / BQ) workgroups of WG = BQ * HD/4 threads, folded 2-D (linear = wid.x +
+//   wid.y*nwg.x), query block fastest so consecutive workgroups share one (batch, head)'s keys in cache.
+// Per workgroup: BQ queries of one (b, h). Thread t owns query row r = t / HD4 and output column vec4 c = t % HD4,
+// so its accumulator is ONE vec4 (no private arrays: good for GPUs and for LLVM-based CPU adapters). Key tiles of
+// BK keys are staged in workgroup memory (f32); per tile: scores (thread c scores keys c, c+HD4, ... of its row)
+// -> row max -> probabilities (per-thread partial sums l) -> P·V. Running max m per row, partial sums combined once
+// at the end. Masking: a logit (after bias and mask) <= -1e30 (e.g. -inf) hides the key; causal hides key j > i.
 // A row with every key masked outputs 0 (l = 0), never NaN.
-// Preconditions: HD % 4 == 0, HD4 % TPR == 0, BK % TPR == 0, every offset and stride a multiple of 4.
-// Defines: ZERO ('p.zero' for runtime loop bounds: LLVM-based CPU adapters compile fully unrolled loops very
-//   slowly; '0u' elsewhere), T (f32 | f16 storage), HD, BQ, BK, TPR, WG (= BQ*TPR), HAS_BIAS, HAS_MASK.
+// Preconditions: HD % 4 == 0, every offset and stride a multiple of 4.
+// Defines: ZERO, T (f32 | f16 storage), HD, BQ, BK, WG (= BQ * HD/4), HAS_BIAS, HAS_MASK.
 
 struct Params {
   q_off: u32, q_bs: u32, q_ss: u32,
@@ -29,9 +29,6 @@ struct Params {
 const HD4: u32 = {{HD}}u / 4u;
 const BQ: u32 = {{BQ}}u;
 const BK: u32 = {{BK}}u;
-const TPR: u32 = {{TPR}}u;
-const DPT: u32 = HD4 / TPR;   // vec4 output columns per thread
-const KPT: u32 = BK / TPR;    // keys scored per thread per tile
 const NEG: f32 = -3.0e38;     // finite "minus infinity" for the running max
 const MASKED: f32 = -1.0e30;  // logits at or below this are masked keys
 
@@ -66,46 +63,34 @@ var<workgroup> lsum: array<f32, {{WG}}>;
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) t: u32) {
   let z = {{ZERO}};
   let hd4 = HD4 + z;
-  let dpt = DPT + z;
-  let kpt = KPT + z;
   let bk = BK + z;
   let g = wid.x + wid.y * nwg.x;
-  let nblk = p.batch * p.heads * p.q_blocks;
   // Overshoot workgroups of a folded grid exit as a whole (uniform), before any barrier.
-  if (g >= nblk) { return; }
+  if (g >= p.batch * p.heads * p.q_blocks) { return; }
   let qb = g % p.q_blocks;
   let bh = g / p.q_blocks;
   let h = bh % p.heads;
   let b = bh / p.heads;
   let q0 = qb * BQ;
-  let r = t / TPR;
-  let c = t % TPR;
+  let r = t / HD4;
+  let c = t % HD4;
   let qi = q0 + r;
-  let row_ok = qi < p.sq;
+  let qrow = min(qi, p.sq - 1u);
 
-  // Stage the (pre-scaled) query block.
-  for (var e = t; e < BQ * HD4; e += {{WG}}u) {
-    let rr = e / HD4;
-    let d = e % HD4;
-    var x = vec4<f32>(0.0);
-    if (q0 + rr < p.sq) {
-      x = vec4<f32>(q[(p.q_off + b * p.q_bs + (q0 + rr) * p.q_ss + h * {{HD}}u) / 4u + d]) * p.scale;
-    }
-    qs[e] = x;
-  }
+  // Stage the (pre-scaled) query block: thread (r, c) loads its own vec4.
+  var qx = vec4<f32>(0.0);
+  if (qi < p.sq) { qx = vec4<f32>(q[(p.q_off + b * p.q_bs + qi * p.q_ss + h * {{HD}}u) / 4u + c]) * p.scale; }
+  qs[t] = qx;
 
   var m = NEG;
   var l = 0.0;
-  var acc: array<vec4<f32>, DPT>;
-  for (var i = 0u; i < dpt; i++) { acc[i] = vec4<f32>(0.0); }
-
+  var acc = vec4<f32>(0.0);
   var k_end = p.sk;
   if (p.causal != 0u) { k_end = min(p.sk, q0 + BQ); }
   let k_base = (p.k_off + b * p.k_bs + h * {{HD}}u) / 4u;
   let v_base = (p.v_off + b * p.v_bs + h * {{HD}}u) / 4u;
   let k_ss4 = p.k_ss / 4u;
   let v_ss4 = p.v_ss / 4u;
-  let qrow = min(qi, p.sq - 1u);
 
   for (var k0 = 0u; k0 < k_end; k0 += BK) {
     workgroupBarrier();
@@ -123,15 +108,11 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, 
     }
     workgroupBarrier();
 
-    // Scores of this thread's keys j = c + TPR*i.
-    var sc: array<f32, KPT>;
-    for (var i = 0u; i < kpt; i++) {
-      let j = c + TPR * i;
+    // Scores of this thread's keys j = c, c + HD4, ... of row r.
+    for (var j = c; j < bk; j += HD4) {
       let key = k0 + j;
       var dot4 = vec4<f32>(0.0);
-      for (var d = 0u; d < hd4; d++) {
-        dot4 += qs[r * HD4 + d] * ks[j * HD4 + d];
-      }
+      for (var d = 0u; d < hd4; d++) { dot4 += qs[r * HD4 + d] * ks[j * HD4 + d]; }
       var s = dot4.x + dot4.y + dot4.z + dot4.w;
       let kk = min(key, p.sk - 1u);
 //#if HAS_BIAS
@@ -141,9 +122,7 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, 
       s += mask[b * p.mask_bs + qrow * p.sk + kk];
 //#endif
       let visible = key < p.sk && !(p.causal != 0u && key > qi) && s > MASKED;
-      s = select(NEG, s, visible);
-      sc[i] = s;
-      ss[r * BK + j] = s;
+      ss[r * BK + j] = select(NEG, s, visible);
     }
     workgroupBarrier();
 
@@ -152,33 +131,26 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, 
     let alpha = exp(m - m_new);
     m = m_new;
     var lt = 0.0;
-    for (var i = 0u; i < kpt; i++) {
-      let pr = select(0.0, exp(sc[i] - m_new), sc[i] > MASKED);
+    for (var j = c; j < bk; j += HD4) {
+      let s = ss[r * BK + j];
+      let pr = select(0.0, exp(s - m_new), s > MASKED);
       lt += pr;
-      ps[r * BK + c + TPR * i] = pr;
+      ps[r * BK + j] = pr;
     }
     l = l * alpha + lt;
-    for (var i = 0u; i < dpt; i++) { acc[i] *= alpha; }
+    acc *= alpha;
     workgroupBarrier();
 
-    for (var j = 0u; j < bk; j++) {
-      let pr = ps[r * BK + j];
-      for (var i = 0u; i < dpt; i++) {
-        acc[i] += pr * vs[j * HD4 + c + TPR * i];
-      }
-    }
+    for (var j = 0u; j < bk; j++) { acc += ps[r * BK + j] * vs[j * HD4 + c]; }
   }
 
-  // Each of the row's TPR threads holds a partial sum l over its keys (same running max): combine.
+  // Each thread of a row holds a partial sum l over its keys (same running max): combine.
   lsum[t] = l;
   workgroupBarrier();
   var lrow = 0.0;
-  for (var i = 0u; i < TPR; i++) { lrow += lsum[r * TPR + i]; }
-  if (row_ok) {
+  for (var i = 0u; i < hd4; i++) { lrow += lsum[r * HD4 + i]; }
+  if (qi < p.sq) {
     let inv = select(0.0, 1.0 / lrow, lrow > 0.0);
-    let o_base = (p.o_off + b * p.o_bs + qi * p.o_ss + h * {{HD}}u) / 4u;
-    for (var i = 0u; i < dpt; i++) {
-      out[o_base + c + TPR * i] = vec4<{{T}}>(acc[i] * inv);
-    }
+    out[(p.o_off + b * p.o_bs + qi * p.o_ss + h * {{HD}}u) / 4u + c] = vec4<{{T}}>(acc * inv);
   }
 }

@@ -65,25 +65,32 @@ registerVariant<AttentionVariantSpec>({
   spec: { kernel: 'attention_rows', grid: 'row', vec4: true, suits: (p) => p.sk <= 64 },
 });
 
-/** Tile sizes of the tiled kernel for a head dim under a workgroup-memory budget (bytes). */
-export function flashTiles(headDim: number, budgetBytes: number, wg = 64): { BQ: number; BK: number; TPR: number; WG: number } {
+/**
+ * Tile sizes of the tiled kernel: one thread per (query, vec4 column), so WG = BQ * headDim/4 (at most maxThreads);
+ * BK keys per tile, the largest power of two <= 64 whose staging fits the workgroup-memory budget (bytes).
+ */
+export function flashTiles(headDim: number, budgetBytes: number, maxThreads = 256): { BQ: number; BK: number; WG: number } {
   const hd4 = headDim / 4;
-  const TPR = hd4 % 4 === 0 ? 4 : hd4 % 2 === 0 ? 2 : 1;
-  const BQ = wg / TPR;
-  const bytes = (bk: number) => 4 * (BQ * headDim + 2 * bk * headDim + 2 * BQ * bk + wg);
-  let BK = headDim <= 32 ? 64 : 32;
-  while (BK > TPR && bytes(BK) > budgetBytes) BK /= 2;
+  const BQ = Math.floor(maxThreads / hd4);
+  if (BQ < 1) throw new ShapeError(`attention_flash: head dim ${headDim} needs more than ${maxThreads} threads per query; use attention_naive.`);
+  const WG = BQ * hd4;
+  const bytes = (bk: number) => 16 * (BQ * hd4 + 2 * bk * hd4) + 4 * (2 * BQ * bk + WG);
+  let BK = 64;
+  while (BK > 4 && bytes(BK) > budgetBytes) BK /= 2;
   if (bytes(BK) > budgetBytes) {
     throw new ShapeError(`attention_flash: head dim ${headDim} needs ${bytes(BK)} bytes of workgroup memory, above the device's ${budgetBytes}; use variant attention_naive or attention_rows.`);
   }
-  return { BQ, BK, TPR, WG: wg };
+  return { BQ, BK, WG };
 }
 
 /**
  * LLVM-based CPU adapters (lavapipe, SwiftShader) take seconds to minutes compiling fully unrolled head-dim loops;
  * there the kernels get runtime loop bounds (ZERO = 'p.zero'). GPUs get constant bounds (ZERO = '0u').
+ * PARALLAX_ATTENTION_LOOPS=static|dynamic overrides the choice.
  */
-function cpuAdapter(device: Device): boolean {
+function dynamicLoops(device: Device): boolean {
+  const env = typeof process !== 'undefined' ? process.env?.PARALLAX_ATTENTION_LOOPS : undefined;
+  if (env === 'static' || env === 'dynamic') return env === 'dynamic';
   const a = device.adapter;
   return a.isFallbackAdapter || /llvmpipe|lavapipe|swiftshader|cpu/i.test(`${a.description} ${a.backend} ${a.device}`);
 }
@@ -178,12 +185,12 @@ export function attention(qIn: AttentionInput, kIn: AttentionInput, vIn: Attenti
   const variant = chooseVariant(device, prob, opts.variant);
   const spec = variant.spec;
   const defines: Record<string, string | number | boolean> = {
-    ZERO: cpuAdapter(device) ? 'p.zero' : '0u', T: dtype, HD: hd, HAS_BIAS: !!opts.bias, HAS_MASK: !!opts.mask, ...(spec.defines ?? {}),
+    ZERO: dynamicLoops(device) ? 'p.zero' : '0u', T: dtype, HD: hd, HAS_BIAS: !!opts.bias, HAS_MASK: !!opts.mask, ...(spec.defines ?? {}),
   };
   let groups: number;
   let qBlocks = 1;
   if (spec.grid === 'tile') {
-    const tiles = flashTiles(hd, device.caps.maxComputeWorkgroupStorageSize);
+    const tiles = flashTiles(hd, device.caps.maxComputeWorkgroupStorageSize, Math.min(256, device.caps.maxComputeInvocationsPerWorkgroup));
     Object.assign(defines, tiles);
     qBlocks = ceilDiv(Sq, tiles.BQ);
     groups = B * H * qBlocks;
