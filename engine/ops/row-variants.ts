@@ -1,0 +1,39 @@
+// Shared variant contract of the row-wise kernels (layernorm, rmsnorm, softmax, reduce): a workgroup holds ROWS
+// rows of TPR threads each. Registers the standard `<op>_row` / `<op>_multirow` pair and picks one for a row width.
+
+import type { Device } from '../gpu/device.js';
+import { pickVariant, registerVariant, variants, type Variant } from './registry.js';
+
+export interface RowSpec {
+  /** Rows handled by one workgroup. */
+  rows: number;
+  /** Threads per row (a power of two); workgroup size = rows * threadsPerRow. */
+  threadsPerRow: number;
+}
+
+/** `<op>_row`: one workgroup of 256 threads per row (wide rows); `<op>_multirow`: 8 rows of 32 threads (narrow rows). */
+export function registerRowVariants(op: string): void {
+  registerVariant<RowSpec>({ op, name: `${op}_row`, spec: { rows: 1, threadsPerRow: 256 }, priority: 1 });
+  registerVariant<RowSpec>({ op, name: `${op}_multirow`, spec: { rows: 8, threadsPerRow: 32 }, priority: 0 });
+}
+
+/**
+ * The variant to run for rows of `widthLoads` loads (elements / VEC): an explicit name or PARALLAX_KERNEL_<OP> wins;
+ * otherwise the variant with the most threads per row that still gives every thread at least one load.
+ */
+export function pickRowVariant(op: string, device: Device, widthLoads: number, name?: string): Variant<RowSpec> {
+  const envName = typeof process !== 'undefined' ? process.env?.[`PARALLAX_KERNEL_${op.toUpperCase()}`] : undefined;
+  if (name ?? envName) return pickVariant<RowSpec>(op, device, name);
+  const list = variants<RowSpec>(op, device);
+  if (!list.length) return pickVariant<RowSpec>(op, device);
+  const fits = list.filter((v) => v.spec.threadsPerRow <= widthLoads);
+  const pool = fits.length ? fits : list;
+  const better = (a: Variant<RowSpec>, b: Variant<RowSpec>) =>
+    fits.length ? b.spec.threadsPerRow > a.spec.threadsPerRow : b.spec.threadsPerRow < a.spec.threadsPerRow;
+  return pool.reduce((a, b) => (better(a, b) ? b : a));
+}
+
+/** Row-kernel defines shared by every row op. */
+export function rowDefines(spec: RowSpec, vec: 1 | 4): Record<string, number | boolean> {
+  return { ROWS: spec.rows, TPR: spec.threadsPerRow, VEC: vec, VEC4: vec === 4 };
+}
