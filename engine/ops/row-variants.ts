@@ -11,22 +11,38 @@ export interface RowSpec {
   threadsPerRow: number;
 }
 
-/** `<op>_row`: one workgroup of 256 threads per row (wide rows); `<op>_multirow`: 8 rows of 32 threads (narrow rows). */
+/**
+ * `<op>_row`: one workgroup of 256 threads per row (few, very wide rows); `<op>_multirow`: 8 rows of 32 threads (a
+ * warp per row on GPUs); `<op>_narrow`: 32 rows of 8 threads (CPU adapters: lavapipe pays per barrier and per
+ * reduction level, so short trees win by 5-20x there).
+ */
 export function registerRowVariants(op: string): void {
   registerVariant<RowSpec>({ op, name: `${op}_row`, spec: { rows: 1, threadsPerRow: 256 }, priority: 1 });
   registerVariant<RowSpec>({ op, name: `${op}_multirow`, spec: { rows: 8, threadsPerRow: 32 }, priority: 0 });
+  registerVariant<RowSpec>({ op, name: `${op}_narrow`, spec: { rows: 32, threadsPerRow: 8 }, priority: 0 });
+}
+
+/** Loads per thread the automatic choice aims for on GPUs. */
+const LOADS_PER_THREAD = 4;
+
+/** Whether the adapter is a CPU implementation (lavapipe / llvmpipe / SwiftShader). */
+export function isCpuAdapter(device: Device): boolean {
+  const a = device.adapter;
+  return a.isFallbackAdapter || /llvmpipe|lavapipe|swiftshader|cpu/i.test(`${a.description} ${a.device} ${a.backend}`);
 }
 
 /**
  * The variant to run for rows of `widthLoads` loads (elements / VEC): an explicit name or PARALLAX_KERNEL_<OP> wins;
- * otherwise the variant with the most threads per row that still gives every thread at least one load.
+ * on CPU adapters the fewest threads per row; otherwise the most threads per row that still gives every thread
+ * about LOADS_PER_THREAD loads (D = 1536 f32 -> multirow, D = 4096 -> row).
  */
 export function pickRowVariant(op: string, device: Device, widthLoads: number, name?: string): Variant<RowSpec> {
   const envName = typeof process !== 'undefined' ? process.env?.[`PARALLAX_KERNEL_${op.toUpperCase()}`] : undefined;
   if (name ?? envName) return pickVariant<RowSpec>(op, device, name);
   const list = variants<RowSpec>(op, device);
   if (!list.length) return pickVariant<RowSpec>(op, device);
-  const fits = list.filter((v) => v.spec.threadsPerRow <= widthLoads);
+  if (isCpuAdapter(device)) return list.reduce((a, b) => (b.spec.threadsPerRow < a.spec.threadsPerRow ? b : a));
+  const fits = list.filter((v) => v.spec.threadsPerRow * LOADS_PER_THREAD <= widthLoads);
   const pool = fits.length ? fits : list;
   const better = (a: Variant<RowSpec>, b: Variant<RowSpec>) =>
     fits.length ? b.spec.threadsPerRow > a.spec.threadsPerRow : b.spec.threadsPerRow < a.spec.threadsPerRow;

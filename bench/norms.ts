@@ -1,0 +1,84 @@
+// Timing script (not a test) for the normalisation kernels at Vchitect sizes: LayerNorm + adaLN modulation
+// [F, 1629, 1536], RMSNorm [256, 4096], GroupNorm + SiLU [512, 108, 192], softmax and row sum; every variant,
+// f32 and f16. Reports GPU time (timestamp queries when available, else wall clock) and effective GB/s counting
+// one read and one write of the tensor. Run: node --import tsx bench/norms.ts [--frames 1,4] [--iters 5]
+
+import type { DType } from '../engine/dtype.js';
+import { Device } from '../engine/gpu/device.js';
+import { groupNorm } from '../engine/ops/groupnorm.js';
+import { layerNorm, rmsNorm } from '../engine/ops/norm.js';
+import { reduce } from '../engine/ops/reduce.js';
+import { variants } from '../engine/ops/registry.js';
+import { softmax } from '../engine/ops/softmax.js';
+import { Tensor } from '../engine/tensor.js';
+
+const arg = (name: string, def: string) => {
+  const i = process.argv.indexOf(`--${name}`);
+  return i >= 0 ? process.argv[i + 1]! : def;
+};
+const frames = arg('frames', '1,4').split(',').map(Number);
+const iters = Number(arg('iters', '5'));
+
+const device = await Device.create({ profile: true });
+console.log(`adapter: ${device.adapter.description || device.adapter.vendor} (timestamps: ${device.profilingEnabled})`);
+const dtypes: DType[] = device.f16 ? ['f32', 'f16'] : ['f32'];
+
+async function time(label: string, bytes: number, run: () => Tensor): Promise<void> {
+  run().dispose(); // compile + warm up
+  await device.sync();
+  await device.takeProfile();
+  const t0 = performance.now();
+  for (let i = 0; i < iters; i++) run().dispose();
+  await device.sync();
+  const wall = (performance.now() - t0) / iters;
+  const prof = await device.takeProfile();
+  const gpu = prof.length ? prof.reduce((a, p) => a + p.ms, 0) / iters : wall;
+  console.log(`${label.padEnd(58)} ${gpu.toFixed(2).padStart(9)} ms  ${(bytes / gpu / 1e6).toFixed(2).padStart(7)} GB/s  (wall ${wall.toFixed(1)} ms)`);
+}
+
+function filled(shape: number[], dtype: DType): Tensor {
+  const n = shape.reduce((a, b) => a * b, 1);
+  const data = new Float32Array(n);
+  for (let i = 0; i < n; i++) data[i] = Math.sin(i * 0.37) * 2 + 0.5;
+  return Tensor.from(device, data, shape, dtype);
+}
+
+const bpe = (d: DType) => (d === 'f16' ? 2 : 4);
+for (const dtype of dtypes) {
+  for (const f of frames) {
+    const shape = [f, 1629, 1536];
+    const x = filled(shape, dtype);
+    const sc = filled([1536], dtype);
+    const sh = filled([1536], dtype);
+    const bytes = 2 * x.numel * bpe(dtype);
+    for (const v of variants('layernorm', device)) {
+      await time(`layernorm+mod ${v.name} ${dtype} [${shape}]`, bytes, () => layerNorm(x, { eps: 1e-6, modulation: { scale: sc, shift: sh }, variant: v.name }));
+    }
+    for (const v of variants('softmax', device)) {
+      await time(`softmax ${v.name} ${dtype} [${shape}]`, bytes, () => softmax(x, -1, { variant: v.name }));
+    }
+    x.dispose();
+  }
+  {
+    const x = filled([256, 4096], dtype);
+    const w = filled([4096], dtype);
+    for (const v of variants('rmsnorm', device)) {
+      await time(`rmsnorm ${v.name} ${dtype} [256,4096]`, 2 * x.numel * bpe(dtype), () => rmsNorm(x, w, 1e-6, { variant: v.name }));
+    }
+    for (const v of variants('reduce', device)) {
+      await time(`sum ${v.name} ${dtype} [256,4096] (read only)`, x.numel * bpe(dtype), () => reduce('sum', x, { variant: v.name }));
+    }
+    x.dispose();
+  }
+  {
+    const shape = [512, 108, 192];
+    const x = filled(shape, dtype);
+    const w = filled([512], dtype);
+    const b = filled([512], dtype);
+    for (const v of variants('groupnorm', device)) {
+      await time(`groupnorm32+silu ${v.name} ${dtype} [${shape}]`, 2 * x.numel * bpe(dtype), () => groupNorm(x, 32, 1e-6, w, b, { silu: true, variant: v.name }));
+    }
+    x.dispose();
+  }
+}
+device.destroy();

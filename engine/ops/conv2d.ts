@@ -1,0 +1,133 @@
+// 2-D convolution for the VAE (shaders/conv2d.wgsl tiled implicit GEMM, shaders/conv2d_direct.wgsl simple):
+// NCHW, [Cout, Cin, KH, KW] weights, bias, any stride and (asymmetric) zero padding, optional fused residual add
+// and fused nearest 2x input upsampling; plus the standalone upsampleNearest2x (shaders/resample.wgsl).
+
+import type { Device } from '../gpu/device.js';
+import { u32 } from '../gpu/device.js';
+import { ShapeError } from '../gpu/errors.js';
+import { ceilDiv, grid2D } from '../gpu/grid.js';
+import { Tensor } from '../tensor.js';
+import { pickVariant, registerVariant } from './registry.js';
+
+export interface Conv2dSpec {
+  kernel: 'conv2d' | 'conv2d_direct' | 'conv2d_regblock';
+  /** Tiled kernel: output tile (channels x pixels) of one workgroup. */
+  tileM?: number;
+  tileN?: number;
+}
+
+registerVariant<Conv2dSpec>({ op: 'conv2d', name: 'conv2d_direct', spec: { kernel: 'conv2d_direct' }, priority: 0 });
+registerVariant<Conv2dSpec>({ op: 'conv2d', name: 'conv2d_tiled', spec: { kernel: 'conv2d', tileM: 64, tileN: 64 }, priority: 10 });
+registerVariant<Conv2dSpec>({ op: 'conv2d', name: 'conv2d_regblock', spec: { kernel: 'conv2d_regblock' }, priority: 5 });
+registerVariant({ op: 'upsample_nearest2x', name: 'upsample_nearest2x', spec: { kernel: 'resample' } });
+
+export interface Padding {
+  top: number;
+  bottom: number;
+  left: number;
+  right: number;
+}
+
+export interface Conv2dOptions {
+  bias?: Tensor;
+  stride?: number;
+  /** Symmetric padding, or per side (the encoder downsample: { top: 0, bottom: 1, left: 0, right: 1 }). Default 0. */
+  padding?: number | Padding;
+  /** Added to the result (resnet shortcut), shape of the output. */
+  residual?: Tensor;
+  /** Convolve the nearest-2x upsampled input (the decoder's Upsample2D + conv, without the 4x tensor). */
+  upsample?: boolean;
+  out?: Tensor;
+  /** Force a registered variant (else PARALLAX_KERNEL_CONV2D or the highest priority). */
+  variant?: string;
+}
+
+const zeroBias = new WeakMap<Device, Map<string, Tensor>>();
+
+function zeros(device: Device, n: number, dtype: Tensor['dtype']): Tensor {
+  let m = zeroBias.get(device);
+  if (!m) zeroBias.set(device, (m = new Map()));
+  const key = `${n}|${dtype}`;
+  let t = m.get(key);
+  if (!t || t.disposed) m.set(key, (t = Tensor.zeros(device, [n], dtype, 'zero bias')));
+  return t;
+}
+
+const fmt = (t: Tensor) => `${t.dtype}[${t.shape.join(', ')}]`;
+
+/** x [N, Cin, H, W] (or [Cin, H, W]) * w [Cout, Cin, KH, KW] -> [N, Cout, Ho, Wo] (or [Cout, Ho, Wo]). */
+export function conv2d(x: Tensor, w: Tensor, opts: Conv2dOptions = {}): Tensor {
+  const rank3 = x.shape.length === 3;
+  if (!rank3 && x.shape.length !== 4) throw new ShapeError(`conv2d: input must be [N, Cin, H, W] or [Cin, H, W], got ${fmt(x)}`);
+  const [N, Cin, H, W] = (rank3 ? [1, ...x.shape] : x.shape) as [number, number, number, number];
+  if (w.shape.length !== 4 || w.shape[1] !== Cin) throw new ShapeError(`conv2d: weight must be [Cout, ${Cin}, KH, KW] for input ${fmt(x)}, got ${fmt(w)}`);
+  const [Cout, , KH, KW] = w.shape as [number, number, number, number];
+  if (x.dtype !== 'f32' && x.dtype !== 'f16') throw new ShapeError(`conv2d: dtype must be f32 or f16, got ${x.dtype}`);
+  if (w.dtype !== x.dtype) throw new ShapeError(`conv2d: weight ${fmt(w)} and input ${fmt(x)} dtypes differ; cast one`);
+  const stride = opts.stride ?? 1;
+  const pad = typeof opts.padding === 'object' ? opts.padding : { top: opts.padding ?? 0, bottom: opts.padding ?? 0, left: opts.padding ?? 0, right: opts.padding ?? 0 };
+  const up = opts.upsample ? 2 : 1;
+  const He = H * up, We = W * up;
+  const Ho = Math.floor((He + pad.top + pad.bottom - KH) / stride) + 1;
+  const Wo = Math.floor((We + pad.left + pad.right - KW) / stride) + 1;
+  if (!(Ho >= 1 && Wo >= 1) || !Number.isInteger(stride) || stride < 1) {
+    throw new ShapeError(`conv2d: kernel ${KH}x${KW} stride ${stride} padding ${JSON.stringify(pad)} gives no output for input ${He}x${We}`);
+  }
+  const outShape = rank3 ? [Cout, Ho, Wo] : [N, Cout, Ho, Wo];
+  const check = (t: Tensor, what: string) => {
+    if (t.dtype !== x.dtype || t.shape.length !== outShape.length || t.shape.some((d, i) => d !== outShape[i])) {
+      throw new ShapeError(`conv2d: ${what} is ${fmt(t)}, expected ${x.dtype}[${outShape.join(', ')}]`);
+    }
+  };
+  if (opts.bias && (opts.bias.numel !== Cout || opts.bias.dtype !== x.dtype)) throw new ShapeError(`conv2d: bias is ${fmt(opts.bias)}, expected ${x.dtype}[${Cout}]`);
+  if (opts.residual) check(opts.residual, 'residual');
+  const device = x.device;
+  const out = opts.out ?? Tensor.empty(device, outShape, x.dtype, 'conv2d');
+  check(out, 'out');
+  const bias = opts.bias ?? zeros(device, Cout, x.dtype);
+  const v = pickVariant<Conv2dSpec>('conv2d', device, opts.variant);
+  const K = Cin * KH * KW;
+  const P = Ho * Wo;
+  const res = !!opts.residual;
+  const defines = { T: x.dtype, KH, KW, RES: res, UPSAMPLE: !!opts.upsample, OUT_BINDING: res ? 5 : 4 };
+  const params = [Cin, H, W, Cout, Ho, Wo, stride, pad.top, pad.left, K].map(u32);
+  const bindings = opts.residual ? [x, w, bias, opts.residual, out] : [x, w, bias, out];
+  if (v.spec.kernel === 'conv2d') {
+    device.dispatch({
+      op: 'conv2d', kernel: 'conv2d', defines, params, bindings,
+      workgroups: [ceilDiv(P, v.spec.tileN ?? 64), ceilDiv(Cout, v.spec.tileM ?? 64), N],
+    });
+  } else if (v.spec.kernel === 'conv2d_regblock') {
+    device.dispatch({
+      op: 'conv2d', kernel: 'conv2d_regblock', defines, params, bindings,
+      workgroups: [ceilDiv(P, 256), ceilDiv(Cout, 4), N],
+    });
+  } else {
+    const n = N * Cout * P;
+    device.dispatch({
+      op: 'conv2d', kernel: 'conv2d_direct', defines, params: [...params, u32(n)], bindings,
+      workgroups: grid2D(ceilDiv(n, 256), device.caps.maxComputeWorkgroupsPerDimension),
+    });
+  }
+  return out;
+}
+
+/** Nearest 2x upsampling of the last two axes: [..., H, W] -> [..., 2H, 2W]. */
+export function upsampleNearest2x(x: Tensor, out?: Tensor): Tensor {
+  const r = x.shape.length;
+  if (r < 2) throw new ShapeError(`upsampleNearest2x: input must be [..., H, W], got ${fmt(x)}`);
+  if (x.dtype !== 'f32' && x.dtype !== 'f16') throw new ShapeError(`upsampleNearest2x: dtype must be f32 or f16, got ${x.dtype}`);
+  const [H, W] = [x.shape[r - 2]!, x.shape[r - 1]!];
+  const shape = [...x.shape.slice(0, r - 2), 2 * H, 2 * W];
+  const o = out ?? Tensor.empty(x.device, shape, x.dtype, 'upsample');
+  if (o.dtype !== x.dtype || o.shape.length !== r || o.shape.some((d, i) => d !== shape[i])) {
+    throw new ShapeError(`upsampleNearest2x: out is ${fmt(o)}, expected ${x.dtype}[${shape.join(', ')}]`);
+  }
+  const n = o.numel;
+  const device = x.device;
+  device.dispatch({
+    op: 'upsample_nearest2x', kernel: 'resample', defines: { T: x.dtype }, params: [u32(n), u32(H), u32(W)],
+    bindings: [x, o], workgroups: grid2D(ceilDiv(n, 256), device.caps.maxComputeWorkgroupsPerDimension),
+  });
+  return o;
+}

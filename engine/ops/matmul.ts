@@ -1,0 +1,260 @@
+// Batched matmul on GPU tensors and the shared matmul kernel driver (used by linear): shape checks, variant
+// choice, fused-epilogue defines, and transparent splitting along rows when a binding exceeds the device limit.
+// Kernels: shaders/matmul_*.wgsl, one per variant, all honouring the contract in shaders/matmul_tiled.wgsl.
+
+import { bytesPerElement, type DType } from '../dtype.js';
+import { u32, type Bindable, type Device } from '../gpu/device.js';
+import { LimitExceededError, ShapeError } from '../gpu/errors.js';
+import { ceilDiv } from '../gpu/grid.js';
+import { Tensor } from '../tensor.js';
+import { pickVariant, registerVariant, variants, type Variant } from './registry.js';
+
+/** The shape of one matmul problem as a variant sees it (after flattening). */
+export interface MatmulShape {
+  M: number;
+  N: number;
+  K: number;
+  batch: number;
+  /** b stored [N, K] (weights, transposeB) rather than [K, N]. */
+  bNK: boolean;
+}
+
+/** What a matmul variant registers: its kernel file, extra defines and its grid. */
+export interface MatmulKernelSpec {
+  /** Shader file stem in shaders/. */
+  kernel: string;
+  /** Extra defines (tile sizes). */
+  defines?: Record<string, number | string | boolean>;
+  /** Workgroup grid [x, y, z] for a problem. */
+  workgroups(s: MatmulShape): [number, number, number];
+  /** When no variant is forced, variants whose prefer() holds win over the rest (e.g. gemv for M <= 4). */
+  prefer?(s: MatmulShape): boolean;
+}
+
+export const MATMUL_OP = 'matmul';
+
+const TILED = { WGX: 16, WGY: 16, TM: 4, TK: 16 };
+registerVariant<MatmulKernelSpec>({
+  op: MATMUL_OP, name: 'matmul_tiled', priority: 10,
+  spec: { kernel: 'matmul_tiled', defines: TILED, workgroups: (s) => [ceilDiv(s.N, 4 * TILED.WGX), ceilDiv(s.M, TILED.TM * TILED.WGY), s.batch] },
+});
+registerVariant<MatmulKernelSpec>({
+  op: MATMUL_OP, name: 'matmul_gemv', priority: 5,
+  spec: {
+    kernel: 'matmul_gemv',
+    workgroups: (s) => [s.bNK ? ceilDiv(s.N, 8) : ceilDiv(s.N, 1024), ceilDiv(s.M, 4), s.batch],
+    prefer: (s) => s.M <= 4,
+  },
+});
+registerVariant<MatmulKernelSpec>({
+  op: MATMUL_OP, name: 'matmul_naive', priority: 0,
+  spec: { kernel: 'matmul_naive', workgroups: (s) => [ceilDiv(s.N, 16), ceilDiv(s.M, 16), s.batch] },
+});
+
+/** All matmul variants available on a device (tests and benchmarks loop over these). */
+export function matmulVariants(device: Device): Variant<MatmulKernelSpec>[] {
+  return variants<MatmulKernelSpec>(MATMUL_OP, device);
+}
+
+/** The variant for a problem: an explicit name, else PARALLAX_KERNEL_MATMUL, else a preferring one, else priority. */
+export function chooseMatmulVariant(device: Device, s: MatmulShape, name?: string): Variant<MatmulKernelSpec> {
+  const forced = name ?? (typeof process !== 'undefined' ? process.env?.PARALLAX_KERNEL_MATMUL : undefined);
+  if (forced) return pickVariant<MatmulKernelSpec>(MATMUL_OP, device, forced);
+  const ok = matmulVariants(device);
+  const preferred = ok.filter((v) => v.spec.prefer?.(s));
+  const pool = preferred.length ? preferred : ok;
+  if (!pool.length) return pickVariant<MatmulKernelSpec>(MATMUL_OP, device);
+  return pool.reduce((a, b) => ((b.priority ?? 0) > (a.priority ?? 0) ? b : a));
+}
+
+export type Epilogue = 'none' | 'gelu_tanh' | 'silu';
+
+/** Everything the driver needs to run one (possibly batched, possibly split) matmul. */
+export interface MatmulProblem {
+  op: string;
+  a: Tensor;
+  b: Tensor;
+  out: Tensor;
+  shape: MatmulShape;
+  /** Batch strides in elements (0 broadcasts a batch of 1). */
+  aBatchStride: number;
+  bBatchStride: number;
+  bias?: Tensor;
+  epilogue?: Epilogue;
+  residual?: Tensor;
+  gate?: Tensor;
+  /** Consecutive rows (of the flattened M) sharing one gate row; M for a gate of shape [N]. */
+  gateRows?: number;
+  variant?: string;
+  /** Override of maxStorageBufferBindingSize (tests force the split path with a small value). */
+  maxBindingBytes?: number;
+}
+
+const OFFSET_ALIGN = 256;
+
+/** Records the dispatches of one matmul problem, splitting along rows when a binding is too large. */
+export function runMatmul(pr: MatmulProblem): void {
+  const { a, b, out, shape: s } = pr;
+  const device = a.device;
+  const variant = chooseMatmulVariant(device, s, pr.variant);
+  const limit = Math.min(pr.maxBindingBytes ?? Infinity, device.caps.maxStorageBufferBindingSize);
+  const eb = (t: Tensor) => bytesPerElement(t.dtype);
+  const bItemBytes = (pr.bBatchStride ? s.K * s.N : b.numel) * eb(b);
+  for (const [name, bytes, t] of [['weight/b', bItemBytes, b], ['bias', pr.bias?.byteLength ?? 0, pr.bias], ['gate', pr.gate?.byteLength ?? 0, pr.gate]] as const) {
+    if (t && bytes > limit) {
+      throw new LimitExceededError(pr.op, 'maxStorageBufferBindingSize', bytes, limit,
+        `The ${name} tensor [${t.shape.join(', ')}] ${t.dtype} cannot be split by ${pr.op}; store it in f16 or split it along its output dimension into several linears.`);
+    }
+  }
+  const cStride = s.M * s.N;
+  const defines = matmulDefines(pr, variant.spec);
+  const rowTensors: { t: Tensor; rowBytes: number; batchBytes: number }[] = [
+    { t: a, rowBytes: s.K * eb(a), batchBytes: pr.aBatchStride * eb(a) },
+    { t: out, rowBytes: s.N * eb(out), batchBytes: cStride * eb(out) },
+  ];
+  if (pr.residual) rowTensors.push({ t: pr.residual, rowBytes: s.N * eb(pr.residual), batchBytes: cStride * eb(pr.residual) });
+  const fits = b.byteLength <= limit && rowTensors.every((r) => r.t.byteLength <= limit);
+  const dispatch = (m0: number, rows: number, z0: number, nz: number) => {
+    const sub: MatmulShape = { ...s, M: rows, batch: nz };
+    const view = (t: Tensor, rowBytes: number, batchBytes: number, batchSpan: number): Bindable => {
+      if (fits) return t;
+      const byteOffset = z0 * batchBytes + m0 * rowBytes;
+      return { buffer: t.buffer, byteOffset, byteLength: batchSpan * (nz - 1) + rows * rowBytes, shape: t.shape, dtype: t.dtype };
+    };
+    const bindings: Bindable[] = [
+      view(a, s.K * eb(a), pr.aBatchStride * eb(a), pr.aBatchStride * eb(a)),
+      fits ? b : { buffer: b.buffer, byteOffset: z0 * pr.bBatchStride * eb(b), byteLength: bItemBytes, shape: b.shape, dtype: b.dtype },
+    ];
+    if (pr.bias) bindings.push(pr.bias);
+    if (pr.residual) bindings.push(view(pr.residual, s.N * eb(pr.residual), cStride * eb(pr.residual), cStride * eb(pr.residual)));
+    if (pr.gate) bindings.push(pr.gate);
+    bindings.push(view(out, s.N * eb(out), cStride * eb(out), cStride * eb(out)));
+    device.dispatch({
+      op: pr.op,
+      kernel: variant.spec.kernel,
+      defines,
+      params: [u32(rows), u32(s.N), u32(s.K), u32(pr.aBatchStride), u32(pr.bBatchStride), u32(rows * s.N),
+        u32(pr.gateRows ?? s.M), u32(m0)],
+      bindings,
+      workgroups: variant.spec.workgroups(sub),
+    });
+  };
+  if (s.M === 0 || s.N === 0 || s.batch === 0) return;
+  if (fits) {
+    dispatch(0, s.M, 0, s.batch);
+    return;
+  }
+  // Split: one batch item at a time (batch offsets must be aligned), then rows in aligned chunks.
+  const need = (why: string) => new LimitExceededError(pr.op, 'maxStorageBufferBindingSize',
+    Math.max(...rowTensors.map((r) => r.t.byteLength)), limit,
+    `${pr.op} [M=${s.M}, N=${s.N}, K=${s.K}, batch=${s.batch}] cannot be split into bindable pieces: ${why}. Run it on fewer rows/frames per call or use f16.`);
+  if (s.batch > 1) {
+    for (const r of [...rowTensors, { t: b, rowBytes: 0, batchBytes: pr.bBatchStride * eb(b) }]) {
+      if (r.batchBytes % OFFSET_ALIGN !== 0) throw need(`the per-batch byte stride of [${r.t.shape.join(', ')}] (${r.batchBytes}) is not a multiple of ${OFFSET_ALIGN}`);
+    }
+  }
+  let align = 1;
+  let maxRows = Infinity;
+  for (const r of rowTensors) {
+    align = lcm(align, OFFSET_ALIGN / gcd(OFFSET_ALIGN, r.rowBytes));
+    maxRows = Math.min(maxRows, Math.floor(limit / r.rowBytes));
+  }
+  const chunk = maxRows >= s.M ? s.M : Math.floor(maxRows / align) * align;
+  if (chunk === 0) throw need(`one aligned block of ${align} rows needs more than ${limit} bytes`);
+  for (let z = 0; z < s.batch; z++) {
+    for (let m0 = 0; m0 < s.M; m0 += chunk) dispatch(m0, Math.min(chunk, s.M - m0), z, 1);
+  }
+}
+
+function matmulDefines(pr: MatmulProblem, spec: MatmulKernelSpec): Record<string, number | string | boolean> {
+  const { shape: s } = pr;
+  const d: Record<string, number | string | boolean> = {
+    TA: pr.a.dtype, TB: pr.b.dtype, TO: pr.out.dtype,
+    TBIAS: pr.bias?.dtype ?? 'f32', TR: pr.residual?.dtype ?? 'f32', TG: pr.gate?.dtype ?? 'f32',
+    B_NK: s.bNK,
+    VEC_A: s.K % 4 === 0 && pr.aBatchStride % 4 === 0,
+    VEC_BK: s.bNK && s.K % 4 === 0 && pr.bBatchStride % 4 === 0,
+    VEC_BN: !s.bNK && s.N % 4 === 0 && pr.bBatchStride % 4 === 0,
+    HAS_BIAS: !!pr.bias, HAS_RES: !!pr.residual, HAS_GATE: !!pr.gate,
+    EPI_GELU: pr.epilogue === 'gelu_tanh', EPI_SILU: pr.epilogue === 'silu',
+    ...spec.defines,
+  };
+  let binding = 3;
+  if (pr.bias) d.BIAS_BINDING = binding++;
+  if (pr.residual) d.RES_BINDING = binding++;
+  if (pr.gate) d.GATE_BINDING = binding++;
+  d.OUT_BINDING = binding;
+  return d;
+}
+
+function gcd(a: number, b: number): number {
+  while (b) [a, b] = [b, a % b];
+  return a;
+}
+
+function lcm(a: number, b: number): number {
+  return (a / gcd(a, b)) * b;
+}
+
+export interface MatmulOptions {
+  /** b is stored [.., N, K] (compute a @ b^T). */
+  transposeB?: boolean;
+  /** Output dtype (default a's). */
+  dtype?: DType;
+  /** Write into this tensor instead of allocating. */
+  out?: Tensor;
+  /** Force a variant by name (else PARALLAX_KERNEL_MATMUL, else chosen by shape). */
+  variant?: string;
+  /** Override of maxStorageBufferBindingSize (tests). */
+  maxBindingBytes?: number;
+}
+
+/**
+ * a [..., M, K] @ b [..., K, N] (or b [..., N, K] with transposeB) -> [..., M, N]. Batch dims must match, or one
+ * side has a batch of 1 (or no batch dims) and is broadcast. Math in f32; f16/f32 inputs may be mixed.
+ */
+export function matmul(a: Tensor, b: Tensor, opts: MatmulOptions = {}): Tensor {
+  const name = `matmul${opts.transposeB ? ' (transposeB)' : ''}`;
+  const where = `a [${a.shape.join(', ')}] ${a.dtype}, b [${b.shape.join(', ')}] ${b.dtype}`;
+  if (a.shape.length < 2 || b.shape.length < 2) throw new ShapeError(`${name}: ${where}: both operands need at least 2 dims ([.., M, K] and [.., K, N])`);
+  checkFloat(name, a, b);
+  const [M, K] = a.shape.slice(-2) as [number, number];
+  const bt = b.shape.slice(-2) as [number, number];
+  const [Kb, N] = opts.transposeB ? [bt[1], bt[0]] : bt;
+  if (K !== Kb) {
+    throw new ShapeError(`${name}: ${where}: inner dimensions differ (a has K=${K}, b has K=${Kb}${opts.transposeB ? ' as its last dim' : ' as its second-to-last dim'})`);
+  }
+  const aBatch = a.shape.slice(0, -2);
+  const bBatch = b.shape.slice(0, -2);
+  const na = prod(aBatch);
+  const nb = prod(bBatch);
+  let batchShape: readonly number[];
+  if (aBatch.join(',') === bBatch.join(',') || nb === 1) batchShape = aBatch;
+  else if (na === 1) batchShape = bBatch;
+  else throw new ShapeError(`${name}: ${where}: batch dims [${aBatch.join(', ')}] and [${bBatch.join(', ')}] differ; they must match or one side must have a batch of 1`);
+  const batch = prod(batchShape);
+  const outShape = [...batchShape, M, N];
+  const dtype = opts.dtype ?? a.dtype;
+  const out = opts.out ?? Tensor.empty(a.device, outShape, dtype, 'matmul');
+  if (out.shape.join(',') !== outShape.join(',')) throw new ShapeError(`${name}: ${where}: out is [${out.shape.join(', ')}], expected [${outShape.join(', ')}]`);
+  // A shared b: fold the batch into the rows (one big GEMM, and the row split applies).
+  const fold = nb === 1 && batch > 1;
+  const shape: MatmulShape = fold ? { M: batch * M, N, K, batch: 1, bNK: !!opts.transposeB } : { M, N, K, batch, bNK: !!opts.transposeB };
+  runMatmul({
+    op: name, a, b, out, shape,
+    aBatchStride: fold || na === 1 ? 0 : M * K,
+    bBatchStride: nb === 1 ? 0 : K * N,
+    variant: opts.variant, maxBindingBytes: opts.maxBindingBytes,
+  });
+  return out;
+}
+
+export function checkFloat(op: string, ...ts: (Tensor | undefined)[]): void {
+  for (const t of ts) {
+    if (t && t.dtype !== 'f32' && t.dtype !== 'f16') throw new ShapeError(`${op}: tensor [${t.shape.join(', ')}] has dtype ${t.dtype}; only f32 and f16 are supported`);
+  }
+}
+
+function prod(s: readonly number[]): number {
+  return s.reduce((x, y) => x * y, 1);
+}

@@ -1,0 +1,20 @@
+// Float64 CPU reference of softmax along one axis (engine/ops/softmax.ts), from the math.
+
+export function softmaxRef(x: ArrayLike<number>, shape: readonly number[], axis = -1): Float64Array {
+  const ax = axis < 0 ? axis + shape.length : axis;
+  const k = shape[ax]!;
+  const inner = shape.slice(ax + 1).reduce((a, b) => a * b, 1);
+  const outer = shape.slice(0, ax).reduce((a, b) => a * b, 1);
+  const out = new Float64Array(x.length);
+  for (let o = 0; o < outer; o++) {
+    for (let j = 0; j < inner; j++) {
+      const at = (i: number) => o * k * inner + i * inner + j;
+      let m = -Infinity;
+      for (let i = 0; i < k; i++) m = Math.max(m, x[at(i)]!);
+      let s = 0;
+      for (let i = 0; i < k; i++) s += Math.exp(x[at(i)]! - m);
+      for (let i = 0; i < k; i++) out[at(i)] = Math.exp(x[at(i)]! - m) / s;
+    }
+  }
+  return out;
+}

@@ -1,0 +1,64 @@
+// Naive matmul: one thread per output element, a plain loop over K with scalar loads. The always-correct
+// baseline of the matmul kernel contract (see shaders/matmul_tiled.wgsl for the full contract text).
+// Contract: bindings, params and epilogue exactly as shaders/matmul_tiled.wgsl; grid (ceil(N / 16), ceil(M / 16),
+//   batch), workgroup (16, 16). Ignores VEC_* and tiling defines (all loads scalar, bounds-checked).
+// Defines: TA, TB, TO, TBIAS, TR, TG; B_NK; HAS_BIAS, HAS_RES, HAS_GATE; EPI_GELU | EPI_SILU; *_BINDING.
+
+struct Params { M: u32, N: u32, K: u32, a_bs: u32, b_bs: u32, c_bs: u32, gate_rows: u32, m_base: u32 }
+
+@group(0) @binding(0) var<uniform> p: Params;
+@group(0) @binding(1) var<storage, read> a: array<{{TA}}>;
+@group(0) @binding(2) var<storage, read> b: array<{{TB}}>;
+//#if HAS_BIAS
+@group(0) @binding({{BIAS_BINDING}}) var<storage, read> bias: array<{{TBIAS}}>;
+//#endif
+//#if HAS_RES
+@group(0) @binding({{RES_BINDING}}) var<storage, read> res: array<{{TR}}>;
+//#endif
+//#if HAS_GATE
+@group(0) @binding({{GATE_BINDING}}) var<storage, read> gate: array<{{TG}}>;
+//#endif
+@group(0) @binding({{OUT_BINDING}}) var<storage, read_write> out: array<{{TO}}>;
+
+fn silu(x: f32) -> f32 { return x / (1.0 + exp(-x)); }
+fn gelu_tanh(x: f32) -> f32 {
+  let u = clamp(0.7978845608028654 * (x + 0.044715 * x * x * x), -15.0, 15.0);
+  return 0.5 * x * (1.0 + tanh(u));
+}
+
+fn epilogue(acc: f32, m: u32, n: u32, z: u32) -> f32 {
+  var v = acc;
+//#if HAS_BIAS
+  v += f32(bias[n]);
+//#endif
+//#if EPI_GELU
+  v = gelu_tanh(v);
+//#elif EPI_SILU
+  v = silu(v);
+//#endif
+//#if HAS_RES
+//#if HAS_GATE
+  v *= f32(gate[((m + p.m_base) / p.gate_rows) * p.N + n]);
+//#endif
+  v += f32(res[z * p.c_bs + m * p.N + n]);
+//#endif
+  return v;
+}
+
+@compute @workgroup_size(16, 16)
+fn main(@builtin(global_invocation_id) gid: vec3u) {
+  let n = gid.x;
+  let m = gid.y;
+  let z = gid.z;
+  if (m >= p.M || n >= p.N) { return; }
+  let abase = z * p.a_bs + m * p.K;
+  var acc = 0.0;
+  for (var k = 0u; k < p.K; k++) {
+//#if B_NK
+    acc += f32(a[abase + k]) * f32(b[z * p.b_bs + n * p.K + k]);
+//#else
+    acc += f32(a[abase + k]) * f32(b[z * p.b_bs + k * p.N + n]);
+//#endif
+  }
+  out[z * p.c_bs + m * p.N + n] = {{TO}}(epilogue(acc, m, n, z));
+}
