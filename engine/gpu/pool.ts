@@ -1,5 +1,6 @@
 // Storage-buffer pool: reuses freed buffers by size class and accounts live and peak bytes per device.
-// Size classes round up to 1/8 of the next power of two (at most 12.5% waste), 256 bytes minimum.
+// Size classes are multiples of 1/8 of the largest power of two not above the size (at most 12.5% waste),
+// 256 bytes minimum.
 
 export interface PoolStats {
   /** Bytes in buffers currently held by tensors. */
@@ -17,7 +18,7 @@ export const STORAGE_USAGE = 0x80 /* STORAGE */ | 0x4 /* COPY_SRC */ | 0x8; /* C
 
 export function sizeClass(bytes: number): number {
   const n = Math.max(256, Math.ceil(bytes / 4) * 4);
-  const p = 2 ** Math.ceil(Math.log2(n));
+  const p = 2 ** Math.floor(Math.log2(n));
   const step = Math.max(256, p / 8);
   return Math.ceil(n / step) * step;
 }

@@ -1,0 +1,44 @@
+// The contract between the job server and whatever produces videos (the WebGPU engine, or FakeGenerator).
+// The server owns the job directory and cancellation; a Generator only writes under ctx.outDir.
+import type { JobRequest } from './schema.js';
+
+/** 8-bit RGBA image, row-major, width*height*4 bytes. */
+export interface RgbaImage {
+  width: number;
+  height: number;
+  rgba: Uint8Array;
+}
+
+export interface GenerateHooks {
+  /**
+   * Called after each denoising step (step counts 1..total). `preview` is an optional cheap image of the
+   * current estimate (see latentPreview in latent-preview.ts); the server throttles and encodes it.
+   */
+  onStep(step: number, total: number, preview?: RgbaImage): void;
+  /**
+   * Whether a preview for `step` would be shown (someone is watching this job and the per-job throttle
+   * allows it). Check it before reading latents back to build a preview; previews sent anyway are dropped.
+   */
+  wantsPreview(step: number, total: number): boolean;
+  /**
+   * Aborted when the job is cancelled or the server shuts down. Check it at every step boundary and
+   * reject (any error) once it is aborted; the server records the job as cancelled/interrupted, not failed.
+   */
+  signal: AbortSignal;
+  /** Directory owned by this job (already created). All output paths must lie under it. */
+  outDir: string;
+  jobId: string;
+}
+
+export interface GenerateResult {
+  /** Absolute or outDir-relative path of the MP4. */
+  videoPath: string;
+  /** Absolute or outDir-relative paths of the per-frame PNGs, in frame order. */
+  framePaths: string[];
+  /** Metadata stored as sidecar.json next to the outputs (request, seed, timings, model info...). */
+  sidecar: Record<string, unknown>;
+}
+
+export interface Generator {
+  generate(req: JobRequest, hooks: GenerateHooks): Promise<GenerateResult>;
+}

@@ -1,0 +1,321 @@
+// REST API routes (node:http): jobs CRUD, output files, health/config, CORS, auth, static web app with
+// SPA fallback. Every failure becomes a JSON error; nothing a client sends can take the server down.
+import { randomInt } from 'node:crypto';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { stat } from 'node:fs/promises';
+import type { Logger } from 'pino';
+import { z } from 'zod';
+import { JOB_STATUSES, type JobRecord, type JobStore } from './db.js';
+import { HttpError, readJsonBody, sendError, sendJson, serveFile } from './http-util.js';
+import { isJobId, realpathUnder } from './paths.js';
+import { QueueLimitError, type JobQueue } from './queue.js';
+import { GUIDANCE_MODES, MAX_SEED, parseJobRequest, REQUEST_DEFAULTS, type RequestLimits } from './schema.js';
+import { bearerMatches } from './token.js';
+
+export interface ApiContext {
+  store: JobStore;
+  queue: JobQueue;
+  dataDir: string;
+  token: string;
+  limits: RequestLimits;
+  logger: Logger;
+  /** Origins (scheme://host[:port]) allowed to call the API from a browser besides the server's own. */
+  corsOrigins: string[];
+  /** Built web app (client/dist) or null. */
+  staticDir: string | null;
+  bodyLimitBytes: number;
+  maxQueuedPerClient: number;
+  maxQueuedTotal: number;
+  previewIntervalMs: number;
+  wsMaxMessageBytes: number;
+  wsMaxClients: number;
+  version: string;
+  startedAt: number;
+}
+
+/** Public representation of a job (GET /api/jobs/:id, list items, POST reply). */
+export function jobView(job: JobRecord, queue: JobQueue) {
+  const base = `/api/jobs/${job.id}`;
+  const iso = (t: number | null) => (t === null ? null : new Date(t).toISOString());
+  return {
+    id: job.id,
+    status: job.status,
+    request: job.request,
+    created_at: iso(job.createdAt),
+    started_at: iso(job.startedAt),
+    finished_at: iso(job.finishedAt),
+    progress: { step: job.step, total: job.totalSteps },
+    queue_position: job.status === 'queued' ? queue.position(job.id) : null,
+    cancel_requested: job.status === 'running' ? queue.isCancelRequested(job.id) : false,
+    group: job.group,
+    error: job.error,
+    outputs: job.outputs
+      ? {
+          video: `${base}/video`,
+          frames: job.outputs.frames.map((_, i) => `${base}/frames/${i}`),
+          sidecar: `${base}/sidecar`,
+        }
+      : null,
+  };
+}
+
+/** Origin of a browser request is acceptable: absent (non-browser), listed, or the server's own. */
+export function originAllowed(ctx: ApiContext, req: IncomingMessage): boolean {
+  const origin = req.headers.origin;
+  if (!origin) return true;
+  if (ctx.corsOrigins.includes(origin)) return true;
+  const host = req.headers.host;
+  return host !== undefined && (origin === `http://${host}` || origin === `https://${host}`);
+}
+
+function corsHeaders(ctx: ApiContext, req: IncomingMessage): Record<string, string> {
+  const origin = req.headers.origin;
+  if (!origin || !ctx.corsOrigins.includes(origin)) return {};
+  return {
+    'Access-Control-Allow-Origin': origin,
+    Vary: 'Origin',
+    'Access-Control-Expose-Headers': 'Content-Range, Accept-Ranges, Content-Length',
+  };
+}
+
+function requireAuth(ctx: ApiContext, req: IncomingMessage): void {
+  if (!bearerMatches(req.headers.authorization, ctx.token)) {
+    throw new HttpError(401, 'unauthorized', 'missing or wrong bearer token: send "Authorization: Bearer <token>" (printed at server start, stored in <data-dir>/token)', {}, {
+      'WWW-Authenticate': 'Bearer realm="parallax"',
+    });
+  }
+}
+
+/** Client identity for per-client limits: the remote IP (the token is shared by all clients of a server). */
+export function clientIdOf(req: IncomingMessage): string {
+  return `ip:${req.socket.remoteAddress ?? 'unknown'}`;
+}
+
+const listQuery = z.strictObject({
+  limit: z.coerce.number({ error: 'must be a number' }).int({ error: 'must be an integer' }).min(1, { error: 'must be >= 1' }).max(200, { error: 'must be <= 200' }).default(50),
+  cursor: z
+    .string()
+    .regex(/^\d{1,15}$/, { error: 'must be the next_cursor value of a previous page' })
+    .optional(),
+  status: z.enum(JOB_STATUSES, { error: `must be one of: ${JOB_STATUSES.join(', ')}` }).optional(),
+});
+
+function zodFields(error: z.ZodError) {
+  return error.issues.flatMap((i) =>
+    i.code === 'unrecognized_keys' ? i.keys.map((k) => ({ field: k, message: 'unknown parameter' })) : [{ field: i.path.map(String).join('.') || '(query)', message: i.message }],
+  );
+}
+
+function getJob(ctx: ApiContext, id: string): JobRecord {
+  if (!isJobId(id)) throw new HttpError(404, 'not_found', `no job ${JSON.stringify(id.slice(0, 64))}: job ids are UUIDs`);
+  const job = ctx.store.get(id);
+  if (!job) throw new HttpError(404, 'not_found', `no job ${id}`);
+  return job;
+}
+
+function methodNotAllowed(allow: string): never {
+  throw new HttpError(405, 'method_not_allowed', `method not allowed here; use ${allow}`, {}, { Allow: allow });
+}
+
+async function outputFile(ctx: ApiContext, req: IncomingMessage, res: ServerResponse, job: JobRecord, rel: string, extra: Record<string, string> = {}) {
+  const path = await realpathUnder(ctx.dataDir, rel);
+  if (!path) throw new HttpError(404, 'not_found', `output file of job ${job.id} is missing on disk`);
+  await serveFile(req, res, path, { ...extra, ...corsHeaders(ctx, req) });
+}
+
+function requireOutputs(job: JobRecord) {
+  if (!job.outputs) {
+    throw new HttpError(404, 'not_ready', `job ${job.id} has no outputs (status ${job.status}); outputs exist once status is succeeded`);
+  }
+  return job.outputs;
+}
+
+async function routeApi(ctx: ApiContext, req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
+  const method = req.method ?? 'GET';
+  const parts = url.pathname.split('/').filter(Boolean).slice(1); // drop 'api'
+  const cors = corsHeaders(ctx, req);
+  const isRead = method === 'GET' || method === 'HEAD';
+  if (!isRead && !originAllowed(ctx, req)) {
+    throw new HttpError(403, 'origin_not_allowed', `origin ${req.headers.origin} is not allowed; add it to the server's CORS origins`);
+  }
+
+  if (parts.length === 1 && parts[0] === 'health') {
+    if (!isRead) methodNotAllowed('GET');
+    sendJson(res, 200, { ok: true, version: ctx.version, uptime_s: (Date.now() - ctx.startedAt) / 1000, groups: ctx.queue.groups, jobs: ctx.store.counts() }, cors);
+    return;
+  }
+  if (parts.length === 1 && parts[0] === 'config') {
+    if (!isRead) methodNotAllowed('GET');
+    sendJson(res, 200, {
+      version: ctx.version,
+      groups: ctx.queue.groups,
+      limits: {
+        prompt_max_chars: ctx.limits.promptMaxChars,
+        width: { min: ctx.limits.minSize, max: ctx.limits.maxWidth, multiple_of: ctx.limits.sizeMultiple },
+        height: { min: ctx.limits.minSize, max: ctx.limits.maxHeight, multiple_of: ctx.limits.sizeMultiple },
+        frames: { min: 1, max: ctx.limits.maxFrames },
+        steps: { min: 1, max: ctx.limits.maxSteps },
+        guidance: { min: 0, max: ctx.limits.maxGuidance },
+        fps: { min: 1, max: ctx.limits.maxFps },
+        seed: { min: 0, max: MAX_SEED },
+        body_max_bytes: ctx.bodyLimitBytes,
+        ws_message_max_bytes: ctx.wsMaxMessageBytes,
+        max_queued_per_client: ctx.maxQueuedPerClient,
+        max_queued_total: ctx.maxQueuedTotal,
+      },
+      defaults: REQUEST_DEFAULTS,
+      guidance_modes: GUIDANCE_MODES,
+      preview: { format: 'png', encoding: 'base64', min_interval_ms: ctx.previewIntervalMs },
+    }, cors);
+    return;
+  }
+  if (parts[0] !== 'jobs') throw new HttpError(404, 'not_found', `no API endpoint ${url.pathname}`);
+
+  if (parts.length === 1) {
+    if (isRead) {
+      const q = listQuery.safeParse(Object.fromEntries(url.searchParams));
+      if (!q.success) throw new HttpError(400, 'invalid_query', 'invalid query parameters', { fields: zodFields(q.error) });
+      const { limit, cursor, status } = q.data;
+      const jobs = ctx.store.list({ limit: limit + 1, before: cursor === undefined ? undefined : Number(cursor), status });
+      const page = jobs.slice(0, limit);
+      const next = jobs.length > limit ? String(page[page.length - 1].seq) : null;
+      sendJson(res, 200, { jobs: page.map((j) => jobView(j, ctx.queue)), next_cursor: next }, cors);
+      return;
+    }
+    if (method !== 'POST') methodNotAllowed('GET, POST');
+    requireAuth(ctx, req);
+    const body = await readJsonBody(req, ctx.bodyLimitBytes);
+    const parsed = parseJobRequest(body, ctx.limits, () => randomInt(0, MAX_SEED));
+    if (!parsed.ok) {
+      const summary = parsed.errors.map((e) => `${e.field} ${e.message}`).join('; ');
+      throw new HttpError(400, 'invalid_request', `invalid job request: ${summary}`, { fields: parsed.errors });
+    }
+    let job: JobRecord;
+    try {
+      job = ctx.queue.submit(parsed.value, clientIdOf(req));
+    } catch (err) {
+      if (err instanceof QueueLimitError) throw new HttpError(err.httpStatus, err.httpStatus === 429 ? 'too_many_jobs' : 'queue_full', err.message, {}, { 'Retry-After': '5' });
+      throw err;
+    }
+    sendJson(res, 201, jobView(ctx.store.get(job.id) ?? job, ctx.queue), { ...cors, Location: `/api/jobs/${job.id}` });
+    return;
+  }
+
+  const id = parts[1];
+  if (parts.length === 2) {
+    if (isRead) {
+      sendJson(res, 200, jobView(getJob(ctx, id), ctx.queue), cors);
+      return;
+    }
+    if (method !== 'DELETE') methodNotAllowed('GET, DELETE');
+    requireAuth(ctx, req);
+    return cancel(ctx, res, id, cors);
+  }
+  if (parts.length === 3 && parts[2] === 'cancel') {
+    if (method !== 'POST') methodNotAllowed('POST');
+    requireAuth(ctx, req);
+    return cancel(ctx, res, id, cors);
+  }
+  if (parts.length === 3 && parts[2] === 'video') {
+    if (!isRead) methodNotAllowed('GET, HEAD');
+    const job = getJob(ctx, id);
+    return outputFile(ctx, req, res, job, requireOutputs(job).video, { 'Content-Type': 'video/mp4', 'Cache-Control': 'private, max-age=3600' });
+  }
+  if (parts.length === 3 && parts[2] === 'sidecar') {
+    if (!isRead) methodNotAllowed('GET, HEAD');
+    const job = getJob(ctx, id);
+    return outputFile(ctx, req, res, job, requireOutputs(job).sidecar, { 'Content-Type': 'application/json; charset=utf-8' });
+  }
+  if (parts.length === 4 && parts[2] === 'frames') {
+    if (!isRead) methodNotAllowed('GET, HEAD');
+    const job = getJob(ctx, id);
+    const frames = requireOutputs(job).frames;
+    if (!/^\d{1,6}$/.test(parts[3]) || Number(parts[3]) >= frames.length) {
+      throw new HttpError(404, 'not_found', `frame ${JSON.stringify(parts[3].slice(0, 32))} does not exist; job ${job.id} has frames 0..${frames.length - 1}`);
+    }
+    return outputFile(ctx, req, res, job, frames[Number(parts[3])], { 'Content-Type': 'image/png', 'Cache-Control': 'private, max-age=3600' });
+  }
+  throw new HttpError(404, 'not_found', `no API endpoint ${url.pathname}`);
+}
+
+function cancel(ctx: ApiContext, res: ServerResponse, id: string, cors: Record<string, string>): void {
+  getJob(ctx, id);
+  const r = ctx.queue.cancel(id);
+  if (r.outcome === 'not_found') throw new HttpError(404, 'not_found', `no job ${id}`);
+  if (r.outcome === 'already_final') {
+    throw new HttpError(409, 'already_finished', `job ${id} is already ${r.job.status}; only queued or running jobs can be cancelled`, { job: jobView(r.job, ctx.queue) });
+  }
+  // Queued: cancelled now (200). Running: stops at the next step boundary (202), then event 'cancelled'.
+  sendJson(res, r.outcome === 'cancelled' ? 200 : 202, jobView(ctx.store.get(id)!, ctx.queue), cors);
+}
+
+async function serveStatic(ctx: ApiContext, req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
+  if (req.method !== 'GET' && req.method !== 'HEAD') methodNotAllowed('GET, HEAD');
+  if (!ctx.staticDir) throw new HttpError(404, 'not_found', `nothing at ${url.pathname} (no web app directory configured)`);
+  let rel: string;
+  try {
+    rel = decodeURIComponent(url.pathname);
+  } catch {
+    throw new HttpError(400, 'bad_path', 'malformed percent-encoding in path');
+  }
+  rel = rel.replace(/^\/+/, '');
+  const file = rel === '' ? null : await realpathUnder(ctx.staticDir, rel);
+  if (file && (await isFile(file))) {
+    await serveFile(req, res, file, { 'Cache-Control': rel.startsWith('assets/') ? 'public, max-age=31536000, immutable' : 'no-cache' });
+    return;
+  }
+  // SPA fallback: routes of the web app (no file extension) get index.html; missing assets get 404.
+  if (rel !== '' && /\.[A-Za-z0-9]+$/.test(rel)) throw new HttpError(404, 'not_found', `no file ${url.pathname}`);
+  const index = await realpathUnder(ctx.staticDir, 'index.html');
+  if (!index) throw new HttpError(404, 'not_found', 'web app index.html missing; build the client (client/dist)');
+  await serveFile(req, res, index, { 'Cache-Control': 'no-cache' });
+}
+
+async function isFile(p: string): Promise<boolean> {
+  return (await stat(p).catch(() => null))?.isFile() ?? false;
+}
+
+/** The request handler for http.createServer. */
+export function createApiHandler(ctx: ApiContext) {
+  return (req: IncomingMessage, res: ServerResponse): void => {
+    res.setHeader('X-Content-Type-Options', 'nosniff');
+    const started = Date.now();
+    void handle(ctx, req, res)
+      .catch((err: unknown) => {
+        if (err instanceof HttpError) {
+          sendError(res, new HttpError(err.status, err.code, err.message, err.extra, { ...err.headers, ...corsHeaders(ctx, req) }));
+          if (err.status === 413) res.on('finish', () => req.destroy());
+          return;
+        }
+        ctx.logger.error({ err, url: req.url, method: req.method }, 'unhandled error in request');
+        sendError(res, new HttpError(500, 'internal', 'internal server error'));
+      })
+      .finally(() => {
+        ctx.logger.debug({ method: req.method, url: req.url, status: res.statusCode, ms: Date.now() - started }, 'request');
+      });
+  };
+}
+
+async function handle(ctx: ApiContext, req: IncomingMessage, res: ServerResponse): Promise<void> {
+  let url: URL;
+  try {
+    url = new URL(req.url ?? '/', 'http://localhost');
+  } catch {
+    throw new HttpError(400, 'bad_path', 'malformed request URL');
+  }
+  if (req.method === 'OPTIONS') {
+    const origin = req.headers.origin;
+    if (!origin || !ctx.corsOrigins.includes(origin)) throw new HttpError(403, 'origin_not_allowed', `CORS preflight from origin ${origin ?? '(none)'} is not allowed`);
+    res.writeHead(204, {
+      ...corsHeaders(ctx, req),
+      'Access-Control-Allow-Methods': 'GET, HEAD, POST, DELETE, OPTIONS',
+      'Access-Control-Allow-Headers': 'Authorization, Content-Type, Range',
+      'Access-Control-Max-Age': '600',
+    });
+    res.end();
+    return;
+  }
+  if (url.pathname === '/api' || url.pathname.startsWith('/api/')) return routeApi(ctx, req, res, url);
+  return serveStatic(ctx, req, res, url);
+}
+

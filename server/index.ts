@@ -1,0 +1,144 @@
+// Job server entry: startServer(opts) wires JobStore + JobQueue + REST (http.ts) + WebSocket events (ws.ts)
+// on one node:http server. Used by `parallax serve` and by the tests (with FakeGenerator).
+import { mkdir } from 'node:fs/promises';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { join, resolve } from 'node:path';
+import type { Logger } from 'pino';
+import { JobStore } from './db.js';
+import type { Generator } from './generator.js';
+import { createApiHandler, type ApiContext } from './http.js';
+import { createLogger, type LogLevel } from './logger.js';
+import { JobQueue } from './queue.js';
+import { DEFAULT_LIMITS, type RequestLimits } from './schema.js';
+import { resolveToken, type TokenSource } from './token.js';
+import { attachEvents } from './ws.js';
+
+export type { Generator, GenerateHooks, GenerateResult, RgbaImage } from './generator.js';
+export type { JobRequest, RequestLimits } from './schema.js';
+export { FakeGenerator } from './fake-generator.js';
+export { latentPreview, encodeRgbaPng, SD3_LATENT_RGB_FACTORS, SD3_LATENT_RGB_BIAS } from './latent-preview.js';
+
+export interface ServerOptions {
+  /** Directory for parallax.db, the token file and jobs/<id>/ outputs (created if missing). */
+  dataDir: string;
+  /** One Generator per GPU group. */
+  generators: Generator[];
+  /** Listen address (default 127.0.0.1) and port (default 8080; 0 = ephemeral). */
+  host?: string;
+  port?: number;
+  /** Bearer token; default $PARALLAX_TOKEN, else <dataDir>/token (generated 0600 on first start). */
+  token?: string;
+  /** Extra browser origins allowed by CORS (the server's own origin is always allowed). */
+  corsOrigins?: string[];
+  /** Built web app to serve at / with SPA fallback (e.g. client/dist); none if omitted. */
+  staticDir?: string;
+  limits?: Partial<RequestLimits>;
+  maxQueuedPerClient?: number;
+  maxQueuedTotal?: number;
+  bodyLimitBytes?: number;
+  wsMaxMessageBytes?: number;
+  /** Max concurrent WebSocket connections (default 256); more get 503 at upgrade. */
+  wsMaxClients?: number;
+  previewIntervalMs?: number;
+  logLevel?: LogLevel;
+  logger?: Logger;
+  /** Milliseconds close() waits for running jobs to stop before marking them interrupted (default 10000). */
+  stopTimeoutMs?: number;
+}
+
+export interface RunningServer {
+  /** e.g. http://127.0.0.1:43123 */
+  url: string;
+  port: number;
+  token: string;
+  tokenSource: TokenSource;
+  tokenFile: string | null;
+  /** Result of restart recovery at start. */
+  recovered: { interrupted: number; queued: number };
+  /** Stops accepting connections, interrupts running jobs, closes sockets and the database. */
+  close(): Promise<void>;
+  /** For tests and embedding. */
+  readonly queue: JobQueue;
+  readonly store: JobStore;
+  readonly httpServer: Server;
+}
+
+export const SERVER_VERSION = '0.1.0';
+
+export async function startServer(opts: ServerOptions): Promise<RunningServer> {
+  const dataDir = resolve(opts.dataDir);
+  await mkdir(join(dataDir, 'jobs'), { recursive: true, mode: 0o700 });
+  const logger = opts.logger ?? createLogger(opts.logLevel ?? 'info');
+  const tok = await resolveToken(dataDir, opts.token);
+  const store = new JobStore(join(dataDir, 'parallax.db'));
+  const maxQueuedPerClient = opts.maxQueuedPerClient ?? 20;
+  const maxQueuedTotal = opts.maxQueuedTotal ?? 1000;
+  const queue = new JobQueue({ store, generators: opts.generators, dataDir, maxQueuedPerClient, maxQueuedTotal, logger, stopTimeoutMs: opts.stopTimeoutMs });
+  const ctx: ApiContext = {
+    store,
+    queue,
+    dataDir,
+    token: tok.token,
+    limits: { ...DEFAULT_LIMITS, ...opts.limits },
+    logger,
+    corsOrigins: opts.corsOrigins ?? [],
+    staticDir: opts.staticDir ? resolve(opts.staticDir) : null,
+    bodyLimitBytes: opts.bodyLimitBytes ?? 64 * 1024,
+    maxQueuedPerClient,
+    maxQueuedTotal,
+    previewIntervalMs: opts.previewIntervalMs ?? 250,
+    wsMaxMessageBytes: opts.wsMaxMessageBytes ?? 4096,
+    wsMaxClients: opts.wsMaxClients ?? 256,
+    version: SERVER_VERSION,
+    startedAt: Date.now(),
+  };
+  const server = createServer({ requestTimeout: 60_000, headersTimeout: 20_000 }, createApiHandler(ctx));
+  server.on('clientError', (err, socket) => {
+    logger.debug({ err }, 'client error');
+    if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n');
+    else socket.destroy();
+  });
+  const hub = attachEvents(server, ctx);
+  const recovered = queue.start();
+  try {
+    await new Promise<void>((res, rej) => {
+      server.once('error', rej);
+      server.listen(opts.port ?? 8080, opts.host ?? '127.0.0.1', () => {
+        server.off('error', rej);
+        res();
+      });
+    });
+  } catch (err) {
+    await queue.stop();
+    store.close();
+    throw err;
+  }
+  const port = (server.address() as AddressInfo).port;
+  const host = opts.host ?? '127.0.0.1';
+  const url = `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
+  logger.info({ url, dataDir, groups: opts.generators.length, tokenSource: tok.source, tokenFile: tok.file, recovered }, 'parallax server listening');
+
+  let closing: Promise<void> | null = null;
+  return {
+    url,
+    port,
+    token: tok.token,
+    tokenSource: tok.source,
+    tokenFile: tok.file,
+    recovered,
+    queue,
+    store,
+    httpServer: server,
+    close: () =>
+      (closing ??= (async () => {
+        const closed = new Promise<void>((res) => server.close(() => res()));
+        await queue.stop();
+        await hub.close();
+        server.closeAllConnections();
+        await closed;
+        store.close();
+        logger.info('parallax server stopped');
+      })()),
+  };
+}

@@ -1,0 +1,148 @@
+// Job request validation (zod): field limits, defaults, and the 400-error shape naming each bad field.
+// The same limits are published by GET /api/config so clients can validate before submitting.
+import { z } from 'zod';
+
+export const GUIDANCE_MODES = ['reference', 'constant'] as const;
+export type GuidanceMode = (typeof GUIDANCE_MODES)[number];
+
+export interface RequestLimits {
+  promptMaxChars: number;
+  minSize: number;
+  maxWidth: number;
+  maxHeight: number;
+  sizeMultiple: number;
+  maxFrames: number;
+  maxSteps: number;
+  maxGuidance: number;
+  maxFps: number;
+}
+
+export const DEFAULT_LIMITS: RequestLimits = {
+  promptMaxChars: 2000,
+  minSize: 64,
+  maxWidth: 1280,
+  maxHeight: 1280,
+  sizeMultiple: 16,
+  maxFrames: 120,
+  maxSteps: 500,
+  maxGuidance: 30,
+  maxFps: 60,
+};
+
+/** Reference defaults from the Vchitect-2.0 spec (section 4). */
+export const REQUEST_DEFAULTS = {
+  negative_prompt: '',
+  frames: 40,
+  width: 768,
+  height: 432,
+  steps: 100,
+  guidance: 7.5,
+  guidance_mode: 'reference' as GuidanceMode,
+  fps: 8,
+};
+
+export const MAX_SEED = 0xffffffff;
+
+/** A fully defaulted, validated job request (what is stored and handed to the Generator). */
+export interface JobRequest {
+  prompt: string;
+  negative_prompt: string;
+  frames: number;
+  width: number;
+  height: number;
+  steps: number;
+  guidance: number;
+  guidance_mode: GuidanceMode;
+  seed: number;
+  fps: number;
+}
+
+export interface FieldError {
+  field: string;
+  message: string;
+}
+
+function clampDefault(value: number, max: number, min: number): number {
+  return Math.min(Math.max(value, min), max);
+}
+
+/** Builds the zod schema for a POST /api/jobs body under the given limits. */
+export function jobRequestSchema(limits: RequestLimits) {
+  const size = (max: number) =>
+    z
+      .number({ error: 'must be a number' })
+      .int({ error: 'must be an integer' })
+      .min(limits.minSize, { error: `must be >= ${limits.minSize}` })
+      .max(max, { error: `must be <= ${max}` })
+      .refine((v) => v % limits.sizeMultiple === 0, { error: `must be a multiple of ${limits.sizeMultiple}` });
+  const d = REQUEST_DEFAULTS;
+  return z.strictObject(
+    {
+      prompt: z
+        .string({ error: (iss) => (iss.input === undefined ? 'is required' : 'must be a string') })
+        .refine((s) => s.trim().length > 0, { error: 'must not be empty' })
+        .refine((s) => s.length <= limits.promptMaxChars, { error: `must be at most ${limits.promptMaxChars} characters` }),
+      negative_prompt: z
+        .string({ error: 'must be a string' })
+        .max(limits.promptMaxChars, { error: `must be at most ${limits.promptMaxChars} characters` })
+        .default(d.negative_prompt),
+      frames: z
+        .number({ error: 'must be a number' })
+        .int({ error: 'must be an integer' })
+        .min(1, { error: 'must be >= 1' })
+        .max(limits.maxFrames, { error: `must be <= ${limits.maxFrames}` })
+        .default(clampDefault(d.frames, limits.maxFrames, 1)),
+      width: size(limits.maxWidth).default(d.width),
+      height: size(limits.maxHeight).default(d.height),
+      steps: z
+        .number({ error: 'must be a number' })
+        .int({ error: 'must be an integer' })
+        .min(1, { error: 'must be >= 1' })
+        .max(limits.maxSteps, { error: `must be <= ${limits.maxSteps}` })
+        .default(clampDefault(d.steps, limits.maxSteps, 1)),
+      guidance: z
+        .number({ error: 'must be a number' })
+        .min(0, { error: 'must be >= 0' })
+        .max(limits.maxGuidance, { error: `must be <= ${limits.maxGuidance}` })
+        .default(d.guidance),
+      guidance_mode: z.enum(GUIDANCE_MODES, { error: `must be one of: ${GUIDANCE_MODES.join(', ')}` }).default(d.guidance_mode),
+      seed: z
+        .number({ error: 'must be a number' })
+        .int({ error: 'must be an integer' })
+        .min(0, { error: 'must be >= 0' })
+        .max(MAX_SEED, { error: `must be <= ${MAX_SEED}` })
+        .optional(),
+      fps: z
+        .number({ error: 'must be a number' })
+        .int({ error: 'must be an integer' })
+        .min(1, { error: 'must be >= 1' })
+        .max(limits.maxFps, { error: `must be <= ${limits.maxFps}` })
+        .default(d.fps),
+    },
+    { error: 'must be a JSON object' },
+  );
+}
+
+export type ParseResult = { ok: true; value: JobRequest } | { ok: false; errors: FieldError[] };
+
+/**
+ * Validates a parsed JSON body. A missing seed is drawn at random (so every stored job is reproducible).
+ * Errors list every offending field, e.g. {field: 'width', message: 'must be a multiple of 16'}.
+ */
+export function parseJobRequest(body: unknown, limits: RequestLimits, randomSeed: () => number): ParseResult {
+  const result = jobRequestSchema(limits).safeParse(body);
+  if (!result.success) {
+    const errors: FieldError[] = [];
+    for (const issue of result.error.issues) {
+      if (issue.code === 'unrecognized_keys') {
+        for (const key of issue.keys) errors.push({ field: key, message: 'unknown field' });
+        continue;
+      }
+      const field = issue.path.length > 0 ? issue.path.map(String).join('.') : '(body)';
+      errors.push({ field, message: issue.message });
+    }
+    return { ok: false, errors };
+  }
+  const v = result.data;
+  return { ok: true, value: { ...v, seed: v.seed ?? randomSeed() } };
+}
