@@ -3,6 +3,10 @@
 import { Command } from 'commander';
 import { registerDoctor } from './commands/doctor.js';
 import { registerDemo } from './commands/demo.js';
+import { registerMakeTiny } from './commands/make-tiny.js';
+import { registerInspect } from './commands/inspect.js';
+import { registerGenerate } from './commands/generate.js';
+import { registerStages } from './commands/stages.js';
 
 const program = new Command();
 program
@@ -13,6 +17,10 @@ program
 
 registerDoctor(program);
 registerDemo(program);
+registerMakeTiny(program);
+registerInspect(program);
+registerGenerate(program);
+registerStages(program);
 
 try {
   await program.parseAsync(process.argv);

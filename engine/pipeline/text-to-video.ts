@@ -1,0 +1,166 @@
+// TextToVideoPipeline: the diffusers-like text-to-video API (same code in Node and the browser): text encoding
+// with CFG, flow-match Euler denoising from seeded noise, VAE decode, per-stage timings. Backend-agnostic.
+import { openCheckpoint, type Checkpoint } from '../io/checkpoint.js';
+import type { FileStore } from '../io/file-store.js';
+import type { DecodedVideo, ModelBackend, Tensor32, TextConditioning } from './backend.js';
+import { createBackend, type BackendFactory, type BackendName, type BackendOptions } from './backends.js';
+import {
+  SPEC_DEFAULTS, latentShape, randomSeed, validateSettings, type GenerateSettings,
+} from './generate-options.js';
+import { hashNormalNoise, type NoiseFn } from './noise.js';
+import { sampleFlowMatch, type SamplerStep } from './sampler.js';
+import type { GuidanceMode } from '../reference/flow-match.js';
+
+export interface PipelineOptions {
+  /** A backend name, a factory over the opened checkpoint, or a ready backend (default 'reference'; the pipeline owns it: dispose() disposes it). */
+  backend?: BackendName | BackendFactory | ModelBackend;
+  backendOptions?: BackendOptions;
+  /** Initial-noise generator (default: hashNormalNoise from noise.ts). */
+  noise?: NoiseFn;
+}
+
+export interface GenerateOptions {
+  prompt: string;
+  /** Unconditional prompt, encoded like the prompt (default ''). */
+  negativePrompt?: string;
+  frames?: number;
+  width?: number;
+  height?: number;
+  steps?: number;
+  guidance?: number;
+  guidanceMode?: GuidanceMode;
+  /** Default: a random seed (returned in the result's settings). */
+  seed?: number;
+  onStep?: (s: SamplerStep) => void | Promise<void>;
+  /** Cancels between stages and denoising steps (rejects with the signal's reason, an AbortError by default). */
+  signal?: AbortSignal;
+}
+
+export interface GenerateTimings {
+  textEncodeMs: number;
+  denoiseMs: number;
+  decodeMs: number;
+  totalMs: number;
+  /** Per denoising step. */
+  stepMs: number[];
+}
+
+export interface GenerateResult {
+  settings: GenerateSettings;
+  /** Final latents [1, F, C, h, w]. */
+  latents: Tensor32;
+  video: DecodedVideo;
+  timings: GenerateTimings;
+  backend: string;
+  peakMemoryBytes?: number;
+}
+
+const now = () => performance.now();
+
+export class TextToVideoPipeline {
+  readonly noise: NoiseFn;
+
+  constructor(readonly backend: ModelBackend, opts: { noise?: NoiseFn; checkpoint?: Checkpoint } = {}) {
+    this.noise = opts.noise ?? hashNormalNoise;
+    this.checkpoint = opts.checkpoint;
+  }
+
+  /** The opened checkpoint when created by fromPretrained (closed by dispose()). */
+  readonly checkpoint?: Checkpoint;
+
+  /** Opens a diffusers folder (Node path or FileStore, e.g. HttpFileStore in the browser) and creates the backend. */
+  static async fromPretrained(dirOrStore: string | FileStore, opts: PipelineOptions = {}): Promise<TextToVideoPipeline> {
+    const ckpt = await openCheckpoint(dirOrStore);
+    try {
+      const b = opts.backend ?? 'reference';
+      const backend = typeof b === 'string' ? await createBackend(b, ckpt, opts.backendOptions) : typeof b === 'function' ? await b(ckpt, opts.backendOptions ?? {}) : b;
+      return new TextToVideoPipeline(backend, { noise: opts.noise, checkpoint: ckpt });
+    } catch (e) {
+      await ckpt.close();
+      throw e;
+    }
+  }
+
+  /** Fills in the spec defaults and validates everything (throws GenerateOptionsError). */
+  resolveSettings(o: GenerateOptions): GenerateSettings {
+    const s: GenerateSettings = {
+      prompt: o.prompt,
+      negativePrompt: o.negativePrompt ?? SPEC_DEFAULTS.negativePrompt,
+      frames: o.frames ?? SPEC_DEFAULTS.frames,
+      width: o.width ?? SPEC_DEFAULTS.width,
+      height: o.height ?? SPEC_DEFAULTS.height,
+      steps: o.steps ?? SPEC_DEFAULTS.steps,
+      guidance: o.guidance ?? SPEC_DEFAULTS.guidance,
+      guidanceMode: o.guidanceMode ?? SPEC_DEFAULTS.guidanceMode,
+      seed: o.seed ?? randomSeed(),
+    };
+    validateSettings(s, this.backend.info);
+    return s;
+  }
+
+  /** Initial latents for the settings: noise(shape, seed). */
+  initialLatents(s: Pick<GenerateSettings, 'frames' | 'width' | 'height' | 'seed'>): Tensor32 {
+    const shape = latentShape(s, this.backend.info);
+    const data = this.noise(shape, s.seed);
+    const n = shape.reduce((a, b) => a * b, 1);
+    if (data.length !== n) throw new Error(`noise function returned ${data.length} values for shape [${shape.join(',')}] (${n})`);
+    return { shape, data };
+  }
+
+  /** Denoises `init` with the given conditioning (uncond is only used when guidance > 1). */
+  async denoise(init: Tensor32, cond: TextConditioning, uncond: TextConditioning | null, s: GenerateSettings, onStep?: GenerateOptions['onStep']): Promise<Tensor32> {
+    const b = this.backend;
+    const shape = init.shape;
+    const data = await sampleFlowMatch(init.data, {
+      steps: s.steps, shift: b.info.shift, numTrainTimesteps: b.info.numTrainTimesteps, guidance: s.guidance, guidanceMode: s.guidanceMode,
+      velocity: async (x, t, withUncond) => {
+        const lat = { shape, data: x };
+        if (!withUncond) return { cond: await b.velocity(lat, t, cond) };
+        if (!uncond) throw new Error('denoise: guidance > 1 needs the unconditional (negative prompt) conditioning');
+        if (b.velocityPair) {
+          const [c, u] = await b.velocityPair(lat, t, cond, uncond);
+          return { cond: c, uncond: u };
+        }
+        return { cond: await b.velocity(lat, t, cond), uncond: await b.velocity(lat, t, uncond) };
+      },
+      onStep,
+    });
+    return { shape: [...shape], data };
+  }
+
+  async generate(o: GenerateOptions): Promise<GenerateResult> {
+    const s = this.resolveSettings(o);
+    const check = () => o.signal?.throwIfAborted();
+    check();
+    const tStart = now();
+    const useCfg = s.guidance > 1;
+    const cond = await this.backend.encodeText(s.prompt);
+    check();
+    const uncond = useCfg ? await this.backend.encodeText(s.negativePrompt) : null;
+    check();
+    const tText = now();
+    const stepMs: number[] = [];
+    const latents = await this.denoise(this.initialLatents(s), cond, uncond, s, async (st) => {
+      stepMs.push(st.ms);
+      await o.onStep?.(st);
+      check();
+    });
+    const tDenoise = now();
+    const video = await this.backend.decode(latents);
+    const tEnd = now();
+    return {
+      settings: s,
+      latents,
+      video,
+      timings: { textEncodeMs: tText - tStart, denoiseMs: tDenoise - tText, decodeMs: tEnd - tDenoise, totalMs: tEnd - tStart, stepMs },
+      backend: this.backend.info.name,
+      peakMemoryBytes: this.backend.peakMemoryBytes?.(),
+    };
+  }
+
+  /** Releases the backend and closes the checkpoint files. */
+  async dispose(): Promise<void> {
+    await this.backend.dispose();
+    await this.checkpoint?.close();
+  }
+}

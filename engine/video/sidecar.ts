@@ -1,0 +1,35 @@
+// JSON sidecar written next to each video: every generation setting, the seed, the model fingerprint, the backend
+// and per-stage timings, so a clip can be reproduced and compared.
+import type { GenerateSettings } from '../pipeline/generate-options.js';
+import type { GenerateTimings } from '../pipeline/text-to-video.js';
+
+export const SIDECAR_VERSION = 1;
+
+export interface VideoSidecar {
+  parallax: { sidecarVersion: number; version: string };
+  createdAt: string;
+  settings: GenerateSettings & { fps: number };
+  model: { path: string; hash: string; hashMethod: string };
+  backend: { name: string; dtype?: string };
+  output: { video?: string; pngFrames?: string; width: number; height: number; frames: number; encodedWidth?: number; encodedHeight?: number };
+  latentShape: number[];
+  /** Pipeline stages plus the MP4 write and the model hash (ms). */
+  timings: GenerateTimings & { videoWriteMs?: number; modelHashMs?: number };
+  peakMemoryBytes?: number;
+  maxRssBytes?: number;
+}
+
+export const MODEL_HASH_METHOD = 'sha256(configs, tokenizer files, weight file sizes + headers + first/last 64 KiB)';
+
+/** Sidecar path for a video: out.mp4 -> out.json. */
+export function sidecarPath(video: string): string {
+  return video.replace(/\.[^./\\]*$/, '') + '.json';
+}
+
+/** Writes the sidecar as pretty JSON (Node only). */
+export async function writeSidecar(path: string, s: VideoSidecar): Promise<void> {
+  const { mkdir, writeFile } = await import('node:fs/promises');
+  const { dirname } = await import('node:path');
+  await mkdir(dirname(path), { recursive: true });
+  await writeFile(path, `${JSON.stringify(s, null, 2)}\n`);
+}
