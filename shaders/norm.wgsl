@@ -11,7 +11,13 @@
 //   LN:  y = (x - mean) * rsqrt(var + eps) [* w] [+ b] [* (1 + scale) + shift]
 //   RMS: y = x * rsqrt(mean(x^2) + eps) [* w]
 // Preconditions: TPR a power of two; VEC = 4 needs d % 4 == 0 and 4-aligned modulation offsets/strides.
-// Defines: T, TW, TM (f32 | f16), VEC (1 | 4), ROWS, TPR, RMS, AFFINE_W, AFFINE_B, MOD.
+// Defines: T, TW, TM (f32 | f16), VEC (1 | 4), ROWS, TPR, RMS, AFFINE_W, AFFINE_B, MOD, SUBGROUP (reduce with
+//   subgroupShuffleXor instead of shared memory; needs subgroups whose size is a multiple of TPR, laid out over
+//   consecutive local_invocation_index values, which every known implementation does for 1-D workgroups).
+
+//#if SUBGROUP
+enable subgroups;
+//#endif
 
 struct Params { rows: u32, dv: u32, d: u32, eps: f32, rowsPerItem: u32, modStrideV: u32, scaleOffV: u32, shiftOffV: u32 }
 
@@ -47,10 +53,12 @@ const ROWS = {{ROWS}}u;
 const TPR = {{TPR}}u;
 const WG = ROWS * TPR;
 
+//#if !SUBGROUP
 // Per thread: count, mean, M2 (LayerNorm) or sum of squares in m2 (RMSNorm).
 var<workgroup> sh_n: array<f32, WG>;
 var<workgroup> sh_mean: array<f32, WG>;
 var<workgroup> sh_m2: array<f32, WG>;
+//#endif
 
 @compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) li: u32) {
@@ -81,6 +89,34 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, 
     n = nn;
 //#endif
   }
+//#if SUBGROUP
+  // Butterfly over the row's TPR lanes (an aligned block of one subgroup): no barriers, no shared memory. The lower
+  // lane's value always goes first, so every lane ends with bit-identical statistics.
+  for (var s = TPR / 2u; s > 0u; s >>= 1u) {
+    let m2o = subgroupShuffleXor(m2, s);
+//#if RMS
+    m2 += m2o;
+//#else
+    let no = subgroupShuffleXor(n, s);
+    let meano = subgroupShuffleXor(mean, s);
+    let upper = (lane & s) != 0u;
+    let na = select(n, no, upper);
+    let nb = select(no, n, upper);
+    let ma = select(mean, meano, upper);
+    let mb = select(meano, mean, upper);
+    let m2a = select(m2, m2o, upper);
+    let m2b = select(m2o, m2, upper);
+    let nn = na + nb;
+    let f = select(0.0, nb / nn, nn > 0.0);
+    let delta = mb - ma;
+    mean = ma + delta * f;
+    m2 = m2a + m2b + delta * delta * na * f;
+    n = nn;
+//#endif
+  }
+  let rowMean = mean;
+  let rowM2 = m2;
+//#else
   sh_n[li] = n;
   sh_mean[li] = mean;
   sh_m2[li] = m2;
@@ -105,12 +141,13 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, 
     workgroupBarrier();
   }
   let head = slot * TPR;
-//#if RMS
-  let rowMean = 0.0;
-  let rstd = inverseSqrt(sh_m2[head] / f32(p.d) + p.eps);
-//#else
   let rowMean = sh_mean[head];
-  let rstd = inverseSqrt(max(sh_m2[head], 0.0) / f32(p.d) + p.eps);
+  let rowM2 = sh_m2[head];
+//#endif
+//#if RMS
+  let rstd = inverseSqrt(rowM2 / f32(p.d) + p.eps);
+//#else
+  let rstd = inverseSqrt(max(rowM2, 0.0) / f32(p.d) + p.eps);
 //#endif
 //#if MOD
   let item = row / p.rowsPerItem;
@@ -118,7 +155,11 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, 
   let shiftBase = p.shiftOffV + item * p.modStrideV;
 //#endif
   for (var i = lane; i < count; i += TPR) {
+//#if RMS
+    var y = VF(x[base + i]) * rstd;
+//#else
     var y = (VF(x[base + i]) - VF(rowMean)) * rstd;
+//#endif
 //#if AFFINE_W
     y *= VF(w[i]);
 //#endif

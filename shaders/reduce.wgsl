@@ -6,8 +6,13 @@
 //   binding 1: x [nv * VEC] T; binding 2: out [segs] TO
 //   grid: ceil(segs / ROWS) workgroups of ROWS * TPR threads (TPR threads per segment), folded 2-D.
 // Defines: T, TO (f32 | f16), VEC (1 | 4, needs the element count % 4 == 0 and segment length % 4 == 0), ROWS, TPR,
-//   MAX (combine by max, else sum), SQUARE (PRE = x^2, else x), SQRT (POST = sqrt(scale * r), else scale * r).
+//   MAX (combine by max, else sum), SQUARE (PRE = x^2, else x), SQRT (POST = sqrt(scale * r), else scale * r),
+//   SUBGROUP (segment reduction by subgroup shuffles, see shaders/norm.wgsl for the layout it needs).
 // Math in f32; empty segments give 0 for sums and -3.4e38 for max.
+
+//#if SUBGROUP
+enable subgroups;
+//#endif
 
 struct Params { nv: u32, segV: u32, segs: u32, scale: f32 }
 
@@ -31,7 +36,9 @@ const WG = ROWS * TPR;
 @group(0) @binding(1) var<storage, read> x: array<VS>;
 @group(0) @binding(2) var<storage, read_write> out: array<{{TO}}>;
 
+//#if !SUBGROUP
 var<workgroup> sh: array<f32, WG>;
+//#endif
 
 //#if MAX
 const IDENTITY = -3.4028234e38;
@@ -59,17 +66,25 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, 
 //#endif
     acc = combine(acc, fold(v));
   }
+//#if SUBGROUP
+  for (var s = TPR / 2u; s > 0u; s >>= 1u) {
+    acc = combine(acc, subgroupShuffleXor(acc, s));
+  }
+  let r = acc;
+//#else
   sh[li] = acc;
   workgroupBarrier();
   for (var s = TPR / 2u; s > 0u; s >>= 1u) {
     if (lane < s) { sh[li] = combine(sh[li], sh[li + s]); }
     workgroupBarrier();
   }
+  let r = sh[li];
+//#endif
   if (lane == 0u && valid) {
 //#if SQRT
-    out[seg] = {{TO}}(sqrt(p.scale * sh[li]));
+    out[seg] = {{TO}}(sqrt(p.scale * r));
 //#else
-    out[seg] = {{TO}}(p.scale * sh[li]);
+    out[seg] = {{TO}}(p.scale * r);
 //#endif
   }
 }

@@ -7,7 +7,12 @@
 //     grid ceil(rows / 256) workgroups of 256.
 //   grids folded 2-D (linear id = wid.x + wid.y * nwg.x).
 // Preconditions: VEC = 4 only for ROW with K % 4 == 0; TPR a power of two. Math in f32. A row of only -inf gives NaN.
-// Defines: T (f32 | f16), ROW | STRIDED, VEC (1 | 4), ROWS, TPR.
+// Defines: T (f32 | f16), ROW | STRIDED, VEC (1 | 4), ROWS, TPR, SUBGROUP (row reduction by subgroup shuffles,
+//   see shaders/norm.wgsl for the layout it needs).
+
+//#if SUBGROUP
+enable subgroups;
+//#endif
 
 struct Params { rows: u32, kv: u32, inner: u32 }
 
@@ -39,7 +44,9 @@ fn mergeMS(a: vec2f, b: vec2f) -> vec2f {
 const ROWS = {{ROWS}}u;
 const TPR = {{TPR}}u;
 const WG = ROWS * TPR;
+//#if !SUBGROUP
 var<workgroup> sh: array<vec2f, WG>;
+//#endif
 
 @compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) li: u32) {
@@ -54,6 +61,14 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, 
     let m = hmax(v);
     st = mergeMS(st, vec2f(m, hsum(exp(v - VF(m)))));
   }
+//#if SUBGROUP
+  // Butterfly over the row's TPR lanes of one subgroup, lower lane first so all lanes agree bit for bit.
+  for (var s = TPR / 2u; s > 0u; s >>= 1u) {
+    let o = subgroupShuffleXor(st, s);
+    st = select(mergeMS(st, o), mergeMS(o, st), (lane & s) != 0u);
+  }
+  let r = st;
+//#else
   sh[li] = st;
   workgroupBarrier();
   for (var s = TPR / 2u; s > 0u; s >>= 1u) {
@@ -61,6 +76,7 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, 
     workgroupBarrier();
   }
   let r = sh[slot * TPR];
+//#endif
   let inv = 1.0 / r.y;
   for (var i = lane; i < count; i += TPR) {
     out[base + i] = VS(exp(VF(x[base + i]) - VF(r.x)) * inv);

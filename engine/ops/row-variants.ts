@@ -9,6 +9,8 @@ export interface RowSpec {
   rows: number;
   /** Threads per row (a power of two); workgroup size = rows * threadsPerRow. */
   threadsPerRow: number;
+  /** Reduce each row with subgroup shuffles (no shared memory, no barriers). */
+  subgroup?: boolean;
 }
 
 /**
@@ -20,6 +22,18 @@ export function registerRowVariants(op: string): void {
   registerVariant<RowSpec>({ op, name: `${op}_row`, spec: { rows: 1, threadsPerRow: 256 }, priority: 1 });
   registerVariant<RowSpec>({ op, name: `${op}_multirow`, spec: { rows: 8, threadsPerRow: 32 }, priority: 0 });
   registerVariant<RowSpec>({ op, name: `${op}_narrow`, spec: { rows: 32, threadsPerRow: 8 }, priority: 0 });
+  registerVariant<RowSpec>({
+    op, name: `${op}_subgroup`, spec: { rows: 32, threadsPerRow: 8, subgroup: true }, priority: 0,
+    available: (device) => subgroupFits(device, 8),
+  });
+}
+
+/** Subgroups are usable for rows of `threadsPerRow` lanes: the feature is on and the smallest size is a multiple. */
+export function subgroupFits(device: Device, threadsPerRow: number): boolean {
+  if (!device.caps.subgroups) return false;
+  const info = (device.gpu as GPUDevice & { adapterInfo?: { subgroupMinSize?: number } }).adapterInfo;
+  const min = info?.subgroupMinSize ?? 0;
+  return min >= threadsPerRow && min % threadsPerRow === 0;
 }
 
 /** Loads per thread the automatic choice aims for on GPUs. */
@@ -41,15 +55,16 @@ export function pickRowVariant(op: string, device: Device, widthLoads: number, n
   if (name ?? envName) return pickVariant<RowSpec>(op, device, name);
   const list = variants<RowSpec>(op, device);
   if (!list.length) return pickVariant<RowSpec>(op, device);
-  if (isCpuAdapter(device)) return list.reduce((a, b) => (b.spec.threadsPerRow < a.spec.threadsPerRow ? b : a));
+  // Among variants with equal threads per row, the subgroup one (no barriers at all) ranks first.
+  const tie = (v: Variant<RowSpec>) => (v.spec.subgroup ? 0 : 1);
+  const narrowest = (vs: Variant<RowSpec>[]) => vs.reduce((a, b) => (2 * b.spec.threadsPerRow + tie(b) < 2 * a.spec.threadsPerRow + tie(a) ? b : a));
+  const widest = (vs: Variant<RowSpec>[]) => vs.reduce((a, b) => (2 * b.spec.threadsPerRow - tie(b) > 2 * a.spec.threadsPerRow - tie(a) ? b : a));
+  if (isCpuAdapter(device)) return narrowest(list);
   const fits = list.filter((v) => v.spec.threadsPerRow * LOADS_PER_THREAD <= widthLoads);
-  const pool = fits.length ? fits : list;
-  const better = (a: Variant<RowSpec>, b: Variant<RowSpec>) =>
-    fits.length ? b.spec.threadsPerRow > a.spec.threadsPerRow : b.spec.threadsPerRow < a.spec.threadsPerRow;
-  return pool.reduce((a, b) => (better(a, b) ? b : a));
+  return fits.length ? widest(fits) : narrowest(list);
 }
 
 /** Row-kernel defines shared by every row op. */
 export function rowDefines(spec: RowSpec, vec: 1 | 4): Record<string, number | boolean> {
-  return { ROWS: spec.rows, TPR: spec.threadsPerRow, VEC: vec, VEC4: vec === 4 };
+  return { ROWS: spec.rows, TPR: spec.threadsPerRow, VEC: vec, VEC4: vec === 4, SUBGROUP: !!spec.subgroup };
 }

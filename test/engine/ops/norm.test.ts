@@ -67,7 +67,7 @@ describe('layerNorm', () => {
         }
       });
 
-      it(`${v.name} ${dtype} large-mean rows (x = 1000 + noise) do not cancel`, async () => {
+      it(`${v.name} ${dtype} large-mean rows (x = 1e3 or 1e4 + noise) do not cancel`, async () => {
         const [rows, d] = [6, 1540];
         const x = upload(device, add(normal(rows * d, 21), dtype === 'f16' ? 1000 : 10000), [rows, d], dtype);
         const out = layerNorm(x.t, { eps: 1e-6, variant: v.name });
@@ -76,6 +76,19 @@ describe('layerNorm', () => {
       });
     }
   }
+
+  it('mixes f16 activations with f32 affine and modulation vectors', async () => {
+    if (!dtypes.includes('f16')) return;
+    const [rows, d] = [9, 44];
+    const x = upload(device, normal(rows * d, 31), [rows, d], 'f16');
+    const w = upload(device, uniform(d, 32, 0.5, 1.5), [d], 'f32');
+    const b = upload(device, normal(d, 33), [d], 'f32');
+    const sc = upload(device, normal(3 * d, 34, 0.3), [3, d], 'f32');
+    const sh = upload(device, normal(3 * d, 35, 0.3), [3, d], 'f32');
+    const out = layerNorm(x.t, { eps: 1e-6, weight: w.t, bias: b.t, modulation: { scale: sc.t, shift: sh.t } });
+    const want = layerNormRef(x.stored, d, 1e-6, w.stored, b.stored, { scale: sc.stored, shift: sh.stored, items: 3, k: d });
+    expectClose(await out.read(), want, tol('f16', 2), 'mixed dtypes');
+  });
 
   it('refuses bad shapes', () => {
     const x = Tensor.zeros(device, [4, 6]);
