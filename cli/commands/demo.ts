@@ -41,12 +41,13 @@ async function usableCheckpoint(dir: string): Promise<boolean> {
 export function registerDemo(program: Command): void {
   program
     .command('demo')
-    .description('generate a short clip with a tiny RANDOM-weight checkpoint through the whole pipeline (float64 reference backend); --kernels runs the WebGPU kernel showcase')
+    .description('generate a short clip with a tiny RANDOM-weight checkpoint through the whole pipeline on WebGPU; --kernels runs the WebGPU kernel showcase')
     .option('--kernels', 'run the kernel showcase on this machine\'s WebGPU adapter instead')
     .option('--dtype <dtype>', 'kernel showcase only: f32 or f16 (default: f16 when the adapter has it)')
     .option('--dir <dir>', 'where the tiny checkpoint lives (made when missing)', join('out', 'tiny-checkpoint'))
     .option('--out <file.mp4>', 'output video', join('out', 'demo.mp4'))
-    .action(async (opts: { kernels?: boolean; dtype?: 'f32' | 'f16'; dir: string; out: string }) => {
+    .option('--backend <name>', 'gpu (WebGPU) or reference (float64 CPU)', 'gpu')
+    .action(async (opts: { kernels?: boolean; dtype?: 'f32' | 'f16'; dir: string; out: string; backend: 'gpu' | 'reference' }) => {
       if (opts.kernels) return runKernelShowcase(opts.dtype);
       if (!(await usableCheckpoint(opts.dir))) {
         console.error(`making the tiny checkpoint in ${opts.dir} ...`);
@@ -55,7 +56,7 @@ export function registerDemo(program: Command): void {
       console.error('NOTE: the tiny checkpoint has RANDOM weights: the video is structured noise, not a picture of the prompt.');
       const { video, sidecar } = await runGenerate({
         model: opts.dir, prompt: 'a red fox running through fresh snow', negativePrompt: '', frames: 3, width: 64, height: 64, steps: 4,
-        guidance: 7.5, guidanceMode: 'reference', seed: 42, fps: 8, out: opts.out, backend: 'reference',
+        guidance: 7.5, guidanceMode: 'reference', seed: 42, fps: 8, out: opts.out, backend: opts.backend,
       });
       console.log(`demo video: ${video} (sidecar ${sidecar}); random weights, so expect noise-like frames`);
     });

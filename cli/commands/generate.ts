@@ -130,7 +130,7 @@ export function registerGenerate(program: Command): void {
     .option('--out <file.mp4>', 'output video, default out/parallax-<seed>.mp4 (sidecar: same name with .json)')
     .option('--png-frames <dir>', 'also write each frame as dir/frame_NNNNN.png')
     .option('--latents <file.safetensors>', 'also save the final latents (tensor "latents", F32 [1,F,16,h,w])')
-    .addOption(new Option('--backend <name>', 'model backend (reference: float64 CPU, tiny checkpoints only)').choices(BACKEND_NAMES).default('reference'))
+    .addOption(new Option('--backend <name>', 'model backend: gpu (WebGPU) or reference (float64 CPU, tiny checkpoints only)').choices(BACKEND_NAMES).default('gpu'))
     .option('--no-progress', 'no progress bar')
     .option('--dry-run', 'validate the settings, print the plan (latent shape, cost estimate) as JSON and exit')
     .action(async (opts: GenerateCliOptions) => {

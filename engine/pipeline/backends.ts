@@ -1,7 +1,7 @@
-// Registry of model backends by name. The GPU model plugs in here: replace the 'gpu' factory body with the
-// WebGPU backend's constructor (it receives the opened checkpoint and the requested dtype).
+// Registry of model backends by name: 'gpu' (WebGPU, engine/pipeline/gpu-backend.ts) and 'reference' (float64 CPU).
 import type { Checkpoint } from '../io/checkpoint.js';
 import type { ModelBackend } from './backend.js';
+import { GpuBackend } from './gpu-backend.js';
 import { ReferenceBackend } from './reference-backend.js';
 
 export type BackendName = 'reference' | 'gpu';
@@ -16,8 +16,9 @@ export type BackendFactory = (ckpt: Checkpoint, opts: BackendOptions) => Promise
 
 export const BACKENDS: Record<BackendName, BackendFactory> = {
   reference: (ckpt) => ReferenceBackend.create(ckpt),
-  gpu: async () => {
-    throw new Error('the WebGPU model backend is not available in this build yet; use --backend reference (float64, slow: tiny checkpoints only)');
+  gpu: async (ckpt, opts) => {
+    if (opts.dtype === 'bf16') throw new Error('WebGPU has no bf16 arithmetic: bf16 checkpoints are converted on upload; use --dtype f16 or f32');
+    return GpuBackend.create(ckpt, { dtype: opts.dtype ?? 'f32' });
   },
 };
 

@@ -1,0 +1,251 @@
+// The Vchitect-2.0 transformer on the GPU, composed of engine ops. It follows ../shared/spec/vchitect-2.0.md
+// section 2 line by line: patch embed + cropped position table, temb, context embedder, blocks with three
+// parallel attention branches (spatial, temporal with RoPE over frames, frame-0 cross), final adaLN and unpatchify.
+
+import type { DType } from '../dtype.js';
+import type { Device } from '../gpu/device.js';
+import { validateTransformer, type TransformerDims } from '../io/checkpoint.js';
+import type { VchitectTransformerConfig } from '../io/configs.js';
+import type { SubModel } from '../io/checkpoint.js';
+import { attention, sharedView, temporalView } from '../ops/attention.js';
+import { add, gatedAdd, scale, silu } from '../ops/elementwise.js';
+import { broadcastTo, concat, slice } from '../ops/layout.js';
+import { linear, type LinearOptions } from '../ops/linear.js';
+import { layerNorm } from '../ops/norm.js';
+import { patchify, unpatchify } from '../ops/patch.js';
+import { rope } from '../ops/rope.js';
+import { timestepEmbedding } from '../ops/timestep-embedding.js';
+import { Tensor } from '../tensor.js';
+import { GpuWeights, type LoadProgress } from './weights.js';
+
+/** All LayerNorms of the transformer: eps 1e-6, no affine. */
+const LN_EPS = 1e-6;
+const ROPE_THETA = 1e6;
+/** Weight of the spatial branch in Hsum = 1.1 * S_out + to_out_context(X_out). */
+const SPATIAL_WEIGHT = 1.1;
+
+export interface VchitectInputs {
+  /** Latents [1, F, C, Hl, Wl]. */
+  hidden: Tensor;
+  /** The scheduler timestep sigma * 1000 (0..1000). */
+  timestep: number;
+  /** Text tokens [1, T, jointAttentionDim]. */
+  context: Tensor;
+  /** Pooled text [1, pooledProjectionDim]. */
+  pooled: Tensor;
+}
+
+export interface VchitectLoadOptions {
+  /** Weights and activations dtype (f16 needs shader-f16). */
+  dtype?: DType;
+  onProgress?: (p: LoadProgress) => void;
+}
+
+/** Tracks intermediate tensors so a stage can free everything but what it returns. */
+class Scratch {
+  private list: Tensor[] = [];
+  t<T extends Tensor>(x: T): T {
+    this.list.push(x);
+    return x;
+  }
+  release(...keep: Tensor[]): void {
+    for (const x of this.list) if (!keep.includes(x)) x.dispose();
+    this.list = [];
+  }
+}
+
+export class VchitectTransformer {
+  private posCache = new Map<string, Tensor>();
+
+  constructor(
+    readonly device: Device,
+    readonly dims: TransformerDims,
+    readonly weights: GpuWeights,
+    readonly dtype: DType,
+  ) {}
+
+  /** Validates the checkpoint's transformer against its config, then streams its weights to the GPU. */
+  static async load(device: Device, sub: SubModel<VchitectTransformerConfig>, opts: VchitectLoadOptions = {}): Promise<VchitectTransformer> {
+    const dims = validateTransformer(sub);
+    const dtype = opts.dtype ?? 'f32';
+    const weights = await GpuWeights.load(device, sub.weights, dtype, opts.onProgress);
+    return new VchitectTransformer(device, dims, weights, dtype);
+  }
+
+  /** One transformer call: returns the flow velocity [1, F, outChannels, Hl, Wl]. */
+  forward(inp: VchitectInputs): Tensor {
+    const { D, patchSize: P, inChannels, outChannels } = this.dims;
+    const hs = inp.hidden.shape;
+    if (hs.length !== 5 || hs[0] !== 1 || hs[2] !== inChannels) {
+      throw new Error(`Vchitect forward: hidden_states must be [1, F, ${inChannels}, H, W], got [${hs.join(', ')}]`);
+    }
+    const [, F, , Hl, Wl] = hs as [number, number, number, number, number];
+    if (Hl % P || Wl % P) throw new Error(`Vchitect forward: latent size ${Hl}x${Wl} must be a multiple of the patch size ${P}`);
+    const h = Hl / P;
+    const w = Wl / P;
+    if (h > this.dims.M || w > this.dims.M) throw new Error(`Vchitect forward: ${h}x${w} patches exceed the position table (pos_embed_max_size ${this.dims.M})`);
+    const cs = inp.context.shape;
+    if (cs.length !== 3 || cs[0] !== 1 || cs[2] !== this.dims.jointAttentionDim) {
+      throw new Error(`Vchitect forward: encoder_hidden_states must be [1, T, ${this.dims.jointAttentionDim}], got [${cs.join(', ')}]`);
+    }
+    if (inp.pooled.numel !== this.dims.pooledProjectionDim) {
+      throw new Error(`Vchitect forward: pooled_projections must be [1, ${this.dims.pooledProjectionDim}], got [${inp.pooled.shape.join(', ')}]`);
+    }
+
+    const s = new Scratch();
+    // 1-2. Patch embed per frame, plus the centre-cropped 2D sin-cos table.
+    const frames = s.t(inp.hidden.reshape([F, inChannels, Hl, Wl]));
+    const patches = s.t(patchify(frames, { patch: P }));
+    const projW = s.t(this.w('pos_embed.proj.weight').reshape([D, inChannels * P * P]));
+    const tokens = s.t(linear(patches, projW, this.w('pos_embed.proj.bias')));
+    let X = add(tokens, this.positionTable(h, w));
+    // 3. temb = TimestepEmbed(t) + TextEmbed(pooled); e = SiLU(temb) feeds every adaLN.
+    const temb = this.timeTextEmbedding(inp.timestep, inp.pooled, s);
+    const eAct = s.t(silu(temb));
+    // 4. Context embedder.
+    let C = this.lin(s.t(inp.context.reshape([1, cs[1]!, cs[2]!])), 'context_embedder');
+    s.release(X, C, eAct);
+    // 5. Blocks.
+    for (let i = 0; i < this.dims.numLayers; i++) {
+      const out = this.block(i, X, C, eAct, F);
+      X.dispose();
+      if (out.C !== C) C.dispose();
+      X = out.X;
+      C = out.C;
+    }
+    C.dispose();
+    // 6. Final AdaLayerNormContinuous (scale first), proj_out, unpatchify.
+    const [scaleF, shiftF] = this.chunks(s.t(this.lin(eAct, 'norm_out.linear')), 2, s);
+    const Xn = s.t(layerNorm(X, { eps: LN_EPS, modulation: { scale: scaleF!, shift: shiftF! } }));
+    X.dispose();
+    const out = s.t(this.lin(Xn, 'proj_out'));
+    const video = unpatchify(out, h, w, { patch: P });
+    s.release();
+    const result = video.reshape([1, F, outChannels, Hl, Wl]);
+    video.dispose();
+    return result;
+  }
+
+  /** Block i: returns the new visual stream X [F, L, D] and text stream C ([F, T, D]; unchanged in the last block). */
+  private block(i: number, X: Tensor, C: Tensor, e: Tensor, F: number): { X: Tensor; C: Tensor } {
+    const s = new Scratch();
+    const p = `transformer_blocks.${i}.`;
+    const last = i === this.dims.numLayers - 1;
+    const [sh1, sc1, g1, sh2, sc2, g2] = this.chunks(s.t(this.lin(e, `${p}norm1.linear`)), 6, s);
+    const Xh = s.t(layerNorm(X, { eps: LN_EPS, modulation: { scale: sc1!, shift: sh1! } }));
+    const cmod = this.chunks(s.t(this.lin(e, `${p}norm1_context.linear`)), last ? 2 : 6, s);
+    // Not last: (csh1, csc1, cg1, csh2, csc2, cg2); last: (csc, csh), scale first.
+    const [csh1, csc1] = last ? [cmod[1]!, cmod[0]!] : [cmod[0]!, cmod[1]!];
+    let Ch = s.t(layerNorm(C, { eps: LN_EPS, modulation: { scale: csc1, shift: csh1 } }));
+    const T = C.shape[1]!;
+    const D = this.dims.D;
+    if (Ch.shape[0] !== F) Ch = s.t(broadcastTo(Ch, [F, T, D])); // block 0: one text stream for every frame
+
+    const { visual: Ax, text: Ac } = this.attention(i, Xh, Ch, F, s);
+    let Xn = s.t(gatedAdd(X, g1!, Ax));
+    const h = s.t(layerNorm(Xn, { eps: LN_EPS, modulation: { scale: sc2!, shift: sh2! } }));
+    const f1 = s.t(this.lin(h, `${p}ff.net.0.proj`, { epilogue: 'gelu_tanh' }));
+    Xn = this.lin(f1, `${p}ff.net.2`, { residual: { x: Xn, gate: g2! } });
+
+    let Cn = C;
+    if (!last) {
+      const [, , cg1, csh2, csc2, cg2] = cmod;
+      const Cf = C.shape[0] === F ? C : s.t(broadcastTo(C, [F, T, D]));
+      const C1 = s.t(gatedAdd(Cf, cg1!, Ac!));
+      const hc = s.t(layerNorm(C1, { eps: LN_EPS, modulation: { scale: csc2!, shift: csh2! } }));
+      const fc = s.t(this.lin(hc, `${p}ff_context.net.0.proj`, { epilogue: 'gelu_tanh' }));
+      Cn = this.lin(fc, `${p}ff_context.net.2`, { residual: { x: C1, gate: cg2! } });
+    }
+    s.release();
+    return { X: Xn, C: Cn };
+  }
+
+  /** The three parallel branches from the same modulated inputs Xh [F, L, D] and Ch [F, T, D]. */
+  private attention(i: number, Xh: Tensor, Ch: Tensor, F: number, s: Scratch): { visual: Tensor; text: Tensor | null } {
+    const a = `transformer_blocks.${i}.attn.`;
+    const last = i === this.dims.numLayers - 1;
+    const { heads, headDim } = this.dims;
+    const L = Xh.shape[1]!;
+    const T = Ch.shape[1]!;
+    const S = L + T;
+    const lin = (x: Tensor, name: string) => s.t(this.lin(x, `${a}${name}`));
+    const [q, k, v] = [lin(Xh, 'to_q'), lin(Xh, 'to_k'), lin(Xh, 'to_v')];
+    const [cq, ck, cv] = [lin(Ch, 'add_q_proj'), lin(Ch, 'add_k_proj'), lin(Ch, 'add_v_proj')];
+    const joint = (vis: Tensor, txt: Tensor) => s.t(concat([vis, txt], 1)); // visual first, then text: [F, S, D]
+
+    // (1) spatial: per frame over the S = L + T tokens.
+    const Sout = s.t(attention(joint(q, cq), joint(k, ck), joint(v, cv), { heads, headDim }));
+    // (3) cross: every frame's queries against frame 0's text keys and values.
+    const qx = lin(Xh, 'to_q_cross');
+    const Xout = s.t(attention(joint(qx, cq), sharedView(ck, F, 0), sharedView(cv, F, 0), { heads, headDim }));
+    // Hsum = 1.1 * S_out + to_out_context(X_out)
+    const Hsum = s.t(this.lin(Xout, `${a}to_out_context`, { residual: { x: s.t(scale(Sout, SPATIAL_WEIGHT)) } }));
+    const Hv = s.t(slice(Hsum, 1, 0, L));
+    const Ht = last ? null : s.t(slice(Hsum, 1, L, S));
+
+    // (2) temporal: per token position over the F frames, RoPE on the frame index. Multiplied by 0 when F == 1.
+    if (F === 1) {
+      return { visual: lin(Hv, 'to_out.0'), text: Ht ? lin(Ht, 'to_add_out') : null };
+    }
+    const frames = Array.from({ length: F }, (_, f) => f);
+    const ropeF = (x: Tensor) => s.t(rope(x, { headDim, positions: frames, axis: 0, theta: ROPE_THETA }));
+    const Qt = ropeF(joint(lin(Xh, 'to_q_temp'), cq));
+    const Kt = ropeF(joint(lin(Xh, 'to_k_temp'), ck));
+    const Vt = joint(lin(Xh, 'to_v_temp'), cv);
+    const Tout = s.t(Tensor.empty(this.device, [F, S, this.dims.D], Qt.dtype, 'temporal out'));
+    attention(temporalView(Qt), temporalView(Kt), temporalView(Vt), { heads, headDim, out: temporalView(Tout) });
+    const visual = s.t(this.lin(Hv, `${a}to_out.0`, { residual: { x: lin(s.t(slice(Tout, 1, 0, L)), 'to_out_temporal') } }));
+    const text = Ht ? s.t(this.lin(Ht, `${a}to_add_out`, { residual: { x: lin(s.t(slice(Tout, 1, L, S)), 'to_add_out_temporal') } })) : null;
+    return { visual, text };
+  }
+
+  /** TimestepEmbed(t) + TextEmbed(pooled): [1, D]. */
+  private timeTextEmbedding(timestep: number, pooled: Tensor, s: Scratch): Tensor {
+    const t = s.t(Tensor.from(this.device, [timestep], [1], 'f32', 'timestep'));
+    const tSin = s.t(timestepEmbedding(t, { dim: 256, dtype: this.dtype }));
+    const te = 'time_text_embed.timestep_embedder.';
+    const pe = 'time_text_embed.text_embedder.';
+    const tTerm = s.t(this.lin(s.t(this.lin(tSin, `${te}linear_1`, { epilogue: 'silu' })), `${te}linear_2`));
+    const pooled2 = s.t(pooled.reshape([1, pooled.numel]));
+    const pHidden = s.t(this.lin(pooled2, `${pe}linear_1`, { epilogue: 'silu' }));
+    return s.t(this.lin(pHidden, `${pe}linear_2`, { residual: { x: tTerm } }));
+  }
+
+  /** pos_embed.pos_embed [1, M*M, D] centre-cropped to h x w, flattened row-major: [h*w, D] (cached). */
+  private positionTable(h: number, w: number): Tensor {
+    const key = `${h}x${w}`;
+    let t = this.posCache.get(key);
+    if (t) return t;
+    const { M, D } = this.dims;
+    const top = Math.floor((M - h) / 2);
+    const left = Math.floor((M - w) / 2);
+    const grid = this.w('pos_embed.pos_embed').reshape([M, M, D]);
+    const rows = slice(grid, 0, top, top + h);
+    const crop = slice(rows, 1, left, left + w);
+    t = crop.reshape([h * w, D]);
+    [grid, rows, crop].forEach((x) => x.dispose());
+    this.posCache.set(key, t);
+    return t;
+  }
+
+  /** Splits a [1, n*D] modulation vector into n tensors of [D] (chunk order as stored). */
+  private chunks(m: Tensor, n: number, s: Scratch): Tensor[] {
+    const D = m.numel / n;
+    const flat = s.t(m.reshape([n, D]));
+    return Array.from({ length: n }, (_, j) => s.t(s.t(slice(flat, 0, j, j + 1)).reshape([D])));
+  }
+
+  private lin(x: Tensor, name: string, opts?: LinearOptions): Tensor {
+    return linear(x, this.w(`${name}.weight`), this.w(`${name}.bias`), opts);
+  }
+
+  private w(name: string): Tensor {
+    return this.weights.get(name);
+  }
+
+  dispose(): void {
+    for (const t of this.posCache.values()) t.dispose();
+    this.posCache.clear();
+    this.weights.dispose();
+  }
+}
