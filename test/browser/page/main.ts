@@ -4,12 +4,13 @@
 import { Device } from '../../../engine/gpu/device.js';
 import { registerShaderSources } from '../../../engine/gpu/shader-source.js';
 import { portableChecks, type CheckResult } from '../checks.js';
+import { kernelChecks } from '../kernel-checks.js';
 
 registerShaderSources(import.meta.glob('/shaders/*.wgsl', { query: '?raw', import: 'default', eager: true }) as Record<string, string>);
 
 declare global {
   interface Window {
-    __parallax?: { done: boolean; adapter?: string; results: CheckResult[]; error?: string };
+    __parallax?: { done: boolean; adapter?: string; expected?: number; results: CheckResult[]; error?: string };
   }
 }
 
@@ -21,7 +22,9 @@ async function main(): Promise<void> {
     const device = await Device.create({ label: 'browser' });
     state.adapter = `${device.adapter.vendor} ${device.adapter.architecture} f16=${device.f16}`;
     document.getElementById('adapter')!.textContent = `adapter: ${state.adapter}`;
-    for (const check of portableChecks) {
+    const all = [...portableChecks, ...kernelChecks(device)];
+    state.expected = all.length;
+    for (const check of all) {
       let r: CheckResult;
       try {
         r = await check.run(device);
