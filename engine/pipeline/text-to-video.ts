@@ -7,7 +7,7 @@ import { createBackend, type BackendFactory, type BackendName, type BackendOptio
 import {
   SPEC_DEFAULTS, latentShape, randomSeed, validateSettings, type GenerateSettings,
 } from './generate-options.js';
-import { hashNormalNoise, type NoiseFn } from './noise.js';
+import { philoxNormalNoise, type NoiseFn } from './noise.js';
 import { sampleFlowMatch, type SamplerStep } from './sampler.js';
 import type { GuidanceMode } from '../reference/flow-match.js';
 
@@ -15,7 +15,7 @@ export interface PipelineOptions {
   /** A backend name, a factory over the opened checkpoint, or a ready backend (default 'reference'; the pipeline owns it: dispose() disposes it). */
   backend?: BackendName | BackendFactory | ModelBackend;
   backendOptions?: BackendOptions;
-  /** Initial-noise generator (default: hashNormalNoise from noise.ts). */
+  /** Initial-noise generator (default: philoxNormalNoise from noise.ts, the engine's Philox). */
   noise?: NoiseFn;
 }
 
@@ -61,7 +61,7 @@ export class TextToVideoPipeline {
   readonly noise: NoiseFn;
 
   constructor(readonly backend: ModelBackend, opts: { noise?: NoiseFn; checkpoint?: Checkpoint } = {}) {
-    this.noise = opts.noise ?? hashNormalNoise;
+    this.noise = opts.noise ?? philoxNormalNoise;
     this.checkpoint = opts.checkpoint;
   }
 

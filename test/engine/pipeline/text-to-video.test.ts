@@ -10,7 +10,7 @@ import type { WeightStore } from '../../../engine/io/sharded.js';
 import { loadCheckpointTokenizers } from '../../../engine/text/tokenizers.js';
 import { TextToVideoPipeline } from '../../../engine/pipeline/text-to-video.js';
 import type { BackendModelInfo, ModelBackend, Tensor32, TextConditioning } from '../../../engine/pipeline/backend.js';
-import { hashNormalNoise } from '../../../engine/pipeline/noise.js';
+import { philoxNormalNoise } from '../../../engine/pipeline/noise.js';
 import { clipTextForward64 } from '../../../engine/reference/clip.js';
 import { t5EncoderForward64 } from '../../../engine/reference/t5.js';
 import { vchitectForward64 } from '../../../engine/reference/vchitect.js';
@@ -85,7 +85,7 @@ describe('TextToVideoPipeline on the tiny checkpoint (reference backend)', () =>
     const wtr = await weights64(ck.transformer.weights);
     const vcfg = { numLayers: tr.num_layers, heads: tr.num_attention_heads, headDim: tr.attention_head_dim, patchSize: tr.patch_size, inChannels: tr.in_channels, outChannels: tr.out_channels, posEmbedMaxSize: tr.pos_embed_max_size, jointAttentionDim: J, pooledProjectionDim: tr.pooled_projection_dim };
     const shape = [1, 2, 16, 4, 2];
-    const noise: Tensor64 = { shape, data: Float64Array.from(hashNormalNoise(shape, 7)) };
+    const noise: Tensor64 = { shape, data: Float64Array.from(philoxNormalNoise(shape, 7)) };
     const want = sample64((x, t, branch) => {
       const c = branch === 'cond' ? cond : uncond;
       return vchitectForward64(wtr, vcfg, { hiddenStates: x, timestep: t, encoderHiddenStates: c.ehs, pooledProjections: c.pooled });
