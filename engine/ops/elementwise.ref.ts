@@ -61,6 +61,7 @@ export function elementwiseRef(op: ElementwiseOp, inputs: ArrayLike<number>[], a
       case 'gelu_tanh': out[i] = geluTanhRef(x); break;
       case 'quick_gelu': out[i] = quickGeluRef(x); break;
       case 'gelu_erf': out[i] = geluErfRef(x); break;
+      case 'relu': out[i] = Math.max(x, 0); break;
       case 'exp': out[i] = Math.exp(x); break;
       case 'add': out[i] = x + y; break;
       case 'sub': out[i] = x - y; break;
