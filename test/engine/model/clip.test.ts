@@ -5,17 +5,15 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { roundToF16, type DType } from '../../../engine/dtype.js';
-import { openCheckpoint, type Checkpoint, type SubModel } from '../../../engine/io/checkpoint.js';
-import type { ClipTextConfig } from '../../../engine/io/configs.js';
+import { openCheckpoint, type Checkpoint } from '../../../engine/io/checkpoint.js';
 import { makeTinyCheckpoint } from '../../../engine/io/make-tiny.js';
 import { ClipTextModel } from '../../../engine/model/clip.js';
-import { clipTextForward64, type ClipActivation } from '../../../engine/reference/clip.js';
-import type { Tensor64 } from '../../../engine/reference/tensor64.js';
+import { clipTextForward64 } from '../../../engine/reference/clip.js';
 import { loadCheckpointTokenizers } from '../../../engine/text/tokenizers.js';
 import { expectClose } from '../../helpers/compare.js';
 import { testDTypes, testDevice } from '../../helpers/gpu.js';
 import { rng } from '../../helpers/random.js';
+import { clipConfig64, weights64 } from './fixtures.js';
 
 let dir: string;
 let ckpt: Checkpoint;
@@ -31,25 +29,6 @@ afterAll(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-/** The sub-model's weights in float64, rounded to f16 first when the GPU model stores f16. */
-export async function weights64(sub: SubModel<unknown>, dtype: DType): Promise<Map<string, Tensor64>> {
-  const m = new Map<string, Tensor64>();
-  for (const k of sub.weights.keys()) {
-    const f = await sub.weights.readFloat32(k);
-    const data = dtype === 'f16' ? Float64Array.from(f, roundToF16) : Float64Array.from(f);
-    m.set(k, { shape: [...sub.weights.info(k).shape], data });
-  }
-  return m;
-}
-
-function config64(c: ClipTextConfig) {
-  return {
-    vocabSize: c.vocab_size, hiddenSize: c.hidden_size, intermediateSize: c.intermediate_size, numLayers: c.num_hidden_layers,
-    heads: c.num_attention_heads, maxPositionEmbeddings: c.max_position_embeddings, hiddenAct: c.hidden_act as ClipActivation,
-    layerNormEps: c.layer_norm_eps, projectionDim: c.projection_dim, eosTokenId: c.eos_token_id,
-  };
-}
-
 const dtypes = await testDTypes();
 
 describe('CLIP text tower on the GPU vs the float64 reference', () => {
@@ -60,7 +39,7 @@ describe('CLIP text tower on the GPU vs the float64 reference', () => {
         const sub = which === 'text_encoder' ? ckpt.textEncoder! : ckpt.textEncoder2!;
         const model = await ClipTextModel.load(device, sub, { dtype });
         const w = await weights64(sub, dtype);
-        const cfg = config64(model.config);
+        const cfg = clipConfig64(model.config);
         const toks = await loadCheckpointTokenizers(ckpt);
         const tok = which === 'text_encoder' ? toks.clipL : toks.clipG;
         const r = rng(which.length * 7 + (dtype === 'f16' ? 1 : 0));
