@@ -75,6 +75,7 @@ export class VaeModel {
       throw new ShapeError(`VAE decode: z must be [${cfg.latent_channels}, h, w], got [${z.shape.join(', ')}]`);
     }
     if (z.dtype !== this.dtype) throw new ShapeError(`VAE decode: z is ${z.dtype} but the VAE runs in ${this.dtype}; cast first`);
+    this.checkFits(z.shape[1]!, z.shape[2]!);
     let x = z;
     const step = (next: Tensor) => {
       if (x !== z) x.dispose();
@@ -169,6 +170,21 @@ export class VaeModel {
       flat.dispose();
     }
     return { width, height, frames };
+  }
+
+  /** The decoder's largest activation (per up block: its channels at its resolution) must fit one storage binding. */
+  private checkFits(h: number, w: number): void {
+    const rev = [...this.config.block_out_channels].reverse();
+    const bytesPer = this.dtype === 'f16' ? 2 : 4;
+    let worst = 0;
+    rev.forEach((c, i) => {
+      const prev = i === 0 ? c : rev[i - 1]!;
+      worst = Math.max(worst, Math.max(c, prev) * h * w * 4 ** i * bytesPer);
+    });
+    const limit = this.device.caps.maxStorageBufferBindingSize;
+    if (worst > limit) {
+      throw new ShapeError(`VAE decode: a ${h}x${w} latent needs ${(worst / 2 ** 20).toFixed(0)} MiB activations, above this device's ${(limit / 2 ** 20).toFixed(0)} MiB storage binding limit; decode a smaller resolution or use dtype f16`);
+    }
   }
 
   /** ResnetBlock2D: conv2(silu(norm2(conv1(silu(norm1 x))))) + shortcut(x) (1x1 conv when channels change). */
