@@ -29,6 +29,15 @@ fn gelu_tanh(x: {{F}}) -> {{F}} {
   let u = clamp(0.7978845608028654 * (x + 0.044715 * x * x * x), {{F}}(-15.0), {{F}}(15.0));
   return 0.5 * x * (1.0 + tanh(u));
 }
+fn quick_gelu(x: {{F}}) -> {{F}} { return x / (1.0 + exp(-1.702 * x)); }
+// erf by Abramowitz & Stegun 7.1.26 (|error| <= 1.5e-7), odd extension.
+fn erf_as(x: {{F}}) -> {{F}} {
+  let ax = abs(x);
+  let t = 1.0 / (1.0 + 0.3275911 * ax);
+  let poly = ((((1.061405429 * t - 1.453152027) * t + 1.421413741) * t - 0.284496736) * t + 0.254829592) * t;
+  return sign(x) * (1.0 - poly * exp(-ax * ax));
+}
+fn gelu_erf(x: {{F}}) -> {{F}} { return 0.5 * x * (1.0 + erf_as(x * 0.7071067811865476)); }
 
 @compute @workgroup_size(256)
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) li: u32) {

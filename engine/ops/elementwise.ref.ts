@@ -10,6 +10,42 @@ export function geluTanhRef(x: number): number {
   return 0.5 * x * (1 + Math.tanh(Math.sqrt(2 / Math.PI) * (x + 0.044715 * x ** 3)));
 }
 
+export function quickGeluRef(x: number): number {
+  return x / (1 + Math.exp(-1.702 * x));
+}
+
+/** Exact GELU 0.5 x (1 + erf(x / sqrt 2)); erf by its Maclaurin series / continued fraction in float64. */
+export function geluErfRef(x: number): number {
+  return 0.5 * x * (1 + erf64(x / Math.SQRT2));
+}
+
+function erf64(x: number): number {
+  const ax = Math.abs(x);
+  if (ax > 6) return Math.sign(x);
+  if (ax < 2.5) {
+    // erf(x) = 2/sqrt(pi) * sum_n (-1)^n x^(2n+1) / (n! (2n+1))
+    let term = x;
+    let sum = x;
+    for (let n = 1; n < 80; n++) {
+      term *= (-x * x) / n;
+      sum += term / (2 * n + 1);
+    }
+    return (2 / Math.sqrt(Math.PI)) * sum;
+  }
+  // erfc(x) by its continued fraction (Lentz), for 2.5 <= |x| <= 6.
+  let f = ax;
+  let c = ax;
+  let d = 0;
+  for (let k = 1; k < 200; k++) {
+    const a = k / 2;
+    d = 1 / (ax + a * d);
+    c = ax + a / c;
+    f *= c * d;
+  }
+  const erfc = Math.exp(-ax * ax) / (f * Math.sqrt(Math.PI));
+  return Math.sign(x) * (1 - erfc);
+}
+
 export function elementwiseRef(op: ElementwiseOp, inputs: ArrayLike<number>[], alpha = 1, beta = 0): Float64Array {
   const [a, b, c] = inputs;
   const n = a!.length;
@@ -23,6 +59,9 @@ export function elementwiseRef(op: ElementwiseOp, inputs: ArrayLike<number>[], a
       case 'scale': out[i] = alpha * x + beta; break;
       case 'silu': out[i] = siluRef(x); break;
       case 'gelu_tanh': out[i] = geluTanhRef(x); break;
+      case 'quick_gelu': out[i] = quickGeluRef(x); break;
+      case 'gelu_erf': out[i] = geluErfRef(x); break;
+      case 'relu': out[i] = Math.max(x, 0); break;
       case 'exp': out[i] = Math.exp(x); break;
       case 'add': out[i] = x + y; break;
       case 'sub': out[i] = x - y; break;

@@ -13,6 +13,11 @@ export const ELEMENTWISE_EXPR = {
   scale: 'p.alpha * x + p.beta',
   silu: 'silu(x)',
   gelu_tanh: 'gelu_tanh(x)',
+  /** x * sigmoid(1.702 x) (CLIP's quick_gelu). */
+  quick_gelu: 'quick_gelu(x)',
+  /** 0.5 x (1 + erf(x / sqrt 2)) (exact GELU; erf to ~1.5e-7 absolute). */
+  gelu_erf: 'gelu_erf(x)',
+  relu: 'max(x, x * 0.0)',
   exp: 'exp(x)',
   add: 'x + y',
   sub: 'x - y',
@@ -28,7 +33,7 @@ export const ELEMENTWISE_EXPR = {
 export type ElementwiseOp = keyof typeof ELEMENTWISE_EXPR;
 
 const ARITY: Record<ElementwiseOp, 1 | 2 | 3> = {
-  copy: 1, scale: 1, silu: 1, gelu_tanh: 1, exp: 1, add: 2, sub: 2, mul: 2, axpby: 2, modulate: 3, gated_add: 3,
+  copy: 1, scale: 1, silu: 1, gelu_tanh: 1, quick_gelu: 1, gelu_erf: 1, relu: 1, exp: 1, add: 2, sub: 2, mul: 2, axpby: 2, modulate: 3, gated_add: 3,
 };
 
 export interface ElementwiseOptions {
@@ -82,6 +87,9 @@ export const sub = (a: Tensor, b: Tensor, o?: ElementwiseOptions) => elementwise
 export const mul = (a: Tensor, b: Tensor, o?: ElementwiseOptions) => elementwise('mul', [a, b], o);
 export const silu = (a: Tensor, o?: ElementwiseOptions) => elementwise('silu', [a], o);
 export const geluTanh = (a: Tensor, o?: ElementwiseOptions) => elementwise('gelu_tanh', [a], o);
+export const quickGelu = (a: Tensor, o?: ElementwiseOptions) => elementwise('quick_gelu', [a], o);
+export const relu = (a: Tensor, o?: ElementwiseOptions) => elementwise('relu', [a], o);
+export const geluErf = (a: Tensor, o?: ElementwiseOptions) => elementwise('gelu_erf', [a], o);
 export const scale = (a: Tensor, alpha: number, beta = 0, o?: ElementwiseOptions) => elementwise('scale', [a], { ...o, alpha, beta });
 /** x * (1 + scale) + shift, scale and shift broadcast over leading axes. */
 export const modulate = (x: Tensor, scaleT: Tensor, shift: Tensor, o?: ElementwiseOptions) => elementwise('modulate', [x, scaleT, shift], o);
