@@ -16,6 +16,7 @@ import { patchify, unpatchify } from '../ops/patch.js';
 import { rope } from '../ops/rope.js';
 import { timestepEmbedding } from '../ops/timestep-embedding.js';
 import { Tensor } from '../tensor.js';
+import { Scratch } from './scratch.js';
 import { GpuWeights, type LoadProgress } from './weights.js';
 
 /** All LayerNorms of the transformer: eps 1e-6, no affine. */
@@ -39,19 +40,6 @@ export interface VchitectLoadOptions {
   /** Weights and activations dtype (f16 needs shader-f16). */
   dtype?: DType;
   onProgress?: (p: LoadProgress) => void;
-}
-
-/** Tracks intermediate tensors so a stage can free everything but what it returns. */
-class Scratch {
-  private list: Tensor[] = [];
-  t<T extends Tensor>(x: T): T {
-    this.list.push(x);
-    return x;
-  }
-  release(...keep: Tensor[]): void {
-    for (const x of this.list) if (!keep.includes(x)) x.dispose();
-    this.list = [];
-  }
 }
 
 export class VchitectTransformer {

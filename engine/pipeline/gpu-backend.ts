@@ -1,14 +1,19 @@
-// ModelBackend on WebGPU: the Vchitect transformer runs on the GPU (engine/model/vchitect.ts). Text encoding and
-// VAE decoding run once per generation; until their GPU versions land they use the float64 reference models.
+// ModelBackend on WebGPU: text encoders (CLIP-L, CLIP-bigG, T5), the Vchitect transformer and the VAE decoder all
+// run on one GPU device through the engine's models (engine/model/). The text encoders load on first use; the VAE
+// stays f32 (the SD3 VAE needs it: its config sets force_upcast).
 
 import type { DType } from '../dtype.js';
 import { Device } from '../gpu/device.js';
 import { validateCheckpoint, type Checkpoint } from '../io/checkpoint.js';
+import { ClipTextModel } from '../model/clip.js';
+import { T5Encoder } from '../model/t5.js';
+import { encodePrompt, type TextEncoders } from '../model/text-conditioning.js';
+import { VaeModel } from '../model/vae.js';
 import { VchitectTransformer } from '../model/vchitect.js';
+import { loadCheckpointTokenizers, type Sd3Tokenizers } from '../text/tokenizers.js';
 import { Tensor } from '../tensor.js';
 import type { BackendModelInfo, DecodedVideo, ModelBackend, Tensor32, TextConditioning } from './backend.js';
 import { backendInfoFromCheckpoint } from './backend-info.js';
-import { ReferenceBackend } from './reference-backend.js';
 
 export interface GpuBackendOptions {
   dtype?: DType;
@@ -19,12 +24,13 @@ export interface GpuBackendOptions {
 export class GpuBackend implements ModelBackend {
   readonly info: BackendModelInfo;
   private textCache = new Map<TextConditioning, { context: Tensor; pooled: Tensor }>();
+  private encoders?: Promise<{ models: TextEncoders; tokenizers: Sd3Tokenizers }>;
+  private vae?: Promise<VaeModel>;
 
   private constructor(
     readonly device: Device,
     readonly transformer: VchitectTransformer,
-    private readonly stages: ReferenceBackend,
-    ckpt: Checkpoint,
+    private readonly ckpt: Checkpoint,
     private readonly ownsDevice: boolean,
   ) {
     this.info = backendInfoFromCheckpoint(ckpt, `webgpu-${transformer.dtype}`);
@@ -32,18 +38,38 @@ export class GpuBackend implements ModelBackend {
 
   static async create(ckpt: Checkpoint, opts: GpuBackendOptions = {}): Promise<GpuBackend> {
     validateCheckpoint(ckpt, { allowUnexpected: true });
+    if (!ckpt.textEncoder || !ckpt.textEncoder2) throw new Error(`${ckpt.root}: the CLIP text encoders (text_encoder/, text_encoder_2/) are required`);
     const device = opts.device ?? (await Device.create({ label: 'parallax' }));
     const dtype = opts.dtype ?? 'f32';
     if (dtype === 'f16' && !device.f16) {
       throw new Error(`--dtype f16 needs shader-f16, which ${device.adapter.description || device.adapter.vendor} does not offer; use --dtype f32`);
     }
     const transformer = await VchitectTransformer.load(device, ckpt.transformer, { dtype });
-    const stages = await ReferenceBackend.create(ckpt);
-    return new GpuBackend(device, transformer, stages, ckpt, !opts.device);
+    return new GpuBackend(device, transformer, ckpt, !opts.device);
   }
 
-  encodeText(prompt: string): Promise<TextConditioning> {
-    return this.stages.encodeText(prompt);
+  private textEncoders(): Promise<{ models: TextEncoders; tokenizers: Sd3Tokenizers }> {
+    this.encoders ??= (async () => {
+      const ck = this.ckpt;
+      const dtype = this.transformer.dtype;
+      const models: TextEncoders = {
+        clipL: await ClipTextModel.load(this.device, ck.textEncoder!, { dtype }),
+        clipG: await ClipTextModel.load(this.device, ck.textEncoder2!, { dtype }),
+        t5: ck.textEncoder3 ? await T5Encoder.load(this.device, ck.textEncoder3, { dtype }) : undefined,
+      };
+      return { models, tokenizers: await loadCheckpointTokenizers(ck) };
+    })();
+    return this.encoders;
+  }
+
+  async encodeText(prompt: string): Promise<TextConditioning> {
+    const { models, tokenizers } = await this.textEncoders();
+    const e = encodePrompt(models, tokenizers, prompt, { jointDim: this.transformer.dims.jointAttentionDim, dtype: 'f32' });
+    const [promptEmbeds, pooled] = await Promise.all([e.promptEmbeds.read(), e.pooled.read()]);
+    const [tokens, jointDim] = e.promptEmbeds.shape as [number, number];
+    e.promptEmbeds.dispose();
+    e.pooled.dispose();
+    return { promptEmbeds, tokens, jointDim, pooled };
   }
 
   /** The conditioning uploaded once per prompt and reused at every step. */
@@ -76,8 +102,15 @@ export class GpuBackend implements ModelBackend {
     return [c, u];
   }
 
-  decode(latents: Tensor32): Promise<DecodedVideo> {
-    return this.stages.decode(latents);
+  async decode(latents: Tensor32): Promise<DecodedVideo> {
+    this.vae ??= VaeModel.load(this.device, this.ckpt.vae, { dtype: 'f32' });
+    const vae = await this.vae;
+    const z = Tensor.from(this.device, latents.data, latents.shape, 'f32', 'latents');
+    try {
+      return await vae.decodeFrames(z);
+    } finally {
+      z.dispose();
+    }
   }
 
   peakMemoryBytes(): number {
@@ -91,7 +124,13 @@ export class GpuBackend implements ModelBackend {
     }
     this.textCache.clear();
     this.transformer.dispose();
-    await this.stages.dispose();
+    if (this.encoders) {
+      const { models } = await this.encoders;
+      models.clipL.dispose();
+      models.clipG.dispose();
+      models.t5?.dispose();
+    }
+    if (this.vae) (await this.vae).dispose();
     if (this.ownsDevice) this.device.destroy();
   }
 }
