@@ -1,7 +1,8 @@
 // `npm run bench:kernels`: times Parallax's kernels at the Vchitect-2B shapes (reduced where the adapter is a CPU
 // and says so), next to TensorFlow.js's WebGPU backend on the same adapter and PyTorch on the same CPU, as rates
 // and as % of the adapter's measured peak. Writes the table into docs/benchmarks.md.
-//   node --import tsx bench/kernels.ts [--only op1,op2] [--no-tfjs] [--no-torch] [--no-f16] [--no-write]
+//   node --import tsx bench/kernels.ts [--only op1,op2] [--full] [--no-tfjs] [--no-torch] [--no-f16] [--no-write]
+// --full keeps the 2B shapes on a CPU adapter too (slow).
 
 import { readFileSync, writeFileSync, existsSync } from 'node:fs';
 import os from 'node:os';
@@ -16,10 +17,10 @@ import { timeMedian } from './timing.js';
 const argv = process.argv.slice(2);
 const flag = (f: string) => argv.includes(f);
 const only = argv.find((a, i) => argv[i - 1] === '--only')?.split(',');
-const cases = allCases.filter((c) => !only || only.includes(c.op));
-
 const device = await Device.create({ label: 'bench' });
 const a = device.adapter;
+const cpuAdapter = a.isFallbackAdapter || /lavapipe|llvmpipe|swiftshader/i.test(`${a.backend} ${a.description}`);
+const cases = allCases(cpuAdapter && !flag('--full')).filter((c) => !only || only.includes(c.op));
 console.log(`Adapter: ${a.vendor} ${a.architecture} ${a.description} (${a.backend}); CPU: ${os.cpus()[0]?.model} x${os.cpus().length}`);
 const peaks = await measurePeaks(device);
 console.log(`Measured peak: ${peaks.gflops.toFixed(1)} GFLOP/s f32 FMA, ${peaks.gbps.toFixed(1)} GB/s copy`);

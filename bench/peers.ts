@@ -44,14 +44,23 @@ export async function loadTfPeer(): Promise<TfPeer | { error: string }> {
   }
 }
 
-/** Times the cases' PyTorch versions in one python3 process; {} with a note when torch is missing. */
+/** The first Python that imports torch: $PARALLAX_PYTHON, python3 on PATH, then Debian's /usr/bin/python3. */
+function findTorchPython(): { python: string; version: string } | null {
+  for (const python of [process.env.PARALLAX_PYTHON, 'python3', '/usr/bin/python3'].filter(Boolean) as string[]) {
+    const v = spawnSync(python, ['-c', 'import torch; print(torch.__version__)'], { encoding: 'utf8' });
+    if (v.status === 0) return { python, version: v.stdout.trim() };
+  }
+  return null;
+}
+
+/** Times the cases' PyTorch versions in one Python process; {} with a note when torch is missing. */
 export function runTorchPeer(cases: BenchCase[]): { times: Record<string, number>; version?: string; error?: string } {
   const list = cases.filter((c) => c.torch).map((c) => ({ name: `${c.op}:${c.name}`, ...c.torch! }));
-  const v = spawnSync('python3', ['-c', 'import torch; print(torch.__version__)'], { encoding: 'utf8' });
-  if (v.status !== 0) return { times: {}, error: 'python3-torch not installed (node scripts/setup.mjs --torch installs it)' };
-  const r = spawnSync('python3', [new URL('./torch_peer.py', import.meta.url).pathname], {
+  const found = findTorchPython();
+  if (!found) return { times: {}, error: 'python3-torch not installed (node scripts/setup.mjs --torch installs it)' };
+  const r = spawnSync(found.python, [new URL('./torch_peer.py', import.meta.url).pathname], {
     input: JSON.stringify(list), encoding: 'utf8', maxBuffer: 1 << 24, timeout: 30 * 60_000,
   });
   if (r.status !== 0) return { times: {}, error: `torch peer failed: ${r.stderr.slice(-500)}` };
-  return { times: JSON.parse(r.stdout.trim().split('\n').pop()!), version: v.stdout.trim() };
+  return { times: JSON.parse(r.stdout.trim().split('\n').pop()!), version: found.version };
 }

@@ -122,7 +122,7 @@ function ensurePackage(cmd, pkg, why) {
 }
 
 function ensureTorch() {
-  const ok = spawnSync('python3', ['-c', 'import torch'], { stdio: 'ignore' }).status === 0;
+  const ok = ['python3', '/usr/bin/python3'].some((py) => spawnSync(py, ['-c', 'import torch'], { stdio: 'ignore' }).status === 0);
   if (ok) return;
   if (checkOnly || !isDebianLike || !isRoot) {
     log('PyTorch is not installed: the benchmark will skip its PyTorch CPU column (apt-get install python3-torch to add it).');
