@@ -42,5 +42,5 @@ export function fmtBytes(n: number): string {
   return `${(n / 1024).toFixed(1)} KiB`;
 }
 
-export const DTYPE_CHOICES = ['f32', 'f16', 'bf16'] as const;
+export const DTYPE_CHOICES = ['f32', 'f16'] as const;
 export type DTypeChoice = (typeof DTYPE_CHOICES)[number];

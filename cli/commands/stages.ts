@@ -46,7 +46,7 @@ async function readInput(path: string, r: Awaited<ReturnType<typeof openSafetens
 function backendOptions(cmd: Command): Command {
   return cmd
     .requiredOption('--model <dir>', 'diffusers checkpoint folder')
-    .addOption(new Option('--backend <name>', 'model backend').choices(BACKEND_NAMES).default('reference'))
+    .addOption(new Option('--backend <name>', 'model backend: gpu (WebGPU) or reference (float64 CPU)').choices(BACKEND_NAMES).default('gpu'))
     .addOption(new Option('--dtype <dtype>', 'GPU backend dtype (ignored by the float64 reference)').choices(DTYPE_CHOICES));
 }
 
