@@ -110,7 +110,7 @@ fn loadB(off: u32, k: u32, n: u32) -> vec4<f32> {
 const GM = 4u;
 
 //#if B_NK
-const LANES = 32u;
+const LANES = {{LANES}}u;
 var<workgroup> red: array<array<f32, 256>, GM>;
 
 @compute @workgroup_size(256)

@@ -33,16 +33,24 @@ export interface MatmulKernelSpec {
 
 export const MATMUL_OP = 'matmul';
 
-const TILED = { WGX: 16, WGY: 16, TM: 4, TK: 16 };
+/** Tiled kernel shape; PARALLAX_TILED="WGX,WGY,TM,TK" overrides it at load time (research knob for bench/matmul.ts). */
+const TILED = tiledDefines(typeof process !== 'undefined' ? process.env?.PARALLAX_TILED : undefined);
+function tiledDefines(env: string | undefined): { WGX: number; WGY: number; TM: number; TK: number } {
+  const [WGX = 16, WGY = 16, TM = 4, TK = 16] = (env ?? '').split(',').filter(Boolean).map(Number);
+  return { WGX, WGY, TM, TK };
+}
 registerVariant<MatmulKernelSpec>({
   op: MATMUL_OP, name: 'matmul_tiled', priority: 10,
   spec: { kernel: 'matmul_tiled', defines: TILED, workgroups: (s) => [ceilDiv(s.N, 4 * TILED.WGX), ceilDiv(s.M, TILED.TM * TILED.WGY), s.batch] },
 });
+/** Lanes per output column in the B_NK gemv (power of two <= 256): they split K and reduce in workgroup memory. */
+const GEMV = { LANES: Number(typeof process !== 'undefined' ? process.env?.PARALLAX_GEMV_LANES ?? 32 : 32) };
 registerVariant<MatmulKernelSpec>({
   op: MATMUL_OP, name: 'matmul_gemv', priority: 5,
   spec: {
     kernel: 'matmul_gemv',
-    workgroups: (s) => [s.bNK ? ceilDiv(s.N, 8) : ceilDiv(s.N, 1024), ceilDiv(s.M, 4), s.batch],
+    defines: GEMV,
+    workgroups: (s) => [s.bNK ? ceilDiv(s.N, 256 / GEMV.LANES) : ceilDiv(s.N, 1024), ceilDiv(s.M, 4), s.batch],
     prefer: (s) => s.M <= 4,
   },
 });
