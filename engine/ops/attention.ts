@@ -39,6 +39,8 @@ export interface AttentionProblem {
   sk: number;
   /** All views have offsets and strides that are multiples of 4 and headDim % 4 == 0. */
   aligned: boolean;
+  /** The device is an LLVM-based CPU adapter (lavapipe): no workgroup-memory tiling pays off there. */
+  cpu: boolean;
 }
 
 /** What a registered attention variant declares; the wrapper builds defines and the grid from it. */
@@ -62,7 +64,7 @@ registerVariant<AttentionVariantSpec>({ op: OP, name: 'attention_naive', spec: {
 registerVariant<AttentionVariantSpec>({ op: OP, name: 'attention_flash', spec: { kernel: 'attention_flash', grid: 'tile', vec4: true }, priority: 10 });
 registerVariant<AttentionVariantSpec>({
   op: OP, name: 'attention_rows', priority: 20,
-  spec: { kernel: 'attention_rows', grid: 'row', vec4: true, suits: (p) => p.sk <= 64 },
+  spec: { kernel: 'attention_rows', grid: 'row', vec4: true, suits: (p) => p.sk <= 64 || p.cpu },
 });
 
 /**
@@ -91,6 +93,11 @@ export function flashTiles(headDim: number, budgetBytes: number, maxThreads = 25
 function dynamicLoops(device: Device): boolean {
   const env = typeof process !== 'undefined' ? process.env?.PARALLAX_ATTENTION_LOOPS : undefined;
   if (env === 'static' || env === 'dynamic') return env === 'dynamic';
+  return cpuAdapter(device);
+}
+
+/** Whether the device is an LLVM-based CPU adapter (lavapipe, SwiftShader). */
+function cpuAdapter(device: Device): boolean {
   const a = device.adapter;
   return a.isFallbackAdapter || /llvmpipe|lavapipe|swiftshader|cpu/i.test(`${a.description} ${a.backend} ${a.device}`);
 }
@@ -181,6 +188,7 @@ export function attention(qIn: AttentionInput, kIn: AttentionInput, vIn: Attenti
   const prob: AttentionProblem = {
     batch: B, heads: H, headDim: hd, sq: Sq, sk: Sk,
     aligned: hd % 4 === 0 && [q, k, v, out].every(vec4Aligned),
+    cpu: cpuAdapter(device),
   };
   const variant = chooseVariant(device, prob, opts.variant);
   const spec = variant.spec;
