@@ -42,5 +42,8 @@ export function fmtBytes(n: number): string {
   return `${(n / 1024).toFixed(1)} KiB`;
 }
 
-export const DTYPE_CHOICES = ['f32', 'f16'] as const;
+/** Checkpoint storage dtypes (make-tiny writes them; inspect estimates with them). */
+export const DTYPE_CHOICES = ['f32', 'f16', 'bf16'] as const;
 export type DTypeChoice = (typeof DTYPE_CHOICES)[number];
+/** GPU compute dtypes: WebGPU has f32 and (with shader-f16) f16, no bf16 arithmetic. */
+export const COMPUTE_DTYPE_CHOICES = ['f32', 'f16'] as const;

@@ -13,7 +13,7 @@ import { writePngFrames } from '../../engine/video/png.js';
 import { MODEL_HASH_METHOD, SIDECAR_VERSION, sidecarPath, writeSidecar, type VideoSidecar } from '../../engine/video/sidecar.js';
 import { writeSafetensors } from '../../engine/io/safetensors.js';
 import { createStepProgress } from '../progress.js';
-import { DTYPE_CHOICES, fmtBytes, fmtMs, parseFloatArg, parseIntArg, requireModelDir, type DTypeChoice } from '../options.js';
+import { COMPUTE_DTYPE_CHOICES, fmtBytes, fmtMs, parseFloatArg, parseIntArg, requireModelDir, type DTypeChoice } from '../options.js';
 
 export interface GenerateCliOptions {
   model: string;
@@ -126,7 +126,7 @@ export function registerGenerate(program: Command): void {
     .addOption(new Option('--guidance-mode <mode>', 'reference: the Vchitect per-step weight; constant: plain CFG').choices(GUIDANCE_MODES).default(d.guidanceMode))
     .option('--seed <n>', 'noise seed, integer in [0, 2^53) (default: random, saved in the sidecar)', parseIntArg('--seed', 0))
     .option('--fps <n>', 'frames per second of the MP4', parseFloatArg('--fps', 0.001), d.fps)
-    .addOption(new Option('--dtype <dtype>', 'GPU backend dtype (ignored by the float64 reference)').choices(DTYPE_CHOICES))
+    .addOption(new Option('--dtype <dtype>', 'GPU backend dtype (ignored by the float64 reference)').choices(COMPUTE_DTYPE_CHOICES))
     .option('--out <file.mp4>', 'output video, default out/parallax-<seed>.mp4 (sidecar: same name with .json)')
     .option('--png-frames <dir>', 'also write each frame as dir/frame_NNNNN.png')
     .option('--latents <file.safetensors>', 'also save the final latents (tensor "latents", F32 [1,F,16,h,w])')

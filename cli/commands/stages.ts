@@ -8,7 +8,7 @@ import type { ModelBackend, Tensor32 } from '../../engine/pipeline/backend.js';
 import { writeMp4 } from '../../engine/video/mp4.js';
 import { writePngFrames } from '../../engine/video/png.js';
 import { SPEC_DEFAULTS } from '../../engine/pipeline/generate-options.js';
-import { DTYPE_CHOICES, fmtMs, parseFloatArg, requireModelDir, type DTypeChoice } from '../options.js';
+import { COMPUTE_DTYPE_CHOICES, fmtMs, parseFloatArg, requireModelDir, type DTypeChoice } from '../options.js';
 
 interface StageOpts {
   model: string;
@@ -47,7 +47,7 @@ function backendOptions(cmd: Command): Command {
   return cmd
     .requiredOption('--model <dir>', 'diffusers checkpoint folder')
     .addOption(new Option('--backend <name>', 'model backend: gpu (WebGPU) or reference (float64 CPU)').choices(BACKEND_NAMES).default('gpu'))
-    .addOption(new Option('--dtype <dtype>', 'GPU backend dtype (ignored by the float64 reference)').choices(DTYPE_CHOICES));
+    .addOption(new Option('--dtype <dtype>', 'GPU backend dtype (ignored by the float64 reference)').choices(COMPUTE_DTYPE_CHOICES));
 }
 
 export function registerStages(program: Command): void {

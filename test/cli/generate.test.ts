@@ -63,7 +63,7 @@ describe('parallax CLI on a tiny checkpoint', () => {
     const side = JSON.parse(await readFile(join(dir, 'clip.json'), 'utf8'));
     expect(side.settings).toEqual({ prompt: 'a red fox', negativePrompt: 'blurry', frames: 2, width: 32, height: 16, steps: 2, guidance: 3, guidanceMode: 'constant', seed: 5, fps: 10 });
     expect(side.model.hash).toMatch(/^[0-9a-f]{64}$/);
-    expect(side.backend.name).toBe('reference-f64');
+    expect(side.backend.name).toBe('webgpu-f32');
     expect(side.output).toMatchObject({ video: out, width: 32, height: 16, frames: 2 });
     expect(side.latentShape).toEqual([1, 2, 16, 2, 4]);
     for (const k of ['textEncodeMs', 'denoiseMs', 'decodeMs', 'totalMs', 'videoWriteMs', 'modelHashMs']) expect(side.timings[k]).toBeGreaterThan(0);
@@ -117,7 +117,7 @@ describe('parallax CLI on a tiny checkpoint', () => {
       [[...base, '--out', join(dir, 'x.avi')], /expected a \.mp4 file name/],
       [['generate', '--model', join(dir, 'missing'), '--prompt', 'x'], /model folder .*missing does not exist.*make-tiny/],
       [['generate', '--model', bad, '--prompt', 'x', '--width', '32', '--height', '32'], /transformer\/diffusion_pytorch_model\.safetensors/],
-      [[...base, '--backend', 'gpu'], /WebGPU model backend is not available.*--backend reference/],
+      [[...base, '--dtype', 'bf16'], /--dtype.*bf16.*Allowed choices are f32, f16/],
       [['generate', '--model', ckpt], /required option '--prompt <text>' not specified/],
     ];
     for (let i = 0; i < cases.length; i += 3) {
@@ -132,13 +132,13 @@ describe('parallax CLI on a tiny checkpoint', () => {
   });
 
   it('--dry-run prints the plan; the f64 reference on a big size warns with the expected time', async () => {
-    const r = await parallax(['generate', '--model', ckpt, '--prompt', 'x', '--width', '256', '--height', '128', '--seed', '3', '--dry-run']);
+    const r = await parallax(['generate', '--model', ckpt, '--prompt', 'x', '--width', '256', '--height', '128', '--seed', '3', '--backend', 'reference', '--dry-run']);
     expect(r.code).toBe(0);
     const plan = JSON.parse(r.stdout);
     expect(plan.latentShape).toEqual([1, 40, 16, 16, 32]);
     expect(plan.settings).toMatchObject({ frames: 40, steps: 100, guidance: 7.5, guidanceMode: 'reference', fps: 8, seed: 3 });
     expect(r.stderr).toMatch(/warning: the float64 reference backend at 256x128, 40 frames, 100 steps .*expect roughly [\d.]+ (min|h)/);
-    const small = await parallax(['generate', '--model', ckpt, '--prompt', 'x', '--width', '32', '--height', '32', '--frames', '1', '--steps', '1', '--dry-run']);
+    const small = await parallax(['generate', '--model', ckpt, '--prompt', 'x', '--width', '32', '--height', '32', '--frames', '1', '--steps', '1', '--backend', 'reference', '--dry-run']);
     expect(small.code).toBe(0);
     expect(small.stderr).not.toMatch(/warning/);
   });
