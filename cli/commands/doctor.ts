@@ -2,6 +2,7 @@
 // engine's kernels compile and run on it; exits non-zero with the fix when no adapter is usable.
 
 import type { Command } from 'commander';
+import { listAdapters } from '../../engine/gpu/adapters.js';
 import { Device } from '../../engine/gpu/device.js';
 import { fmtBytes, NoAdapterError } from '../../engine/gpu/errors.js';
 import { elementwise } from '../../engine/ops/elementwise.js';
@@ -13,10 +14,20 @@ export function registerDoctor(program: Command): void {
     .description('check the WebGPU adapter, its features and limits, and run a kernel on it')
     .option('--json', 'print a JSON report')
     .option('--toggles <list>', 'extra Dawn toggles, comma-separated (e.g. allow_unsafe_apis)')
-    .action(async (opts: { json?: boolean; toggles?: string }) => {
+    .option('--list', 'list the adapters Dawn sees, with their indices, and exit')
+    .option('--adapter <index|name>', 'check this adapter (an index from --list, or a name substring)')
+    .action(async (opts: { json?: boolean; toggles?: string; list?: boolean; adapter?: string }) => {
+      if (opts.list) {
+        const list = await listAdapters();
+        if (opts.json) console.log(JSON.stringify(list, null, 2));
+        else for (const a of list) console.log(`${a.index}: ${a.name} (${a.backend})`);
+        if (!list.length) process.exit(2);
+        return;
+      }
+      const pick = opts.adapter === undefined ? {} : /^\d+$/.test(opts.adapter) ? { adapterIndex: Number(opts.adapter) } : { adapterName: opts.adapter };
       let device: Device;
       try {
-        device = await Device.create({ label: 'doctor', toggles: opts.toggles?.split(',') });
+        device = await Device.create({ label: 'doctor', toggles: opts.toggles?.split(','), ...pick });
       } catch (err) {
         if (err instanceof NoAdapterError) {
           console.error(`parallax doctor: ${err.message}`);

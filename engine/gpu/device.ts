@@ -17,6 +17,8 @@ export interface DeviceOptions extends FeatureRequest, PlatformOptions {
   maxDispatchesPerSubmit?: number;
   /** Use an existing GPU object (e.g. navigator.gpu) instead of creating one. */
   gpu?: GPU;
+  /** Node: pick the adapter at this index of listAdapters() (refused when its name is ambiguous). */
+  adapterIndex?: number;
 }
 
 /** A uniform field: the params struct of every kernel holds 4-byte scalars only, in declaration order. */
@@ -102,6 +104,10 @@ export class Device {
   /** Opens a device. Each call takes a fresh adapter: Dawn gives one device per adapter. */
   static async create(opts: DeviceOptions = {}): Promise<Device> {
     await loadShaderSources();
+    if (opts.adapterIndex !== undefined && !opts.gpu) {
+      const { listAdapters, adapterFilterForIndex } = await import('./adapters.js');
+      opts = { ...opts, adapterName: adapterFilterForIndex(await listAdapters(), opts.adapterIndex) };
+    }
     const gpu = opts.gpu ?? (await getGPU(opts));
     const adapter = await gpu.requestAdapter({ powerPreference: opts.powerPreference });
     if (!adapter) throw new NoAdapterError(noAdapterHelp());
