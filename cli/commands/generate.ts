@@ -98,11 +98,16 @@ export async function runGenerate(o: GenerateCliOptions, log: (s: string) => voi
       latentShape: result.latents.shape,
       timings: { ...timings, videoWriteMs, modelHashMs },
       peakMemoryBytes: result.peakMemoryBytes,
+      weightsLoaded: result.weightsLoaded,
       maxRssBytes,
     };
     const side = sidecarPath(out);
     await writeSidecar(side, sidecar);
     log(`text-encode ${fmtMs(timings.textEncodeMs)}, denoise ${fmtMs(timings.denoiseMs)} (${(timings.stepMs.length / (timings.denoiseMs / 1000)).toFixed(2)} it/s), decode ${fmtMs(timings.decodeMs)}, total ${fmtMs(timings.totalMs)}; mp4 write ${fmtMs(videoWriteMs)}, model hash ${fmtMs(modelHashMs)}`);
+    if (result.weightsLoaded) {
+      const w = result.weightsLoaded;
+      log(`weights: ${fmtBytes(w.bytes)} in ${w.tensors} tensors streamed to the GPU in ${fmtMs(w.ms)} (${(w.bytes / 1e6 / Math.max(w.ms / 1e3, 1e-9)).toFixed(0)} MB/s)`);
+    }
     log(`memory: ${result.peakMemoryBytes !== undefined ? `backend peak ${fmtBytes(result.peakMemoryBytes)}, ` : ''}process max RSS ${fmtBytes(maxRssBytes)}`);
     return { video: out, sidecar: side, result };
   } finally {

@@ -58,5 +58,7 @@ export interface ModelBackend {
   decode(latents: Tensor32): Promise<DecodedVideo>;
   /** Peak device memory in bytes so far, when the backend can measure it. */
   peakMemoryBytes?(): number | undefined;
+  /** Weights streamed to the device so far: bytes read from the checkpoint, tensors and milliseconds. */
+  weightsLoaded?(): { bytes: number; tensors: number; ms: number };
   dispose(): Promise<void>;
 }

@@ -10,6 +10,7 @@ import { T5Encoder } from '../model/t5.js';
 import { encodePrompt, type TextEncoders } from '../model/text-conditioning.js';
 import { VaeModel } from '../model/vae.js';
 import { VchitectTransformer } from '../model/vchitect.js';
+import type { GpuWeights } from '../model/weights.js';
 import { loadCheckpointTokenizers, type Sd3Tokenizers } from '../text/tokenizers.js';
 import { Tensor } from '../tensor.js';
 import type { BackendModelInfo, DecodedVideo, ModelBackend, Tensor32, TextConditioning } from './backend.js';
@@ -57,6 +58,7 @@ export class GpuBackend implements ModelBackend {
         clipG: await ClipTextModel.load(this.device, ck.textEncoder2!, { dtype }),
         t5: ck.textEncoder3 ? await T5Encoder.load(this.device, ck.textEncoder3, { dtype }) : undefined,
       };
+      this.loaded.push(models.clipL.weights, models.clipG.weights, ...(models.t5 ? [models.t5.weights] : []));
       return { models, tokenizers: await loadCheckpointTokenizers(ck) };
     })();
     return this.encoders;
@@ -103,7 +105,10 @@ export class GpuBackend implements ModelBackend {
   }
 
   async decode(latents: Tensor32): Promise<DecodedVideo> {
-    this.vae ??= VaeModel.load(this.device, this.ckpt.vae, { dtype: 'f32' });
+    this.vae ??= VaeModel.load(this.device, this.ckpt.vae, { dtype: 'f32' }).then((v) => {
+      this.loaded.push(v.weights);
+      return v;
+    });
     const vae = await this.vae;
     const z = Tensor.from(this.device, latents.data, latents.shape, 'f32', 'latents');
     try {
@@ -115,6 +120,13 @@ export class GpuBackend implements ModelBackend {
 
   peakMemoryBytes(): number {
     return this.device.pool.stats.peakBytes;
+  }
+
+  private loaded: GpuWeights[] = [];
+
+  weightsLoaded(): { bytes: number; tensors: number; ms: number } {
+    const all = [this.transformer.weights, ...this.loaded];
+    return all.reduce((a, w) => ({ bytes: a.bytes + w.report.fileBytes, tensors: a.tensors + w.report.tensors, ms: a.ms + w.report.ms }), { bytes: 0, tensors: 0, ms: 0 });
   }
 
   async dispose(): Promise<void> {

@@ -53,6 +53,8 @@ export interface GenerateResult {
   timings: GenerateTimings;
   backend: string;
   peakMemoryBytes?: number;
+  /** Weights the backend streamed to the device (bytes read, tensors, ms), when it reports them. */
+  weightsLoaded?: { bytes: number; tensors: number; ms: number };
 }
 
 const now = () => performance.now();
@@ -155,6 +157,7 @@ export class TextToVideoPipeline {
       timings: { textEncodeMs: tText - tStart, denoiseMs: tDenoise - tText, decodeMs: tEnd - tDenoise, totalMs: tEnd - tStart, stepMs },
       backend: this.backend.info.name,
       peakMemoryBytes: this.backend.peakMemoryBytes?.(),
+      weightsLoaded: this.backend.weightsLoaded?.(),
     };
   }
 

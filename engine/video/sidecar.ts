@@ -16,6 +16,8 @@ export interface VideoSidecar {
   /** Pipeline stages plus the MP4 write and the model hash (ms). */
   timings: GenerateTimings & { videoWriteMs?: number; modelHashMs?: number };
   peakMemoryBytes?: number;
+  /** Weights streamed to the device: bytes read, tensors, ms. */
+  weightsLoaded?: { bytes: number; tensors: number; ms: number };
   maxRssBytes?: number;
 }
 
