@@ -1,0 +1,21 @@
+// Vite build of the web app: root client/, output client/dist (served by `parallax serve`), module workers,
+// and access to the engine and shaders one level up. Dev: `npx vite client` with the API proxied to :8080.
+import { fileURLToPath } from 'node:url';
+import { defineConfig } from 'vite';
+
+const root = fileURLToPath(new URL('.', import.meta.url));
+const repo = fileURLToPath(new URL('..', import.meta.url));
+
+export default defineConfig({
+  root,
+  base: '/',
+  build: { outDir: 'dist', emptyOutDir: true, target: 'es2022', chunkSizeWarningLimit: 1024 },
+  worker: { format: 'es' },
+  server: {
+    fs: { allow: [repo] },
+    proxy: {
+      '/api/events': { target: process.env.PARALLAX_API ?? 'http://127.0.0.1:8080', ws: true, changeOrigin: true },
+      '/api': { target: process.env.PARALLAX_API ?? 'http://127.0.0.1:8080', changeOrigin: true },
+    },
+  },
+});
