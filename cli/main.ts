@@ -3,6 +3,7 @@
 import { Command } from 'commander';
 import { registerDoctor } from './commands/doctor.js';
 import { registerDemo } from './commands/demo.js';
+import { registerServe } from './commands/serve.js';
 
 const program = new Command();
 program
@@ -13,6 +14,7 @@ program
 
 registerDoctor(program);
 registerDemo(program);
+registerServe(program);
 
 try {
   await program.parseAsync(process.argv);
