@@ -5,6 +5,7 @@ import { defineConfig } from 'vite';
 
 const root = fileURLToPath(new URL('.', import.meta.url));
 const repo = fileURLToPath(new URL('..', import.meta.url));
+const api = process.env.PARALLAX_API ?? 'http://127.0.0.1:8080';
 
 export default defineConfig({
   root,
@@ -13,9 +14,10 @@ export default defineConfig({
   worker: { format: 'es' },
   server: {
     fs: { allow: [repo] },
+    // The API only accepts state-changing calls from its own origin: the proxy presents the API's origin.
     proxy: {
-      '/api/events': { target: process.env.PARALLAX_API ?? 'http://127.0.0.1:8080', ws: true, changeOrigin: true },
-      '/api': { target: process.env.PARALLAX_API ?? 'http://127.0.0.1:8080', changeOrigin: true },
+      '/api/events': { target: api, ws: true, changeOrigin: true, configure: (p) => p.on('proxyReqWs', (req) => req.setHeader('origin', api)) },
+      '/api': { target: api, changeOrigin: true, configure: (p) => p.on('proxyReq', (req) => req.setHeader('origin', api)) },
     },
   },
 });

@@ -155,9 +155,10 @@ export function buildForm(cfg: ServerConfig, handlers: { onSubmit(body: JobReque
   };
 }
 
+const LABELS: Partial<Record<RequestField, string>> = { fps: 'FPS', negative_prompt: 'Negative prompt', guidance_mode: 'Guidance mode' };
+
 function labelOf(f: RequestField): string {
-  const l = f.replace('_', ' ');
-  return l.charAt(0).toUpperCase() + l.slice(1);
+  return LABELS[f] ?? f.charAt(0).toUpperCase() + f.slice(1);
 }
 
 /** The local-preview button, for enabling/disabling from the app. */
