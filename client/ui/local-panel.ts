@@ -44,7 +44,7 @@ export function buildLocalPanel(preview: LocalPreview | null, onGpuInfo: (info: 
       if (!i) return;
       status.textContent = i.webgpu
         ? `WebGPU ready: ${i.adapter} · shader-f16 ${i.f16 ? 'yes' : 'no (f32)'}`
-        : `WebGPU unavailable (${i.error}): videos are generated on the server only.`;
+        : `WebGPU is not available in this browser (${i.error}): videos are generated on the server only.`;
       status.classList.toggle('bad', !i.webgpu);
     },
     async run(body) {
@@ -62,18 +62,23 @@ export function buildLocalPanel(preview: LocalPreview | null, onGpuInfo: (info: 
       root.dataset.state = 'running';
       stats.textContent = 'Starting…';
       const seed = body.seed ?? Math.floor(Math.random() * 0xffffffff);
+      // Progress comes through a comlink proxy (its own message port): it may arrive after the result.
+      let finished = false;
       try {
         const result = await preview.run({ ...body, seed }, (p) => {
+          if (finished) return;
           fill.style.width = `${(100 * p.step) / p.total}%`;
           stats.textContent = `Step ${p.step}/${p.total} · ${fmtRate(p.its)} · ETA ${fmtDuration(p.eta_s)}`;
           if (p.preview) drawRgba(canvas, p.preview);
         });
+        finished = true;
         stats.textContent = `Done: ${result.frames.length} frames in ${(result.ms / 1000).toFixed(2)} s (${result.kind}, seed ${seed}) · playing at ${result.fps} fps`;
         fill.style.width = '100%';
         root.dataset.state = 'done';
         root.dataset.frames = String(result.frames.length);
         play(result);
       } catch (err) {
+        finished = true;
         root.dataset.state = 'error';
         stats.textContent = `Preview failed: ${err instanceof Error ? err.message : String(err)}`;
       }

@@ -210,7 +210,7 @@ describe('web app in headless Chromium', () => {
   });
 
   it('runs the in-browser preview on WebGPU in a worker and plays its frames', async () => {
-    await page.waitForFunction(() => /WebGPU ready|unavailable/.test(document.querySelector('#local-status')?.textContent ?? ''), undefined, { timeout: 30_000 });
+    await page.waitForFunction(() => /WebGPU ready|not available/.test(document.querySelector('#local-status')?.textContent ?? ''), undefined, { timeout: 30_000 });
     expect(await page.textContent('#local-status')).toMatch(/WebGPU ready: .* shader-f16 (yes|no)/);
     expect(await page.textContent('#gpu-pill')).toMatch(/WebGPU ✓/);
     await page.click('[data-preset=preview]');
@@ -230,5 +230,20 @@ describe('web app in headless Chromium', () => {
     });
     expect(colours).toBeGreaterThan(20);
     await page.screenshot({ path: join(SHOTS, 'client-local-preview.png'), fullPage: true });
+  });
+
+  it('says so and keeps to the server when the browser has no WebGPU', async () => {
+    const p2 = await browser.newPage();
+    await p2.addInitScript(() => {
+      delete (Navigator.prototype as { gpu?: unknown }).gpu;
+    });
+    await p2.goto(ts.server.url);
+    await p2.waitForFunction(() => window.__parallaxApp?.ready === true);
+    expect(await p2.textContent('#local-status')).toMatch(/WebGPU is not available in this browser \(navigator.gpu is missing\): videos are generated on the server only/);
+    expect(await p2.textContent('#gpu-pill')).toMatch(/WebGPU ✗/);
+    await p2.fill('#f-prompt', 'no gpu here');
+    await p2.click('#preview-local');
+    expect(await p2.textContent('#local-status')).toMatch(/use Generate to run on the server/);
+    await p2.close();
   });
 });
