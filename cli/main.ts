@@ -7,6 +7,7 @@ import { registerMakeTiny } from './commands/make-tiny.js';
 import { registerInspect } from './commands/inspect.js';
 import { registerGenerate } from './commands/generate.js';
 import { registerStages } from './commands/stages.js';
+import { registerServe } from './commands/serve.js';
 
 const program = new Command();
 program
@@ -21,6 +22,7 @@ registerMakeTiny(program);
 registerInspect(program);
 registerGenerate(program);
 registerStages(program);
+registerServe(program);
 
 try {
   await program.parseAsync(process.argv);

@@ -3,6 +3,7 @@
 import { randomInt } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { stat } from 'node:fs/promises';
+import { basename } from 'node:path';
 import type { Logger } from 'pino';
 import { z } from 'zod';
 import { JOB_STATUSES, type JobRecord, type JobStore } from './db.js';
@@ -23,6 +24,8 @@ export interface ApiContext {
   corsOrigins: string[];
   /** Built web app (client/dist) or null. */
   staticDir: string | null;
+  /** Checkpoint folder exposed read-only at /api/model/ (Range reads for in-browser inference) or null. */
+  modelDir?: string | null;
   bodyLimitBytes: number;
   maxQueuedPerClient: number;
   maxQueuedTotal: number;
@@ -166,9 +169,11 @@ async function routeApi(ctx: ApiContext, req: IncomingMessage, res: ServerRespon
       defaults: REQUEST_DEFAULTS,
       guidance_modes: GUIDANCE_MODES,
       preview: { format: 'png', encoding: 'base64', min_interval_ms: ctx.previewIntervalMs },
+      model: ctx.modelDir ? { url: '/api/model/', name: basename(ctx.modelDir) } : null,
     }, cors);
     return;
   }
+  if (parts[0] === 'model') return serveModelFile(ctx, req, res, parts.slice(1), isRead, cors);
   if (parts[0] !== 'jobs') throw new HttpError(404, 'not_found', `no API endpoint ${url.pathname}`);
 
   if (parts.length === 1) {
@@ -236,6 +241,28 @@ async function routeApi(ctx: ApiContext, req: IncomingMessage, res: ServerRespon
     return outputFile(ctx, req, res, job, frames[Number(parts[3])], { 'Content-Type': 'image/png', 'Cache-Control': 'private, max-age=3600' });
   }
   throw new HttpError(404, 'not_found', `no API endpoint ${url.pathname}`);
+}
+
+/**
+ * GET/HEAD /api/model/<path>: a file of the checkpoint folder (modelDir), read-only, Range supported, so the
+ * browser reads safetensors shards with HTTP range reads (engine/io HttpFileStore). No listing; hidden
+ * (dot) segments and anything resolving outside the folder (symlinks included) are 404.
+ */
+async function serveModelFile(ctx: ApiContext, req: IncomingMessage, res: ServerResponse, parts: string[], isRead: boolean, cors: Record<string, string>): Promise<void> {
+  if (!isRead) methodNotAllowed('GET, HEAD');
+  if (!ctx.modelDir) throw new HttpError(404, 'not_found', 'no model folder is exposed: start the server with a model directory (parallax serve --model DIR)');
+  let rel: string[];
+  try {
+    rel = parts.map((p) => decodeURIComponent(p));
+  } catch {
+    throw new HttpError(400, 'bad_path', 'malformed percent-encoding in path');
+  }
+  if (rel.length === 0 || rel.some((p) => p.startsWith('.') || p.includes('/') || p.includes('\\') || p.includes('\0'))) {
+    throw new HttpError(404, 'not_found', `no model file ${JSON.stringify(rel.join('/').slice(0, 200))}`);
+  }
+  const file = await realpathUnder(ctx.modelDir, rel.join('/'));
+  if (!file || !(await isFile(file))) throw new HttpError(404, 'not_found', `no model file ${JSON.stringify(rel.join('/').slice(0, 200))} in the exposed model folder`);
+  await serveFile(req, res, file, { ...cors, 'Cache-Control': 'private, max-age=3600' });
 }
 
 function cancel(ctx: ApiContext, res: ServerResponse, id: string, cors: Record<string, string>): void {

@@ -33,6 +33,8 @@ export interface ServerOptions {
   corsOrigins?: string[];
   /** Built web app to serve at / with SPA fallback (e.g. client/dist); none if omitted. */
   staticDir?: string;
+  /** Checkpoint folder exposed read-only at /api/model/ with Range support (for in-browser inference); none if omitted. */
+  modelDir?: string;
   limits?: Partial<RequestLimits>;
   maxQueuedPerClient?: number;
   maxQueuedTotal?: number;
@@ -84,6 +86,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     logger,
     corsOrigins: opts.corsOrigins ?? [],
     staticDir: opts.staticDir ? resolve(opts.staticDir) : null,
+    modelDir: opts.modelDir ? resolve(opts.modelDir) : null,
     bodyLimitBytes: opts.bodyLimitBytes ?? 64 * 1024,
     maxQueuedPerClient,
     maxQueuedTotal,

@@ -1,0 +1,129 @@
+// `parallax serve`: the job server with the web app. Builds one Generator per GPU group (createGenerators:
+// FakeGenerator today, the engine once the pipeline lands), serves client/dist (building it if missing),
+// exposes the checkpoint folder read-only for in-browser inference, and prints a ready-to-click URL.
+
+import { existsSync, statSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { Command } from 'commander';
+import { FakeGenerator } from '../../server/fake-generator.js';
+import type { Generator } from '../../server/generator.js';
+import type { LogLevel } from '../../server/logger.js';
+import { serve } from '../../server/serve.js';
+
+const LOG_LEVELS: LogLevel[] = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
+
+export const CLIENT_DIST = fileURLToPath(new URL('../../client/dist/', import.meta.url));
+
+export interface GeneratorOptions {
+  /** Checkpoint folder (Vchitect-2.0 diffusers layout), or undefined for the fake generator. */
+  model?: string;
+  /** Device indices per GPU group, e.g. [[0], [1]] for two single-GPU groups or [[0, 1]] for one 2-GPU group. */
+  groups: number[][];
+  /** Use FakeGenerator even when a model is given. */
+  fake: boolean;
+  /** FakeGenerator speed (ms per denoising step). */
+  fakeMsPerStep: number;
+}
+
+/**
+ * One Generator per GPU group. TODAY every group gets a FakeGenerator (placeholder MP4 + PNG frames, real
+ * latent-preview images). The lead replaces the non-fake branch with the engine pipeline: open the group's
+ * devices, load `opts.model`, and return a Generator that denoises and encodes the MP4.
+ */
+export async function createGenerators(opts: GeneratorOptions): Promise<{ generators: Generator[]; kind: 'fake' | 'engine'; note?: string }> {
+  const fakes = () => opts.groups.map(() => new FakeGenerator({ msPerStep: opts.fakeMsPerStep, scale: 4, maxFrameFiles: 120 }));
+  if (opts.fake || !opts.model) {
+    return { generators: fakes(), kind: 'fake', note: opts.fake ? undefined : 'no --model given: using the FakeGenerator (placeholder videos)' };
+  }
+  return { generators: fakes(), kind: 'fake', note: 'the engine pipeline is not wired into `serve` yet: using the FakeGenerator (placeholder videos)' };
+}
+
+/** Parses --devices: "0,1" = two groups of one GPU; "0+1,2+3" = two groups of two GPUs; "2" alone = GPU 2. */
+export function parseDevices(spec: string): number[][] {
+  const groups = spec.split(',').map((g) => g.trim()).filter(Boolean).map((g) => g.split('+').map((d) => d.trim()));
+  if (groups.length === 0) throw new Error(`--devices ${JSON.stringify(spec)}: expected GPU indices like "0", "0,1" (two groups) or "0+1,2+3" (two groups of two)`);
+  const seen = new Set<number>();
+  return groups.map((g) =>
+    g.map((d) => {
+      if (!/^\d{1,3}$/.test(d)) throw new Error(`--devices ${JSON.stringify(spec)}: "${d}" is not a GPU index (expected e.g. "0,1" or "0+1,2+3")`);
+      const n = Number(d);
+      if (seen.has(n)) throw new Error(`--devices ${JSON.stringify(spec)}: GPU ${n} is listed twice`);
+      seen.add(n);
+      return n;
+    }),
+  );
+}
+
+/** Makes sure client/dist exists: builds it with Vite when possible, else says how. Returns the folder or null. */
+export async function ensureClientBuilt(dir: string, print: (s: string) => void): Promise<string | null> {
+  if (existsSync(join(dir, 'index.html'))) return dir;
+  print(`Web app not built (${join(dir, 'index.html')} missing): building it now…`);
+  try {
+    const vite = await import('vite');
+    await vite.build({ configFile: fileURLToPath(new URL('../../client/vite.config.ts', import.meta.url)), logLevel: 'warn', build: { outDir: dir, emptyOutDir: true } });
+    return dir;
+  } catch (err) {
+    print(`Could not build the web app (${err instanceof Error ? err.message.split('\n')[0] : String(err)}). Run \`npm run build:client\`, then restart. The API works without it.`);
+    return null;
+  }
+}
+
+interface ServeCliOptions {
+  model?: string;
+  port: string;
+  host: string;
+  dataDir: string;
+  token?: string;
+  devices: string;
+  fake?: boolean;
+  fakeMsPerStep: string;
+  static?: string;
+  cors?: string[];
+  logLevel: string;
+}
+
+export function registerServe(program: Command): void {
+  program
+    .command('serve')
+    .description('run the job server and the web app (queue, live previews, gallery)')
+    .option('--model <dir>', 'Vchitect-2.0 checkpoint folder (also exposed read-only at /api/model/ for in-browser inference)')
+    .option('--port <n>', 'port (0 = any free port)', '8080')
+    .option('--host <addr>', 'listen address (reads are open to whoever can reach it: keep 127.0.0.1 unless behind a proxy)', '127.0.0.1')
+    .option('--data-dir <dir>', 'database, token and job outputs', process.env.PARALLAX_DATA_DIR ?? join(homedir(), '.parallax'))
+    .option('--token <token>', 'API bearer token (default: $PARALLAX_TOKEN, else <data-dir>/token, generated on first start)')
+    .option('--devices <list>', 'GPU groups: "0" one GPU, "0,1" two groups, "0+1,2+3" two groups of two', '0')
+    .option('--fake', 'use the FakeGenerator (no GPU, placeholder videos); the default without --model')
+    .option('--fake-ms-per-step <ms>', 'FakeGenerator speed', '60')
+    .option('--static <dir>', 'web app folder to serve', CLIENT_DIST)
+    .option('--cors <origin...>', 'extra browser origins allowed (e.g. http://localhost:5173 for `npm run dev:client`)')
+    .option('--log-level <level>', 'silent, error, warn, info, debug', 'warn')
+    .action(async (o: ServeCliOptions) => {
+      const print = (s: string) => console.log(s);
+      const port = Number(o.port);
+      if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`--port ${o.port}: expected an integer 0..65535`);
+      if (o.model && !(existsSync(o.model) && statSync(o.model).isDirectory())) throw new Error(`--model ${o.model}: not a folder; pass the checkpoint folder (with model_index.json)`);
+      if (!LOG_LEVELS.includes(o.logLevel as LogLevel)) throw new Error(`--log-level ${o.logLevel}: expected one of ${LOG_LEVELS.join(', ')}`);
+      const msPerStep = Number(o.fakeMsPerStep);
+      if (!Number.isFinite(msPerStep) || msPerStep < 0) throw new Error(`--fake-ms-per-step ${o.fakeMsPerStep}: expected a number of milliseconds >= 0`);
+      const groups = parseDevices(o.devices);
+      const { generators, kind, note } = await createGenerators({ model: o.model, groups, fake: !!o.fake, fakeMsPerStep: msPerStep });
+      if (note) print(`Note: ${note}`);
+      const staticDir = o.static === CLIENT_DIST ? await ensureClientBuilt(CLIENT_DIST, print) : resolve(o.static ?? CLIENT_DIST);
+      const server = await serve({
+        dataDir: o.dataDir,
+        generators,
+        port,
+        host: o.host,
+        token: o.token,
+        staticDir: staticDir ?? undefined,
+        modelDir: o.model,
+        corsOrigins: o.cors,
+        logLevel: o.logLevel as LogLevel,
+        print,
+      });
+      print(`Generator: ${kind === 'fake' ? 'FakeGenerator (placeholder videos)' : 'engine'} on ${groups.length} group(s): ${groups.map((g) => g.join('+')).join(', ')}`);
+      if (staticDir) print(`Open the app: ${server.url}/#token=${encodeURIComponent(server.token)}`);
+    });
+}

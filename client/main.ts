@@ -1,0 +1,179 @@
+// Web app entry: token from #token=/localStorage, config and job list from the server, live events over the
+// WebSocket, and the panels (form, queue, player, gallery, in-browser preview) wired together.
+import './styles.css';
+import { ApiClient, ApiError } from './api.js';
+import { EventFeed, eventsUrl, type ConnectionState } from './events.js';
+import { LocalPreview } from './local-preview.js';
+import { JobState } from './store.js';
+import { TokenStore } from './token.js';
+import type { Job, JobRequestBody, ServerConfig } from './types.js';
+import { $, h, icon } from './ui/dom.js';
+import { buildForm } from './ui/form.js';
+import { buildGallery } from './ui/gallery.js';
+import { buildLocalPanel } from './ui/local-panel.js';
+import { buildPlayer } from './ui/player.js';
+import { buildQueue } from './ui/queue.js';
+import { askToken } from './ui/token-dialog.js';
+
+declare global {
+  interface Window {
+    /** Read by the end-to-end test. */
+    __parallaxApp?: { ready: boolean; connection: ConnectionState; feed?: EventFeed; error?: string };
+  }
+}
+
+const tokens = new TokenStore(localStorage);
+tokens.adoptFromLocation(location, (rest) => history.replaceState(null, '', `${location.pathname}${location.search}${rest ? `#${rest}` : ''}`));
+const api = new ApiClient(location.origin, () => tokens.get());
+const state = new JobState();
+window.__parallaxApp = { ready: false, connection: 'closed' };
+
+async function main(): Promise<void> {
+  const app = $('#app');
+  let cfg: ServerConfig;
+  try {
+    cfg = await api.config();
+  } catch (err) {
+    app.replaceChildren(h('div', { class: 'boot bad' }, `Cannot load the server configuration: ${err instanceof Error ? err.message : String(err)}`));
+    window.__parallaxApp!.error = String(err);
+    return;
+  }
+
+  const conn = h('span', { class: 'pill', id: 'conn' }, 'connecting…');
+  const gpuPill = h('span', { class: 'pill', id: 'gpu-pill', title: 'In-browser WebGPU' }, 'WebGPU …');
+  const tokenBtn = h('button', { type: 'button', class: 'pill button-pill', id: 'token-button', onclick: () => void changeToken('Enter the API token printed by the server.') }, icon('key'), h('span', { id: 'token-label' }, tokens.get() ? 'Token set' : 'Set token'));
+  const tokenLabel = tokenBtn.querySelector('#token-label')!;
+  const header = h('header', { class: 'topbar' },
+    h('div', { class: 'brand' }, h('span', { class: 'logo' }), 'Parallax', h('span', { class: 'muted small' }, ` text-to-video · server ${cfg.version} · ${cfg.groups} GPU group${cfg.groups === 1 ? '' : 's'}`)),
+    h('div', { class: 'pills' }, gpuPill, conn, tokenBtn));
+
+  const player = buildPlayer();
+  const preview = LocalPreview.create();
+  const local = buildLocalPanel(preview, (info) => {
+    gpuPill.textContent = info?.webgpu ? `WebGPU ✓ ${info.f16 ? 'f16' : 'f32'}` : 'WebGPU ✗';
+    gpuPill.className = `pill ${info?.webgpu ? 'ok' : 'bad'}`;
+    gpuPill.title = info?.webgpu ? `In-browser WebGPU: ${info.adapter}` : `No in-browser WebGPU: ${info?.error ?? 'navigator.gpu missing'}`;
+  });
+  if (!preview) local.setInfo({ webgpu: false, error: 'navigator.gpu is missing' });
+  else void preview.init().then(local.setInfo, (err: unknown) => local.setInfo({ webgpu: false, error: String(err) }));
+
+  const form = buildForm(cfg, {
+    onSubmit: (body) => void submit(body),
+    onLocalPreview: (body) => void local.run(body),
+  });
+  const queue = buildQueue(state, (job) => void cancel(job));
+  const gallery = buildGallery(state, {
+    play: (job) => {
+      player.show(job);
+      player.root.scrollIntoView({ behavior: 'smooth', block: 'nearest' });
+    },
+    rerun: (job) => {
+      form.fill(job.request);
+      void submit({ ...job.request });
+    },
+    cancel: (job) => void cancel(job),
+  });
+
+  app.replaceChildren(header, h('main', { class: 'layout' },
+    h('div', { class: 'col left' }, form.root, local.root),
+    h('div', { class: 'col right' }, queue.root, player.root)),
+    h('div', { class: 'layout-wide' }, gallery.root));
+
+  let autoPlay: string | null = null;
+  state.onChange((changed) => {
+    queue.render();
+    gallery.render();
+    for (const id of changed) {
+      const j = state.jobs.get(id);
+      if (j?.status === 'succeeded' && j.outputs && (autoPlay === id || player.current() === null)) {
+        autoPlay = null;
+        player.show(j);
+      }
+    }
+  });
+
+  async function changeToken(reason: string): Promise<boolean> {
+    const t = await askToken(reason, tokens.get());
+    if (!t) return false;
+    tokens.set(t);
+    tokenLabel.textContent = 'Token set';
+    return true;
+  }
+
+  async function authed<T>(call: () => Promise<T>): Promise<T> {
+    if (!tokens.get() && !(await changeToken('Submitting and cancelling jobs need the API token.'))) {
+      throw new ApiError(401, 'unauthorized', 'no API token: press “Set token” and paste the token the server printed');
+    }
+    try {
+      return await call();
+    } catch (err) {
+      if (err instanceof ApiError && err.status === 401) {
+        tokenLabel.textContent = 'Token rejected';
+        if (await changeToken('The server rejected the token (401 Unauthorized). Paste the token printed by `parallax serve` (or stored in <data-dir>/token).')) return call();
+      }
+      throw err;
+    }
+  }
+
+  async function submit(body: JobRequestBody): Promise<void> {
+    form.setBusy(true);
+    form.setBanner(null);
+    try {
+      const job = await authed(() => api.submit(body));
+      autoPlay = job.id;
+      state.upsert(job);
+    } catch (err) {
+      if (err instanceof ApiError) {
+        if (err.fields.length) form.showErrors(Object.fromEntries(err.fields.map((f) => [f.field, f.message])));
+        const hint = err.status === 401 ? ' Press “Set token” to enter it.' : err.status === 429 || err.status === 503 ? ' Try again in a few seconds.' : '';
+        form.setBanner(`${err.message}${hint}`);
+      } else form.setBanner(String(err));
+    } finally {
+      form.setBusy(false);
+    }
+  }
+
+  async function cancel(job: Job): Promise<void> {
+    try {
+      state.upsert(await authed(() => api.cancel(job.id)));
+    } catch (err) {
+      if (err instanceof ApiError && err.code === 'already_finished') return void refresh();
+      form.setBanner(`Cancel failed: ${err instanceof Error ? err.message : String(err)}`);
+    }
+  }
+
+  async function refresh(): Promise<void> {
+    try {
+      state.replaceAll((await api.listJobs(100)).jobs);
+    } catch (err) {
+      form.setBanner(`Cannot load the job list: ${err instanceof Error ? err.message : String(err)}`);
+    }
+  }
+
+  await refresh();
+  queue.render();
+  gallery.render();
+
+  const feed = new EventFeed({ url: eventsUrl(location.origin) });
+  window.__parallaxApp!.feed = feed;
+  feed.onState((s, info) => {
+    window.__parallaxApp!.connection = s;
+    conn.className = `pill ${s === 'open' ? 'ok' : s === 'closed' ? 'bad' : 'warn'}`;
+    conn.textContent = s === 'open' ? '● Live' : s === 'connecting' ? '● Connecting…' : s === 'closed' ? '● Offline' : info.retryInMs !== undefined ? `● Reconnecting in ${Math.ceil(info.retryInMs / 1000)} s` : '● Reconnecting…';
+    conn.title = s === 'open' ? 'Live updates over WebSocket' : 'Live updates are paused; the queue is refetched when the connection is back';
+  });
+  const fetching = new Set<string>();
+  feed.onMessage((ev) => {
+    const { unknown } = state.apply(ev);
+    if (unknown && !fetching.has(unknown)) {
+      fetching.add(unknown);
+      void api.getJob(unknown).then((j) => state.upsert(j), () => {}).finally(() => fetching.delete(unknown));
+    }
+  });
+  feed.onReconnect(() => void refresh());
+  feed.subscribe('*');
+  feed.start();
+  window.__parallaxApp!.ready = true;
+}
+
+void main();

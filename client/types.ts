@@ -1,0 +1,83 @@
+// Shapes the web app exchanges with the job server (docs/server.md): config, jobs, job requests and the
+// WebSocket event messages. Kept separate from server/ so the browser bundle never pulls Node code.
+
+export type GuidanceMode = 'reference' | 'constant';
+export type JobStatus = 'queued' | 'running' | 'succeeded' | 'failed' | 'cancelled' | 'interrupted';
+export const FINAL_STATUSES: readonly JobStatus[] = ['succeeded', 'failed', 'cancelled', 'interrupted'];
+
+export interface JobRequest {
+  prompt: string;
+  negative_prompt: string;
+  frames: number;
+  width: number;
+  height: number;
+  steps: number;
+  guidance: number;
+  guidance_mode: GuidanceMode;
+  seed: number;
+  fps: number;
+}
+
+/** A POST /api/jobs body: like JobRequest, but the seed may be left for the server to draw. */
+export type JobRequestBody = Omit<JobRequest, 'seed'> & { seed?: number };
+
+export interface Range {
+  min: number;
+  max: number;
+}
+
+export interface ServerConfig {
+  version: string;
+  groups: number;
+  limits: {
+    prompt_max_chars: number;
+    width: Range & { multiple_of: number };
+    height: Range & { multiple_of: number };
+    frames: Range;
+    steps: Range;
+    guidance: Range;
+    fps: Range;
+    seed: Range;
+    max_queued_per_client?: number;
+  };
+  defaults: Omit<JobRequest, 'prompt' | 'seed'>;
+  guidance_modes: GuidanceMode[];
+  /** Checkpoint folder exposed read-only for in-browser inference (null when the server has none). */
+  model?: { url: string; name: string } | null;
+}
+
+export interface JobOutputs {
+  video: string;
+  frames: string[];
+  sidecar: string;
+}
+
+export interface Job {
+  id: string;
+  status: JobStatus;
+  request: JobRequest;
+  created_at: string;
+  started_at: string | null;
+  finished_at: string | null;
+  progress: { step: number; total: number };
+  queue_position: number | null;
+  cancel_requested: boolean;
+  group: number | null;
+  error: string | null;
+  outputs: JobOutputs | null;
+}
+
+export type ServerEvent =
+  | { type: 'hello'; version: string }
+  | { type: 'subscribed'; job: string; snapshot?: Job }
+  | { type: 'unsubscribed'; job: string }
+  | { type: 'pong' }
+  | { type: 'error'; error: string }
+  | { type: 'queued'; jobId: string; position: number }
+  | { type: 'started'; jobId: string; group: number }
+  | { type: 'step'; jobId: string; step: number; total: number; its: number; eta_s: number }
+  | { type: 'preview'; jobId: string; step: number; total: number; width: number; height: number; format: 'png'; data: string }
+  | { type: 'finished'; jobId: string; outputs: JobOutputs }
+  | { type: 'failed'; jobId: string; error: string }
+  | { type: 'cancelled'; jobId: string }
+  | { type: 'interrupted'; jobId: string; error: string };

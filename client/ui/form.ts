@@ -1,0 +1,167 @@
+// The generation form: prompt, negative prompt, presets, settings with inline validation messages (limits
+// from GET /api/config), seed randomizer, and the Generate / Preview-in-browser buttons.
+import { PRESETS, matchPreset } from '../presets.js';
+import type { JobRequest, JobRequestBody, ServerConfig } from '../types.js';
+import { REQUEST_FIELDS, validateForm, type FieldErrors, type RawForm, type RequestField } from '../validation.js';
+import { h, icon } from './dom.js';
+
+const NUMERIC: { field: RequestField; label: string; step?: string; hint?: (c: ServerConfig) => string }[] = [
+  { field: 'width', label: 'Width', step: '16', hint: (c) => `${c.limits.width.min}–${c.limits.width.max}, ×${c.limits.width.multiple_of}` },
+  { field: 'height', label: 'Height', step: '16', hint: (c) => `${c.limits.height.min}–${c.limits.height.max}, ×${c.limits.height.multiple_of}` },
+  { field: 'frames', label: 'Frames', hint: (c) => `${c.limits.frames.min}–${c.limits.frames.max}` },
+  { field: 'fps', label: 'FPS', hint: (c) => `${c.limits.fps.min}–${c.limits.fps.max}` },
+  { field: 'steps', label: 'Steps', hint: (c) => `${c.limits.steps.min}–${c.limits.steps.max}` },
+  { field: 'guidance', label: 'Guidance', step: '0.5', hint: (c) => `${c.limits.guidance.min}–${c.limits.guidance.max}` },
+];
+
+export interface FormView {
+  root: HTMLElement;
+  read(): RawForm;
+  fill(req: Partial<JobRequest>): void;
+  /** Validates; shows messages inline; returns the body or null. */
+  validate(): JobRequestBody | null;
+  showErrors(errors: FieldErrors): void;
+  setBanner(msg: string | null, kind?: 'error' | 'info'): void;
+  setBusy(busy: boolean): void;
+}
+
+export function buildForm(cfg: ServerConfig, handlers: { onSubmit(body: JobRequestBody): void; onLocalPreview(body: JobRequestBody): void }): FormView {
+  const inputs = new Map<RequestField, HTMLInputElement | HTMLTextAreaElement | HTMLSelectElement>();
+  const errorEls = new Map<RequestField, HTMLElement>();
+  const errEl = (f: RequestField) => {
+    const e = h('div', { class: 'field-error', id: `err-${f}`, role: 'alert' });
+    errorEls.set(f, e);
+    return e;
+  };
+
+  const prompt = h('textarea', { id: 'f-prompt', name: 'prompt', rows: 3, placeholder: 'A corgi surfing a wave at sunset, cinematic, 35mm', maxlength: cfg.limits.prompt_max_chars });
+  const negative = h('textarea', { id: 'f-negative_prompt', name: 'negative_prompt', rows: 2, placeholder: 'blurry, low quality, watermark', maxlength: cfg.limits.prompt_max_chars });
+  inputs.set('prompt', prompt);
+  inputs.set('negative_prompt', negative);
+
+  const mode = h('select', { id: 'f-guidance_mode', name: 'guidance_mode' }, ...cfg.guidance_modes.map((m) => h('option', { value: m }, m)));
+  inputs.set('guidance_mode', mode);
+  const seed = h('input', { id: 'f-seed', name: 'seed', type: 'text', inputmode: 'numeric', placeholder: 'random', autocomplete: 'off' });
+  inputs.set('seed', seed);
+
+  const presetButtons = PRESETS.map((p) =>
+    h('button', { type: 'button', class: 'preset', 'data-preset': p.id, title: p.hint, onclick: () => {
+      fill(p.values);
+      syncPreset();
+    } }, h('span', { class: 'preset-name' }, p.label), h('span', { class: 'preset-hint' }, p.hint)),
+  );
+
+  const numericFields = NUMERIC.map(({ field, label, step, hint }) => {
+    const input = h('input', { id: `f-${field}`, name: field, type: 'number', step: step ?? '1', inputmode: 'decimal' });
+    inputs.set(field, input);
+    input.addEventListener('input', syncPreset);
+    return h('label', { class: 'field' }, h('span', { class: 'label' }, label, h('span', { class: 'hint' }, hint?.(cfg) ?? '')), input, errEl(field));
+  });
+
+  const banner = h('div', { class: 'banner', id: 'form-banner', hidden: true });
+  const submit = h('button', { type: 'submit', class: 'primary', id: 'generate' }, 'Generate');
+  const local = h('button', { type: 'button', class: 'secondary', id: 'preview-local', title: 'Run a preview on this computer’s GPU (WebGPU)' }, 'Preview in browser');
+
+  const form = h(
+    'form',
+    { class: 'card form', id: 'job-form', novalidate: true },
+    h('label', { class: 'field wide' }, h('span', { class: 'label' }, 'Prompt'), prompt, errEl('prompt')),
+    h('label', { class: 'field wide' }, h('span', { class: 'label' }, 'Negative prompt'), negative, errEl('negative_prompt')),
+    h('div', { class: 'presets' }, ...presetButtons),
+    h('div', { class: 'grid' },
+      ...numericFields,
+      h('label', { class: 'field' }, h('span', { class: 'label' }, 'Guidance mode'), mode, errEl('guidance_mode')),
+      h('label', { class: 'field' }, h('span', { class: 'label' }, 'Seed', h('span', { class: 'hint' }, 'blank = random')),
+        h('div', { class: 'seed-row' }, seed, h('button', { type: 'button', class: 'icon', id: 'seed-random', title: 'New random seed', onclick: () => {
+          seed.value = String(Math.floor(Math.random() * (cfg.limits.seed.max + 1)));
+          validateNow();
+        } }, icon('dice'))),
+        errEl('seed')),
+    ),
+    banner,
+    h('div', { class: 'actions' }, submit, local),
+  );
+
+  function read(): RawForm {
+    const out = {} as RawForm;
+    for (const f of REQUEST_FIELDS) out[f] = inputs.get(f)!.value;
+    return out;
+  }
+
+  function fill(req: Partial<JobRequest>): void {
+    for (const f of REQUEST_FIELDS) {
+      const v = req[f];
+      if (v !== undefined) inputs.get(f)!.value = String(v);
+    }
+    syncPreset();
+    if (touched) validateNow();
+  }
+
+  function syncPreset(): void {
+    const num = (f: RequestField) => Number(inputs.get(f)!.value);
+    const p = matchPreset({ width: num('width'), height: num('height'), frames: num('frames'), steps: num('steps') });
+    for (const b of presetButtons) b.classList.toggle('active', b.dataset.preset === p?.id);
+  }
+
+  function showErrors(errors: FieldErrors): void {
+    for (const f of REQUEST_FIELDS) {
+      const msg = errors[f];
+      const el = errorEls.get(f);
+      if (el) el.textContent = msg ? `${labelOf(f)} ${msg}` : '';
+      inputs.get(f)!.classList.toggle('invalid', !!msg);
+      inputs.get(f)!.setAttribute('aria-invalid', msg ? 'true' : 'false');
+    }
+  }
+
+  let touched = false;
+  function validateNow(): JobRequestBody | null {
+    const { body, errors } = validateForm(read(), cfg);
+    showErrors(errors);
+    return body;
+  }
+  for (const el of inputs.values()) el.addEventListener('input', () => touched && validateNow());
+
+  form.addEventListener('submit', (ev) => {
+    ev.preventDefault();
+    touched = true;
+    const body = validateNow();
+    if (body) handlers.onSubmit(body);
+  });
+  local.addEventListener('click', () => {
+    touched = true;
+    const body = validateNow();
+    if (body) handlers.onLocalPreview(body);
+  });
+  prompt.addEventListener('keydown', (ev) => {
+    if (ev.key === 'Enter' && (ev.ctrlKey || ev.metaKey)) form.requestSubmit();
+  });
+
+  fill({ ...cfg.defaults });
+  return {
+    root: form,
+    read,
+    fill,
+    validate: validateNow,
+    showErrors,
+    setBanner(msg, kind = 'error') {
+      banner.hidden = !msg;
+      banner.textContent = msg ?? '';
+      banner.className = `banner ${kind}`;
+    },
+    setBusy(busy) {
+      submit.disabled = busy;
+      submit.textContent = busy ? 'Submitting…' : 'Generate';
+    },
+  };
+}
+
+const LABELS: Partial<Record<RequestField, string>> = { fps: 'FPS', negative_prompt: 'Negative prompt', guidance_mode: 'Guidance mode' };
+
+function labelOf(f: RequestField): string {
+  return LABELS[f] ?? f.charAt(0).toUpperCase() + f.slice(1);
+}
+
+/** The local-preview button, for enabling/disabling from the app. */
+export function localPreviewButton(root: HTMLElement): HTMLButtonElement {
+  return root.querySelector<HTMLButtonElement>('#preview-local')!;
+}

@@ -1,0 +1,68 @@
+// GET/HEAD /api/model/<path>: the checkpoint folder exposed read-only with Range support, read back through
+// the engine's HttpFileStore as the browser will; hidden files, traversal and symlink escapes are 404.
+import { mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { HttpFileStore } from '../../engine/io/file-store.js';
+import { startTestServer, type TestServer } from './helpers.js';
+
+let modelDir: string;
+let outside: string;
+let ts: TestServer;
+let noModel: TestServer;
+const bytes = new Uint8Array(100_003);
+
+beforeAll(async () => {
+  for (let i = 0; i < bytes.length; i++) bytes[i] = (Math.imul(i, 2654435761) >>> 13) & 255;
+  modelDir = await mkdtemp(join(tmpdir(), 'parallax-model-'));
+  outside = await mkdtemp(join(tmpdir(), 'parallax-outside-'));
+  await mkdir(join(modelDir, 'transformer'));
+  await writeFile(join(modelDir, 'transformer', 'diffusion_pytorch_model.safetensors'), bytes);
+  await writeFile(join(modelDir, 'model_index.json'), '{"_class_name":"VchitectXLPipeline"}');
+  await writeFile(join(modelDir, '.secret'), 'hidden');
+  await writeFile(join(outside, 'passwd'), 'nope');
+  await symlink(join(outside, 'passwd'), join(modelDir, 'escape.json'));
+  ts = await startTestServer({ modelDir });
+  noModel = await startTestServer();
+});
+
+afterAll(async () => {
+  await ts?.close();
+  await noModel?.close();
+  await rm(modelDir, { recursive: true, force: true });
+  await rm(outside, { recursive: true, force: true });
+});
+
+describe('/api/model/', () => {
+  it('is announced in /api/config', async () => {
+    const cfg = await (await ts.api('/api/config')).json();
+    expect(cfg.model).toEqual({ url: '/api/model/', name: modelDir.split('/').at(-1) });
+    expect((await (await noModel.api('/api/config')).json()).model).toBeNull();
+  });
+
+  it('serves whole files and byte ranges that HttpFileStore reads', async () => {
+    const store = new HttpFileStore(`${ts.server.url}/api/model/`);
+    expect(JSON.parse(await store.readText('model_index.json'))._class_name).toBe('VchitectXLPipeline');
+    expect(await store.exists('transformer/diffusion_pytorch_model.safetensors')).toBe(true);
+    expect(await store.exists('transformer/missing.safetensors')).toBe(false);
+    const src = await store.open('transformer/diffusion_pytorch_model.safetensors');
+    expect(await src.size()).toBe(bytes.length);
+    for (const [off, len] of [[0, 8], [77_777, 1234], [bytes.length - 5, 5]] as const) {
+      expect([...(await src.read(off, len))]).toEqual([...bytes.subarray(off, off + len)]);
+    }
+    const r = await ts.api('/api/model/transformer/diffusion_pytorch_model.safetensors', { headers: { Range: 'bytes=10-19' } });
+    expect(r.status).toBe(206);
+    expect(r.headers.get('content-range')).toBe(`bytes 10-19/${bytes.length}`);
+  });
+
+  it('refuses hidden files, traversal, symlink escapes, folders and writes', async () => {
+    for (const p of ['.secret', '%2e%2e/%2e%2e/etc/passwd', 'transformer%2f..%2f.secret', 'escape.json', 'transformer', '']) {
+      const r = await ts.api(`/api/model/${p}`);
+      expect(r.status, p).toBe(404);
+      expect((await r.json()).code).toBe('not_found');
+    }
+    expect((await ts.api('/api/model/model_index.json', { method: 'POST' })).status).toBe(405);
+    expect((await noModel.api('/api/model/model_index.json')).status).toBe(404);
+  });
+});
