@@ -1,13 +1,14 @@
-// `parallax serve`: the job server with the web app. Builds one Generator per GPU group (createGenerators:
-// FakeGenerator today, the engine once the pipeline lands), serves client/dist (building it if missing),
+// `parallax serve`: the job server with the web app. Builds one Generator per GPU group (createGenerators: the
+// engine's PipelineGenerator with --model, FakeGenerator with --fake), serves client/dist (building it if missing),
 // exposes the checkpoint folder read-only for in-browser inference, and prints a ready-to-click URL.
 
 import { existsSync, statSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { Command } from 'commander';
+import { Option, type Command } from 'commander';
 import { FakeGenerator } from '../../server/fake-generator.js';
+import { PipelineGenerator } from '../../server/pipeline-generator.js';
 import type { Generator } from '../../server/generator.js';
 import type { LogLevel } from '../../server/logger.js';
 import { serve } from '../../server/serve.js';
@@ -25,19 +26,26 @@ export interface GeneratorOptions {
   fake: boolean;
   /** FakeGenerator speed (ms per denoising step). */
   fakeMsPerStep: number;
+  /** GPU compute dtype of the engine. */
+  dtype?: 'f32' | 'f16';
 }
 
 /**
- * One Generator per GPU group. TODAY every group gets a FakeGenerator (placeholder MP4 + PNG frames, real
- * latent-preview images). The lead replaces the non-fake branch with the engine pipeline: open the group's
- * devices, load `opts.model`, and return a Generator that denoises and encodes the MP4.
+ * One Generator per GPU group: the engine (PipelineGenerator: its own device, model kept loaded between jobs) when
+ * a model is given, else FakeGenerator (placeholder MP4 + PNG frames, real latent-preview images) for UI work.
  */
 export async function createGenerators(opts: GeneratorOptions): Promise<{ generators: Generator[]; kind: 'fake' | 'engine'; note?: string }> {
   const fakes = () => opts.groups.map(() => new FakeGenerator({ msPerStep: opts.fakeMsPerStep, scale: 4, maxFrameFiles: 120 }));
   if (opts.fake || !opts.model) {
     return { generators: fakes(), kind: 'fake', note: opts.fake ? undefined : 'no --model given: using the FakeGenerator (placeholder videos)' };
   }
-  return { generators: fakes(), kind: 'fake', note: 'the engine pipeline is not wired into `serve` yet: using the FakeGenerator (placeholder videos)' };
+  const generators = opts.groups.map((g, i) => new PipelineGenerator({ model: opts.model!, dtype: opts.dtype, label: `group${i}[${g.join('+')}]` }));
+  // Load the first group now so a bad checkpoint fails at start, not on the first job.
+  await generators[0]!.load();
+  const note = opts.groups.some((g) => g.length > 1)
+    ? 'multi-GPU groups run on one device each for now (sequence/CFG-parallel groups come with the parallel engine)'
+    : undefined;
+  return { generators, kind: 'engine', note };
 }
 
 /** Parses --devices: "0,1" = two groups of one GPU; "0+1,2+3" = two groups of two GPUs; "2" alone = GPU 2. */
@@ -79,6 +87,7 @@ interface ServeCliOptions {
   devices: string;
   fake?: boolean;
   fakeMsPerStep: string;
+  dtype: 'f32' | 'f16';
   static?: string;
   cors?: string[];
   logLevel: string;
@@ -96,6 +105,7 @@ export function registerServe(program: Command): void {
     .option('--devices <list>', 'GPU groups: "0" one GPU, "0,1" two groups, "0+1,2+3" two groups of two', '0')
     .option('--fake', 'use the FakeGenerator (no GPU, placeholder videos); the default without --model')
     .option('--fake-ms-per-step <ms>', 'FakeGenerator speed', '60')
+    .addOption(new Option('--dtype <dtype>', 'engine compute dtype (f16 needs shader-f16)').choices(['f32', 'f16']).default('f32'))
     .option('--static <dir>', 'web app folder to serve', CLIENT_DIST)
     .option('--cors <origin...>', 'extra browser origins allowed (e.g. http://localhost:5173 for `npm run dev:client`)')
     .option('--log-level <level>', 'silent, error, warn, info, debug', 'warn')
@@ -108,7 +118,7 @@ export function registerServe(program: Command): void {
       const msPerStep = Number(o.fakeMsPerStep);
       if (!Number.isFinite(msPerStep) || msPerStep < 0) throw new Error(`--fake-ms-per-step ${o.fakeMsPerStep}: expected a number of milliseconds >= 0`);
       const groups = parseDevices(o.devices);
-      const { generators, kind, note } = await createGenerators({ model: o.model, groups, fake: !!o.fake, fakeMsPerStep: msPerStep });
+      const { generators, kind, note } = await createGenerators({ model: o.model, groups, fake: !!o.fake, fakeMsPerStep: msPerStep, dtype: o.dtype });
       if (note) print(`Note: ${note}`);
       const staticDir = o.static === CLIENT_DIST ? await ensureClientBuilt(CLIENT_DIST, print) : resolve(o.static ?? CLIENT_DIST);
       const server = await serve({

@@ -1,4 +1,4 @@
-// `parallax serve`: --devices parsing, createGenerators (FakeGenerator per group today), and the command
+// `parallax serve`: --devices parsing, createGenerators (engine per group with a model, FakeGenerator without), and the command
 // itself started as a process (--fake, port 0, a static dir): prints the URL and a #token= link that work.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
@@ -7,6 +7,8 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createGenerators, parseDevices } from '../../../cli/commands/serve.js';
+import { makeTinyCheckpoint } from '../../../engine/io/make-tiny.js';
+import { PipelineGenerator } from '../../../server/pipeline-generator.js';
 import { FakeGenerator } from '../../../server/fake-generator.js';
 
 const repo = fileURLToPath(new URL('../../..', import.meta.url));
@@ -27,16 +29,25 @@ describe('parseDevices', () => {
 });
 
 describe('createGenerators', () => {
-  it('gives one FakeGenerator per group (today), and says why', async () => {
+  it('gives one FakeGenerator per group without a model, and says why', async () => {
     const a = await createGenerators({ groups: [[0], [1], [2]], fake: false, fakeMsPerStep: 1 });
     expect(a.generators).toHaveLength(3);
     expect(a.generators.every((g) => g instanceof FakeGenerator)).toBe(true);
     expect(a.kind).toBe('fake');
     expect(a.note).toMatch(/no --model/);
-    const b = await createGenerators({ model: '/m', groups: [[0, 1]], fake: false, fakeMsPerStep: 1 });
-    expect(b.generators).toHaveLength(1);
-    expect(b.note).toMatch(/not wired/);
   });
+
+  it('gives one engine generator per group with a model, and fails fast on a bad checkpoint', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'parallax-serve-model-'));
+    cleanup.push(() => rm(dir, { recursive: true, force: true }));
+    await makeTinyCheckpoint(dir, { seed: 2 });
+    const b = await createGenerators({ model: dir, groups: [[0], [1]], fake: false, fakeMsPerStep: 1 });
+    expect(b.kind).toBe('engine');
+    expect(b.generators).toHaveLength(2);
+    expect(b.generators.every((g) => g instanceof PipelineGenerator)).toBe(true);
+    await Promise.all(b.generators.map((g) => (g as PipelineGenerator).dispose()));
+    await expect(createGenerators({ model: join(dir, 'transformer'), groups: [[0]], fake: false, fakeMsPerStep: 1 })).rejects.toThrow(/model_index\.json/);
+  }, 300_000);
 });
 
 describe('parallax serve', () => {
