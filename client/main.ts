@@ -53,7 +53,7 @@ async function main(): Promise<void> {
     gpuPill.textContent = info?.webgpu ? `WebGPU ✓ ${info.f16 ? 'f16' : 'f32'}` : 'WebGPU ✗';
     gpuPill.className = `pill ${info?.webgpu ? 'ok' : 'bad'}`;
     gpuPill.title = info?.webgpu ? `In-browser WebGPU: ${info.adapter}` : `No in-browser WebGPU: ${info?.error ?? 'navigator.gpu missing'}`;
-  });
+  }, cfg.model ? new URL(cfg.model.url, location.href).href : undefined);
   if (!preview) local.setInfo({ webgpu: false, error: 'navigator.gpu is missing' });
   else void preview.init().then(local.setInfo, (err: unknown) => local.setInfo({ webgpu: false, error: String(err) }));
 

@@ -10,6 +10,8 @@ export interface LocalPreviewRequest {
   guidance: number;
   seed: number;
   fps: number;
+  /** Absolute URL of the checkpoint folder the server exposes (/api/model/); without it the stand-in runs. */
+  model_url?: string;
 }
 
 export interface RgbaFrame {
@@ -30,7 +32,7 @@ export interface LocalPreviewResult {
   frames: RgbaFrame[];
   fps: number;
   ms: number;
-  /** 'stand-in' until the GPU pipeline is plugged in, then 'pipeline'. */
+  /** 'pipeline' when the model ran in the browser, 'stand-in' when the server exposes no model. */
   kind: 'stand-in' | 'pipeline';
 }
 

@@ -1,7 +1,7 @@
 // End-to-end: builds the web app with Vite, serves it from the job server (FakeGenerator, 127.0.0.1:0) and
 // drives it in headless Chromium (SwiftShader WebGPU): token from #token=, submit, live progress and previews,
 // the finished video, re-run, cancel, validation, 401 handling, WebSocket reconnect, in-browser preview.
-// Screenshots go to test-artifacts/client-*.png.
+// Screenshots go to test-artifacts/client-*.png. (The in-browser preview with a real model: local-model.e2e.test.ts.)
 import { mkdirSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
