@@ -43,7 +43,7 @@ export function adapterFilterForIndex(list: AdapterEntry[], index: number): stri
   const same = list.filter((x) => x.name.includes(a.name) || a.name.includes(x.name));
   if (same.length > 1) {
     throw new Error(`adapter ${index} (${a.name}) cannot be selected by index: ${same.length} adapters share its name and Dawn takes the first match. ` +
-      'Give each process one GPU instead (CUDA/NVIDIA_VISIBLE_DEVICES isolation by the launcher or container runtime); see docs/parallelism.md.');
+      'Give each process one GPU instead (isolation by the container runtime or launcher); see docs/gpu-binding.md.');
   }
   return a.name;
 }
