@@ -2,7 +2,7 @@
 // Dawn's Node binding has no index option: it takes the FIRST adapter whose device name contains the filter, and
 // it lists every adapter in the error it raises when nothing matches, which is how this module enumerates them.
 // Identical GPUs (8 x H100) share one name, so an index among them cannot be selected this way: see
-// docs/parallelism.md for the per-process isolation that works there.
+// docs/gpu-binding.md for the per-process isolation that works there.
 
 import { isNode } from './platform.js';
 
