@@ -175,6 +175,36 @@ describe('CFG parallelism', () => {
     // Exactly one CFG exchange (all-gather) per step, besides the final SP all-gather.
     outs.forEach((o) => expect(o.stats.allGathers).toBe(2));
   }, 300_000);
+
+  it('CFG 1 x SP 2 on 2 ranks: both branches on every rank, guided on local rows', async () => {
+    const c = { F: 1, Hl: 6, Wl: 10, T: 7, seed: 78 };
+    const g = 2.5;
+    const vc = await singleDevice(ckpt4, c);
+    const vu = await singleDevice(ckpt4, c, true);
+    const want = Float64Array.from(vc, (x, i) => vu[i]! + g * (x - vu[i]!));
+    const h = hostInputs(ckpt4, c);
+    const outs = fulfilled(
+      await runRanks(2, async (world, device) => {
+        const pt = await ParallelTransformer.create(world, device, ckpt4.transformer, { sp: 2, cfg: 1 });
+        const cond = upload(device, h, c);
+        const uncond = upload(device, h, c, true);
+        const v = await pt.guidedVelocity({ hidden: cond.hidden, timestep: cond.timestep, cond, uncond: { context: uncond.context, pooled: uncond.pooled }, guidance: g });
+        const got = await v.read();
+        v.dispose();
+        pt.dispose();
+        return { got, branch: pt.branch };
+      }),
+    );
+    outs.forEach((o, r) => {
+      expect(o.branch).toBeNull();
+      expectClose(o.got, want, { rtol: 5e-4, atol: 1e-5 }, `CFG1xSP2 rank ${r}`);
+    });
+  }, 300_000);
+
+  it('rejects a layout that does not fit the world', async () => {
+    const world = createInProcessWorld(3);
+    await expect(ParallelTransformer.create(ProcessGroup.world(world[0]!), devices[0]!, ckpt4.transformer, { sp: 2, cfg: 2 })).rejects.toThrow(/needs 4 ranks, but the world has 3/);
+  });
 });
 
 /** A rank whose second block throws (a bug or an OOM on one GPU). */
