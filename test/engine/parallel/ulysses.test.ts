@@ -141,6 +141,34 @@ describe('Ulysses sequence parallelism matches the one-device transformer', () =
     outs.forEach((got, r) => expectClose(got, want, F32_TOL, `SP 3 rank ${r}`));
   }, 300_000);
 
+  it('SP 2 in f16 (when the adapter has shader-f16): F=3, L=15, T=7', async () => {
+    if (!devices[0]!.f16) return;
+    const c = { F: 3, Hl: 6, Wl: 10, T: 7, seed: 61 };
+    const h = hostInputs(ckpt4, c);
+    const up16 = (device: Device) => ({
+      hidden: Tensor.from(device, h.hidden, h.shape, 'f16'),
+      timestep: 612.5,
+      context: Tensor.from(device, h.context, [1, c.T, h.J], 'f16'),
+      pooled: Tensor.from(device, h.pooled, [1, h.pooled.length], 'f16'),
+    });
+    const base = await VchitectTransformer.load(devices[0]!, ckpt4.transformer, { dtype: 'f16' });
+    const ref = base.forward(up16(devices[0]!));
+    const want = await ref.read();
+    ref.dispose();
+    base.dispose();
+    const outs = fulfilled(
+      await runRanks(2, async (world, device) => {
+        const model = await UlyssesVchitect.loadParallel(device, ckpt4.transformer, world, { dtype: 'f16' });
+        const v = await model.forwardParallel(up16(device));
+        const got = await v.read();
+        v.dispose();
+        model.dispose();
+        return got;
+      }),
+    );
+    outs.forEach((got, r) => expectClose(got, want, { rtol: 2e-2, atol: 2e-3 }, `SP 2 f16 rank ${r}`));
+  }, 300_000);
+
   it('refuses an SP size that does not divide the head count, naming H, P and the valid sizes', async () => {
     const [t] = createInProcessWorld(3);
     await expect(UlyssesVchitect.loadParallel(devices[0]!, ckpt4.transformer, ProcessGroup.world(t!))).rejects.toThrow(
