@@ -1,0 +1,238 @@
+// Scaled dot-product attention on strided sequence views: softmax(Q K^T * scale + bias + mask) V per head, with
+// variants attention_flash (tiled online softmax), attention_rows (short key sequences) and attention_naive.
+// Kernels: shaders/attention_{flash,rows,naive}.wgsl; layout descriptors in ./attention-layout.ts.
+
+import { u32, f32, type Device } from '../gpu/device.js';
+import { ShapeError } from '../gpu/errors.js';
+import { ceilDiv, grid2D } from '../gpu/grid.js';
+import { Tensor } from '../tensor.js';
+import { asView, vec4Aligned, viewExtent, type AttentionInput, type SeqView } from './attention-layout.js';
+import { pickVariant, registerVariant, variants, type Variant } from './registry.js';
+
+export { seqView, temporalView, sharedView, type SeqView, type AttentionInput } from './attention-layout.js';
+
+export interface AttentionOptions {
+  /** Number of heads H; channel of (head h, dim d) is h*headDim + d inside each position's row. */
+  heads: number;
+  /** Head dim; default: the query tensor's channel count / heads (plain tensors only). */
+  headDim?: number;
+  /** Logit scale; default 1/sqrt(headDim). */
+  scale?: number;
+  /** Query i sees keys j <= i only (top-left aligned, as torch is_causal). */
+  causal?: boolean;
+  /** Additive per-key logit bias, f32 [Sk] (all batches) or [B, Sk]. */
+  bias?: Tensor;
+  /** Additive logit mask, f32 [Sq, Sk] (all batches) or [B, Sq, Sk]; entries <= -1e30 (e.g. -Infinity) hide the key. */
+  mask?: Tensor;
+  /** Where to write; default a new [B, Sq, H*headDim] tensor of q's dtype. Must not share a buffer with q, k, v. */
+  out?: AttentionInput;
+  /** Force a variant by name (else PARALLAX_KERNEL_ATTENTION, else chosen by shape). */
+  variant?: string;
+}
+
+/** The problem a variant is asked to solve (for variant selection). */
+export interface AttentionProblem {
+  batch: number;
+  heads: number;
+  headDim: number;
+  sq: number;
+  sk: number;
+  /** All views have offsets and strides that are multiples of 4 and headDim % 4 == 0. */
+  aligned: boolean;
+  /** The device is an LLVM-based CPU adapter (lavapipe): no workgroup-memory tiling pays off there. */
+  cpu: boolean;
+}
+
+/** What a registered attention variant declares; the wrapper builds defines and the grid from it. */
+export interface AttentionVariantSpec {
+  /** WGSL file stem in shaders/. */
+  kernel: string;
+  /** 'tile': one workgroup per block of queries of one (batch, head) (tiled kernels, defines BQ/BK/TPR/WG);
+   *  'row': one thread per (batch, head, query), workgroups of 64. */
+  grid: 'tile' | 'row';
+  /** Needs vec4-aligned views (else the wrapper falls back to an unaligned variant). */
+  vec4: boolean;
+  /** Preferred for this problem when no variant is forced (default: always suitable). */
+  suits?: (p: AttentionProblem) => boolean;
+  /** Extra defines for the kernel. */
+  defines?: Record<string, number>;
+}
+
+const OP = 'attention';
+
+registerVariant<AttentionVariantSpec>({ op: OP, name: 'attention_naive', spec: { kernel: 'attention_naive', grid: 'row', vec4: false }, priority: 0 });
+registerVariant<AttentionVariantSpec>({ op: OP, name: 'attention_flash', spec: { kernel: 'attention_flash', grid: 'tile', vec4: true }, priority: 10 });
+registerVariant<AttentionVariantSpec>({
+  op: OP, name: 'attention_rows', priority: 20,
+  spec: { kernel: 'attention_rows', grid: 'row', vec4: true, suits: (p) => p.sk <= 64 || p.cpu },
+});
+
+/**
+ * Tile sizes of the tiled kernel: one thread per (query, vec4 column), so WG = BQ * headDim/4 (at most maxThreads);
+ * BK keys per tile, the largest power of two <= 64 whose staging fits the workgroup-memory budget (bytes).
+ */
+export function flashTiles(headDim: number, budgetBytes: number, maxThreads = 256): { BQ: number; BK: number; WG: number } {
+  const hd4 = headDim / 4;
+  const BQ = Math.floor(maxThreads / hd4);
+  if (BQ < 1) throw new ShapeError(`attention_flash: head dim ${headDim} needs more than ${maxThreads} threads per query; use attention_naive.`);
+  const WG = BQ * hd4;
+  const bytes = (bk: number) => 16 * (BQ * hd4 + 2 * bk * hd4) + 4 * (2 * BQ * bk + WG);
+  let BK = 64;
+  while (BK > 4 && bytes(BK) > budgetBytes) BK /= 2;
+  if (bytes(BK) > budgetBytes) {
+    throw new ShapeError(`attention_flash: head dim ${headDim} needs ${bytes(BK)} bytes of workgroup memory, above the device's ${budgetBytes}; use variant attention_naive or attention_rows.`);
+  }
+  return { BQ, BK, WG };
+}
+
+/**
+ * LLVM-based CPU adapters (lavapipe, SwiftShader) take seconds to minutes compiling fully unrolled head-dim loops;
+ * there the kernels get runtime loop bounds (ZERO = 'p.zero'). GPUs get constant bounds (ZERO = '0u').
+ * PARALLAX_ATTENTION_LOOPS=static|dynamic overrides the choice.
+ */
+function dynamicLoops(device: Device): boolean {
+  const env = typeof process !== 'undefined' ? process.env?.PARALLAX_ATTENTION_LOOPS : undefined;
+  if (env === 'static' || env === 'dynamic') return env === 'dynamic';
+  return cpuAdapter(device);
+}
+
+/** Whether the device is an LLVM-based CPU adapter (lavapipe, SwiftShader). */
+function cpuAdapter(device: Device): boolean {
+  const a = device.adapter;
+  return a.isFallbackAdapter || /llvmpipe|lavapipe|swiftshader|cpu/i.test(`${a.description} ${a.backend} ${a.device}`);
+}
+
+function chooseVariant(device: Device, prob: AttentionProblem, forced?: string): Variant<AttentionVariantSpec> {
+  const envName = typeof process !== 'undefined' ? process.env?.PARALLAX_KERNEL_ATTENTION : undefined;
+  if (forced || envName) {
+    const v = pickVariant<AttentionVariantSpec>(OP, device, forced);
+    if (v.spec.vec4 && !prob.aligned) {
+      throw new ShapeError(`attention: variant ${v.name} needs head dim % 4 == 0 and offsets/strides that are multiples of 4 elements (head dim ${prob.headDim}); use attention_naive or align the layout.`);
+    }
+    return v;
+  }
+  const ok = variants<AttentionVariantSpec>(OP, device).filter((v) => (!v.spec.vec4 || prob.aligned) && (v.spec.suits?.(prob) ?? true));
+  if (!ok.length) throw new Error('attention: no variant available on this device');
+  return ok.reduce((a, b) => ((b.priority ?? 0) > (a.priority ?? 0) ? b : a));
+}
+
+function describe(v: SeqView): string {
+  return `{batch ${v.batch}, seq ${v.seq}, batchStride ${v.batchStride}, seqStride ${v.seqStride}, offset ${v.offset ?? 0}} of [${v.tensor.shape.join(', ')}]`;
+}
+
+/**
+ * Attention per (batch, head): out[b, i] = softmax_j(q[b,i]·k[b,j] * scale + bias[b,j] + mask[b,i,j]) v[b,j].
+ * q, k, v, out are plain [B, S, C] tensors or strided SeqViews (see seqView, temporalView, sharedView);
+ * k and v may have batch 1 (shared by all query batches). A query whose keys are all masked gets 0.
+ * Returns the output tensor (opts.out's tensor when given).
+ */
+export function attention(qIn: AttentionInput, kIn: AttentionInput, vIn: AttentionInput, opts: AttentionOptions): Tensor {
+  const q = asView(qIn);
+  const k = asView(kIn);
+  const v = asView(vIn);
+  const device = q.tensor.device;
+  const H = opts.heads;
+  if (!Number.isInteger(H) || H < 1) throw new ShapeError(`attention: heads must be a positive integer, got ${H}`);
+  let hd = opts.headDim;
+  if (hd === undefined) {
+    if ('tensor' in qIn) throw new ShapeError('attention: pass opts.headDim when q is a SeqView');
+    const c = qIn.shape[qIn.shape.length - 1]!;
+    if (c % H !== 0) throw new ShapeError(`attention: q [${qIn.shape.join(', ')}] has ${c} channels, not a multiple of heads ${H}; pass headDim`);
+    hd = c / H;
+  }
+  if (!Number.isInteger(hd) || hd < 1) throw new ShapeError(`attention: bad headDim ${hd}`);
+  const width = H * hd;
+  const B = q.batch;
+  const Sq = q.seq;
+  const Sk = k.seq;
+  if (k.batch !== B && k.batch !== 1) throw new ShapeError(`attention: k has batch ${k.batch}, expected ${B} (q's) or 1 (shared)`);
+  if (v.batch !== k.batch || v.seq !== Sk) throw new ShapeError(`attention: v ${describe(v)} must match k ${describe(k)} in batch and seq`);
+  if (Sk < 1) throw new ShapeError('attention: needs at least one key');
+  const dtype = q.tensor.dtype;
+  for (const [name, t] of [['k', k], ['v', v]] as const) {
+    if (t.tensor.dtype !== dtype) throw new ShapeError(`attention: ${name} is ${t.tensor.dtype} but q is ${dtype}; cast first`);
+  }
+  if (dtype !== 'f32' && dtype !== 'f16') throw new ShapeError(`attention: dtype ${dtype} unsupported (f32 or f16)`);
+  const out: SeqView = opts.out ? asView(opts.out) : asView(Tensor.empty(device, [B, Sq, width], dtype, 'attention'));
+  if (out.tensor.dtype !== dtype) throw new ShapeError(`attention: out is ${out.tensor.dtype} but q is ${dtype}`);
+  if (out.batch !== B || out.seq !== Sq) throw new ShapeError(`attention: out ${describe(out)} must have batch ${B} and seq ${Sq}`);
+  for (const x of [q, k, v]) {
+    if (x.tensor.buffer === out.tensor.buffer) throw new ShapeError('attention: out must not share a buffer with q, k or v (write into another tensor)');
+  }
+  for (const [name, x] of [['q', q], ['k', k], ['v', v], ['out', out]] as const) {
+    const ext = viewExtent(x, width);
+    if (ext > x.tensor.numel || (x.offset ?? 0) < 0) {
+      throw new ShapeError(`attention: ${name} view ${describe(x)} with ${H} heads x ${hd} reaches element ${ext}, beyond the tensor's ${x.tensor.numel}`);
+    }
+  }
+  const kb = k.batch === 1 ? 0 : k.batchStride;
+  const vb = v.batch === 1 ? 0 : v.batchStride;
+
+  let biasBS = 0;
+  if (opts.bias) {
+    const n = opts.bias.numel;
+    if (opts.bias.dtype !== 'f32' || (n !== Sk && n !== B * Sk)) {
+      throw new ShapeError(`attention: bias must be f32 [${Sk}] or [${B}, ${Sk}], got ${opts.bias.dtype} [${opts.bias.shape.join(', ')}]`);
+    }
+    biasBS = n === Sk ? 0 : Sk;
+  }
+  let maskBS = 0;
+  if (opts.mask) {
+    const n = opts.mask.numel;
+    if (opts.mask.dtype !== 'f32' || (n !== Sq * Sk && n !== B * Sq * Sk)) {
+      throw new ShapeError(`attention: mask must be f32 [${Sq}, ${Sk}] or [${B}, ${Sq}, ${Sk}], got ${opts.mask.dtype} [${opts.mask.shape.join(', ')}]`);
+    }
+    maskBS = n === Sq * Sk ? 0 : Sq * Sk;
+  }
+
+  const prob: AttentionProblem = {
+    batch: B, heads: H, headDim: hd, sq: Sq, sk: Sk,
+    aligned: hd % 4 === 0 && [q, k, v, out].every(vec4Aligned),
+    cpu: cpuAdapter(device),
+  };
+  const variant = chooseVariant(device, prob, opts.variant);
+  const spec = variant.spec;
+  const defines: Record<string, string | number | boolean> = {
+    ZERO: dynamicLoops(device) ? 'p.zero' : '0u', T: dtype, HD: hd, HAS_BIAS: !!opts.bias, HAS_MASK: !!opts.mask, ...(spec.defines ?? {}),
+  };
+  let groups: number;
+  let qBlocks = 1;
+  if (spec.grid === 'tile') {
+    const tiles = flashTiles(hd, device.caps.maxComputeWorkgroupStorageSize, Math.min(256, device.caps.maxComputeInvocationsPerWorkgroup));
+    Object.assign(defines, tiles);
+    qBlocks = ceilDiv(Sq, tiles.BQ);
+    groups = B * H * qBlocks;
+  } else {
+    groups = ceilDiv(B * H * Sq, 64);
+  }
+  if (B * H * Math.max(Sq, 1) > 0xffffffff) throw new ShapeError(`attention: ${B}x${H}x${Sq} query rows exceed the u32 index range; split the batch`);
+  device.dispatch({
+    op: OP,
+    kernel: spec.kernel,
+    defines,
+    params: [
+      u32(q.offset ?? 0), u32(q.batchStride), u32(q.seqStride),
+      u32(k.offset ?? 0), u32(kb), u32(k.seqStride),
+      u32(v.offset ?? 0), u32(vb), u32(v.seqStride),
+      u32(out.offset ?? 0), u32(out.batchStride), u32(out.seqStride),
+      u32(B), u32(H), u32(Sq), u32(Sk),
+      u32(qBlocks), u32(opts.causal ? 1 : 0), u32(biasBS), u32(maskBS),
+      f32(opts.scale ?? 1 / Math.sqrt(hd)), u32(0),
+    ],
+    bindings: [q.tensor, k.tensor, v.tensor, ...(opts.bias ? [opts.bias] : []), ...(opts.mask ? [opts.mask] : []), out.tensor],
+    workgroups: grid2D(groups, device.caps.maxComputeWorkgroupsPerDimension),
+  });
+  return out.tensor;
+}
+
+/** The variants that can run this problem on this device (tests and benchmarks loop over them). */
+export function attentionVariants(device: Device, aligned = true): Variant<AttentionVariantSpec>[] {
+  return variants<AttentionVariantSpec>(OP, device).filter((v) => aligned || !v.spec.vec4);
+}
+
+/** Builds an additive f32 [Sq, Sk] mask from a visibility test: 0 where visible(i, j), -Infinity elsewhere. */
+export function additiveMask(device: Device, sq: number, sk: number, visible: (i: number, j: number) => boolean): Tensor {
+  const data = new Float32Array(sq * sk);
+  for (let i = 0; i < sq; i++) for (let j = 0; j < sk; j++) data[i * sk + j] = visible(i, j) ? 0 : -Infinity;
+  return Tensor.from(device, data, [sq, sk], 'f32', 'attention mask');
+}

@@ -1,0 +1,97 @@
+// Row attention for short key sequences (temporal attention: Sk = frames <= ~64): one thread per
+// (batch, head, query) holds its query row and output accumulator in registers and streams the keys straight from
+// global memory one at a time with an online softmax. Neighbouring threads share (batch, head), so each key row
+// is read by many threads at once (cache / broadcast); no workgroup memory, no barriers.
+// Contract: as shaders/attention_flash.wgsl (same Params struct, bindings array<vec4<T>>, masking rules, fully
+//   masked row -> 0) with grid ceil(batch * heads * Sq / 64) workgroups of 64, folded 2-D;
+//   thread id = ((b * heads) + h) * Sq + i.
+// Preconditions: HD % 4 == 0, every offset and stride a multiple of 4.
+// Defines: ZERO ('p.zero' for runtime loop bounds: LLVM-based CPU adapters compile fully unrolled loops very
+//   slowly; '0u' elsewhere), T (f32 | f16), HD, HAS_BIAS, HAS_MASK.
+
+struct Params {
+  q_off: u32, q_bs: u32, q_ss: u32,
+  k_off: u32, k_bs: u32, k_ss: u32,
+  v_off: u32, v_bs: u32, v_ss: u32,
+  o_off: u32, o_bs: u32, o_ss: u32,
+  batch: u32, heads: u32, sq: u32, sk: u32,
+  q_blocks: u32, causal: u32, bias_bs: u32, mask_bs: u32,
+  scale: f32,
+  zero: u32,   // always 0: added to loop bounds under DYN_LOOPS so the compiler cannot fully unroll them
+}
+
+const HD4: u32 = {{HD}}u / 4u;
+const NEG: f32 = -3.0e38;
+const MASKED: f32 = -1.0e30;
+
+@group(0) @binding(0) var<uniform> p: Params;
+@group(0) @binding(1) var<storage, read> q: array<vec4<{{T}}>>;
+@group(0) @binding(2) var<storage, read> k: array<vec4<{{T}}>>;
+@group(0) @binding(3) var<storage, read> v: array<vec4<{{T}}>>;
+//#if HAS_BIAS
+//#if HAS_MASK
+@group(0) @binding(4) var<storage, read> bias: array<f32>;
+@group(0) @binding(5) var<storage, read> mask: array<f32>;
+@group(0) @binding(6) var<storage, read_write> out: array<vec4<{{T}}>>;
+//#else
+@group(0) @binding(4) var<storage, read> bias: array<f32>;
+@group(0) @binding(5) var<storage, read_write> out: array<vec4<{{T}}>>;
+//#endif
+//#elif HAS_MASK
+@group(0) @binding(4) var<storage, read> mask: array<f32>;
+@group(0) @binding(5) var<storage, read_write> out: array<vec4<{{T}}>>;
+//#else
+@group(0) @binding(4) var<storage, read_write> out: array<vec4<{{T}}>>;
+//#endif
+
+@compute @workgroup_size(64)
+fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) li: u32) {
+  let hd4 = HD4 + {{ZERO}};
+  let id = (wid.x + wid.y * nwg.x) * 64u + li;
+  if (id >= p.batch * p.heads * p.sq) { return; }
+  let qi = id % p.sq;
+  let bh = id / p.sq;
+  let h = bh % p.heads;
+  let b = bh / p.heads;
+
+  let q_base = (p.q_off + b * p.q_bs + qi * p.q_ss + h * {{HD}}u) / 4u;
+  var qr: array<vec4<f32>, HD4>;
+  var acc: array<vec4<f32>, HD4>;
+  for (var d = 0u; d < hd4; d++) {
+    qr[d] = vec4<f32>(q[q_base + d]) * p.scale;
+    acc[d] = vec4<f32>(0.0);
+  }
+  let k_base = (p.k_off + b * p.k_bs + h * {{HD}}u) / 4u;
+  let v_base = (p.v_off + b * p.v_bs + h * {{HD}}u) / 4u;
+  let k_ss4 = p.k_ss / 4u;
+  let v_ss4 = p.v_ss / 4u;
+  var k_end = p.sk;
+  if (p.causal != 0u) { k_end = min(p.sk, qi + 1u); }
+
+  var m = NEG;
+  var l = 0.0;
+  for (var key = 0u; key < k_end; key++) {
+    var dot4 = vec4<f32>(0.0);
+    let kb = k_base + key * k_ss4;
+    for (var d = 0u; d < hd4; d++) { dot4 += qr[d] * vec4<f32>(k[kb + d]); }
+    var s = dot4.x + dot4.y + dot4.z + dot4.w;
+//#if HAS_BIAS
+    s += bias[b * p.bias_bs + key];
+//#endif
+//#if HAS_MASK
+    s += mask[b * p.mask_bs + qi * p.sk + key];
+//#endif
+    if (s > MASKED) {
+      let m_new = max(m, s);
+      let alpha = exp(m - m_new);
+      let pr = exp(s - m_new);
+      m = m_new;
+      l = l * alpha + pr;
+      let vb = v_base + key * v_ss4;
+      for (var d = 0u; d < hd4; d++) { acc[d] = acc[d] * alpha + pr * vec4<f32>(v[vb + d]); }
+    }
+  }
+  let inv = select(0.0, 1.0 / l, l > 0.0);
+  let o_base = (p.o_off + b * p.o_bs + qi * p.o_ss + h * {{HD}}u) / 4u;
+  for (var d = 0u; d < hd4; d++) { out[o_base + d] = vec4<{{T}}>(acc[d] * inv); }
+}
