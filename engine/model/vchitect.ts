@@ -20,10 +20,10 @@ import { Scratch } from './scratch.js';
 import { GpuWeights, type LoadProgress } from './weights.js';
 
 /** All LayerNorms of the transformer: eps 1e-6, no affine. */
-const LN_EPS = 1e-6;
-const ROPE_THETA = 1e6;
+export const LN_EPS = 1e-6;
+export const ROPE_THETA = 1e6;
 /** Weight of the spatial branch in Hsum = 1.1 * S_out + to_out_context(X_out). */
-const SPATIAL_WEIGHT = 1.1;
+export const SPATIAL_WEIGHT = 1.1;
 
 export interface VchitectInputs {
   /** Latents [1, F, C, Hl, Wl]. */
@@ -188,7 +188,7 @@ export class VchitectTransformer {
   }
 
   /** TimestepEmbed(t) + TextEmbed(pooled): [1, D]. */
-  private timeTextEmbedding(timestep: number, pooled: Tensor, s: Scratch): Tensor {
+  protected timeTextEmbedding(timestep: number, pooled: Tensor, s: Scratch): Tensor {
     const t = s.t(Tensor.from(this.device, [timestep], [1], 'f32', 'timestep'));
     const tSin = s.t(timestepEmbedding(t, { dim: 256, dtype: this.dtype }));
     const te = 'time_text_embed.timestep_embedder.';
@@ -200,7 +200,7 @@ export class VchitectTransformer {
   }
 
   /** pos_embed.pos_embed [1, M*M, D] centre-cropped to h x w, flattened row-major: [h*w, D] (cached). */
-  private positionTable(h: number, w: number): Tensor {
+  protected positionTable(h: number, w: number): Tensor {
     const key = `${h}x${w}`;
     let t = this.posCache.get(key);
     if (t) return t;
@@ -217,17 +217,17 @@ export class VchitectTransformer {
   }
 
   /** Splits a [1, n*D] modulation vector into n tensors of [D] (chunk order as stored). */
-  private chunks(m: Tensor, n: number, s: Scratch): Tensor[] {
+  protected chunks(m: Tensor, n: number, s: Scratch): Tensor[] {
     const D = m.numel / n;
     const flat = s.t(m.reshape([n, D]));
     return Array.from({ length: n }, (_, j) => s.t(s.t(slice(flat, 0, j, j + 1)).reshape([D])));
   }
 
-  private lin(x: Tensor, name: string, opts?: LinearOptions): Tensor {
+  protected lin(x: Tensor, name: string, opts?: LinearOptions): Tensor {
     return linear(x, this.w(`${name}.weight`), this.w(`${name}.bias`), opts);
   }
 
-  private w(name: string): Tensor {
+  protected w(name: string): Tensor {
     return this.weights.get(name);
   }
 

@@ -1,0 +1,345 @@
+// Ulysses sequence parallelism for the Vchitect-2.0 transformer (../shared/spec/parallel.md section 1): each rank of
+// an SP group holds a slice of the visual and (separately) the text tokens; everything runs locally except the
+// spatial and cross attention, wrapped in all-to-alls that trade the sequence split for a head split and back.
+
+import type { ProcessGroup } from '../dist/collectives.js';
+import { DistError, errorText } from '../dist/errors.js';
+import type { Device } from '../gpu/device.js';
+import type { TransformerDims, SubModel } from '../io/checkpoint.js';
+import type { VchitectTransformerConfig } from '../io/configs.js';
+import { validateTransformer } from '../io/checkpoint.js';
+import type { DType } from '../dtype.js';
+import { attention, sharedView, temporalView } from '../ops/attention.js';
+import { add, gatedAdd, scale, silu } from '../ops/elementwise.js';
+import { broadcastTo, concat, contiguousStrides, padAxis, permute, slice, stridedCopy } from '../ops/layout.js';
+import { linear } from '../ops/linear.js';
+import { layerNorm } from '../ops/norm.js';
+import { patchify, unpatchify } from '../ops/patch.js';
+import { rope } from '../ops/rope.js';
+import { Tensor } from '../tensor.js';
+import { GpuWeights } from '../model/weights.js';
+import { Scratch } from '../model/scratch.js';
+import { LN_EPS, ROPE_THETA, SPATIAL_WEIGHT, VchitectTransformer, type VchitectInputs, type VchitectLoadOptions } from '../model/vchitect.js';
+import { Stager, type StagerOptions } from './staging.js';
+
+/** Group sizes P that Ulysses supports for H heads (the divisors of H). */
+export function validSpSizes(heads: number): number[] {
+  return Array.from({ length: heads }, (_, i) => i + 1).filter((p) => heads % p === 0);
+}
+
+/** Throws unless the H heads split evenly over P ranks. */
+export function checkHeadSplit(heads: number, P: number): void {
+  if (!Number.isInteger(P) || P < 1 || heads % P !== 0) {
+    throw new Error(
+      `Ulysses sequence parallelism scatters the attention heads over the SP group: H = ${heads} heads do not split over P = ${P} ranks ` +
+        `(H % P = ${heads % P}). Use an SP size in {${validSpSizes(heads).join(', ')}} (and CFG parallelism or data parallelism for the remaining GPUs).`,
+    );
+  }
+}
+
+/** How a token axis of n tokens is sharded over P ranks: padded to a multiple of P, rank r holds rows [r*per, (r+1)*per). */
+export interface TokenShard {
+  n: number;
+  padded: number;
+  per: number;
+  start: number;
+}
+
+export function tokenShard(n: number, P: number, rank: number): TokenShard {
+  const per = Math.ceil(n / P);
+  return { n, padded: per * P, per, start: rank * per };
+}
+
+/** Per-call geometry of one SP forward. */
+export interface SpGeometry {
+  F: number;
+  Hl: number;
+  Wl: number;
+  h: number;
+  w: number;
+  P: number;
+  rank: number;
+  /** Visual tokens per frame (L = h*w) and their shard. */
+  vis: TokenShard;
+  /** Text tokens (T) and their shard. */
+  txt: TokenShard;
+}
+
+/** This rank's rows of the (guided or plain) velocity before the final all-gather: [F, L/P (padded), 64]. */
+export interface LocalVelocity {
+  rows: Tensor;
+  geometry: SpGeometry;
+}
+
+export class UlyssesVchitect extends VchitectTransformer {
+  readonly stager: Stager;
+
+  constructor(device: Device, dims: TransformerDims, weights: GpuWeights, dtype: DType, readonly sp: ProcessGroup, opts: StagerOptions = {}) {
+    super(device, dims, weights, dtype);
+    checkHeadSplit(dims.heads, sp.size);
+    this.stager = new Stager(device, sp, opts);
+  }
+
+  /** Loads the transformer on this rank's device for SP group `sp` (every rank holds all weights). */
+  static async loadParallel(
+    device: Device,
+    sub: SubModel<VchitectTransformerConfig>,
+    sp: ProcessGroup,
+    opts: VchitectLoadOptions & StagerOptions = {},
+  ): Promise<UlyssesVchitect> {
+    const dims = validateTransformer(sub);
+    checkHeadSplit(dims.heads, sp.size); // before streaming weights
+    const dtype = opts.dtype ?? 'f32';
+    const weights = await GpuWeights.load(device, sub.weights, dtype, opts.onProgress);
+    return new UlyssesVchitect(device, dims, weights, dtype, sp, opts);
+  }
+
+  /** SP forward: every rank passes the same inputs and gets the full velocity [1, F, outChannels, Hl, Wl]. */
+  async forwardParallel(inp: VchitectInputs): Promise<Tensor> {
+    const local = await this.forwardLocal(inp);
+    try {
+      return await this.gatherVelocity(local);
+    } finally {
+      local.rows.dispose();
+    }
+  }
+
+  /**
+   * The transformer on this rank's token slice, up to proj_out: [F, L/P, 64] rows. A failure on this rank aborts
+   * the transport so that every other rank fails at once instead of waiting in a collective.
+   */
+  async forwardLocal(inp: VchitectInputs): Promise<LocalVelocity> {
+    try {
+      return await this.localForward(inp);
+    } catch (e) {
+      if (!(e instanceof DistError)) {
+        const err = new DistError(`sequence-parallel forward on rank ${this.sp.transport.rank} (group ${this.sp.describe()}) failed: ${errorText(e)}`, { cause: e });
+        this.sp.transport.abort(err);
+        throw err;
+      }
+      throw e;
+    }
+  }
+
+  /** All-gathers the rows of every rank, drops the padding and unpatchifies: [1, F, outChannels, Hl, Wl]. */
+  async gatherVelocity(local: LocalVelocity): Promise<Tensor> {
+    const { F, h, w, Hl, Wl, vis, P } = local.geometry;
+    const s = new Scratch();
+    const C = local.rows.shape[2]!;
+    const all = P === 1 ? s.t(local.rows.reshape([1, F, vis.per, C])) : s.t(await this.stager.allGather(local.rows, 'velocity rows'));
+    const byFrame = s.t(permute(all, [1, 0, 2, 3])); // [F, P, L/P, C]
+    const rows = s.t(byFrame.reshape([F, vis.padded, C]));
+    const video = s.t(unpatchify(s.t(slice(rows, 1, 0, vis.n)), h, w, { patch: this.dims.patchSize }));
+    const out = video.reshape([1, F, this.dims.outChannels, Hl, Wl]);
+    s.release();
+    return out;
+  }
+
+  /** The forward of the spec (section 2) on local rows; attention branches in ulyssesAttention. */
+  protected async localForward(inp: VchitectInputs): Promise<LocalVelocity> {
+    const g = this.geometry(inp);
+    const { D, patchSize: p, inChannels } = this.dims;
+    const { F, Hl, Wl, vis, txt } = g;
+    const s = new Scratch();
+    // 1-2. Patch embed and position table on this rank's visual token slice (padding rows are zero).
+    const frames = s.t(inp.hidden.reshape([F, inChannels, Hl, Wl]));
+    const patches = s.t(this.shardRows(s.t(patchify(frames, { patch: p })), 1, vis));
+    const projW = s.t(this.w('pos_embed.proj.weight').reshape([D, inChannels * p * p]));
+    const tokens = s.t(linear(patches, projW, this.w('pos_embed.proj.bias')));
+    let X = add(tokens, s.t(this.shardRows(this.positionTable(g.h, g.w), 0, vis)));
+    // 3. temb (replicated on every rank: it is tiny).
+    const temb = this.timeTextEmbedding(inp.timestep, inp.pooled, s);
+    const eAct = s.t(silu(temb));
+    // 4. Context embedder on this rank's text token slice.
+    const cs = inp.context.shape;
+    let C = this.lin(s.t(this.shardRows(s.t(inp.context.reshape([1, cs[1]!, cs[2]!])), 1, txt)), 'context_embedder');
+    s.release(X, C, eAct);
+    // 5. Blocks.
+    for (let i = 0; i < this.dims.numLayers; i++) {
+      const out = await this.parallelBlock(i, X, C, eAct, g);
+      X.dispose();
+      if (out.C !== C) C.dispose();
+      X = out.X;
+      C = out.C;
+    }
+    C.dispose();
+    // 6. Final AdaLayerNormContinuous and proj_out on local rows (unpatchify after the all-gather).
+    const [scaleF, shiftF] = this.chunks(s.t(this.lin(eAct, 'norm_out.linear')), 2, s);
+    const Xn = s.t(layerNorm(X, { eps: LN_EPS, modulation: { scale: scaleF!, shift: shiftF! } }));
+    X.dispose();
+    const rows = this.lin(Xn, 'proj_out');
+    s.release();
+    return { rows, geometry: g };
+  }
+
+  /** Block i on local rows: identical to the single-device block except for the attention. */
+  protected async parallelBlock(i: number, X: Tensor, C: Tensor, e: Tensor, g: SpGeometry): Promise<{ X: Tensor; C: Tensor }> {
+    const s = new Scratch();
+    const p = `transformer_blocks.${i}.`;
+    const last = i === this.dims.numLayers - 1;
+    const { F } = g;
+    const D = this.dims.D;
+    const [sh1, sc1, g1, sh2, sc2, g2] = this.chunks(s.t(this.lin(e, `${p}norm1.linear`)), 6, s);
+    const Xh = s.t(layerNorm(X, { eps: LN_EPS, modulation: { scale: sc1!, shift: sh1! } }));
+    const cmod = this.chunks(s.t(this.lin(e, `${p}norm1_context.linear`)), last ? 2 : 6, s);
+    const [csh1, csc1] = last ? [cmod[1]!, cmod[0]!] : [cmod[0]!, cmod[1]!];
+    let Ch = s.t(layerNorm(C, { eps: LN_EPS, modulation: { scale: csc1, shift: csh1 } }));
+    const Tn = C.shape[1]!;
+    if (Ch.shape[0] !== F) Ch = s.t(broadcastTo(Ch, [F, Tn, D]));
+
+    const { visual: Ax, text: Ac } = await this.ulyssesAttention(i, Xh, Ch, g, s);
+    let Xn = s.t(gatedAdd(X, g1!, Ax));
+    const h = s.t(layerNorm(Xn, { eps: LN_EPS, modulation: { scale: sc2!, shift: sh2! } }));
+    const f1 = s.t(this.lin(h, `${p}ff.net.0.proj`, { epilogue: 'gelu_tanh' }));
+    Xn = this.lin(f1, `${p}ff.net.2`, { residual: { x: Xn, gate: g2! } });
+
+    let Cn = C;
+    if (!last) {
+      const [, , cg1, csh2, csc2, cg2] = cmod;
+      const Cf = C.shape[0] === F ? C : s.t(broadcastTo(C, [F, Tn, D]));
+      const C1 = s.t(gatedAdd(Cf, cg1!, Ac!));
+      const hc = s.t(layerNorm(C1, { eps: LN_EPS, modulation: { scale: csc2!, shift: csh2! } }));
+      const fc = s.t(this.lin(hc, `${p}ff_context.net.0.proj`, { epilogue: 'gelu_tanh' }));
+      Cn = this.lin(fc, `${p}ff_context.net.2`, { residual: { x: C1, gate: cg2! } });
+    }
+    s.release();
+    return { X: Xn, C: Cn };
+  }
+
+  /**
+   * The three branches on local rows Xh [F, L/P, D], Ch [F, T/P, D]. Spatial and cross: all-to-all to the full
+   * sequence for H/P heads, drop padding, attention, re-pad, inverse all-to-all. Temporal: local (per token).
+   */
+  protected async ulyssesAttention(i: number, Xh: Tensor, Ch: Tensor, g: SpGeometry, s: Scratch): Promise<{ visual: Tensor; text: Tensor | null }> {
+    const a = `transformer_blocks.${i}.attn.`;
+    const last = i === this.dims.numLayers - 1;
+    const { heads, headDim } = this.dims;
+    const { F, P, vis, txt } = g;
+    const lin = (x: Tensor, name: string) => s.t(this.lin(x, `${a}${name}`));
+    const [q, k, v, qx] = [lin(Xh, 'to_q'), lin(Xh, 'to_k'), lin(Xh, 'to_v'), lin(Xh, 'to_q_cross')];
+    const [cq, ck, cv] = [lin(Ch, 'add_q_proj'), lin(Ch, 'add_k_proj'), lin(Ch, 'add_v_proj')];
+
+    // All-to-all: gather the sequence, scatter the heads (one exchange for all seven projections).
+    const [qS, kS, vS, qxS, cqS, ckS, cvS] = await this.sequenceToHeads([q, k, v, qx, cq, ck, cv], s);
+    const unpadV = (x: Tensor) => s.t(slice(x!, 1, 0, vis.n));
+    const unpadT = (x: Tensor) => s.t(slice(x!, 1, 0, txt.n));
+    const joint = (vx: Tensor, tx: Tensor) => s.t(concat([unpadV(vx), unpadT(tx)], 1)); // [F, S, D/P]
+    const local = { heads: heads / P, headDim };
+    const cqJ = unpadT(cqS!);
+    // (1) spatial, per frame over S = L + T tokens; (3) cross, against frame 0's text keys and values.
+    const Sout = s.t(attention(s.t(concat([unpadV(qS!), cqJ], 1)), joint(kS!, ckS!), joint(vS!, cvS!), local));
+    const Xout = s.t(attention(s.t(concat([unpadV(qxS!), cqJ], 1)), sharedView(unpadT(ckS!), F, 0), sharedView(unpadT(cvS!), F, 0), local));
+
+    // Re-pad and all-to-all back: gather the heads, scatter the sequence.
+    const repad = (x: Tensor, from: number, to: number, shard: TokenShard) => s.t(padAxis(s.t(slice(x, 1, from, to)), 1, shard.padded));
+    const S = vis.n + txt.n;
+    const parts = [repad(Sout, 0, vis.n, vis), repad(Xout, 0, vis.n, vis)];
+    if (!last) parts.push(repad(Sout, vis.n, S, txt), repad(Xout, vis.n, S, txt));
+    const [SoutV, XoutV, SoutT, XoutT] = await this.headsToSequence(parts, s);
+    // Hsum = 1.1 * S_out + to_out_context(X_out), on local rows (visual and text kept apart).
+    const hsum = (xo: Tensor, so: Tensor) => s.t(this.lin(xo, `${a}to_out_context`, { residual: { x: s.t(scale(so, SPATIAL_WEIGHT)) } }));
+    const Hv = hsum(XoutV!, SoutV!);
+    const Ht = last ? null : hsum(XoutT!, SoutT!);
+
+    // (2) temporal: per token position over the F frames, needs no communication. Multiplied by 0 when F == 1.
+    if (F === 1) return { visual: lin(Hv, 'to_out.0'), text: Ht ? lin(Ht, 'to_add_out') : null };
+    const frames = Array.from({ length: F }, (_, f) => f);
+    const ropeF = (x: Tensor) => s.t(rope(x, { headDim, positions: frames, axis: 0, theta: ROPE_THETA }));
+    const cat = (x: Tensor, y: Tensor) => s.t(concat([x, y], 1));
+    const Qt = ropeF(cat(lin(Xh, 'to_q_temp'), cq));
+    const Kt = ropeF(cat(lin(Xh, 'to_k_temp'), ck));
+    const Vt = cat(lin(Xh, 'to_v_temp'), cv);
+    const nL = vis.per;
+    const Tout = s.t(Tensor.empty(this.device, [F, nL + txt.per, this.dims.D], Qt.dtype, 'temporal out'));
+    attention(temporalView(Qt), temporalView(Kt), temporalView(Vt), { heads, headDim, out: temporalView(Tout) });
+    const visual = s.t(this.lin(Hv, `${a}to_out.0`, { residual: { x: lin(s.t(slice(Tout, 1, 0, nL)), 'to_out_temporal') } }));
+    const text = Ht ? s.t(this.lin(Ht, `${a}to_add_out`, { residual: { x: lin(s.t(slice(Tout, 1, nL, nL + txt.per)), 'to_add_out_temporal') } })) : null;
+    return { visual, text };
+  }
+
+  /**
+   * Local rows xs[i] [F, n_i, D] (all heads) -> [F, P*n_i, D/P] (all ranks' rows, this rank's heads), one all-to-all.
+   * Packed layout [P][sum_i F*n_i*D/P]: segment p holds head group p of every tensor.
+   */
+  protected async sequenceToHeads(xs: readonly Tensor[], s: Scratch): Promise<Tensor[]> {
+    const P = this.sp.size;
+    const Dp = this.dims.D / P;
+    const { offsets, total } = packing(xs.map((x) => x.shape[0]! * x.shape[1]! * Dp));
+    const packed = s.t(Tensor.empty(this.device, [P, total], xs[0]!.dtype, 'a2a send'));
+    xs.forEach((x, i) => {
+      const [F, n] = x.shape as [number, number];
+      stridedCopy(x, packed, { shape: [F, n, P, Dp], srcStrides: contiguousStrides([F, n, P, Dp]), dstStrides: [n * Dp, Dp, total, 1], dstOffset: offsets[i] }, 'ulysses_pack');
+    });
+    const recv = P === 1 ? packed : s.t(await this.stager.allToAll(packed, 'ulysses seq->heads'));
+    return xs.map((x, i) => {
+      const [F, n] = x.shape as [number, number];
+      const out = s.t(Tensor.empty(this.device, [F, P * n, Dp], x.dtype, 'ulysses heads'));
+      return stridedCopy(recv, out, { shape: [F, P, n, Dp], srcStrides: [n * Dp, total, Dp, 1], srcOffset: offsets[i], dstStrides: contiguousStrides([F, P, n, Dp]) }, 'ulysses_unpack');
+    });
+  }
+
+  /** Inverse of sequenceToHeads: xs[i] [F, P*n_i, D/P] -> [F, n_i, D] (this rank's rows, all heads). */
+  protected async headsToSequence(xs: readonly Tensor[], s: Scratch): Promise<Tensor[]> {
+    const P = this.sp.size;
+    const Dp = this.dims.D / P;
+    const { offsets, total } = packing(xs.map((x) => x.numel));
+    const packed = s.t(Tensor.empty(this.device, [P, total / P], xs[0]!.dtype, 'a2a send'));
+    const seg = total / P;
+    xs.forEach((x, i) => {
+      const F = x.shape[0]!;
+      const n = x.shape[1]! / P;
+      const off = offsets[i]! / P;
+      stridedCopy(x, packed, { shape: [F, P, n, Dp], srcStrides: contiguousStrides([F, P, n, Dp]), dstStrides: [n * Dp, seg, Dp, 1], dstOffset: off }, 'ulysses_pack');
+    });
+    const recv = P === 1 ? packed : s.t(await this.stager.allToAll(packed, 'ulysses heads->seq'));
+    return xs.map((x, i) => {
+      const F = x.shape[0]!;
+      const n = x.shape[1]! / P;
+      const out = s.t(Tensor.empty(this.device, [F, n, P * Dp], x.dtype, 'ulysses rows'));
+      return stridedCopy(recv, out, { shape: [F, n, P, Dp], srcStrides: [n * Dp, Dp, seg, 1], srcOffset: offsets[i]! / P, dstStrides: contiguousStrides([F, n, P, Dp]) }, 'ulysses_unpack');
+    });
+  }
+
+  /** Rows [shard.start, shard.start + shard.per) of x along `axis`, zero past the real n tokens (one copy). */
+  protected shardRows(x: Tensor, axis: number, shard: TokenShard): Tensor {
+    const shape = x.shape.map((d, i) => (i === axis ? shard.per : d));
+    const xs = contiguousStrides(x.shape);
+    const out = Tensor.empty(this.device, shape, x.dtype, 'sp shard');
+    const real = Math.max(0, Math.min(shard.per, shard.n - shard.start));
+    return stridedCopy(x, out, {
+      shape, srcStrides: xs, srcOffset: real > 0 ? shard.start * xs[axis]! : 0, dstStrides: contiguousStrides(shape), padAxis: axis, padLimit: real,
+    }, 'sp_shard');
+  }
+
+  private geometry(inp: VchitectInputs): SpGeometry {
+    const { patchSize: p, inChannels, heads } = this.dims;
+    const P = this.sp.size;
+    checkHeadSplit(heads, P);
+    const hs = inp.hidden.shape;
+    if (hs.length !== 5 || hs[0] !== 1 || hs[2] !== inChannels) {
+      throw new Error(`Vchitect SP forward: hidden_states must be [1, F, ${inChannels}, H, W], got [${hs.join(', ')}]`);
+    }
+    const [, F, , Hl, Wl] = hs as [number, number, number, number, number];
+    if (Hl % p || Wl % p) throw new Error(`Vchitect SP forward: latent size ${Hl}x${Wl} must be a multiple of the patch size ${p}`);
+    const h = Hl / p;
+    const w = Wl / p;
+    if (h > this.dims.M || w > this.dims.M) throw new Error(`Vchitect SP forward: ${h}x${w} patches exceed the position table (pos_embed_max_size ${this.dims.M})`);
+    const cs = inp.context.shape;
+    if (cs.length !== 3 || cs[0] !== 1 || cs[2] !== this.dims.jointAttentionDim) {
+      throw new Error(`Vchitect SP forward: encoder_hidden_states must be [1, T, ${this.dims.jointAttentionDim}], got [${cs.join(', ')}]`);
+    }
+    const rank = this.sp.rank;
+    return { F, Hl, Wl, h, w, P, rank, vis: tokenShard(h * w, P, rank), txt: tokenShard(cs[1]!, P, rank) };
+  }
+}
+
+/** Offsets of consecutive blocks of the given sizes. */
+function packing(sizes: readonly number[]): { offsets: number[]; total: number } {
+  const offsets: number[] = [];
+  let total = 0;
+  for (const n of sizes) {
+    offsets.push(total);
+    total += n;
+  }
+  return { offsets, total };
+}
