@@ -173,7 +173,8 @@ for (const cname of configNames) {
       const genRows = rows.filter((r) => r.config === cname);
       for (const [i, [F, Hl, Wl]] of sizes.entries()) {
         const gen = () => pipe.generate({ prompt: 'a red fox running through snow', frames: F, width: Wl * VAE_SCALE, height: Hl * VAE_SCALE, steps, guidance: 7.5, seed: 42 });
-        if (i === 0) await gen(); // compiles the text encoders' and VAE's pipelines once
+        // Warm-up once per config at the smallest shape: compiles the text encoders', transformer's and VAE's pipelines.
+        if (i === 0) await pipe.generate({ prompt: 'warm-up', frames: 1, width: VAE_SCALE * Math.min(...sizes.map((z) => z[2])), height: VAE_SCALE * Math.min(...sizes.map((z) => z[1])), steps: 1, guidance: 7.5, seed: 1 });
         device.pool.resetPeak();
         const r = await gen();
         const t = r.timings;
@@ -192,7 +193,8 @@ for (const cname of configNames) {
 }
 
 const f = (x: number | undefined, d = 3) => (x === undefined ? '–' : x.toFixed(d));
-const cmd = `npm run bench:model${argv.length ? ` -- ${argv.filter((x) => x !== '--no-write').join(' ')}` : ''}`;
+const shownArgs = argv.filter((x) => x !== '--no-write');
+const cmd = `npm run bench:model${shownArgs.length ? ` -- ${shownArgs.join(' ')}` : ''}`;
 const lines: string[] = [];
 lines.push(`Command: \`${cmd}\` — ${new Date().toISOString().slice(0, 10)}`);
 lines.push('');
@@ -210,7 +212,7 @@ for (const r of rows) {
   lines.push(`| ${r.config} | ${r.size} | ${r.tokens} | ${f(r.gpuFwdS)} | ${r.dispatches} | ${f(r.fwdPeakMB, 1)} | ${f(t)} | ${t ? `${f(t / r.gpuFwdS, 2)}x` : '–'} | ${r.maxRelErr === undefined ? '–' : r.maxRelErr.toExponential(1)} | ${f(r.gen?.stepS)} | ${f(r.gen?.textS, 2)} | ${f(r.gen?.denoiseS, 2)} | ${f(r.gen?.decodeS, 2)} | ${f(r.gen?.peakMB, 1)} |`);
 }
 lines.push('');
-lines.push('The real-size run (`npm run bench:model -- --config 2b --frames 40 --width 768 --height 432 --steps 1`, random weights of the 2B transformer shape, ~8 GB checkpoint written to the temp dir; add `--no-torch` to skip the hours-long CPU forward) needs a real GPU and was not run on this CPU adapter.');
+lines.push('The real-size run (`npm run bench:model -- --config 2b --frames 40 --width 768 --height 432 --steps 1`, random f32 weights of the 2B transformer shape (D=1536, 24 layers, M=192; the small make-tiny text encoders and VAE, so joint_attention_dim is 96, not 4096), a ~10 GB checkpoint written to the temp dir; add `--no-torch` to skip the hours-long CPU forward) is implemented but needs a real GPU: it was not run on this CPU adapter (it would take hours).');
 const table = lines.join('\n');
 console.log(`\n${table}\n`);
 
