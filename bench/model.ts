@@ -62,6 +62,7 @@ const steps = Number(opt('--steps') ?? 2);
 const useTorch = !flag('--no-torch');
 const usePipeline = !flag('--no-pipeline');
 
+const loadStart = os.loadavg()[0]!;
 const device = await Device.create({ label: 'bench-model' });
 const a = device.adapter;
 const cpuModel = `${os.cpus()[0]?.model} x${os.cpus().length}`;
@@ -198,7 +199,7 @@ const cmd = `npm run bench:model${shownArgs.length ? ` -- ${shownArgs.join(' ')}
 const lines: string[] = [];
 lines.push(`Command: \`${cmd}\` — ${new Date().toISOString().slice(0, 10)}`);
 lines.push('');
-lines.push(`Adapter: ${a.vendor} / ${a.architecture} / ${a.description} (${a.backend}). CPU: ${cpuModel}.`);
+lines.push(`Adapter: ${a.vendor} / ${a.architecture} / ${a.description} (${a.backend}). CPU: ${cpuModel}. 1-min load average ${loadStart.toFixed(1)} at start, ${os.loadavg()[0]!.toFixed(1)} at end (other processes share the CPU: on a CPU adapter both columns are sensitive to it).`);
 lines.push(`Configs: ${configNames.map((c) => `**${c}** = ${CONFIGS[c]!.describe}`).join('; ')}. Weights: make-tiny seeded random (f32), tiny text encoders and VAE. Text: T = ${TEXT_TOKENS} tokens.`);
 lines.push(`PyTorch peer: ${torchVersion ? `${torchVersion}, CPU float32, bench/torch_vchitect.py (the spec's transformer written independently in torch, same safetensors weights and inputs)` : `(${torchNote ?? 'disabled (--no-torch)'})`}.`);
 lines.push('GPU s/fwd: median wall time of one transformer forward (submit to completion). Max rel err = max|GPU - torch| / max|torch| over the velocity output.');
