@@ -45,7 +45,7 @@ export async function loadTfPeer(): Promise<TfPeer | { error: string }> {
 }
 
 /** The first Python that imports torch: $PARALLAX_PYTHON, python3 on PATH, then Debian's /usr/bin/python3. */
-function findTorchPython(): { python: string; version: string } | null {
+export function findTorchPython(): { python: string; version: string } | null {
   for (const python of [process.env.PARALLAX_PYTHON, 'python3', '/usr/bin/python3'].filter(Boolean) as string[]) {
     const v = spawnSync(python, ['-c', 'import torch; print(torch.__version__)'], { encoding: 'utf8' });
     if (v.status === 0) return { python, version: v.stdout.trim() };
