@@ -117,6 +117,23 @@ export class VchitectTransformer {
   /** Block i: returns the new visual stream X [F, L, D] and text stream C ([F, T, D]; unchanged in the last block). */
   private block(i: number, X: Tensor, C: Tensor, e: Tensor, F: number): { X: Tensor; C: Tensor } {
     const s = new Scratch();
+    const b = this.blockInputs(i, X, C, e, F, s);
+    const { visual, text } = this.attention(i, b.Xh, b.Ch, F, s);
+    const out = b.finish(visual, text);
+    s.release();
+    return out;
+  }
+
+  /**
+   * The two halves of block i around its attention (shared with the sequence-parallel subclass): the adaLN-modulated
+   * inputs Xh and Ch (Ch one copy per frame), and `finish`, which adds the gated attention outputs and the MLPs.
+   * X and C may be any number of rows per frame (all tokens, or one rank's shard).
+   */
+  protected blockInputs(i: number, X: Tensor, C: Tensor, e: Tensor, F: number, s: Scratch): {
+    Xh: Tensor;
+    Ch: Tensor;
+    finish(Ax: Tensor, Ac: Tensor | null): { X: Tensor; C: Tensor };
+  } {
     const p = `transformer_blocks.${i}.`;
     const last = i === this.dims.numLayers - 1;
     const [sh1, sc1, g1, sh2, sc2, g2] = this.chunks(s.t(this.lin(e, `${p}norm1.linear`)), 6, s);
@@ -129,23 +146,23 @@ export class VchitectTransformer {
     const D = this.dims.D;
     if (Ch.shape[0] !== F) Ch = s.t(broadcastTo(Ch, [F, T, D])); // block 0: one text stream for every frame
 
-    const { visual: Ax, text: Ac } = this.attention(i, Xh, Ch, F, s);
-    let Xn = s.t(gatedAdd(X, g1!, Ax));
-    const h = s.t(layerNorm(Xn, { eps: LN_EPS, modulation: { scale: sc2!, shift: sh2! } }));
-    const f1 = s.t(this.lin(h, `${p}ff.net.0.proj`, { epilogue: 'gelu_tanh' }));
-    Xn = this.lin(f1, `${p}ff.net.2`, { residual: { x: Xn, gate: g2! } });
-
-    let Cn = C;
-    if (!last) {
-      const [, , cg1, csh2, csc2, cg2] = cmod;
-      const Cf = C.shape[0] === F ? C : s.t(broadcastTo(C, [F, T, D]));
-      const C1 = s.t(gatedAdd(Cf, cg1!, Ac!));
-      const hc = s.t(layerNorm(C1, { eps: LN_EPS, modulation: { scale: csc2!, shift: csh2! } }));
-      const fc = s.t(this.lin(hc, `${p}ff_context.net.0.proj`, { epilogue: 'gelu_tanh' }));
-      Cn = this.lin(fc, `${p}ff_context.net.2`, { residual: { x: C1, gate: cg2! } });
-    }
-    s.release();
-    return { X: Xn, C: Cn };
+    const finish = (Ax: Tensor, Ac: Tensor | null) => {
+      let Xn = s.t(gatedAdd(X, g1!, Ax));
+      const h = s.t(layerNorm(Xn, { eps: LN_EPS, modulation: { scale: sc2!, shift: sh2! } }));
+      const f1 = s.t(this.lin(h, `${p}ff.net.0.proj`, { epilogue: 'gelu_tanh' }));
+      Xn = this.lin(f1, `${p}ff.net.2`, { residual: { x: Xn, gate: g2! } });
+      let Cn = C;
+      if (!last) {
+        const [, , cg1, csh2, csc2, cg2] = cmod;
+        const Cf = C.shape[0] === F ? C : s.t(broadcastTo(C, [F, T, D]));
+        const C1 = s.t(gatedAdd(Cf, cg1!, Ac!));
+        const hc = s.t(layerNorm(C1, { eps: LN_EPS, modulation: { scale: csc2!, shift: csh2! } }));
+        const fc = s.t(this.lin(hc, `${p}ff_context.net.0.proj`, { epilogue: 'gelu_tanh' }));
+        Cn = this.lin(fc, `${p}ff_context.net.2`, { residual: { x: C1, gate: cg2! } });
+      }
+      return { X: Xn, C: Cn };
+    };
+    return { Xh, Ch, finish };
   }
 
   /** The three parallel branches from the same modulated inputs Xh [F, L, D] and Ch [F, T, D]. */

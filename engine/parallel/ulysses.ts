@@ -10,8 +10,8 @@ import type { VchitectTransformerConfig } from '../io/configs.js';
 import { validateTransformer } from '../io/checkpoint.js';
 import type { DType } from '../dtype.js';
 import { attention, sharedView, temporalView } from '../ops/attention.js';
-import { add, gatedAdd, scale, silu } from '../ops/elementwise.js';
-import { broadcastTo, concat, contiguousStrides, padAxis, permute, slice, stridedCopy } from '../ops/layout.js';
+import { add, scale, silu } from '../ops/elementwise.js';
+import { concat, contiguousStrides, padAxis, permute, slice, stridedCopy } from '../ops/layout.js';
 import { linear } from '../ops/linear.js';
 import { layerNorm } from '../ops/norm.js';
 import { patchify, unpatchify } from '../ops/patch.js';
@@ -172,38 +172,14 @@ export class UlyssesVchitect extends VchitectTransformer {
     return { rows, geometry: g };
   }
 
-  /** Block i on local rows: identical to the single-device block except for the attention. */
+  /** Block i on local rows: the single-device block's halves around the sequence-parallel attention. */
   protected async parallelBlock(i: number, X: Tensor, C: Tensor, e: Tensor, g: SpGeometry): Promise<{ X: Tensor; C: Tensor }> {
     const s = new Scratch();
-    const p = `transformer_blocks.${i}.`;
-    const last = i === this.dims.numLayers - 1;
-    const { F } = g;
-    const D = this.dims.D;
-    const [sh1, sc1, g1, sh2, sc2, g2] = this.chunks(s.t(this.lin(e, `${p}norm1.linear`)), 6, s);
-    const Xh = s.t(layerNorm(X, { eps: LN_EPS, modulation: { scale: sc1!, shift: sh1! } }));
-    const cmod = this.chunks(s.t(this.lin(e, `${p}norm1_context.linear`)), last ? 2 : 6, s);
-    const [csh1, csc1] = last ? [cmod[1]!, cmod[0]!] : [cmod[0]!, cmod[1]!];
-    let Ch = s.t(layerNorm(C, { eps: LN_EPS, modulation: { scale: csc1, shift: csh1 } }));
-    const Tn = C.shape[1]!;
-    if (Ch.shape[0] !== F) Ch = s.t(broadcastTo(Ch, [F, Tn, D]));
-
-    const { visual: Ax, text: Ac } = await this.ulyssesAttention(i, Xh, Ch, g, s);
-    let Xn = s.t(gatedAdd(X, g1!, Ax));
-    const h = s.t(layerNorm(Xn, { eps: LN_EPS, modulation: { scale: sc2!, shift: sh2! } }));
-    const f1 = s.t(this.lin(h, `${p}ff.net.0.proj`, { epilogue: 'gelu_tanh' }));
-    Xn = this.lin(f1, `${p}ff.net.2`, { residual: { x: Xn, gate: g2! } });
-
-    let Cn = C;
-    if (!last) {
-      const [, , cg1, csh2, csc2, cg2] = cmod;
-      const Cf = C.shape[0] === F ? C : s.t(broadcastTo(C, [F, Tn, D]));
-      const C1 = s.t(gatedAdd(Cf, cg1!, Ac!));
-      const hc = s.t(layerNorm(C1, { eps: LN_EPS, modulation: { scale: csc2!, shift: csh2! } }));
-      const fc = s.t(this.lin(hc, `${p}ff_context.net.0.proj`, { epilogue: 'gelu_tanh' }));
-      Cn = this.lin(fc, `${p}ff_context.net.2`, { residual: { x: C1, gate: cg2! } });
-    }
+    const b = this.blockInputs(i, X, C, e, g.F, s);
+    const { visual, text } = await this.ulyssesAttention(i, b.Xh, b.Ch, g, s);
+    const out = b.finish(visual, text);
     s.release();
-    return { X: Xn, C: Cn };
+    return out;
   }
 
   /**
