@@ -1,22 +1,12 @@
 // Shapes the web app exchanges with the job server (docs/server.md): config, jobs, job requests and the
-// WebSocket event messages. Kept separate from server/ so the browser bundle never pulls Node code.
+// WebSocket event messages. Only type imports come from server/ (erased at build), so the browser bundle never
+// pulls Node code.
 
-export type GuidanceMode = 'reference' | 'constant';
+import type { GuidanceMode, JobRequest } from '../server/schema.js';
+
+export type { GuidanceMode, JobRequest };
 export type JobStatus = 'queued' | 'running' | 'succeeded' | 'failed' | 'cancelled' | 'interrupted';
 export const FINAL_STATUSES: readonly JobStatus[] = ['succeeded', 'failed', 'cancelled', 'interrupted'];
-
-export interface JobRequest {
-  prompt: string;
-  negative_prompt: string;
-  frames: number;
-  width: number;
-  height: number;
-  steps: number;
-  guidance: number;
-  guidance_mode: GuidanceMode;
-  seed: number;
-  fps: number;
-}
 
 /** A POST /api/jobs body: like JobRequest, but the seed may be left for the server to draw. */
 export type JobRequestBody = Omit<JobRequest, 'seed'> & { seed?: number };

@@ -1,18 +1,12 @@
 // Messages between the app and the preview worker (structured-clone friendly; RGBA buffers are transferred).
 
-export interface LocalPreviewRequest {
-  prompt: string;
-  negative_prompt: string;
-  frames: number;
-  width: number;
-  height: number;
-  steps: number;
-  guidance: number;
-  seed: number;
-  fps: number;
+import type { JobRequest } from '../types.js';
+
+/** A job request run in the browser (guidance mode: the pipeline's default). */
+export type LocalPreviewRequest = Omit<JobRequest, 'guidance_mode'> & {
   /** Absolute URL of the checkpoint folder the server exposes (/api/model/); without it the stand-in runs. */
   model_url?: string;
-}
+};
 
 export interface RgbaFrame {
   width: number;
