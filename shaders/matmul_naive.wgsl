@@ -20,30 +20,7 @@ struct Params { M: u32, N: u32, K: u32, a_bs: u32, b_bs: u32, c_bs: u32, gate_ro
 //#endif
 @group(0) @binding({{OUT_BINDING}}) var<storage, read_write> out: array<{{TO}}>;
 
-fn silu(x: f32) -> f32 { return x / (1.0 + exp(-x)); }
-fn gelu_tanh(x: f32) -> f32 {
-  let u = clamp(0.7978845608028654 * (x + 0.044715 * x * x * x), -15.0, 15.0);
-  return 0.5 * x * (1.0 + tanh(u));
-}
-
-fn epilogue(acc: f32, m: u32, n: u32, z: u32) -> f32 {
-  var v = acc;
-//#if HAS_BIAS
-  v += f32(bias[n]);
-//#endif
-//#if EPI_GELU
-  v = gelu_tanh(v);
-//#elif EPI_SILU
-  v = silu(v);
-//#endif
-//#if HAS_RES
-//#if HAS_GATE
-  v *= f32(gate[((m + p.m_base) / p.gate_rows) * p.N + n]);
-//#endif
-  v += f32(res[z * p.c_bs + m * p.N + n]);
-//#endif
-  return v;
-}
+//#include matmul_epilogue
 
 @compute @workgroup_size(16, 16)
 fn main(@builtin(global_invocation_id) gid: vec3u) {

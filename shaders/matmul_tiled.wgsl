@@ -12,31 +12,7 @@
 // Defines: TA, TB, TO, TBIAS, TR, TG (f32 | f16); B_NK; VEC_A, VEC_BK, VEC_BN; HAS_BIAS, HAS_RES, HAS_GATE;
 //   EPI_GELU | EPI_SILU; BIAS_BINDING, RES_BINDING, GATE_BINDING, OUT_BINDING; WGX, WGY, TM, TK (TK % 4 == 0).
 
-struct Params { M: u32, N: u32, K: u32, a_bs: u32, b_bs: u32, c_bs: u32, gate_rows: u32, m_base: u32 }
-
-@group(0) @binding(0) var<uniform> p: Params;
-//#if VEC_A
-@group(0) @binding(1) var<storage, read> a: array<vec4<{{TA}}>>;
-//#else
-@group(0) @binding(1) var<storage, read> a: array<{{TA}}>;
-//#endif
-//#if VEC_BK
-@group(0) @binding(2) var<storage, read> b: array<vec4<{{TB}}>>;
-//#elif VEC_BN
-@group(0) @binding(2) var<storage, read> b: array<vec4<{{TB}}>>;
-//#else
-@group(0) @binding(2) var<storage, read> b: array<{{TB}}>;
-//#endif
-//#if HAS_BIAS
-@group(0) @binding({{BIAS_BINDING}}) var<storage, read> bias: array<{{TBIAS}}>;
-//#endif
-//#if HAS_RES
-@group(0) @binding({{RES_BINDING}}) var<storage, read> res: array<{{TR}}>;
-//#endif
-//#if HAS_GATE
-@group(0) @binding({{GATE_BINDING}}) var<storage, read> gate: array<{{TG}}>;
-//#endif
-@group(0) @binding({{OUT_BINDING}}) var<storage, read_write> out: array<{{TO}}>;
+//#include matmul_bindings
 
 const WGX = {{WGX}}u;
 const WGY = {{WGY}}u;
@@ -51,80 +27,9 @@ const NT = WGX * WGY;
 var<workgroup> As: array<vec4<f32>, BM * TK4>;
 var<workgroup> Bs: array<vec4<f32>, BN * TK4>;
 
-fn silu(x: f32) -> f32 { return x / (1.0 + exp(-x)); }
-fn gelu_tanh(x: f32) -> f32 {
-  let u = clamp(0.7978845608028654 * (x + 0.044715 * x * x * x), -15.0, 15.0);
-  return 0.5 * x * (1.0 + tanh(u));
-}
+//#include matmul_epilogue
 
-fn epilogue(acc: f32, m: u32, n: u32, z: u32) -> f32 {
-  var v = acc;
-//#if HAS_BIAS
-  v += f32(bias[n]);
-//#endif
-//#if EPI_GELU
-  v = gelu_tanh(v);
-//#elif EPI_SILU
-  v = silu(v);
-//#endif
-//#if HAS_RES
-//#if HAS_GATE
-  v *= f32(gate[((m + p.m_base) / p.gate_rows) * p.N + n]);
-//#endif
-  v += f32(res[z * p.c_bs + m * p.N + n]);
-//#endif
-  return v;
-}
-
-// a[z][row][k..k+3], zero outside the matrix.
-fn loadA(off: u32, row: u32, k: u32) -> vec4<f32> {
-  if (row >= p.M) { return vec4<f32>(0.0); }
-//#if VEC_A
-  if (k >= p.K) { return vec4<f32>(0.0); }
-  return vec4<f32>(a[(off + row * p.K + k) / 4u]);
-//#else
-  let base = off + row * p.K;
-  var v = vec4<f32>(0.0);
-  for (var j = 0u; j < 4u; j++) {
-    if (k + j < p.K) { v[j] = f32(a[base + k + j]); }
-  }
-  return v;
-//#endif
-}
-
-//#if B_NK
-// b[z][n][k..k+3] (weights stored [out, in]), zero outside.
-fn loadB(off: u32, n: u32, k: u32) -> vec4<f32> {
-  if (n >= p.N) { return vec4<f32>(0.0); }
-//#if VEC_BK
-  if (k >= p.K) { return vec4<f32>(0.0); }
-  return vec4<f32>(b[(off + n * p.K + k) / 4u]);
-//#else
-  let base = off + n * p.K;
-  var v = vec4<f32>(0.0);
-  for (var j = 0u; j < 4u; j++) {
-    if (k + j < p.K) { v[j] = f32(b[base + k + j]); }
-  }
-  return v;
-//#endif
-}
-//#else
-// b[z][k][n..n+3], zero outside.
-fn loadB(off: u32, k: u32, n: u32) -> vec4<f32> {
-  if (k >= p.K) { return vec4<f32>(0.0); }
-//#if VEC_BN
-  if (n >= p.N) { return vec4<f32>(0.0); }
-  return vec4<f32>(b[(off + k * p.N + n) / 4u]);
-//#else
-  let base = off + k * p.N;
-  var v = vec4<f32>(0.0);
-  for (var j = 0u; j < 4u; j++) {
-    if (n + j < p.N) { v[j] = f32(b[base + n + j]); }
-  }
-  return v;
-//#endif
-}
-//#endif
+//#include matmul_load
 
 @compute @workgroup_size(WGX, WGY)
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid: vec3u, @builtin(local_invocation_index) li: u32) {

@@ -1,6 +1,7 @@
 // WGSL kernel sources: loading `shaders/*.wgsl` (from disk in Node, from a bundler glob in the browser) and the
-// small template preprocessor that specializes them: `{{NAME}}` substitutions and `//#if NAME` / `//#if !NAME` /
-// `//#else` / `//#endif` blocks. Set PARALLAX_PRINT_SHADERS=1 to print every specialized shader.
+// small template preprocessor that specializes them: `//#include NAME` (splices shaders/NAME.wgsl, a snippet shared
+// by the variants of a family), `{{NAME}}` substitutions and `//#if NAME` / `//#if !NAME` / `//#elif` / `//#else` /
+// `//#endif` blocks. Set PARALLAX_PRINT_SHADERS=1 to print every specialized shader.
 
 export type Defines = Record<string, string | number | boolean>;
 
@@ -44,12 +45,23 @@ export function knownShaders(): string[] {
   return [...sources.keys()].sort();
 }
 
-/** Applies `//#if` blocks and `{{NAME}}` substitutions; prepends `enable f16;` when the result uses f16. */
+/** Splices `//#include NAME` lines with shaders/NAME.wgsl (recursively; a cycle is an error naming the chain). */
+export function expandIncludes(name: string, code: string, chain: string[] = [name]): string {
+  return code.replace(/^[ \t]*\/\/#include[ \t]+(\w+)[ \t]*$/gm, (_, inc: string) => {
+    if (chain.includes(inc)) throw new Error(`${name}.wgsl: //#include cycle ${[...chain, inc].join(' -> ')}`);
+    return expandIncludes(inc, shaderSource(inc), [...chain, inc]);
+  });
+}
+
+/**
+ * Expands includes, applies `//#if` blocks and `{{NAME}}` substitutions; prepends `enable f16;` when the result
+ * uses f16.
+ */
 export function specialize(name: string, code: string, defines: Defines): string {
   const out: string[] = [];
   const stack: { active: boolean; taken: boolean }[] = [];
   const active = () => stack.every((s) => s.active);
-  const lines = code.split('\n');
+  const lines = expandIncludes(name, code).split('\n');
   for (let i = 0; i < lines.length; i++) {
     const line = lines[i]!;
     const m = /^\s*\/\/#(if|elif|else|endif)\b\s*(!?)\s*(\w*)/.exec(line);

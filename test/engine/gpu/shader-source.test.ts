@@ -1,7 +1,7 @@
 // The WGSL template preprocessor: conditional blocks, substitutions, errors, and automatic `enable f16;`.
 
 import { describe, expect, it } from 'vitest';
-import { specialize } from '../../../engine/gpu/shader-source.js';
+import { registerShaderSources, specialize } from '../../../engine/gpu/shader-source.js';
 
 describe('specialize', () => {
   const src = ['a', '//#if X', 'x-on', '//#elif Y', 'y-on', '//#else', 'neither', '//#endif', '//#if !X', 'not-x', '//#endif', 'T={{T}}'].join('\n');
@@ -29,5 +29,13 @@ describe('specialize', () => {
     expect(specialize('k', 'var<storage> a: array<{{T}}>;', { T: 'f16' })).toMatch(/^enable f16;/);
     expect(specialize('k', '// f16 storage\nvar<storage> a: array<f32>;', {})).not.toMatch(/enable f16/);
     expect(specialize('k', 'enable f16;\nlet x = 1.0h;', {}).match(/enable f16/g)).toHaveLength(1);
+  });
+
+  it('splices //#include snippets before the conditionals, recursively, and names a cycle', () => {
+    registerShaderSources({ 'test_inc_outer.wgsl': 'o1\n//#include test_inc_inner\no2', 'test_inc_inner.wgsl': '//#if X\ninner {{T}}\n//#endif', 'test_inc_loop.wgsl': '//#include test_inc_loop' });
+    expect(specialize('k', 'a\n//#include test_inc_outer\nb', { X: 1, T: 'f32' }).split('\n')).toEqual(['a', 'o1', 'inner f32', 'o2', 'b']);
+    expect(specialize('k', '//#include test_inc_outer', { T: 'f32' }).split('\n')).toEqual(['o1', 'o2']);
+    expect(() => specialize('k', '//#include test_inc_loop', {})).toThrow(/include cycle k -> test_inc_loop -> test_inc_loop/);
+    expect(() => specialize('k', '//#include test_inc_missing', {})).toThrow(/No WGSL kernel named 'test_inc_missing'/);
   });
 });
