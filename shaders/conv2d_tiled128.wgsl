@@ -5,32 +5,13 @@
 //   grid: (ceil(Ho*Wo / 128), ceil(Cout / 128), N)
 // Defines: T (f32 | f16), KH, KW, RES, UPSAMPLE, OUT_BINDING.
 
-struct Params { Cin: u32, H: u32, W: u32, Cout: u32, Ho: u32, Wo: u32, stride: u32, pad_top: u32, pad_left: u32, K: u32 }
-
-@group(0) @binding(0) var<uniform> p: Params;
-@group(0) @binding(1) var<storage, read> x: array<{{T}}>;
-@group(0) @binding(2) var<storage, read> w: array<{{T}}>;
-@group(0) @binding(3) var<storage, read> bias: array<{{T}}>;
-//#if RES
-@group(0) @binding(4) var<storage, read> res: array<{{T}}>;
-//#endif
-@group(0) @binding({{OUT_BINDING}}) var<storage, read_write> out: array<{{T}}>;
+//#include conv2d_io
 
 const BK = 8u;
 const KHW = {{KH}}u * {{KW}}u;
 
 var<workgroup> ws: array<vec4f, 256>;  // [k][channel group of 4] (8 x 32)
 var<workgroup> xs: array<vec4f, 256>;  // [k][pixel group of 4] (8 x 32)
-
-fn load_x(base: u32, iy: i32, ix: i32) -> f32 {
-//#if UPSAMPLE
-  if (iy < 0 || ix < 0 || iy >= i32(2u * p.H) || ix >= i32(2u * p.W)) { return 0.0; }
-  return f32(x[base + (u32(iy) / 2u) * p.W + u32(ix) / 2u]);
-//#else
-  if (iy < 0 || ix < 0 || iy >= i32(p.H) || ix >= i32(p.W)) { return 0.0; }
-  return f32(x[base + u32(iy) * p.W + u32(ix)]);
-//#endif
-}
 
 @compute @workgroup_size(16, 16)
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid: vec3u) {
