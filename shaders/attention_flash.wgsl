@@ -15,16 +15,7 @@
 // Preconditions: HD % 4 == 0, every offset and stride a multiple of 4.
 // Defines: ZERO, T (f32 | f16 storage), HD, BQ, BK, WG (= BQ * HD/4), HAS_BIAS, HAS_MASK.
 
-struct Params {
-  q_off: u32, q_bs: u32, q_ss: u32,
-  k_off: u32, k_bs: u32, k_ss: u32,
-  v_off: u32, v_bs: u32, v_ss: u32,
-  o_off: u32, o_bs: u32, o_ss: u32,
-  batch: u32, heads: u32, sq: u32, sk: u32,
-  q_blocks: u32, causal: u32, bias_bs: u32, mask_bs: u32,
-  scale: f32,
-  zero: u32,   // always 0: added to loop bounds under DYN_LOOPS so the compiler cannot fully unroll them
-}
+//#include attention_params
 
 const HD4: u32 = {{HD}}u / 4u;
 const BQ: u32 = {{BQ}}u;
@@ -32,25 +23,7 @@ const BK: u32 = {{BK}}u;
 const NEG: f32 = -3.0e38;     // finite "minus infinity" for the running max
 const MASKED: f32 = -1.0e30;  // logits at or below this are masked keys
 
-@group(0) @binding(0) var<uniform> p: Params;
-@group(0) @binding(1) var<storage, read> q: array<vec4<{{T}}>>;
-@group(0) @binding(2) var<storage, read> k: array<vec4<{{T}}>>;
-@group(0) @binding(3) var<storage, read> v: array<vec4<{{T}}>>;
-//#if HAS_BIAS
-//#if HAS_MASK
-@group(0) @binding(4) var<storage, read> bias: array<f32>;
-@group(0) @binding(5) var<storage, read> mask: array<f32>;
-@group(0) @binding(6) var<storage, read_write> out: array<vec4<{{T}}>>;
-//#else
-@group(0) @binding(4) var<storage, read> bias: array<f32>;
-@group(0) @binding(5) var<storage, read_write> out: array<vec4<{{T}}>>;
-//#endif
-//#elif HAS_MASK
-@group(0) @binding(4) var<storage, read> mask: array<f32>;
-@group(0) @binding(5) var<storage, read_write> out: array<vec4<{{T}}>>;
-//#else
-@group(0) @binding(4) var<storage, read_write> out: array<vec4<{{T}}>>;
-//#endif
+//#include attention_bindings
 
 var<workgroup> qs: array<vec4<f32>, BQ * HD4>;
 var<workgroup> ks: array<vec4<f32>, BK * HD4>;

@@ -7,16 +7,7 @@
 // Defines: ZERO ('p.zero' for runtime loop bounds: LLVM-based CPU adapters compile fully unrolled loops very
 //   slowly; '0u' elsewhere), T (f32 | f16), HD (any head dim), HAS_BIAS, HAS_MASK.
 
-struct Params {
-  q_off: u32, q_bs: u32, q_ss: u32,
-  k_off: u32, k_bs: u32, k_ss: u32,
-  v_off: u32, v_bs: u32, v_ss: u32,
-  o_off: u32, o_bs: u32, o_ss: u32,
-  batch: u32, heads: u32, sq: u32, sk: u32,
-  q_blocks: u32, causal: u32, bias_bs: u32, mask_bs: u32,
-  scale: f32,
-  zero: u32,   // always 0: added to loop bounds under DYN_LOOPS so the compiler cannot fully unroll them
-}
+//#include attention_params
 
 const HD: u32 = {{HD}}u;
 const NEG: f32 = -3.0e38;
