@@ -60,25 +60,32 @@ export class VchitectTransformer {
     return new VchitectTransformer(device, dims, weights, dtype);
   }
 
+  /** Checks the inputs against the model's sizes; returns frames, latent size, patches and text length. */
+  protected inputGeometry(inp: VchitectInputs, what = 'Vchitect forward'): { F: number; Hl: number; Wl: number; h: number; w: number; T: number } {
+    const { patchSize: P, inChannels } = this.dims;
+    const hs = inp.hidden.shape;
+    if (hs.length !== 5 || hs[0] !== 1 || hs[2] !== inChannels) {
+      throw new Error(`${what}: hidden_states must be [1, F, ${inChannels}, H, W], got [${hs.join(', ')}]`);
+    }
+    const [, F, , Hl, Wl] = hs as [number, number, number, number, number];
+    if (Hl % P || Wl % P) throw new Error(`${what}: latent size ${Hl}x${Wl} must be a multiple of the patch size ${P}`);
+    const h = Hl / P;
+    const w = Wl / P;
+    if (h > this.dims.M || w > this.dims.M) throw new Error(`${what}: ${h}x${w} patches exceed the position table (pos_embed_max_size ${this.dims.M})`);
+    const cs = inp.context.shape;
+    if (cs.length !== 3 || cs[0] !== 1 || cs[2] !== this.dims.jointAttentionDim) {
+      throw new Error(`${what}: encoder_hidden_states must be [1, T, ${this.dims.jointAttentionDim}], got [${cs.join(', ')}]`);
+    }
+    if (inp.pooled.numel !== this.dims.pooledProjectionDim) {
+      throw new Error(`${what}: pooled_projections must be [1, ${this.dims.pooledProjectionDim}], got [${inp.pooled.shape.join(', ')}]`);
+    }
+    return { F, Hl, Wl, h, w, T: cs[1]! };
+  }
+
   /** One transformer call: returns the flow velocity [1, F, outChannels, Hl, Wl]. */
   forward(inp: VchitectInputs): Tensor {
     const { D, patchSize: P, inChannels, outChannels } = this.dims;
-    const hs = inp.hidden.shape;
-    if (hs.length !== 5 || hs[0] !== 1 || hs[2] !== inChannels) {
-      throw new Error(`Vchitect forward: hidden_states must be [1, F, ${inChannels}, H, W], got [${hs.join(', ')}]`);
-    }
-    const [, F, , Hl, Wl] = hs as [number, number, number, number, number];
-    if (Hl % P || Wl % P) throw new Error(`Vchitect forward: latent size ${Hl}x${Wl} must be a multiple of the patch size ${P}`);
-    const h = Hl / P;
-    const w = Wl / P;
-    if (h > this.dims.M || w > this.dims.M) throw new Error(`Vchitect forward: ${h}x${w} patches exceed the position table (pos_embed_max_size ${this.dims.M})`);
-    const cs = inp.context.shape;
-    if (cs.length !== 3 || cs[0] !== 1 || cs[2] !== this.dims.jointAttentionDim) {
-      throw new Error(`Vchitect forward: encoder_hidden_states must be [1, T, ${this.dims.jointAttentionDim}], got [${cs.join(', ')}]`);
-    }
-    if (inp.pooled.numel !== this.dims.pooledProjectionDim) {
-      throw new Error(`Vchitect forward: pooled_projections must be [1, ${this.dims.pooledProjectionDim}], got [${inp.pooled.shape.join(', ')}]`);
-    }
+    const { F, Hl, Wl, h, w, T } = this.inputGeometry(inp);
 
     const s = new Scratch();
     // 1-2. Patch embed per frame, plus the centre-cropped 2D sin-cos table.
@@ -91,7 +98,7 @@ export class VchitectTransformer {
     const temb = this.timeTextEmbedding(inp.timestep, inp.pooled, s);
     const eAct = s.t(silu(temb));
     // 4. Context embedder.
-    let C = this.lin(s.t(inp.context.reshape([1, cs[1]!, cs[2]!])), 'context_embedder');
+    let C = this.lin(s.t(inp.context.reshape([1, T, this.dims.jointAttentionDim])), 'context_embedder');
     s.release(X, C, eAct);
     // 5. Blocks.
     for (let i = 0; i < this.dims.numLayers; i++) {

@@ -288,25 +288,13 @@ export class UlyssesVchitect extends VchitectTransformer {
   }
 
   private geometry(inp: VchitectInputs): SpGeometry {
-    const { patchSize: p, inChannels, heads } = this.dims;
     const P = this.sp.size;
-    checkHeadSplit(heads, P);
-    const hs = inp.hidden.shape;
-    if (hs.length !== 5 || hs[0] !== 1 || hs[2] !== inChannels) {
-      throw new Error(`Vchitect SP forward: hidden_states must be [1, F, ${inChannels}, H, W], got [${hs.join(', ')}]`);
-    }
-    const [, F, , Hl, Wl] = hs as [number, number, number, number, number];
-    if (Hl % p || Wl % p) throw new Error(`Vchitect SP forward: latent size ${Hl}x${Wl} must be a multiple of the patch size ${p}`);
-    const h = Hl / p;
-    const w = Wl / p;
-    if (h > this.dims.M || w > this.dims.M) throw new Error(`Vchitect SP forward: ${h}x${w} patches exceed the position table (pos_embed_max_size ${this.dims.M})`);
-    const cs = inp.context.shape;
-    if (cs.length !== 3 || cs[0] !== 1 || cs[2] !== this.dims.jointAttentionDim) {
-      throw new Error(`Vchitect SP forward: encoder_hidden_states must be [1, T, ${this.dims.jointAttentionDim}], got [${cs.join(', ')}]`);
-    }
+    checkHeadSplit(this.dims.heads, P);
+    const { F, Hl, Wl, h, w, T } = this.inputGeometry(inp, 'Vchitect SP forward');
     const rank = this.sp.rank;
-    return { F, Hl, Wl, h, w, P, rank, vis: tokenShard(h * w, P, rank), txt: tokenShard(cs[1]!, P, rank) };
+    return { F, Hl, Wl, h, w, P, rank, vis: tokenShard(h * w, P, rank), txt: tokenShard(T, P, rank) };
   }
+
 }
 
 /** Offsets of consecutive blocks of the given sizes. */
