@@ -7,7 +7,7 @@ import type { Device } from '../gpu/device.js';
 import type { SubModel } from '../io/checkpoint.js';
 import type { VchitectTransformerConfig } from '../io/configs.js';
 import type { VchitectLoadOptions } from '../model/vchitect.js';
-import { axpby, sub } from '../ops/elementwise.js';
+import { guideVelocity } from '../model/guidance.js';
 import { slice } from '../ops/layout.js';
 import { Tensor } from '../tensor.js';
 import { emptyStagingStats, Stager, type StagerOptions, type StagingStats } from './staging.js';
@@ -100,13 +100,23 @@ export class ParallelTransformer {
       vu = await run(inp.uncond);
     }
     // v = v_u + g (v_c - v_u) on local rows, then the SP all-gather.
-    const diff = sub(vc.rows, vu.rows);
-    const guided = axpby(vu.rows, diff, 1, inp.guidance);
-    [diff, vc.rows, vu.rows, both].forEach((t) => t?.dispose());
+    const guided = guideVelocity(vc.rows, vu.rows, inp.guidance);
+    [vc.rows, vu.rows, both].forEach((t) => t?.dispose());
     try {
       return await m.gatherVelocity({ rows: guided, geometry: vc.geometry });
     } finally {
       guided.dispose();
+    }
+  }
+
+  /** The conditional velocity alone (CFG off): every SP group runs it (with cfg = 2 both groups do the same work). */
+  async velocity(inp: { hidden: Tensor; timestep: number; cond: BranchInputs }): Promise<Tensor> {
+    const m = this.model;
+    const local = await m.forwardLocal({ hidden: inp.hidden, timestep: inp.timestep, context: inp.cond.context, pooled: inp.cond.pooled });
+    try {
+      return await m.gatherVelocity(local);
+    } finally {
+      local.rows.dispose();
     }
   }
 

@@ -1,5 +1,6 @@
 // The model-backend interface the text-to-video pipeline drives: text encoders, the transformer velocity and the
 // VAE decoder. Implementations: reference-backend.ts (float64 CPU) today, the WebGPU model later (backends.ts).
+import type { GenerateSettings } from './generate-options.js';
 
 /** Text conditioning of one prompt (spec section 3). */
 export interface TextConditioning {
@@ -54,6 +55,16 @@ export interface ModelBackend {
    * velocity() twice. Returns [conditional, unconditional].
    */
   velocityPair?(latents: Tensor32, timestep: number, cond: TextConditioning, uncond: TextConditioning): Promise<[Float32Array, Float32Array]>;
+  /**
+   * Optional: the guided velocity v_u + weight (v_c - v_u) in one call (a GPU backend combines on the device and
+   * reads back once; a CFG-parallel backend runs the branches on different GPUs). Preferred over velocityPair.
+   */
+  guidedVelocity?(latents: Tensor32, timestep: number, cond: TextConditioning, uncond: TextConditioning, weight: number): Promise<Float32Array>;
+  /**
+   * Optional: called once per generation with the resolved settings before any model call (a multi-rank backend
+   * checks that every rank got the same settings, seed included, and fails with the difference otherwise).
+   */
+  beginGeneration?(settings: GenerateSettings): Promise<void>;
   /** Latents [1, F, C, h, w] -> RGB frames (z = latents/scaling + shift inside, spec section 5). */
   decode(latents: Tensor32): Promise<DecodedVideo>;
   /** Peak device memory in bytes so far, when the backend can measure it. */

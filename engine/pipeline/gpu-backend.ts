@@ -5,16 +5,14 @@
 import type { DType } from '../dtype.js';
 import { Device } from '../gpu/device.js';
 import { validateCheckpoint, type Checkpoint } from '../io/checkpoint.js';
-import { ClipTextModel } from '../model/clip.js';
-import { T5Encoder } from '../model/t5.js';
-import { encodePrompt, type TextEncoders } from '../model/text-conditioning.js';
+import { guideVelocity } from '../model/guidance.js';
 import { VaeModel } from '../model/vae.js';
 import { VchitectTransformer } from '../model/vchitect.js';
 import type { GpuWeights } from '../model/weights.js';
-import { loadCheckpointTokenizers, type Sd3Tokenizers } from '../text/tokenizers.js';
 import { Tensor } from '../tensor.js';
 import type { BackendModelInfo, DecodedVideo, ModelBackend, Tensor32, TextConditioning } from './backend.js';
 import { backendInfoFromCheckpoint } from './backend-info.js';
+import { GpuTextEncoders } from './gpu-text-encoders.js';
 
 export interface GpuBackendOptions {
   dtype?: DType;
@@ -25,7 +23,7 @@ export interface GpuBackendOptions {
 export class GpuBackend implements ModelBackend {
   readonly info: BackendModelInfo;
   private textCache = new Map<TextConditioning, { context: Tensor; pooled: Tensor }>();
-  private encoders?: Promise<{ models: TextEncoders; tokenizers: Sd3Tokenizers }>;
+  private readonly text: GpuTextEncoders;
   private vae?: Promise<VaeModel>;
 
   private constructor(
@@ -35,11 +33,12 @@ export class GpuBackend implements ModelBackend {
     private readonly ownsDevice: boolean,
   ) {
     this.info = backendInfoFromCheckpoint(ckpt, `webgpu-${transformer.dtype}`);
+    this.text = new GpuTextEncoders(device, ckpt, transformer.dtype, transformer.dims.jointAttentionDim);
   }
 
   static async create(ckpt: Checkpoint, opts: GpuBackendOptions = {}): Promise<GpuBackend> {
     validateCheckpoint(ckpt, { allowUnexpected: true });
-    if (!ckpt.textEncoder || !ckpt.textEncoder2) throw new Error(`${ckpt.root}: the CLIP text encoders (text_encoder/, text_encoder_2/) are required`);
+    GpuTextEncoders.check(ckpt);
     const device = opts.device ?? (await Device.create({ label: 'parallax' }));
     const dtype = opts.dtype ?? 'f32';
     if (dtype === 'f16' && !device.f16) {
@@ -49,29 +48,8 @@ export class GpuBackend implements ModelBackend {
     return new GpuBackend(device, transformer, ckpt, !opts.device);
   }
 
-  private textEncoders(): Promise<{ models: TextEncoders; tokenizers: Sd3Tokenizers }> {
-    this.encoders ??= (async () => {
-      const ck = this.ckpt;
-      const dtype = this.transformer.dtype;
-      const models: TextEncoders = {
-        clipL: await ClipTextModel.load(this.device, ck.textEncoder!, { dtype }),
-        clipG: await ClipTextModel.load(this.device, ck.textEncoder2!, { dtype }),
-        t5: ck.textEncoder3 ? await T5Encoder.load(this.device, ck.textEncoder3, { dtype }) : undefined,
-      };
-      this.loaded.push(models.clipL.weights, models.clipG.weights, ...(models.t5 ? [models.t5.weights] : []));
-      return { models, tokenizers: await loadCheckpointTokenizers(ck) };
-    })();
-    return this.encoders;
-  }
-
   async encodeText(prompt: string): Promise<TextConditioning> {
-    const { models, tokenizers } = await this.textEncoders();
-    const e = encodePrompt(models, tokenizers, prompt, { jointDim: this.transformer.dims.jointAttentionDim, dtype: 'f32' });
-    const [promptEmbeds, pooled] = await Promise.all([e.promptEmbeds.read(), e.pooled.read()]);
-    const [tokens, jointDim] = e.promptEmbeds.shape as [number, number];
-    e.promptEmbeds.dispose();
-    e.pooled.dispose();
-    return { promptEmbeds, tokens, jointDim, pooled };
+    return this.text.encode(prompt);
   }
 
   /** The conditioning uploaded once per prompt and reused at every step. */
@@ -89,13 +67,35 @@ export class GpuBackend implements ModelBackend {
   }
 
   async velocity(latents: Tensor32, timestep: number, text: TextConditioning): Promise<Float32Array> {
-    const { context, pooled } = this.textTensors(text);
-    const hidden = Tensor.from(this.device, latents.data, latents.shape, this.transformer.dtype, 'latents');
-    const v = this.transformer.forward({ hidden, timestep, context, pooled });
+    const hidden = this.upload(latents);
+    const v = this.forward(hidden, timestep, text);
     hidden.dispose();
     const out = await v.read();
     v.dispose();
     return out;
+  }
+
+  /** Both branches, combined on the device (one readback per step). */
+  async guidedVelocity(latents: Tensor32, timestep: number, cond: TextConditioning, uncond: TextConditioning, weight: number): Promise<Float32Array> {
+    const hidden = this.upload(latents);
+    const vc = this.forward(hidden, timestep, cond);
+    const vu = this.forward(hidden, timestep, uncond);
+    hidden.dispose();
+    const v = guideVelocity(vc, vu, weight);
+    vc.dispose();
+    vu.dispose();
+    const out = await v.read();
+    v.dispose();
+    return out;
+  }
+
+  private upload(latents: Tensor32): Tensor {
+    return Tensor.from(this.device, latents.data, latents.shape, this.transformer.dtype, 'latents');
+  }
+
+  private forward(hidden: Tensor, timestep: number, text: TextConditioning): Tensor {
+    const { context, pooled } = this.textTensors(text);
+    return this.transformer.forward({ hidden, timestep, context, pooled });
   }
 
   async velocityPair(latents: Tensor32, timestep: number, cond: TextConditioning, uncond: TextConditioning): Promise<[Float32Array, Float32Array]> {
@@ -125,7 +125,7 @@ export class GpuBackend implements ModelBackend {
   private loaded: GpuWeights[] = [];
 
   weightsLoaded(): { bytes: number; tensors: number; ms: number } {
-    const all = [this.transformer.weights, ...this.loaded];
+    const all = [this.transformer.weights, ...this.text.weights, ...this.loaded];
     return all.reduce((a, w) => ({ bytes: a.bytes + w.report.fileBytes, tensors: a.tensors + w.report.tensors, ms: a.ms + w.report.ms }), { bytes: 0, tensors: 0, ms: 0 });
   }
 
@@ -136,12 +136,7 @@ export class GpuBackend implements ModelBackend {
     }
     this.textCache.clear();
     this.transformer.dispose();
-    if (this.encoders) {
-      const { models } = await this.encoders;
-      models.clipL.dispose();
-      models.clipG.dispose();
-      models.t5?.dispose();
-    }
+    await this.text.dispose();
     if (this.vae) (await this.vae).dispose();
     if (this.ownsDevice) this.device.destroy();
   }

@@ -18,6 +18,9 @@ export interface SamplerStep {
   ms: number;
 }
 
+/** What a velocity call returns: the branches, or (with CFG) their guided combination. */
+export type BranchVelocity = { cond: Float32Array; uncond?: Float32Array } | { guided: Float32Array };
+
 export interface SamplerOptions {
   steps: number;
   shift: number;
@@ -25,10 +28,12 @@ export interface SamplerOptions {
   guidance: number;
   guidanceMode: GuidanceMode;
   /**
-   * Velocity for both branches: `uncond` is false when CFG is off (guidance <= 1, like diffusers'
-   * do_classifier_free_guidance); then only the conditional velocity is returned.
+   * Velocity for both branches: `withUncond` is false when CFG is off (guidance <= 1, like diffusers'
+   * do_classifier_free_guidance); then only the conditional velocity is returned. With CFG a model may instead
+   * return `guided` = uncond + g (cond - uncond) already combined (g = `weight`, the step's CFG weight), e.g. a
+   * CFG-parallel model whose branches live on different GPUs.
    */
-  velocity: (latents: Float32Array, timestep: number, withUncond: boolean, step: number) => Promise<{ cond: Float32Array; uncond?: Float32Array }>;
+  velocity: (latents: Float32Array, timestep: number, withUncond: boolean, step: number, weight: number) => Promise<BranchVelocity>;
   onStep?: (s: SamplerStep) => void | Promise<void>;
   now?: () => number;
 }
@@ -42,15 +47,22 @@ export async function sampleFlowMatch(noise: Float32Array, opts: SamplerOptions)
   for (let i = 0; i < timesteps.length; i++) {
     const t0 = now();
     const t = timesteps[i];
-    const { cond, uncond } = await opts.velocity(x, t, useCfg, i);
-    if (cond.length !== x.length) throw new Error(`velocity returned ${cond.length} values for ${x.length} latents`);
     const g = useCfg ? guidanceWeight(opts.guidanceMode, opts.guidance, t, opts.steps) : 1;
-    if (useCfg && (!uncond || uncond.length !== x.length)) throw new Error('velocity: the unconditional branch is missing or mis-sized');
+    const out = await opts.velocity(x, t, useCfg, i, g);
     const dt = sigmas[i + 1] - sigmas[i];
     const next = new Float32Array(x.length);
-    for (let k = 0; k < x.length; k++) {
-      const v = useCfg ? uncond![k] + g * (cond[k] - uncond![k]) : cond[k];
-      next[k] = x[k] + dt * v;
+    if ('guided' in out) {
+      if (!useCfg) throw new Error('velocity: returned a guided velocity although CFG is off');
+      if (out.guided.length !== x.length) throw new Error(`velocity returned ${out.guided.length} guided values for ${x.length} latents`);
+      for (let k = 0; k < x.length; k++) next[k] = x[k] + dt * out.guided[k];
+    } else {
+      const { cond, uncond } = out;
+      if (cond.length !== x.length) throw new Error(`velocity returned ${cond.length} values for ${x.length} latents`);
+      if (useCfg && (!uncond || uncond.length !== x.length)) throw new Error('velocity: the unconditional branch is missing or mis-sized');
+      for (let k = 0; k < x.length; k++) {
+        const v = useCfg ? uncond![k] + g * (cond[k] - uncond![k]) : cond[k];
+        next[k] = x[k] + dt * v;
+      }
     }
     x = next;
     await opts.onStep?.({ step: i, steps: opts.steps, timestep: t, sigma: sigmas[i], sigmaNext: sigmas[i + 1], guidanceWeight: g, latents: x, ms: now() - t0 });

@@ -115,10 +115,11 @@ export class TextToVideoPipeline {
     const shape = init.shape;
     const data = await sampleFlowMatch(init.data, {
       steps: s.steps, shift: b.info.shift, numTrainTimesteps: b.info.numTrainTimesteps, guidance: s.guidance, guidanceMode: s.guidanceMode,
-      velocity: async (x, t, withUncond) => {
+      velocity: async (x, t, withUncond, _step, weight) => {
         const lat = { shape, data: x };
         if (!withUncond) return { cond: await b.velocity(lat, t, cond) };
         if (!uncond) throw new Error('denoise: guidance > 1 needs the unconditional (negative prompt) conditioning');
+        if (b.guidedVelocity) return { guided: await b.guidedVelocity(lat, t, cond, uncond, weight) };
         if (b.velocityPair) {
           const [c, u] = await b.velocityPair(lat, t, cond, uncond);
           return { cond: c, uncond: u };
@@ -134,6 +135,7 @@ export class TextToVideoPipeline {
     const s = this.resolveSettings(o);
     const check = () => o.signal?.throwIfAborted();
     check();
+    await this.backend.beginGeneration?.(s);
     const tStart = now();
     const useCfg = s.guidance > 1;
     const cond = await this.backend.encodeText(s.prompt);
