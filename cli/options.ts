@@ -47,3 +47,11 @@ export const DTYPE_CHOICES = ['f32', 'f16', 'bf16'] as const;
 export type DTypeChoice = (typeof DTYPE_CHOICES)[number];
 /** GPU compute dtypes: WebGPU has f32 and (with shader-f16) f16, no bf16 arithmetic. */
 export const COMPUTE_DTYPE_CHOICES = ['f32', 'f16'] as const;
+export type ComputeDType = (typeof COMPUTE_DTYPE_CHOICES)[number];
+
+/** Parses --devices for generate: adapter indices, one per rank, e.g. "0,1,2,3" (repeats allowed). */
+export function parseDeviceList(v: string): number[] {
+  const parts = v.split(',').map((x) => x.trim());
+  if (parts.some((p) => !/^\d{1,3}$/.test(p))) throw new InvalidArgumentError(`--devices must list adapter indices like 0,1,2,3 (see parallax doctor --list), got "${v}"`);
+  return parts.map(Number);
+}

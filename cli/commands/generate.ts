@@ -2,9 +2,19 @@
 // with a progress bar and per-stage timings. `runGenerate` is reused by `parallax demo`.
 import { Option, type Command } from 'commander';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { readDistEnv, type DistEnv } from '../../engine/dist/env.js';
+import { launchLocal } from '../../engine/dist/launch.js';
+import { openCheckpoint, type Checkpoint } from '../../engine/io/checkpoint.js';
+import { layoutName } from '../../engine/parallel/parallel-backend.js';
+import { GENERATION_TIMEOUT_MS, InProcessParallelPipeline, resolveLayout } from '../../engine/parallel/parallel-pipeline.js';
+import type { ParallelLayout } from '../../engine/parallel/parallel-transformer.js';
+import { generateAsEnvRank, generateWithWorkers, type RankJob, type StepInfo } from '../../engine/parallel/rank-runners.js';
+import { backendInfoFromCheckpoint } from '../../engine/pipeline/backend-info.js';
+import type { SamplerStep } from '../../engine/pipeline/sampler.js';
 import { TextToVideoPipeline, type GenerateResult } from '../../engine/pipeline/text-to-video.js';
 import { BACKEND_NAMES, type BackendName } from '../../engine/pipeline/backends.js';
-import { GUIDANCE_MODES, SPEC_DEFAULTS, latentShape, randomSeed } from '../../engine/pipeline/generate-options.js';
+import { GUIDANCE_MODES, SPEC_DEFAULTS, latentShape, randomSeed, resolveGenerateSettings, type GenerateSettings } from '../../engine/pipeline/generate-options.js';
 import { estimateGenerationCost } from '../../engine/pipeline/cost.js';
 import { checkpointHash } from '../../engine/pipeline/model-hash.js';
 import type { GuidanceMode } from '../../engine/reference/flow-match.js';
@@ -13,7 +23,10 @@ import { writePngFrames } from '../../engine/video/png.js';
 import { MODEL_HASH_METHOD, SIDECAR_VERSION, sidecarPath, writeSidecar, type VideoSidecar } from '../../engine/video/sidecar.js';
 import { writeSafetensors } from '../../engine/io/safetensors.js';
 import { createStepProgress } from '../progress.js';
-import { COMPUTE_DTYPE_CHOICES, fmtBytes, fmtMs, parseFloatArg, parseIntArg, requireModelDir, type DTypeChoice } from '../options.js';
+import { COMPUTE_DTYPE_CHOICES, fmtBytes, fmtMs, parseDeviceList, parseFloatArg, parseIntArg, requireModelDir, type ComputeDType } from '../options.js';
+
+export type TransportChoice = (typeof TRANSPORTS)[number];
+export const TRANSPORTS = ['inprocess', 'shm', 'socket'] as const;
 
 export interface GenerateCliOptions {
   model: string;
@@ -27,7 +40,7 @@ export interface GenerateCliOptions {
   guidanceMode: GuidanceMode;
   seed?: number;
   fps: number;
-  dtype?: DTypeChoice;
+  dtype?: ComputeDType;
   out?: string;
   pngFrames?: string;
   latents?: string;
@@ -35,84 +48,185 @@ export interface GenerateCliOptions {
   progress?: boolean;
   /** Validate and print the plan (settings, latent shape, cost estimate) without generating. */
   dryRun?: boolean;
+  /** Adapter index per rank (several = parallel generation); repeats put several ranks on one adapter. */
+  devices?: number[];
+  /** Sequence-parallel size (default: every rank of a CFG branch). */
+  sp?: number;
+  /** CFG branches on different GPUs (default: on for an even GPU count when guidance > 1). */
+  cfgParallel?: boolean;
+  /** How the ranks talk: in-process (default), shm worker threads, socket processes. */
+  transport?: TransportChoice;
+  /** This process is one rank of a world described by torchrun-style environment variables. */
+  multiHost?: boolean;
 }
 
 /** Float64 reference throughput used for the time warning (CPU time of `parallax demo` on one core: ~3.7e8 FLOP/s by this cost model). */
 const REFERENCE_FLOPS_PER_S = 3e8;
 const WARN_AFTER_S = 120;
 
+/** How this run places the model: one device, or a parallel world (layout, ranks, transport). */
+interface Placement {
+  parallel: boolean;
+  ranks: number;
+  layout: ParallelLayout;
+  transport: TransportChoice | 'env';
+  env?: DistEnv;
+}
+
+function placement(o: GenerateCliOptions, guidance: number): Placement {
+  const env = o.multiHost ? readDistEnv() : undefined;
+  const ranks = env?.worldSize ?? o.devices?.length ?? 1;
+  const parallel = !!env || ranks > 1 || (o.sp ?? 1) > 1 || o.cfgParallel === true;
+  if (parallel && o.backend === 'reference') throw new Error('--backend reference runs on one CPU core; --devices, --sp, --cfg-parallel and --multi-host need --backend gpu');
+  if (!parallel && o.transport && o.transport !== 'inprocess') throw new Error(`--transport ${o.transport} needs several GPUs: pass --devices (e.g. --devices 0,1)`);
+  const layout = resolveLayout({ ranks, sp: o.sp, cfgParallel: o.cfgParallel, guidance });
+  return { parallel, ranks, layout, transport: env ? 'env' : (o.transport ?? 'inprocess'), env };
+}
+
 export async function runGenerate(o: GenerateCliOptions, log: (s: string) => void = (s) => console.error(s)): Promise<{ video: string; sidecar: string; result?: GenerateResult }> {
   await requireModelDir(o.model);
   const seed = o.seed ?? randomSeed();
   const out = o.out ?? join('out', `parallax-${seed}.mp4`);
   if (!/\.mp4$/i.test(out)) throw new Error(`--out ${out}: expected a .mp4 file name`);
-  const pipe = await TextToVideoPipeline.fromPretrained(o.model, { backend: o.backend, backendOptions: { dtype: o.dtype } });
+  const ckpt = await openCheckpoint(o.model);
   try {
-    const settings = pipe.resolveSettings({ ...o, seed });
-    const ckpt = pipe.checkpoint!;
+    const place = placement(o, o.guidance);
+    const name = place.parallel ? `webgpu-${o.dtype ?? 'f32'}-${layoutName(place.layout)}` : o.backend === 'reference' ? 'reference-f64' : `webgpu-${o.dtype ?? 'f32'}`;
+    const info = backendInfoFromCheckpoint(ckpt, name);
+    const settings = resolveGenerateSettings({ ...o, seed }, info);
     const cost = estimateGenerationCost(ckpt, settings);
     const refSecs = cost.totalFlops / REFERENCE_FLOPS_PER_S;
-    if (o.backend === 'reference') {
-      const secs = refSecs;
-      if (secs > WARN_AFTER_S) {
-        log(`warning: the float64 reference backend at ${settings.width}x${settings.height}, ${settings.frames} frames, ${settings.steps} steps needs ~${(cost.totalFlops / 1e12).toFixed(1)} TFLOP: expect roughly ${fmtMs(secs * 1000)} on one CPU core. Use smaller sizes (e.g. --width 64 --height 64 --frames 3 --steps 4) or --backend gpu.`);
-      }
+    if (o.backend === 'reference' && refSecs > WARN_AFTER_S) {
+      log(`warning: the float64 reference backend at ${settings.width}x${settings.height}, ${settings.frames} frames, ${settings.steps} steps needs ~${(cost.totalFlops / 1e12).toFixed(1)} TFLOP: expect roughly ${fmtMs(refSecs * 1000)} on one CPU core. Use smaller sizes (e.g. --width 64 --height 64 --frames 3 --steps 4) or --backend gpu.`);
     }
+    const parallelInfo = place.parallel ? { ranks: place.ranks, sp: place.layout.sp, cfg: place.layout.cfg, transport: place.transport, devices: o.devices } : undefined;
     if (o.dryRun) {
       console.log(JSON.stringify({
-        settings: { ...settings, fps: o.fps }, backend: pipe.backend.info.name, out,
-        latentShape: latentShape(settings, pipe.backend.info), estimatedFlops: cost.totalFlops,
+        settings: { ...settings, fps: o.fps }, backend: name, out, parallel: parallelInfo,
+        latentShape: latentShape(settings, info), estimatedFlops: cost.totalFlops,
         estimatedReferenceSeconds: o.backend === 'reference' ? Math.round(refSecs) : undefined,
       }, null, 2));
       return { video: out, sidecar: sidecarPath(out) };
     }
-    log(`model ${o.model} (backend ${pipe.backend.info.name}), ${settings.width}x${settings.height}, ${settings.frames} frames, ${settings.steps} steps, guidance ${settings.guidance} (${settings.guidanceMode}), seed ${seed}`);
-    const tHash = performance.now();
-    const hash = await checkpointHash(ckpt);
-    const modelHashMs = performance.now() - tHash;
-    const bar = o.progress === false ? null : createStepProgress(settings.steps);
-    let result: GenerateResult;
+    const rank = place.env?.rank ?? 0;
+    const where = place.parallel ? `, ${place.ranks} GPU ranks (SP ${place.layout.sp} x CFG ${place.layout.cfg}, ${place.transport === 'env' ? `multi-host rank ${rank}` : `transport ${place.transport}`})` : '';
+    if (rank === 0) log(`model ${o.model} (backend ${name}${where}), ${settings.width}x${settings.height}, ${settings.frames} frames, ${settings.steps} steps, guidance ${settings.guidance} (${settings.guidanceMode}), seed ${seed}`);
+
+    if (place.transport === 'socket') {
+      // One process per rank on this host: the same command with --multi-host under the local launcher.
+      await launchSocketRanks({ ...o, seed, out }, place.ranks);
+      return { video: out, sidecar: sidecarPath(out) };
+    }
+    const bar = o.progress === false || rank !== 0 ? null : createStepProgress(settings.steps);
+    let result: GenerateResult | null;
     try {
-      result = await pipe.generate({ ...settings, onStep: (s) => bar?.onStep(s) });
+      result = await produce(o, settings, place, (s) => bar?.onStep(s as SamplerStep));
     } finally {
       bar?.stop();
     }
-    const { video, timings } = result;
-    const tWrite = performance.now();
-    await writeMp4(out, video.frames, { width: video.width, height: video.height, fps: o.fps });
-    const videoWriteMs = performance.now() - tWrite;
-    if (o.pngFrames) await writePngFrames(o.pngFrames, video.frames, video.width, video.height);
-    if (o.latents) await writeSafetensors(o.latents, { latents: { dtype: 'F32', shape: result.latents.shape, data: result.latents.data } });
-    const enc = yuv420Size(video.width, video.height);
-    const maxRssBytes = process.resourceUsage().maxRSS * 1024;
-    const sidecar: VideoSidecar = {
-      parallax: { sidecarVersion: SIDECAR_VERSION, version: '0.1.0' },
-      createdAt: new Date().toISOString(),
-      settings: { ...result.settings, fps: o.fps },
-      model: { path: o.model, hash, hashMethod: MODEL_HASH_METHOD },
-      backend: { name: result.backend, ...(o.backend === 'reference' ? {} : { dtype: o.dtype }) },
-      output: {
-        video: out, pngFrames: o.pngFrames, width: video.width, height: video.height, frames: video.frames.length,
-        ...(enc.width !== video.width || enc.height !== video.height ? { encodedWidth: enc.width, encodedHeight: enc.height } : {}),
-      },
-      latentShape: result.latents.shape,
-      timings: { ...timings, videoWriteMs, modelHashMs },
-      peakMemoryBytes: result.peakMemoryBytes,
-      weightsLoaded: result.weightsLoaded,
-      maxRssBytes,
-    };
-    const side = sidecarPath(out);
-    await writeSidecar(side, sidecar);
-    log(`text-encode ${fmtMs(timings.textEncodeMs)}, denoise ${fmtMs(timings.denoiseMs)} (${(timings.stepMs.length / (timings.denoiseMs / 1000)).toFixed(2)} it/s), decode ${fmtMs(timings.decodeMs)}, total ${fmtMs(timings.totalMs)}; mp4 write ${fmtMs(videoWriteMs)}, model hash ${fmtMs(modelHashMs)}`);
-    if (result.weightsLoaded) {
-      const w = result.weightsLoaded;
-      log(`weights: ${fmtBytes(w.bytes)} in ${w.tensors} tensors streamed to the GPU in ${fmtMs(w.ms)} (${(w.bytes / 1e6 / Math.max(w.ms / 1e3, 1e-9)).toFixed(0)} MB/s)`);
+    if (!result) {
+      log(`rank ${rank}: done (rank 0 writes the video)`);
+      return { video: out, sidecar: sidecarPath(out) };
     }
-    log(`memory: ${result.peakMemoryBytes !== undefined ? `backend peak ${fmtBytes(result.peakMemoryBytes)}, ` : ''}process max RSS ${fmtBytes(maxRssBytes)}`);
-    return { video: out, sidecar: side, result };
+    return await writeOutputs(o, ckpt, out, result, parallelInfo, log);
   } finally {
-    await pipe.dispose();
+    await ckpt.close();
   }
+}
+
+/** Runs the generation where the placement says; null on ranks other than 0 of a multi-host world. */
+async function produce(o: GenerateCliOptions, settings: GenerateSettings, place: Placement, onStep: (s: StepInfo) => void): Promise<GenerateResult | null> {
+  const job: RankJob = { model: o.model, layout: place.layout, dtype: o.dtype, devices: o.devices, generate: settings };
+  switch (place.transport) {
+    case 'env':
+      return generateAsEnvRank(place.env!, job, onStep);
+    case 'shm':
+      return generateWithWorkers(job, place.ranks, onStep);
+    case 'inprocess': {
+      if (!place.parallel) {
+        const pipe = await TextToVideoPipeline.fromPretrained(o.model, { backend: o.backend, backendOptions: { dtype: o.dtype, adapterIndex: o.devices?.[0] } });
+        try {
+          return await pipe.generate({ ...settings, onStep });
+        } finally {
+          await pipe.dispose();
+        }
+      }
+      const pp = await InProcessParallelPipeline.create(o.model, { devices: o.devices ?? Array(place.ranks).fill(0), layout: place.layout, dtype: o.dtype });
+      try {
+        return await pp.generate({ ...settings, onStep });
+      } finally {
+        await pp.dispose();
+      }
+    }
+    default:
+      throw new Error(`internal error: transport ${place.transport} is launched elsewhere`);
+  }
+}
+
+/** The command line that makes a child process one rank of this generation. */
+export function rankArgs(o: GenerateCliOptions & { seed: number; out: string }): string[] {
+  const a = ['generate', '--multi-host', '--model', o.model, '--prompt', o.prompt, '--negative-prompt', o.negativePrompt,
+    '--frames', String(o.frames), '--width', String(o.width), '--height', String(o.height), '--steps', String(o.steps),
+    '--guidance', String(o.guidance), '--guidance-mode', o.guidanceMode, '--seed', String(o.seed), '--fps', String(o.fps), '--out', o.out];
+  if (o.dtype) a.push('--dtype', o.dtype);
+  if (o.pngFrames) a.push('--png-frames', o.pngFrames);
+  if (o.latents) a.push('--latents', o.latents);
+  if (o.devices) a.push('--devices', o.devices.join(','));
+  if (o.sp !== undefined) a.push('--sp', String(o.sp));
+  if (o.cfgParallel !== undefined) a.push(o.cfgParallel ? '--cfg-parallel' : '--no-cfg-parallel');
+  if (o.progress === false) a.push('--no-progress');
+  return a;
+}
+
+async function launchSocketRanks(o: GenerateCliOptions & { seed: number; out: string }, ranks: number): Promise<void> {
+  const script = fileURLToPath(new URL('../main.ts', import.meta.url));
+  const w = await launchLocal({ nproc: ranks, script, args: rankArgs(o), env: { PARALLAX_DIST_TIMEOUT_MS: process.env.PARALLAX_DIST_TIMEOUT_MS ?? String(GENERATION_TIMEOUT_MS) } });
+  const r = await w.done;
+  if (r.failedRank >= 0) {
+    const code = r.codes[r.failedRank];
+    const why = code !== null ? `exited with code ${code} (its error is printed above)` : `was killed by ${r.signals[r.failedRank]}`;
+    throw new Error(`parallel generation failed: rank ${r.failedRank} ${why}`);
+  }
+}
+
+async function writeOutputs(o: GenerateCliOptions, ckpt: Checkpoint, out: string, result: GenerateResult, parallel: VideoSidecar['parallel'], log: (s: string) => void) {
+  const tHash = performance.now();
+  const hash = await checkpointHash(ckpt);
+  const modelHashMs = performance.now() - tHash;
+  const { video, timings } = result;
+  const tWrite = performance.now();
+  await writeMp4(out, video.frames, { width: video.width, height: video.height, fps: o.fps });
+  const videoWriteMs = performance.now() - tWrite;
+  if (o.pngFrames) await writePngFrames(o.pngFrames, video.frames, video.width, video.height);
+  if (o.latents) await writeSafetensors(o.latents, { latents: { dtype: 'F32', shape: result.latents.shape, data: result.latents.data } });
+  const enc = yuv420Size(video.width, video.height);
+  const maxRssBytes = process.resourceUsage().maxRSS * 1024;
+  const sidecar: VideoSidecar = {
+    parallax: { sidecarVersion: SIDECAR_VERSION, version: '0.1.0' },
+    createdAt: new Date().toISOString(),
+    settings: { ...result.settings, fps: o.fps },
+    model: { path: o.model, hash, hashMethod: MODEL_HASH_METHOD },
+    backend: { name: result.backend, ...(o.backend === 'reference' ? {} : { dtype: o.dtype ?? 'f32' }) },
+    ...(parallel ? { parallel } : {}),
+    output: {
+      video: out, pngFrames: o.pngFrames, width: video.width, height: video.height, frames: video.frames.length,
+      ...(enc.width !== video.width || enc.height !== video.height ? { encodedWidth: enc.width, encodedHeight: enc.height } : {}),
+    },
+    latentShape: result.latents.shape,
+    timings: { ...timings, videoWriteMs, modelHashMs },
+    peakMemoryBytes: result.peakMemoryBytes,
+    weightsLoaded: result.weightsLoaded,
+    maxRssBytes,
+  };
+  const side = sidecarPath(out);
+  await writeSidecar(side, sidecar);
+  log(`text-encode ${fmtMs(timings.textEncodeMs)}, denoise ${fmtMs(timings.denoiseMs)} (${(timings.stepMs.length / (timings.denoiseMs / 1000)).toFixed(2)} it/s), decode ${fmtMs(timings.decodeMs)}, total ${fmtMs(timings.totalMs)}; mp4 write ${fmtMs(videoWriteMs)}, model hash ${fmtMs(modelHashMs)}`);
+  if (result.weightsLoaded) {
+    const w = result.weightsLoaded;
+    log(`weights${parallel ? ' (rank 0)' : ''}: ${fmtBytes(w.bytes)} in ${w.tensors} tensors streamed to the GPU in ${fmtMs(w.ms)} (${(w.bytes / 1e6 / Math.max(w.ms / 1e3, 1e-9)).toFixed(0)} MB/s)`);
+  }
+  log(`memory: ${result.peakMemoryBytes !== undefined ? `backend peak ${fmtBytes(result.peakMemoryBytes)}${parallel ? ' (rank 0)' : ''}, ` : ''}process max RSS ${fmtBytes(maxRssBytes)}`);
+  return { video: out, sidecar: side, result };
 }
 
 export function registerGenerate(program: Command): void {
@@ -136,8 +250,21 @@ export function registerGenerate(program: Command): void {
     .option('--png-frames <dir>', 'also write each frame as dir/frame_NNNNN.png')
     .option('--latents <file.safetensors>', 'also save the final latents (tensor "latents", F32 [1,F,16,h,w])')
     .addOption(new Option('--backend <name>', 'model backend: gpu (WebGPU) or reference (float64 CPU, tiny checkpoints only)').choices(BACKEND_NAMES).default('gpu'))
+    .option('--devices <list>', 'GPUs by adapter index, one rank each, e.g. 0,1,2,3 (parallax doctor --list); several = parallel generation; repeat an index to run several ranks on one adapter (testing)', parseDeviceList)
+    .option('--sp <n>', 'sequence-parallel (Ulysses) group size; must divide the head count (default: every GPU of a CFG branch)', parseIntArg('--sp', 1))
+    .option('--cfg-parallel', 'conditional and unconditional passes on different GPUs (default: on for an even GPU count when --guidance > 1)')
+    .option('--no-cfg-parallel', 'run both CFG passes on every sequence-parallel group')
+    .addOption(new Option('--transport <kind>', 'how ranks on this host talk: inprocess (one process drives every GPU), shm (one worker thread per GPU, shared-memory rings), socket (one process per GPU over Unix sockets)').choices(TRANSPORTS))
+    .option('--multi-host', 'run as ONE rank of a world started by a launcher (torchrun-style RANK, WORLD_SIZE, LOCAL_RANK, MASTER_ADDR, MASTER_PORT; Slurm and MPI variables work too); rank 0 writes the video')
     .option('--no-progress', 'no progress bar')
     .option('--dry-run', 'validate the settings, print the plan (latent shape, cost estimate) as JSON and exit')
+    .addHelpText('after', `
+Parallel generation (docs/parallelism.md):
+  one host, 4 GPUs, CFG 2 x SP 2:   parallax generate --model DIR --prompt "..." --devices 0,1,2,3
+  one process per GPU:              ... --devices 0,1,2,3 --transport socket
+  two hosts (run on each host):     torchrun-style launcher sets RANK/WORLD_SIZE/LOCAL_RANK/MASTER_ADDR/MASTER_PORT,
+                                    then: parallax generate --multi-host --seed 7 --model DIR --prompt "..."
+  The same seed gives the same video for every layout.`)
     .action(async (opts: GenerateCliOptions) => {
       const { video, sidecar, result } = await runGenerate(opts);
       if (!result) return;

@@ -14,6 +14,8 @@ export interface WorkerContext<A> {
   transport: ShmTransport;
   world: ProcessGroup;
   args: A;
+  /** Sends a value to the launcher's onMessage (e.g. progress); structured-cloned. */
+  post(value: unknown): void;
 }
 
 export interface RunWorkersOptions extends ShmOptions {
@@ -21,6 +23,8 @@ export interface RunWorkersOptions extends ShmOptions {
   ringBytes?: number;
   /** After the first failure, how long other ranks get to fail on their own before termination (ms, default 2000). */
   graceMs?: number;
+  /** Receives what a rank sends with ctx.post(value). */
+  onMessage?: (rank: number, value: unknown) => void;
 }
 
 /** Error of a failed world; `rankErrors[r]` is rank r's own message (null if it finished). */
@@ -48,7 +52,7 @@ const bootUrl = new URL('./shm-worker-boot.mjs', import.meta.url);
 
 /** Starts `size` worker ranks running the default export of `moduleUrl` (a file: URL) with `args`. */
 export function startWorkers<A, R>(size: number, moduleUrl: string | URL, args: A, opts: RunWorkersOptions = {}): WorkerWorld<R> {
-  const { ringBytes = 1 << 20, graceMs = 2000, ...shmOpts } = opts;
+  const { ringBytes = 1 << 20, graceMs = 2000, onMessage, ...shmOpts } = opts;
   const endpoints = allocateShmWorld(size, ringBytes);
   const state = new WorldState(endpoints[0]!.state, size);
   const rings = endpoints.flatMap((e) => e.outRings).filter((s): s is SharedArrayBuffer => s !== null).map((s) => new Ring(s));
@@ -100,8 +104,14 @@ export function startWorkers<A, R>(size: number, moduleUrl: string | URL, args: 
   };
 
   workers.forEach((w, rank) => {
-    w.on('message', (m: { type: 'ready' } | { type: 'result'; value: R } | { type: 'error'; message: string }) => {
-      if (m.type === 'ready') {
+    w.on('message', (m: { type: 'ready' } | { type: 'result'; value: R } | { type: 'error'; message: string } | { type: 'user'; value: unknown }) => {
+      if (m.type === 'user') {
+        try {
+          onMessage?.(rank, m.value);
+        } catch (e) {
+          failed(rank, `the launcher's onMessage threw: ${(e as Error).message}`, false);
+        }
+      } else if (m.type === 'ready') {
         if (++readyCount === size) readyResolve();
       } else if (m.type === 'result') {
         results[rank] = m.value;

@@ -27,6 +27,7 @@ try {
     transport,
     world: ProcessGroup.world(transport),
     args: data.args,
+    post: (value) => parentPort!.postMessage({ type: 'user', value }),
   };
   const value: unknown = await (mod.default as (c: WorkerContext<unknown>) => unknown)(ctx);
   await transport.close();

@@ -152,7 +152,7 @@ export class ParallelBackend implements ModelBackend {
       const frames: Uint8Array[] = [];
       all.forEach((b, r) => {
         if (b.length !== counts[r]! * frameBytes) throw new DistError(`frame-parallel decode: rank ${r} sent ${b.length} bytes for ${counts[r]} frames of ${width}x${height}`);
-        for (let f = 0; f < counts[r]!; f++) frames.push(b.subarray(f * frameBytes, (f + 1) * frameBytes));
+        for (let f = 0; f < counts[r]!; f++) frames.push(b.slice(f * frameBytes, (f + 1) * frameBytes)); // own buffers: cheap to hand to a worker's postMessage
       });
       return { width, height, frames };
     });

@@ -10,6 +10,8 @@ export const BACKEND_NAMES: readonly BackendName[] = ['reference', 'gpu'];
 export interface BackendOptions {
   /** Weight/activation dtype for backends that have a choice (the f64 reference ignores it). */
   dtype?: 'f32' | 'f16' | 'bf16';
+  /** GPU backend: adapter index of its device (default: the first adapter). */
+  adapterIndex?: number;
 }
 
 export type BackendFactory = (ckpt: Checkpoint, opts: BackendOptions) => Promise<ModelBackend>;
@@ -18,7 +20,7 @@ export const BACKENDS: Record<BackendName, BackendFactory> = {
   reference: (ckpt) => ReferenceBackend.create(ckpt),
   gpu: async (ckpt, opts) => {
     if (opts.dtype === 'bf16') throw new Error('WebGPU has no bf16 arithmetic: bf16 checkpoints are converted on upload; use --dtype f16 or f32');
-    return GpuBackend.create(ckpt, { dtype: opts.dtype ?? 'f32' });
+    return GpuBackend.create(ckpt, { dtype: opts.dtype ?? 'f32', adapterIndex: opts.adapterIndex });
   },
 };
 

@@ -71,3 +71,20 @@ export function latentShape(s: Pick<GenerateSettings, 'frames' | 'width' | 'heig
 export function randomSeed(): number {
   return globalThis.crypto.getRandomValues(new Uint32Array(1))[0];
 }
+
+/** Fills in the spec defaults (random seed when none) and validates against the model (throws GenerateOptionsError). */
+export function resolveGenerateSettings(o: Partial<GenerateSettings> & { prompt: string }, info: BackendModelInfo): GenerateSettings {
+  const s: GenerateSettings = {
+    prompt: o.prompt,
+    negativePrompt: o.negativePrompt ?? SPEC_DEFAULTS.negativePrompt,
+    frames: o.frames ?? SPEC_DEFAULTS.frames,
+    width: o.width ?? SPEC_DEFAULTS.width,
+    height: o.height ?? SPEC_DEFAULTS.height,
+    steps: o.steps ?? SPEC_DEFAULTS.steps,
+    guidance: o.guidance ?? SPEC_DEFAULTS.guidance,
+    guidanceMode: o.guidanceMode ?? SPEC_DEFAULTS.guidanceMode,
+    seed: o.seed ?? randomSeed(),
+  };
+  validateSettings(s, info);
+  return s;
+}

@@ -16,8 +16,10 @@ import { GpuTextEncoders } from './gpu-text-encoders.js';
 
 export interface GpuBackendOptions {
   dtype?: DType;
-  /** Use this device (default: a new one on the first adapter). */
+  /** Use this device (default: a new one on adapter `adapterIndex`, or the first adapter). */
   device?: Device;
+  /** Adapter for the backend's own device (parallax doctor --list shows the indices). */
+  adapterIndex?: number;
 }
 
 export class GpuBackend implements ModelBackend {
@@ -39,7 +41,7 @@ export class GpuBackend implements ModelBackend {
   static async create(ckpt: Checkpoint, opts: GpuBackendOptions = {}): Promise<GpuBackend> {
     validateCheckpoint(ckpt, { allowUnexpected: true });
     GpuTextEncoders.check(ckpt);
-    const device = opts.device ?? (await Device.create({ label: 'parallax' }));
+    const device = opts.device ?? (await Device.create({ label: 'parallax', adapterIndex: opts.adapterIndex }));
     const dtype = opts.dtype ?? 'f32';
     if (dtype === 'f16' && !device.f16) {
       throw new Error(`--dtype f16 needs shader-f16, which ${device.adapter.description || device.adapter.vendor} does not offer; use --dtype f32`);

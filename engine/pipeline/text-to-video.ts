@@ -4,9 +4,7 @@ import { openCheckpoint, type Checkpoint } from '../io/checkpoint.js';
 import type { FileStore } from '../io/file-store.js';
 import type { DecodedVideo, ModelBackend, Tensor32, TextConditioning } from './backend.js';
 import { createBackend, type BackendFactory, type BackendName, type BackendOptions } from './backends.js';
-import {
-  SPEC_DEFAULTS, latentShape, randomSeed, validateSettings, type GenerateSettings,
-} from './generate-options.js';
+import { latentShape, resolveGenerateSettings, type GenerateSettings } from './generate-options.js';
 import { philoxNormalNoise, type NoiseFn } from './noise.js';
 import { sampleFlowMatch, type SamplerStep } from './sampler.js';
 import type { GuidanceMode } from '../reference/flow-match.js';
@@ -85,19 +83,7 @@ export class TextToVideoPipeline {
 
   /** Fills in the spec defaults and validates everything (throws GenerateOptionsError). */
   resolveSettings(o: GenerateOptions): GenerateSettings {
-    const s: GenerateSettings = {
-      prompt: o.prompt,
-      negativePrompt: o.negativePrompt ?? SPEC_DEFAULTS.negativePrompt,
-      frames: o.frames ?? SPEC_DEFAULTS.frames,
-      width: o.width ?? SPEC_DEFAULTS.width,
-      height: o.height ?? SPEC_DEFAULTS.height,
-      steps: o.steps ?? SPEC_DEFAULTS.steps,
-      guidance: o.guidance ?? SPEC_DEFAULTS.guidance,
-      guidanceMode: o.guidanceMode ?? SPEC_DEFAULTS.guidanceMode,
-      seed: o.seed ?? randomSeed(),
-    };
-    validateSettings(s, this.backend.info);
-    return s;
+    return resolveGenerateSettings(o, this.backend.info);
   }
 
   /** Initial latents for the settings: noise(shape, seed). */

@@ -11,6 +11,8 @@ export interface VideoSidecar {
   settings: GenerateSettings & { fps: number };
   model: { path: string; hash: string; hashMethod: string };
   backend: { name: string; dtype?: string };
+  /** Parallel generation: world size, layout, transport ('env' = multi-host launch) and adapter per rank. */
+  parallel?: { ranks: number; sp: number; cfg: number; transport: string; devices?: number[] };
   output: { video?: string; pngFrames?: string; width: number; height: number; frames: number; encodedWidth?: number; encodedHeight?: number };
   latentShape: number[];
   /** Pipeline stages plus the MP4 write and the model hash (ms). */

@@ -1,0 +1,139 @@
+// End-to-end parallel generation through the CLI on a tiny checkpoint: `--devices` with each transport
+// (in-process, shm worker threads, one process per rank over sockets via the local launcher and --multi-host)
+// gives the one-device video bit for bit; layout errors name the fix; killing a rank's process mid-generation ends
+// the whole run with an error naming that rank in bounded time, leaving no process behind.
+import { execFile, spawn } from 'node:child_process';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { openSafetensors } from '../../engine/io/safetensors.js';
+
+const BIN = resolve(__dirname, '../../bin/parallax');
+const run = promisify(execFile);
+
+async function parallax(args: string[], env: Record<string, string> = {}): Promise<{ code: number; stdout: string; stderr: string }> {
+  try {
+    const r = await run(process.execPath, [BIN, ...args], { maxBuffer: 1 << 24, env: { ...process.env, NO_COLOR: '1', ...env } });
+    return { code: 0, stdout: r.stdout, stderr: r.stderr };
+  } catch (e) {
+    const err = e as { code?: number; stdout?: string; stderr?: string };
+    return { code: typeof err.code === 'number' ? err.code : -1, stdout: err.stdout ?? '', stderr: err.stderr ?? '' };
+  }
+}
+
+let dir: string;
+let ckpt: string;
+const base = () => ['generate', '--model', ckpt, '--prompt', 'a red fox', '--negative-prompt', 'blurry', '--width', '48', '--height', '80', '--frames', '3', '--steps', '2', '--guidance', '4', '--seed', '17', '--no-progress'];
+
+async function latents(file: string): Promise<Float32Array> {
+  const st = await openSafetensors(file);
+  try {
+    return await st.readFloat32('latents');
+  } finally {
+    await st.close();
+  }
+}
+
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'parallax-cli-par-'));
+  ckpt = join(dir, 'tiny');
+  expect((await parallax(['make-tiny', ckpt, '--seed', '4'])).code).toBe(0);
+}, 60_000);
+afterAll(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+describe('parallax generate on several ranks', () => {
+  let single: Float32Array;
+  it('one device (the reference of the layouts below)', async () => {
+    const r = await parallax([...base(), '--out', join(dir, 'one.mp4'), '--latents', join(dir, 'one.safetensors')]);
+    expect(r.stderr).toMatch(/backend webgpu-f32\)/);
+    expect(r.code).toBe(0);
+    single = await latents(join(dir, 'one.safetensors'));
+  }, 120_000);
+
+  const runs: { name: string; args: string[]; layout: string; transport: string }[] = [
+    { name: 'in-process, CFG 2 x SP 2 on 4 ranks (default layout)', args: ['--devices', '0,0,0,0'], layout: 'sp2-cfg2', transport: 'inprocess' },
+    { name: 'shm worker threads, SP 2 (--no-cfg-parallel)', args: ['--devices', '0,0', '--no-cfg-parallel', '--transport', 'shm'], layout: 'sp2-cfg1', transport: 'shm' },
+    { name: 'one process per rank over sockets, CFG 2 x SP 2', args: ['--devices', '0,0,0,0', '--transport', 'socket'], layout: 'sp2-cfg2', transport: 'env' },
+  ];
+  for (const c of runs) {
+    it(`${c.name}: the same video, bit for bit; the sidecar names the layout`, async () => {
+      const out = join(dir, `${c.layout}-${c.transport}.mp4`);
+      const lat = join(dir, `${c.layout}-${c.transport}.safetensors`);
+      const r = await parallax([...base(), ...c.args, '--out', out, '--latents', lat]);
+      expect(r.code, r.stderr).toBe(0);
+      expect(r.stdout.trim()).toBe(out);
+      const got = await latents(lat);
+      expect(got.length).toBe(single.length);
+      expect(Buffer.from(got.buffer).equals(Buffer.from(single.buffer))).toBe(true);
+      const side = JSON.parse(await readFile(out.replace(/\.mp4$/, '.json'), 'utf8'));
+      expect(side.backend.name).toBe(`webgpu-f32-${c.layout}`);
+      expect(side.parallel).toMatchObject({ sp: Number(c.layout[2]), cfg: Number(c.layout[7]), transport: c.transport });
+      expect(readFileSync(out).length).toBeGreaterThan(1000);
+    }, 180_000);
+  }
+});
+
+describe('parallel layout errors', () => {
+  const cases: { args: string[]; env?: Record<string, string>; want: RegExp }[] = [
+    { args: ['--devices', '0,0,0', '--cfg-parallel'], want: /even number of GPUs; got 3/ },
+    { args: ['--devices', '0,0,0,0', '--sp', '3'], want: /--sp must be 4 \(or 2 with --cfg-parallel\)/ },
+    { args: ['--devices', '0,0,0'], want: /4 heads|valid.*1, 2, 4/ },
+    { args: ['--transport', 'shm'], want: /--transport shm needs several GPUs: pass --devices/ },
+    { args: ['--devices', '0,0', '--backend', 'reference'], want: /need --backend gpu/ },
+    { args: ['--devices', 'a,b'], want: /--devices must list adapter indices/ },
+    { args: ['--devices', '0,7'], want: /adapter index 7 does not exist/ },
+    { args: ['--multi-host'], env: { WORLD_SIZE: '', RANK: '', SLURM_NTASKS: '', OMPI_COMM_WORLD_SIZE: '', PMI_SIZE: '' }, want: /world size is not set: export WORLD_SIZE/ },
+  ];
+  for (const c of cases) {
+    it(`${c.args.join(' ')} -> ${c.want.source}`, async () => {
+      const r = await parallax([...base(), ...c.args, '--out', join(dir, 'bad.mp4')], c.env);
+      expect(r.code).not.toBe(0);
+      expect(r.stderr).toMatch(c.want);
+    }, 120_000);
+  }
+
+  it('--dry-run shows the layout it would use', async () => {
+    const r = await parallax([...base(), '--devices', '0,0,0,0', '--dry-run']);
+    expect(r.code).toBe(0);
+    expect(JSON.parse(r.stdout).parallel).toEqual({ ranks: 4, sp: 2, cfg: 2, transport: 'inprocess', devices: [0, 0, 0, 0] });
+  });
+});
+
+describe('a rank process dies mid-generation', () => {
+  it('the run fails within seconds naming the rank, and no rank process is left', async () => {
+    const child = spawn(process.execPath, [BIN, ...base().filter((a) => a !== '--no-progress'), '--steps', '40', '--devices', '0,0', '--transport', 'socket', '--out', join(dir, 'killed.mp4')], {
+      env: { ...process.env, NO_COLOR: '1' }, stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stderr = '';
+    const exited = new Promise<number | null>((res) => child.on('exit', (code) => res(code)));
+    let fired = false;
+    const killed = new Promise<number>((res, rej) => {
+      child.stderr.on('data', (b: Buffer) => {
+        stderr += b.toString();
+        if (!fired && /denoise step 2\/40/.test(stderr)) {
+          fired = true;
+          // the rank processes are the launcher's children; kill the one whose RANK is 1
+          const kids = readFileSync(`/proc/${child.pid}/task/${child.pid}/children`, 'utf8').trim().split(/\s+/).map(Number);
+          const victim = kids.find((p) => readFileSync(`/proc/${p}/environ`, 'utf8').split('\0').includes('RANK=1'));
+          if (!victim) return rej(new Error(`no RANK=1 child among ${kids.join(',')}`));
+          process.kill(victim, 'SIGKILL');
+          res(victim);
+        }
+      });
+    });
+    const victim = await killed;
+    const t0 = Date.now();
+    const code = await exited;
+    expect(Date.now() - t0).toBeLessThan(20_000);
+    expect(code).not.toBe(0);
+    expect(stderr).toMatch(/rank 1 was killed by SIGKILL/);
+    expect(stderr).toMatch(/peer rank 1 closed the connection/);
+    expect(() => process.kill(victim, 0)).toThrow();
+    expect(stderr).not.toMatch(/wrote /);
+  }, 180_000);
+});
