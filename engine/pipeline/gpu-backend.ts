@@ -100,12 +100,6 @@ export class GpuBackend implements ModelBackend {
     return this.transformer.forward({ hidden, timestep, context, pooled });
   }
 
-  async velocityPair(latents: Tensor32, timestep: number, cond: TextConditioning, uncond: TextConditioning): Promise<[Float32Array, Float32Array]> {
-    const c = await this.velocity(latents, timestep, cond);
-    const u = await this.velocity(latents, timestep, uncond);
-    return [c, u];
-  }
-
   async decode(latents: Tensor32): Promise<DecodedVideo> {
     this.vae ??= VaeModel.load(this.device, this.ckpt.vae, { dtype: 'f32' }).then((v) => {
       this.loaded.push(v.weights);

@@ -46,8 +46,8 @@ afterAll(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
+let single: Float32Array;
 describe('parallax generate on several ranks', () => {
-  let single: Float32Array;
   it('one device (the reference of the layouts below)', async () => {
     const r = await parallax([...base(), '--out', join(dir, 'one.mp4'), '--latents', join(dir, 'one.safetensors')]);
     expect(r.stderr).toMatch(/backend webgpu-f32\)/);
@@ -76,6 +76,29 @@ describe('parallax generate on several ranks', () => {
       expect(readFileSync(out).length).toBeGreaterThan(1000);
     }, 180_000);
   }
+});
+
+describe('multi-host mode (--multi-host): two "hosts" on loopback TCP', () => {
+  it('rank 0 started torchrun-style and rank 1 Slurm-style rendezvous over TCP; rank 0 writes the one-device video', async () => {
+    const { findFreePort } = await import('../../engine/dist/launch.js');
+    const port = await findFreePort();
+    const out = join(dir, 'two-hosts.mp4');
+    const lat = join(dir, 'two-hosts.safetensors');
+    const clean = Object.fromEntries(Object.keys(process.env).filter((k) => /^(RANK|WORLD_SIZE|LOCAL_RANK|SLURM_|OMPI_|PMI_)/.test(k)).map((k) => [k, '']));
+    const common = { ...clean, MASTER_ADDR: '127.0.0.1', MASTER_PORT: String(port), PARALLAX_TRANSPORT: 'tcp' };
+    const args = [...base(), '--multi-host', '--devices', '0', '--out', out, '--latents', lat];
+    const [r0, r1] = await Promise.all([
+      parallax(args, { ...common, RANK: '0', WORLD_SIZE: '2', LOCAL_RANK: '0' }),
+      parallax(args, { ...common, SLURM_PROCID: '1', SLURM_NTASKS: '2', SLURM_LOCALID: '0' }),
+    ]);
+    expect(r0.code, r0.stderr).toBe(0);
+    expect(r1.code, r1.stderr).toBe(0);
+    expect(r0.stdout.trim()).toBe(out);
+    expect(r1.stderr).toMatch(/rank 1: done \(rank 0 writes the video\)/);
+    expect(Buffer.from((await latents(lat)).buffer).equals(Buffer.from(single.buffer))).toBe(true);
+    const side = JSON.parse(await readFile(out.replace(/\.mp4$/, '.json'), 'utf8'));
+    expect(side.parallel).toMatchObject({ ranks: 2, sp: 1, cfg: 2, transport: 'env' });
+  }, 180_000);
 });
 
 describe('parallel layout errors', () => {

@@ -112,6 +112,14 @@ describe('parallel text-to-video (in-process ranks) reproduces the one-device pi
         expect(got.backend).toBe(`webgpu-f32-sp${layout.sp}-cfg${layout.cfg}`);
         expectSameVideo(got, want, `sp${layout.sp} x cfg${layout.cfg}`);
         // every rank ends with the same latents, bit for bit (they all took the same Euler steps)
+        // placement: text encoders only on rank 0; the VAE only on ranks that had frames to decode (3 frames)
+        const tensors = pp.ranks.map((p) => p.backend.weightsLoaded().tensors);
+        const t = pp.ranks[0]!.backend.transformer.model.weights.report.tensors;
+        if (n > 1) expect(tensors[1]).toBeLessThan(tensors[0]!);
+        if (n === 4) {
+          expect(tensors[3], 'rank 3 decodes no frame: transformer only').toBe(t);
+          expect(tensors[1]! - t, 'rank 1: transformer + VAE').toBeGreaterThan(0);
+        }
         const stats = pp.stagingStats();
         expect(stats.length).toBe(n);
         if (n > 1) expect(stats.every((s) => s.bytesSent > 0)).toBe(true);
@@ -120,6 +128,25 @@ describe('parallel text-to-video (in-process ranks) reproduces the one-device pi
       }
     }, 600_000);
   }
+
+  it('f16 (shader-f16): SP 2 x CFG 2 gives the one-device f16 video', async (ctx) => {
+    const probe = await TextToVideoPipeline.fromPretrained(dir4, { backend: 'gpu', backendOptions: { dtype: 'f16' } }).catch(() => null);
+    if (!probe) return ctx.skip(); // adapter without shader-f16
+    let want: GenerateResult;
+    try {
+      want = await probe.generate(req);
+    } finally {
+      await probe.dispose();
+    }
+    const pp = await InProcessParallelPipeline.create(dir4, { devices: [0, 0, 0, 0], layout: { sp: 2, cfg: 2 }, dtype: 'f16' });
+    try {
+      const got = await pp.generate(req);
+      expect(got.backend).toBe('webgpu-f16-sp2-cfg2');
+      expectSameVideo(got, want, 'f16 sp2 x cfg2');
+    } finally {
+      await pp.dispose();
+    }
+  }, 600_000);
 
   it('CFG off (guidance 1) on a CFG-2 world: both branch groups run the conditional pass', async () => {
     const want = await oneDevice(dir4, 1);

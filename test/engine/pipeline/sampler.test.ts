@@ -59,4 +59,31 @@ describe('sampleFlowMatch', () => {
     expect(seen.length).toBe(5);
     expect(seen[0]).toBeCloseTo(1000, 3);
   });
+
+  it('a guided velocity (v_u + g (v_c - v_u) computed by the model) gives the branch result; g is the step weight', async () => {
+    const { got: want } = await run(5, 4.5, 'reference');
+    const n = 37;
+    const noise = Float32Array.from({ length: n }, (_, i) => Math.fround(Math.cos(i * 1.7) * 1.3));
+    const weights: number[] = [];
+    const got = await sampleFlowMatch(noise, {
+      steps: 5, shift: 3, numTrainTimesteps: 1000, guidance: 4.5, guidanceMode: 'reference',
+      velocity: async (x, t, withUncond, _step, g) => {
+        expect(withUncond).toBe(true);
+        weights.push(g);
+        const c = vel(x, t, 'cond');
+        const u = vel(x, t, 'uncond');
+        return { guided: Float32Array.from(c, (cv, i) => Math.fround(u[i]!) + g * (Math.fround(cv) - Math.fround(u[i]!))) };
+      },
+    });
+    expect(new Set(weights).size).toBeGreaterThan(1); // the reference mode changes the weight over the steps
+    for (let i = 0; i < n; i++) expect(Math.abs(got[i]! - want[i]!)).toBeLessThan(1e-5 * (1 + Math.abs(want[i]!)));
+    await expect(sampleFlowMatch(noise, {
+      steps: 2, shift: 3, numTrainTimesteps: 1000, guidance: 1, guidanceMode: 'constant',
+      velocity: async (x) => ({ guided: new Float32Array(x.length) }),
+    })).rejects.toThrow(/guided velocity although CFG is off/);
+    await expect(sampleFlowMatch(noise, {
+      steps: 2, shift: 3, numTrainTimesteps: 1000, guidance: 3, guidanceMode: 'constant',
+      velocity: async () => ({ guided: new Float32Array(2) }),
+    })).rejects.toThrow(/returned 2 guided values for 37 latents/);
+  });
 });

@@ -148,6 +148,20 @@ class FakeBackend implements ModelBackend {
   async dispose() {}
 }
 
+class GuidedBackend extends FakeBackend {
+  guidedCalls = 0;
+  begun: unknown[] = [];
+  async guidedVelocity(x: Tensor32, t: number, c: TextConditioning, u: TextConditioning, w: number): Promise<Float32Array> {
+    this.guidedCalls++;
+    const vc = await this.velocity(x, t, c);
+    const vu = await this.velocity(x, t, u);
+    return vu.map((v, i) => v + w * (vc[i]! - v));
+  }
+  async beginGeneration(s: unknown): Promise<void> {
+    this.begun.push(s);
+  }
+}
+
 class PairBackend extends FakeBackend {
   async velocityPair(x: Tensor32, t: number, c: TextConditioning, u: TextConditioning): Promise<[Float32Array, Float32Array]> {
     this.pairCalls++;
@@ -181,6 +195,18 @@ describe('TextToVideoPipeline with a fake backend', () => {
     expect(Array.from(p.latents.data)).toEqual(Array.from(a.latents.data));
     const ref = await new TextToVideoPipeline(new FakeBackend()).generate({ ...base, guidanceMode: 'reference' });
     expect(Array.from(ref.latents.data)).not.toEqual(Array.from(a.latents.data));
+  });
+
+  it('guidedVelocity is preferred when present (same result); beginGeneration sees the resolved settings first', async () => {
+    const a = await new TextToVideoPipeline(new FakeBackend()).generate(base);
+    const gb = new GuidedBackend();
+    const g = await new TextToVideoPipeline(gb).generate(base);
+    expect(gb.guidedCalls).toBe(3);
+    expect(gb.begun).toEqual([g.settings]);
+    for (let i = 0; i < a.latents.data.length; i++) expect(Math.abs(g.latents.data[i]! - a.latents.data[i]!)).toBeLessThan(1e-5);
+    const off = new GuidedBackend();
+    await new TextToVideoPipeline(off).generate({ ...base, guidance: 1 });
+    expect(off.guidedCalls).toBe(0);
   });
 
   it('uses the injected noise function with the latent shape and seed; defaults the seed randomly', async () => {
