@@ -67,7 +67,7 @@ export class PipelineGenerator implements Generator {
   load(): Promise<Engine> {
     this.engine ??= this.open().catch((e: unknown) => {
       this.engine = undefined;
-      throw e;
+      throw new Error(`${this.label}: loading ${this.opts.model} failed: ${e instanceof Error ? e.message : String(e)}`, { cause: e });
     });
     return this.engine;
   }

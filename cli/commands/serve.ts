@@ -10,6 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { Option, type Command } from 'commander';
 import { validateTransformer } from '../../engine/io/checkpoint.js';
 import { layoutName } from '../../engine/parallel/parallel-backend.js';
+import type { ParallelLayout } from '../../engine/parallel/parallel-transformer.js';
 import { checkHeadSplit } from '../../engine/parallel/ulysses.js';
 import { FakeGenerator } from '../../server/fake-generator.js';
 import { PipelineGenerator } from '../../server/pipeline-generator.js';
@@ -43,16 +44,16 @@ export interface GeneratorOptions {
  * GPU on a group of several; model kept loaded between jobs) when a model is given, else FakeGenerator (placeholder
  * MP4 + PNG frames, real latent-preview images) for UI work. Impossible layouts and bad checkpoints fail here.
  */
-export async function createGenerators(opts: GeneratorOptions): Promise<{ generators: Generator[]; kind: 'fake' | 'engine'; note?: string }> {
-  const multi = opts.groups.filter((g) => g.length > 1);
-  if ((opts.sp !== undefined || opts.cfgParallel !== undefined) && multi.length === 0) {
+export async function createGenerators(opts: GeneratorOptions): Promise<{ generators: Generator[]; kind: 'fake' | 'engine'; layouts: (ParallelLayout | undefined)[]; note?: string }> {
+  if ((opts.sp !== undefined || opts.cfgParallel !== undefined) && opts.groups.every((g) => g.length === 1)) {
     throw new Error('--sp and --cfg-parallel apply to groups of several GPUs, and --devices has none: group GPUs with "+", e.g. --devices 0+1');
   }
-  // Checks every group's layout (also with --fake, so a bad flag fails the same way everywhere).
+  // Resolves every group's layout (also with --fake, so a bad flag fails the same way everywhere).
   const engines = opts.groups.map((g, i) => new PipelineGenerator({ model: opts.model ?? '', dtype: opts.dtype, label: `group${i}[${g.join('+')}]`, devices: g, sp: opts.sp, cfgParallel: opts.cfgParallel }));
+  const layouts = engines.map((e) => e.layout);
   if (opts.fake || !opts.model) {
     const generators = opts.groups.map(() => new FakeGenerator({ msPerStep: opts.fakeMsPerStep, scale: 4, maxFrameFiles: 120 }));
-    return { generators, kind: 'fake', note: opts.fake ? undefined : 'no --model given: using the FakeGenerator (placeholder videos)' };
+    return { generators, kind: 'fake', layouts, note: opts.fake ? undefined : 'no --model given: using the FakeGenerator (placeholder videos)' };
   }
   // Load the first group now so a bad checkpoint fails at start, not on the first job; the other groups' SP sizes
   // are checked against its head count (they load on their first job).
@@ -66,16 +67,12 @@ export async function createGenerators(opts: GeneratorOptions): Promise<{ genera
       throw new Error(`${g.label}: ${(e as Error).message}`);
     }
   }
-  return { generators: engines, kind: 'engine' };
+  return { generators: engines, kind: 'engine', layouts };
 }
 
-/** "0+1 (sp1-cfg2)" per group: the GPUs and, for a multi-GPU group, its parallel layout. */
-export function describeGroups(generators: Generator[], groups: number[][]): string {
-  return groups.map((g, i) => {
-    const gen = generators[i];
-    const layout = gen instanceof PipelineGenerator ? gen.layout : undefined;
-    return g.join('+') + (layout ? ` (${layoutName(layout)})` : '');
-  }).join(', ');
+/** "0, 1+2 (sp1-cfg2)": each group's GPUs and, for a multi-GPU group, its parallel layout. */
+export function describeGroups(groups: number[][], layouts: (ParallelLayout | undefined)[]): string {
+  return groups.map((g, i) => g.join('+') + (layouts[i] ? ` (${layoutName(layouts[i])})` : '')).join(', ');
 }
 
 /**
@@ -166,7 +163,7 @@ export function registerServe(program: Command): void {
       const sp = o.sp === undefined ? undefined : Number(o.sp);
       if (sp !== undefined && !(Number.isInteger(sp) && sp >= 1)) throw new Error(`--sp ${o.sp}: expected a positive integer (a divisor of the model's attention heads)`);
       const groups = parseDevices(o.devices, { allowSharedGpu: !!o.allowSharedGpu });
-      const { generators, kind, note } = await createGenerators({ model: o.model, groups, fake: !!o.fake, fakeMsPerStep: msPerStep, dtype: o.dtype, sp, cfgParallel: o.cfgParallel });
+      const { generators, kind, layouts, note } = await createGenerators({ model: o.model, groups, fake: !!o.fake, fakeMsPerStep: msPerStep, dtype: o.dtype, sp, cfgParallel: o.cfgParallel });
       if (note) print(`Note: ${note}`);
       const staticDir = o.static === CLIENT_DIST ? await ensureClientBuilt(CLIENT_DIST, print) : resolve(o.static ?? CLIENT_DIST);
       const server = await serve({
@@ -181,7 +178,7 @@ export function registerServe(program: Command): void {
         logLevel: o.logLevel as LogLevel,
         print,
       });
-      print(`Generator: ${kind === 'fake' ? 'FakeGenerator (placeholder videos)' : 'engine'} on ${groups.length} group(s): ${kind === 'fake' ? groups.map((g) => g.join('+')).join(', ') : describeGroups(generators, groups)}`);
+      print(`Generator: ${kind === 'fake' ? 'FakeGenerator (placeholder videos)' : 'engine'} on ${groups.length} group(s): ${describeGroups(groups, layouts)}`);
       if (staticDir) print(`Open the app: ${server.url}/#token=${encodeURIComponent(server.token)}`);
     });
 }
