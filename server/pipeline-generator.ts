@@ -49,14 +49,7 @@ export class PipelineGenerator implements Generator {
   /** Throws at once when the group's layout cannot work (the error says which --sp / --cfg-parallel would). */
   constructor(private readonly opts: PipelineGeneratorOptions) {
     this.devices = opts.devices ?? [0];
-    if (this.devices.length === 0) throw new Error(`${this.label}: a GPU group needs at least one device`);
-    if (this.devices.length > 1) {
-      try {
-        this.layout = resolveLayout({ ranks: this.devices.length, sp: opts.sp, cfgParallel: opts.cfgParallel });
-      } catch (e) {
-        throw new Error(`${this.label}: ${(e as Error).message}`);
-      }
-    }
+    this.layout = groupLayout(this.label, this.devices, opts);
   }
 
   get label(): string {
@@ -77,7 +70,18 @@ export class PipelineGenerator implements Generator {
     const dtype = this.opts.dtype ?? 'f32';
     if (this.layout) return InProcessParallelPipeline.create(model, { devices: this.devices, layout: this.layout, dtype });
     const device = await Device.create({ adapterIndex: this.devices[0], label: this.label });
-    return TextToVideoPipeline.fromPretrained(model, { backend: (ckpt) => GpuBackend.create(ckpt, { device, dtype }) });
+    try {
+      const pipe = await TextToVideoPipeline.fromPretrained(model, { backend: (ckpt) => GpuBackend.create(ckpt, { device, dtype }) });
+      // The backend does not own a device it was given: it goes with the pipeline.
+      const dispose = async () => {
+        await pipe.dispose();
+        device.destroy();
+      };
+      return { generate: (o) => pipe.generate(o), backend: pipe.backend, checkpoint: pipe.checkpoint, dispose };
+    } catch (e) {
+      device.destroy();
+      throw e;
+    }
   }
 
   async generate(req: JobRequest, hooks: GenerateHooks): Promise<GenerateResult> {
@@ -140,6 +144,20 @@ export class PipelineGenerator implements Generator {
     const engine = await this.engine?.catch(() => undefined);
     this.engine = undefined;
     await engine?.dispose();
+  }
+}
+
+/**
+ * The SP x CFG layout of a GPU group (resolveLayout's default unless sp / cfgParallel say otherwise); undefined for a
+ * group of one GPU. Errors are resolveLayout's, prefixed with the group's label.
+ */
+export function groupLayout(label: string, devices: readonly number[], o: { sp?: number; cfgParallel?: boolean }): ParallelLayout | undefined {
+  if (devices.length === 0) throw new Error(`${label}: a GPU group needs at least one device`);
+  if (devices.length === 1) return undefined;
+  try {
+    return resolveLayout({ ranks: devices.length, sp: o.sp, cfgParallel: o.cfgParallel });
+  } catch (e) {
+    throw new Error(`${label}: ${(e as Error).message}`);
   }
 }
 

@@ -13,7 +13,7 @@ import { layoutName } from '../../engine/parallel/parallel-backend.js';
 import type { ParallelLayout } from '../../engine/parallel/parallel-transformer.js';
 import { checkHeadSplit } from '../../engine/parallel/ulysses.js';
 import { FakeGenerator } from '../../server/fake-generator.js';
-import { PipelineGenerator } from '../../server/pipeline-generator.js';
+import { groupLayout, PipelineGenerator } from '../../server/pipeline-generator.js';
 import type { Generator } from '../../server/generator.js';
 import type { LogLevel } from '../../server/logger.js';
 import { serve } from '../../server/serve.js';
@@ -48,13 +48,14 @@ export async function createGenerators(opts: GeneratorOptions): Promise<{ genera
   if ((opts.sp !== undefined || opts.cfgParallel !== undefined) && opts.groups.every((g) => g.length === 1)) {
     throw new Error('--sp and --cfg-parallel apply to groups of several GPUs, and --devices has none: group GPUs with "+", e.g. --devices 0+1');
   }
-  // Resolves every group's layout (also with --fake, so a bad flag fails the same way everywhere).
-  const engines = opts.groups.map((g, i) => new PipelineGenerator({ model: opts.model ?? '', dtype: opts.dtype, label: `group${i}[${g.join('+')}]`, devices: g, sp: opts.sp, cfgParallel: opts.cfgParallel }));
-  const layouts = engines.map((e) => e.layout);
+  // Every group's layout, checked also with --fake so a bad flag fails the same way everywhere.
+  const labels = opts.groups.map((g, i) => `group${i}[${g.join('+')}]`);
+  const layouts = opts.groups.map((g, i) => groupLayout(labels[i]!, g, opts));
   if (opts.fake || !opts.model) {
     const generators = opts.groups.map(() => new FakeGenerator({ msPerStep: opts.fakeMsPerStep, scale: 4, maxFrameFiles: 120 }));
     return { generators, kind: 'fake', layouts, note: opts.fake ? undefined : 'no --model given: using the FakeGenerator (placeholder videos)' };
   }
+  const engines = opts.groups.map((g, i) => new PipelineGenerator({ model: opts.model!, dtype: opts.dtype, label: labels[i], devices: g, sp: opts.sp, cfgParallel: opts.cfgParallel }));
   // Load the first group now so a bad checkpoint fails at start, not on the first job; the other groups' SP sizes
   // are checked against its head count (they load on their first job).
   const first = await engines[0]!.load();
