@@ -109,7 +109,7 @@ describe('server with the parallel engine on a 2-GPU group', () => {
     expect(p).toMatchObject({ codec_name: 'h264', width: 64, height: 64, nb_read_frames: '3' });
   }, 300_000);
 
-  it('cancelling a running job stops every rank; the next job succeeds on the same loaded pipeline', async () => {
+  it('cancelling a running job stops every rank; the next job (guidance 1 on the CFG-2 layout) succeeds on the same loaded pipeline', async () => {
     const engine = await multi.load();
     const { body } = await only.submit({ ...req, steps: 30 });
     await waitFor(async () => (await getJob(only, body.id)).progress?.step >= 1, 'the first step', 120_000);
@@ -117,7 +117,7 @@ describe('server with the parallel engine on a 2-GPU group', () => {
     const j = await waitForStatus(only, body.id, done, 120_000);
     expect(j.status, j.error).toBe('cancelled');
     expect(j.progress.step).toBeLessThan(30);
-    const next = await only.submit({ ...req, steps: 1 });
+    const next = await only.submit({ ...req, steps: 1, guidance: 1 });
     const jn = await waitForStatus(only, next.body.id, done, 120_000);
     expect(jn.status, jn.error).toBe('succeeded');
     expect(await multi.load()).toBe(engine);
