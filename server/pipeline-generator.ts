@@ -1,12 +1,17 @@
-// The engine behind the job server: a Generator that runs the text-to-video pipeline on its own GPU device,
-// keeps the model loaded between jobs, streams per-step latent previews, honours cancellation at step boundaries
-// and writes the MP4, PNG frames and sidecar into the job's directory.
+// The engine behind the job server: a Generator for one GPU group. A group of one GPU runs the text-to-video
+// pipeline on that adapter; a group of several runs the parallel engine (InProcessParallelPipeline: one rank per
+// GPU, SP x CFG layout). Either way the model stays loaded between jobs, per-step latent previews stream, cancellation
+// is honoured at step boundaries, and the MP4, PNG frames and sidecar are written into the job's directory.
 
 import { join } from 'node:path';
 import type { DType } from '../engine/dtype.js';
 import { Device } from '../engine/gpu/device.js';
+import type { Checkpoint } from '../engine/io/checkpoint.js';
+import { InProcessParallelPipeline, resolveLayout } from '../engine/parallel/parallel-pipeline.js';
+import type { ParallelLayout } from '../engine/parallel/parallel-transformer.js';
+import type { BackendModelInfo } from '../engine/pipeline/backend.js';
 import { GpuBackend } from '../engine/pipeline/gpu-backend.js';
-import { TextToVideoPipeline } from '../engine/pipeline/text-to-video.js';
+import { TextToVideoPipeline, type GenerateOptions, type GenerateResult as EngineResult } from '../engine/pipeline/text-to-video.js';
 import { writeMp4 } from '../engine/video/mp4.js';
 import { writePngFrames } from '../engine/video/png.js';
 import type { GenerateHooks, GenerateResult, Generator } from './generator.js';
@@ -19,47 +24,101 @@ export interface PipelineGeneratorOptions {
   dtype?: DType;
   /** Label of this GPU group in logs and errors. */
   label?: string;
+  /** Adapter index of each GPU of the group (default [0]); more than one runs the parallel engine, one rank each. */
+  devices?: readonly number[];
+  /** Sequence-parallel size of a multi-GPU group (default: see resolveLayout). */
+  sp?: number;
+  /** Multi-GPU group: CFG branches on different GPUs (default: when the group has an even number of GPUs). */
+  cfgParallel?: boolean;
+}
+
+/** What a job needs from either engine (TextToVideoPipeline or InProcessParallelPipeline). */
+export interface Engine {
+  generate(o: GenerateOptions): Promise<EngineResult>;
+  readonly backend: { readonly info: BackendModelInfo };
+  readonly checkpoint?: Checkpoint;
+  dispose(): Promise<void>;
 }
 
 export class PipelineGenerator implements Generator {
-  private pipeline?: Promise<TextToVideoPipeline>;
+  readonly devices: readonly number[];
+  /** SP x CFG layout of a multi-GPU group; undefined for one GPU. */
+  readonly layout?: ParallelLayout;
+  private engine?: Promise<Engine>;
 
-  constructor(private readonly opts: PipelineGeneratorOptions) {}
+  /** Throws at once when the group's layout cannot work (the error says which --sp / --cfg-parallel would). */
+  constructor(private readonly opts: PipelineGeneratorOptions) {
+    this.devices = opts.devices ?? [0];
+    this.layout = groupLayout(this.label, this.devices, opts);
+  }
 
-  /** Loads the model on first use (or now, to fail fast at server start). */
-  load(): Promise<TextToVideoPipeline> {
-    this.pipeline ??= (async () => {
-      const device = await Device.create({ label: this.opts.label ?? 'serve' });
-      return TextToVideoPipeline.fromPretrained(this.opts.model, {
-        backend: (ckpt) => GpuBackend.create(ckpt, { device, dtype: this.opts.dtype ?? 'f32' }),
-      });
-    })();
-    return this.pipeline;
+  get label(): string {
+    return this.opts.label ?? `group[${this.devices.join('+')}]`;
+  }
+
+  /** Loads the model on first use (or now, to fail fast at server start); a failed load is retried next time. */
+  load(): Promise<Engine> {
+    this.engine ??= this.open().catch((e: unknown) => {
+      this.engine = undefined;
+      throw new Error(`${this.label}: loading ${this.opts.model} failed: ${e instanceof Error ? e.message : String(e)}`, { cause: e });
+    });
+    return this.engine;
+  }
+
+  private async open(): Promise<Engine> {
+    const { model } = this.opts;
+    const dtype = this.opts.dtype ?? 'f32';
+    if (this.layout) return InProcessParallelPipeline.create(model, { devices: this.devices, layout: this.layout, dtype });
+    const device = await Device.create({ adapterIndex: this.devices[0], label: this.label });
+    try {
+      const pipe = await TextToVideoPipeline.fromPretrained(model, { backend: (ckpt) => GpuBackend.create(ckpt, { device, dtype }) });
+      // The backend does not own a device it was given: it goes with the pipeline.
+      const dispose = async () => {
+        await pipe.dispose();
+        device.destroy();
+      };
+      return { generate: (o) => pipe.generate(o), backend: pipe.backend, checkpoint: pipe.checkpoint, dispose };
+    } catch (e) {
+      device.destroy();
+      throw e;
+    }
   }
 
   async generate(req: JobRequest, hooks: GenerateHooks): Promise<GenerateResult> {
-    const pipe = await this.load();
-    const result = await pipe.generate({
-      prompt: req.prompt,
-      negativePrompt: req.negative_prompt,
-      frames: req.frames,
-      width: req.width,
-      height: req.height,
-      steps: req.steps,
-      guidance: req.guidance,
-      guidanceMode: req.guidance_mode,
-      seed: req.seed,
-      signal: hooks.signal,
-      onStep: (st) => {
-        const step = st.step + 1;
-        const { latentChannels, vaeScale } = pipe.backend.info;
-        // Latents are [1, F, C, height/vaeScale, width/vaeScale]; the preview projects the first frame.
-        const preview = hooks.wantsPreview(step, st.steps)
-          ? latentPreview(st.latents, { frames: req.frames, channels: latentChannels, height: req.height / vaeScale, width: req.width / vaeScale })
-          : undefined;
-        hooks.onStep(step, st.steps, preview);
-      },
-    });
+    const loading = this.load();
+    const engine = await loading;
+    let result: EngineResult;
+    try {
+      result = await engine.generate({
+        prompt: req.prompt,
+        negativePrompt: req.negative_prompt,
+        frames: req.frames,
+        width: req.width,
+        height: req.height,
+        steps: req.steps,
+        guidance: req.guidance,
+        guidanceMode: req.guidance_mode,
+        seed: req.seed,
+        signal: hooks.signal,
+        onStep: (st) => {
+          const step = st.step + 1;
+          const { latentChannels, vaeScale } = engine.backend.info;
+          // Latents are [1, F, C, height/vaeScale, width/vaeScale]; the preview projects the first frame.
+          const preview = hooks.wantsPreview(step, st.steps)
+            ? latentPreview(st.latents, { frames: req.frames, channels: latentChannels, height: req.height / vaeScale, width: req.width / vaeScale })
+            : undefined;
+          hooks.onStep(step, st.steps, preview);
+        },
+      });
+    } catch (e) {
+      // A parallel pipeline that failed (not an agreed cancellation) refuses further work: free it now and load a
+      // fresh one on the next job, so one bad job does not take the group down for good.
+      if (this.layout && !isCancellation(e, hooks.signal) && this.engine === loading) {
+        this.engine = undefined;
+        await engine.dispose().catch(() => undefined);
+      }
+      throw e;
+    }
     const { width, height, frames } = result.video;
     const videoPath = join(hooks.outDir, 'video.mp4');
     await writeMp4(videoPath, frames, { width, height, fps: req.fps });
@@ -71,6 +130,8 @@ export class PipelineGenerator implements Generator {
         request: req,
         settings: result.settings,
         backend: result.backend,
+        devices: this.devices,
+        ...(this.layout && { layout: this.layout }),
         timings: result.timings,
         peakMemoryBytes: result.peakMemoryBytes,
         weightsLoaded: result.weightsLoaded,
@@ -80,6 +141,28 @@ export class PipelineGenerator implements Generator {
   }
 
   async dispose(): Promise<void> {
-    if (this.pipeline) await (await this.pipeline).dispose();
+    const engine = await this.engine?.catch(() => undefined);
+    this.engine = undefined;
+    await engine?.dispose();
   }
+}
+
+/**
+ * The SP x CFG layout of a GPU group (resolveLayout's default unless sp / cfgParallel say otherwise); undefined for a
+ * group of one GPU. Errors are resolveLayout's, prefixed with the group's label.
+ */
+export function groupLayout(label: string, devices: readonly number[], o: { sp?: number; cfgParallel?: boolean }): ParallelLayout | undefined {
+  if (devices.length === 0) throw new Error(`${label}: a GPU group needs at least one device`);
+  if (devices.length === 1) return undefined;
+  try {
+    return resolveLayout({ ranks: devices.length, sp: o.sp, cfgParallel: o.cfgParallel });
+  } catch (e) {
+    throw new Error(`${label}: ${(e as Error).message}`);
+  }
+}
+
+/** Same rule as the parallel pipeline: the job's own abort reason, or an AbortError, is a cancellation. */
+function isCancellation(err: unknown, signal: AbortSignal): boolean {
+  if (signal.aborted && err === signal.reason) return true;
+  return (err instanceof DOMException || err instanceof Error) && err.name === 'AbortError';
 }

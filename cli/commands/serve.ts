@@ -1,14 +1,19 @@
 // `parallax serve`: the job server with the web app. Builds one Generator per GPU group (createGenerators: the
-// engine's PipelineGenerator with --model, FakeGenerator with --fake), serves client/dist (building it if missing),
-// exposes the checkpoint folder read-only for in-browser inference, and prints a ready-to-click URL.
+// engine's PipelineGenerator with --model — the parallel engine on groups of several GPUs —, FakeGenerator with
+// --fake), serves client/dist (building it if missing), exposes the checkpoint folder read-only for in-browser
+// inference, and prints a ready-to-click URL.
 
 import { existsSync, statSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Option, type Command } from 'commander';
+import { validateTransformer } from '../../engine/io/checkpoint.js';
+import { layoutName } from '../../engine/parallel/parallel-backend.js';
+import type { ParallelLayout } from '../../engine/parallel/parallel-transformer.js';
+import { checkHeadSplit } from '../../engine/parallel/ulysses.js';
 import { FakeGenerator } from '../../server/fake-generator.js';
-import { PipelineGenerator } from '../../server/pipeline-generator.js';
+import { groupLayout, PipelineGenerator } from '../../server/pipeline-generator.js';
 import type { Generator } from '../../server/generator.js';
 import type { LogLevel } from '../../server/logger.js';
 import { serve } from '../../server/serve.js';
@@ -28,37 +33,69 @@ export interface GeneratorOptions {
   fakeMsPerStep: number;
   /** GPU compute dtype of the engine. */
   dtype?: 'f32' | 'f16';
+  /** Sequence-parallel size of every multi-GPU group (default: see resolveLayout). */
+  sp?: number;
+  /** CFG branches on different GPUs in every multi-GPU group (default: when the group has an even GPU count). */
+  cfgParallel?: boolean;
 }
 
 /**
- * One Generator per GPU group: the engine (PipelineGenerator: its own device, model kept loaded between jobs) when
- * a model is given, else FakeGenerator (placeholder MP4 + PNG frames, real latent-preview images) for UI work.
+ * One Generator per GPU group: the engine (PipelineGenerator: its own device, or the parallel engine with one rank per
+ * GPU on a group of several; model kept loaded between jobs) when a model is given, else FakeGenerator (placeholder
+ * MP4 + PNG frames, real latent-preview images) for UI work. Impossible layouts and bad checkpoints fail here.
  */
-export async function createGenerators(opts: GeneratorOptions): Promise<{ generators: Generator[]; kind: 'fake' | 'engine'; note?: string }> {
-  const fakes = () => opts.groups.map(() => new FakeGenerator({ msPerStep: opts.fakeMsPerStep, scale: 4, maxFrameFiles: 120 }));
-  if (opts.fake || !opts.model) {
-    return { generators: fakes(), kind: 'fake', note: opts.fake ? undefined : 'no --model given: using the FakeGenerator (placeholder videos)' };
+export async function createGenerators(opts: GeneratorOptions): Promise<{ generators: Generator[]; kind: 'fake' | 'engine'; layouts: (ParallelLayout | undefined)[]; note?: string }> {
+  if ((opts.sp !== undefined || opts.cfgParallel !== undefined) && opts.groups.every((g) => g.length === 1)) {
+    throw new Error('--sp and --cfg-parallel apply to groups of several GPUs, and --devices has none: group GPUs with "+", e.g. --devices 0+1');
   }
-  const generators = opts.groups.map((g, i) => new PipelineGenerator({ model: opts.model!, dtype: opts.dtype, label: `group${i}[${g.join('+')}]` }));
-  // Load the first group now so a bad checkpoint fails at start, not on the first job.
-  await generators[0]!.load();
-  const note = opts.groups.some((g) => g.length > 1)
-    ? 'multi-GPU groups run on one device each for now (sequence/CFG-parallel groups come with the parallel engine)'
-    : undefined;
-  return { generators, kind: 'engine', note };
+  // Every group's layout, checked also with --fake so a bad flag fails the same way everywhere.
+  const labels = opts.groups.map((g, i) => `group${i}[${g.join('+')}]`);
+  const layouts = opts.groups.map((g, i) => groupLayout(labels[i]!, g, opts));
+  if (opts.fake || !opts.model) {
+    const generators = opts.groups.map(() => new FakeGenerator({ msPerStep: opts.fakeMsPerStep, scale: 4, maxFrameFiles: 120 }));
+    return { generators, kind: 'fake', layouts, note: opts.fake ? undefined : 'no --model given: using the FakeGenerator (placeholder videos)' };
+  }
+  const engines = opts.groups.map((g, i) => new PipelineGenerator({ model: opts.model!, dtype: opts.dtype, label: labels[i], devices: g, sp: opts.sp, cfgParallel: opts.cfgParallel }));
+  // Load the first group now so a bad checkpoint fails at start, not on the first job; the other groups' SP sizes
+  // are checked against its head count (they load on their first job).
+  const first = await engines[0]!.load();
+  const { heads } = validateTransformer(first.checkpoint!, { allowUnexpected: true });
+  for (const g of engines) {
+    try {
+      if (g.layout) checkHeadSplit(heads, g.layout.sp);
+    } catch (e) {
+      await engines[0]!.dispose();
+      throw new Error(`${g.label}: ${(e as Error).message}`);
+    }
+  }
+  return { generators: engines, kind: 'engine', layouts };
 }
 
-/** Parses --devices: "0,1" = two groups of one GPU; "0+1,2+3" = two groups of two GPUs; "2" alone = GPU 2. */
-export function parseDevices(spec: string): number[][] {
+/** "0, 1+2 (sp1-cfg2)": each group's GPUs and, for a multi-GPU group, its parallel layout. */
+export function describeGroups(groups: number[][], layouts: (ParallelLayout | undefined)[]): string {
+  return groups.map((g, i) => g.join('+') + (layouts[i] ? ` (${layoutName(layouts[i])})` : '')).join(', ');
+}
+
+/**
+ * Parses --devices: "0,1" = two groups of one GPU; "0+1,2+3" = two groups of two GPUs; "2" alone = GPU 2. A GPU may
+ * appear in one group only; repeating it inside a group (several ranks on one adapter) needs allowSharedGpu.
+ */
+export function parseDevices(spec: string, opts: { allowSharedGpu?: boolean } = {}): number[][] {
   const groups = spec.split(',').map((g) => g.trim()).filter(Boolean).map((g) => g.split('+').map((d) => d.trim()));
   if (groups.length === 0) throw new Error(`--devices ${JSON.stringify(spec)}: expected GPU indices like "0", "0,1" (two groups) or "0+1,2+3" (two groups of two)`);
-  const seen = new Set<number>();
-  return groups.map((g) =>
+  const groupOf = new Map<number, number>();
+  return groups.map((g, gi) =>
     g.map((d) => {
       if (!/^\d{1,3}$/.test(d)) throw new Error(`--devices ${JSON.stringify(spec)}: "${d}" is not a GPU index (expected e.g. "0,1" or "0+1,2+3")`);
       const n = Number(d);
-      if (seen.has(n)) throw new Error(`--devices ${JSON.stringify(spec)}: GPU ${n} is listed twice`);
-      seen.add(n);
+      const prev = groupOf.get(n);
+      if (prev !== undefined && prev !== gi) {
+        throw new Error(`--devices ${JSON.stringify(spec)}: GPU ${n} is listed twice, in two groups; a GPU serves one group (--allow-shared-gpu only allows repeating a GPU inside one group)`);
+      }
+      if (prev === gi && !opts.allowSharedGpu) {
+        throw new Error(`--devices ${JSON.stringify(spec)}: GPU ${n} is listed twice in group ${g.join('+')}; pass --allow-shared-gpu to run several ranks on one adapter (for testing on one GPU or a CPU adapter such as lavapipe)`);
+      }
+      groupOf.set(n, gi);
       return n;
     }),
   );
@@ -85,6 +122,9 @@ interface ServeCliOptions {
   dataDir: string;
   token?: string;
   devices: string;
+  sp?: string;
+  cfgParallel?: boolean;
+  allowSharedGpu?: boolean;
   fake?: boolean;
   fakeMsPerStep: string;
   dtype: 'f32' | 'f16';
@@ -102,7 +142,11 @@ export function registerServe(program: Command): void {
     .option('--host <addr>', 'listen address (reads are open to whoever can reach it: keep 127.0.0.1 unless behind a proxy)', '127.0.0.1')
     .option('--data-dir <dir>', 'database, token and job outputs', process.env.PARALLAX_DATA_DIR ?? join(homedir(), '.parallax'))
     .option('--token <token>', 'API bearer token (default: $PARALLAX_TOKEN, else <data-dir>/token, generated on first start)')
-    .option('--devices <list>', 'GPU groups: "0" one GPU, "0,1" two groups, "0+1,2+3" two groups of two', '0')
+    .option('--devices <list>', 'GPU groups, one job queue each: "0" one GPU, "0,1" two groups, "0+1,2+3" two groups of two (a group of several GPUs runs the parallel engine, one rank per GPU)', '0')
+    .option('--sp <n>', 'sequence-parallel size of each multi-GPU group (must divide the attention heads; default: GPUs / 2 with CFG-parallel, else all of them)')
+    .option('--cfg-parallel', 'multi-GPU groups put the conditional and unconditional passes on different GPUs (default when a group has an even GPU count)')
+    .option('--no-cfg-parallel', 'multi-GPU groups use every GPU for sequence parallelism')
+    .option('--allow-shared-gpu', 'allow a GPU index repeated inside one group: several ranks on one adapter (for testing on one GPU or a CPU adapter such as lavapipe)')
     .option('--fake', 'use the FakeGenerator (no GPU, placeholder videos); the default without --model')
     .option('--fake-ms-per-step <ms>', 'FakeGenerator speed', '60')
     .addOption(new Option('--dtype <dtype>', 'engine compute dtype (f16 needs shader-f16)').choices(['f32', 'f16']).default('f32'))
@@ -117,8 +161,10 @@ export function registerServe(program: Command): void {
       if (!LOG_LEVELS.includes(o.logLevel as LogLevel)) throw new Error(`--log-level ${o.logLevel}: expected one of ${LOG_LEVELS.join(', ')}`);
       const msPerStep = Number(o.fakeMsPerStep);
       if (!Number.isFinite(msPerStep) || msPerStep < 0) throw new Error(`--fake-ms-per-step ${o.fakeMsPerStep}: expected a number of milliseconds >= 0`);
-      const groups = parseDevices(o.devices);
-      const { generators, kind, note } = await createGenerators({ model: o.model, groups, fake: !!o.fake, fakeMsPerStep: msPerStep, dtype: o.dtype });
+      const sp = o.sp === undefined ? undefined : Number(o.sp);
+      if (sp !== undefined && !(Number.isInteger(sp) && sp >= 1)) throw new Error(`--sp ${o.sp}: expected a positive integer (a divisor of the model's attention heads)`);
+      const groups = parseDevices(o.devices, { allowSharedGpu: !!o.allowSharedGpu });
+      const { generators, kind, layouts, note } = await createGenerators({ model: o.model, groups, fake: !!o.fake, fakeMsPerStep: msPerStep, dtype: o.dtype, sp, cfgParallel: o.cfgParallel });
       if (note) print(`Note: ${note}`);
       const staticDir = o.static === CLIENT_DIST ? await ensureClientBuilt(CLIENT_DIST, print) : resolve(o.static ?? CLIENT_DIST);
       const server = await serve({
@@ -133,7 +179,7 @@ export function registerServe(program: Command): void {
         logLevel: o.logLevel as LogLevel,
         print,
       });
-      print(`Generator: ${kind === 'fake' ? 'FakeGenerator (placeholder videos)' : 'engine'} on ${groups.length} group(s): ${groups.map((g) => g.join('+')).join(', ')}`);
+      print(`Generator: ${kind === 'fake' ? 'FakeGenerator (placeholder videos)' : 'engine'} on ${groups.length} group(s): ${describeGroups(groups, layouts)}`);
       if (staticDir) print(`Open the app: ${server.url}/#token=${encodeURIComponent(server.token)}`);
     });
 }

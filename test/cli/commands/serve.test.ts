@@ -1,4 +1,5 @@
-// `parallax serve`: --devices parsing, createGenerators (engine per group with a model, FakeGenerator without), and the command
+// `parallax serve`: --devices parsing (--allow-shared-gpu), createGenerators (engine per group with a model, the parallel
+// layout of multi-GPU groups from --sp / --cfg-parallel checked at start, FakeGenerator without a model), and the command
 // itself started as a process (--fake, port 0, a static dir): prints the URL and a #token= link that work.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
@@ -6,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
-import { createGenerators, parseDevices } from '../../../cli/commands/serve.js';
+import { createGenerators, describeGroups, parseDevices } from '../../../cli/commands/serve.js';
 import { makeTinyCheckpoint } from '../../../engine/io/make-tiny.js';
 import { PipelineGenerator } from '../../../server/pipeline-generator.js';
 import { FakeGenerator } from '../../../server/fake-generator.js';
@@ -26,6 +27,41 @@ describe('parseDevices', () => {
     expect(() => parseDevices('0,0')).toThrow(/GPU 0 is listed twice/);
     expect(() => parseDevices(' , ')).toThrow(/expected GPU indices/);
   });
+
+  it('repeats a GPU inside one group only with --allow-shared-gpu, never across groups', () => {
+    expect(() => parseDevices('0+1+0')).toThrow(/GPU 0 is listed twice in group 0\+1\+0; pass --allow-shared-gpu/);
+    expect(parseDevices('0+1+0', { allowSharedGpu: true })).toEqual([[0, 1, 0]]);
+    expect(parseDevices('0+0,1+1', { allowSharedGpu: true })).toEqual([[0, 0], [1, 1]]);
+    expect(() => parseDevices('0+1,1', { allowSharedGpu: true })).toThrow(/GPU 1 is listed twice, in two groups.*only allows repeating a GPU inside one group/);
+  });
+});
+
+describe('parallel layouts of multi-GPU groups', () => {
+  const fake = { fake: true, fakeMsPerStep: 1 };
+  it('default to CFG 2 x SP k/2 on an even group, SP k on an odd one; --sp / --cfg-parallel apply to every multi-GPU group', async () => {
+    const groups = [[0], [1, 2], [3, 4, 5], [6, 7, 8, 9]];
+    const a = await createGenerators({ ...fake, groups });
+    expect(a.layouts).toEqual([undefined, { sp: 1, cfg: 2 }, { sp: 3, cfg: 1 }, { sp: 2, cfg: 2 }]);
+    expect(describeGroups(groups, a.layouts)).toBe('0, 1+2 (sp1-cfg2), 3+4+5 (sp3-cfg1), 6+7+8+9 (sp2-cfg2)');
+    expect((await createGenerators({ ...fake, groups: [[0, 1], [2, 3, 4, 5]], cfgParallel: false })).layouts).toEqual([{ sp: 2, cfg: 1 }, { sp: 4, cfg: 1 }]);
+    expect((await createGenerators({ ...fake, groups: [[0, 1, 2, 3]], sp: 4 })).layouts).toEqual([{ sp: 4, cfg: 1 }]);
+  });
+
+  it('refuses layouts that cannot work at start, naming the group and what would', async () => {
+    await expect(createGenerators({ ...fake, groups: [[0], [1, 2, 3, 4]], sp: 3 })).rejects.toThrow(/group1\[1\+2\+3\+4\]: --sp 3 does not fit 4 GPU\(s\): --sp must be 4 \(or 2 with --cfg-parallel\)/);
+    await expect(createGenerators({ ...fake, groups: [[0, 1, 2]], cfgParallel: true })).rejects.toThrow(/group0\[0\+1\+2\]: .*even number of GPUs; got 3/);
+    await expect(createGenerators({ ...fake, groups: [[0], [1]], sp: 2 })).rejects.toThrow(/--sp and --cfg-parallel apply to groups of several GPUs.*--devices 0\+1/);
+  });
+
+  it('refuses an SP size that does not split the model\'s heads at start, naming the valid sizes', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'parallax-serve-heads-'));
+    cleanup.push(() => rm(dir, { recursive: true, force: true }));
+    await makeTinyCheckpoint(dir, { seed: 3, transformer: { num_attention_heads: 4, attention_head_dim: 16, num_layers: 2 } });
+    // the first group is the 3-GPU one: its load fails before any weights stream
+    await expect(createGenerators({ model: dir, groups: [[0, 0, 0]], sp: 3, fake: false, fakeMsPerStep: 1 })).rejects.toThrow(/group0\[0\+0\+0\]: .*4 heads.*\{1, 2, 4\}/);
+    // a later group is checked against the first group's checkpoint
+    await expect(createGenerators({ model: dir, groups: [[0], [0, 0, 0]], sp: 3, fake: false, fakeMsPerStep: 1 })).rejects.toThrow(/group1\[0\+0\+0\]: .*4 heads.*\{1, 2, 4\}/);
+  }, 120_000);
 });
 
 describe('createGenerators', () => {
@@ -55,7 +91,7 @@ describe('parallax serve', () => {
     const dataDir = await mkdtemp(join(tmpdir(), 'parallax-serve-cli-'));
     const staticDir = await mkdtemp(join(tmpdir(), 'parallax-serve-static-'));
     await writeFile(join(staticDir, 'index.html'), '<!doctype html><title>app</title>');
-    const child: ChildProcess = spawn(process.execPath, [join(repo, 'bin/parallax'), 'serve', '--fake', '--port', '0', '--data-dir', dataDir, '--static', staticDir, '--token', 'cli-test-token-0123456789', '--devices', '0,1', '--log-level', 'silent'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child: ChildProcess = spawn(process.execPath, [join(repo, 'bin/parallax'), 'serve', '--fake', '--port', '0', '--data-dir', dataDir, '--static', staticDir, '--token', 'cli-test-token-0123456789', '--devices', '0,1+2+3+4', '--cfg-parallel', '--log-level', 'silent'], { stdio: ['ignore', 'pipe', 'pipe'] });
     cleanup.push(async () => {
       if (child.exitCode === null) {
         const exited = new Promise((r) => child.once('exit', r));
@@ -83,11 +119,26 @@ describe('parallax serve', () => {
     const url = new URL(link);
     expect(url.hash).toBe('#token=cli-test-token-0123456789');
     expect(url.hostname).toBe('127.0.0.1');
-    expect(out).toMatch(/FakeGenerator \(placeholder videos\) on 2 group\(s\): 0, 1/);
+    expect(out).toMatch(/FakeGenerator \(placeholder videos\) on 2 group\(s\): 0, 1\+2\+3\+4 \(sp2-cfg2\)/);
     expect(await (await fetch(new URL('/some/app/route', url))).text()).toContain('<title>app</title>');
     const health = await (await fetch(new URL('/api/health', url))).json();
     expect(health.groups).toBe(2);
     const post = await fetch(new URL('/api/jobs', url), { method: 'POST', headers: { 'content-type': 'application/json', authorization: 'Bearer cli-test-token-0123456789' }, body: JSON.stringify({ prompt: 'x', width: 64, height: 64, frames: 1, steps: 1 }) });
     expect(post.status).toBe(201);
   }, 90_000);
+
+  it('exits at start with the layout error for an impossible --sp, and wants --allow-shared-gpu for a repeated GPU', async () => {
+    const run = (args: string[]) =>
+      new Promise<{ code: number | null; err: string }>((resolve) => {
+        const c = spawn(process.execPath, [join(repo, 'bin/parallax'), 'serve', '--fake', '--port', '0', '--log-level', 'silent', ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
+        let err = '';
+        c.stderr!.on('data', (d) => (err += d));
+        c.once('exit', (code) => resolve({ code, err }));
+      });
+    const [a, b] = await Promise.all([run(['--devices', '0+0+0+0', '--allow-shared-gpu', '--sp', '3', '--no-cfg-parallel']), run(['--devices', '0+0'])]);
+    expect(a.code).toBe(1);
+    expect(a.err).toMatch(/--sp 3 does not fit 4 GPU\(s\)/);
+    expect(b.code).toBe(1);
+    expect(b.err).toMatch(/GPU 0 is listed twice in group 0\+0; pass --allow-shared-gpu/);
+  }, 60_000);
 });
