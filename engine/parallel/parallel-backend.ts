@@ -15,8 +15,9 @@ import type { BackendModelInfo, DecodedVideo, ModelBackend, Tensor32, TextCondit
 import { backendInfoFromCheckpoint } from '../pipeline/backend-info.js';
 import type { GenerateSettings } from '../pipeline/generate-options.js';
 import { GpuTextEncoders } from '../pipeline/gpu-text-encoders.js';
+import { sumLoadReports, TextTensorCache } from '../pipeline/text-tensor-cache.js';
 import { Tensor } from '../tensor.js';
-import { ParallelTransformer, type BranchInputs, type ParallelLayout } from './parallel-transformer.js';
+import { ParallelTransformer, type ParallelLayout } from './parallel-transformer.js';
 
 export interface ParallelBackendOptions {
   layout: ParallelLayout;
@@ -32,7 +33,7 @@ export const layoutName = (l: ParallelLayout): string => `sp${l.sp}-cfg${l.cfg}`
 export class ParallelBackend implements ModelBackend {
   readonly info: BackendModelInfo;
   private readonly text: GpuTextEncoders | null;
-  private readonly textCache = new Map<TextConditioning, BranchInputs>();
+  private readonly textTensors: TextTensorCache;
   private vae?: Promise<VaeModel>;
   private readonly loaded: GpuWeights[] = [];
 
@@ -46,6 +47,7 @@ export class ParallelBackend implements ModelBackend {
     const m = transformer.model;
     this.info = backendInfoFromCheckpoint(ckpt, `webgpu-${m.dtype}-${layoutName(transformer.layout)}`);
     this.text = world.rank === textRank ? new GpuTextEncoders(device, ckpt, m.dtype, m.dims.jointAttentionDim) : null;
+    this.textTensors = new TextTensorCache(device, m.dtype);
   }
 
   /** Collective over `world`: every rank calls it with its own device and an open handle on the same checkpoint. */
@@ -106,7 +108,7 @@ export class ParallelBackend implements ModelBackend {
     return this.guard('velocity', async () => {
       const hidden = this.upload(latents);
       try {
-        return await readAndDispose(await this.transformer.velocity({ hidden, timestep, cond: this.textTensors(text) }));
+        return await readAndDispose(await this.transformer.velocity({ hidden, timestep, cond: this.textTensors.get(text) }));
       } finally {
         hidden.dispose();
       }
@@ -117,7 +119,7 @@ export class ParallelBackend implements ModelBackend {
     return this.guard('guided velocity', async () => {
       const hidden = this.upload(latents);
       try {
-        const v = await this.transformer.guidedVelocity({ hidden, timestep, cond: this.textTensors(cond), uncond: this.textTensors(uncond), guidance: weight });
+        const v = await this.transformer.guidedVelocity({ hidden, timestep, cond: this.textTensors.get(cond), uncond: this.textTensors.get(uncond), guidance: weight });
         return await readAndDispose(v);
       } finally {
         hidden.dispose();
@@ -174,15 +176,11 @@ export class ParallelBackend implements ModelBackend {
 
   weightsLoaded(): { bytes: number; tensors: number; ms: number } {
     const all = [this.transformer.model.weights, ...(this.text?.weights ?? []), ...this.loaded];
-    return all.reduce((a, w) => ({ bytes: a.bytes + w.report.fileBytes, tensors: a.tensors + w.report.tensors, ms: a.ms + w.report.ms }), { bytes: 0, tensors: 0, ms: 0 });
+    return sumLoadReports(all);
   }
 
   async dispose(): Promise<void> {
-    for (const t of this.textCache.values()) {
-      t.context.dispose();
-      t.pooled.dispose();
-    }
-    this.textCache.clear();
+    this.textTensors.dispose();
     this.transformer.dispose();
     await this.text?.dispose();
     if (this.vae) (await this.vae.catch(() => null))?.dispose();
@@ -200,18 +198,6 @@ export class ParallelBackend implements ModelBackend {
     return Tensor.from(this.device, latents.data, latents.shape, this.transformer.model.dtype, 'latents');
   }
 
-  private textTensors(text: TextConditioning): BranchInputs {
-    let t = this.textCache.get(text);
-    if (!t) {
-      const dt = this.transformer.model.dtype;
-      t = {
-        context: Tensor.from(this.device, text.promptEmbeds, [1, text.tokens, text.jointDim], dt, 'prompt_embeds'),
-        pooled: Tensor.from(this.device, text.pooled, [1, text.pooled.length], dt, 'pooled_projections'),
-      };
-      this.textCache.set(text, t);
-    }
-    return t;
-  }
 
   /** Runs a collective stage; a local (non-distributed) failure aborts the world so no rank waits for this one. */
   private async guard<R>(what: string, f: () => Promise<R>): Promise<R> {

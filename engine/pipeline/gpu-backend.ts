@@ -13,6 +13,7 @@ import { Tensor } from '../tensor.js';
 import type { BackendModelInfo, DecodedVideo, ModelBackend, Tensor32, TextConditioning } from './backend.js';
 import { backendInfoFromCheckpoint } from './backend-info.js';
 import { GpuTextEncoders } from './gpu-text-encoders.js';
+import { sumLoadReports, TextTensorCache } from './text-tensor-cache.js';
 
 export interface GpuBackendOptions {
   dtype?: DType;
@@ -24,7 +25,7 @@ export interface GpuBackendOptions {
 
 export class GpuBackend implements ModelBackend {
   readonly info: BackendModelInfo;
-  private textCache = new Map<TextConditioning, { context: Tensor; pooled: Tensor }>();
+  private readonly textTensors: TextTensorCache;
   private readonly text: GpuTextEncoders;
   private vae?: Promise<VaeModel>;
 
@@ -36,6 +37,7 @@ export class GpuBackend implements ModelBackend {
   ) {
     this.info = backendInfoFromCheckpoint(ckpt, `webgpu-${transformer.dtype}`);
     this.text = new GpuTextEncoders(device, ckpt, transformer.dtype, transformer.dims.jointAttentionDim);
+    this.textTensors = new TextTensorCache(device, transformer.dtype);
   }
 
   static async create(ckpt: Checkpoint, opts: GpuBackendOptions = {}): Promise<GpuBackend> {
@@ -54,19 +56,6 @@ export class GpuBackend implements ModelBackend {
     return this.text.encode(prompt);
   }
 
-  /** The conditioning uploaded once per prompt and reused at every step. */
-  private textTensors(text: TextConditioning): { context: Tensor; pooled: Tensor } {
-    let t = this.textCache.get(text);
-    if (!t) {
-      const dt = this.transformer.dtype;
-      t = {
-        context: Tensor.from(this.device, text.promptEmbeds, [1, text.tokens, text.jointDim], dt, 'prompt_embeds'),
-        pooled: Tensor.from(this.device, text.pooled, [1, text.pooled.length], dt, 'pooled_projections'),
-      };
-      this.textCache.set(text, t);
-    }
-    return t;
-  }
 
   async velocity(latents: Tensor32, timestep: number, text: TextConditioning): Promise<Float32Array> {
     const hidden = this.upload(latents);
@@ -96,7 +85,7 @@ export class GpuBackend implements ModelBackend {
   }
 
   private forward(hidden: Tensor, timestep: number, text: TextConditioning): Tensor {
-    const { context, pooled } = this.textTensors(text);
+    const { context, pooled } = this.textTensors.get(text);
     return this.transformer.forward({ hidden, timestep, context, pooled });
   }
 
@@ -122,15 +111,11 @@ export class GpuBackend implements ModelBackend {
 
   weightsLoaded(): { bytes: number; tensors: number; ms: number } {
     const all = [this.transformer.weights, ...this.text.weights, ...this.loaded];
-    return all.reduce((a, w) => ({ bytes: a.bytes + w.report.fileBytes, tensors: a.tensors + w.report.tensors, ms: a.ms + w.report.ms }), { bytes: 0, tensors: 0, ms: 0 });
+    return sumLoadReports(all);
   }
 
   async dispose(): Promise<void> {
-    for (const t of this.textCache.values()) {
-      t.context.dispose();
-      t.pooled.dispose();
-    }
-    this.textCache.clear();
+    this.textTensors.dispose();
     this.transformer.dispose();
     await this.text.dispose();
     if (this.vae) (await this.vae).dispose();

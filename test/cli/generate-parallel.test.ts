@@ -2,27 +2,16 @@
 // (in-process, shm worker threads, one process per rank over sockets via the local launcher and --multi-host)
 // gives the one-device video bit for bit; layout errors name the fix; killing a rank's process mid-generation ends
 // the whole run with an error naming that rank in bounded time, leaving no process behind.
-import { execFile, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
-import { promisify } from 'node:util';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openSafetensors } from '../../engine/io/safetensors.js';
+import { PARALLAX_BIN, parallax } from '../helpers/cli.js';
 
-const BIN = resolve(__dirname, '../../bin/parallax');
-const run = promisify(execFile);
-
-async function parallax(args: string[], env: Record<string, string> = {}): Promise<{ code: number; stdout: string; stderr: string }> {
-  try {
-    const r = await run(process.execPath, [BIN, ...args], { maxBuffer: 1 << 24, env: { ...process.env, NO_COLOR: '1', ...env } });
-    return { code: 0, stdout: r.stdout, stderr: r.stderr };
-  } catch (e) {
-    const err = e as { code?: number; stdout?: string; stderr?: string };
-    return { code: typeof err.code === 'number' ? err.code : -1, stdout: err.stdout ?? '', stderr: err.stderr ?? '' };
-  }
-}
+const BIN = PARALLAX_BIN;
 
 let dir: string;
 let ckpt: string;

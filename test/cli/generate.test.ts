@@ -1,25 +1,12 @@
 // End-to-end CLI: make-tiny -> inspect -> generate (MP4 checked by ffprobe/ffmpeg, sidecar, PNG frames, latents)
 // -> decode / encode-text / forward on the same tiny checkpoint, and the error message of each bad argument.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { execFile, execFileSync } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { mkdtemp, readFile, readdir, rm, stat, truncate, cp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
-import { promisify } from 'node:util';
+import { join } from 'node:path';
 import { openSafetensors, writeSafetensors } from '../../engine/io/safetensors.js';
-
-const BIN = resolve(__dirname, '../../bin/parallax');
-const run = promisify(execFile);
-
-async function parallax(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  try {
-    const r = await run(process.execPath, [BIN, ...args], { maxBuffer: 1 << 24, env: { ...process.env, NO_COLOR: '1' } });
-    return { code: 0, stdout: r.stdout, stderr: r.stderr };
-  } catch (e) {
-    const err = e as { code?: number; stdout?: string; stderr?: string };
-    return { code: typeof err.code === 'number' ? err.code : -1, stdout: err.stdout ?? '', stderr: err.stderr ?? '' };
-  }
-}
+import { parallax } from '../helpers/cli.js';
 
 let dir: string;
 let ckpt: string;
