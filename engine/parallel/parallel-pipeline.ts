@@ -3,10 +3,9 @@
 // InProcessParallelPipeline, which drives N ranks (one GPU device each) from this process and stays loaded between
 // generations (used by `generate --transport inprocess` and by `serve` for GPU groups). The shared-memory and
 // socket runners (engine/parallel/rank-runners.ts) use the same rank pipeline.
-import type { ProcessGroup } from '../dist/collectives.js';
+import { ProcessGroup } from '../dist/collectives.js';
 import { DistError, errorText } from '../dist/errors.js';
 import { createInProcessWorld, type InProcessTransport } from '../dist/inprocess.js';
-import { ProcessGroup as Group } from '../dist/collectives.js';
 import type { DType } from '../dtype.js';
 import { Device } from '../gpu/device.js';
 import { openCheckpoint, type Checkpoint } from '../io/checkpoint.js';
@@ -127,7 +126,7 @@ export class InProcessParallelPipeline {
     const devices = await openRankDevices(opts.devices);
     const transports = createInProcessWorld(devices.length, { timeoutMs: opts.timeoutMs ?? GENERATION_TIMEOUT_MS });
     try {
-      const ranks = await allRanks(transports, (t, r) => createRankPipeline(Group.world(t), devices[r]!, model, opts));
+      const ranks = await allRanks(transports, (t, r) => createRankPipeline(ProcessGroup.world(t), devices[r]!, model, opts));
       return new InProcessParallelPipeline(opts, devices, transports, ranks);
     } catch (e) {
       devices.forEach((d) => d.destroy());
