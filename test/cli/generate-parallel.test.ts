@@ -1,8 +1,8 @@
 // End-to-end parallel generation through the CLI on a tiny checkpoint: `--devices` with each transport
-// (in-process, shm worker threads, one process per rank over sockets via the local launcher and --multi-host; SP 3 on the
-// 4-head model through the all-gather of K/V)
-// gives the one-device video bit for bit; layout errors name the fix; killing a rank's process mid-generation ends
-// the whole run with an error naming that rank in bounded time, leaving no process behind.
+// (in-process, shm worker threads, one process per rank over sockets via the local launcher and --multi-host), and
+// SP 3 on the 4-head model (all-gather of K/V), gives the one-device video bit for bit; layout errors name the fix;
+// killing a rank's process mid-generation ends the whole run with an error naming that rank in bounded time,
+// leaving no process behind.
 import { execFile, spawn } from 'node:child_process';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { readFileSync } from 'node:fs';
