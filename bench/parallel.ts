@@ -1,8 +1,9 @@
 // `npm run bench:parallel`: one guided denoising step (cond + uncond transformer passes) of a tiny and a small
 // Vchitect under Ulysses SP of N = 1..4 ranks (and CFG 2 x SP 2), ranks as async tasks in one process, one device
-// each. Reports bytes moved per rank next to the analytical count, and the split of step time into compute and
-// communication. Writes the table into docs/parallelism.md (between the bench markers) unless --no-write.
-//   node --import tsx bench/parallel.ts [--configs tiny,small] [--steps 2] [--no-write]
+// each (config tiny10: 10 heads, so SP 3 and 4 take the all-gather of K/V). Reports bytes moved per rank next to the
+// analytical count, and the split of step time into compute and communication. Writes the table into
+// docs/parallelism.md (between the bench markers) unless --no-write.
+//   node --import tsx bench/parallel.ts [--configs tiny,small,tiny10] [--steps 2] [--no-write]
 
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
@@ -13,7 +14,7 @@ import { Device } from '../engine/gpu/device.js';
 import { openCheckpoint } from '../engine/io/checkpoint.js';
 import { makeTinyCheckpoint } from '../engine/io/make-tiny.js';
 import { ParallelTransformer, type ParallelLayout } from '../engine/parallel/parallel-transformer.js';
-import { tokenShard } from '../engine/parallel/ulysses.js';
+import { spAttentionExchange, tokenShard } from '../engine/parallel/ulysses.js';
 import { Tensor } from '../engine/tensor.js';
 
 interface BenchConfig {
@@ -29,6 +30,7 @@ interface BenchConfig {
 const CONFIGS: Record<string, BenchConfig> = {
   tiny: { name: 'tiny', heads: 12, headDim: 8, layers: 2, F: 3, latent: 12, T: 33 },
   small: { name: 'small', heads: 12, headDim: 16, layers: 2, F: 3, latent: 24, T: 77 },
+  tiny10: { name: 'tiny10', heads: 10, headDim: 8, layers: 2, F: 3, latent: 12, T: 33 },
 };
 
 const argv = process.argv.slice(2);
@@ -42,10 +44,12 @@ const steps = Number(arg('--steps') ?? 2);
 const layouts: ParallelLayout[] = [{ sp: 1, cfg: 1 }, { sp: 2, cfg: 1 }, { sp: 3, cfg: 1 }, { sp: 4, cfg: 1 }, { sp: 2, cfg: 2 }];
 
 /**
- * Bytes one SP rank sends in one transformer pass (f32), as implemented: per layer one all-to-all of
- * q, k, v, q_cross (visual rows) and cq, ck, cv (text rows), one inverse all-to-all of the spatial and cross outputs
- * (text rows skipped in the last block), (P-1)/P of each leaves the rank; then the all-gather of the 64-channel
- * velocity rows (once per step, after CFG). `spec` is parallel.md's estimate: 4 all-to-alls of the local [S/P, D] per branch (spatial, cross).
+ * Bytes one SP rank sends in one transformer pass (f32), as implemented. Ulysses (H % P == 0): per layer one
+ * all-to-all of q, k, v, q_cross (visual rows) and cq, ck, cv (text rows), one inverse all-to-all of the spatial and
+ * cross outputs (text rows skipped in the last block), (P-1)/P of each leaves the rank. All-gather of K/V
+ * (H % P != 0): per layer k, v (visual rows) and ck, cv (text rows) go to each of the P-1 other ranks. Then the
+ * all-gather of the 64-channel velocity rows (once per step, after CFG). `spec` is parallel.md's estimate for
+ * Ulysses: 4 all-to-alls of the local [S/P, D] per branch (spatial, cross).
  */
 function analyticalBytes(c: BenchConfig, P: number): { a2a: number; gather: number; spec: number } {
   const D = c.heads * c.headDim;
@@ -53,11 +57,12 @@ function analyticalBytes(c: BenchConfig, P: number): { a2a: number; gather: numb
   const nL = tokenShard(L, P, 0).per;
   const nT = tokenShard(c.T, P, 0).per;
   const frac = (P - 1) / P;
+  const gather = 4 * (P - 1) * c.F * nL * 64;
+  const spec = 4 * c.layers * 2 * 4 * frac * c.F * (nL + nT) * D;
+  if (spAttentionExchange(c.heads, P) === 'kv-allgather') return { a2a: 4 * (P - 1) * c.F * c.layers * 2 * (nL + nT) * D, gather, spec };
   let rows = 0;
   for (let i = 0; i < c.layers; i++) rows += 4 * nL + 3 * nT + 2 * nL + (i === c.layers - 1 ? 0 : 2 * nT);
   const a2a = 4 * frac * c.F * rows * D;
-  const gather = 4 * (P - 1) * c.F * nL * 64;
-  const spec = 4 * c.layers * 2 * 4 * frac * c.F * (nL + nT) * D;
   return { a2a, gather, spec };
 }
 
@@ -134,7 +139,7 @@ for (const c of configs) {
     const commMs = mean((x) => x.collective + x.staging);
     const row: Row = {
       config: c.name,
-      layout: `SP ${layout.sp} x CFG ${layout.cfg}`,
+      layout: `SP ${layout.sp} x CFG ${layout.cfg}${spAttentionExchange(c.heads, layout.sp) === 'kv-allgather' ? ' (K/V all-gather)' : ''}`,
       ranks: n,
       stepMs: Math.max(...perRank.map((x) => x.stepMs)),
       computeMs: mean((x) => x.stepMs) - commMs,

@@ -251,7 +251,7 @@ export function registerGenerate(program: Command): void {
     .option('--latents <file.safetensors>', 'also save the final latents (tensor "latents", F32 [1,F,16,h,w])')
     .addOption(new Option('--backend <name>', 'model backend: gpu (WebGPU) or reference (float64 CPU, tiny checkpoints only)').choices(BACKEND_NAMES).default('gpu'))
     .option('--devices <list>', 'GPUs by adapter index, one rank each, e.g. 0,1,2,3 (parallax doctor --list); several = parallel generation; repeat an index to run several ranks on one adapter (testing)', parseDeviceList)
-    .option('--sp <n>', 'sequence-parallel (Ulysses) group size; must divide the head count (default: every GPU of a CFG branch)', parseIntArg('--sp', 1))
+    .option('--sp <n>', 'sequence-parallel group size (default: every GPU of a CFG branch); Ulysses all-to-all when it divides the head count, else an all-gather of K/V', parseIntArg('--sp', 1))
     .option('--cfg-parallel', 'conditional and unconditional passes on different GPUs (default: on for an even GPU count when --guidance > 1)')
     .option('--no-cfg-parallel', 'run both CFG passes on every sequence-parallel group')
     .addOption(new Option('--transport <kind>', 'how ranks on this host talk: inprocess (one process drives every GPU), shm (one worker thread per GPU, shared-memory rings), socket (one process per GPU over Unix sockets)').choices(TRANSPORTS))

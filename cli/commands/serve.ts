@@ -8,10 +8,8 @@ import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Option, type Command } from 'commander';
-import { validateTransformer } from '../../engine/io/checkpoint.js';
 import { layoutName } from '../../engine/parallel/parallel-backend.js';
 import type { ParallelLayout } from '../../engine/parallel/parallel-transformer.js';
-import { checkHeadSplit } from '../../engine/parallel/ulysses.js';
 import { FakeGenerator } from '../../server/fake-generator.js';
 import { groupLayout, PipelineGenerator } from '../../server/pipeline-generator.js';
 import type { Generator } from '../../server/generator.js';
@@ -56,18 +54,9 @@ export async function createGenerators(opts: GeneratorOptions): Promise<{ genera
     return { generators, kind: 'fake', layouts, note: opts.fake ? undefined : 'no --model given: using the FakeGenerator (placeholder videos)' };
   }
   const engines = opts.groups.map((g, i) => new PipelineGenerator({ model: opts.model!, dtype: opts.dtype, label: labels[i], devices: g, sp: opts.sp, cfgParallel: opts.cfgParallel }));
-  // Load the first group now so a bad checkpoint fails at start, not on the first job; the other groups' SP sizes
-  // are checked against its head count (they load on their first job).
-  const first = await engines[0]!.load();
-  const { heads } = validateTransformer(first.checkpoint!, { allowUnexpected: true });
-  for (const g of engines) {
-    try {
-      if (g.layout) checkHeadSplit(heads, g.layout.sp);
-    } catch (e) {
-      await engines[0]!.dispose();
-      throw new Error(`${g.label}: ${(e as Error).message}`);
-    }
-  }
+  // Load the first group now so a bad checkpoint fails at start, not on the first job (the others load on their
+  // first job). Any SP size works: one that does not divide the head count all-gathers K/V instead of Ulysses.
+  await engines[0]!.load();
   return { generators: engines, kind: 'engine', layouts };
 }
 
@@ -143,7 +132,7 @@ export function registerServe(program: Command): void {
     .option('--data-dir <dir>', 'database, token and job outputs', process.env.PARALLAX_DATA_DIR ?? join(homedir(), '.parallax'))
     .option('--token <token>', 'API bearer token (default: $PARALLAX_TOKEN, else <data-dir>/token, generated on first start)')
     .option('--devices <list>', 'GPU groups, one job queue each: "0" one GPU, "0,1" two groups, "0+1,2+3" two groups of two (a group of several GPUs runs the parallel engine, one rank per GPU)', '0')
-    .option('--sp <n>', 'sequence-parallel size of each multi-GPU group (must divide the attention heads; default: GPUs / 2 with CFG-parallel, else all of them)')
+    .option('--sp <n>', 'sequence-parallel size of each multi-GPU group (default: GPUs / 2 with CFG-parallel, else all of them; Ulysses when it divides the attention heads, else an all-gather of K/V)')
     .option('--cfg-parallel', 'multi-GPU groups put the conditional and unconditional passes on different GPUs (default when a group has an even GPU count)')
     .option('--no-cfg-parallel', 'multi-GPU groups use every GPU for sequence parallelism')
     .option('--allow-shared-gpu', 'allow a GPU index repeated inside one group: several ranks on one adapter (for testing on one GPU or a CPU adapter such as lavapipe)')

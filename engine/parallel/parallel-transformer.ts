@@ -14,7 +14,7 @@ import { emptyStagingStats, Stager, type StagerOptions, type StagingStats } from
 import { UlyssesVchitect, type LocalVelocity } from './ulysses.js';
 
 export interface ParallelLayout {
-  /** Ulysses sequence-parallel group size (must divide the head count). */
+  /** Sequence-parallel group size (Ulysses when it divides the head count, else an all-gather of K/V). */
   sp: number;
   /** 2 = conditional and unconditional passes on different ranks; 1 = both on every SP group, one after the other. */
   cfg: 1 | 2;

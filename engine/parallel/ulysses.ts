@@ -1,6 +1,7 @@
 // Ulysses sequence parallelism for the Vchitect-2.0 transformer (../shared/spec/parallel.md section 1): each rank of
 // an SP group holds a slice of the visual and (separately) the text tokens; everything runs locally except the
 // spatial and cross attention, wrapped in all-to-alls that trade the sequence split for a head split and back.
+// When the heads do not split over the group (H % P != 0), one all-gather of K/V per layer replaces the all-to-alls.
 
 import type { ProcessGroup } from '../dist/collectives.js';
 import { DistError, errorText } from '../dist/errors.js';
@@ -9,7 +10,7 @@ import type { TransformerDims, SubModel } from '../io/checkpoint.js';
 import type { VchitectTransformerConfig } from '../io/configs.js';
 import { validateTransformer } from '../io/checkpoint.js';
 import type { DType } from '../dtype.js';
-import { attention, sharedView, temporalView } from '../ops/attention.js';
+import { attention, sharedView, temporalView, type SeqView } from '../ops/attention.js';
 import { add, scale, silu } from '../ops/elementwise.js';
 import { concat, contiguousStrides, padAxis, permute, slice, stridedCopy } from '../ops/layout.js';
 import { linear } from '../ops/linear.js';
@@ -27,7 +28,10 @@ export function validSpSizes(heads: number): number[] {
   return Array.from({ length: heads }, (_, i) => i + 1).filter((p) => heads % p === 0);
 }
 
-/** Throws unless the H heads split evenly over P ranks. */
+/**
+ * Throws unless the H heads split evenly over P ranks (what the Ulysses all-to-all needs). UlyssesVchitect does not
+ * call it: it falls back to the all-gather of K/V instead (see spAttentionExchange).
+ */
 export function checkHeadSplit(heads: number, P: number): void {
   if (!Number.isInteger(P) || P < 1 || heads % P !== 0) {
     throw new Error(
@@ -35,6 +39,14 @@ export function checkHeadSplit(heads: number, P: number): void {
         `(H % P = ${heads % P}). Use an SP size in {${validSpSizes(heads).join(', ')}} (and CFG parallelism or data parallelism for the remaining GPUs).`,
     );
   }
+}
+
+/** How the attention of an SP group of P ranks exchanges data: Ulysses when H % P == 0, else the all-gather of K/V. */
+export type AttentionExchange = 'ulysses' | 'kv-allgather';
+
+export function spAttentionExchange(heads: number, P: number): AttentionExchange {
+  if (!Number.isInteger(P) || P < 1) throw new Error(`sequence parallelism: the SP group size must be a positive integer, got ${P}`);
+  return heads % P === 0 ? 'ulysses' : 'kv-allgather';
 }
 
 /** How a token axis of n tokens is sharded over P ranks: padded to a multiple of P, rank r holds rows [r*per, (r+1)*per). */
@@ -71,12 +83,23 @@ export interface LocalVelocity {
   geometry: SpGeometry;
 }
 
+/** The spatial and cross outputs on this rank's local rows ([F, nL, D] visual, [F, nT, D] text), padding rows zero. */
+interface LocalBranches {
+  spatialV: Tensor;
+  crossV: Tensor;
+  /** null in the last block (its text stream is not used). */
+  spatialT: Tensor | null;
+  crossT: Tensor | null;
+}
+
 export class UlyssesVchitect extends VchitectTransformer {
   readonly stager: Stager;
+  /** 'ulysses' (all-to-alls, H/P heads per rank) when the heads split over the group, else 'kv-allgather'. */
+  readonly attentionExchange: AttentionExchange;
 
   constructor(device: Device, dims: TransformerDims, weights: GpuWeights, dtype: DType, readonly sp: ProcessGroup, opts: StagerOptions = {}) {
     super(device, dims, weights, dtype);
-    checkHeadSplit(dims.heads, sp.size);
+    this.attentionExchange = spAttentionExchange(dims.heads, sp.size);
     this.stager = new Stager(device, sp, opts);
   }
 
@@ -88,7 +111,7 @@ export class UlyssesVchitect extends VchitectTransformer {
     opts: VchitectLoadOptions & StagerOptions = {},
   ): Promise<UlyssesVchitect> {
     const dims = validateTransformer(sub);
-    checkHeadSplit(dims.heads, sp.size); // before streaming weights
+    spAttentionExchange(dims.heads, sp.size); // checks the group size before streaming weights
     const dtype = opts.dtype ?? 'f32';
     const weights = await GpuWeights.load(device, sub.weights, dtype, opts.onProgress);
     return new UlyssesVchitect(device, dims, weights, dtype, sp, opts);
@@ -183,39 +206,24 @@ export class UlyssesVchitect extends VchitectTransformer {
   }
 
   /**
-   * The three branches on local rows Xh [F, L/P, D], Ch [F, T/P, D]. Spatial and cross: all-to-all to the full
-   * sequence for H/P heads, drop padding, attention, re-pad, inverse all-to-all. Temporal: local (per token).
+   * The three branches on local rows Xh [F, L/P, D], Ch [F, T/P, D]. Spatial and cross: Ulysses all-to-alls
+   * (headSplitAttention) or, when H % P != 0, the all-gather of K/V (kvGatherAttention). Temporal: local (per token).
    */
   protected async ulyssesAttention(i: number, Xh: Tensor, Ch: Tensor, g: SpGeometry, s: Scratch): Promise<{ visual: Tensor; text: Tensor | null }> {
     const a = `transformer_blocks.${i}.attn.`;
     const last = i === this.dims.numLayers - 1;
     const { heads, headDim } = this.dims;
-    const { F, P, vis, txt } = g;
+    const { F, vis, txt } = g;
     const lin = (x: Tensor, name: string) => s.t(this.lin(x, `${a}${name}`));
     const [q, k, v, qx] = [lin(Xh, 'to_q'), lin(Xh, 'to_k'), lin(Xh, 'to_v'), lin(Xh, 'to_q_cross')];
     const [cq, ck, cv] = [lin(Ch, 'add_q_proj'), lin(Ch, 'add_k_proj'), lin(Ch, 'add_v_proj')];
+    const proj = { q, k, v, qx, cq, ck, cv };
+    const br = this.attentionExchange === 'ulysses' ? await this.headSplitAttention(proj, last, g, s) : await this.kvGatherAttention(proj, last, g, s);
 
-    // All-to-all: gather the sequence, scatter the heads (one exchange for all seven projections).
-    const [qS, kS, vS, qxS, cqS, ckS, cvS] = await this.sequenceToHeads([q, k, v, qx, cq, ck, cv], s);
-    const unpadV = (x: Tensor) => s.t(slice(x!, 1, 0, vis.n));
-    const unpadT = (x: Tensor) => s.t(slice(x!, 1, 0, txt.n));
-    const joint = (vx: Tensor, tx: Tensor) => s.t(concat([unpadV(vx), unpadT(tx)], 1)); // [F, S, D/P]
-    const local = { heads: heads / P, headDim };
-    const cqJ = unpadT(cqS!);
-    // (1) spatial, per frame over S = L + T tokens; (3) cross, against frame 0's text keys and values.
-    const Sout = s.t(attention(s.t(concat([unpadV(qS!), cqJ], 1)), joint(kS!, ckS!), joint(vS!, cvS!), local));
-    const Xout = s.t(attention(s.t(concat([unpadV(qxS!), cqJ], 1)), sharedView(unpadT(ckS!), F, 0), sharedView(unpadT(cvS!), F, 0), local));
-
-    // Re-pad and all-to-all back: gather the heads, scatter the sequence.
-    const repad = (x: Tensor, from: number, to: number, shard: TokenShard) => s.t(padAxis(s.t(slice(x, 1, from, to)), 1, shard.padded));
-    const S = vis.n + txt.n;
-    const parts = [repad(Sout, 0, vis.n, vis), repad(Xout, 0, vis.n, vis)];
-    if (!last) parts.push(repad(Sout, vis.n, S, txt), repad(Xout, vis.n, S, txt));
-    const [SoutV, XoutV, SoutT, XoutT] = await this.headsToSequence(parts, s);
     // Hsum = 1.1 * S_out + to_out_context(X_out), on local rows (visual and text kept apart).
     const hsum = (xo: Tensor, so: Tensor) => s.t(this.lin(xo, `${a}to_out_context`, { residual: { x: s.t(scale(so, SPATIAL_WEIGHT)) } }));
-    const Hv = hsum(XoutV!, SoutV!);
-    const Ht = last ? null : hsum(XoutT!, SoutT!);
+    const Hv = hsum(br.crossV, br.spatialV);
+    const Ht = last ? null : hsum(br.crossT!, br.spatialT!);
 
     // (2) temporal: per token position over the F frames, needs no communication. Multiplied by 0 when F == 1.
     if (F === 1) return { visual: lin(Hv, 'to_out.0'), text: Ht ? lin(Ht, 'to_add_out') : null };
@@ -231,6 +239,72 @@ export class UlyssesVchitect extends VchitectTransformer {
     const visual = s.t(this.lin(Hv, `${a}to_out.0`, { residual: { x: lin(s.t(slice(Tout, 1, 0, nL)), 'to_out_temporal') } }));
     const text = Ht ? s.t(this.lin(Ht, `${a}to_add_out`, { residual: { x: lin(s.t(slice(Tout, 1, nL, nL + txt.per)), 'to_add_out_temporal') } })) : null;
     return { visual, text };
+  }
+
+  /**
+   * Ulysses (H % P == 0): all-to-all to the full sequence for H/P heads, drop padding, spatial and cross attention,
+   * re-pad, inverse all-to-all back to local rows with all heads.
+   */
+  protected async headSplitAttention(pr: Projections, last: boolean, g: SpGeometry, s: Scratch): Promise<LocalBranches> {
+    const { heads, headDim } = this.dims;
+    const { F, P, vis, txt } = g;
+    // All-to-all: gather the sequence, scatter the heads (one exchange for all seven projections).
+    const [qS, kS, vS, qxS, cqS, ckS, cvS] = await this.sequenceToHeads([pr.q, pr.k, pr.v, pr.qx, pr.cq, pr.ck, pr.cv], s);
+    const unpadV = (x: Tensor) => s.t(slice(x!, 1, 0, vis.n));
+    const unpadT = (x: Tensor) => s.t(slice(x!, 1, 0, txt.n));
+    const joint = (vx: Tensor, tx: Tensor) => s.t(concat([unpadV(vx), unpadT(tx)], 1)); // [F, S, D/P]
+    const local = { heads: heads / P, headDim };
+    const cqJ = unpadT(cqS!);
+    // (1) spatial, per frame over S = L + T tokens; (3) cross, against frame 0's text keys and values.
+    const Sout = s.t(attention(s.t(concat([unpadV(qS!), cqJ], 1)), joint(kS!, ckS!), joint(vS!, cvS!), local));
+    const Xout = s.t(attention(s.t(concat([unpadV(qxS!), cqJ], 1)), sharedView(unpadT(ckS!), F, 0), sharedView(unpadT(cvS!), F, 0), local));
+
+    // Re-pad and all-to-all back: gather the heads, scatter the sequence.
+    const repad = (x: Tensor, from: number, to: number, shard: TokenShard) => s.t(padAxis(s.t(slice(x, 1, from, to)), 1, shard.padded));
+    const S = vis.n + txt.n;
+    const parts = [repad(Sout, 0, vis.n, vis), repad(Xout, 0, vis.n, vis)];
+    if (!last) parts.push(repad(Sout, vis.n, S, txt), repad(Xout, vis.n, S, txt));
+    const [spatialV, crossV, spatialT, crossT] = await this.headsToSequence(parts, s);
+    return { spatialV: spatialV!, crossV: crossV!, spatialT: spatialT ?? null, crossT: crossT ?? null };
+  }
+
+  /**
+   * Fallback when H % P != 0: one all-gather of this rank's k, v (visual rows) and ck, cv (text rows), rebuilt into
+   * the joint keys/values [F, L + T, D] without padding; then this rank's query rows attend with all H heads, so the
+   * outputs are already local rows (no inverse exchange). Padding query rows are zeroed, as the Ulysses path re-pads.
+   */
+  protected async kvGatherAttention(pr: Projections, last: boolean, g: SpGeometry, s: Scratch): Promise<LocalBranches> {
+    const { heads, headDim, D } = this.dims;
+    const { F, vis, txt } = g;
+    const kv = [pr.k, pr.v, pr.ck, pr.cv];
+    const { offsets, total } = packing(kv.map((x) => x.numel));
+    const packed = s.t(Tensor.empty(this.device, [total], pr.k.dtype, 'kv gather send'));
+    kv.forEach((x, i) => stridedCopy(x, packed, { shape: [x.numel], srcStrides: [1], dstStrides: [1], dstOffset: offsets[i] }, 'kv_pack'));
+    const recv = s.t(await this.stager.allGather(packed, 'kv all-gather')); // [P, total]
+    const S = vis.n + txt.n;
+    const jointOf = (vi: number, ti: number, label: string) => {
+      const out = s.t(Tensor.empty(this.device, [F, S, D], recv.dtype, label));
+      unpackGathered(recv, total, offsets[vi]!, vis, out, 0);
+      unpackGathered(recv, total, offsets[ti]!, txt, out, vis.n);
+      return out;
+    };
+    const K = jointOf(0, 2, 'kv gather keys'); // [F, L + T, D]: [k_all ; ck_all] per frame, as on one device
+    const V = jointOf(1, 3, 'kv gather values');
+    // Frame 0's text keys/values: rows [L, L + T) of frame 0, shared by every frame's queries.
+    const frame0Text = (x: Tensor): SeqView => ({ ...sharedView(x, F, 0), seq: txt.n, offset: vis.n * D });
+    const all = { heads, headDim };
+    // (1) spatial: local queries [q ; cq] against the joint sequence; (3) cross: [q_cross ; cq] against frame 0's text.
+    const Sout = s.t(attention(s.t(concat([pr.q, pr.cq], 1)), K, V, all));
+    const Xout = s.t(attention(s.t(concat([pr.qx, pr.cq], 1)), frame0Text(K), frame0Text(V), all));
+    // Local rows, the padding rows zeroed (what the Ulysses path's re-padding gives).
+    const nL = vis.per;
+    const realRows = (x: Tensor, from: number, shard: TokenShard) => s.t(zeroPadRows(x, from, shard));
+    return {
+      spatialV: realRows(Sout, 0, vis),
+      crossV: realRows(Xout, 0, vis),
+      spatialT: last ? null : realRows(Sout, nL, txt),
+      crossT: last ? null : realRows(Xout, nL, txt),
+    };
   }
 
   /**
@@ -289,12 +363,48 @@ export class UlyssesVchitect extends VchitectTransformer {
 
   private geometry(inp: VchitectInputs): SpGeometry {
     const P = this.sp.size;
-    checkHeadSplit(this.dims.heads, P);
     const { F, Hl, Wl, h, w, T } = this.inputGeometry(inp, 'Vchitect SP forward');
     const rank = this.sp.rank;
     return { F, Hl, Wl, h, w, P, rank, vis: tokenShard(h * w, P, rank), txt: tokenShard(T, P, rank) };
   }
 
+}
+
+/** The seven projections of one block's attention on local rows: visual [F, nL, D], text [F, nT, D]. */
+interface Projections {
+  q: Tensor;
+  k: Tensor;
+  v: Tensor;
+  qx: Tensor;
+  cq: Tensor;
+  ck: Tensor;
+  cv: Tensor;
+}
+
+/**
+ * Copies one all-gathered tensor (rank p's [F, per, D] at recv[p * total + offset ..]) into rows
+ * [rowStart, rowStart + n) of every frame of out [F, S, D], dropping the padding: ranks 0..full-1 hold `per` real
+ * rows each (one strided copy), rank `full` the remaining n - full*per, the ranks after it none.
+ */
+function unpackGathered(recv: Tensor, total: number, offset: number, shard: TokenShard, out: Tensor, rowStart: number): void {
+  const { n, per } = shard;
+  if (n === 0) return;
+  const [F, S, D] = out.shape as [number, number, number];
+  const full = Math.floor(n / per);
+  stridedCopy(recv, out, { shape: [F, full, per, D], srcStrides: [per * D, total, D, 1], srcOffset: offset, dstStrides: [S * D, per * D, D, 1], dstOffset: rowStart * D }, 'kv_unpack');
+  const rest = n - full * per;
+  if (rest > 0) {
+    stridedCopy(recv, out, { shape: [F, rest, D], srcStrides: [per * D, D, 1], srcOffset: full * total + offset, dstStrides: [S * D, D, 1], dstOffset: (rowStart + full * per) * D }, 'kv_unpack');
+  }
+}
+
+/** Rows [from, from + shard.per) of x [F, rows, D] as a new [F, shard.per, D], zero past this rank's real tokens. */
+function zeroPadRows(x: Tensor, from: number, shard: TokenShard): Tensor {
+  const [F, rows, D] = x.shape as [number, number, number];
+  const shape = [F, shard.per, D];
+  const real = Math.max(0, Math.min(shard.per, shard.n - shard.start));
+  const out = Tensor.empty(x.device, shape, x.dtype, 'kv gather rows');
+  return stridedCopy(x, out, { shape, srcStrides: [rows * D, D, 1], srcOffset: from * D, dstStrides: contiguousStrides(shape), padAxis: 1, padLimit: real }, 'kv_unpad');
 }
 
 /** Offsets of consecutive blocks of the given sizes. */

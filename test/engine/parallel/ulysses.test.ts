@@ -1,6 +1,7 @@
 // Ulysses SP and CFG parallelism against the one-device transformer: N ranks run concurrently as async tasks in one
 // process (in-process transport, one Dawn device each on the same adapter), uneven token counts (L = 15, T = 7),
-// F = 1 and 3; plus CFG 2 x SP 2, the head-split error and a rank failing mid-forward.
+// F = 1 and 3; the all-gather-of-K/V fallback when H % P != 0 (results, bytes, padding rows); plus CFG 2 x SP 2 and
+// a rank failing mid-forward.
 
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -13,7 +14,7 @@ import { openCheckpoint, type Checkpoint } from '../../../engine/io/checkpoint.j
 import { makeTinyCheckpoint } from '../../../engine/io/make-tiny.js';
 import { VchitectTransformer } from '../../../engine/model/vchitect.js';
 import { ParallelTransformer } from '../../../engine/parallel/parallel-transformer.js';
-import { UlyssesVchitect, type SpGeometry } from '../../../engine/parallel/ulysses.js';
+import { spAttentionExchange, UlyssesVchitect, type SpGeometry } from '../../../engine/parallel/ulysses.js';
 import { Tensor } from '../../../engine/tensor.js';
 import { expectClose } from '../../helpers/compare.js';
 import { normal } from '../../helpers/random.js';
@@ -116,10 +117,11 @@ describe('Ulysses sequence parallelism matches the one-device transformer', () =
           const got = await v.read();
           v.dispose();
           model.dispose();
-          return { got, sent: model.stager.stats.bytesSent };
+          return { got, sent: model.stager.stats.bytesSent, exchange: model.attentionExchange };
         }),
       );
       outs.forEach((o, r) => expectClose(o.got, want, F32_TOL, `SP ${P} rank ${r}`));
+      expect(outs.map((o) => o.exchange)).toEqual(Array(P).fill('ulysses')); // P divides H = 4
       if (P > 1) expect(outs.every((o) => o.sent > 0)).toBe(true);
     }, 300_000);
   }
@@ -169,12 +171,80 @@ describe('Ulysses sequence parallelism matches the one-device transformer', () =
     outs.forEach((got, r) => expectClose(got, want, { rtol: 2e-2, atol: 2e-3 }, `SP 2 f16 rank ${r}`));
   }, 300_000);
 
-  it('refuses an SP size that does not divide the head count, naming H, P and the valid sizes', async () => {
-    const [t] = createInProcessWorld(3);
-    await expect(UlyssesVchitect.loadParallel(devices[0]!, ckpt4.transformer, ProcessGroup.world(t!))).rejects.toThrow(
-      /H = 4 heads do not split over P = 3 ranks.*\{1, 2, 4\}/,
-    );
+});
+
+/** The Ulysses model forced onto the all-gather of K/V (to compare both paths where the heads do split). */
+class ForcedKvGather extends UlyssesVchitect {
+  override readonly attentionExchange = 'kv-allgather' as const;
+}
+
+describe('all-gather of K/V when the heads do not split over the SP group (H % P != 0)', () => {
+  it('picks Ulysses exactly when P divides H', () => {
+    expect([1, 2, 3, 4, 5].map((P) => spAttentionExchange(4, P))).toEqual(['ulysses', 'ulysses', 'kv-allgather', 'ulysses', 'kv-allgather']);
+    expect([1, 2, 3].map((P) => spAttentionExchange(3, P))).toEqual(['ulysses', 'kv-allgather', 'ulysses']);
+    expect(() => spAttentionExchange(4, 0)).toThrow(/positive integer, got 0/);
   });
+
+  const cases: { P: number; heads: 3 | 4; c: Case }[] = [];
+  for (const F of [1, 3]) {
+    cases.push({ P: 3, heads: 4, c: { F, Hl: 6, Wl: 10, T: 7, seed: 500 + F } });
+    cases.push({ P: 2, heads: 3, c: { F, Hl: 6, Wl: 10, T: 7, seed: 600 + F } });
+  }
+  for (const { P, heads, c } of cases) {
+    it(`SP ${P}, ${heads} heads: F=${c.F}, L=15, T=${c.T}; one all-gather per layer, the bytes of the formula`, async () => {
+      const ck = heads === 4 ? ckpt4 : ckpt3;
+      const want = await singleDevice(ck, c);
+      const h = hostInputs(ck, c);
+      const outs = fulfilled(
+        await runRanks(P, async (world, device) => {
+          const model = await UlyssesVchitect.loadParallel(device, ck.transformer, world);
+          const v = await model.forwardParallel(upload(device, h, c));
+          const got = await v.read();
+          v.dispose();
+          model.dispose();
+          return { got, exchange: model.attentionExchange, stats: { ...model.stager.stats } };
+        }),
+      );
+      outs.forEach((o, r) => expectClose(o.got, want, F32_TOL, `SP ${P} (${heads} heads) rank ${r}`));
+      // Per layer: k, v of ceil(L/P) visual rows and ck, cv of ceil(T/P) text rows, all heads, to P - 1 ranks;
+      // then the velocity rows (64 channels). f32.
+      const D = heads * 16;
+      const layers = 2;
+      const nL = Math.ceil(15 / P);
+      const nT = Math.ceil(c.T / P);
+      const bytes = 4 * (P - 1) * c.F * (layers * 2 * (nL + nT) * D + nL * 64);
+      for (const o of outs) {
+        expect(o.exchange).toBe('kv-allgather');
+        expect([o.stats.allToAlls, o.stats.allGathers]).toEqual([0, layers + 1]);
+        expect(o.stats.bytesSent).toBe(bytes);
+      }
+    }, 300_000);
+  }
+
+  it('gives the Ulysses path\'s local rows, padding rows included (SP 2, 4 heads forced onto the fallback)', async () => {
+    const c = { F: 3, Hl: 6, Wl: 10, T: 7, seed: 71 };
+    const h = hostInputs(ckpt4, c);
+    const outs = fulfilled(
+      await runRanks(2, async (world, device) => {
+        const base = await VchitectTransformer.load(device, ckpt4.transformer);
+        const rows = async (m: UlyssesVchitect) => {
+          const local = await m.forwardLocal(upload(device, h, c));
+          const got = await local.rows.read();
+          local.rows.dispose();
+          return { got, exchange: m.attentionExchange, shape: local.rows.shape };
+        };
+        const uly = await rows(new UlyssesVchitect(device, base.dims, base.weights, base.dtype, world));
+        const kv = await rows(new ForcedKvGather(device, base.dims, base.weights, base.dtype, world));
+        base.dispose();
+        return { uly, kv };
+      }),
+    );
+    outs.forEach(({ uly, kv }, r) => {
+      expect([uly.exchange, kv.exchange]).toEqual(['ulysses', 'kv-allgather']);
+      expect(kv.shape).toEqual([3, 8, 64]); // ceil(15 / 2) rows per frame; rank 1's last row is padding
+      expectClose(kv.got, uly.got, F32_TOL, `rank ${r}: kv-allgather vs Ulysses local rows`);
+    });
+  }, 300_000);
 });
 
 describe('CFG parallelism', () => {
