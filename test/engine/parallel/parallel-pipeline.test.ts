@@ -129,7 +129,7 @@ describe('parallel text-to-video (in-process ranks) reproduces the one-device pi
     }, 600_000);
   }
 
-  it('f16 (shader-f16): SP 2 x CFG 2 gives the one-device f16 video', async (ctx) => {
+  it('f16 (shader-f16): SP 2 x CFG 2 (Ulysses) and SP 3 (all-gather of K/V, 4 heads) give the one-device f16 video', async (ctx) => {
     const probe = await TextToVideoPipeline.fromPretrained(dir4, { backend: 'gpu', backendOptions: { dtype: 'f16' } }).catch(() => null);
     if (!probe) return ctx.skip(); // adapter without shader-f16
     let want: GenerateResult;
@@ -138,13 +138,16 @@ describe('parallel text-to-video (in-process ranks) reproduces the one-device pi
     } finally {
       await probe.dispose();
     }
-    const pp = await InProcessParallelPipeline.create(dir4, { devices: [0, 0, 0, 0], layout: { sp: 2, cfg: 2 }, dtype: 'f16' });
-    try {
-      const got = await pp.generate(req);
-      expect(got.backend).toBe('webgpu-f16-sp2-cfg2');
-      expectSameVideo(got, want, 'f16 sp2 x cfg2');
-    } finally {
-      await pp.dispose();
+    for (const layout of [{ sp: 2, cfg: 2 as const }, { sp: 3, cfg: 1 as const }]) {
+      const pp = await InProcessParallelPipeline.create(dir4, { devices: Array(layout.sp * layout.cfg).fill(0), layout, dtype: 'f16' });
+      try {
+        const got = await pp.generate(req);
+        expect(got.backend).toBe(`webgpu-f16-sp${layout.sp}-cfg${layout.cfg}`);
+        expect(pp.backend.transformer.model.attentionExchange).toBe(layout.sp === 3 ? 'kv-allgather' : 'ulysses');
+        expectSameVideo(got, want, `f16 sp${layout.sp} x cfg${layout.cfg}`);
+      } finally {
+        await pp.dispose();
+      }
     }
   }, 600_000);
 
