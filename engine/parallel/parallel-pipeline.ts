@@ -125,10 +125,17 @@ export class InProcessParallelPipeline {
     checkLayout(opts.layout, opts.devices.length);
     const devices = await openRankDevices(opts.devices);
     const transports = createInProcessWorld(devices.length, { timeoutMs: opts.timeoutMs ?? GENERATION_TIMEOUT_MS });
+    const loaded: (TextToVideoPipeline & { backend: ParallelBackend })[] = [];
     try {
-      const ranks = await allRanks(transports, (t, r) => createRankPipeline(ProcessGroup.world(t), devices[r]!, model, opts));
+      const ranks = await allRanks(transports, async (t, r) => {
+        const p = await createRankPipeline(ProcessGroup.world(t), devices[r]!, model, opts);
+        loaded.push(p);
+        return p;
+      });
       return new InProcessParallelPipeline(opts, devices, transports, ranks);
     } catch (e) {
+      // the ranks that did load release their weights and checkpoint files before the devices go
+      await Promise.allSettled(loaded.map((p) => p.dispose()));
       devices.forEach((d) => d.destroy());
       throw e;
     }
