@@ -3,7 +3,7 @@
 // SP x CFG transformer, frame-parallel VAE — and must give the one-device GPU pipeline's latents and video for the
 // same seed. Sizes do not divide: 15 visual tokens per frame (48x80 px), 3 frames over up to 4 ranks (a rank with
 // no frame to decode). Also: layout rules, settings agreement, agreed cancellation and a failing rank.
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, statSync, truncateSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -203,6 +203,15 @@ describe('parallel pipeline control', () => {
       await ok.dispose();
     }
   }, 600_000);
+
+  it('a corrupt checkpoint fails the parallel load with the loader\'s error naming the file', async () => {
+    const bad = await tiny(4, 33);
+    const f = join(bad, 'transformer', 'diffusion_pytorch_model.safetensors');
+    truncateSync(f, statSync(f).size - 64);
+    const t0 = Date.now();
+    await expect(InProcessParallelPipeline.create(bad, { devices: [0, 0], layout: { sp: 2, cfg: 1 }, timeoutMs: 60_000 })).rejects.toThrow(/transformer\/diffusion_pytorch_model\.safetensors/);
+    expect(Date.now() - t0).toBeLessThan(30_000);
+  }, 120_000);
 
   it('ranks that get different settings fail with the difference instead of drifting apart', async () => {
     const pp = await InProcessParallelPipeline.create(dir4, { devices: [0, 0], layout: { sp: 2, cfg: 1 } });
