@@ -3,7 +3,7 @@
 // each (config tiny10: 10 heads, so SP 3 and 4 take the all-gather of K/V). Reports bytes moved per rank next to the
 // analytical count, and the split of step time into compute and communication. Writes the table into
 // docs/parallelism.md (between the bench markers) unless --no-write.
-//   node --import tsx bench/parallel.ts [--configs tiny,small,tiny10] [--steps 2] [--no-write]
+//   npm run bench:parallel -- [--configs tiny,small,tiny10] [--steps 2] [--no-write] [--help]
 
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
@@ -34,8 +34,18 @@ const CONFIGS: Record<string, BenchConfig> = {
 };
 
 const argv = process.argv.slice(2);
+if (argv.includes('--help') || argv.includes('-h')) {
+  console.log(`usage: npm run bench:parallel -- [--configs LIST] [--steps N] [--no-write]
+  One guided denoising step of the Vchitect transformer under SP 1-4 and CFG 2 x SP 2 (in-process ranks, one device
+  each): bytes sent per rank next to the analytical count, step time split into compute and communication.
+  --configs LIST   comma-separated, from ${Object.keys(CONFIGS).join(', ')} (default: all; tiny10 has 10 heads, so SP 3
+                   and 4 use the all-gather of K/V)
+  --steps N        timed steps after one warm-up (default 2)
+  --no-write       print only; by default the table also replaces the one in docs/parallelism.md`);
+  process.exit(0);
+}
 const arg = (k: string) => argv.find((_, i) => argv[i - 1] === k);
-const configs = (arg('--configs') ?? 'tiny,small').split(',').map((n) => {
+const configs = (arg('--configs') ?? Object.keys(CONFIGS).join(',')).split(',').map((n) => {
   const c = CONFIGS[n];
   if (!c) throw new Error(`bench:parallel: unknown config ${n}; choose from ${Object.keys(CONFIGS).join(', ')}`);
   return c;
