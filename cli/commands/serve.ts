@@ -54,9 +54,14 @@ export async function createGenerators(opts: GeneratorOptions): Promise<{ genera
     return { generators, kind: 'fake', layouts, note: opts.fake ? undefined : 'no --model given: using the FakeGenerator (placeholder videos)' };
   }
   const engines = opts.groups.map((g, i) => new PipelineGenerator({ model: opts.model!, dtype: opts.dtype, label: labels[i], devices: g, sp: opts.sp, cfgParallel: opts.cfgParallel }));
-  // Load the first group now so a bad checkpoint fails at start, not on the first job (the others load on their
-  // first job). Any SP size works: one that does not divide the head count all-gathers K/V instead of Ulysses.
-  await engines[0]!.load();
+  // Load every group now, concurrently, so a bad checkpoint or GPU index fails at start and no group's first job
+  // waits for the weights. Any SP size works: one that does not divide the head count all-gathers K/V.
+  const loads = await Promise.allSettled(engines.map((e) => e.load()));
+  const failed = loads.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+  if (failed) {
+    await Promise.allSettled(engines.map((e) => e.dispose()));
+    throw failed.reason;
+  }
   return { generators: engines, kind: 'engine', layouts };
 }
 

@@ -53,6 +53,13 @@ describe('parallel layouts of multi-GPU groups', () => {
     await expect(createGenerators({ ...fake, groups: [[0], [1]], sp: 2 })).rejects.toThrow(/--sp and --cfg-parallel apply to groups of several GPUs.*--devices 0\+1/);
   });
 
+  it('every group loads at start: a bad GPU index in a later group fails the start, naming the group and the index', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'parallax-serve-idx-'));
+    cleanup.push(() => rm(dir, { recursive: true, force: true }));
+    await makeTinyCheckpoint(dir, { seed: 5, transformer: { num_attention_heads: 4, attention_head_dim: 16, num_layers: 2 } });
+    await expect(createGenerators({ model: dir, groups: [[0], [7]], fake: false, fakeMsPerStep: 1 })).rejects.toThrow(/group1\[7\]: .*adapter index 7 does not exist/);
+  }, 120_000);
+
   it('an SP size that does not split the model\'s heads still starts (all-gather of K/V instead of Ulysses)', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'parallax-serve-heads-'));
     cleanup.push(() => rm(dir, { recursive: true, force: true }));
@@ -81,7 +88,8 @@ describe('createGenerators', () => {
     const dir = await mkdtemp(join(tmpdir(), 'parallax-serve-model-'));
     cleanup.push(() => rm(dir, { recursive: true, force: true }));
     await makeTinyCheckpoint(dir, { seed: 2 });
-    const b = await createGenerators({ model: dir, groups: [[0], [1]], fake: false, fakeMsPerStep: 1 });
+    // two groups on CI's single adapter (parseDevices would refuse a GPU in two groups; createGenerators does not check)
+    const b = await createGenerators({ model: dir, groups: [[0], [0]], fake: false, fakeMsPerStep: 1 });
     expect(b.kind).toBe('engine');
     expect(b.generators).toHaveLength(2);
     expect(b.generators.every((g) => g instanceof PipelineGenerator)).toBe(true);
