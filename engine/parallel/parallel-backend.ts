@@ -5,7 +5,7 @@
 // frames on each rank, then an all-gather gives every rank the whole video. Any local failure aborts the world so
 // the other ranks fail at once instead of waiting in a collective.
 import { concat, evenSplit, type ProcessGroup } from '../dist/collectives.js';
-import { DistError, errorText } from '../dist/errors.js';
+import { abortOnLocalFailure, DistError } from '../dist/errors.js';
 import type { DType } from '../dtype.js';
 import type { Device } from '../gpu/device.js';
 import { validateCheckpoint, type Checkpoint } from '../io/checkpoint.js';
@@ -198,16 +198,12 @@ export class ParallelBackend implements ModelBackend {
     return Tensor.from(this.device, latents.data, latents.shape, this.transformer.model.dtype, 'latents');
   }
 
-
   /** Runs a collective stage; a local (non-distributed) failure aborts the world so no rank waits for this one. */
   private async guard<R>(what: string, f: () => Promise<R>): Promise<R> {
     try {
       return await f();
     } catch (e) {
-      if (e instanceof DistError) throw e;
-      const err = new DistError(`${what} on rank ${this.rank} failed: ${errorText(e)}`, { cause: e });
-      this.world.transport.abort(err);
-      throw err;
+      throw abortOnLocalFailure(this.world.transport, `${what} on rank ${this.rank}`, e);
     }
   }
 }

@@ -4,7 +4,7 @@
 // generations (used by `generate --transport inprocess` and by `serve` for GPU groups). The shared-memory and
 // socket runners (engine/parallel/rank-runners.ts) use the same rank pipeline.
 import { ProcessGroup } from '../dist/collectives.js';
-import { DistError, errorText } from '../dist/errors.js';
+import { abortOnLocalFailure, DistError, errorText } from '../dist/errors.js';
 import { createInProcessWorld, type InProcessTransport } from '../dist/inprocess.js';
 import type { DType } from '../dtype.js';
 import { Device } from '../gpu/device.js';
@@ -64,8 +64,8 @@ export async function createRankPipeline(world: ProcessGroup, device: Device, mo
     return new TextToVideoPipeline(backend, { checkpoint: ckpt }) as TextToVideoPipeline & { backend: ParallelBackend };
   } catch (e) {
     await ckpt.close();
-    if (!(e instanceof DistError)) world.transport.abort(new DistError(`loading the model on rank ${world.rank} failed: ${errorText(e)}`, { cause: e }));
-    throw e;
+    abortOnLocalFailure(world.transport, `loading the model on rank ${world.rank}`, e);
+    throw e; // the loader's own error (e.g. naming the bad file) is what the caller sees
   }
 }
 

@@ -4,7 +4,7 @@
 // When the heads do not split over the group (H % P != 0), one all-gather of K/V per layer replaces the all-to-alls.
 
 import type { ProcessGroup } from '../dist/collectives.js';
-import { DistError, errorText } from '../dist/errors.js';
+import { abortOnLocalFailure } from '../dist/errors.js';
 import type { Device } from '../gpu/device.js';
 import type { TransformerDims, SubModel } from '../io/checkpoint.js';
 import type { VchitectTransformerConfig } from '../io/configs.js';
@@ -135,12 +135,7 @@ export class UlyssesVchitect extends VchitectTransformer {
     try {
       return await this.localForward(inp);
     } catch (e) {
-      if (!(e instanceof DistError)) {
-        const err = new DistError(`sequence-parallel forward on rank ${this.sp.transport.rank} (group ${this.sp.describe()}) failed: ${errorText(e)}`, { cause: e });
-        this.sp.transport.abort(err);
-        throw err;
-      }
-      throw e;
+      throw abortOnLocalFailure(this.sp.transport, `sequence-parallel forward on rank ${this.sp.transport.rank} (group ${this.sp.describe()})`, e);
     }
   }
 

@@ -56,7 +56,6 @@ export class GpuBackend implements ModelBackend {
     return this.text.encode(prompt);
   }
 
-
   async velocity(latents: Tensor32, timestep: number, text: TextConditioning): Promise<Float32Array> {
     const hidden = this.upload(latents);
     const v = this.forward(hidden, timestep, text);
