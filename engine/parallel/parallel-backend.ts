@@ -9,13 +9,11 @@ import { abortOnLocalFailure, DistError } from '../dist/errors.js';
 import type { DType } from '../dtype.js';
 import type { Device } from '../gpu/device.js';
 import { validateCheckpoint, type Checkpoint } from '../io/checkpoint.js';
-import { VaeModel } from '../model/vae.js';
-import type { GpuWeights } from '../model/weights.js';
 import type { BackendModelInfo, DecodedVideo, ModelBackend, Tensor32, TextConditioning } from '../pipeline/backend.js';
 import { backendInfoFromCheckpoint } from '../pipeline/backend-info.js';
 import type { GenerateSettings } from '../pipeline/generate-options.js';
 import { GpuTextEncoders } from '../pipeline/gpu-text-encoders.js';
-import { sumLoadReports, TextTensorCache } from '../pipeline/text-tensor-cache.js';
+import { LazyVae, readAndDispose, requireComputeDtype, sumLoadReports, TextTensorCache } from '../pipeline/gpu-backend-parts.js';
 import { Tensor } from '../tensor.js';
 import { ParallelTransformer, type ParallelLayout } from './parallel-transformer.js';
 
@@ -34,20 +32,20 @@ export class ParallelBackend implements ModelBackend {
   readonly info: BackendModelInfo;
   private readonly text: GpuTextEncoders | null;
   private readonly textTensors: TextTensorCache;
-  private vae?: Promise<VaeModel>;
-  private readonly loaded: GpuWeights[] = [];
+  private readonly vae: LazyVae;
 
   private constructor(
     readonly world: ProcessGroup,
     readonly device: Device,
     readonly transformer: ParallelTransformer,
-    private readonly ckpt: Checkpoint,
+    ckpt: Checkpoint,
     readonly textRank: number,
   ) {
     const m = transformer.model;
     this.info = backendInfoFromCheckpoint(ckpt, `webgpu-${m.dtype}-${layoutName(transformer.layout)}`);
     this.text = world.rank === textRank ? new GpuTextEncoders(device, ckpt, m.dtype, m.dims.jointAttentionDim) : null;
     this.textTensors = new TextTensorCache(device, m.dtype);
+    this.vae = new LazyVae(device, ckpt);
   }
 
   /** Collective over `world`: every rank calls it with its own device and an open handle on the same checkpoint. */
@@ -57,9 +55,7 @@ export class ParallelBackend implements ModelBackend {
     validateCheckpoint(ckpt, { allowUnexpected: true });
     GpuTextEncoders.check(ckpt);
     const dtype = opts.dtype ?? 'f32';
-    if (dtype === 'f16' && !device.f16) {
-      throw new Error(`rank ${world.rank}: --dtype f16 needs shader-f16, which ${device.adapter.description || device.adapter.vendor} does not offer; use --dtype f32`);
-    }
+    requireComputeDtype(device, dtype, `rank ${world.rank}: `);
     const transformer = await ParallelTransformer.create(world, device, ckpt.transformer, opts.layout, { dtype });
     return new ParallelBackend(world, device, transformer, ckpt, textRank);
   }
@@ -139,7 +135,7 @@ export class ParallelBackend implements ModelBackend {
       const frameBytes = width * height * 3;
       let bytes: Uint8Array = new Uint8Array(0);
       if (mine > 0) {
-        const vae = await this.loadVae();
+        const vae = await this.vae.get();
         const per = C * h * w;
         const z = Tensor.from(this.device, latents.data.subarray(first * per, (first + mine) * per), [1, mine, C, h, w], 'f32', 'latents (this rank\'s frames)');
         try {
@@ -175,7 +171,7 @@ export class ParallelBackend implements ModelBackend {
   }
 
   weightsLoaded(): { bytes: number; tensors: number; ms: number } {
-    const all = [this.transformer.model.weights, ...(this.text?.weights ?? []), ...this.loaded];
+    const all = [this.transformer.model.weights, ...(this.text?.weights ?? []), ...this.vae.weights];
     return sumLoadReports(all);
   }
 
@@ -183,15 +179,7 @@ export class ParallelBackend implements ModelBackend {
     this.textTensors.dispose();
     this.transformer.dispose();
     await this.text?.dispose();
-    if (this.vae) (await this.vae.catch(() => null))?.dispose();
-  }
-
-  private loadVae(): Promise<VaeModel> {
-    this.vae ??= VaeModel.load(this.device, this.ckpt.vae, { dtype: 'f32' }).then((v) => {
-      this.loaded.push(v.weights);
-      return v;
-    });
-    return this.vae;
+    await this.vae.dispose();
   }
 
   private upload(latents: Tensor32): Tensor {
@@ -205,13 +193,5 @@ export class ParallelBackend implements ModelBackend {
     } catch (e) {
       throw abortOnLocalFailure(this.world.transport, `${what} on rank ${this.rank}`, e);
     }
-  }
-}
-
-async function readAndDispose(t: Tensor): Promise<Float32Array> {
-  try {
-    return await t.read();
-  } finally {
-    t.dispose();
   }
 }

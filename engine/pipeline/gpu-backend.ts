@@ -6,14 +6,12 @@ import type { DType } from '../dtype.js';
 import { Device } from '../gpu/device.js';
 import { validateCheckpoint, type Checkpoint } from '../io/checkpoint.js';
 import { guideVelocity } from '../model/guidance.js';
-import { VaeModel } from '../model/vae.js';
 import { VchitectTransformer } from '../model/vchitect.js';
-import type { GpuWeights } from '../model/weights.js';
 import { Tensor } from '../tensor.js';
 import type { BackendModelInfo, DecodedVideo, ModelBackend, Tensor32, TextConditioning } from './backend.js';
 import { backendInfoFromCheckpoint } from './backend-info.js';
 import { GpuTextEncoders } from './gpu-text-encoders.js';
-import { sumLoadReports, TextTensorCache } from './text-tensor-cache.js';
+import { LazyVae, readAndDispose, requireComputeDtype, sumLoadReports, TextTensorCache } from './gpu-backend-parts.js';
 
 export interface GpuBackendOptions {
   dtype?: DType;
@@ -27,17 +25,18 @@ export class GpuBackend implements ModelBackend {
   readonly info: BackendModelInfo;
   private readonly textTensors: TextTensorCache;
   private readonly text: GpuTextEncoders;
-  private vae?: Promise<VaeModel>;
+  private readonly vae: LazyVae;
 
   private constructor(
     readonly device: Device,
     readonly transformer: VchitectTransformer,
-    private readonly ckpt: Checkpoint,
+    ckpt: Checkpoint,
     private readonly ownsDevice: boolean,
   ) {
     this.info = backendInfoFromCheckpoint(ckpt, `webgpu-${transformer.dtype}`);
     this.text = new GpuTextEncoders(device, ckpt, transformer.dtype, transformer.dims.jointAttentionDim);
     this.textTensors = new TextTensorCache(device, transformer.dtype);
+    this.vae = new LazyVae(device, ckpt);
   }
 
   static async create(ckpt: Checkpoint, opts: GpuBackendOptions = {}): Promise<GpuBackend> {
@@ -45,9 +44,7 @@ export class GpuBackend implements ModelBackend {
     GpuTextEncoders.check(ckpt);
     const device = opts.device ?? (await Device.create({ label: 'parallax', adapterIndex: opts.adapterIndex }));
     const dtype = opts.dtype ?? 'f32';
-    if (dtype === 'f16' && !device.f16) {
-      throw new Error(`--dtype f16 needs shader-f16, which ${device.adapter.description || device.adapter.vendor} does not offer; use --dtype f32`);
-    }
+    requireComputeDtype(device, dtype);
     const transformer = await VchitectTransformer.load(device, ckpt.transformer, { dtype });
     return new GpuBackend(device, transformer, ckpt, !opts.device);
   }
@@ -60,9 +57,7 @@ export class GpuBackend implements ModelBackend {
     const hidden = this.upload(latents);
     const v = this.forward(hidden, timestep, text);
     hidden.dispose();
-    const out = await v.read();
-    v.dispose();
-    return out;
+    return readAndDispose(v);
   }
 
   /** Both branches, combined on the device (one readback per step). */
@@ -74,9 +69,7 @@ export class GpuBackend implements ModelBackend {
     const v = guideVelocity(vc, vu, weight);
     vc.dispose();
     vu.dispose();
-    const out = await v.read();
-    v.dispose();
-    return out;
+    return readAndDispose(v);
   }
 
   private upload(latents: Tensor32): Tensor {
@@ -89,11 +82,7 @@ export class GpuBackend implements ModelBackend {
   }
 
   async decode(latents: Tensor32): Promise<DecodedVideo> {
-    this.vae ??= VaeModel.load(this.device, this.ckpt.vae, { dtype: 'f32' }).then((v) => {
-      this.loaded.push(v.weights);
-      return v;
-    });
-    const vae = await this.vae;
+    const vae = await this.vae.get();
     const z = Tensor.from(this.device, latents.data, latents.shape, 'f32', 'latents');
     try {
       return await vae.decodeFrames(z);
@@ -106,10 +95,8 @@ export class GpuBackend implements ModelBackend {
     return this.device.pool.stats.peakBytes;
   }
 
-  private loaded: GpuWeights[] = [];
-
   weightsLoaded(): { bytes: number; tensors: number; ms: number } {
-    const all = [this.transformer.weights, ...this.text.weights, ...this.loaded];
+    const all = [this.transformer.weights, ...this.text.weights, ...this.vae.weights];
     return sumLoadReports(all);
   }
 
@@ -117,7 +104,7 @@ export class GpuBackend implements ModelBackend {
     this.textTensors.dispose();
     this.transformer.dispose();
     await this.text.dispose();
-    if (this.vae) (await this.vae).dispose();
+    await this.vae.dispose();
     if (this.ownsDevice) this.device.destroy();
   }
 }
