@@ -17,7 +17,6 @@ import { BACKEND_NAMES, type BackendName } from '../../engine/pipeline/backends.
 import { GUIDANCE_MODES, SPEC_DEFAULTS, latentShape, randomSeed, resolveGenerateSettings, type GenerateSettings } from '../../engine/pipeline/generate-options.js';
 import { estimateGenerationCost } from '../../engine/pipeline/cost.js';
 import { checkpointHash } from '../../engine/pipeline/model-hash.js';
-import type { GuidanceMode } from '../../engine/reference/flow-match.js';
 import { writeMp4, yuv420Size } from '../../engine/video/mp4.js';
 import { writePngFrames } from '../../engine/video/png.js';
 import { MODEL_HASH_METHOD, SIDECAR_VERSION, sidecarPath, writeSidecar, type VideoSidecar } from '../../engine/video/sidecar.js';
@@ -28,16 +27,9 @@ import { COMPUTE_DTYPE_CHOICES, fmtBytes, fmtMs, parseDeviceList, parseFloatArg,
 export type TransportChoice = (typeof TRANSPORTS)[number];
 export const TRANSPORTS = ['inprocess', 'shm', 'socket'] as const;
 
-export interface GenerateCliOptions {
+/** The generation settings (seed optional: random when absent) plus what the command adds around them. */
+export interface GenerateCliOptions extends Omit<GenerateSettings, 'seed'> {
   model: string;
-  prompt: string;
-  negativePrompt: string;
-  frames: number;
-  width: number;
-  height: number;
-  steps: number;
-  guidance: number;
-  guidanceMode: GuidanceMode;
   seed?: number;
   fps: number;
   dtype?: ComputeDType;
