@@ -110,15 +110,23 @@ export class VchitectTransformer {
     }
     C.dispose();
     // 6. Final AdaLayerNormContinuous (scale first), proj_out, unpatchify.
-    const [scaleF, shiftF] = this.chunks(s.t(this.lin(eAct, 'norm_out.linear')), 2, s);
-    const Xn = s.t(layerNorm(X, { eps: LN_EPS, modulation: { scale: scaleF!, shift: shiftF! } }));
-    X.dispose();
-    const out = s.t(this.lin(Xn, 'proj_out'));
+    const out = s.t(this.outputRows(X, eAct, s));
     const video = unpatchify(out, h, w, { patch: P });
     s.release();
     const result = video.reshape([1, F, outChannels, Hl, Wl]);
     video.dispose();
     return result;
+  }
+
+  /**
+   * Step 6 up to the unpatchify: AdaLayerNormContinuous (scale first) of the visual rows X [F, n, D] with silu(temb)
+   * `eAct`, then proj_out: [F, n, p*p*outChannels]. Disposes X. Shared with the sequence-parallel forward.
+   */
+  protected outputRows(X: Tensor, eAct: Tensor, s: Scratch): Tensor {
+    const [scaleF, shiftF] = this.chunks(s.t(this.lin(eAct, 'norm_out.linear')), 2, s);
+    const Xn = s.t(layerNorm(X, { eps: LN_EPS, modulation: { scale: scaleF!, shift: shiftF! } }));
+    X.dispose();
+    return this.lin(Xn, 'proj_out');
   }
 
   /** Block i: returns the new visual stream X [F, L, D] and text stream C ([F, T, D]; unchanged in the last block). */

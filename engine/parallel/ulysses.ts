@@ -14,13 +14,12 @@ import { attention, sharedView, temporalView, type SeqView } from '../ops/attent
 import { add, scale, silu } from '../ops/elementwise.js';
 import { concat, contiguousStrides, padAxis, permute, slice, stridedCopy } from '../ops/layout.js';
 import { linear } from '../ops/linear.js';
-import { layerNorm } from '../ops/norm.js';
 import { patchify, unpatchify } from '../ops/patch.js';
 import { rope } from '../ops/rope.js';
 import { Tensor } from '../tensor.js';
 import { GpuWeights } from '../model/weights.js';
 import { Scratch } from '../model/scratch.js';
-import { LN_EPS, ROPE_THETA, SPATIAL_WEIGHT, VchitectTransformer, type VchitectInputs, type VchitectLoadOptions } from '../model/vchitect.js';
+import { ROPE_THETA, SPATIAL_WEIGHT, VchitectTransformer, type VchitectInputs, type VchitectLoadOptions } from '../model/vchitect.js';
 import { Stager, type StagerOptions } from './staging.js';
 
 /** Group sizes P that Ulysses supports for H heads (the divisors of H). */
@@ -182,10 +181,7 @@ export class UlyssesVchitect extends VchitectTransformer {
     }
     C.dispose();
     // 6. Final AdaLayerNormContinuous and proj_out on local rows (unpatchify after the all-gather).
-    const [scaleF, shiftF] = this.chunks(s.t(this.lin(eAct, 'norm_out.linear')), 2, s);
-    const Xn = s.t(layerNorm(X, { eps: LN_EPS, modulation: { scale: scaleF!, shift: shiftF! } }));
-    X.dispose();
-    const rows = this.lin(Xn, 'proj_out');
+    const rows = this.outputRows(X, eAct, s);
     s.release();
     return { rows, geometry: g };
   }
