@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import type { GenerateHooks, GenerateResult, Generator } from './generator.js';
 import { encodeRgbaPng, latentPreview } from './latent-preview.js';
 import type { JobRequest } from './schema.js';
+import { mulberry32 } from '../engine/mulberry32.js';
 
 export interface FakeGeneratorOptions {
   /** Milliseconds slept per denoising step (default 5). */
@@ -18,18 +19,6 @@ export interface FakeGeneratorOptions {
   scale?: number;
   /** Caps the number of frame PNGs written (default: all frames). */
   maxFrameFiles?: number;
-}
-
-/** Mulberry32: small deterministic PRNG so outputs depend only on the seed. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 function box(type: string, payload: Uint8Array): Uint8Array {
@@ -74,7 +63,7 @@ export class FakeGenerator implements Generator {
     const scale = this.opts.scale ?? 16;
     const w = Math.max(1, Math.floor(req.width / scale));
     const h = Math.max(1, Math.floor(req.height / scale));
-    const rand = prng(req.seed);
+    const rand = mulberry32(req.seed); // outputs depend only on the seed
     const latents = new Float32Array(16 * w * h);
     for (let i = 0; i < latents.length; i++) latents[i] = rand() * 4 - 2;
     const started = Date.now();

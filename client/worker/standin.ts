@@ -1,8 +1,9 @@
-// The in-browser preview stand-in (until the GPU pipeline lands): a rectified-flow Euler sampler run with the
+// The in-browser preview stand-in (used when the server exposes no model to run): a rectified-flow Euler sampler run with the
 // engine's kernels on navigator.gpu, where the transformer's velocity is replaced by the exact velocity
 // towards a procedural latent "scene" seeded by the prompt and seed. Frames are projected to RGB with the
 // same SD3 latent->RGB factors the server's previews use. See docs/client.md.
 import type { Device } from '../../engine/gpu/device.js';
+import { mulberry32 } from '../../engine/mulberry32.js';
 import { axpby, sub } from '../../engine/ops/elementwise.js';
 import { Tensor } from '../../engine/tensor.js';
 import { latentPreview } from '../../server/latent-preview.js';
@@ -14,17 +15,8 @@ export const VAE_FACTOR = 8;
 /** Largest latent volume the stand-in accepts (F*C*h*w floats), to keep a browser tab responsive. */
 export const MAX_LATENT_FLOATS = 4 * 1024 * 1024;
 
-/** Mulberry32 PRNG. */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** Mulberry32 PRNG (engine/mulberry32.ts). */
+export const prng = mulberry32;
 
 /** FNV-1a hash of a string (the prompt picks the scene). */
 export function hashString(s: string): number {

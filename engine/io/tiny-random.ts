@@ -1,17 +1,15 @@
 // Deterministic seeded random numbers for tiny checkpoints (mulberry32 + Box-Muller normals).
+import { mulberry32 } from '../mulberry32.js';
 
 export class SeededRandom {
-  private state: number;
+  private readonly next: () => number;
   private spare: number | null = null;
   constructor(seed: number) {
-    this.state = seed >>> 0 || 0x9e3779b9;
+    this.next = mulberry32(seed >>> 0 || 0x9e3779b9);
   }
   /** Uniform in [0, 1). */
   uniform(): number {
-    let t = (this.state = (this.state + 0x6d2b79f5) >>> 0);
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+    return this.next();
   }
   /** Standard normal. */
   normal(): number {

@@ -1,14 +1,9 @@
 // Seeded random inputs for tests: uniform and normal Float64Arrays, and awkward sizes (not tile multiples).
+import { mulberry32 } from '../../engine/mulberry32.js';
 
+/** Mulberry32 from a seed (0 is taken as 1). */
 export function rng(seed: number): () => number {
-  let s = seed >>> 0 || 1;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  return mulberry32(seed >>> 0 || 1);
 }
 
 export function uniform(n: number, seed: number, lo = -1, hi = 1): Float64Array {

@@ -1,20 +1,15 @@
 // Shared collective checks run by every transport test (in-process, worker threads, child processes):
 // each rank regenerates every rank's seeded inputs, so it can compute sequential references locally.
 import { concat, evenSplit, type ProcessGroup } from '../../../engine/dist/collectives.js';
+import { mulberry32 } from '../../../engine/mulberry32.js';
 
 /** Deterministic uniform [-1, 1) floats for (seed, label, a, b). */
 export function randF32(n: number, seed: number, label: string, a = 0, b = 0): Float32Array {
   let h = 2166136261 ^ seed;
   for (const ch of `${label}/${a}/${b}`) h = Math.imul(h ^ ch.charCodeAt(0), 16777619);
-  let s = h >>> 0;
+  const r = mulberry32(h >>> 0);
   const out = new Float32Array(n);
-  for (let i = 0; i < n; i++) {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    out[i] = (((t ^ (t >>> 14)) >>> 0) / 4294967296) * 2 - 1;
-  }
+  for (let i = 0; i < n; i++) out[i] = r() * 2 - 1;
   return out;
 }
 

@@ -5,17 +5,11 @@ import type { VchitectConfig64 } from '../../../engine/reference/vchitect.js';
 import type { ClipTextConfig64 } from '../../../engine/reference/clip.js';
 import type { T5EncoderConfig64 } from '../../../engine/reference/t5.js';
 import type { VaeConfig64 } from '../../../engine/reference/vae.js';
+import { mulberry32 } from '../../../engine/mulberry32.js';
 
 /** mulberry32 uniform [0,1) plus Box-Muller normals. */
 export function makeRng(seed: number): { uniform: () => number; normal: () => number } {
-  let s = seed >>> 0;
-  const uniform = () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const uniform = mulberry32(seed);
   const normal = () => {
     const u = Math.max(uniform(), 1e-12);
     return Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * uniform());

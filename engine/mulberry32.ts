@@ -1,0 +1,13 @@
+// Mulberry32: a tiny seeded PRNG giving uniform floats in [0, 1), for host-side placeholders (the fake generator,
+// the browser stand-in) and test inputs. Not the model's noise: that is Philox (engine/pipeline/noise.ts).
+
+export function mulberry32(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
