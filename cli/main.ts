@@ -8,6 +8,7 @@ import { registerInspect } from './commands/inspect.js';
 import { registerGenerate } from './commands/generate.js';
 import { registerStages } from './commands/stages.js';
 import { registerServe } from './commands/serve.js';
+import { registerData } from './commands/data.js';
 
 const program = new Command();
 program
@@ -23,6 +24,7 @@ registerInspect(program);
 registerGenerate(program);
 registerStages(program);
 registerServe(program);
+registerData(program);
 
 try {
   await program.parseAsync(process.argv);
