@@ -73,3 +73,18 @@ export function elementwiseRef(op: ElementwiseOp, inputs: ArrayLike<number>[], a
   }
   return out;
 }
+
+// ---------------------------------------------------------------- derivatives (for the backward references)
+
+/** d silu(x) / dx = s (1 + x (1 - s)), s = sigmoid(x). */
+export function siluGradRef(x: number): number {
+  const s = 1 / (1 + Math.exp(-x));
+  return s * (1 + x * (1 - s));
+}
+
+/** d gelu_tanh(x) / dx with u = sqrt(2/pi) (x + 0.044715 x^3). */
+export function geluTanhGradRef(x: number): number {
+  const c = Math.sqrt(2 / Math.PI);
+  const t = Math.tanh(c * (x + 0.044715 * x ** 3));
+  return 0.5 * (1 + t) + 0.5 * x * (1 - t * t) * c * (1 + 3 * 0.044715 * x * x);
+}

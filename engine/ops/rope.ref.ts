@@ -1,5 +1,5 @@
 // Float64 reference of interleaved RoPE (engine/ops/rope.ts): the complex rotation of pairs (x[2j], x[2j+1]) by
-// pos * theta^(-2j/hd), position taken along `axis` of a row-major tensor whose last axis is H*hd.
+// pos * theta^(-2j/hd), position taken along `axis` of a row-major tensor whose last axis is H*hd; and its backward.
 
 export function ropeRef(x: ArrayLike<number>, shape: readonly number[], headDim: number, positions: ArrayLike<number>, axis: number, theta = 1e6): Float64Array {
   const r = shape.length;
@@ -18,4 +18,9 @@ export function ropeRef(x: ArrayLike<number>, shape: readonly number[], headDim:
     }
   }
   return out;
+}
+
+/** Backward of ropeRef: a rotation's transpose is the rotation by the negative angle. */
+export function ropeBackwardRef(dy: ArrayLike<number>, shape: readonly number[], headDim: number, positions: ArrayLike<number>, axis: number, theta = 1e6): Float64Array {
+  return ropeRef(dy, shape, headDim, Array.from(positions, (p) => -p), axis, theta);
 }
