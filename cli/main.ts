@@ -9,6 +9,7 @@ import { registerGenerate } from './commands/generate.js';
 import { registerStages } from './commands/stages.js';
 import { registerServe } from './commands/serve.js';
 import { registerData } from './commands/data.js';
+import { registerEvalPrompts } from './commands/eval-prompts.js';
 
 const program = new Command();
 program
@@ -25,6 +26,7 @@ registerGenerate(program);
 registerStages(program);
 registerServe(program);
 registerData(program);
+registerEvalPrompts(program);
 
 try {
   await program.parseAsync(process.argv);

@@ -1,6 +1,6 @@
-// `parallax data synth` and `data read-attributes` as a user runs them: files, meta columns, read-back, errors.
+// `parallax data synth`, `data read-attributes` and `eval-prompts` as a user runs them: files, meta columns, read-back, errors.
 import { existsSync, readFileSync } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -51,5 +51,31 @@ describe('parallax data', () => {
     const missing = await parallax(['data', 'read-attributes', join(dir, 'nope.mp4')]);
     expect(missing.code).not.toBe(0);
     expect(missing.stderr).toMatch(/could not read .*nope\.mp4/);
+  });
+});
+
+describe('parallax eval-prompts', () => {
+  it('generates the prompts of a file with a tiny checkpoint and writes the report and the contact sheet', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'parallax-eval-'));
+    try {
+      const ck = join(dir, 'ck');
+      expect((await parallax(['make-tiny', ck])).code).toBe(0);
+      const prompts = join(dir, 'p.jsonl');
+      await writeFile(prompts, JSON.stringify({ text: 'a red circle moving left on a blue background', attributes: { colour: 'red', shape: 'circle', direction: 'left', background: 'blue' } }) + '\n');
+      const r = await parallax(['eval-prompts', '--model', ck, '--prompts', prompts, '--width', '32', '--height', '32', '--frames', '2', '--steps', '1', '--out', join(dir, 'r.json'), '--sheet', join(dir, 's.png')]);
+      expect(r.stderr).toMatch(/\[1\/1\] "a red circle moving left on a blue background" seed 0/);
+      expect(r.code).toBe(0);
+      expect(r.stdout).toMatch(/\| colour \| \d+\.\d% \|/);
+      const report = JSON.parse(readFileSync(join(dir, 'r.json'), 'utf8'));
+      expect(report.samples.length).toBe(1);
+      expect(Object.keys(report.accuracy).sort()).toEqual(['all', 'background', 'colour', 'direction', 'shape']);
+      expect(readFileSync(join(dir, 's.png')).subarray(1, 4).toString()).toBe('PNG');
+      await writeFile(prompts, '{"text": "no attributes"}\n');
+      const bad = await parallax(['eval-prompts', '--model', ck, '--prompts', prompts]);
+      expect(bad.code).not.toBe(0);
+      expect(bad.stderr).toMatch(/p\.jsonl:1: each line needs "text" and "attributes"/);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });
