@@ -145,7 +145,8 @@ async function readClipModel(store: FileStore, dir: string): Promise<{ vocab: Re
     const vocab = (await readJson(store, joinRel(dir, 'vocab.json'), true)) as Record<string, number>;
     if (!(await store.exists(mergesRel))) throw new Error(`${joinRel(store.root, mergesRel)} not found (CLIP tokenizer needs vocab.json + merges.txt)`);
     // CLIPTokenizer.__init__: read().strip().split("\n")[1 : 49152 - 256 - 2 + 1] (line 0 is the #version header)
-    const merges = (await store.readText(mergesRel)).trim().split('\n').slice(1, 1 + CLIP_MAX_MERGES).filter((l) => l.trim() !== '');
+    const merges = (await store.readText(mergesRel)).trim().split('\n').slice(1, 1 + CLIP_MAX_MERGES)
+      .map((l) => l.trim().split(/\s+/).join(' ')).filter((l) => l !== ''); // tuple(merge.split())
     return { vocab, merges };
   }
   const tj = await readJson(store, joinRel(dir, 'tokenizer.json'), false);
@@ -183,7 +184,9 @@ export async function loadClipTokenizer(loc: TokenizerLocation, maxLength = 77):
   const unkId = roleId('unk_token');
   const splitter = new AddedTokenSplitter(added);
   const pattern = new RegExp(CLIP_SPLIT_REGEX, 'giu'); // CLIPTokenizer.pat is compiled with re.IGNORECASE
-  const cached = new Map(CLIP_CACHED_WORDS.map((w) => [w, vocabId(w) ?? unkId]));
+  // _convert_token_to_id_with_added_voc: an added token's own id first, then the vocab (unk when absent)
+  const addedId = new Map(added.map((t) => [t.content, t.id]));
+  const cached = new Map(CLIP_CACHED_WORDS.map((w) => [w, addedId.get(w) ?? vocabId(w) ?? unkId]));
   const textIds = (text: string): number[] => {
     const ids: number[] = [];
     for (const piece of splitter.split(text)) {
@@ -192,7 +195,10 @@ export async function loadClipTokenizer(loc: TokenizerLocation, maxLength = 77):
         const word = m[0];
         const hit = cached.get(word);
         if (hit !== undefined) ids.push(hit);
-        else ids.push(...inner.encode(word, { add_special_tokens: false }).ids);
+        else {
+          const enc = inner.encode(word, { add_special_tokens: false });
+          enc.tokens.forEach((t, k) => ids.push(addedId.get(t) ?? enc.ids[k]));
+        }
       }
     }
     return ids;
