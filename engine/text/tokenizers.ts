@@ -1,9 +1,12 @@
 // SD3-style text tokenizers over Hugging Face tokenizer folders (via @huggingface/tokenizers, offline):
-// CLIP BPE (vocab.json + merges.txt) padded/truncated to 77, T5 Unigram (tokenizer.json) to 256 with EOS.
+// CLIP BPE (vocab.json + merges.txt) with the slow CLIPTokenizer's text rules, padded/truncated to 77;
+// T5 Unigram (tokenizer.json, as T5TokenizerFast) to 256 with EOS. Reference rules: docs/encoders.md.
 import { Tokenizer } from '@huggingface/tokenizers';
 import type { FileStore } from '../io/file-store.js';
 import { joinRel } from '../io/file-store.js';
 import { CLIP_SPLIT_REGEX } from '../io/tiny-tokenizers.js';
+import { AddedTokenSplitter, type AddedTokenSpec } from './added-tokens.js';
+import { clipBasicClean } from './clip-clean.js';
 
 export interface TextTokenizer {
   /** Token ids of exactly `maxLength` entries (special tokens and padding included). */
@@ -51,27 +54,76 @@ function idOf(tok: Tokenizer, content: string, where: string): number {
   return id;
 }
 
-/** Build the Hugging Face tokenizer.json equivalent of a CLIP slow-tokenizer folder. */
-function clipTokenizerJson(vocab: Record<string, number>, merges: string[], bos: string, eos: string, unk: string): object {
-  const special = [bos, eos].map((content) => ({
-    id: vocab[content], content, single_word: false, lstrip: false, rstrip: false, normalized: true, special: true,
-  }));
+type Json = Record<string, unknown>;
+const SPECIAL_KEYS = ['bos_token', 'eos_token', 'unk_token', 'sep_token', 'pad_token', 'cls_token', 'mask_token'] as const;
+
+/** AddedToken flags from a tokenizer_config / special_tokens_map entry (plain strings: all false). */
+function flagsOf(v: unknown): { lstrip: boolean; rstrip: boolean; singleWord: boolean; normalized?: boolean } {
+  const o = v && typeof v === 'object' ? (v as Json) : {};
+  const normalized = typeof o.normalized === 'boolean' ? o.normalized : undefined;
+  return { lstrip: o.lstrip === true, rstrip: o.rstrip === true, singleWord: o.single_word === true, normalized };
+}
+
+/**
+ * The special tokens by role and the added tokens of a slow-tokenizer folder, as transformers'
+ * PreTrainedTokenizerBase._from_pretrained reads them: with `added_tokens_decoder` in tokenizer_config.json
+ * (transformers >= 4.34 files) the roles come from tokenizer_config.json alone; otherwise (legacy files)
+ * special_tokens_map.json overrides tokenizer_config.json and added_tokens.json lists the added tokens.
+ * Every special token (and additional_special_tokens) is an added token too (PreTrainedTokenizer.__init__).
+ */
+async function readAddedTokens(
+  store: FileStore, dir: string, config: Json, vocabId: (content: string) => number | undefined, where: string,
+  defaults: Partial<Record<(typeof SPECIAL_KEYS)[number], string>>,
+): Promise<{ roles: Map<string, string>; added: AddedTokenSpec[] }> {
+  const decoder = config.added_tokens_decoder as Record<string, unknown> | undefined;
+  const legacy = !decoder || typeof decoder !== 'object';
+  const specialMap = legacy ? ((await readJson(store, joinRel(dir, 'special_tokens_map.json'), false)) ?? {}) : {};
+  const added = new Map<string, AddedTokenSpec>();
+  const put = (content: string, id: number | undefined, v: unknown) => {
+    if (added.has(content)) return; // the first definition wins (_add_tokens skips known tokens)
+    if (id === undefined) throw new Error(`${where}: added token ${JSON.stringify(content)} has no id (not in the vocabulary and not in added_tokens_decoder)`);
+    added.set(content, { content, id, ...flagsOf(v) });
+  };
+  if (!legacy) {
+    for (const [idx, v] of Object.entries(decoder!)) {
+      const content = tokenContent(v);
+      if (content !== undefined) put(content, Number(idx), v);
+    }
+  }
+  const roles = new Map<string, string>();
+  for (const key of SPECIAL_KEYS) {
+    const v = specialMap[key] ?? config[key];
+    const content = tokenContent(v) ?? defaults[key];
+    if (content === undefined) continue;
+    roles.set(key, content);
+    put(content, vocabId(content), v);
+  }
+  const extra = specialMap.additional_special_tokens ?? config.additional_special_tokens;
+  if (Array.isArray(extra)) {
+    for (const v of extra) {
+      const content = tokenContent(v);
+      if (content !== undefined) put(content, vocabId(content), v);
+    }
+  }
+  if (legacy) {
+    const file = (await readJson(store, joinRel(dir, 'added_tokens.json'), false)) ?? {};
+    for (const [content, id] of Object.entries(file)) if (typeof id === 'number') put(content, id, null);
+  }
+  return { roles, added: [...added.values()] };
+}
+
+/**
+ * A @huggingface/tokenizers BPE over the CLIP vocab/merges that only does the byte-level mapping and the merges
+ * of one pre-split word (`</w>` on its last symbol); clean-up, splitting and added tokens are done outside.
+ */
+function clipBpeJson(vocab: Record<string, number>, merges: string[], unk: string): object {
   return {
     version: '1.0',
     truncation: null,
     padding: null,
-    added_tokens: special,
-    normalizer: {
-      type: 'Sequence',
-      normalizers: [{ type: 'NFC' }, { type: 'Replace', pattern: { Regex: '\\s+' }, content: ' ' }, { type: 'Lowercase' }],
-    },
-    pre_tokenizer: {
-      type: 'Sequence',
-      pretokenizers: [
-        { type: 'Split', pattern: { Regex: CLIP_SPLIT_REGEX }, behavior: 'Removed', invert: true },
-        { type: 'ByteLevel', add_prefix_space: false, trim_offsets: true, use_regex: false },
-      ],
-    },
+    added_tokens: [],
+    normalizer: null,
+    pre_tokenizer: { type: 'ByteLevel', add_prefix_space: false, trim_offsets: true, use_regex: false },
     post_processor: null,
     decoder: { type: 'ByteLevel', add_prefix_space: true, trim_offsets: true, use_regex: true },
     model: {
@@ -81,39 +133,80 @@ function clipTokenizerJson(vocab: Record<string, number>, merges: string[], bos:
   };
 }
 
+/** CLIPTokenizer reads at most this many merges (merges.txt lines 1 .. 49152 - 256 - 2). */
+const CLIP_MAX_MERGES = 49152 - 256 - 2;
+/** Words CLIPTokenizer.bpe maps to themselves through its initial cache (so to their own vocab ids). */
+const CLIP_CACHED_WORDS = ['<|startoftext|>', '<|endoftext|>'];
+
+/** The vocab and merges of a CLIP folder: vocab.json + merges.txt (what CLIPTokenizer reads), else tokenizer.json. */
+async function readClipModel(store: FileStore, dir: string): Promise<{ vocab: Record<string, number>; merges: string[] }> {
+  const mergesRel = joinRel(dir, 'merges.txt');
+  if (await store.exists(joinRel(dir, 'vocab.json'))) {
+    const vocab = (await readJson(store, joinRel(dir, 'vocab.json'), true)) as Record<string, number>;
+    if (!(await store.exists(mergesRel))) throw new Error(`${joinRel(store.root, mergesRel)} not found (CLIP tokenizer needs vocab.json + merges.txt)`);
+    // CLIPTokenizer.__init__: read().strip().split("\n")[1 : 49152 - 256 - 2 + 1] (line 0 is the #version header)
+    const merges = (await store.readText(mergesRel)).trim().split('\n').slice(1, 1 + CLIP_MAX_MERGES)
+      .map((l) => l.trim().split(/\s+/).join(' ')).filter((l) => l !== ''); // tuple(merge.split())
+    return { vocab, merges };
+  }
+  const tj = await readJson(store, joinRel(dir, 'tokenizer.json'), false);
+  const model = tj?.model as { vocab?: Record<string, number>; merges?: (string | [string, string])[] } | undefined;
+  if (!model?.vocab || !model.merges) {
+    throw new Error(`${joinRel(store.root, dir) || store.root}: CLIP tokenizer needs vocab.json + merges.txt (or a BPE tokenizer.json)`);
+  }
+  return { vocab: model.vocab, merges: model.merges.slice(0, CLIP_MAX_MERGES).map((m) => (Array.isArray(m) ? m.join(' ') : m)) };
+}
+
 /**
- * Load a CLIP tokenizer folder (vocab.json + merges.txt + tokenizer_config.json [+ special_tokens_map.json]).
+ * Load a CLIP tokenizer folder (vocab.json + merges.txt + tokenizer_config.json [+ special_tokens_map.json,
+ * added_tokens.json]) with the rules of transformers' slow CLIPTokenizer, which the reference pipeline loads
+ * (see docs/encoders.md): added/special tokens in the text are single tokens, the rest is cleaned up as
+ * BasicTokenizer does without ftfy, split by CLIP's regex and BPE-encoded word by word.
  * encode(): BOS, up to maxLength-2 text tokens, EOS, then the folder's pad token up to maxLength (77).
  */
 export async function loadClipTokenizer(loc: TokenizerLocation, maxLength = 77): Promise<TextTokenizer> {
   const { store, dir } = await resolve(loc);
   const where = joinRel(store.root, dir) || store.root;
   const config = (await readJson(store, joinRel(dir, 'tokenizer_config.json'), true))!;
-  const specialMap = (await readJson(store, joinRel(dir, 'special_tokens_map.json'), false)) ?? {};
-  const pick = (k: string, def: string) => tokenContent(specialMap[k]) ?? tokenContent(config[k]) ?? def;
-  const bos = pick('bos_token', '<|startoftext|>');
-  const eos = pick('eos_token', '<|endoftext|>');
-  const unk = pick('unk_token', '<|endoftext|>');
-  const pad = pick('pad_token', eos);
-  let tokJson: object;
-  if (await store.exists(joinRel(dir, 'tokenizer.json'))) {
-    tokJson = (await readJson(store, joinRel(dir, 'tokenizer.json'), true))!;
-  } else {
-    const vocab = (await readJson(store, joinRel(dir, 'vocab.json'), true)) as Record<string, number>;
-    const mergesRel = joinRel(dir, 'merges.txt');
-    if (!(await store.exists(mergesRel))) throw new Error(`${joinRel(store.root, mergesRel)} not found (CLIP tokenizer needs vocab.json + merges.txt)`);
-    const lines = (await store.readText(mergesRel)).split('\n');
-    const merges = lines.filter((l, i) => l.trim() !== '' && !(i === 0 && l.startsWith('#version')));
-    tokJson = clipTokenizerJson(vocab, merges, bos, eos, unk);
-  }
-  const inner = new Tokenizer(tokJson, { ...config, model_max_length: maxLength });
-  const bosId = idOf(inner, bos, where);
-  const eosId = idOf(inner, eos, where);
-  const padId = idOf(inner, pad, where);
+  const { vocab, merges } = await readClipModel(store, dir);
+  const defaults = { bos_token: '<|startoftext|>', eos_token: '<|endoftext|>', unk_token: '<|endoftext|>', pad_token: '<|endoftext|>' };
+  const vocabId = (c: string) => (Object.hasOwn(vocab, c) ? vocab[c] : undefined);
+  const { roles, added } = await readAddedTokens(store, dir, config, vocabId, where, defaults);
+  const unk = roles.get('unk_token')!;
+  const inner = new Tokenizer(clipBpeJson(vocab, merges, unk), { ...config, model_max_length: maxLength });
+  const roleId = (key: string) => {
+    const content = roles.get(key)!;
+    return added.find((t) => t.content === content)?.id ?? idOf(inner, content, where);
+  };
+  const bosId = roleId('bos_token');
+  const eosId = roleId('eos_token');
+  const padId = roleId('pad_token');
+  const unkId = roleId('unk_token');
+  const splitter = new AddedTokenSplitter(added);
+  const pattern = new RegExp(CLIP_SPLIT_REGEX, 'giu'); // CLIPTokenizer.pat is compiled with re.IGNORECASE
+  // _convert_token_to_id_with_added_voc: an added token's own id first, then the vocab (unk when absent)
+  const addedId = new Map(added.map((t) => [t.content, t.id]));
+  const cached = new Map(CLIP_CACHED_WORDS.map((w) => [w, addedId.get(w) ?? vocabId(w) ?? unkId]));
+  const textIds = (text: string): number[] => {
+    const ids: number[] = [];
+    for (const piece of splitter.split(text)) {
+      if ('token' in piece) { ids.push(piece.token.id); continue; }
+      for (const m of clipBasicClean(piece.text).matchAll(pattern)) {
+        const word = m[0];
+        const hit = cached.get(word);
+        if (hit !== undefined) ids.push(hit);
+        else {
+          const enc = inner.encode(word, { add_special_tokens: false });
+          enc.tokens.forEach((t, k) => ids.push(addedId.get(t) ?? enc.ids[k]));
+        }
+      }
+    }
+    return ids;
+  };
   return {
     maxLength, padId, eosId, bosId, inner,
     encode(text: string): number[] {
-      const ids = inner.encode(text, { add_special_tokens: false }).ids.slice(0, maxLength - 2);
+      const ids = textIds(text).slice(0, maxLength - 2);
       const out = [bosId, ...ids, eosId];
       while (out.length < maxLength) out.push(padId);
       return out;
@@ -134,11 +227,31 @@ export async function loadT5Tokenizer(loc: TokenizerLocation, maxLength = 256): 
     throw new Error(`${joinRel(store.root, tokRel)} not found: the T5 tokenizer needs tokenizer.json (spiece.model alone is not supported; convert it with transformers' T5TokenizerFast.save_pretrained)`);
   }
   const tokJson = (await readJson(store, tokRel, true))!;
-  const specialMap = (await readJson(store, joinRel(dir, 'special_tokens_map.json'), false)) ?? {};
-  const pick = (k: string, def: string) => tokenContent(specialMap[k]) ?? tokenContent(config[k]) ?? def;
+  // T5TokenizerFast.__init__ (PreTrainedTokenizerFast) adds the tokens of tokenizer_config.json's
+  // added_tokens_decoder and the special tokens that tokenizer.json lacks; the Rust tokenizer (here its
+  // @huggingface/tokenizers port) then cuts every added token out of the text (docs/encoders.md).
+  const jsonAdded = (Array.isArray(tokJson.added_tokens) ? tokJson.added_tokens : []) as { id: number; content: string }[];
+  const pieces = (tokJson.model as { vocab?: unknown } | undefined)?.vocab;
+  const vocabId = (c: string): number | undefined => {
+    const a = jsonAdded.find((t) => t.content === c);
+    if (a) return a.id;
+    if (Array.isArray(pieces)) {
+      const i = pieces.findIndex((p) => Array.isArray(p) && p[0] === c);
+      return i >= 0 ? i : undefined;
+    }
+    return pieces && typeof pieces === 'object' && Object.hasOwn(pieces, c) ? (pieces as Record<string, number>)[c] : undefined;
+  };
+  const { roles, added } = await readAddedTokens(store, dir, config, vocabId, where, { eos_token: '</s>', pad_token: '<pad>', unk_token: '<unk>' });
+  const missing = added.filter((t) => !jsonAdded.some((a) => a.content === t.content));
+  if (missing.length) {
+    tokJson.added_tokens = [...jsonAdded, ...missing.map((t) => ({
+      id: vocabId(t.content) ?? t.id, content: t.content, single_word: t.singleWord, lstrip: t.lstrip, rstrip: t.rstrip,
+      normalized: t.normalized ?? false, special: true,
+    }))];
+  }
   const inner = new Tokenizer(tokJson, { ...config, model_max_length: maxLength });
-  const eosId = idOf(inner, pick('eos_token', '</s>'), where);
-  const padId = idOf(inner, pick('pad_token', '<pad>'), where);
+  const eosId = idOf(inner, roles.get('eos_token')!, where);
+  const padId = idOf(inner, roles.get('pad_token')!, where);
   return {
     maxLength, padId, eosId, inner,
     encode(text: string): number[] {

@@ -4,7 +4,8 @@ import { mkdtemp, mkdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { makeClipTokenizerFiles, makeT5TokenizerFiles, bytesToUnicode } from '../../../engine/io/tiny-tokenizers.js';
+import { makeClipTokenizerFiles, makeT5TokenizerFiles } from '../../../engine/io/tiny-tokenizers.js';
+import { refClipWord as refWord } from './clip-ref.js';
 import { loadCheckpointTokenizers, loadClipTokenizer, loadT5Tokenizer, type TextTokenizer } from '../../../engine/text/tokenizers.js';
 import { makeTinyCheckpoint } from '../../../engine/io/make-tiny.js';
 import { openCheckpoint } from '../../../engine/io/checkpoint.js';
@@ -33,29 +34,7 @@ beforeAll(async () => {
 });
 afterAll(async () => { await rm(root, { recursive: true, force: true }); });
 
-/** Reference CLIP BPE for one lowercase word: byte symbols, `</w>` on the last, lowest-rank merge first. */
-function refClipWord(word: string, vocab: Record<string, number>, merges: string[]): number[] {
-  const b2u = bytesToUnicode();
-  const rank = new Map(merges.map((m, i) => [m, i]));
-  let syms = [...new TextEncoder().encode(word)].map((b) => b2u[b]);
-  syms[syms.length - 1] += '</w>';
-  for (;;) {
-    let best = -1;
-    let bestRank = Infinity;
-    for (let i = 0; i + 1 < syms.length; i++) {
-      const r = rank.get(`${syms[i]} ${syms[i + 1]}`);
-      if (r !== undefined && r < bestRank) { bestRank = r; best = i; }
-    }
-    if (best < 0) break;
-    const [a, b] = [syms[best], syms[best + 1]];
-    const out: string[] = [];
-    for (let i = 0; i < syms.length; i++) {
-      if (i + 1 < syms.length && syms[i] === a && syms[i + 1] === b) { out.push(a + b); i++; } else out.push(syms[i]);
-    }
-    syms = out;
-  }
-  return syms.map((s) => vocab[s]);
-}
+const refClipWord = (word: string, vocab: Record<string, number>, merges: string[]) => refWord(word, { vocab, merges });
 
 describe('CLIP tokenizer', () => {
   it('pads to 77 with BOS ... EOS then the folder pad token', () => {
