@@ -138,12 +138,6 @@ function singleModelKind(json: unknown): 'transformer' | 'vae' | null {
   return null;
 }
 
-const TEXT_SUBS = [
-  { key: 'textEncoder', name: 'text_encoder', parse: parseClipConfig, optional: false },
-  { key: 'textEncoder2', name: 'text_encoder_2', parse: parseClipConfig, optional: false },
-  { key: 'textEncoder3', name: 'text_encoder_3', parse: parseT5Config, optional: true },
-] as const;
-
 /**
  * Opens only the parts of a checkpoint that `parts` names, from a diffusers folder (model_index.json optional; it may
  * list only some components) or from a folder that is itself a transformer or VAE (config.json + weights). Nothing
@@ -190,10 +184,9 @@ export async function openCheckpointParts(dirOrStore: string | FileStore, parts:
   };
   try {
     if (want.has('text')) {
-      for (const t of TEXT_SUBS) {
-        const s = await sub('text', t.name, t.parse as (j: unknown, f: string) => ClipTextConfig | T5EncoderConfig, t.optional);
-        (ckpt as unknown as Record<string, unknown>)[t.key] = s;
-      }
+      ckpt.textEncoder = await sub('text', 'text_encoder', parseClipConfig);
+      ckpt.textEncoder2 = await sub('text', 'text_encoder_2', parseClipConfig);
+      ckpt.textEncoder3 = await sub('text', 'text_encoder_3', parseT5Config, true);
       for (const t of ['tokenizer', 'tokenizer_2', 'tokenizer_3'] as const) {
         if (layout === 'pipeline' && modelIndex.components[t] !== null && (await store.exists(joinRel(t, 'tokenizer_config.json')))) ckpt.tokenizerDirs[t] = t;
         else if (t !== 'tokenizer_3') missing.push({ part: 'text', item: `${t}/`, reason: `no ${t}/tokenizer_config.json` });
