@@ -10,5 +10,7 @@ export default defineConfig({
     fileParallelism: false,
     pool: 'forks',
     reporters: ['default', './test/summary-reporter.ts'],
+    // Fails a test file that leaves a file handle to the garbage collector (Node's DEP0137 warning).
+    setupFiles: ['./test/setup/fd-gc-guard.ts'],
   },
 });

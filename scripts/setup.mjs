@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 // Makes a fresh machine ready for Parallax: checks that Dawn finds a WebGPU adapter and, on Debian/Ubuntu as
 // root, installs what is missing (Mesa lavapipe 25.x from bookworm-backports, and on request chromium, ffmpeg,
-// python3-torch), saying what it installs and why. Elsewhere it stops with the exact command to run.
+// python3-torch), saying what it installs and why. Elsewhere it stops with the exact command to run. When another
+// apt/dpkg process holds apt's lock it waits for it (DPkg::Lock::Timeout, scripts/apt.mjs) and says so.
 //
 //   node scripts/setup.mjs [--quiet] [--browser] [--ffmpeg] [--torch] [--check]
 //
@@ -9,6 +10,7 @@
 
 import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { aptGet } from './apt.mjs';
 
 const args = new Set(process.argv.slice(2));
 const quiet = args.has('--quiet');
@@ -23,20 +25,21 @@ const isDebianLike = ['debian', 'ubuntu'].includes(osId) || /ID_LIKE=.*debian/.t
 const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;
 
 let aptUpdated = false;
-function apt(argv, why) {
+async function apt(argv, why) {
   log(`installing ${argv.filter((a) => !a.startsWith('-')).slice(1).join(' ')}: ${why}`);
   const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
   if (!aptUpdated) {
-    run('apt-get', ['update', '-q'], env);
+    await run(['update', '-q'], env);
     aptUpdated = true;
   }
-  run('apt-get', argv, env);
+  await run(argv, env);
 }
 
-function run(cmd, argv, env = process.env) {
-  const r = spawnSync(cmd, argv, { stdio: quiet ? ['ignore', 'ignore', 'inherit'] : 'inherit', env });
-  if (r.status !== 0) {
-    console.error(`[setup] '${cmd} ${argv.join(' ')}' failed (exit ${r.status}).`);
+/** apt-get with apt's lock timeout (scripts/apt.mjs): waits, and says so, while another apt process holds the lock. */
+async function run(argv, env) {
+  const status = await aptGet(argv, { env, quiet });
+  if (status !== 0) {
+    console.error(`[setup] 'apt-get ${argv.join(' ')}' failed (exit ${status}).`);
     process.exit(1);
   }
 }
@@ -74,7 +77,7 @@ function mesaVersion() {
 const LAVAPIPE_CMD_DEBIAN =
   'echo "deb http://deb.debian.org/debian bookworm-backports main" > /etc/apt/sources.list.d/bookworm-backports.list && apt-get update && apt-get install -y -t bookworm-backports mesa-vulkan-drivers libvulkan1';
 
-function ensureAdapter() {
+async function ensureAdapter() {
   let probe = probeAdapter();
   if (!probe.error) {
     info(`WebGPU adapter: ${probe.vendor} ${probe.description} (shader-f16: ${probe.f16 ? 'yes' : 'no'})`);
@@ -102,9 +105,9 @@ function ensureAdapter() {
       writeFileSync(list, 'deb http://deb.debian.org/debian bookworm-backports main\n');
       aptUpdated = false;
     }
-    apt(['install', '-y', '-q', '-t', 'bookworm-backports', 'mesa-vulkan-drivers', 'libvulkan1'], why);
+    await apt(['install', '-y', '-q', '-t', 'bookworm-backports', 'mesa-vulkan-drivers', 'libvulkan1'], why);
   } else {
-    apt(['install', '-y', '-q', 'mesa-vulkan-drivers', 'libvulkan1'], why);
+    await apt(['install', '-y', '-q', 'mesa-vulkan-drivers', 'libvulkan1'], why);
   }
   probe = probeAdapter();
   if (probe.error) stop(`Still no WebGPU adapter after installing Mesa (${mesaVersion()}): ${probe.error}`, 'VK_LOADER_DEBUG=error,warn vulkaninfo --summary   # (apt-get install vulkan-tools) to see why the Vulkan loader finds no driver');
@@ -115,24 +118,24 @@ function have(cmd) {
   return spawnSync('sh', ['-c', `command -v ${cmd}`]).status === 0;
 }
 
-function ensurePackage(cmd, pkg, why) {
+async function ensurePackage(cmd, pkg, why) {
   if (have(cmd)) return;
   if (checkOnly || !isDebianLike || !isRoot) stop(`${cmd} is missing: ${why}.`, isDebianLike ? `sudo apt-get install -y ${pkg}` : `install ${pkg} with your package manager`);
-  apt(['install', '-y', '-q', '--no-install-recommends', pkg], why);
+  await apt(['install', '-y', '-q', '--no-install-recommends', pkg], why);
 }
 
-function ensureTorch() {
+async function ensureTorch() {
   const ok = ['python3', '/usr/bin/python3'].some((py) => spawnSync(py, ['-c', 'import torch'], { stdio: 'ignore' }).status === 0);
   if (ok) return;
   if (checkOnly || !isDebianLike || !isRoot) {
     log('PyTorch is not installed: the benchmark will skip its PyTorch CPU column (apt-get install python3-torch to add it).');
     return;
   }
-  apt(['install', '-y', '-q', '--no-install-recommends', 'python3-torch'], 'the benchmarks compare against PyTorch on the same CPU');
+  await apt(['install', '-y', '-q', '--no-install-recommends', 'python3-torch'], 'the benchmarks compare against PyTorch on the same CPU');
 }
 
-ensureAdapter();
-if (args.has('--browser')) ensurePackage('chromium', 'chromium', 'the browser tests run the engine in headless Chromium (WebGPU through SwiftShader)');
-if (args.has('--ffmpeg')) ensurePackage('ffmpeg', 'ffmpeg', 'videos are written as H.264 MP4 through the system ffmpeg');
-if (args.has('--torch')) ensureTorch();
+await ensureAdapter();
+if (args.has('--browser')) await ensurePackage('chromium', 'chromium', 'the browser tests run the engine in headless Chromium (WebGPU through SwiftShader)');
+if (args.has('--ffmpeg')) await ensurePackage('ffmpeg', 'ffmpeg', 'videos are written as H.264 MP4 through the system ffmpeg');
+if (args.has('--torch')) await ensureTorch();
 info('ready');

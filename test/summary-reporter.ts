@@ -14,7 +14,8 @@ export default class SummaryReporter implements Reporter {
         else if (s === 'failed') failed++;
         else skipped++;
       }
-      if (m.state() === 'failed' && ![...m.children.allTests()].length) failed++;
+      // A file that failed outside its tests (import error, failing afterAll such as the fd-gc guard) counts once.
+      if (m.state() === 'failed' && ![...m.children.allTests()].some((t) => t.result().state === 'failed')) failed++;
     }
     console.log(`\n${passed} passed, ${failed} failed, ${skipped} skipped`);
   }

@@ -1,9 +1,10 @@
 // Single-stage commands: `parallax encode-text`, `parallax forward` (one transformer call) and `parallax decode`
-// (latents -> MP4 or PNG frames), each on the chosen backend with safetensors in and out.
+// (latents -> MP4 or PNG frames), each on the chosen backend with safetensors in and out. Each opens and validates
+// only the part of the checkpoint it uses (text encoders, transformer, VAE), so a folder holding just that part works.
 import { Option, type Command } from 'commander';
 import { openSafetensors, writeSafetensors } from '../../engine/io/safetensors.js';
-import { openCheckpoint } from '../../engine/io/checkpoint.js';
-import { BACKEND_NAMES, createBackend, type BackendName } from '../../engine/pipeline/backends.js';
+import { openCheckpointParts, type CheckpointPart } from '../../engine/io/checkpoint.js';
+import { BACKEND_NAMES, createStageBackend, type BackendName } from '../../engine/pipeline/backends.js';
 import type { ModelBackend, Tensor32 } from '../../engine/pipeline/backend.js';
 import { writeMp4 } from '../../engine/video/mp4.js';
 import { writePngFrames } from '../../engine/video/png.js';
@@ -16,11 +17,12 @@ interface StageOpts {
   dtype?: DTypeChoice;
 }
 
-async function withBackend<T>(o: StageOpts, f: (b: ModelBackend) => Promise<T>): Promise<T> {
+/** Opens only `part` of the --model folder, makes a backend over it, runs f, and closes both. */
+async function withBackend<T>(o: StageOpts, command: string, part: CheckpointPart, f: (b: ModelBackend) => Promise<T>): Promise<T> {
   await requireModelDir(o.model);
-  const ckpt = await openCheckpoint(o.model);
+  const ckpt = await openCheckpointParts(o.model, [part], `\`parallax ${command}\``);
   try {
-    const b = await createBackend(o.backend, ckpt, { dtype: o.dtype });
+    const b = await createStageBackend(o.backend, ckpt, [part], { dtype: o.dtype });
     try {
       return await f(b);
     } finally {
@@ -43,20 +45,21 @@ async function readInput(path: string, r: Awaited<ReturnType<typeof openSafetens
   return { shape: [...info.shape], data: Float32Array.from(await r.readFloat32(name)) };
 }
 
-function backendOptions(cmd: Command): Command {
+function backendOptions(cmd: Command, modelHelp: string): Command {
   return cmd
-    .requiredOption('--model <dir>', 'diffusers checkpoint folder')
+    .requiredOption('--model <dir>', modelHelp)
     .addOption(new Option('--backend <name>', 'model backend: gpu (WebGPU) or reference (float64 CPU)').choices(BACKEND_NAMES).default('gpu'))
     .addOption(new Option('--dtype <dtype>', 'GPU backend dtype (ignored by the float64 reference)').choices(COMPUTE_DTYPE_CHOICES));
 }
 
 export function registerStages(program: Command): void {
-  backendOptions(program.command('encode-text').description('run the text encoders alone: writes prompt_embeds [1,T,J] and pooled_projections [1,P] (F32)'))
+  backendOptions(program.command('encode-text').description('run the text encoders alone: writes prompt_embeds [1,T,J] and pooled_projections [1,P] (F32)'),
+    'diffusers folder; only text_encoder/, text_encoder_2/, text_encoder_3/ (optional) and tokenizer*/ are read')
     .requiredOption('--prompt <text>', 'text prompt')
     .option('--negative-prompt <text>', 'also write negative_prompt_embeds and negative_pooled_projections for this prompt')
     .requiredOption('--out <file.safetensors>', 'output file')
     .action(async (o: StageOpts & { prompt: string; negativePrompt?: string; out: string }) => {
-      await withBackend(o, async (b) => {
+      await withBackend(o, 'encode-text', 'text', async (b) => {
         const t0 = performance.now();
         const c = await b.encodeText(o.prompt);
         const tensors: [string, { dtype: 'F32'; shape: number[]; data: Float32Array }][] = [
@@ -73,11 +76,12 @@ export function registerStages(program: Command): void {
       });
     });
 
-  backendOptions(program.command('forward').description('one transformer forward: hidden_states [1,F,C,H,W], timestep [1], encoder_hidden_states [1,T,J], pooled_projections [1,P] -> sample [1,F,C,H,W] (F32)'))
+  backendOptions(program.command('forward').description('one transformer forward: hidden_states [1,F,C,H,W], timestep [1], encoder_hidden_states [1,T,J], pooled_projections [1,P] -> sample [1,F,C,H,W] (F32)'),
+    'diffusers folder (only transformer/ is read), or a transformer folder itself (config.json + diffusion_pytorch_model*.safetensors)')
     .requiredOption('--inputs <file.safetensors>', 'input tensors (any float dtype)')
     .requiredOption('--out <file.safetensors>', 'output file with tensor "sample"')
     .action(async (o: StageOpts & { inputs: string; out: string }) => {
-      await withBackend(o, async (b) => {
+      await withBackend(o, 'forward', 'transformer', async (b) => {
         const r = await openSafetensors(o.inputs);
         try {
           const i = b.info;
@@ -95,12 +99,13 @@ export function registerStages(program: Command): void {
       });
     });
 
-  backendOptions(program.command('decode').description('VAE-decode latents [1,F,C,h,w] (tensor "latents", or the file\'s only tensor) to an MP4 (.mp4) or a folder of PNG frames'))
+  backendOptions(program.command('decode').description('VAE-decode latents [1,F,C,h,w] (tensor "latents", or the file\'s only tensor) to an MP4 (.mp4) or a folder of PNG frames'),
+    'diffusers folder (only vae/ is read), or a VAE folder itself (config.json + diffusion_pytorch_model*.safetensors)')
     .requiredOption('--inputs <file.safetensors>', 'latents file')
     .requiredOption('--out <file.mp4|dir>', 'an .mp4 file, otherwise a folder for frame_NNNNN.png')
     .option('--fps <n>', 'frames per second of the MP4', parseFloatArg('--fps', 0.001), SPEC_DEFAULTS.fps)
     .action(async (o: StageOpts & { inputs: string; out: string; fps: number }) => {
-      await withBackend(o, async (b) => {
+      await withBackend(o, 'decode', 'vae', async (b) => {
         const r = await openSafetensors(o.inputs);
         let lat: Tensor32;
         try {

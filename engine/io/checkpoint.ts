@@ -15,32 +15,95 @@ export type SubModelName = 'transformer' | 'text_encoder' | 'text_encoder_2' | '
 
 export interface SubModel<C> {
   name: SubModelName;
-  /** Folder relative to the checkpoint root. */
+  /** Folder relative to the checkpoint root ('' when the root is the sub-model folder itself). */
   dir: string;
   configFile: string;
   config: C;
   weights: WeightStore;
 }
 
-export interface Checkpoint {
+/**
+ * What a command can need from a checkpoint: 'text' (CLIP-L, CLIP-bigG, optional T5, and their tokenizers),
+ * 'transformer', 'vae', 'scheduler'. Each stage command needs one part; `generate` needs all.
+ */
+export type CheckpointPart = 'text' | 'transformer' | 'vae' | 'scheduler';
+export const ALL_PARTS: readonly CheckpointPart[] = ['text', 'transformer', 'vae', 'scheduler'];
+
+/**
+ * Where the parts came from: a diffusers pipeline folder (model_index.json and/or sub-model folders), or a folder
+ * that is itself one sub-model (config.json + weights, as `save_pretrained` of a transformer or VAE writes it).
+ */
+export type CheckpointLayout = 'pipeline' | 'transformer' | 'vae';
+
+/** A checkpoint opened for some parts only: a sub-model that was not asked for (or is optional and absent) is undefined. */
+export interface PartialCheckpoint {
   store: FileStore;
   root: string;
+  layout: CheckpointLayout;
+  /** model_index.json (no components when the folder has none). */
   modelIndex: ModelIndex;
-  transformer: SubModel<VchitectTransformerConfig>;
-  /** CLIP-L; undefined only when model_index.json marks it null. */
+  transformer?: SubModel<VchitectTransformerConfig>;
+  /** CLIP-L. */
   textEncoder?: SubModel<ClipTextConfig>;
   /** CLIP-bigG. */
   textEncoder2?: SubModel<ClipTextConfig>;
-  /** T5-XXL encoder. */
+  /** T5-XXL encoder (optional, as in SD3: absent or null in model_index.json). */
   textEncoder3?: SubModel<T5EncoderConfig>;
-  vae: SubModel<AutoencoderKLConfig>;
-  scheduler: FlowMatchSchedulerConfig;
+  vae?: SubModel<AutoencoderKLConfig>;
+  scheduler?: FlowMatchSchedulerConfig;
   /** Tokenizer folders relative to the root (present ones only). */
   tokenizerDirs: { tokenizer?: string; tokenizer_2?: string; tokenizer_3?: string };
   close(): Promise<void>;
 }
 
+/** A checkpoint with every part (what `openCheckpoint` returns and `generate` runs). */
+export interface Checkpoint extends PartialCheckpoint {
+  transformer: SubModel<VchitectTransformerConfig>;
+  vae: SubModel<AutoencoderKLConfig>;
+  scheduler: FlowMatchSchedulerConfig;
+}
+
 export const WEIGHT_BASE_NAMES = ['diffusion_pytorch_model', 'model'] as const;
+
+/** What each part is, the folder layout that provides it, and the lone folder that can stand in for it (for messages). */
+const PART_DESC: Record<CheckpointPart, { what: string; layout: string; alone?: string }> = {
+  text: {
+    what: 'the text encoders',
+    layout: 'text_encoder/ and text_encoder_2/ (CLIP-L, CLIP-bigG: config.json + model.safetensors each) with tokenizer/ and tokenizer_2/, and optionally text_encoder_3/ + tokenizer_3/ (T5)',
+  },
+  transformer: {
+    what: 'the transformer',
+    layout: 'transformer/ (config.json + diffusion_pytorch_model.safetensors, or shards with diffusion_pytorch_model.safetensors.index.json)',
+    alone: 'is the transformer folder itself',
+  },
+  vae: { what: 'the VAE', layout: 'vae/ (config.json + diffusion_pytorch_model.safetensors)', alone: 'is the VAE folder itself' },
+  scheduler: { what: 'the scheduler', layout: 'scheduler/scheduler_config.json' },
+};
+
+function listWords(xs: string[]): string {
+  return xs.length <= 1 ? xs.join('') : `${xs.slice(0, -1).join(', ')} and ${xs[xs.length - 1]}`;
+}
+
+/** Thrown when a folder lacks a part a command needs; the message names what is missing and a layout that works. */
+export class MissingCheckpointPartError extends Error {
+  constructor(
+    readonly root: string,
+    readonly missing: { part: CheckpointPart; item: string; reason: string }[],
+    purpose: string,
+    needed: readonly CheckpointPart[],
+    layout: CheckpointLayout,
+  ) {
+    const parts = [...new Set(missing.map((m) => m.part))];
+    const lacks = layout === 'pipeline'
+      ? `${root} lacks ${missing.map((m) => `${m.item} (${m.reason})`).join(', ')}`
+      : `${root} is a ${layout === 'vae' ? 'VAE' : layout} folder (config.json + weights, no model_index.json), without ${listWords(parts.map((p) => PART_DESC[p].what))}`;
+    super(
+      `${purpose} needs ${listWords(needed.map((p) => PART_DESC[p].what))}, but ${lacks}. ` +
+      `A folder that works has ${parts.map((p) => PART_DESC[p].layout).join('; and ')}${needed.length === 1 && PART_DESC[needed[0]].alone ? `, or ${PART_DESC[needed[0]].alone}` : ''}.`,
+    );
+    this.name = 'MissingCheckpointPartError';
+  }
+}
 
 async function readJson(store: FileStore, rel: string): Promise<unknown> {
   if (!(await store.exists(rel))) throw new Error(`${joinRel(store.root, rel)} not found: is ${store.root} a diffusers checkpoint folder?`);
@@ -52,48 +115,122 @@ async function readJson(store: FileStore, rel: string): Promise<unknown> {
   }
 }
 
-async function openSub<C>(store: FileStore, name: SubModelName, parse: (j: unknown, f: string) => C): Promise<SubModel<C>> {
-  const configFile = joinRel(name, 'config.json');
+async function openSub<C>(store: FileStore, name: SubModelName, dir: string, parse: (j: unknown, f: string) => C): Promise<SubModel<C>> {
+  const configFile = joinRel(dir, 'config.json');
   const config = parse(await readJson(store, configFile), configFile);
-  const weights = await openWeights(store, name, WEIGHT_BASE_NAMES);
+  const weights = await openWeights(store, dir, WEIGHT_BASE_NAMES);
   if (!weights) {
-    throw new Error(`${name}/: no weights found (expected ${WEIGHT_BASE_NAMES.map((b) => `${b}.safetensors or ${b}.safetensors.index.json`).join(', or ')})`);
+    throw new Error(`${dir ? `${dir}/` : `${store.root}/`}: no weights found (expected ${WEIGHT_BASE_NAMES.map((b) => `${b}.safetensors or ${b}.safetensors.index.json`).join(', or ')})`);
   }
-  return { name, dir: name, configFile, config, weights };
+  return { name, dir, configFile, config, weights };
 }
 
-/** Open a checkpoint from a local folder path (Node) or any FileStore (e.g. HttpFileStore in the browser). */
-export async function openCheckpoint(dirOrStore: string | FileStore): Promise<Checkpoint> {
+/** Which sub-model a lone config.json describes (its _class_name, else its fields), or null. */
+function singleModelKind(json: unknown): 'transformer' | 'vae' | null {
+  if (typeof json !== 'object' || json === null) return null;
+  const o = json as Record<string, unknown>;
+  const cls = typeof o._class_name === 'string' ? o._class_name : '';
+  if (/Transformer/i.test(cls)) return 'transformer';
+  if (/AutoencoderKL/i.test(cls)) return 'vae';
+  if (cls) return null;
+  if ('joint_attention_dim' in o || 'pos_embed_max_size' in o) return 'transformer';
+  if ('latent_channels' in o) return 'vae';
+  return null;
+}
+
+/**
+ * Opens only the parts of a checkpoint that `parts` names, from a diffusers folder (model_index.json optional; it may
+ * list only some components) or from a folder that is itself a transformer or VAE (config.json + weights). Nothing
+ * else is read. A needed part that is missing (or null in model_index.json) fails with a MissingCheckpointPartError
+ * that names it, `purpose` (e.g. "parallax forward") and the layout that would work.
+ */
+export async function openCheckpointParts(dirOrStore: string | FileStore, parts: readonly CheckpointPart[], purpose = 'this command'): Promise<PartialCheckpoint> {
   const store = typeof dirOrStore === 'string' ? new (await import('./node-files.js')).NodeFileStore(dirOrStore) : dirOrStore;
-  const modelIndex = parseModelIndex(await readJson(store, 'model_index.json'));
-  const wanted = (k: string) => modelIndex.components[k] !== null; // absent from the index counts as wanted
-  const opened: SubModel<unknown>[] = [];
-  const track = async <C>(p: Promise<SubModel<C>>): Promise<SubModel<C>> => {
-    const s = await p;
-    opened.push(s as SubModel<unknown>);
-    return s;
+  const want = new Set(parts);
+  const hasIndex = await store.exists('model_index.json');
+  const modelIndex: ModelIndex = hasIndex ? parseModelIndex(await readJson(store, 'model_index.json')) : { components: {} };
+  let layout: CheckpointLayout = 'pipeline';
+  if (!hasIndex && (await store.exists('config.json'))) {
+    const kind = singleModelKind(await readJson(store, 'config.json'));
+    if (!kind) {
+      throw new Error(`${store.root}: has config.json but no model_index.json, and config.json is neither a Vchitect transformer's nor an AutoencoderKL's (_class_name): pass a diffusers folder (model_index.json, transformer/, vae/, ...) or a transformer or VAE folder`);
+    }
+    layout = kind;
+  }
+  const ckpt: PartialCheckpoint = {
+    store, root: store.root, layout, modelIndex, tokenizerDirs: {},
+    close: async () => {
+      for (const s of [ckpt.transformer, ckpt.textEncoder, ckpt.textEncoder2, ckpt.textEncoder3, ckpt.vae]) await s?.weights.close();
+    },
+  };
+  const missing: { part: CheckpointPart; item: string; reason: string }[] = [];
+  const listed = (k: string) => modelIndex.components[k] !== undefined && modelIndex.components[k] !== null;
+  /** Opens sub-folder `name` for `part`; undefined (and noted as missing unless optional) when it is not there. */
+  const sub = async <C>(part: CheckpointPart, name: SubModelName, parse: (j: unknown, f: string) => C, optional = false): Promise<SubModel<C> | undefined> => {
+    if (layout !== 'pipeline') {
+      if (layout === name) return openSub(store, name, '', parse);
+      if (!optional) missing.push({ part, item: `${name}/`, reason: `not in a ${layout} folder` });
+      return undefined;
+    }
+    if (modelIndex.components[name] === null) {
+      if (!optional) missing.push({ part, item: `${name}/`, reason: 'model_index.json marks it null' });
+      return undefined;
+    }
+    if (!(await store.exists(joinRel(name, 'config.json')))) {
+      if (!optional || listed(name)) missing.push({ part, item: `${name}/`, reason: `no ${name}/config.json${listed(name) ? ', though model_index.json lists it' : ''}` });
+      return undefined;
+    }
+    return openSub(store, name, name, parse);
   };
   try {
-    const transformer = await track(openSub(store, 'transformer', parseTransformerConfig));
-    const textEncoder = wanted('text_encoder') ? await track(openSub(store, 'text_encoder', parseClipConfig)) : undefined;
-    const textEncoder2 = wanted('text_encoder_2') ? await track(openSub(store, 'text_encoder_2', parseClipConfig)) : undefined;
-    const textEncoder3 = wanted('text_encoder_3') ? await track(openSub(store, 'text_encoder_3', parseT5Config)) : undefined;
-    const vae = await track(openSub(store, 'vae', parseVaeConfig));
-    const scheduler = parseSchedulerConfig(await readJson(store, 'scheduler/scheduler_config.json'), 'scheduler/scheduler_config.json');
-    const tokenizerDirs: Checkpoint['tokenizerDirs'] = {};
-    for (const t of ['tokenizer', 'tokenizer_2', 'tokenizer_3'] as const) {
-      if (wanted(t) && (await store.exists(joinRel(t, 'tokenizer_config.json')))) tokenizerDirs[t] = t;
+    if (want.has('text')) {
+      ckpt.textEncoder = await sub('text', 'text_encoder', parseClipConfig);
+      ckpt.textEncoder2 = await sub('text', 'text_encoder_2', parseClipConfig);
+      ckpt.textEncoder3 = await sub('text', 'text_encoder_3', parseT5Config, true);
+      for (const t of ['tokenizer', 'tokenizer_2', 'tokenizer_3'] as const) {
+        if (layout === 'pipeline' && modelIndex.components[t] !== null && (await store.exists(joinRel(t, 'tokenizer_config.json')))) ckpt.tokenizerDirs[t] = t;
+        else if (t !== 'tokenizer_3') missing.push({ part: 'text', item: `${t}/`, reason: `no ${t}/tokenizer_config.json` });
+      }
     }
-    return {
-      store, root: store.root, modelIndex, transformer, textEncoder, textEncoder2, textEncoder3, vae, scheduler, tokenizerDirs,
-      async close() {
-        for (const s of opened) await s.weights.close();
-      },
-    };
+    if (want.has('transformer')) ckpt.transformer = await sub('transformer', 'transformer', parseTransformerConfig);
+    if (want.has('vae')) ckpt.vae = await sub('vae', 'vae', parseVaeConfig);
+    if (want.has('scheduler')) {
+      const f = 'scheduler/scheduler_config.json';
+      if (layout === 'pipeline' && (await store.exists(f))) ckpt.scheduler = parseSchedulerConfig(await readJson(store, f), f);
+      else missing.push({ part: 'scheduler', item: 'scheduler/', reason: layout === 'pipeline' ? `no ${f}` : `not in a ${layout} folder` });
+    }
+    if (missing.length) {
+      if (!hasIndex && layout === 'pipeline' && !(await hasAnyPart(store))) {
+        throw new Error(`${joinRel(store.root, 'model_index.json')} not found, and ${store.root} has no config.json nor any of ${KNOWN_CONFIGS.map((f) => f.split('/')[0] + '/').join(', ')}: is it a diffusers checkpoint folder (or a transformer or VAE folder)?`);
+      }
+      throw new MissingCheckpointPartError(store.root, missing, purpose, parts, layout);
+    }
+    return ckpt;
   } catch (e) {
-    for (const s of opened) await s.weights.close();
+    await ckpt.close();
     throw e;
   }
+}
+
+const KNOWN_CONFIGS = [
+  'transformer/config.json', 'vae/config.json', 'text_encoder/config.json', 'text_encoder_2/config.json', 'text_encoder_3/config.json',
+  'scheduler/scheduler_config.json', 'tokenizer/tokenizer_config.json', 'tokenizer_2/tokenizer_config.json',
+];
+
+async function hasAnyPart(store: FileStore): Promise<boolean> {
+  for (const f of KNOWN_CONFIGS) if (await store.exists(f)) return true;
+  return false;
+}
+
+/** Open every part of a checkpoint (what `generate` needs) from a local folder path (Node) or any FileStore. */
+export async function openCheckpoint(dirOrStore: string | FileStore, purpose = 'text-to-video generation'): Promise<Checkpoint> {
+  return (await openCheckpointParts(dirOrStore, ALL_PARTS, purpose)) as Checkpoint;
+}
+
+/** The sub-model, or an error naming the part that was not opened (a stage backend asked for a part it did not open). */
+export function requirePart<T>(ckpt: PartialCheckpoint, part: CheckpointPart, sub: T | undefined): T {
+  if (sub === undefined) throw new Error(`${ckpt.root}: ${PART_DESC[part].what} ${part === 'text' ? 'were' : 'was'} not opened (needs ${PART_DESC[part].layout})`);
+  return sub;
 }
 
 /** Thrown by the validators; `problems` lists every issue found (the message joins them). */
@@ -293,12 +430,15 @@ export interface CheckpointSummaryDims {
 }
 
 /**
- * Validate every sub-model and the cross-model sizes (text encoder widths vs the transformer's
- * joint_attention_dim / pooled_projection_dim, VAE latent channels vs transformer in_channels).
+ * Validate the sub-models of the given parts, and the cross-model sizes between the parts validated (text encoder
+ * widths vs the transformer's joint_attention_dim / pooled_projection_dim, VAE latent channels vs transformer
+ * in_channels). Sub-models of other parts are not looked at: a stage command checks exactly what it uses.
  */
-export function validateCheckpoint(ckpt: Checkpoint, opts: ValidateOptions = {}): CheckpointSummaryDims {
+export function validateCheckpointParts(ckpt: PartialCheckpoint, parts: readonly CheckpointPart[], opts: ValidateOptions = {}): Partial<CheckpointSummaryDims> {
+  const want = new Set(parts);
   const problems: string[] = [];
-  const run = <T>(f: () => T): T | undefined => {
+  const run = <T>(sub: SubModel<unknown> | undefined, f: () => T): T | undefined => {
+    if (!sub) return undefined;
     try {
       return f();
     } catch (e) {
@@ -307,11 +447,12 @@ export function validateCheckpoint(ckpt: Checkpoint, opts: ValidateOptions = {})
       return undefined;
     }
   };
-  const transformer = run(() => validateTransformer(ckpt, opts));
-  const textEncoder = ckpt.textEncoder ? run(() => validateClip(ckpt.textEncoder!, 'text_encoder', opts)) : undefined;
-  const textEncoder2 = ckpt.textEncoder2 ? run(() => validateClip(ckpt.textEncoder2!, 'text_encoder_2', opts)) : undefined;
-  const textEncoder3 = ckpt.textEncoder3 ? run(() => validateT5(ckpt.textEncoder3!, opts)) : undefined;
-  const vae = run(() => validateVae(ckpt, opts));
+  const text = want.has('text');
+  const transformer = want.has('transformer') ? run(ckpt.transformer, () => validateTransformer(ckpt.transformer!, opts)) : undefined;
+  const textEncoder = text ? run(ckpt.textEncoder, () => validateClip(ckpt.textEncoder!, 'text_encoder', opts)) : undefined;
+  const textEncoder2 = text ? run(ckpt.textEncoder2, () => validateClip(ckpt.textEncoder2!, 'text_encoder_2', opts)) : undefined;
+  const textEncoder3 = text ? run(ckpt.textEncoder3, () => validateT5(ckpt.textEncoder3!, opts)) : undefined;
+  const vae = want.has('vae') ? run(ckpt.vae, () => validateVae(ckpt.vae!, opts)) : undefined;
   if (transformer && textEncoder && textEncoder2) {
     const pooled = textEncoder.projection_dim + textEncoder2.projection_dim;
     if (pooled !== transformer.pooledProjectionDim) {
@@ -327,5 +468,11 @@ export function validateCheckpoint(ckpt: Checkpoint, opts: ValidateOptions = {})
     problems.push(`vae latent_channels ${vae.latent_channels} != transformer in_channels ${transformer.inChannels}`);
   }
   if (problems.length) throw new CheckpointValidationError(problems);
-  return { transformer: transformer!, textEncoder, textEncoder2, textEncoder3, vae: vae! };
+  return { transformer, textEncoder, textEncoder2, textEncoder3, vae };
+}
+
+/** Validate every sub-model and the cross-model sizes (validateCheckpointParts over all parts). */
+export function validateCheckpoint(ckpt: Checkpoint, opts: ValidateOptions = {}): CheckpointSummaryDims {
+  const d = validateCheckpointParts(ckpt, ALL_PARTS, opts);
+  return { ...d, transformer: d.transformer!, vae: d.vae! };
 }

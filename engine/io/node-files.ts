@@ -5,26 +5,39 @@ import { join } from 'node:path';
 import type { ByteSource } from './byte-source.js';
 import type { FileStore } from './file-store.js';
 
+/**
+ * A file opened on first use. Concurrent first reads share one open (no second handle left behind), and close()
+ * closes the handle even when it is called while the open is still in flight; a later read opens the file again.
+ */
 export class NodeFileSource implements ByteSource {
-  private handle: FileHandle | null = null;
-  private fileSize = -1;
+  private opening: Promise<{ fh: FileHandle; size: number }> | null = null;
   constructor(readonly name: string) {}
 
-  private async fh(): Promise<FileHandle> {
-    if (!this.handle) {
-      this.handle = await open(this.name, 'r');
-      this.fileSize = (await this.handle.stat()).size;
+  private file(): Promise<{ fh: FileHandle; size: number }> {
+    if (!this.opening) {
+      const p = (async () => {
+        const fh = await open(this.name, 'r');
+        try {
+          return { fh, size: (await fh.stat()).size };
+        } catch (e) {
+          await fh.close();
+          throw e;
+        }
+      })();
+      this.opening = p;
+      p.catch(() => {
+        if (this.opening === p) this.opening = null;
+      });
     }
-    return this.handle;
+    return this.opening;
   }
   async size(): Promise<number> {
-    await this.fh();
-    return this.fileSize;
+    return (await this.file()).size;
   }
   async read(offset: number, length: number): Promise<Uint8Array> {
-    const fh = await this.fh();
-    if (offset < 0 || length < 0 || offset + length > this.fileSize) {
-      throw new Error(`${this.name}: read of ${length} bytes at ${offset} is past the end (${this.fileSize} bytes): file truncated?`);
+    const { fh, size } = await this.file();
+    if (offset < 0 || length < 0 || offset + length > size) {
+      throw new Error(`${this.name}: read of ${length} bytes at ${offset} is past the end (${size} bytes): file truncated?`);
     }
     const out = new Uint8Array(length);
     let done = 0;
@@ -36,9 +49,10 @@ export class NodeFileSource implements ByteSource {
     return out;
   }
   async close(): Promise<void> {
-    const h = this.handle;
-    this.handle = null;
-    await h?.close();
+    const p = this.opening;
+    this.opening = null;
+    const f = await p?.catch(() => null);
+    await f?.fh.close();
   }
 }
 

@@ -135,12 +135,18 @@ export class SafetensorsReader {
     readonly fileSize: number,
   ) {}
 
+  /** Takes ownership of `source`: the reader's close() closes it, and a header that fails to parse closes it at once. */
   static async open(source: ByteSource): Promise<SafetensorsReader> {
-    const size = await source.size();
-    if (size < 8) parseHeaderLength(new Uint8Array(8), size, source.name);
-    const n = parseHeaderLength(await source.read(0, 8), size, source.name);
-    const header = parseSafetensorsHeader(await source.read(8, n), size, source.name);
-    return new SafetensorsReader(source, header, size);
+    try {
+      const size = await source.size();
+      if (size < 8) parseHeaderLength(new Uint8Array(8), size, source.name);
+      const n = parseHeaderLength(await source.read(0, 8), size, source.name);
+      const header = parseSafetensorsHeader(await source.read(8, n), size, source.name);
+      return new SafetensorsReader(source, header, size);
+    } catch (e) {
+      await source.close?.();
+      throw e;
+    }
   }
 
   get name(): string {

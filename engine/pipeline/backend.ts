@@ -1,7 +1,7 @@
 // The model-backend interface the text-to-video pipeline drives: text encoders, the transformer velocity and the
 // VAE decoder. Implementations: gpu-backend.ts (WebGPU), reference-backend.ts (float64 CPU), and one rank of a
 // parallel world (engine/parallel/parallel-backend.ts).
-import type { GenerateSettings } from './generate-options.js';
+import type { GenerateSettings } from './generate-settings.js';
 
 /** Text conditioning of one prompt (spec section 3). */
 export interface TextConditioning {

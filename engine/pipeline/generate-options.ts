@@ -2,6 +2,7 @@
 // latent shape they imply for a given model.
 import type { GuidanceMode } from '../reference/flow-match.js';
 import type { BackendModelInfo } from './backend.js';
+import type { GenerateSettings } from './generate-settings.js';
 
 /** Reference defaults (spec section 4): 768x432, 40 frames, 100 steps, guidance 7.5 'reference', 8 fps. */
 export const SPEC_DEFAULTS = {
@@ -10,17 +11,7 @@ export const SPEC_DEFAULTS = {
 
 export const GUIDANCE_MODES: readonly GuidanceMode[] = ['reference', 'constant'];
 
-export interface GenerateSettings {
-  prompt: string;
-  negativePrompt: string;
-  frames: number;
-  width: number;
-  height: number;
-  steps: number;
-  guidance: number;
-  guidanceMode: GuidanceMode;
-  seed: number;
-}
+export type { GenerateSettings } from './generate-settings.js';
 
 export class GenerateOptionsError extends Error {
   constructor(message: string) {

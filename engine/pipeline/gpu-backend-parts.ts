@@ -2,7 +2,7 @@
 // of the conditioning, the lazily loaded f32 VAE, and the sum of weight-load reports.
 import type { DType } from '../dtype.js';
 import type { Device } from '../gpu/device.js';
-import type { Checkpoint } from '../io/checkpoint.js';
+import { requirePart, type PartialCheckpoint } from '../io/checkpoint.js';
 import { VaeModel } from '../model/vae.js';
 import type { GpuWeights } from '../model/weights.js';
 import { Tensor } from '../tensor.js';
@@ -53,11 +53,11 @@ export class LazyVae {
 
   constructor(
     private readonly device: Device,
-    private readonly ckpt: Checkpoint,
+    private readonly ckpt: PartialCheckpoint,
   ) {}
 
   get(): Promise<VaeModel> {
-    this.loading ??= VaeModel.load(this.device, this.ckpt.vae, { dtype: 'f32' }).then((v) => {
+    this.loading ??= VaeModel.load(this.device, requirePart(this.ckpt, 'vae', this.ckpt.vae), { dtype: 'f32' }).then((v) => {
       this.weights.push(v.weights);
       return v;
     });

@@ -4,12 +4,12 @@
 
 import type { DType } from '../dtype.js';
 import { Device } from '../gpu/device.js';
-import { validateCheckpoint, type Checkpoint } from '../io/checkpoint.js';
+import { requirePart, validateCheckpoint, validateCheckpointParts, type Checkpoint, type CheckpointPart, type PartialCheckpoint } from '../io/checkpoint.js';
 import { guideVelocity } from '../model/guidance.js';
 import { VchitectTransformer } from '../model/vchitect.js';
 import { Tensor } from '../tensor.js';
 import type { BackendModelInfo, DecodedVideo, ModelBackend, Tensor32, TextConditioning } from './backend.js';
-import { backendInfoFromCheckpoint } from './backend-info.js';
+import { backendInfoFromCheckpoint, partialBackendInfo } from './backend-info.js';
 import { GpuTextEncoders } from './gpu-text-encoders.js';
 import { LazyVae, readAndDispose, requireComputeDtype, sumLoadReports, TextTensorCache } from './gpu-backend-parts.js';
 
@@ -24,33 +24,60 @@ export interface GpuBackendOptions {
 export class GpuBackend implements ModelBackend {
   readonly info: BackendModelInfo;
   private readonly textTensors: TextTensorCache;
-  private readonly text: GpuTextEncoders;
+  /** Absent when the backend was made for parts without the text encoders (GpuBackend.forParts). */
+  private readonly text?: GpuTextEncoders;
   private readonly vae: LazyVae;
 
   private constructor(
     readonly device: Device,
-    readonly transformer: VchitectTransformer,
-    ckpt: Checkpoint,
+    private readonly model: VchitectTransformer | undefined,
+    private readonly ckpt: PartialCheckpoint,
+    readonly dtype: DType,
+    info: (ckpt: PartialCheckpoint, name: string) => BackendModelInfo,
     private readonly ownsDevice: boolean,
   ) {
-    this.info = backendInfoFromCheckpoint(ckpt, `webgpu-${transformer.dtype}`);
-    this.text = new GpuTextEncoders(device, ckpt, transformer.dtype, transformer.dims.jointAttentionDim);
-    this.textTensors = new TextTensorCache(device, transformer.dtype);
+    this.info = info(ckpt, `webgpu-${dtype}`);
+    this.text = ckpt.textEncoder && ckpt.textEncoder2 ? new GpuTextEncoders(device, ckpt, dtype, this.info.jointDim) : undefined;
+    this.textTensors = new TextTensorCache(device, dtype);
     this.vae = new LazyVae(device, ckpt);
+  }
+
+  /** The transformer (every backend from create() has it; one from forParts() only when 'transformer' was asked for). */
+  get transformer(): VchitectTransformer {
+    return requirePart(this.ckpt, 'transformer', this.model);
   }
 
   static async create(ckpt: Checkpoint, opts: GpuBackendOptions = {}): Promise<GpuBackend> {
     validateCheckpoint(ckpt, { allowUnexpected: true });
     GpuTextEncoders.check(ckpt);
+    return GpuBackend.build(ckpt, true, opts, (c, n) => backendInfoFromCheckpoint(c as Checkpoint, n));
+  }
+
+  /**
+   * A backend over the opened parts only (single-stage commands): validates just those parts and loads the
+   * transformer only when 'transformer' is among them; a method whose part is absent throws. Info: partialBackendInfo.
+   */
+  static async forParts(ckpt: PartialCheckpoint, parts: readonly CheckpointPart[], opts: GpuBackendOptions = {}): Promise<GpuBackend> {
+    validateCheckpointParts(ckpt, parts, { allowUnexpected: true });
+    if (parts.includes('text')) GpuTextEncoders.check(ckpt);
+    return GpuBackend.build(ckpt, parts.includes('transformer'), opts, partialBackendInfo);
+  }
+
+  private static async build(ckpt: PartialCheckpoint, withTransformer: boolean, opts: GpuBackendOptions, info: (c: PartialCheckpoint, n: string) => BackendModelInfo): Promise<GpuBackend> {
     const device = opts.device ?? (await Device.create({ label: 'parallax', adapterIndex: opts.adapterIndex }));
     const dtype = opts.dtype ?? 'f32';
-    requireComputeDtype(device, dtype);
-    const transformer = await VchitectTransformer.load(device, ckpt.transformer, { dtype });
-    return new GpuBackend(device, transformer, ckpt, !opts.device);
+    try {
+      requireComputeDtype(device, dtype);
+      const transformer = withTransformer ? await VchitectTransformer.load(device, requirePart(ckpt, 'transformer', ckpt.transformer), { dtype }) : undefined;
+      return new GpuBackend(device, transformer, ckpt, dtype, info, !opts.device);
+    } catch (e) {
+      if (!opts.device) device.destroy();
+      throw e;
+    }
   }
 
   async encodeText(prompt: string): Promise<TextConditioning> {
-    return this.text.encode(prompt);
+    return requirePart(this.ckpt, 'text', this.text).encode(prompt);
   }
 
   async velocity(latents: Tensor32, timestep: number, text: TextConditioning): Promise<Float32Array> {
@@ -73,7 +100,7 @@ export class GpuBackend implements ModelBackend {
   }
 
   private upload(latents: Tensor32): Tensor {
-    return Tensor.from(this.device, latents.data, latents.shape, this.transformer.dtype, 'latents');
+    return Tensor.from(this.device, latents.data, latents.shape, this.dtype, 'latents');
   }
 
   private forward(hidden: Tensor, timestep: number, text: TextConditioning): Tensor {
@@ -96,14 +123,14 @@ export class GpuBackend implements ModelBackend {
   }
 
   weightsLoaded(): { bytes: number; tensors: number; ms: number } {
-    const all = [this.transformer.weights, ...this.text.weights, ...this.vae.weights];
+    const all = [...(this.model ? [this.model.weights] : []), ...(this.text?.weights ?? []), ...this.vae.weights];
     return sumLoadReports(all);
   }
 
   async dispose(): Promise<void> {
     this.textTensors.dispose();
-    this.transformer.dispose();
-    await this.text.dispose();
+    this.model?.dispose();
+    await this.text?.dispose();
     await this.vae.dispose();
     if (this.ownsDevice) this.device.destroy();
   }

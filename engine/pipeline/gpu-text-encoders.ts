@@ -3,7 +3,7 @@
 // parallel world (engine/parallel/parallel-backend.ts).
 import type { DType } from '../dtype.js';
 import type { Device } from '../gpu/device.js';
-import type { Checkpoint } from '../io/checkpoint.js';
+import type { PartialCheckpoint } from '../io/checkpoint.js';
 import { ClipTextModel } from '../model/clip.js';
 import { T5Encoder } from '../model/t5.js';
 import { encodePrompt, type TextEncoders } from '../model/text-conditioning.js';
@@ -18,7 +18,7 @@ export class GpuTextEncoders {
 
   constructor(
     private readonly device: Device,
-    private readonly ckpt: Checkpoint,
+    private readonly ckpt: PartialCheckpoint,
     private readonly dtype: DType,
     private readonly jointDim: number,
   ) {
@@ -26,7 +26,7 @@ export class GpuTextEncoders {
   }
 
   /** Throws when the checkpoint lacks the CLIP encoders (T5 is optional, as in SD3). */
-  static check(ckpt: Checkpoint): void {
+  static check(ckpt: PartialCheckpoint): void {
     if (!ckpt.textEncoder || !ckpt.textEncoder2) throw new Error(`${ckpt.root}: the CLIP text encoders (text_encoder/, text_encoder_2/) are required`);
   }
 

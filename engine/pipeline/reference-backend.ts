@@ -1,8 +1,8 @@
 // ModelBackend over the float64 reference models (engine/reference/) and the checkpoint loader: exact but slow,
 // meant for tiny checkpoints and as ground truth. Each sub-model's weights are read (widened to f64) on first use.
-import type { Checkpoint, SubModel } from '../io/checkpoint.js';
+import type { Checkpoint, CheckpointPart, PartialCheckpoint, SubModel } from '../io/checkpoint.js';
 import type { ClipTextConfig } from '../io/configs.js';
-import { validateCheckpoint } from '../io/checkpoint.js';
+import { requirePart, validateCheckpoint, validateCheckpointParts } from '../io/checkpoint.js';
 import type { WeightStore } from '../io/sharded.js';
 import { FLOAT_DTYPES } from '../io/dtype.js';
 import { loadCheckpointTokenizers, type Sd3Tokenizers } from '../text/tokenizers.js';
@@ -12,7 +12,7 @@ import { t5EncoderForward64 } from '../reference/t5.js';
 import { decodeLatents64, toUint8Image64 } from '../reference/vae.js';
 import { vchitectForward64 } from '../reference/vchitect.js';
 import type { BackendModelInfo, DecodedVideo, ModelBackend, Tensor32, TextConditioning } from './backend.js';
-import { backendInfoFromCheckpoint } from './backend-info.js';
+import { backendInfoFromCheckpoint, partialBackendInfo } from './backend-info.js';
 import { assembleTextConditioning } from './text-conditioning.js';
 import { clipConfig64, t5Config64, vaeConfig64, vchitectConfig64 } from './reference-configs.js';
 import { planarToInterleaved } from './frames.js';
@@ -37,15 +37,27 @@ export class ReferenceBackend implements ModelBackend {
   private readonly cache = new Map<string, Promise<Map<string, Tensor64>>>();
   private tokenizers?: Promise<Sd3Tokenizers>;
 
-  private constructor(private readonly ckpt: Checkpoint) {
-    this.info = backendInfoFromCheckpoint(ckpt, 'reference-f64');
+  private constructor(
+    private readonly ckpt: PartialCheckpoint,
+    info: BackendModelInfo,
+  ) {
+    this.info = info;
   }
 
   /** Validates the checkpoint (every key and shape) and returns a backend over it; weights load lazily. */
   static async create(ckpt: Checkpoint): Promise<ReferenceBackend> {
     validateCheckpoint(ckpt, { allowUnexpected: true });
     if (!ckpt.textEncoder || !ckpt.textEncoder2) throw new Error(`${ckpt.root}: the CLIP text encoders (text_encoder/, text_encoder_2/) are required`);
-    return new ReferenceBackend(ckpt);
+    return new ReferenceBackend(ckpt, backendInfoFromCheckpoint(ckpt, 'reference-f64'));
+  }
+
+  /**
+   * A backend over the opened parts only (single-stage commands): validates just those parts; a method whose part
+   * is absent throws (encodeText needs 'text', velocity 'transformer', decode 'vae'). Info sizes: partialBackendInfo.
+   */
+  static async forParts(ckpt: PartialCheckpoint, parts: readonly CheckpointPart[]): Promise<ReferenceBackend> {
+    validateCheckpointParts(ckpt, parts, { allowUnexpected: true });
+    return new ReferenceBackend(ckpt, partialBackendInfo(ckpt, 'reference-f64'));
   }
 
   private weights(sub: SubModel<unknown>): Promise<Map<string, Tensor64>> {
@@ -66,8 +78,8 @@ export class ReferenceBackend implements ModelBackend {
       const hs = out.hiddenStates[out.hiddenStates.length - 2];
       return { hidden: { rows: hs.shape[0], cols: hs.shape[1], data: hs.data }, pooled: out.textEmbeds.data };
     };
-    const l = await run(ck.textEncoder!, tok.clipL.encode(prompt));
-    const g = await run(ck.textEncoder2!, tok.clipG.encode(prompt));
+    const l = await run(requirePart(ck, 'text', ck.textEncoder), tok.clipL.encode(prompt));
+    const g = await run(requirePart(ck, 'text', ck.textEncoder2), tok.clipG.encode(prompt));
     let t5 = null;
     if (ck.textEncoder3 && tok.t5) {
       const sub = ck.textEncoder3;
@@ -81,8 +93,9 @@ export class ReferenceBackend implements ModelBackend {
   }
 
   async velocity(latents: Tensor32, timestep: number, text: TextConditioning): Promise<Float32Array> {
-    const w = await this.weights(this.ckpt.transformer);
-    const v = vchitectForward64(w, vchitectConfig64(this.ckpt.transformer.config), {
+    const t = requirePart(this.ckpt, 'transformer', this.ckpt.transformer);
+    const w = await this.weights(t);
+    const v = vchitectForward64(w, vchitectConfig64(t.config), {
       hiddenStates: to64(latents),
       timestep,
       encoderHiddenStates: { shape: [1, text.tokens, text.jointDim], data: Float64Array.from(text.promptEmbeds) },
@@ -92,8 +105,8 @@ export class ReferenceBackend implements ModelBackend {
   }
 
   async decode(latents: Tensor32): Promise<DecodedVideo> {
-    const w = await this.weights(this.ckpt.vae);
-    const x = decodeLatents64(w, vaeConfig64(this.ckpt.vae.config), to64(latents));
+    const vae = requirePart(this.ckpt, 'vae', this.ckpt.vae);
+    const x = decodeLatents64(await this.weights(vae), vaeConfig64(vae.config), to64(latents));
     const [nf, c, h, wd] = x.shape;
     if (c !== 3) throw new Error(`VAE decoder produced ${c} channels; RGB output needs out_channels 3 (vae/config.json)`);
     const bytes = toUint8Image64(x);

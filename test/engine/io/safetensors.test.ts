@@ -1,11 +1,14 @@
 // Safetensors write/read round trips for every dtype, header layout, positioned reads, and strict
-// rejection of corrupt files with messages that name the problem.
+// rejection of corrupt files with messages that name the problem, and file handles closed explicitly (never left
+// to the garbage collector).
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openSafetensors, writeSafetensors, toFloat32, SafetensorsReader } from '../../../engine/io/safetensors.js';
 import { MemoryByteSource, type ByteSource } from '../../../engine/io/byte-source.js';
+import { NodeFileSource } from '../../../engine/io/node-files.js';
 
 let dir = '';
 beforeAll(async () => { dir = await mkdtemp(join(tmpdir(), 'st-')); });
@@ -164,5 +167,51 @@ describe('corrupt files', () => {
   it('missing tensor name', async () => {
     const r = await SafetensorsReader.open(new MemoryByteSource(build(two([0, 16], [16, 32]), 32), 'm.safetensors'));
     await expect(r.read('nope')).rejects.toThrow(/m.safetensors: no tensor named nope/);
+  });
+});
+
+describe('file handles are closed explicitly', () => {
+  const openFds = () => readdirSync('/proc/self/fd').length;
+  const onLinux = process.platform === 'linux';
+
+  it.runIf(onLinux)('a header that fails to parse closes its file at once', async () => {
+    const p = join(dir, 'bad-header.safetensors');
+    await writeFile(p, Uint8Array.from([...new Uint8Array(new BigUint64Array([4n]).buffer), ...new TextEncoder().encode('nope')]));
+    const before = openFds();
+    await expect(openSafetensors(p)).rejects.toThrow(/not valid JSON|does not start/);
+    expect(openFds()).toBe(before);
+  });
+
+  it('SafetensorsReader.open closes the source it was given when the header is bad', async () => {
+    let closed = 0;
+    const src: ByteSource = { name: 'm', size: async () => 3, read: async () => new Uint8Array(3), close: async () => void closed++ };
+    await expect(SafetensorsReader.open(src)).rejects.toThrow(/fewer than the 8-byte/);
+    expect(closed).toBe(1);
+  });
+
+  it.runIf(onLinux)('concurrent first reads share one handle, and close() releases it', async () => {
+    const p = join(dir, 'conc.safetensors');
+    await writeSafetensors(p, { a: { dtype: 'F32', shape: [8], data: new Float32Array(8).fill(1) }, b: { dtype: 'F32', shape: [4], data: new Float32Array(4).fill(2) } });
+    const before = openFds();
+    const src = new NodeFileSource(p);
+    const [x, y, n] = await Promise.all([src.read(0, 8), src.read(8, 4), src.size()]);
+    expect([x.length, y.length, n]).toEqual([8, 4, (await readFile(p)).length]);
+    expect(openFds()).toBe(before + 1);
+    await src.close();
+    expect(openFds()).toBe(before);
+  });
+
+  it.runIf(onLinux)('close() while the first open is in flight still closes the handle', async () => {
+    const p = join(dir, 'inflight.safetensors');
+    await writeFile(p, new Uint8Array(16));
+    const before = openFds();
+    const src = new NodeFileSource(p);
+    const sizeP = src.size();
+    await src.close();
+    expect(await sizeP).toBe(16);
+    expect(openFds()).toBe(before);
+    expect((await src.read(0, 4)).length).toBe(4); // reopens on demand
+    await src.close();
+    expect(openFds()).toBe(before);
   });
 });
