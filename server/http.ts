@@ -9,7 +9,7 @@ import { z } from 'zod';
 import { JOB_STATUSES, type JobRecord, type JobStore } from './db.js';
 import { HttpError, readJsonBody, sendError, sendJson, serveFile } from './http-util.js';
 import { hostNotAllowedMessage, type HostCheck } from './host-check.js';
-import { isJobId, realpathUnder, resolveUnder } from './paths.js';
+import { isJobId, realpathUnder, realpathUnderModel, resolveUnder } from './paths.js';
 import { QueueLimitError, type JobQueue } from './queue.js';
 import { GUIDANCE_MODES, MAX_SEED, parseJobRequest, requestDefaults, type RequestLimits } from './schema.js';
 import { bearerMatches } from './token.js';
@@ -77,7 +77,7 @@ export function originAllowed(ctx: ApiContext, req: IncomingMessage): boolean {
 
 function corsHeaders(ctx: ApiContext, req: IncomingMessage): Record<string, string> {
   const origin = req.headers.origin;
-  if (!origin || !ctx.corsOrigins.includes(origin)) return {};
+  if (!origin || !originAllowed(ctx, req)) return {};
   return {
     'Access-Control-Allow-Origin': origin,
     Vary: 'Origin',
@@ -301,7 +301,7 @@ async function serveModelFile(ctx: ApiContext, req: IncomingMessage, res: Server
   if (rel.length === 0 || rel.some((p) => p.startsWith('.') || p.includes('/') || p.includes('\\') || p.includes('\0'))) {
     throw new HttpError(404, 'not_found', `no model file ${JSON.stringify(rel.join('/').slice(0, 200))}`);
   }
-  const file = await realpathUnder(ctx.modelDir, rel.join('/'));
+  const file = await realpathUnderModel(ctx.modelDir, rel.join('/'));
   if (!file || !(await isFile(file))) throw new HttpError(404, 'not_found', `no model file ${JSON.stringify(rel.join('/').slice(0, 200))} in the exposed model folder`);
   await serveFile(req, res, file, { ...cors, 'Cache-Control': 'private, max-age=3600' });
 }
@@ -384,7 +384,7 @@ async function handle(ctx: ApiContext, req: IncomingMessage, res: ServerResponse
   }
   if (req.method === 'OPTIONS') {
     const origin = req.headers.origin;
-    if (!origin || !ctx.corsOrigins.includes(origin)) throw new HttpError(403, 'origin_not_allowed', `CORS preflight from origin ${origin ?? '(none)'} is not allowed`);
+    if (!origin || !originAllowed(ctx, req)) throw new HttpError(403, 'origin_not_allowed', `CORS preflight from origin ${origin ?? '(none)'} is not allowed; add it to the server's CORS origins (--cors)`);
     res.writeHead(204, {
       ...corsHeaders(ctx, req),
       'Access-Control-Allow-Methods': 'GET, HEAD, POST, DELETE, OPTIONS',

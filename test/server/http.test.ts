@@ -384,9 +384,13 @@ describe('CORS', () => {
     expect(r.status).toBe(403);
     expect((await r.json()).code).toBe('origin_not_allowed');
   });
-  it('same-origin requests are allowed', async () => {
+  it('same-origin requests are allowed, preflights included', async () => {
     const r = await t.api('/api/jobs', { method: 'POST', headers: { origin: t.server.url }, json: { ...small, steps: 1 } });
     expect(r.status).toBe(201);
+    const pre = await t.api('/api/jobs', { method: 'OPTIONS', headers: { origin: t.server.url, 'access-control-request-method': 'DELETE' } });
+    expect(pre.status).toBe(204);
+    expect(pre.headers.get('access-control-allow-origin')).toBe(t.server.url);
+    expect(pre.headers.get('access-control-allow-methods')).toMatch(/DELETE/);
   });
 });
 
