@@ -256,7 +256,14 @@ async function routeApi(ctx: ApiContext, req: IncomingMessage, res: ServerRespon
     }
     if (method !== 'DELETE') methodNotAllowed('GET, DELETE');
     requireAuth(ctx, req);
-    return cancel(ctx, res, id, cors);
+    getJob(ctx, id);
+    const r = await ctx.queue.remove(id);
+    if (r.outcome === 'not_found') throw new HttpError(404, 'not_found', `no job ${id}`);
+    if (r.outcome === 'active') {
+      throw new HttpError(409, 'job_active', `job ${id} is ${r.job.status}; cancel it first (POST /api/jobs/${id}/cancel), then delete it`, { job: jobView(r.job, ctx.queue) });
+    }
+    sendJson(res, 200, { deleted: id }, cors);
+    return;
   }
   if (parts.length === 3 && parts[2] === 'cancel') {
     if (method !== 'POST') methodNotAllowed('POST');

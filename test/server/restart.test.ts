@@ -1,5 +1,6 @@
 // Persistence across restarts on the same data dir: graceful stop mid-job and a SIGKILLed server process.
 // Finished jobs and files survive; running jobs become 'interrupted'; queued jobs run after restart.
+import { existsSync } from 'node:fs';
 import { spawn } from 'node:child_process';
 import { readFile, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -40,6 +41,7 @@ describe('restart', () => {
       expect(r.status).toBe('interrupted');
       expect(r.error).toMatch(/server stopped/);
       expect(r.progress.step).toBeGreaterThanOrEqual(2);
+      expect(existsSync(join(dataDir, 'jobs', running))).toBe(false); // no empty folder left behind
       for (const id of done) {
         const j = await getJob(t2, id);
         expect(j.status).toBe('succeeded');
@@ -89,6 +91,8 @@ describe('restart', () => {
         expect(t.server.token).toBe(info.token);
         expect(t.server.recovered).toEqual({ interrupted: 1, queued: 1 });
         expect((await getJob(t, run)).status).toBe('interrupted');
+        await waitFor(() => !existsSync(join(dataDir, 'jobs', run)), 'folder of the interrupted job removed');
+        expect(existsSync(join(dataDir, 'jobs', fin))).toBe(true);
         expect((await getJob(t, fin)).status).toBe('succeeded');
         expect((await t.api(`/api/jobs/${fin}/frames/2`)).status).toBe(200);
         await waitForStatus(t, q, ['succeeded']);
