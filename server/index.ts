@@ -7,12 +7,12 @@ import { join, resolve } from 'node:path';
 import type { Logger } from 'pino';
 import { JobStore } from './db.js';
 import type { Generator } from './generator.js';
+import { createHostCheck } from './host-check.js';
 import { answeredEarly, createApiHandler, type ApiContext } from './http.js';
+import { connectionErrorResponse } from './http-util.js';
 import { createLogger, type LogLevel } from './logger.js';
 import { JobQueue } from './queue.js';
 import { DEFAULT_LIMITS, tightenLimits, type RequestLimits } from './schema.js';
-import { connectionErrorResponse } from './http-util.js';
-import { createHostCheck } from './host-check.js';
 import { resolveToken, type TokenSource } from './token.js';
 import { attachEvents } from './ws.js';
 
