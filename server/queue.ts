@@ -1,12 +1,12 @@
 // FIFO job queue in front of N generator groups (one running job per group), with cancellation, per-client
 // limits and restart recovery. State lives in JobStore; this class only keeps the in-flight bookkeeping.
 import { randomUUID } from 'node:crypto';
-import { mkdir, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import { join, relative } from 'node:path';
 import type { Logger } from 'pino';
 import type { JobOutputs, JobRecord, JobStore } from './db.js';
 import type { Generator, GenerateResult, RgbaImage } from './generator.js';
-import { resolveUnder } from './paths.js';
+import { isJobId, resolveUnder } from './paths.js';
 import type { JobRequest } from './schema.js';
 
 export type QueueEvent =
@@ -108,8 +108,10 @@ export class JobQueue {
     if (this.started) throw new Error('JobQueue.start() called twice');
     this.started = true;
     const interrupted = this.opts.store.interruptRunning(Date.now());
-    // Their partial outputs are unusable: remove the folders (in the background; nothing serves them).
+    // Their partial outputs are unusable: remove the folders (in the background; nothing serves them), and those
+    // of jobs that ended without a video under an older version that kept them.
     for (const id of interrupted) void this.removeFiles(id);
+    void this.sweepUnfinishedFolders();
     for (const j of this.opts.store.queuedJobs()) this.pending.push(j.id);
     const queued = this.pending.length;
     this.dispatch();
@@ -125,6 +127,15 @@ export class JobQueue {
     const dir = this.jobDir(id);
     if (!dir || dir === join(this.opts.dataDir, 'jobs')) return;
     await rm(dir, { recursive: true, force: true }).catch((err: unknown) => this.opts.logger.warn({ err, jobId: id }, 'could not remove job files'));
+  }
+
+  /** Removes jobs/<id>/ folders of failed, cancelled and interrupted jobs (never of unknown ids or other jobs). */
+  private async sweepUnfinishedFolders(): Promise<void> {
+    const names = await readdir(join(this.opts.dataDir, 'jobs')).catch(() => [] as string[]);
+    for (const name of names) {
+      const status = isJobId(name) ? this.opts.store.get(name)?.status : undefined;
+      if (status === 'failed' || status === 'cancelled' || status === 'interrupted') await this.removeFiles(name);
+    }
   }
 
   /** Deletes a finished job: its record and its folder. Queued or running jobs must be cancelled first. */
