@@ -11,7 +11,7 @@ export type HostCheck = (hostHeader: string | undefined) => boolean;
 export function hostnameOf(hostHeader: string): string | null {
   if (hostHeader === '' || /[\s/\\?#@]/.test(hostHeader)) return null;
   try {
-    const name = new URL(`http://${hostHeader}`).hostname.toLowerCase();
+    const name = new URL(`http://${hostHeader}`).hostname.toLowerCase().replace(/\.$/, ''); // "localhost." = "localhost"
     return name.startsWith('[') && name.endsWith(']') ? name.slice(1, -1) : name;
   } catch {
     return null;

@@ -51,7 +51,7 @@ describe('Host header (DNS rebinding)', () => {
 
   it('refuses foreign host names on the API, the app and the WebSocket with 403 host_not_allowed', async () => {
     const port = t.server.port;
-    for (const host of [`attacker.example:${port}`, 'attacker.example', `localhost.attacker.example:${port}`, `parallax.lan.evil.example:${port}`, `studio.example.evil:${port}`]) {
+    for (const host of [`attacker.example:${port}`, 'attacker.example', `localhost.attacker.example:${port}`, `parallax.lan.evil.example:${port}`, `studio.example.evil:${port}`, `attacker.example.:${port}`, 'bad host', `x@attacker.example:${port}`]) {
       const origin = `http://${host}`;
       for (const path of ['/api/jobs', '/api/config', '/api/health', '/']) {
         const r = await getWithHost(t.server.url, path, { host, origin });
@@ -67,7 +67,7 @@ describe('Host header (DNS rebinding)', () => {
 
   it('accepts loopback names and addresses, IP literals and the configured names', async () => {
     const port = t.server.port;
-    for (const host of [`127.0.0.1:${port}`, `localhost:${port}`, `LOCALHOST:${port}`, `app.localhost:${port}`, `[::1]:${port}`, `parallax.lan:${port}`, `a.studio.example:${port}`, `10.1.2.3:${port}`]) {
+    for (const host of [`127.0.0.1:${port}`, `localhost:${port}`, `LOCALHOST:${port}`, `app.localhost:${port}`, `[::1]:${port}`, `parallax.lan:${port}`, `a.studio.example:${port}`, `10.1.2.3:${port}`, `localhost.:${port}`]) {
       const r = await getWithHost(t.server.url, '/api/jobs', { host });
       expect(r.status, host).toBe(200);
       expect(await wsOutcome(t.server.url, { host, origin: `http://${host}` }), host).toBe('hello');
