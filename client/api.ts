@@ -54,8 +54,9 @@ export class ApiClient {
   config(): Promise<ServerConfig> {
     return this.call('GET', '/api/config');
   }
-  listJobs(limit = 50): Promise<{ jobs: Job[]; next_cursor: string | null }> {
-    return this.call('GET', `/api/jobs?limit=${limit}`);
+  /** One page of jobs, newest first; pass next_cursor back as `cursor` for the next (older) page. */
+  listJobs(limit = 50, cursor?: string | null): Promise<{ jobs: Job[]; next_cursor: string | null }> {
+    return this.call('GET', `/api/jobs?limit=${limit}${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`);
   }
   getJob(id: string): Promise<Job> {
     return this.call('GET', `/api/jobs/${encodeURIComponent(id)}`);
@@ -65,5 +66,9 @@ export class ApiClient {
   }
   cancel(id: string): Promise<Job> {
     return this.call('POST', `/api/jobs/${encodeURIComponent(id)}/cancel`);
+  }
+  /** Deletes a finished job and its files (409 job_active while it is queued or running). */
+  deleteJob(id: string): Promise<{ deleted: string }> {
+    return this.call('DELETE', `/api/jobs/${encodeURIComponent(id)}`);
   }
 }

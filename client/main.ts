@@ -72,6 +72,8 @@ async function main(): Promise<void> {
       void submit({ ...job.request });
     },
     cancel: (job) => void cancel(job),
+    remove: (job) => void remove(job),
+    loadMore: () => void loadMore(),
   });
 
   app.replaceChildren(header, h('main', { class: 'layout' },
@@ -85,9 +87,15 @@ async function main(): Promise<void> {
     gallery.render();
     for (const id of changed) {
       const j = state.jobs.get(id);
+      if (!j && player.current() === id) player.clear();
       if (j?.status === 'succeeded' && j.outputs && (autoPlay === id || player.current() === null)) {
         autoPlay = null;
         player.show(j);
+      }
+      // A job submitted from this tab that ends without a video: say so next to the Generate button.
+      if (autoPlay === id && j && (j.status === 'failed' || j.status === 'interrupted' || j.status === 'cancelled')) {
+        autoPlay = null;
+        if (j.status !== 'cancelled') form.setBanner(`The job ${j.status === 'failed' ? 'failed' : 'was interrupted'}: ${j.error ?? 'no reason given'}`);
       }
     }
   });
@@ -101,7 +109,7 @@ async function main(): Promise<void> {
   }
 
   async function authed<T>(call: () => Promise<T>): Promise<T> {
-    if (!tokens.get() && !(await changeToken('Submitting and cancelling jobs need the API token.'))) {
+    if (!tokens.get() && !(await changeToken('Submitting, cancelling and deleting jobs need the API token.'))) {
       throw new ApiError(401, 'unauthorized', 'no API token: press “Set token” and paste the token the server printed');
     }
     try {
@@ -142,12 +150,53 @@ async function main(): Promise<void> {
     }
   }
 
+  async function remove(job: Job): Promise<void> {
+    try {
+      await authed(() => api.deleteJob(job.id));
+      state.remove(job.id);
+    } catch (err) {
+      if (err instanceof ApiError && err.status === 404) return void state.remove(job.id);
+      form.setBanner(`Delete failed: ${err instanceof Error ? err.message : String(err)}`);
+      gallery.render();
+    }
+  }
+
+  // The gallery shows the newest PAGE jobs, and older pages on demand ("Load older jobs"); a refetch (start,
+  // reconnect) reloads as many pages as were loaded.
+  const PAGE = 50;
+  let pagesLoaded = 1;
+  let nextCursor: string | null = null;
   async function refresh(): Promise<void> {
     try {
-      state.replaceAll((await api.listJobs(100)).jobs);
+      const jobs: Job[] = [];
+      let cursor: string | null = null;
+      let pages = 0;
+      do {
+        const page: { jobs: Job[]; next_cursor: string | null } = await api.listJobs(PAGE, cursor);
+        jobs.push(...page.jobs);
+        cursor = page.next_cursor;
+        pages++;
+      } while (cursor && pages < pagesLoaded);
+      nextCursor = cursor;
+      state.replaceAll(jobs);
+      gallery.setMore(nextCursor !== null);
     } catch (err) {
       form.setBanner(`Cannot load the job list: ${err instanceof Error ? err.message : String(err)}`);
     }
+  }
+
+  async function loadMore(): Promise<void> {
+    if (!nextCursor) return;
+    gallery.setMore(true, true);
+    try {
+      const page = await api.listJobs(PAGE, nextCursor);
+      pagesLoaded++;
+      nextCursor = page.next_cursor;
+      state.addPage(page.jobs);
+    } catch (err) {
+      form.setBanner(`Cannot load older jobs: ${err instanceof Error ? err.message : String(err)}`);
+    }
+    gallery.setMore(nextCursor !== null);
   }
 
   await refresh();

@@ -62,6 +62,24 @@ export class JobState {
     this.emit([job.id]);
   }
 
+  /** Forgets a deleted job. */
+  remove(id: string): void {
+    const had = this.jobs.delete(id);
+    this.live.delete(id);
+    if (had) this.emit([id]);
+  }
+
+  /** Adds jobs of an older page without touching the others. */
+  addPage(list: Job[]): void {
+    const ids: string[] = [];
+    for (const j of list) {
+      if (this.jobs.has(j.id)) continue;
+      this.jobs.set(j.id, j);
+      ids.push(j.id);
+    }
+    this.emit(ids);
+  }
+
   /** Applies one server event; returns the job ids whose view changed. Unknown jobs are reported so the app fetches them. */
   apply(ev: ServerEvent): { changed: string[]; unknown: string | null } {
     if (!('jobId' in ev)) {
@@ -70,6 +88,10 @@ export class JobState {
         return { changed: [ev.snapshot.id], unknown: null };
       }
       return { changed: [], unknown: null };
+    }
+    if (ev.type === 'deleted') {
+      this.remove(ev.jobId);
+      return { changed: [ev.jobId], unknown: null };
     }
     const job = this.jobs.get(ev.jobId);
     if (!job) return { changed: [], unknown: ev.jobId };

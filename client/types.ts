@@ -70,4 +70,5 @@ export type ServerEvent =
   | { type: 'finished'; jobId: string; outputs: JobOutputs }
   | { type: 'failed'; jobId: string; error: string }
   | { type: 'cancelled'; jobId: string }
-  | { type: 'interrupted'; jobId: string; error: string };
+  | { type: 'interrupted'; jobId: string; error: string }
+  | { type: 'deleted'; jobId: string };

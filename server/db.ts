@@ -108,6 +108,8 @@ function prepareStatements(db: Database.Database) {
     queued: db.prepare(`SELECT * FROM jobs WHERE status = 'queued' ORDER BY seq`),
     countQueuedClient: db.prepare(`SELECT COUNT(*) AS n FROM jobs WHERE client_id = ? AND status = 'queued'`),
     countByStatus: db.prepare(`SELECT status, COUNT(*) AS n FROM jobs GROUP BY status`),
+    remove: db.prepare(`DELETE FROM jobs WHERE id = ? AND status IN ('succeeded','failed','cancelled','interrupted')`),
+    runningIds: db.prepare(`SELECT id FROM jobs WHERE status = 'running'`),
     interruptRunning: db.prepare(
       `UPDATE jobs SET status = 'interrupted', finished_at = ?, error = 'server stopped while the job was running' WHERE status = 'running'`,
     ),
@@ -186,9 +188,18 @@ export class JobStore {
     return out;
   }
 
-  /** Restart recovery: every job left 'running' by a previous process becomes 'interrupted'. */
-  interruptRunning(at: number): number {
-    return this.stmts.interruptRunning.run(at).changes;
+  /** Restart recovery: every job left 'running' by a previous process becomes 'interrupted'; returns their ids. */
+  interruptRunning(at: number): string[] {
+    return this.db.transaction(() => {
+      const ids = (this.stmts.runningIds.all() as { id: string }[]).map((r) => r.id);
+      this.stmts.interruptRunning.run(at);
+      return ids;
+    })();
+  }
+
+  /** Deletes a job in a final status; false if it does not exist or is still queued/running. */
+  remove(id: string): boolean {
+    return this.stmts.remove.run(id).changes === 1;
   }
 
   list(opts: ListOptions): JobRecord[] {

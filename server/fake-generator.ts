@@ -4,7 +4,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { GenerateHooks, GenerateResult, Generator } from './generator.js';
 import { encodeRgbaPng, latentPreview } from './latent-preview.js';
-import type { JobRequest } from './schema.js';
+import type { JobRequest, RequestLimits } from './schema.js';
 import { mulberry32 } from '../engine/mulberry32.js';
 
 export interface FakeGeneratorOptions {
@@ -19,6 +19,8 @@ export interface FakeGeneratorOptions {
   scale?: number;
   /** Caps the number of frame PNGs written (default: all frames). */
   maxFrameFiles?: number;
+  /** What this stand-in claims it can make (as a loaded model would), e.g. {maxWidth: 256, maxHeight: 256}; default none. */
+  limits?: Partial<RequestLimits>;
 }
 
 function box(type: string, payload: Uint8Array): Uint8Array {
@@ -56,8 +58,16 @@ export class FakeGenerator implements Generator {
   readonly calls: JobRequest[] = [];
   constructor(private readonly opts: FakeGeneratorOptions = {}) {}
 
+  limits(): Partial<RequestLimits> {
+    return this.opts.limits ?? {};
+  }
+
   async generate(req: JobRequest, hooks: GenerateHooks): Promise<GenerateResult> {
     this.calls.push(req);
+    const lim = this.opts.limits ?? {};
+    for (const [name, v, max] of [['width', req.width, lim.maxWidth], ['height', req.height, lim.maxHeight], ['frames', req.frames, lim.maxFrames]] as const) {
+      if (max !== undefined && v > max) throw new Error(`FakeGenerator: ${name} ${v} exceeds its maximum ${max}`);
+    }
     const msPerStep = this.opts.msPerStep ?? 5;
     const previewEvery = this.opts.previewEvery ?? 1;
     const scale = this.opts.scale ?? 16;

@@ -1,6 +1,6 @@
 // The contract between the job server and whatever produces videos (the WebGPU engine, or FakeGenerator).
 // The server owns the job directory and cancellation; a Generator only writes under ctx.outDir.
-import type { JobRequest } from './schema.js';
+import type { JobRequest, RequestLimits } from './schema.js';
 
 /** 8-bit RGBA image, row-major, width*height*4 bytes. */
 export interface RgbaImage {
@@ -41,4 +41,9 @@ export interface GenerateResult {
 
 export interface Generator {
   generate(req: JobRequest, hooks: GenerateHooks): Promise<GenerateResult>;
+  /**
+   * What this generator can make (e.g. a loaded model's largest side), asked on every request and for
+   * /api/config: the server accepts only requests within every generator's limits (400 naming the limit).
+   */
+  limits?(): Partial<RequestLimits>;
 }

@@ -38,6 +38,32 @@ export function sendError(res: ServerResponse, err: HttpError): void {
   sendJson(res, err.status, { error: err.message, code: err.code, ...err.extra }, err.headers);
 }
 
+/**
+ * The raw response for an error node:http raises before a request exists (its 'clientError' event), in the
+ * API's JSON error shape: 408 for the header/request timeouts, 431 for an oversized header block, 400 otherwise.
+ */
+export function connectionErrorResponse(code: string | undefined, cfg: { headersTimeoutMs: number; requestTimeoutMs: number; maxHeaderBytes: number }): string {
+  let status = 400;
+  let reason = 'Bad Request';
+  let body: { error: string; code: string };
+  if (code === 'ERR_HTTP_REQUEST_TIMEOUT') {
+    status = 408;
+    reason = 'Request Timeout';
+    body = { code: 'request_timeout', error: `request not received in time: headers must arrive within ${cfg.headersTimeoutMs} ms and the whole request within ${cfg.requestTimeoutMs} ms` };
+  } else if (code === 'HPE_HEADER_OVERFLOW') {
+    status = 431;
+    reason = 'Request Header Fields Too Large';
+    body = { code: 'headers_too_large', error: `request headers exceed ${cfg.maxHeaderBytes} bytes; send fewer or smaller headers (cookies?)` };
+  } else {
+    body = { code: 'bad_request', error: `malformed HTTP request${code ? ` (${code})` : ''}` };
+  }
+  const text = JSON.stringify(body);
+  return (
+    `HTTP/1.1 ${status} ${reason}\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(text)}\r\n` +
+    `Cache-Control: no-store\r\nX-Content-Type-Options: nosniff\r\nConnection: close\r\n\r\n${text}`
+  );
+}
+
 /** Reads a JSON body of at most `limit` bytes. 415 unless JSON content type, 413 if larger, 400 if malformed. */
 export async function readJsonBody(req: IncomingMessage, limit: number): Promise<unknown> {
   const type = (req.headers['content-type'] ?? '').split(';')[0].trim().toLowerCase();

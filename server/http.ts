@@ -2,15 +2,16 @@
 // SPA fallback. Every failure becomes a JSON error; nothing a client sends can take the server down.
 import { randomInt } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { stat } from 'node:fs/promises';
-import { basename } from 'node:path';
+import { readFile, stat } from 'node:fs/promises';
+import { basename, join } from 'node:path';
 import type { Logger } from 'pino';
 import { z } from 'zod';
 import { JOB_STATUSES, type JobRecord, type JobStore } from './db.js';
 import { HttpError, readJsonBody, sendError, sendJson, serveFile } from './http-util.js';
-import { isJobId, realpathUnder } from './paths.js';
+import { hostNotAllowedMessage, type HostCheck } from './host-check.js';
+import { isJobId, realpathUnder, realpathUnderModel, resolveUnder } from './paths.js';
 import { QueueLimitError, type JobQueue } from './queue.js';
-import { GUIDANCE_MODES, MAX_SEED, parseJobRequest, REQUEST_DEFAULTS, type RequestLimits } from './schema.js';
+import { GUIDANCE_MODES, MAX_SEED, parseJobRequest, requestDefaults, type RequestLimits } from './schema.js';
 import { bearerMatches } from './token.js';
 
 export interface ApiContext {
@@ -18,8 +19,11 @@ export interface ApiContext {
   queue: JobQueue;
   dataDir: string;
   token: string;
-  limits: RequestLimits;
+  /** Request limits now: the configured ones tightened by every generator's (the loaded model's) limits. */
+  limits(): RequestLimits;
   logger: Logger;
+  /** Host-header check against DNS rebinding (host-check.ts). */
+  hostAllowed: HostCheck;
   /** Origins (scheme://host[:port]) allowed to call the API from a browser besides the server's own. */
   corsOrigins: string[];
   /** Built web app (client/dist) or null. */
@@ -73,7 +77,7 @@ export function originAllowed(ctx: ApiContext, req: IncomingMessage): boolean {
 
 function corsHeaders(ctx: ApiContext, req: IncomingMessage): Record<string, string> {
   const origin = req.headers.origin;
-  if (!origin || !ctx.corsOrigins.includes(origin)) return {};
+  if (!origin || !originAllowed(ctx, req)) return {};
   return {
     'Access-Control-Allow-Origin': origin,
     Vary: 'Origin',
@@ -120,10 +124,47 @@ function methodNotAllowed(allow: string): never {
   throw new HttpError(405, 'method_not_allowed', `method not allowed here; use ${allow}`, {}, { Allow: allow });
 }
 
-async function outputFile(ctx: ApiContext, req: IncomingMessage, res: ServerResponse, job: JobRecord, rel: string, extra: Record<string, string> = {}) {
-  const path = await realpathUnder(ctx.dataDir, rel);
+/**
+ * Resolves a stored (data-dir-relative) output path of a job, following symlinks, and accepts it only inside that
+ * job's own folder jobs/<id>/: a link to the token, the database or another job's files is "missing".
+ */
+async function jobFile(ctx: ApiContext, job: JobRecord, rel: string): Promise<string> {
+  const abs = resolveUnder(ctx.dataDir, rel);
+  const path = abs && (await realpathUnder(join(ctx.dataDir, 'jobs', job.id), abs));
   if (!path) throw new HttpError(404, 'not_found', `output file of job ${job.id} is missing on disk`);
-  await serveFile(req, res, path, { ...extra, ...corsHeaders(ctx, req) });
+  return path;
+}
+
+async function outputFile(ctx: ApiContext, req: IncomingMessage, res: ServerResponse, job: JobRecord, rel: string, extra: Record<string, string> = {}) {
+  await serveFile(req, res, await jobFile(ctx, job, rel), { ...extra, ...corsHeaders(ctx, req) });
+}
+
+/** Sidecar fields only token holders see: the model's folder as typed (it can show a home directory). */
+function redactSidecar(sidecar: Record<string, unknown>): Record<string, unknown> {
+  const model = sidecar.model;
+  if (model === null || typeof model !== 'object' || !('path' in model)) return sidecar;
+  const { path: _path, ...rest } = model as Record<string, unknown>;
+  return { ...sidecar, model: rest };
+}
+
+async function sendSidecar(ctx: ApiContext, req: IncomingMessage, res: ServerResponse, job: JobRecord): Promise<void> {
+  const file = await jobFile(ctx, job, requireOutputs(job).sidecar);
+  let sidecar: Record<string, unknown>;
+  try {
+    sidecar = JSON.parse(await readFile(file, 'utf8')) as Record<string, unknown>;
+  } catch {
+    throw new HttpError(404, 'not_found', `sidecar of job ${job.id} is missing or unreadable on disk`);
+  }
+  const body = bearerMatches(req.headers.authorization, ctx.token) ? sidecar : redactSidecar(sidecar);
+  const text = JSON.stringify(body, null, 2) + '\n';
+  res.writeHead(200, {
+    'Content-Type': 'application/json; charset=utf-8',
+    'Content-Length': Buffer.byteLength(text),
+    'Cache-Control': 'no-store',
+    Vary: 'Authorization',
+    ...corsHeaders(ctx, req),
+  });
+  res.end(req.method === 'HEAD' ? undefined : text);
 }
 
 function requireOutputs(job: JobRecord) {
@@ -149,24 +190,25 @@ async function routeApi(ctx: ApiContext, req: IncomingMessage, res: ServerRespon
   }
   if (parts.length === 1 && parts[0] === 'config') {
     if (!isRead) methodNotAllowed('GET');
+    const limits = ctx.limits();
     sendJson(res, 200, {
       version: ctx.version,
       groups: ctx.queue.groups,
       limits: {
-        prompt_max_chars: ctx.limits.promptMaxChars,
-        width: { min: ctx.limits.minSize, max: ctx.limits.maxWidth, multiple_of: ctx.limits.sizeMultiple },
-        height: { min: ctx.limits.minSize, max: ctx.limits.maxHeight, multiple_of: ctx.limits.sizeMultiple },
-        frames: { min: 1, max: ctx.limits.maxFrames },
-        steps: { min: 1, max: ctx.limits.maxSteps },
-        guidance: { min: 0, max: ctx.limits.maxGuidance },
-        fps: { min: 1, max: ctx.limits.maxFps },
+        prompt_max_chars: limits.promptMaxChars,
+        width: { min: limits.minSize, max: limits.maxWidth, multiple_of: limits.sizeMultiple },
+        height: { min: limits.minSize, max: limits.maxHeight, multiple_of: limits.sizeMultiple },
+        frames: { min: 1, max: limits.maxFrames },
+        steps: { min: 1, max: limits.maxSteps },
+        guidance: { min: 0, max: limits.maxGuidance },
+        fps: { min: 1, max: limits.maxFps },
         seed: { min: 0, max: MAX_SEED },
         body_max_bytes: ctx.bodyLimitBytes,
         ws_message_max_bytes: ctx.wsMaxMessageBytes,
         max_queued_per_client: ctx.maxQueuedPerClient,
         max_queued_total: ctx.maxQueuedTotal,
       },
-      defaults: REQUEST_DEFAULTS,
+      defaults: requestDefaults(limits),
       guidance_modes: GUIDANCE_MODES,
       preview: { format: 'png', encoding: 'base64', min_interval_ms: ctx.previewIntervalMs },
       model: ctx.modelDir ? { url: '/api/model/', name: basename(ctx.modelDir) } : null,
@@ -190,7 +232,7 @@ async function routeApi(ctx: ApiContext, req: IncomingMessage, res: ServerRespon
     if (method !== 'POST') methodNotAllowed('GET, POST');
     requireAuth(ctx, req);
     const body = await readJsonBody(req, ctx.bodyLimitBytes);
-    const parsed = parseJobRequest(body, ctx.limits, () => randomInt(0, MAX_SEED));
+    const parsed = parseJobRequest(body, ctx.limits(), () => randomInt(0, MAX_SEED));
     if (!parsed.ok) {
       const summary = parsed.errors.map((e) => `${e.field} ${e.message}`).join('; ');
       throw new HttpError(400, 'invalid_request', `invalid job request: ${summary}`, { fields: parsed.errors });
@@ -214,7 +256,14 @@ async function routeApi(ctx: ApiContext, req: IncomingMessage, res: ServerRespon
     }
     if (method !== 'DELETE') methodNotAllowed('GET, DELETE');
     requireAuth(ctx, req);
-    return cancel(ctx, res, id, cors);
+    getJob(ctx, id);
+    const r = await ctx.queue.remove(id);
+    if (r.outcome === 'not_found') throw new HttpError(404, 'not_found', `no job ${id}`);
+    if (r.outcome === 'active') {
+      throw new HttpError(409, 'job_active', `job ${id} is ${r.job.status}; cancel it first (POST /api/jobs/${id}/cancel), then delete it`, { job: jobView(r.job, ctx.queue) });
+    }
+    sendJson(res, 200, { deleted: id }, cors);
+    return;
   }
   if (parts.length === 3 && parts[2] === 'cancel') {
     if (method !== 'POST') methodNotAllowed('POST');
@@ -228,8 +277,7 @@ async function routeApi(ctx: ApiContext, req: IncomingMessage, res: ServerRespon
   }
   if (parts.length === 3 && parts[2] === 'sidecar') {
     if (!isRead) methodNotAllowed('GET, HEAD');
-    const job = getJob(ctx, id);
-    return outputFile(ctx, req, res, job, requireOutputs(job).sidecar, { 'Content-Type': 'application/json; charset=utf-8' });
+    return sendSidecar(ctx, req, res, getJob(ctx, id));
   }
   if (parts.length === 4 && parts[2] === 'frames') {
     if (!isRead) methodNotAllowed('GET, HEAD');
@@ -260,7 +308,7 @@ async function serveModelFile(ctx: ApiContext, req: IncomingMessage, res: Server
   if (rel.length === 0 || rel.some((p) => p.startsWith('.') || p.includes('/') || p.includes('\\') || p.includes('\0'))) {
     throw new HttpError(404, 'not_found', `no model file ${JSON.stringify(rel.join('/').slice(0, 200))}`);
   }
-  const file = await realpathUnder(ctx.modelDir, rel.join('/'));
+  const file = await realpathUnderModel(ctx.modelDir, rel.join('/'));
   if (!file || !(await isFile(file))) throw new HttpError(404, 'not_found', `no model file ${JSON.stringify(rel.join('/').slice(0, 200))} in the exposed model folder`);
   await serveFile(req, res, file, { ...cors, 'Cache-Control': 'private, max-age=3600' });
 }
@@ -302,10 +350,20 @@ async function isFile(p: string): Promise<boolean> {
   return (await stat(p).catch(() => null))?.isFile() ?? false;
 }
 
+/**
+ * Sockets whose request was answered before its body arrived (401, 413...): a timeout on the rest of that body is
+ * not answered again ('clientError' in index.ts closes them), so the client sees one response.
+ */
+export const answeredEarly = new WeakSet<object>();
+
 /** The request handler for http.createServer. */
 export function createApiHandler(ctx: ApiContext) {
   return (req: IncomingMessage, res: ServerResponse): void => {
     res.setHeader('X-Content-Type-Options', 'nosniff');
+    const socket = req.socket;
+    res.on('finish', () => {
+      if (!req.complete && socket) answeredEarly.add(socket);
+    });
     const started = Date.now();
     void handle(ctx, req, res)
       .catch((err: unknown) => {
@@ -324,6 +382,7 @@ export function createApiHandler(ctx: ApiContext) {
 }
 
 async function handle(ctx: ApiContext, req: IncomingMessage, res: ServerResponse): Promise<void> {
+  if (!ctx.hostAllowed(req.headers.host)) throw new HttpError(403, 'host_not_allowed', hostNotAllowedMessage(req.headers.host));
   let url: URL;
   try {
     url = new URL(req.url ?? '/', 'http://localhost');
@@ -332,7 +391,7 @@ async function handle(ctx: ApiContext, req: IncomingMessage, res: ServerResponse
   }
   if (req.method === 'OPTIONS') {
     const origin = req.headers.origin;
-    if (!origin || !ctx.corsOrigins.includes(origin)) throw new HttpError(403, 'origin_not_allowed', `CORS preflight from origin ${origin ?? '(none)'} is not allowed`);
+    if (!origin || !originAllowed(ctx, req)) throw new HttpError(403, 'origin_not_allowed', `CORS preflight from origin ${origin ?? '(none)'} is not allowed; add it to the server's CORS origins (--cors)`);
     res.writeHead(204, {
       ...corsHeaders(ctx, req),
       'Access-Control-Allow-Methods': 'GET, HEAD, POST, DELETE, OPTIONS',

@@ -7,10 +7,12 @@ import { join, resolve } from 'node:path';
 import type { Logger } from 'pino';
 import { JobStore } from './db.js';
 import type { Generator } from './generator.js';
-import { createApiHandler, type ApiContext } from './http.js';
+import { createHostCheck } from './host-check.js';
+import { answeredEarly, createApiHandler, type ApiContext } from './http.js';
+import { connectionErrorResponse } from './http-util.js';
 import { createLogger, type LogLevel } from './logger.js';
 import { JobQueue } from './queue.js';
-import { DEFAULT_LIMITS, type RequestLimits } from './schema.js';
+import { DEFAULT_LIMITS, tightenLimits, type RequestLimits } from './schema.js';
 import { resolveToken, type TokenSource } from './token.js';
 import { attachEvents } from './ws.js';
 
@@ -29,6 +31,11 @@ export interface ServerOptions {
   port?: number;
   /** Bearer token; default $PARALLAX_TOKEN, else <dataDir>/token (generated 0600 on first start). */
   token?: string;
+  /**
+   * Host names the server answers besides loopback names, IP literals and `host` (DNS-rebinding protection):
+   * exact names, or ".example.com" for it and its subdomains; "all" turns the check off.
+   */
+  allowedHosts?: string[];
   /** Extra browser origins allowed by CORS (the server's own origin is always allowed). */
   corsOrigins?: string[];
   /** Built web app to serve at / with SPA fallback (e.g. client/dist); none if omitted. */
@@ -45,6 +52,12 @@ export interface ServerOptions {
   previewIntervalMs?: number;
   logLevel?: LogLevel;
   logger?: Logger;
+  /** A client must send its request headers within this many ms, else 408 (default 20000). */
+  headersTimeoutMs?: number;
+  /** A client must send its whole request within this many ms, else 408 (default 60000; >= headersTimeoutMs). */
+  requestTimeoutMs?: number;
+  /** Largest request header block in bytes, else 431 (default 16384). */
+  maxHeaderBytes?: number;
   /** Milliseconds close() waits for running jobs to stop before marking them interrupted (default 10000). */
   stopTimeoutMs?: number;
 }
@@ -82,9 +95,10 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     queue,
     dataDir,
     token: tok.token,
-    limits: { ...DEFAULT_LIMITS, ...opts.limits },
+    limits: () => tightenLimits({ ...DEFAULT_LIMITS, ...opts.limits }, opts.generators.map((g) => g.limits?.())),
     logger,
     corsOrigins: opts.corsOrigins ?? [],
+    hostAllowed: createHostCheck(opts.host ?? '127.0.0.1', opts.allowedHosts),
     staticDir: opts.staticDir ? resolve(opts.staticDir) : null,
     modelDir: opts.modelDir ? resolve(opts.modelDir) : null,
     bodyLimitBytes: opts.bodyLimitBytes ?? 64 * 1024,
@@ -96,11 +110,27 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     version: SERVER_VERSION,
     startedAt: Date.now(),
   };
-  const server = createServer({ requestTimeout: 60_000, headersTimeout: 20_000 }, createApiHandler(ctx));
-  server.on('clientError', (err, socket) => {
+  const headersTimeout = opts.headersTimeoutMs ?? 20_000;
+  const requestTimeout = Math.max(opts.requestTimeoutMs ?? 60_000, headersTimeout);
+  const server = createServer(
+    {
+      headersTimeout,
+      requestTimeout,
+      maxHeaderSize: opts.maxHeaderBytes ?? 16 * 1024,
+      // Node checks the two timeouts every connectionsCheckingInterval (30 s by default, so a 20 s header timeout
+      // fired after up to 50 s): check often enough that they fire when configured.
+      connectionsCheckingInterval: Math.max(50, Math.min(1000, Math.floor(headersTimeout / 4))),
+    },
+    createApiHandler(ctx),
+  );
+  server.on('clientError', (err: NodeJS.ErrnoException, socket) => {
     logger.debug({ err }, 'client error');
-    if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n');
-    else socket.destroy();
+    const inResponse = (socket as { _httpMessage?: { headersSent?: boolean } })._httpMessage?.headersSent === true;
+    if (err.code === 'ECONNRESET' || !socket.writable || inResponse || answeredEarly.has(socket)) {
+      socket.destroy();
+      return;
+    }
+    socket.end(connectionErrorResponse(err.code, { headersTimeoutMs: headersTimeout, requestTimeoutMs: requestTimeout, maxHeaderBytes: opts.maxHeaderBytes ?? 16 * 1024 }));
   });
   const hub = attachEvents(server, ctx);
   const recovered = queue.start();

@@ -13,11 +13,12 @@ const { values } = parseArgs({
     'fake-ms-per-step': { type: 'string', default: '50' },
     static: { type: 'string' },
     cors: { type: 'string', multiple: true },
+    'allowed-hosts': { type: 'string', multiple: true },
     quiet: { type: 'boolean', default: false },
   },
 });
 if (!values['data-dir']) {
-  console.error('usage: server/main.ts --data-dir DIR [--port 8080] [--groups 1] [--fake-ms-per-step 50] [--static client/dist] [--cors ORIGIN]...');
+  console.error('usage: server/main.ts --data-dir DIR [--port 8080] [--groups 1] [--fake-ms-per-step 50] [--static client/dist] [--cors ORIGIN]... [--allowed-hosts NAME]...');
   process.exit(2);
 }
 const server = await serve({
@@ -26,6 +27,7 @@ const server = await serve({
   host: values.host,
   staticDir: values.static,
   corsOrigins: values.cors,
+  allowedHosts: values['allowed-hosts'],
   generators: Array.from({ length: Number(values.groups) }, () => new FakeGenerator({ msPerStep: Number(values['fake-ms-per-step']) })),
   logLevel: values.quiet ? 'silent' : 'info',
   print: values.quiet ? () => {} : undefined,

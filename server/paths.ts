@@ -1,6 +1,6 @@
 // Path safety helpers: job-id validation and resolution of stored relative paths strictly under a root.
 import { realpath } from 'node:fs/promises';
-import { isAbsolute, relative, resolve, sep } from 'node:path';
+import { basename, dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
 
 const JOB_ID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
 
@@ -29,6 +29,25 @@ export async function realpathUnder(root: string, p: string): Promise<string | n
   try {
     const [realRoot, real] = await Promise.all([realpath(root), realpath(abs)]);
     return isInside(realRoot, real) ? real : null;
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * Resolves `p` under a checkpoint folder, following symlinks. Besides the folder itself, a Hugging Face cache
+ * snapshot (`…/models--org--name/snapshots/<revision>/`, every file a link to `../../blobs/<hash>`) may resolve into
+ * that repository's `blobs/` folder, and nowhere else. Null if missing or escaping.
+ */
+export async function realpathUnderModel(modelDir: string, p: string): Promise<string | null> {
+  const abs = resolveUnder(modelDir, p);
+  if (!abs) return null;
+  try {
+    const [realRoot, real] = await Promise.all([realpath(modelDir), realpath(abs)]);
+    if (isInside(realRoot, real)) return real;
+    const repo = dirname(dirname(realRoot));
+    const isSnapshot = basename(dirname(realRoot)) === 'snapshots' && basename(repo).startsWith('models--');
+    return isSnapshot && isInside(join(repo, 'blobs'), real) ? real : null;
   } catch {
     return null;
   }

@@ -3,20 +3,23 @@
 // GPU, SP x CFG layout). Either way the model stays loaded between jobs, per-step latent previews stream, cancellation
 // is honoured at step boundaries, and the MP4, PNG frames and sidecar are written into the job's directory.
 
-import { join } from 'node:path';
+import { basename, join, resolve } from 'node:path';
 import type { DType } from '../engine/dtype.js';
 import { Device } from '../engine/gpu/device.js';
 import type { Checkpoint } from '../engine/io/checkpoint.js';
 import { InProcessParallelPipeline, resolveLayout } from '../engine/parallel/parallel-pipeline.js';
 import type { ParallelLayout } from '../engine/parallel/parallel-transformer.js';
 import type { BackendModelInfo } from '../engine/pipeline/backend.js';
+import { sizeMultiple } from '../engine/pipeline/generate-options.js';
+import { checkpointHash } from '../engine/pipeline/model-hash.js';
+import { MODEL_HASH_METHOD } from '../engine/video/sidecar.js';
 import { GpuBackend } from '../engine/pipeline/gpu-backend.js';
 import { TextToVideoPipeline, type GenerateOptions, type GenerateResult as EngineResult } from '../engine/pipeline/text-to-video.js';
 import { writeMp4 } from '../engine/video/mp4.js';
 import { writePngFrames } from '../engine/video/png.js';
 import type { GenerateHooks, GenerateResult, Generator } from './generator.js';
 import { latentPreview } from './latent-preview.js';
-import type { JobRequest } from './schema.js';
+import type { JobRequest, RequestLimits } from './schema.js';
 
 export interface PipelineGeneratorOptions {
   /** Checkpoint folder (Vchitect-2.0 diffusers layout). */
@@ -45,6 +48,10 @@ export class PipelineGenerator implements Generator {
   /** SP x CFG layout of a multi-GPU group; undefined for one GPU. */
   readonly layout?: ParallelLayout;
   private engine?: Promise<Engine>;
+  /** The model's info once loaded (limits() reads it synchronously; the same model is reloaded after a failure). */
+  private info?: BackendModelInfo;
+  /** Name, fingerprint and folder of the loaded model for sidecars (the path is shown to token holders only). */
+  private modelInfo?: Promise<{ name: string; hash?: string; hashMethod?: string; path: string }>;
 
   /** Throws at once when the group's layout cannot work (the error says which --sp / --cfg-parallel would). */
   constructor(private readonly opts: PipelineGeneratorOptions) {
@@ -58,7 +65,7 @@ export class PipelineGenerator implements Generator {
 
   /** Loads the model on first use (or now, to fail fast at server start); a failed load is retried next time. */
   load(): Promise<Engine> {
-    this.engine ??= this.open().catch((e: unknown) => {
+    this.engine ??= this.open().then((e) => ((this.info = e.backend.info), e)).catch((e: unknown) => {
       this.engine = undefined;
       throw new Error(`${this.label}: loading ${this.opts.model} failed: ${e instanceof Error ? e.message : String(e)}`, { cause: e });
     });
@@ -82,6 +89,23 @@ export class PipelineGenerator implements Generator {
       device.destroy();
       throw e;
     }
+  }
+
+  /** Sizes the loaded model can make: sides up to pos_embed_max_size patches, multiples of VAE scale * patch. */
+  limits(): Partial<RequestLimits> {
+    const info = this.info;
+    if (!info) return {};
+    const m = sizeMultiple(info);
+    return { sizeMultiple: m, maxWidth: info.posEmbedMaxSize * m, maxHeight: info.posEmbedMaxSize * m };
+  }
+
+  private describeModel(engine: Engine) {
+    this.modelInfo ??= (async () => {
+      const base = { name: basename(resolve(this.opts.model)), path: this.opts.model };
+      if (!engine.checkpoint) return base;
+      return { ...base, hash: await checkpointHash(engine.checkpoint), hashMethod: MODEL_HASH_METHOD };
+    })();
+    return this.modelInfo;
   }
 
   async generate(req: JobRequest, hooks: GenerateHooks): Promise<GenerateResult> {
@@ -135,7 +159,7 @@ export class PipelineGenerator implements Generator {
         timings: result.timings,
         peakMemoryBytes: result.peakMemoryBytes,
         weightsLoaded: result.weightsLoaded,
-        model: this.opts.model,
+        model: await this.describeModel(engine),
       },
     };
   }

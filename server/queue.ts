@@ -1,12 +1,12 @@
 // FIFO job queue in front of N generator groups (one running job per group), with cancellation, per-client
 // limits and restart recovery. State lives in JobStore; this class only keeps the in-flight bookkeeping.
 import { randomUUID } from 'node:crypto';
-import { mkdir, stat, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import { join, relative } from 'node:path';
 import type { Logger } from 'pino';
 import type { JobOutputs, JobRecord, JobStore } from './db.js';
 import type { Generator, GenerateResult, RgbaImage } from './generator.js';
-import { resolveUnder } from './paths.js';
+import { isJobId, resolveUnder } from './paths.js';
 import type { JobRequest } from './schema.js';
 
 export type QueueEvent =
@@ -17,7 +17,8 @@ export type QueueEvent =
   | { type: 'finished'; jobId: string }
   | { type: 'failed'; jobId: string; error: string }
   | { type: 'cancelled'; jobId: string }
-  | { type: 'interrupted'; jobId: string; error: string };
+  | { type: 'interrupted'; jobId: string; error: string }
+  | { type: 'deleted'; jobId: string };
 
 export class QueueLimitError extends Error {
   constructor(
@@ -42,6 +43,8 @@ export interface JobQueueOptions {
   /** How long stop() waits for running generators to honour the abort (default 10 s). */
   stopTimeoutMs?: number;
 }
+
+export type RemoveResult = { outcome: 'deleted' } | { outcome: 'active'; job: JobRecord } | { outcome: 'not_found' };
 
 export type CancelResult =
   | { outcome: 'cancelled'; job: JobRecord }
@@ -105,10 +108,44 @@ export class JobQueue {
     if (this.started) throw new Error('JobQueue.start() called twice');
     this.started = true;
     const interrupted = this.opts.store.interruptRunning(Date.now());
+    // Their partial outputs are unusable: remove the folders (in the background; nothing serves them), and those
+    // of jobs that ended without a video under an older version that kept them.
+    for (const id of interrupted) void this.removeFiles(id);
+    void this.sweepUnfinishedFolders();
     for (const j of this.opts.store.queuedJobs()) this.pending.push(j.id);
     const queued = this.pending.length;
     this.dispatch();
-    return { interrupted, queued };
+    return { interrupted: interrupted.length, queued };
+  }
+
+  private jobDir(id: string): string | null {
+    return resolveUnder(join(this.opts.dataDir, 'jobs'), id);
+  }
+
+  /** Removes jobs/<id>/ (the id was validated as a UUID by the caller or comes from the database). */
+  private async removeFiles(id: string): Promise<void> {
+    const dir = this.jobDir(id);
+    if (!dir || dir === join(this.opts.dataDir, 'jobs')) return;
+    await rm(dir, { recursive: true, force: true }).catch((err: unknown) => this.opts.logger.warn({ err, jobId: id }, 'could not remove job files'));
+  }
+
+  /** Removes jobs/<id>/ folders of failed, cancelled and interrupted jobs (never of unknown ids or other jobs). */
+  private async sweepUnfinishedFolders(): Promise<void> {
+    const names = await readdir(join(this.opts.dataDir, 'jobs')).catch(() => [] as string[]);
+    for (const name of names) {
+      const status = isJobId(name) ? this.opts.store.get(name)?.status : undefined;
+      if (status === 'failed' || status === 'cancelled' || status === 'interrupted') await this.removeFiles(name);
+    }
+  }
+
+  /** Deletes a finished job: its record and its folder. Queued or running jobs must be cancelled first. */
+  async remove(id: string): Promise<RemoveResult> {
+    const job = this.opts.store.get(id);
+    if (!job) return { outcome: 'not_found' };
+    if (!this.opts.store.remove(id)) return { outcome: 'active', job };
+    await this.removeFiles(id);
+    this.emit({ type: 'deleted', jobId: id });
+    return { outcome: 'deleted' };
   }
 
   /** Validated request in, queued job out. Throws QueueLimitError (429 per client, 503 overall). */
@@ -225,9 +262,11 @@ export class JobQueue {
       if (store.finish(run.id, 'succeeded', Date.now(), null, outputs)) {
         log.info({ ms: Date.now() - run.startedAt }, 'job succeeded');
         this.emit({ type: 'finished', jobId: run.id });
-      }
+      } else await this.removeFiles(run.id); // recorded as interrupted by stop() while it finished
     } catch (err) {
       const message = err instanceof Error ? err.message : String(err);
+      // A job that did not succeed keeps no files (partial frames are unusable; the error is in the record).
+      await this.removeFiles(run.id);
       if (run.reason === 'cancel') {
         if (store.finish(run.id, 'cancelled', Date.now())) this.emit({ type: 'cancelled', jobId: run.id });
         log.info('job cancelled');

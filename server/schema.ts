@@ -66,6 +66,48 @@ function clampDefault(value: number, max: number, min: number): number {
   return Math.min(Math.max(value, min), max);
 }
 
+function gcd(a: number, b: number): number {
+  return b === 0 ? a : gcd(b, a % b);
+}
+
+/**
+ * The limits every generator can meet: the server's limits tightened by what each generator says it can make
+ * (a loaded model's largest side, the fake generator's options). Smallest maxima, largest minimum, and a size
+ * multiple that is a multiple of every generator's.
+ */
+export function tightenLimits(base: RequestLimits, parts: readonly (Partial<RequestLimits> | undefined)[]): RequestLimits {
+  const out = { ...base };
+  for (const p of parts) {
+    if (!p) continue;
+    for (const k of ['promptMaxChars', 'maxWidth', 'maxHeight', 'maxFrames', 'maxSteps', 'maxGuidance', 'maxFps'] as const) {
+      if (p[k] !== undefined) out[k] = Math.min(out[k], p[k]);
+    }
+    if (p.minSize !== undefined) out.minSize = Math.max(out.minSize, p.minSize);
+    if (p.sizeMultiple !== undefined) out.sizeMultiple = (out.sizeMultiple / gcd(out.sizeMultiple, p.sizeMultiple)) * p.sizeMultiple;
+  }
+  return out;
+}
+
+/**
+ * The request defaults under `limits`: the spec's 768x432 scaled down (same aspect, rounded down to the size
+ * multiple) to fit a model that cannot make it, frames and steps clamped. Published in /api/config.
+ */
+export function requestDefaults(limits: RequestLimits): typeof REQUEST_DEFAULTS {
+  const d = REQUEST_DEFAULTS;
+  const m = limits.sizeMultiple;
+  const scale = Math.min(1, limits.maxWidth / d.width, limits.maxHeight / d.height);
+  const side = (v: number, max: number) => clampDefault(Math.floor((v * scale) / m) * m, Math.floor(max / m) * m, Math.ceil(limits.minSize / m) * m);
+  return {
+    ...d,
+    width: side(d.width, limits.maxWidth),
+    height: side(d.height, limits.maxHeight),
+    frames: clampDefault(d.frames, limits.maxFrames, 1),
+    steps: clampDefault(d.steps, limits.maxSteps, 1),
+    guidance: clampDefault(d.guidance, limits.maxGuidance, 0),
+    fps: clampDefault(d.fps, limits.maxFps, 1),
+  };
+}
+
 /** Builds the zod schema for a POST /api/jobs body under the given limits. */
 export function jobRequestSchema(limits: RequestLimits) {
   const size = (max: number) =>
@@ -75,7 +117,7 @@ export function jobRequestSchema(limits: RequestLimits) {
       .min(limits.minSize, { error: `must be >= ${limits.minSize}` })
       .max(max, { error: `must be <= ${max}` })
       .refine((v) => v % limits.sizeMultiple === 0, { error: `must be a multiple of ${limits.sizeMultiple}` });
-  const d = REQUEST_DEFAULTS;
+  const d = requestDefaults(limits);
   return z.strictObject(
     {
       prompt: z
@@ -91,7 +133,7 @@ export function jobRequestSchema(limits: RequestLimits) {
         .int({ error: 'must be an integer' })
         .min(1, { error: 'must be >= 1' })
         .max(limits.maxFrames, { error: `must be <= ${limits.maxFrames}` })
-        .default(clampDefault(d.frames, limits.maxFrames, 1)),
+        .default(d.frames),
       width: size(limits.maxWidth).default(d.width),
       height: size(limits.maxHeight).default(d.height),
       steps: z
@@ -99,7 +141,7 @@ export function jobRequestSchema(limits: RequestLimits) {
         .int({ error: 'must be an integer' })
         .min(1, { error: 'must be >= 1' })
         .max(limits.maxSteps, { error: `must be <= ${limits.maxSteps}` })
-        .default(clampDefault(d.steps, limits.maxSteps, 1)),
+        .default(d.steps),
       guidance: z
         .number({ error: 'must be a number' })
         .min(0, { error: 'must be >= 0' })

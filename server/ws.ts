@@ -5,6 +5,7 @@ import type { Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { z } from 'zod';
 import { jobView, originAllowed, type ApiContext } from './http.js';
+import { hostNotAllowedMessage } from './host-check.js';
 import { encodeRgbaPng } from './latent-preview.js';
 import { isJobId } from './paths.js';
 import type { QueueEvent } from './queue.js';
@@ -43,12 +44,14 @@ export function attachEvents(server: Server, ctx: ApiContext): EventsHub {
     } catch {
       /* falls through to 404 */
     }
-    const reject = (status: string) => {
-      socket.end(`HTTP/1.1 ${status}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
+    const reject = (status: string, code: string, error: string) => {
+      const body = JSON.stringify({ error, code });
+      socket.end(`HTTP/1.1 ${status}\r\nConnection: close\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
     };
-    if (path !== '/api/events') return reject('404 Not Found');
-    if (!originAllowed(ctx, req)) return reject('403 Forbidden');
-    if (clients.size >= ctx.wsMaxClients) return reject('503 Service Unavailable');
+    if (!ctx.hostAllowed(req.headers.host)) return reject('403 Forbidden', 'host_not_allowed', hostNotAllowedMessage(req.headers.host));
+    if (path !== '/api/events') return reject('404 Not Found', 'not_found', 'the WebSocket feed is at /api/events');
+    if (!originAllowed(ctx, req)) return reject('403 Forbidden', 'origin_not_allowed', `origin ${req.headers.origin} is not allowed; add it to the server's CORS origins`);
+    if (clients.size >= ctx.wsMaxClients) return reject('503 Service Unavailable', 'too_many_clients', `at most ${ctx.wsMaxClients} WebSocket connections; retry later`);
     wss.handleUpgrade(req, socket, head, (ws) => wss.emit('connection', ws, req));
   };
   server.on('upgrade', onUpgrade);

@@ -101,7 +101,9 @@ export async function ensureClientBuilt(dir: string, print: (s: string) => void)
   print(`Web app not built (${join(dir, 'index.html')} missing): building it now…`);
   try {
     const vite = await import('vite');
-    await vite.build({ configFile: fileURLToPath(new URL('../../client/vite.config.ts', import.meta.url)), logLevel: 'warn', build: { outDir: dir, emptyOutDir: true } });
+    // logLevel 'error': the bundler's warnings about engine modules the browser build leaves out are expected and
+    // not the user's concern; a failed build still throws and is reported below.
+    await vite.build({ configFile: fileURLToPath(new URL('../../client/vite.config.ts', import.meta.url)), logLevel: 'error', build: { outDir: dir, emptyOutDir: true } });
     return dir;
   } catch (err) {
     print(`Could not build the web app (${err instanceof Error ? err.message.split('\n')[0] : String(err)}). Run \`npm run build:client\`, then restart. The API works without it.`);
@@ -124,6 +126,7 @@ interface ServeCliOptions {
   dtype: 'f32' | 'f16';
   static?: string;
   cors?: string[];
+  allowedHosts?: string[];
   logLevel: string;
 }
 
@@ -146,6 +149,7 @@ export function registerServe(program: Command): void {
     .addOption(new Option('--dtype <dtype>', 'engine compute dtype (f16 needs shader-f16)').choices(['f32', 'f16']).default('f32'))
     .option('--static <dir>', 'web app folder to serve', CLIENT_DIST)
     .option('--cors <origin...>', 'extra browser origins allowed (e.g. http://localhost:5173 for `npm run dev:client`)')
+    .option('--allowed-hosts <name...>', 'host names the server answers besides localhost, IP addresses and --host (DNS-rebinding protection): "studio.lan", ".example.com" for a domain and its subdomains, "all" to turn the check off')
     .option('--log-level <level>', 'silent, error, warn, info, debug', 'warn')
     .action(async (o: ServeCliOptions) => {
       const print = (s: string) => console.log(s);
@@ -170,6 +174,7 @@ export function registerServe(program: Command): void {
         staticDir: staticDir ?? undefined,
         modelDir: o.model,
         corsOrigins: o.cors,
+        allowedHosts: o.allowedHosts,
         logLevel: o.logLevel as LogLevel,
         print,
       });

@@ -22,6 +22,11 @@ export function $(sel: string, root: ParentNode = document): HTMLElement {
   return el;
 }
 
+/** "1 frame", "2 frames". */
+export function plural(n: number, word: string): string {
+  return `${n} ${word}${n === 1 ? '' : 's'}`;
+}
+
 export function fmtDuration(s: number): string {
   if (!Number.isFinite(s) || s < 0) return '–';
   if (s < 60) return `${Math.round(s)} s`;

@@ -2,7 +2,7 @@
 // from GET /api/config), seed randomizer, and the Generate / Preview-in-browser buttons.
 import { PRESETS, matchPreset } from '../presets.js';
 import type { JobRequest, JobRequestBody, ServerConfig } from '../types.js';
-import { REQUEST_FIELDS, validateForm, type FieldErrors, type RawForm, type RequestField } from '../validation.js';
+import { checkRequest, REQUEST_FIELDS, validateForm, type FieldErrors, type RawForm, type RequestField } from '../validation.js';
 import { h, icon } from './dom.js';
 
 const NUMERIC: { field: RequestField; label: string; step?: string; hint?: (c: ServerConfig) => string }[] = [
@@ -44,12 +44,15 @@ export function buildForm(cfg: ServerConfig, handlers: { onSubmit(body: JobReque
   const seed = h('input', { id: 'f-seed', name: 'seed', type: 'text', inputmode: 'numeric', placeholder: 'random', autocomplete: 'off' });
   inputs.set('seed', seed);
 
-  const presetButtons = PRESETS.map((p) =>
-    h('button', { type: 'button', class: 'preset', 'data-preset': p.id, title: p.hint, onclick: () => {
+  const presetButtons = PRESETS.map((p) => {
+    // A preset the server's model cannot make (e.g. 768x432 on a 256-pixel model) is shown but disabled.
+    const bad = Object.keys(checkRequest({ ...cfg.defaults, prompt: 'x', ...p.values }, cfg));
+    const title = bad.length ? `${p.hint} — beyond this server's limits (${bad.join(', ')}: see the hints below)` : p.hint;
+    return h('button', { type: 'button', class: 'preset', 'data-preset': p.id, title, disabled: bad.length > 0, onclick: () => {
       fill(p.values);
       syncPreset();
-    } }, h('span', { class: 'preset-name' }, p.label), h('span', { class: 'preset-hint' }, p.hint)),
-  );
+    } }, h('span', { class: 'preset-name' }, p.label), h('span', { class: 'preset-hint' }, p.hint));
+  });
 
   const numericFields = NUMERIC.map(({ field, label, step, hint }) => {
     const input = h('input', { id: `f-${field}`, name: field, type: 'number', step: step ?? '1', inputmode: 'decimal' });

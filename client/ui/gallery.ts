@@ -9,6 +9,10 @@ export interface GalleryActions {
   play(job: Job): void;
   rerun(job: Job): void;
   cancel(job: Job): void;
+  /** Deletes a finished job (asked for after a second, confirming click). */
+  remove(job: Job): void;
+  /** Loads the next page of older jobs. */
+  loadMore(): void;
 }
 
 interface Card {
@@ -20,10 +24,11 @@ interface Card {
   key: string;
 }
 
-export function buildGallery(state: JobState, act: GalleryActions): { root: HTMLElement; render(): void } {
+export function buildGallery(state: JobState, act: GalleryActions): { root: HTMLElement; render(): void; setMore(more: boolean, busy?: boolean): void } {
   const grid = h('div', { class: 'gallery-grid', id: 'gallery-grid' });
   const empty = h('div', { class: 'empty' }, 'Finished videos appear here.');
-  const root = h('section', { class: 'card gallery', id: 'gallery' }, h('h2', {}, 'Gallery'), empty, grid);
+  const more = h('button', { type: 'button', class: 'secondary', id: 'gallery-more', hidden: true, onclick: () => act.loadMore() }, 'Load older jobs');
+  const root = h('section', { class: 'card gallery', id: 'gallery' }, h('h2', {}, 'Gallery'), empty, grid, h('div', { class: 'actions' }, more));
   const cards = new Map<string, Card>();
 
   function actionsFor(job: Job): HTMLElement[] {
@@ -39,6 +44,23 @@ export function buildGallery(state: JobState, act: GalleryActions): { root: HTML
     }
     if (!FINAL_STATUSES.includes(job.status)) {
       out.push(h('button', { type: 'button', class: 'ghost danger', 'data-action': 'cancel', disabled: job.cancel_requested, onclick: () => act.cancel(get()) }, 'Cancel'));
+    } else {
+      // Two clicks: "Delete" arms the button for 4 s as "Delete?", a second click deletes.
+      const del: HTMLButtonElement = h('button', { type: 'button', class: 'ghost danger', 'data-action': 'delete', title: 'Delete this job and its files', onclick: () => {
+        if (del.dataset.armed === '1') {
+          del.disabled = true;
+          act.remove(get());
+          return;
+        }
+        del.dataset.armed = '1';
+        del.textContent = 'Delete?';
+        setTimeout(() => {
+          del.dataset.armed = '';
+          del.textContent = 'Delete';
+          del.disabled = false;
+        }, 4000);
+      } }, 'Delete');
+      out.push(del);
     }
     return out;
   }
@@ -89,5 +111,13 @@ export function buildGallery(state: JobState, act: GalleryActions): { root: HTML
     });
     empty.hidden = jobs.length > 0;
   }
-  return { root, render };
+  return {
+    root,
+    render,
+    setMore(has, busy = false) {
+      more.hidden = !has;
+      more.disabled = busy;
+      more.textContent = busy ? 'Loading…' : 'Load older jobs';
+    },
+  };
 }

@@ -1,8 +1,9 @@
 // Short human descriptions of a job: settings summary line and status label.
 import type { Job, JobRequest } from '../types.js';
+import { plural } from './dom.js';
 
 export function settingsLine(r: JobRequest): string {
-  return `${r.width}×${r.height} · ${r.frames} frames @ ${r.fps} fps · ${r.steps} steps · cfg ${r.guidance} (${r.guidance_mode}) · seed ${r.seed}`;
+  return `${r.width}×${r.height} · ${plural(r.frames, 'frame')} @ ${r.fps} fps · ${plural(r.steps, 'step')} · cfg ${r.guidance} (${r.guidance_mode}) · seed ${r.seed}`;
 }
 
 export function statusLabel(j: Job): string {

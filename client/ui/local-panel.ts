@@ -3,7 +3,7 @@
 import type { LocalPreview } from '../local-preview.js';
 import type { JobRequestBody } from '../types.js';
 import type { LocalPreviewResult, WorkerInfo } from '../worker/protocol.js';
-import { drawRgba, fmtDuration, fmtRate, h } from './dom.js';
+import { drawRgba, fmtDuration, fmtRate, h, plural } from './dom.js';
 
 export interface LocalPanel {
   root: HTMLElement;
@@ -74,7 +74,7 @@ export function buildLocalPanel(preview: LocalPreview | null, onGpuInfo: (info: 
           if (p.preview) drawRgba(canvas, p.preview);
         });
         finished = true;
-        stats.textContent = `Done: ${result.frames.length} frames in ${(result.ms / 1000).toFixed(2)} s (${result.kind}, seed ${seed}) · playing at ${result.fps} fps`;
+        stats.textContent = `Done: ${plural(result.frames.length, 'frame')} in ${(result.ms / 1000).toFixed(2)} s (${result.kind}, seed ${seed}) · playing at ${result.fps} fps`;
         fill.style.width = '100%';
         root.dataset.state = 'done';
         root.dataset.frames = String(result.frames.length);

@@ -4,7 +4,7 @@ import type { Job } from '../types.js';
 import { h } from './dom.js';
 import { settingsLine } from './job-text.js';
 
-export function buildPlayer(): { root: HTMLElement; show(job: Job): void; current(): string | null } {
+export function buildPlayer(): { root: HTMLElement; show(job: Job): void; clear(): void; current(): string | null } {
   const video = h('video', { id: 'player-video', controls: true, loop: true, muted: true, playsinline: true, preload: 'metadata' });
   const caption = h('div', { class: 'caption', id: 'player-caption' });
   const links = h('div', { class: 'card-actions' });
@@ -15,6 +15,16 @@ export function buildPlayer(): { root: HTMLElement; show(job: Job): void; curren
   return {
     root,
     current: () => id,
+    clear() {
+      id = null;
+      video.removeAttribute('src');
+      video.removeAttribute('poster');
+      video.load();
+      empty.hidden = false;
+      stage.hidden = true;
+      caption.replaceChildren();
+      links.replaceChildren();
+    },
     show(job: Job) {
       if (!job.outputs) return;
       id = job.id;

@@ -177,6 +177,19 @@ describe('web app in headless Chromium', () => {
     expect(await page.$$('.queue-item')).toHaveLength(0);
   });
 
+  it('deletes a finished job from the gallery after a confirming second click', async () => {
+    const [victim] = (await listJobs()).filter((j) => j.status === 'cancelled');
+    const btn = `.gallery-item[data-job="${victim!.id}"] [data-action=delete]`;
+    await page.click(btn);
+    expect(await page.textContent(btn)).toBe('Delete?');
+    expect((await listJobs()).some((j) => j.id === victim!.id)).toBe(true);
+    await page.click(btn);
+    await page.waitForSelector(`.gallery-item[data-job="${victim!.id}"]`, { state: 'detached', timeout: 10_000 });
+    expect((await listJobs()).some((j) => j.id === victim!.id)).toBe(false);
+    // Active jobs offer Cancel, not Delete.
+    expect(await page.$$('.gallery-item [data-action=delete]')).toHaveLength((await listJobs()).filter((j) => !['queued', 'running'].includes(j.status)).length);
+  });
+
   it('asks for the token again on 401 and retries with the new one', async () => {
     await page.evaluate(() => localStorage.setItem('parallax.token', 'wrong-token-wrong-token'));
     await page.click('[data-preset=preview]');
@@ -245,5 +258,61 @@ describe('web app in headless Chromium', () => {
     await p2.click('#preview-local');
     expect(await p2.textContent('#local-status')).toMatch(/use Generate to run on the server/);
     await p2.close();
+  });
+});
+
+describe('web app on a server whose model makes at most 256x256, with many jobs', () => {
+  let ts2: TestServer;
+  let p2: Page;
+  beforeAll(async () => {
+    ts2 = await startTestServer({ staticDir: outDir, fake: { msPerStep: 20, limits: { maxWidth: 256, maxHeight: 256 }, shouldFail: (r) => r.prompt.includes('FAIL') } });
+    // 57 finished jobs straight into the store: more than one page of the gallery (50).
+    const store = ts2.server.store;
+    const req = { prompt: 'old job', negative_prompt: '', frames: 1, width: 64, height: 64, steps: 1, guidance: 7.5, guidance_mode: 'reference' as const, seed: 1, fps: 8 };
+    for (let i = 0; i < 57; i++) {
+      const id = crypto.randomUUID();
+      store.insert(id, { ...req, prompt: `old job ${i}` }, 'ip:test', Date.now() - 100_000 + i);
+      store.finish(id, 'cancelled', Date.now());
+    }
+    p2 = await browser.newPage({ viewport: { width: 1360, height: 1000 } });
+    p2.on('console', (m) => logs.push(`${m.type()}: ${m.text()}`));
+    await p2.goto(`${ts2.server.url}/#token=${TEST_TOKEN}`);
+    await p2.waitForFunction(() => window.__parallaxApp?.ready === true, undefined, { timeout: 20_000 });
+  }, 60_000);
+  afterAll(async () => {
+    await p2?.close();
+    await ts2?.close();
+  });
+
+  it('uses the model limits: fitted defaults, presets beyond them disabled, inline message for 320', async () => {
+    expect(await p2.inputValue('#f-width')).toBe('256');
+    expect(await p2.inputValue('#f-height')).toBe('144');
+    expect(await p2.isDisabled('[data-preset=default]')).toBe(true);
+    expect(await p2.isDisabled('[data-preset=draft]')).toBe(true);
+    expect(await p2.isDisabled('[data-preset=preview]')).toBe(false);
+    await p2.fill('#f-prompt', 'too wide');
+    await p2.fill('#f-width', '320');
+    await p2.click('#generate');
+    expect(await p2.textContent('#err-width')).toBe('Width must be <= 256');
+  });
+
+  it('shows a failed job next to the Generate button', async () => {
+    await p2.fill('#f-width', '64');
+    await p2.fill('#f-height', '64');
+    await p2.fill('#f-steps', '4');
+    await p2.fill('#f-frames', '1');
+    await p2.fill('#f-prompt', 'please FAIL');
+    await p2.click('#generate');
+    await p2.waitForFunction(() => /The job failed: .*simulated failure/.test(document.querySelector('#form-banner')?.textContent ?? ''), undefined, { timeout: 15_000 });
+    expect(await p2.isVisible('#form-banner')).toBe(true);
+  });
+
+  it('pages the gallery: the newest 50, then older jobs on demand', async () => {
+    expect(await p2.$$('.gallery-item')).toHaveLength(51); // 50 of the first page + the failed job
+    await p2.click('#gallery-more');
+    await p2.waitForFunction(() => document.querySelectorAll('.gallery-item').length === 58, undefined, { timeout: 10_000 });
+    expect(await p2.isHidden('#gallery-more')).toBe(true);
+    expect(await p2.textContent('.gallery-item:last-child .prompt')).toBe('old job 0');
+    expect(await p2.textContent('.gallery-item .meta')).toMatch(/1 frame @/);
   });
 });

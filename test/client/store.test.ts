@@ -73,4 +73,26 @@ describe('JobState', () => {
     expect(s.live.has(b.id)).toBe(false);
     expect(s.sorted().map((x) => x.id)).toEqual([b.id, a.id]);
   });
+
+  it('forgets deleted jobs (event or call) without fetching them, and adds older pages', () => {
+    const s = new JobState();
+    const a = job('succeeded');
+    const b = job('running');
+    s.replaceAll([a, b]);
+    s.apply({ type: 'step', jobId: b.id, step: 1, total: 10, its: 1, eta_s: 9 });
+    let seen: string[] = [];
+    s.onChange((ids) => (seen = [...ids]));
+    expect(s.apply({ type: 'deleted', jobId: a.id })).toEqual({ changed: [a.id], unknown: null });
+    expect(s.jobs.has(a.id)).toBe(false);
+    expect(seen).toEqual([a.id]);
+    // A deletion of a job this tab never loaded is not an unknown job to fetch.
+    expect(s.apply({ type: 'deleted', jobId: '00000000-0000-4000-8000-999999999999' }).unknown).toBeNull();
+    s.remove(b.id);
+    expect(s.live.has(b.id)).toBe(false);
+    const older = [job('cancelled'), job('failed')];
+    s.replaceAll([a]);
+    s.addPage([{ ...a, status: 'failed' }, ...older]);
+    expect(s.jobs.get(a.id)!.status).toBe('succeeded'); // the newer copy stays
+    expect(s.sorted().map((x) => x.id)).toEqual([older[1]!.id, older[0]!.id, a.id]);
+  });
 });

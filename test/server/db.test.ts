@@ -85,12 +85,29 @@ describe('JobStore', () => {
     s.markRunning('r', 0, 4);
     s.markRunning('d', 0, 4);
     s.finish('d', 'succeeded', 5);
-    expect(s.interruptRunning(9)).toBe(1);
+    expect(s.interruptRunning(9)).toEqual(['r']);
     expect(s.get('q')?.status).toBe('queued');
     expect(s.get('r')).toMatchObject({ status: 'interrupted', finishedAt: 9 });
     expect(s.get('r')?.error).toMatch(/server stopped/);
     expect(s.get('d')?.status).toBe('succeeded');
     expect(s.counts()).toEqual({ queued: 1, running: 0, succeeded: 1, failed: 0, cancelled: 0, interrupted: 1 });
+    s.close();
+  });
+
+  it('remove deletes final jobs only', () => {
+    const s = new JobStore(join(dir, 'db-remove.sqlite'));
+    s.insert('q', req, 'c', 1);
+    s.insert('r', req, 'c', 2);
+    s.insert('d', req, 'c', 3);
+    s.markRunning('r', 0, 4);
+    s.finish('d', 'cancelled', 5);
+    expect(s.remove('q')).toBe(false);
+    expect(s.remove('r')).toBe(false);
+    expect(s.remove('missing')).toBe(false);
+    expect(s.remove('d')).toBe(true);
+    expect(s.get('d')).toBeUndefined();
+    expect(s.remove('d')).toBe(false);
+    expect(s.list({ limit: 10 }).map((j) => j.id)).toEqual(['r', 'q']);
     s.close();
   });
 });

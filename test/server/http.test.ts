@@ -1,12 +1,13 @@
 // REST API: every endpoint and its error cases (401, 400 per field, 404, 405, 409, 413, 415, 416, 429),
 // path traversal attempts, CORS, static files with SPA fallback, and survival after abusive clients.
+import { existsSync } from 'node:fs';
 import { mkdir, readFile, symlink, writeFile } from 'node:fs/promises';
 import { request as httpRequest } from 'node:http';
 import { join } from 'node:path';
 import { decode } from 'fast-png';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { makeDataDir, startTestServer, TEST_TOKEN, waitFor, waitForStatus, type TestServer } from './helpers.js';
+import { makeDataDir, openEvents, startTestServer, TEST_TOKEN, waitFor, waitForStatus, type TestServer } from './helpers.js';
 
 /** Raw HTTP request with an exact (unnormalised) path. */
 function raw(
@@ -241,7 +242,7 @@ describe('cancel', () => {
       r = await t2.api(`/api/jobs/${b}/cancel`, { method: 'POST' });
       expect(r.status).toBe(200);
       expect((await r.json()).status).toBe('cancelled');
-      r = await t2.api(`/api/jobs/${a}`, { method: 'DELETE' });
+      r = await t2.api(`/api/jobs/${a}/cancel`, { method: 'POST' });
       expect(r.status).toBe(202);
       const body = await r.json();
       expect(body.cancel_requested).toBe(true);
@@ -253,6 +254,61 @@ describe('cancel', () => {
       r = await t2.api('/api/jobs/00000000-0000-4000-8000-000000000000/cancel', { method: 'POST' });
       expect(r.status).toBe(404);
       expect((await t2.api(`/api/jobs/${a}/cancel`, { method: 'GET' })).status).toBe(405);
+    } finally {
+      await t2.close();
+    }
+  });
+});
+
+describe('delete', () => {
+  it('removes a finished job and its folder; 409 while active; 401 without the token; 404 after', async () => {
+    const t2 = await startTestServer({ fake: { msPerStep: 10 } });
+    try {
+      const done = (await t2.submit(small)).body.id;
+      await waitForStatus(t2, done, ['succeeded']);
+      const dir = join(t2.dataDir, 'jobs', done);
+      expect(existsSync(join(dir, 'video.mp4'))).toBe(true);
+      const running = (await t2.submit({ ...small, steps: 500 })).body.id;
+      const queued = (await t2.submit(small)).body.id;
+      await waitForStatus(t2, running, ['running']);
+      const ev = await openEvents(t2.server.url, '?all=1');
+      expect((await t2.api(`/api/jobs/${done}`, { method: 'DELETE', auth: false })).status).toBe(401);
+      expect(existsSync(dir)).toBe(true);
+      for (const id of [running, queued]) {
+        const r = await t2.api(`/api/jobs/${id}`, { method: 'DELETE' });
+        expect(r.status, id).toBe(409);
+        const b = await r.json();
+        expect(b.code).toBe('job_active');
+        expect(b.error).toMatch(/cancel it first/);
+      }
+      let r = await t2.api(`/api/jobs/${done}`, { method: 'DELETE' });
+      expect(r.status).toBe(200);
+      expect(await r.json()).toEqual({ deleted: done });
+      expect(existsSync(dir)).toBe(false);
+      expect((await t2.api(`/api/jobs/${done}`)).status).toBe(404);
+      expect((await t2.api(`/api/jobs/${done}/video`)).status).toBe(404);
+      expect((await t2.api(`/api/jobs/${done}`, { method: 'DELETE' })).status).toBe(404);
+      await waitFor(() => ev.messages.some((m) => m.type === 'deleted' && m.jobId === done), 'deleted event');
+      ev.ws.close();
+      // Cancelled jobs leave no folder behind, and can then be deleted.
+      expect((await t2.api(`/api/jobs/${queued}/cancel`, { method: 'POST' })).status).toBe(200);
+      expect((await t2.api(`/api/jobs/${running}/cancel`, { method: 'POST' })).status).toBe(202);
+      await waitForStatus(t2, running, ['cancelled']);
+      expect(existsSync(join(t2.dataDir, 'jobs', running))).toBe(false);
+      for (const id of [running, queued]) expect((await t2.api(`/api/jobs/${id}`, { method: 'DELETE' })).status).toBe(200);
+      const counts = (await (await t2.api('/api/health')).json()).jobs;
+      expect(Object.values(counts).reduce((a: number, b) => a + (b as number), 0)).toBe(0);
+    } finally {
+      await t2.close();
+    }
+  });
+
+  it('failed jobs leave no folder behind', async () => {
+    const t2 = await startTestServer({ fake: { msPerStep: 1, failAtStep: 2 } });
+    try {
+      const id = (await t2.submit({ ...small, steps: 4 })).body.id;
+      await waitForStatus(t2, id, ['failed']);
+      await waitFor(() => !existsSync(join(t2.dataDir, 'jobs', id)), 'job folder removed');
     } finally {
       await t2.close();
     }
@@ -384,9 +440,13 @@ describe('CORS', () => {
     expect(r.status).toBe(403);
     expect((await r.json()).code).toBe('origin_not_allowed');
   });
-  it('same-origin requests are allowed', async () => {
+  it('same-origin requests are allowed, preflights included', async () => {
     const r = await t.api('/api/jobs', { method: 'POST', headers: { origin: t.server.url }, json: { ...small, steps: 1 } });
     expect(r.status).toBe(201);
+    const pre = await t.api('/api/jobs', { method: 'OPTIONS', headers: { origin: t.server.url, 'access-control-request-method': 'DELETE' } });
+    expect(pre.status).toBe(204);
+    expect(pre.headers.get('access-control-allow-origin')).toBe(t.server.url);
+    expect(pre.headers.get('access-control-allow-methods')).toMatch(/DELETE/);
   });
 });
 

@@ -66,3 +66,46 @@ describe('/api/model/', () => {
     expect((await noModel.api('/api/model/model_index.json')).status).toBe(404);
   });
 });
+
+describe('/api/model/ on a Hugging Face cache snapshot', () => {
+  // hub/models--Vchitect--Tiny/{blobs/<hash>, refs/main, snapshots/<rev>/...}: every snapshot file is a relative
+  // link into ../../blobs, as huggingface_hub downloads it.
+  let hub: string;
+  let snap: TestServer;
+  beforeAll(async () => {
+    hub = await mkdtemp(join(tmpdir(), 'parallax-hub-'));
+    const repo = join(hub, 'models--Vchitect--Tiny');
+    const rev = join(repo, 'snapshots', '0123abcd');
+    await mkdir(join(repo, 'blobs'), { recursive: true });
+    await mkdir(join(repo, 'refs'));
+    await mkdir(join(rev, 'transformer'), { recursive: true });
+    await writeFile(join(repo, 'blobs', 'aaa'), '{"_class_name":"VchitectXLPipeline"}');
+    await writeFile(join(repo, 'blobs', 'bbb'), bytes);
+    await writeFile(join(repo, 'refs', 'main'), '0123abcd');
+    await writeFile(join(hub, 'outside.txt'), 'outside the repository');
+    await symlink('../../blobs/aaa', join(rev, 'model_index.json'));
+    await symlink('../../../blobs/bbb', join(rev, 'transformer', 'diffusion_pytorch_model.safetensors'));
+    await symlink('../../refs/main', join(rev, 'refs.json'));
+    await symlink('../../../outside.txt', join(rev, 'outside.json'));
+    await symlink(join(outside, 'passwd'), join(rev, 'passwd.json'));
+    snap = await startTestServer({ modelDir: rev });
+  });
+  afterAll(async () => {
+    await snap?.close();
+    await rm(hub, { recursive: true, force: true });
+  });
+
+  it('serves files linked into the repository blobs, with ranges', async () => {
+    const store = new HttpFileStore(`${snap.server.url}/api/model/`);
+    expect(JSON.parse(await store.readText('model_index.json'))._class_name).toBe('VchitectXLPipeline');
+    const src = await store.open('transformer/diffusion_pytorch_model.safetensors');
+    expect(await src.size()).toBe(bytes.length);
+    expect([...(await src.read(5000, 300))]).toEqual([...bytes.subarray(5000, 5300)]);
+  });
+
+  it('still refuses links to anything but the blobs', async () => {
+    for (const p of ['refs.json', 'outside.json', 'passwd.json', '..%2f..%2fblobs%2faaa']) {
+      expect((await snap.api(`/api/model/${p}`)).status, p).toBe(404);
+    }
+  });
+});

@@ -4,7 +4,7 @@
 // layout in the sidecar, cancellation that leaves the model loaded, and a fresh pipeline after a failed job.
 
 import { execFileSync } from 'node:child_process';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { decode } from 'fast-png';
@@ -49,7 +49,24 @@ describe('server with the engine', () => {
     expect(msgs).toContain('preview');
     expect(msgs.at(-1)).toBe('finished');
     ev.ws.close();
+    // The sidecar names the model by folder name and fingerprint; its path only for token holders.
+    const open = await (await t.api(`/api/jobs/${body.id}/sidecar`, { auth: false })).json();
+    expect(open.model.name).toBe('model');
+    expect(open.model.hash).toMatch(/^[0-9a-f]{64}$/);
+    expect(open.model.path).toBeUndefined();
+    expect((await (await t.api(`/api/jobs/${body.id}/sidecar`)).json()).model.path).toBe(join(dir, 'model'));
   }, 300_000);
+
+  it('the loaded model sets the size limits: /api/config and a 400 for a side it cannot make', async () => {
+    const cfgJson = JSON.parse(await readFile(join(dir, 'model', 'transformer', 'config.json'), 'utf8')) as { pos_embed_max_size: number; patch_size: number };
+    const max = cfgJson.pos_embed_max_size * cfgJson.patch_size * 8; // patches * patch * VAE scale 8
+    const cfg = await (await t.api('/api/config')).json();
+    expect(cfg.limits.width.max).toBe(Math.min(1280, max));
+    expect(cfg.limits.height.max).toBe(Math.min(1280, max));
+    const r = await t.submit({ prompt: 'too big', frames: 1, width: max + 16, height: 64, steps: 1 });
+    expect(r.status).toBe(400);
+    expect(r.body.fields).toEqual([{ field: 'width', message: `must be <= ${Math.min(1280, max)}` }]);
+  });
 });
 
 describe('server with the parallel engine on a 2-GPU group', () => {

@@ -1,7 +1,9 @@
 // Persistence across restarts on the same data dir: graceful stop mid-job and a SIGKILLed server process.
 // Finished jobs and files survive; running jobs become 'interrupted'; queued jobs run after restart.
+import { existsSync } from 'node:fs';
 import { spawn } from 'node:child_process';
-import { readFile, rm, stat } from 'node:fs/promises';
+import { randomUUID } from 'node:crypto';
+import { mkdir, readFile, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { getJob, makeDataDir, startTestServer, waitFor, waitForStatus } from './helpers.js';
@@ -40,6 +42,7 @@ describe('restart', () => {
       expect(r.status).toBe('interrupted');
       expect(r.error).toMatch(/server stopped/);
       expect(r.progress.step).toBeGreaterThanOrEqual(2);
+      expect(existsSync(join(dataDir, 'jobs', running))).toBe(false); // no empty folder left behind
       for (const id of done) {
         const j = await getJob(t2, id);
         expect(j.status).toBe('succeeded');
@@ -51,6 +54,30 @@ describe('restart', () => {
       const starts = queued.map((id) => t2.server.store.get(id)!.startedAt!);
       expect(starts[0]).toBeLessThanOrEqual(starts[1]);
       expect(t2.fakes[0].calls.map((c) => c.seed)).toEqual([10, 11]); // interrupted job was not re-run
+    } finally {
+      await t2.close();
+    }
+  });
+
+  it('removes folders left by an older version for jobs that ended without a video, and nothing else', async () => {
+    const dataDir = await makeDataDir();
+    dirs.push(dataDir);
+    const t1 = await startTestServer({ dataDir });
+    const ok = (await t1.submit({ ...small, steps: 1 })).body.id;
+    await waitForStatus(t1, ok, ['succeeded']);
+    const ids = { cancelled: randomUUID(), failed: randomUUID(), interrupted: randomUUID() };
+    for (const [status, id] of Object.entries(ids)) {
+      t1.server.store.insert(id, { prompt: 'old', negative_prompt: '', frames: 1, width: 64, height: 64, steps: 1, guidance: 1, guidance_mode: 'reference', seed: 1, fps: 8 }, 'ip:x', 1);
+      t1.server.store.finish(id, status as 'cancelled', 2);
+    }
+    await t1.close();
+    const orphan = randomUUID();
+    for (const id of [...Object.values(ids), orphan]) await mkdir(join(dataDir, 'jobs', id, 'frames'), { recursive: true });
+    const t2 = await startTestServer({ dataDir });
+    try {
+      for (const id of Object.values(ids)) await waitFor(() => !existsSync(join(dataDir, 'jobs', id)), `folder of ${id} removed`);
+      expect(existsSync(join(dataDir, 'jobs', ok, 'video.mp4'))).toBe(true);
+      expect(existsSync(join(dataDir, 'jobs', orphan))).toBe(true); // not a job of this database: left alone
     } finally {
       await t2.close();
     }
@@ -89,6 +116,8 @@ describe('restart', () => {
         expect(t.server.token).toBe(info.token);
         expect(t.server.recovered).toEqual({ interrupted: 1, queued: 1 });
         expect((await getJob(t, run)).status).toBe('interrupted');
+        await waitFor(() => !existsSync(join(dataDir, 'jobs', run)), 'folder of the interrupted job removed');
+        expect(existsSync(join(dataDir, 'jobs', fin))).toBe(true);
         expect((await getJob(t, fin)).status).toBe('succeeded');
         expect((await t.api(`/api/jobs/${fin}/frames/2`)).status).toBe(200);
         await waitForStatus(t, q, ['succeeded']);

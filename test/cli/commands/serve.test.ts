@@ -2,6 +2,7 @@
 // layout of multi-GPU groups from --sp / --cfg-parallel checked at start, FakeGenerator without a model), and the command
 // itself started as a process (--fake, port 0, a static dir): prints the URL and a #token= link that work.
 import { spawn, type ChildProcess } from 'node:child_process';
+import { request as httpRequest } from 'node:http';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -103,7 +104,7 @@ describe('parallax serve', () => {
     const dataDir = await mkdtemp(join(tmpdir(), 'parallax-serve-cli-'));
     const staticDir = await mkdtemp(join(tmpdir(), 'parallax-serve-static-'));
     await writeFile(join(staticDir, 'index.html'), '<!doctype html><title>app</title>');
-    const child: ChildProcess = spawn(process.execPath, [join(repo, 'bin/parallax'), 'serve', '--fake', '--port', '0', '--data-dir', dataDir, '--static', staticDir, '--token', 'cli-test-token-0123456789', '--devices', '0,1+2+3+4', '--cfg-parallel', '--log-level', 'silent'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child: ChildProcess = spawn(process.execPath, [join(repo, 'bin/parallax'), 'serve', '--fake', '--port', '0', '--data-dir', dataDir, '--static', staticDir, '--token', 'cli-test-token-0123456789', '--devices', '0,1+2+3+4', '--cfg-parallel', '--allowed-hosts', 'studio.lan', '--log-level', 'silent'], { stdio: ['ignore', 'pipe', 'pipe'] });
     cleanup.push(async () => {
       if (child.exitCode === null) {
         const exited = new Promise((r) => child.once('exit', r));
@@ -137,6 +138,18 @@ describe('parallax serve', () => {
     expect(health.groups).toBe(2);
     const post = await fetch(new URL('/api/jobs', url), { method: 'POST', headers: { 'content-type': 'application/json', authorization: 'Bearer cli-test-token-0123456789' }, body: JSON.stringify({ prompt: 'x', width: 64, height: 64, frames: 1, steps: 1 }) });
     expect(post.status).toBe(201);
+    // --allowed-hosts: that name is served, a foreign one is refused (DNS rebinding).
+    const withHost = (host: string) =>
+      new Promise<number>((resolve, reject) => {
+        const r = httpRequest({ host: '127.0.0.1', port: url.port, path: '/api/health', headers: { host } }, (res) => {
+          res.resume();
+          resolve(res.statusCode!);
+        });
+        r.on('error', reject);
+        r.end();
+      });
+    expect(await withHost(`studio.lan:${url.port}`)).toBe(200);
+    expect(await withHost(`attacker.example:${url.port}`)).toBe(403);
   }, 90_000);
 
   it('exits at start with the layout error for an impossible --sp, and wants --allow-shared-gpu for a repeated GPU', async () => {
