@@ -3,7 +3,7 @@
 // initial latents fed back give the same latents and video bit for bit, a file source is recorded with its hashes,
 // and the recorded schedule is the one the model was called with (the shifted flow-match sigmas).
 import { createHash } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
