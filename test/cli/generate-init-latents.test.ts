@@ -1,6 +1,6 @@
 // `parallax generate --init-latents / --save-init-latents` end to end on a tiny checkpoint: a run's saved initial
 // latents fed back (another seed) give the same latents and PNG frames bit for bit, on one device and on two ranks
-// in separate processes (socket transport: each rank reads the file); the sidecar records the source (seed, or the
+// (processes over sockets, CFG 2; worker threads over shared memory, SP 2: each rank reads the file); the sidecar records the source (seed, or the
 // file with its SHA-256) and the sigmas/timesteps that ran; wrong shape / dtype errors name the expected shape.
 import { createHash } from 'node:crypto';
 import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
@@ -87,16 +87,23 @@ describe('generate --init-latents', () => {
     expect(Buffer.from((await tensor(again)).bytes).equals(Buffer.from((await tensor(init())).bytes)), '--save-init-latents writes the given latents').toBe(true);
   }, 240_000);
 
-  it('two ranks in separate processes (socket transport, CFG 2), each reading the file: the same latents bit for bit', async () => {
-    expect(first, 'needs the seeded run above').toBeDefined();
-    const out = join(dir, 'c.mp4');
-    const r = await parallax([...base(), '--seed', '7', '--init-latents', init(), '--devices', '0,0', '--transport', 'socket', '--out', out, '--latents', join(dir, 'c-lat.safetensors')]);
-    expect(r.code, r.stderr).toBe(0);
-    expect(Buffer.from((await tensor(join(dir, 'c-lat.safetensors'))).bytes).equals(Buffer.from(first.latents))).toBe(true);
-    const side = await sidecar(out);
-    expect(side.parallel).toMatchObject({ ranks: 2, sp: 1, cfg: 2 });
-    expect(side.initLatents).toMatchObject({ source: 'file', path: init() });
-  }, 300_000);
+  const layouts = [
+    { name: 'two ranks in separate processes (socket transport, CFG 2), each reading the file', args: ['--transport', 'socket'], layout: { ranks: 2, sp: 1, cfg: 2 } },
+    { name: 'two worker threads (shm transport, SP 2)', args: ['--transport', 'shm', '--no-cfg-parallel'], layout: { ranks: 2, sp: 2, cfg: 1 } },
+  ];
+  for (const c of layouts) {
+    it(`${c.name}: the same latents bit for bit`, async () => {
+      expect(first, 'needs the seeded run above').toBeDefined();
+      const out = join(dir, `c-${c.args[1]}.mp4`);
+      const lat = join(dir, `c-${c.args[1]}-lat.safetensors`);
+      const r = await parallax([...base(), '--seed', '7', '--init-latents', init(), '--devices', '0,0', ...c.args, '--out', out, '--latents', lat]);
+      expect(r.code, r.stderr).toBe(0);
+      expect(Buffer.from((await tensor(lat)).bytes).equals(Buffer.from(first.latents))).toBe(true);
+      const side = await sidecar(out);
+      expect(side.parallel).toMatchObject(c.layout);
+      expect(side.initLatents).toMatchObject({ source: 'file', path: init() });
+    }, 300_000);
+  }
 
   it('a wrong shape or dtype fails before loading the model, naming the expected shape; --dry-run shows the source', async () => {
     const values = new Float32Array(3 * 16 * 6 * 4);
