@@ -39,7 +39,7 @@ export function describeLatentShape(shape: readonly number[], s: { width: number
 
 function checkShape(got: readonly number[], want: readonly number[], s: { width: number; height: number; frames: number }, what: string): void {
   if (got.length !== want.length || got.some((d, i) => d !== want[i])) {
-    throw new GenerateOptionsError(`${what}: shape [${got.join(', ')}] does not fit this generation: expected ${describeLatentShape(want, s)}; pass latents of that shape or change --width/--height/--frames to match them`);
+    throw new GenerateOptionsError(`${what}: shape [${got.join(', ')}] does not fit this generation: expected ${describeLatentShape(want, s)}; pass latents of that shape, or the width, height and frame count they were made for`);
   }
 }
 
