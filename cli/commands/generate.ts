@@ -16,6 +16,7 @@ import { TextToVideoPipeline, type GenerateResult } from '../../engine/pipeline/
 import { BACKEND_NAMES, type BackendName } from '../../engine/pipeline/backends.js';
 import { GUIDANCE_MODES, SPEC_DEFAULTS, latentShape, randomSeed, resolveGenerateSettings, type GenerateSettings } from '../../engine/pipeline/generate-options.js';
 import { estimateGenerationCost } from '../../engine/pipeline/cost.js';
+import { loadInitLatents } from '../../engine/pipeline/init-latents.js';
 import { checkpointHash } from '../../engine/pipeline/model-hash.js';
 import { writeMp4, yuv420Size } from '../../engine/video/mp4.js';
 import { writePngFrames } from '../../engine/video/png.js';
@@ -36,6 +37,10 @@ export interface GenerateCliOptions extends Omit<GenerateSettings, 'seed'> {
   out?: string;
   pngFrames?: string;
   latents?: string;
+  /** Start from these latents (safetensors, tensor "latents" [1,F,16,h,w], any float dtype) instead of the seeded noise. */
+  initLatents?: string;
+  /** Also save the initial latents (F32 safetensors, tensor "latents"). */
+  saveInitLatents?: string;
   backend: BackendName;
   progress?: boolean;
   /** Validate and print the plan (settings, latent shape, cost estimate) without generating. */
@@ -86,6 +91,8 @@ export async function runGenerate(o: GenerateCliOptions, log: (s: string) => voi
     const name = place.parallel ? `webgpu-${o.dtype ?? 'f32'}-${layoutName(place.layout)}` : o.backend === 'reference' ? 'reference-f64' : `webgpu-${o.dtype ?? 'f32'}`;
     const info = backendInfoFromCheckpoint(ckpt, name);
     const settings = resolveGenerateSettings({ ...o, seed }, info);
+    // checked here, before any weight is loaded (each rank reads the file again and the ranks agree on its hash)
+    const init = o.initLatents ? (await loadInitLatents(o.initLatents, latentShape(settings, info), settings)).info : undefined;
     const cost = estimateGenerationCost(ckpt, settings);
     const refSecs = cost.totalFlops / REFERENCE_FLOPS_PER_S;
     if (o.backend === 'reference' && refSecs > WARN_AFTER_S) {
@@ -95,14 +102,14 @@ export async function runGenerate(o: GenerateCliOptions, log: (s: string) => voi
     if (o.dryRun) {
       console.log(JSON.stringify({
         settings: { ...settings, fps: o.fps }, backend: name, out, parallel: parallelInfo,
-        latentShape: latentShape(settings, info), estimatedFlops: cost.totalFlops,
+        latentShape: latentShape(settings, info), initLatents: init ?? { source: 'seed', seed }, estimatedFlops: cost.totalFlops,
         estimatedReferenceSeconds: o.backend === 'reference' ? Math.round(refSecs) : undefined,
       }, null, 2));
       return { video: out, sidecar: sidecarPath(out) };
     }
     const rank = place.env?.rank ?? 0;
     const where = place.parallel ? `, ${place.ranks} GPU ranks (SP ${place.layout.sp} x CFG ${place.layout.cfg}, ${place.transport === 'env' ? `multi-host rank ${rank}` : `transport ${place.transport}`})` : '';
-    if (rank === 0) log(`model ${o.model} (backend ${name}${where}), ${settings.width}x${settings.height}, ${settings.frames} frames, ${settings.steps} steps, guidance ${settings.guidance} (${settings.guidanceMode}), seed ${seed}`);
+    if (rank === 0) log(`model ${o.model} (backend ${name}${where}), ${settings.width}x${settings.height}, ${settings.frames} frames, ${settings.steps} steps, guidance ${settings.guidance} (${settings.guidanceMode}), ${init ? `initial latents ${o.initLatents}` : `seed ${seed}`}`);
 
     if (place.transport === 'socket') {
       // One process per rank on this host: the same command with --multi-host under the local launcher.
@@ -128,7 +135,8 @@ export async function runGenerate(o: GenerateCliOptions, log: (s: string) => voi
 
 /** Runs the generation where the placement says; null on ranks other than 0 of a multi-host world. */
 async function produce(o: GenerateCliOptions, settings: GenerateSettings, place: Placement, onStep: (s: StepInfo) => void): Promise<GenerateResult | null> {
-  const job: RankJob = { model: o.model, layout: place.layout, dtype: o.dtype, devices: o.devices, generate: settings };
+  const gen = { ...settings, initLatents: o.initLatents };
+  const job: RankJob = { model: o.model, layout: place.layout, dtype: o.dtype, devices: o.devices, generate: gen };
   switch (place.transport) {
     case 'env':
       return generateAsEnvRank(place.env!, job, onStep);
@@ -138,14 +146,14 @@ async function produce(o: GenerateCliOptions, settings: GenerateSettings, place:
       if (!place.parallel) {
         const pipe = await TextToVideoPipeline.fromPretrained(o.model, { backend: o.backend, backendOptions: { dtype: o.dtype, adapterIndex: o.devices?.[0] } });
         try {
-          return await pipe.generate({ ...settings, onStep });
+          return await pipe.generate({ ...gen, onStep });
         } finally {
           await pipe.dispose();
         }
       }
       const pp = await InProcessParallelPipeline.create(o.model, { devices: o.devices ?? Array(place.ranks).fill(0), layout: place.layout, dtype: o.dtype });
       try {
-        return await pp.generate({ ...settings, onStep });
+        return await pp.generate({ ...gen, onStep });
       } finally {
         await pp.dispose();
       }
@@ -163,6 +171,8 @@ export function rankArgs(o: GenerateCliOptions & { seed: number; out: string }):
   if (o.dtype) a.push('--dtype', o.dtype);
   if (o.pngFrames) a.push('--png-frames', o.pngFrames);
   if (o.latents) a.push('--latents', o.latents);
+  if (o.initLatents) a.push('--init-latents', o.initLatents);
+  if (o.saveInitLatents) a.push('--save-init-latents', o.saveInitLatents);
   if (o.devices) a.push('--devices', o.devices.join(','));
   if (o.sp !== undefined) a.push('--sp', String(o.sp));
   if (o.cfgParallel !== undefined) a.push(o.cfgParallel ? '--cfg-parallel' : '--no-cfg-parallel');
@@ -191,6 +201,7 @@ async function writeOutputs(o: GenerateCliOptions, ckpt: Checkpoint, out: string
   const videoWriteMs = performance.now() - tWrite;
   if (o.pngFrames) await writePngFrames(o.pngFrames, video.frames, video.width, video.height);
   if (o.latents) await writeSafetensors(o.latents, { latents: { dtype: 'F32', shape: result.latents.shape, data: result.latents.data } });
+  if (o.saveInitLatents) await writeSafetensors(o.saveInitLatents, { latents: { dtype: 'F32', shape: result.initialLatents.shape, data: result.initialLatents.data } });
   const enc = yuv420Size(video.width, video.height);
   const maxRssBytes = process.resourceUsage().maxRSS * 1024;
   const sidecar: VideoSidecar = {
@@ -205,6 +216,8 @@ async function writeOutputs(o: GenerateCliOptions, ckpt: Checkpoint, out: string
       ...(enc.width !== video.width || enc.height !== video.height ? { encodedWidth: enc.width, encodedHeight: enc.height } : {}),
     },
     latentShape: result.latents.shape,
+    initLatents: result.init,
+    schedule: result.schedule,
     timings: { ...timings, videoWriteMs, modelHashMs },
     peakMemoryBytes: result.peakMemoryBytes,
     weightsLoaded: result.weightsLoaded,
@@ -241,6 +254,8 @@ export function registerGenerate(program: Command): void {
     .option('--out <file.mp4>', 'output video, default out/parallax-<seed>.mp4 (sidecar: same name with .json)')
     .option('--png-frames <dir>', 'also write each frame as dir/frame_NNNNN.png')
     .option('--latents <file.safetensors>', 'also save the final latents (tensor "latents", F32 [1,F,16,h,w])')
+    .option('--init-latents <file.safetensors>', 'start from these latents instead of the seeded noise (diffusers\' latents=): tensor "latents", any float dtype (F32, F16, BF16, F64), shape [1,F,16,H/8,W/8] exactly as the reference pipeline\'s; the sidecar records the file\'s SHA-256')
+    .option('--save-init-latents <file.safetensors>', 'also save the initial latents (the seeded noise or the --init-latents values) as F32, tensor "latents"')
     .addOption(new Option('--backend <name>', 'model backend: gpu (WebGPU) or reference (float64 CPU, tiny checkpoints only)').choices(BACKEND_NAMES).default('gpu'))
     .option('--devices <list>', 'GPUs by adapter index, one rank each, e.g. 0,1,2,3 (parallax doctor --list); several = parallel generation; repeat an index to run several ranks on one adapter (testing)', parseDeviceList)
     .option('--sp <n>', 'sequence-parallel group size (default: every GPU of a CFG branch); Ulysses all-to-all when it divides the head count, else an all-gather of K/V', parseIntArg('--sp', 1))
@@ -256,7 +271,12 @@ Parallel generation (docs/parallelism.md):
   one process per GPU:              ... --devices 0,1,2,3 --transport socket
   two hosts (run on each host):     torchrun-style launcher sets RANK/WORLD_SIZE/LOCAL_RANK/MASTER_ADDR/MASTER_PORT,
                                     then: parallax generate --multi-host --seed 7 --model DIR --prompt "..."
-  The same seed gives the same video for every layout.`)
+  The same seed gives the same video for every layout.
+
+Initial latents (e.g. from a PyTorch run of the reference pipeline, or from --save-init-latents):
+  parallax generate --model DIR --prompt "..." --init-latents noise.safetensors --frames 40 --width 768 --height 432
+  The tensor must be [1, frames, 16, height/8, width/8] (here [1, 40, 16, 54, 96]); every layout gives the same
+  video for the same latents. The sidecar lists the sigmas and timesteps that ran (after the scheduler's shift).`)
     .action(async (opts: GenerateCliOptions) => {
       const { video, sidecar, result } = await runGenerate(opts);
       if (!result) return;

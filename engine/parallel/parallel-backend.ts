@@ -12,6 +12,7 @@ import { validateCheckpoint, type Checkpoint } from '../io/checkpoint.js';
 import type { BackendModelInfo, DecodedVideo, ModelBackend, Tensor32, TextConditioning } from '../pipeline/backend.js';
 import { backendInfoFromCheckpoint } from '../pipeline/backend-info.js';
 import type { GenerateSettings } from '../pipeline/generate-options.js';
+import type { InitLatentsInfo } from '../pipeline/init-latents.js';
 import { GpuTextEncoders } from '../pipeline/gpu-text-encoders.js';
 import { LazyVae, readAndDispose, requireComputeDtype, sumLoadReports, TextTensorCache } from '../pipeline/gpu-backend-parts.js';
 import { Tensor } from '../tensor.js';
@@ -64,8 +65,9 @@ export class ParallelBackend implements ModelBackend {
     return this.world.rank;
   }
 
-  async beginGeneration(settings: GenerateSettings): Promise<void> {
-    const mine = JSON.stringify(settings);
+  async beginGeneration(settings: GenerateSettings, init: InitLatentsInfo): Promise<void> {
+    // the initial latents are agreed by the hash of their float32 values (a file's path may differ between hosts)
+    const mine = JSON.stringify({ ...settings, initLatents: init.source === 'seed' ? 'seed' : `sha256 ${init.sha256}` });
     const all = await this.world.allGather(new TextEncoder().encode(mine));
     const dec = new TextDecoder();
     const base = JSON.parse(dec.decode(all[0])) as Record<string, unknown>;
@@ -73,7 +75,7 @@ export class ParallelBackend implements ModelBackend {
       const other = JSON.parse(dec.decode(all[r])) as Record<string, unknown>;
       const diff = Object.keys({ ...base, ...other }).filter((k) => JSON.stringify(base[k]) !== JSON.stringify(other[k]));
       if (diff.length) {
-        throw new DistError(`parallel generation: rank ${r} got different settings than rank 0 (${diff.map((k) => `${k}: ${JSON.stringify(other[k])} vs ${JSON.stringify(base[k])}`).join(', ')}); every rank must get the same prompt, sizes and seed (pass --seed explicitly)`);
+        throw new DistError(`parallel generation: rank ${r} got different settings than rank 0 (${diff.map((k) => `${k}: ${JSON.stringify(other[k])} vs ${JSON.stringify(base[k])}`).join(', ')}); every rank must get the same prompt, sizes, seed (pass --seed explicitly) and initial latents (the same --init-latents file contents)`);
       }
     }
   }

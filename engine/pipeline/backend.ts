@@ -1,7 +1,7 @@
 // The model-backend interface the text-to-video pipeline drives: text encoders, the transformer velocity and the
 // VAE decoder. Implementations: gpu-backend.ts (WebGPU), reference-backend.ts (float64 CPU), and one rank of a
 // parallel world (engine/parallel/parallel-backend.ts).
-import type { GenerateSettings } from './generate-settings.js';
+import type { GenerateSettings, InitLatentsInfo } from './generate-settings.js';
 
 /** Text conditioning of one prompt (spec section 3). */
 export interface TextConditioning {
@@ -62,10 +62,11 @@ export interface ModelBackend {
    */
   guidedVelocity?(latents: Tensor32, timestep: number, cond: TextConditioning, uncond: TextConditioning, weight: number): Promise<Float32Array>;
   /**
-   * Optional: called once per generation with the resolved settings before any model call (a multi-rank backend
-   * checks that every rank got the same settings, seed included, and fails with the difference otherwise).
+   * Optional: called once per generation with the resolved settings and the initial latents' description before
+   * any model call (a multi-rank backend checks that every rank got the same settings, seed and initial latents
+   * included, and fails with the difference otherwise).
    */
-  beginGeneration?(settings: GenerateSettings): Promise<void>;
+  beginGeneration?(settings: GenerateSettings, init: InitLatentsInfo): Promise<void>;
   /** Latents [1, F, C, h, w] -> RGB frames (z = latents/scaling + shift inside, spec section 5). */
   decode(latents: Tensor32): Promise<DecodedVideo>;
   /** Peak device memory in bytes so far, when the backend can measure it. */

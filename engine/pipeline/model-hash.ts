@@ -57,6 +57,12 @@ export async function checkpointHash(ckpt: Checkpoint): Promise<string> {
       await src.close?.();
     }
   }
-  const digest = await globalThis.crypto.subtle.digest('SHA-256', concat(parts));
+  return sha256Hex(concat(parts));
+}
+
+/** SHA-256 of bytes as lowercase hex (WebCrypto: Node and the browser). */
+export async function sha256Hex(bytes: Uint8Array): Promise<string> {
+  const copy = bytes.buffer instanceof ArrayBuffer ? (bytes as Uint8Array<ArrayBuffer>) : new Uint8Array(bytes);
+  const digest = await globalThis.crypto.subtle.digest('SHA-256', copy);
   return [...new Uint8Array(digest)].map((b) => b.toString(16).padStart(2, '0')).join('');
 }

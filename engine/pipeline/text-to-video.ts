@@ -1,10 +1,12 @@
 // TextToVideoPipeline: the diffusers-like text-to-video API (same code in Node and the browser): text encoding
-// with CFG, flow-match Euler denoising from seeded noise, VAE decode, per-stage timings. Backend-agnostic.
+// with CFG, flow-match Euler denoising from seeded noise or given initial latents, VAE decode, per-stage timings and
+// the schedule that ran. Backend-agnostic.
 import { openCheckpoint, type Checkpoint } from '../io/checkpoint.js';
 import type { FileStore } from '../io/file-store.js';
 import type { DecodedVideo, ModelBackend, Tensor32, TextConditioning } from './backend.js';
 import { createBackend, type BackendFactory, type BackendName, type BackendOptions } from './backends.js';
 import { latentShape, resolveGenerateSettings, type GenerateSettings } from './generate-options.js';
+import { loadInitLatents, type InitLatentsInfo, type InitLatentsSource } from './init-latents.js';
 import { philoxNormalNoise, type NoiseFn } from './noise.js';
 import { sampleFlowMatch, type SamplerStep } from './sampler.js';
 import type { GuidanceMode } from '../reference/flow-match.js';
@@ -27,8 +29,13 @@ export interface GenerateOptions {
   steps?: number;
   guidance?: number;
   guidanceMode?: GuidanceMode;
-  /** Default: a random seed (returned in the result's settings). */
+  /** Default: a random seed (returned in the result's settings). Unused when initLatents is given. */
   seed?: number;
+  /**
+   * Start from these latents instead of the seeded noise (diffusers' `latents=`): a tensor, a safetensors file's
+   * bytes or (Node) its path, tensor "latents" of any float dtype, shape [1, F, C, H/8, W/8] exactly (init-latents.ts).
+   */
+  initLatents?: InitLatentsSource;
   onStep?: (s: SamplerStep) => void | Promise<void>;
   /** Cancels between stages and denoising steps (rejects with the signal's reason, an AbortError by default). */
   signal?: AbortSignal;
@@ -43,8 +50,20 @@ export interface GenerateTimings {
   stepMs: number[];
 }
 
+/** The flow-match schedule a generation ran: N+1 sigmas (after the scheduler's shift, last 0), N timesteps sigma*1000. */
+export interface RanSchedule {
+  sigmas: number[];
+  timesteps: number[];
+}
+
 export interface GenerateResult {
   settings: GenerateSettings;
+  /** Where the initial latents came from (seed, file or tensor, with hashes). */
+  init: InitLatentsInfo;
+  /** The initial latents [1, F, C, h, w] the sampler started from. */
+  initialLatents: Tensor32;
+  /** The sigmas and timesteps of the steps that ran (what the sampler reported, step by step). */
+  schedule: RanSchedule;
   /** Final latents [1, F, C, h, w]. */
   latents: Tensor32;
   video: DecodedVideo;
@@ -95,6 +114,12 @@ export class TextToVideoPipeline {
     return { shape, data };
   }
 
+  /** The settings' initial latents: the given ones (checked against the settings' shape) or the seeded noise. */
+  async prepareLatents(s: GenerateSettings, given?: InitLatentsSource): Promise<{ latents: Tensor32; info: InitLatentsInfo }> {
+    if (given === undefined) return { latents: this.initialLatents(s), info: { source: 'seed', seed: s.seed } };
+    return loadInitLatents(given, latentShape(s, this.backend.info), s);
+  }
+
   /** Denoises `init` with the given conditioning (uncond is only used when guidance > 1). */
   async denoise(init: Tensor32, cond: TextConditioning, uncond: TextConditioning | null, s: GenerateSettings, onStep?: GenerateOptions['onStep']): Promise<Tensor32> {
     const b = this.backend;
@@ -121,7 +146,8 @@ export class TextToVideoPipeline {
     const s = this.resolveSettings(o);
     const check = () => o.signal?.throwIfAborted();
     check();
-    await this.backend.beginGeneration?.(s);
+    const init = await this.prepareLatents(s, o.initLatents);
+    await this.backend.beginGeneration?.(s, init.info);
     const tStart = now();
     const useCfg = s.guidance > 1;
     const cond = await this.backend.encodeText(s.prompt);
@@ -130,8 +156,12 @@ export class TextToVideoPipeline {
     check();
     const tText = now();
     const stepMs: number[] = [];
-    const latents = await this.denoise(this.initialLatents(s), cond, uncond, s, async (st) => {
+    const schedule: RanSchedule = { sigmas: [], timesteps: [] };
+    const latents = await this.denoise(init.latents, cond, uncond, s, async (st) => {
       stepMs.push(st.ms);
+      schedule.timesteps.push(st.timestep);
+      schedule.sigmas[st.step] = st.sigma;
+      schedule.sigmas[st.step + 1] = st.sigmaNext;
       await o.onStep?.(st);
       check();
     });
@@ -140,6 +170,9 @@ export class TextToVideoPipeline {
     const tEnd = now();
     return {
       settings: s,
+      init: init.info,
+      initialLatents: init.latents,
+      schedule,
       latents,
       video,
       timings: { textEncodeMs: tText - tStart, denoiseMs: tDenoise - tText, decodeMs: tEnd - tDenoise, totalMs: tEnd - tStart, stepMs },

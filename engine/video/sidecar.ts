@@ -1,7 +1,8 @@
-// JSON sidecar written next to each video: every generation setting, the seed, the model fingerprint, the backend
-// and per-stage timings, so a clip can be reproduced and compared.
+// JSON sidecar written next to each video: every generation setting, the seed or initial-latents file, the schedule
+// that ran, the model fingerprint, the backend and per-stage timings, so a clip can be reproduced and compared.
 import type { GenerateSettings } from '../pipeline/generate-options.js';
-import type { GenerateTimings } from '../pipeline/text-to-video.js';
+import type { InitLatentsInfo } from '../pipeline/init-latents.js';
+import type { GenerateTimings, RanSchedule } from '../pipeline/text-to-video.js';
 
 export const SIDECAR_VERSION = 1;
 
@@ -15,6 +16,10 @@ export interface VideoSidecar {
   parallel?: { ranks: number; sp: number; cfg: number; transport: string; devices?: number[] };
   output: { video?: string; pngFrames?: string; width: number; height: number; frames: number; encodedWidth?: number; encodedHeight?: number };
   latentShape: number[];
+  /** Where the initial latents came from: the seed, or a file (path, SHA-256 of the file and of the f32 values). */
+  initLatents?: InitLatentsInfo;
+  /** The sigmas (N+1, after the scheduler's shift, last 0) and timesteps (N, sigma*1000) of the steps that ran. */
+  schedule?: RanSchedule;
   /** Pipeline stages plus the MP4 write and the model hash (ms). */
   timings: GenerateTimings & { videoWriteMs?: number; modelHashMs?: number };
   peakMemoryBytes?: number;
