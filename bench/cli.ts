@@ -43,6 +43,9 @@ export function benchUsage(cli: BenchCli): string {
   return `usage: ${cli.command} [options]\n${cli.summary.replace(/^/gm, '  ')}\n\noptions:\n${rows.map(([a, b]) => `  ${a!.padEnd(w)}${b}`).join('\n')}`;
 }
 
+/** The script's short name for messages: 'bench:kernels' or 'bench/matmul.ts'. */
+const shortName = (cli: BenchCli) => /bench[:/][\w.:-]+/.exec(cli.command)?.[0] ?? cli.command;
+
 /** Parses `argv` (default: process.argv after the script) or exits: 0 after --help, 2 on a bad argument. */
 export function parseBenchArgs(cli: BenchCli, argv = process.argv.slice(2)): BenchArgs {
   const options: Record<string, { type: 'string' | 'boolean'; short?: string }> = { help: { type: 'boolean', short: 'h' } };
@@ -51,7 +54,7 @@ export function parseBenchArgs(cli: BenchCli, argv = process.argv.slice(2)): Ben
   try {
     ({ values } = parseArgs({ args: argv, options, strict: true, allowPositionals: false }));
   } catch (err) {
-    console.error(`${cli.command.split(' --')[0]}: ${(err as Error).message}\nRun with --help for the options.`);
+    console.error(`${shortName(cli)}: ${(err as Error).message}\nRun with --help for the options.`);
     process.exit(2);
   }
   if (values.help) {
@@ -72,7 +75,7 @@ export function parseBenchArgs(cli: BenchCli, argv = process.argv.slice(2)): Ben
       if (v === undefined) return fallback;
       const n = Number(v);
       if (!Number.isFinite(n)) {
-        console.error(`${cli.command.split(' --')[0]}: --${name} ${v}: expected a number.`);
+        console.error(`${shortName(cli)}: --${name} ${v}: expected a number.`);
         process.exit(2);
       }
       return n;

@@ -21,7 +21,7 @@ const args = parseBenchArgs({
 backend on the same adapter and PyTorch on the CPU, interleaved case by case in one run; reports best-of-runs
 times, rates and % of the adapter's measured peak. Writes the table into docs/benchmarks.md unless --no-write.`,
   options: {
-    only: { type: 'string', value: 'OPS', help: 'comma-separated op families to run (default: all)' },
+    only: { type: 'string', value: 'OPS', help: 'comma-separated op families to run (default: all; implies --no-write: a partial table never replaces the full one)' },
     full: { type: 'boolean', help: "keep the 2B model's full shapes on a CPU adapter too (slow)" },
     'no-tfjs': { type: 'boolean', help: 'skip the TensorFlow.js peer' },
     'no-torch': { type: 'boolean', help: 'skip the PyTorch peer' },
@@ -102,7 +102,8 @@ const table = lines.join('\n');
 console.log(`\n${table}\n`);
 
 if ('close' in torch) torch.close();
-if (!flag('no-write')) {
+if (only && !flag('no-write')) console.log('--only: a partial table; docs/benchmarks.md left as it is.');
+if (!flag('no-write') && !only) {
   const path = new URL('../docs/benchmarks.md', import.meta.url);
   const start = '<!-- bench:kernels:start -->';
   const end = '<!-- bench:kernels:end -->';
