@@ -33,6 +33,7 @@ times, rates and % of the adapter's measured peak. Writes the table into docs/be
 const flag = args.flag;
 const only = args.list('only');
 checkOnly('op', only, OPS);
+const loadStart = os.loadavg()[0]!;
 const device = await Device.create({ label: 'bench' });
 const a = device.adapter;
 const cpuAdapter = a.isFallbackAdapter || /lavapipe|llvmpipe|swiftshader/i.test(`${a.backend} ${a.description}`);
@@ -86,7 +87,7 @@ const pct = (c: BenchCase, ms: number, dtype: DType) => (100 * rate(c, ms, dtype
 const lines: string[] = [];
 lines.push(`Command: \`npm run bench:kernels${args.argv.filter((x) => x !== '--no-write').length ? ` -- ${args.argv.filter((x) => x !== '--no-write').join(' ')}` : ''}\` — ${new Date().toISOString().slice(0, 10)}`);
 lines.push('');
-lines.push(`Adapter: ${a.vendor} / ${a.architecture} / ${a.description} (${a.backend}). CPU: ${os.cpus()[0]?.model} x${os.cpus().length}.`);
+lines.push(`Adapter: ${a.vendor} / ${a.architecture} / ${a.description} (${a.backend}). CPU: ${os.cpus()[0]?.model} x${os.cpus().length}; 1-min load average ${loadStart.toFixed(1)} at start, ${os.loadavg()[0]!.toFixed(1)} at end (other processes share the CPU).`);
 lines.push(`Measured adapter peak: ${peaks.gflops.toFixed(1)} GFLOP/s (f32 FMA), ${peaks.gbps.toFixed(1)} GB/s (copy).`);
 lines.push(`Peers in the same run: TensorFlow.js ${'error' in tfPeer ? `(${tfPeer.error})` : `${tfPeer.version} WebGPU backend on the same adapter`}; ${'error' in torch ? `PyTorch (${torch.error})` : `${torch.describe()}; CPU, float32, case by case right after Parallax's`}.`);
 lines.push('Times are the best of 3-10 synchronised runs after a warm-up, the same protocol for every column (wall clock, submit to completion). Rate = GFLOP/s for compute-bound ops, GB/s for memory-bound ones; % = of the measured peak. Ratios > 1 mean Parallax f32 is faster.');
