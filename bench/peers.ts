@@ -99,38 +99,57 @@ export interface TorchPeer {
   close(): void;
 }
 
+/** A child process answering one JSON line per request line (the long-lived PyTorch peers). */
+export interface LinePeer {
+  /** The next JSON line it prints (throws with its stderr when it has exited). */
+  next<T>(): Promise<T>;
+  send(line: string): void;
+  close(): void;
+}
+
+/** Spawns `python args` with `env`, reading its stdout line by line; killed when this process exits. */
+export function spawnLinePeer(python: string, args: string[], env: Record<string, string | undefined>): LinePeer {
+  const child = spawn(python, args, { env, stdio: ['pipe', 'pipe', 'pipe'] });
+  let stderr = '';
+  child.stderr.on('data', (d: Buffer) => { stderr += d.toString(); });
+  const lines = createInterface({ input: child.stdout })[Symbol.asyncIterator]();
+  const kill = () => child.kill();
+  process.once('exit', kill);
+  return {
+    async next<T>() {
+      const r = await lines.next();
+      if (r.done) throw new Error(`${args[0]?.split('/').pop()} exited (code ${child.exitCode}): ${stderr.slice(-800)}`);
+      return JSON.parse(r.value) as T;
+    },
+    send: (line) => child.stdin.write(`${line}\n`),
+    close: () => {
+      child.stdin.end();
+      process.off('exit', kill);
+    },
+  };
+}
+
 /** Starts bench/torch_peer.py as one long-lived process (cases are timed on request, interleaved with ours). */
 export async function startTorchPeer(opts: { threads?: number } = {}): Promise<TorchPeer | { error: string }> {
   const found = findTorchPython();
   if (!found) return { error: 'python3-torch not installed (node scripts/setup.mjs --torch installs it)' };
   const threads = opts.threads ?? defaultTorchThreads();
   const { env, note } = torchPeerEnv(threads);
-  const child = spawn(found.python, [new URL('./torch_peer.py', import.meta.url).pathname, '--threads', String(threads)], {
-    env, stdio: ['pipe', 'pipe', 'pipe'],
-  });
-  let stderr = '';
-  child.stderr.on('data', (d: Buffer) => { stderr += d.toString(); });
-  const lines = createInterface({ input: child.stdout })[Symbol.asyncIterator]();
-  const next = async (): Promise<string> => {
-    const r = await lines.next();
-    if (r.done) throw new Error(`torch peer exited: ${stderr.slice(-800)}`);
-    return r.value;
-  };
+  const peer = spawnLinePeer(found.python, [new URL('./torch_peer.py', import.meta.url).pathname, '--threads', String(threads)], env);
   let info: TorchInfo;
   try {
-    info = JSON.parse(await next()) as TorchInfo;
+    info = await peer.next<TorchInfo>();
   } catch (err) {
-    child.kill();
+    peer.close();
     return { error: (err as Error).message };
   }
-  process.once('exit', () => child.kill());
   return {
     info,
     describe: () => describeTorch(info, note),
     async time(c) {
-      child.stdin.write(`${JSON.stringify(c)}\n`);
-      return (JSON.parse(await next()) as { best_ms: number }).best_ms;
+      peer.send(JSON.stringify(c));
+      return (await peer.next<{ best_ms: number }>()).best_ms;
     },
-    close: () => child.stdin.end(),
+    close: () => peer.close(),
   };
 }

@@ -2,10 +2,11 @@
 # (/work/shared/spec/vchitect-2.0.md section 2), loading the same safetensors weights as Parallax, timing
 # forward passes in float32 (threads set and printed, see torch_env.py). Manual SDPA: Debian's torch 1.13 has no scaled_dot_product_attention.
 #   python3 torch_vchitect.py TRANSFORMER_DIR INPUTS.safetensors OUT.safetensors [--repeats N] [--budget SECONDS]
-#                             [--threads N] [--no-describe]
+#                             [--threads N] [--no-describe] [--serve]
 # INPUTS holds hidden [1,F,C,Hl,Wl], context [1,T,J], pooled [1,P], timestep [1] (or parallax forward's names
 # hidden_states, encoder_hidden_states, pooled_projections). Prints a JSON line of timings and the torch setup
 # (torch_env.describe(); --no-describe skips it, for whole-command timing). --repeats 0: one forward only.
+# --serve: after the warm-up, writes OUT, prints the setup line, then times one forward per 'run' line on stdin.
 import json, math, os, struct, sys, time
 import numpy as np
 import torch
@@ -208,6 +209,16 @@ def main():
         t0 = time.perf_counter()
         out = run()  # warm-up (the only forward with --repeats 0: the whole-command measurement)
         warm = time.perf_counter() - t0
+        if '--serve' in args:
+            # Interleaved timing: the output and the setup first, then one timed forward per 'run' line on stdin.
+            write_safetensors(out_path, {'velocity': out})
+            print(json.dumps({**torch_env.describe(), 'warmup_s': warm, 'threads': torch.get_num_threads(), 'version': torch.__version__}), flush=True)
+            for line in sys.stdin:
+                if line.strip() == 'run':
+                    t0 = time.perf_counter()
+                    run()
+                    print(json.dumps({'s': time.perf_counter() - t0}), flush=True)
+            return
         times = []
         start = time.perf_counter()
         while len(times) < repeats and (len(times) < 1 or time.perf_counter() - start + warm < budget):
