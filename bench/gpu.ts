@@ -7,6 +7,7 @@
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { Device } from '../engine/gpu/device.js';
+import { DEFAULT_DAWN_TOGGLES } from '../engine/gpu/platform.js';
 import { VchitectTransformer } from '../engine/model/vchitect.js';
 import { isCpuAdapter } from '../engine/ops/row-variants.js';
 import { Tensor } from '../engine/tensor.js';
@@ -77,7 +78,7 @@ try {
 }
 const a = device.adapter;
 const cpu = isCpuAdapter(device);
-say(`adapter: ${a.vendor} / ${a.architecture} / ${a.description} (${a.backend})${cpu ? ' [CPU adapter]' : ''}; shader-f16 ${device.f16 ? 'yes' : 'no'}; maxStorageBufferBindingSize ${(device.caps.maxStorageBufferBindingSize / 2 ** 20).toFixed(0)} MiB; host ${os.cpus()[0]?.model} x${os.cpus().length}`);
+say(`adapter: ${a.vendor} / ${a.architecture} / ${a.description} (${a.backend})${cpu ? ' [CPU adapter]' : ''}; Dawn toggles ${[...DEFAULT_DAWN_TOGGLES, ...(process.env.PARALLAX_DAWN_TOGGLES?.split(',') ?? [])].join(',')}; shader-f16 ${device.f16 ? 'yes' : 'no'}; maxStorageBufferBindingSize ${(device.caps.maxStorageBufferBindingSize / 2 ** 20).toFixed(0)} MiB; host ${os.cpus()[0]?.model} x${os.cpus().length}`);
 if (cpu && !reduced) {
   console.error(`bench:gpu: the adapter is a CPU one (${a.description}): the 2B shapes would take hours and its numbers do not belong in docs/benchmarks.md as GPU numbers. Run with --reduced (small shapes) on this machine.`);
   device.destroy();
