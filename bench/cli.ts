@@ -2,6 +2,8 @@
 // 0 before the script touches the GPU or any file; an unknown flag or a missing value is an error (exit 2) naming it.
 // Scripts call parseBenchArgs first, before Device.create.
 
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 
 export interface BenchOptionSpec {
@@ -90,4 +92,14 @@ export function checkOnly(what: string, only: string[] | undefined, known: reado
     console.error(`--only ${bad.join(',')}: unknown ${what}; choose from ${[...new Set(known)].join(', ')}.`);
     process.exit(2);
   }
+}
+
+/**
+ * Runs `node scripts/setup.mjs --quiet ...flags` (adapter probe; --torch installs python3-torch with OpenBLAS) once the
+ * arguments are known to be good, so `--help` never reaches it; exits with its status when it fails.
+ */
+export function runSetup(flags: string[]): void {
+  const script = fileURLToPath(new URL('../scripts/setup.mjs', import.meta.url));
+  const r = spawnSync(process.execPath, [script, '--quiet', ...flags], { stdio: 'inherit' });
+  if (r.status !== 0) process.exit(r.status ?? 1);
 }

@@ -9,7 +9,7 @@ import type { DType } from '../engine/dtype.js';
 import { Device } from '../engine/gpu/device.js';
 import type { BenchCase } from './case.js';
 import { allCases } from './cases/index.js';
-import { checkOnly, parseBenchArgs } from './cli.js';
+import { checkOnly, parseBenchArgs, runSetup } from './cli.js';
 import { measurePeaks } from './peak.js';
 import { loadTfPeer, startTorchPeer, type TorchPeer } from './peers.js';
 import { timeRuns } from './timing.js';
@@ -33,6 +33,7 @@ times, rates and % of the adapter's measured peak. Writes the table into docs/be
 const flag = args.flag;
 const only = args.list('only');
 checkOnly('op', only, OPS);
+runSetup(flag('no-torch') ? [] : ['--torch']);
 const loadStart = os.loadavg()[0]!;
 const device = await Device.create({ label: 'bench' });
 const a = device.adapter;

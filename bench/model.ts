@@ -18,7 +18,7 @@ import { VchitectTransformer } from '../engine/model/vchitect.js';
 import { GpuBackend } from '../engine/pipeline/gpu-backend.js';
 import { TextToVideoPipeline } from '../engine/pipeline/text-to-video.js';
 import { Tensor } from '../engine/tensor.js';
-import { parseBenchArgs } from './cli.js';
+import { parseBenchArgs, runSetup } from './cli.js';
 import { defaultTorchThreads } from './peers.js';
 import { median } from './timing.js';
 import { startTorchForward, torchForwardCommand, writeForwardInputs, type ForwardInputs } from './torch-vchitect-peer.js';
@@ -108,6 +108,7 @@ const torchThreads = args.num('torch-threads', defaultTorchThreads());
 const useTorch = !flag('no-torch');
 const usePipeline = !flag('no-pipeline');
 const noWrite = flag('no-write') || args.list('only') !== undefined;
+runSetup(useTorch ? ['--torch'] : []);
 const PARALLAX_BIN = fileURLToPath(new URL('../bin/parallax', import.meta.url));
 
 const loadStart = os.loadavg()[0]!;

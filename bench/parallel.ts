@@ -16,7 +16,7 @@ import { makeTinyCheckpoint } from '../engine/io/make-tiny.js';
 import { ParallelTransformer, type ParallelLayout } from '../engine/parallel/parallel-transformer.js';
 import { spAttentionExchange, tokenShard } from '../engine/parallel/ulysses.js';
 import { Tensor } from '../engine/tensor.js';
-import { checkOnly, parseBenchArgs } from './cli.js';
+import { checkOnly, parseBenchArgs, runSetup } from './cli.js';
 
 interface BenchConfig {
   name: string;
@@ -57,6 +57,7 @@ const configs = (args.list('configs') ?? Object.keys(CONFIGS)).map((n) => {
 const steps = args.num('steps', 2);
 const onlyLayouts = args.list('only');
 checkOnly('layout', onlyLayouts, LAYOUT_NAMES);
+runSetup([]);
 const layouts = ([{ sp: 1, cfg: 1 }, { sp: 2, cfg: 1 }, { sp: 3, cfg: 1 }, { sp: 4, cfg: 1 }, { sp: 2, cfg: 2 }] as ParallelLayout[])
   .filter((_, i) => !onlyLayouts || onlyLayouts.includes(LAYOUT_NAMES[i]!));
 

@@ -50,6 +50,17 @@ describe('bench scripts --help', () => {
   }
 });
 
+describe('npm run bench:* -- --help', () => {
+  it('reaches the script before the setup check (which probes the adapter and may install packages)', () => {
+    const before = docsState();
+    const r = spawnSync('npm', ['run', '--silent', 'bench:kernels', '--', '--help'], { cwd: repo, encoding: 'utf8', env: noGpuEnv, timeout: 60_000 });
+    expect(r.status).toBe(0);
+    expect(r.stdout).toMatch(/^usage: npm run bench:kernels -- \[options\]/);
+    expect(r.stdout + r.stderr).not.toMatch(/\[setup\]/);
+    expect(docsState()).toEqual(before);
+  });
+});
+
 describe('bench scripts reject bad arguments before any GPU work', () => {
   for (const script of ['kernels', 'gpu', 'attention']) {
     it(`${script}: an unknown flag is an error naming it`, () => {
