@@ -9,15 +9,18 @@ import { Device } from '../engine/gpu/device.js';
 import { attention, attentionVariants, seqView, sharedView, temporalView, type SeqView } from '../engine/ops/attention.js';
 import { Tensor } from '../engine/tensor.js';
 
-const cli = new Command()
+const cli = new Command('node --import tsx bench/attention.ts')
+  .description('Time and GFLOP/s of every attention variant on the spatial, temporal and cross layouts. Writes no file.')
   .option('--heads <n>', 'heads (Vchitect: 24)', '24')
   .option('--hd <n>', 'head dim', '64')
   .option('--reps <n>', 'timed repetitions', '3')
   .option('--variants <list>', 'comma-separated variant names (default: all available)')
   .option('--layouts <list>', 'spatial,temporal,cross', 'spatial,temporal,cross')
+  .option('--only <layouts>', 'same as --layouts')
   .option('--dtypes <list>', 'f32,f16', 'f32,f16')
   .parse();
-const o = cli.opts<{ heads: string; hd: string; reps: string; variants?: string; layouts: string; dtypes: string }>();
+const o = cli.opts<{ heads: string; hd: string; reps: string; variants?: string; layouts: string; only?: string; dtypes: string }>();
+if (o.only) o.layouts = o.only;
 const H = Number(o.heads);
 const hd = Number(o.hd);
 const D = H * hd;

@@ -1,25 +1,32 @@
 // conv2d timing on the local adapter (not a test): pipeline compile time of the first call, then GFLOP/s of every
-// registered variant at VAE sizes. Run: node --import tsx bench/conv2d.ts [--quick] [--variant NAME] [--dtype f16]
+// registered variant at VAE sizes. Run: node --import tsx bench/conv2d.ts [--quick] [--only VARIANTS] [--dtype f16]
 
 import { Device } from '../engine/gpu/device.js';
 import { conv2d, type Conv2dSpec } from '../engine/ops/conv2d.js';
 import { variants } from '../engine/ops/registry.js';
 import { Tensor } from '../engine/tensor.js';
 import type { DType } from '../engine/dtype.js';
+import { parseBenchArgs } from './cli.js';
 
-const args = process.argv.slice(2);
-const opt = (name: string) => {
-  const i = args.indexOf(name);
-  return i >= 0 ? args[i + 1] : undefined;
-};
-const quick = args.includes('--quick');
+const args = parseBenchArgs({
+  command: 'node --import tsx bench/conv2d.ts',
+  summary: 'conv2d 3x3 at VAE sizes: first-call (compile) time, then GFLOP/s of every registered variant. Writes no file.',
+  options: {
+    quick: { type: 'boolean', help: 'one small shape, one run' },
+    only: { type: 'string', value: 'VARIANTS', help: 'comma-separated variant names (default: all)' },
+    variant: { type: 'string', value: 'NAME', help: 'one variant (same as --only NAME)' },
+    dtype: { type: 'string', value: 'f32|f16', help: 'one dtype (default: f32 and f16 where supported)' },
+  },
+});
+const opt = (name: string) => args.str(name.replace(/^--/, ''));
+const quick = args.flag('quick');
 const device = await Device.create({ label: 'bench' });
 const sizes: [number, number, number, number][] = quick ? [[64, 27, 48, 64]] : [[128, 108, 192, 128], [512, 54, 96, 512]];
 const dtypes: DType[] = opt('--dtype') ? [opt('--dtype') as DType] : device.f16 ? ['f32', 'f16'] : ['f32'];
-const only = opt('--variant');
+const only = args.list('only') ?? args.list('variant');
 console.log(`adapter: ${device.adapter.description || device.adapter.vendor} (${device.adapter.architecture ?? ''})`);
 for (const v of variants<Conv2dSpec>('conv2d', device)) {
-  if (only && v.name !== only) continue;
+  if (only && !only.includes(v.name)) continue;
   for (const dtype of dtypes) {
     for (const [C, H, W, Co] of sizes) {
       const x = Tensor.zeros(device, [1, C, H, W], dtype);

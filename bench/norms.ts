@@ -1,7 +1,7 @@
 // Timing script (not a test) for the normalisation kernels at Vchitect sizes: LayerNorm + adaLN modulation
 // [F, 1629, 1536], RMSNorm [256, 4096], GroupNorm + SiLU [512, 108, 192], softmax and row sum; every variant,
 // f32 and f16. Reports GPU time (timestamp queries when available, else wall clock) and effective GB/s counting
-// one read and one write of the tensor. Run: node --import tsx bench/norms.ts [--frames 1,4] [--iters 5]
+// one read and one write of the tensor. Run: node --import tsx bench/norms.ts [--frames 1,4] [--iters 5] [--only OPS]
 
 import type { DType } from '../engine/dtype.js';
 import { Device } from '../engine/gpu/device.js';
@@ -11,13 +11,23 @@ import { reduce } from '../engine/ops/reduce.js';
 import { variants } from '../engine/ops/registry.js';
 import { softmax } from '../engine/ops/softmax.js';
 import { Tensor } from '../engine/tensor.js';
+import { checkOnly, parseBenchArgs } from './cli.js';
 
-const arg = (name: string, def: string) => {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 ? process.argv[i + 1]! : def;
-};
-const frames = arg('frames', '1,4').split(',').map(Number);
-const iters = Number(arg('iters', '5'));
+const NORM_OPS = ['layernorm', 'softmax', 'rmsnorm', 'reduce', 'groupnorm'];
+const args = parseBenchArgs({
+  command: 'node --import tsx bench/norms.ts',
+  summary: 'Every variant of the normalisation kernels at Vchitect sizes, f32 and f16: GPU time and GB/s. Writes no file.',
+  options: {
+    frames: { type: 'string', value: 'LIST', help: 'frames of the [F, 1629, 1536] LayerNorm/softmax cases (default 1,4)' },
+    iters: { type: 'string', value: 'N', help: 'timed iterations (default 5)' },
+    only: { type: 'string', value: 'OPS', help: `comma-separated ops from ${NORM_OPS.join(', ')} (default: all)` },
+  },
+});
+const frames = (args.list('frames') ?? ['1', '4']).map(Number);
+const iters = args.num('iters', 5);
+const only = args.list('only');
+checkOnly('op', only, NORM_OPS);
+const want = (op: string) => !only || only.includes(op);
 
 const device = await Device.create({ profile: true });
 console.log(`adapter: ${device.adapter.description || device.adapter.vendor} (timestamps: ${device.profilingEnabled})`);
@@ -51,10 +61,10 @@ for (const dtype of dtypes) {
     const sc = filled([1536], dtype);
     const sh = filled([1536], dtype);
     const bytes = 2 * x.numel * bpe(dtype);
-    for (const v of variants('layernorm', device)) {
+    for (const v of want('layernorm') ? variants('layernorm', device) : []) {
       await time(`layernorm+mod ${v.name} ${dtype} [${shape}]`, bytes, () => layerNorm(x, { eps: 1e-6, modulation: { scale: sc, shift: sh }, variant: v.name }));
     }
-    for (const v of variants('softmax', device)) {
+    for (const v of want('softmax') ? variants('softmax', device) : []) {
       await time(`softmax ${v.name} ${dtype} [${shape}]`, bytes, () => softmax(x, -1, { variant: v.name }));
     }
     x.dispose();
@@ -62,10 +72,10 @@ for (const dtype of dtypes) {
   {
     const x = filled([256, 4096], dtype);
     const w = filled([4096], dtype);
-    for (const v of variants('rmsnorm', device)) {
+    for (const v of want('rmsnorm') ? variants('rmsnorm', device) : []) {
       await time(`rmsnorm ${v.name} ${dtype} [256,4096]`, 2 * x.numel * bpe(dtype), () => rmsNorm(x, w, 1e-6, { variant: v.name }));
     }
-    for (const v of variants('reduce', device)) {
+    for (const v of want('reduce') ? variants('reduce', device) : []) {
       await time(`sum ${v.name} ${dtype} [256,4096] (read only)`, x.numel * bpe(dtype), () => reduce('sum', x, { variant: v.name }));
     }
     x.dispose();
@@ -75,7 +85,7 @@ for (const dtype of dtypes) {
     const x = filled(shape, dtype);
     const w = filled([512], dtype);
     const b = filled([512], dtype);
-    for (const v of variants('groupnorm', device)) {
+    for (const v of want('groupnorm') ? variants('groupnorm', device) : []) {
       await time(`groupnorm32+silu ${v.name} ${dtype} [${shape}]`, 2 * x.numel * bpe(dtype), () => groupNorm(x, 32, 1e-6, w, b, { silu: true, variant: v.name }));
     }
     x.dispose();

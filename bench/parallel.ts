@@ -3,7 +3,7 @@
 // each (config tiny10: 10 heads, so SP 3 and 4 take the all-gather of K/V). Reports bytes moved per rank next to the
 // analytical count, and the split of step time into compute and communication. Writes the table into
 // docs/parallelism.md (between the bench markers) unless --no-write.
-//   npm run bench:parallel -- [--configs tiny,small,tiny10] [--steps 2] [--no-write] [--help]
+//   npm run bench:parallel -- [--configs tiny,small,tiny10] [--only sp1,sp2,...] [--steps 2] [--no-write] [--help]
 
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
@@ -16,6 +16,7 @@ import { makeTinyCheckpoint } from '../engine/io/make-tiny.js';
 import { ParallelTransformer, type ParallelLayout } from '../engine/parallel/parallel-transformer.js';
 import { spAttentionExchange, tokenShard } from '../engine/parallel/ulysses.js';
 import { Tensor } from '../engine/tensor.js';
+import { checkOnly, parseBenchArgs, runSetup } from './cli.js';
 
 interface BenchConfig {
   name: string;
@@ -33,25 +34,32 @@ const CONFIGS: Record<string, BenchConfig> = {
   tiny10: { name: 'tiny10', heads: 10, headDim: 8, layers: 2, F: 3, latent: 12, T: 33 },
 };
 
-const argv = process.argv.slice(2);
-if (argv.includes('--help') || argv.includes('-h')) {
-  console.log(`usage: npm run bench:parallel -- [--configs LIST] [--steps N] [--no-write]
-  One guided denoising step of the Vchitect transformer under SP 1-4 and CFG 2 x SP 2 (in-process ranks, one device
-  each): bytes sent per rank next to the analytical count, step time split into compute and communication.
-  --configs LIST   comma-separated, from ${Object.keys(CONFIGS).join(', ')} (default: all; tiny10 has 10 heads, so SP 3
-                   and 4 use the all-gather of K/V)
-  --steps N        timed steps after one warm-up (default 2)
-  --no-write       print only; by default the table also replaces the one in docs/parallelism.md`);
-  process.exit(0);
-}
-const arg = (k: string) => argv.find((_, i) => argv[i - 1] === k);
-const configs = (arg('--configs') ?? Object.keys(CONFIGS).join(',')).split(',').map((n) => {
+const LAYOUT_NAMES = ['sp1', 'sp2', 'sp3', 'sp4', 'cfg2sp2'];
+const args = parseBenchArgs({
+  command: 'npm run bench:parallel --',
+  summary: `One guided denoising step of the Vchitect transformer under SP 1-4 and CFG 2 x SP 2 (in-process ranks, one device
+each): bytes sent per rank next to the analytical count, step time split into compute and communication.`,
+  options: {
+    configs: { type: 'string', value: 'LIST', help: `comma-separated, from ${Object.keys(CONFIGS).join(', ')} (default: all; tiny10 has 10 heads, so SP 3 and 4 use the all-gather of K/V)` },
+    only: { type: 'string', value: 'LAYOUTS', help: `comma-separated layouts from ${LAYOUT_NAMES.join(', ')} (default: all; implies --no-write)` },
+    steps: { type: 'string', value: 'N', help: 'timed steps after one warm-up (default 2)' },
+    'no-write': { type: 'boolean', help: 'print only; by default the table also replaces the one in docs/parallelism.md' },
+  },
+});
+const configs = (args.list('configs') ?? Object.keys(CONFIGS)).map((n) => {
   const c = CONFIGS[n];
-  if (!c) throw new Error(`bench:parallel: unknown config ${n}; choose from ${Object.keys(CONFIGS).join(', ')}`);
+  if (!c) {
+    console.error(`bench:parallel: unknown config ${n}; choose from ${Object.keys(CONFIGS).join(', ')}`);
+    process.exit(2);
+  }
   return c;
 });
-const steps = Number(arg('--steps') ?? 2);
-const layouts: ParallelLayout[] = [{ sp: 1, cfg: 1 }, { sp: 2, cfg: 1 }, { sp: 3, cfg: 1 }, { sp: 4, cfg: 1 }, { sp: 2, cfg: 2 }];
+const steps = args.num('steps', 2);
+const onlyLayouts = args.list('only');
+checkOnly('layout', onlyLayouts, LAYOUT_NAMES);
+runSetup([]);
+const layouts = ([{ sp: 1, cfg: 1 }, { sp: 2, cfg: 1 }, { sp: 3, cfg: 1 }, { sp: 4, cfg: 1 }, { sp: 2, cfg: 2 }] as ParallelLayout[])
+  .filter((_, i) => !onlyLayouts || onlyLayouts.includes(LAYOUT_NAMES[i]!));
 
 /**
  * Bytes one SP rank sends in one transformer pass (f32), as implemented. Ulysses (H % P == 0): per layer one
@@ -183,7 +191,8 @@ const block = [header, '', ...configLines, '', ...table].join('\n');
 console.log(`\n${block}`);
 
 const doc = 'docs/parallelism.md';
-if (!argv.includes('--no-write') && existsSync(doc)) {
+if (onlyLayouts && !args.flag('no-write')) console.log('--only: a partial table; docs/parallelism.md left as it is.');
+if (!args.flag('no-write') && !onlyLayouts && existsSync(doc)) {
   const text = readFileSync(doc, 'utf8');
   const begin = '<!-- bench:parallel begin -->';
   const end = '<!-- bench:parallel end -->';

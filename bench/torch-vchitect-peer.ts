@@ -1,10 +1,10 @@
 // Runs bench/torch_vchitect.py (the spec's Vchitect-2.0 transformer in PyTorch, CPU float32) on the same
-// checkpoint and inputs as the GPU forward: writes the inputs as safetensors, returns its output and timings.
+// checkpoint and inputs as the GPU forward: writes the inputs as safetensors (with `parallax forward`'s tensor
+// names, so the same file feeds both whole commands); the warm forwards are timed on request, alternated with ours.
 
-import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { openSafetensors, toFloat32, writeSafetensors } from '../engine/io/safetensors.js';
-import { findTorchPython } from './peers.js';
+import { defaultTorchThreads, describeTorch, findTorchPython, spawnLinePeer, torchPeerEnv, type TorchInfo } from './peers.js';
 
 export interface ForwardInputs {
   hidden: { shape: number[]; data: Float32Array };
@@ -13,31 +13,68 @@ export interface ForwardInputs {
   timestep: number;
 }
 
-export type TorchForward = { velocity: Float32Array; medianS: number; seconds: number[]; version: string; threads: number } | { error: string };
-
-/** One Python process: loads `transformerDir`, warms up, times up to `repeats` forwards within `budgetS`. */
-export async function runTorchForward(transformerDir: string, workDir: string, inp: ForwardInputs, repeats: number, budgetS: number): Promise<TorchForward> {
-  const py = findTorchPython();
-  if (!py) return { error: 'python3-torch not installed (node scripts/setup.mjs --torch installs it)' };
-  const inPath = join(workDir, 'torch-inputs.safetensors');
-  const outPath = join(workDir, 'torch-out.safetensors');
-  await writeSafetensors(inPath, [
-    ['hidden', { dtype: 'F32', shape: inp.hidden.shape, data: inp.hidden.data }],
-    ['context', { dtype: 'F32', shape: inp.context.shape, data: inp.context.data }],
-    ['pooled', { dtype: 'F32', shape: inp.pooled.shape, data: inp.pooled.data }],
+/** Writes `inp` under the names `parallax forward --inputs` reads (torch_vchitect.py accepts them too). */
+export async function writeForwardInputs(path: string, inp: ForwardInputs): Promise<void> {
+  await writeSafetensors(path, [
+    ['hidden_states', { dtype: 'F32', shape: inp.hidden.shape, data: inp.hidden.data }],
+    ['encoder_hidden_states', { dtype: 'F32', shape: inp.context.shape, data: inp.context.data }],
+    ['pooled_projections', { dtype: 'F32', shape: inp.pooled.shape, data: inp.pooled.data }],
     ['timestep', { dtype: 'F32', shape: [1], data: Float32Array.of(inp.timestep) }],
   ]);
+}
+
+/** The torch command line and environment for one run of torch_vchitect.py (threads set, OpenBLAS overrides unset). */
+export function torchForwardCommand(transformerDir: string, inPath: string, outPath: string, extra: string[], threads = defaultTorchThreads()):
+  { python: string; args: string[]; env: Record<string, string | undefined>; note: string } | { error: string } {
+  const py = findTorchPython();
+  if (!py) return { error: 'python3-torch not installed (node scripts/setup.mjs --torch installs it)' };
+  const { env, note } = torchPeerEnv(threads);
   const script = new URL('./torch_vchitect.py', import.meta.url).pathname;
-  const r = spawnSync(py.python, [script, transformerDir, inPath, outPath, '--repeats', String(repeats), '--budget', String(budgetS)], {
-    encoding: 'utf8', maxBuffer: 1 << 24, timeout: 60 * 60_000,
-  });
-  if (r.status !== 0) return { error: `torch_vchitect.py failed (exit ${r.status}): ${(r.stderr || r.error?.message || '').slice(-800)}` };
-  const res = JSON.parse(r.stdout.trim().split('\n').pop()!) as { seconds: number[]; median_s: number; version: string; threads: number };
-  const reader = await openSafetensors(outPath);
+  return { python: py.python, args: [script, transformerDir, inPath, outPath, '--threads', String(threads), ...extra], env, note };
+}
+
+/** A torch_vchitect.py process that has loaded the weights, run one warm-up forward and written its output. */
+export interface TorchForwardPeer {
+  velocity: Float32Array;
+  version: string;
+  threads: number;
+  describe: string;
+  /** Seconds of one more forward (same inputs). */
+  run(): Promise<number>;
+  close(): void;
+}
+
+/**
+ * Starts bench/torch_vchitect.py --serve on `transformerDir` and `inp`: the caller alternates its own forwards with
+ * `run()` so both sides are timed under the same machine load.
+ */
+export async function startTorchForward(transformerDir: string, workDir: string, inp: ForwardInputs, threads?: number): Promise<TorchForwardPeer | { error: string }> {
+  const inPath = join(workDir, 'torch-inputs.safetensors');
+  const outPath = join(workDir, 'torch-out.safetensors');
+  await writeForwardInputs(inPath, inp);
+  const cmd = torchForwardCommand(transformerDir, inPath, outPath, ['--serve'], threads);
+  if ('error' in cmd) return cmd;
+  const peer = spawnLinePeer(cmd.python, cmd.args, cmd.env);
+  let info: TorchInfo;
   try {
-    const velocity = toFloat32(await reader.read('velocity'));
-    return { velocity, medianS: res.median_s, seconds: res.seconds, version: res.version, threads: res.threads };
+    info = await peer.next<TorchInfo>();
+  } catch (err) {
+    peer.close();
+    return { error: `torch_vchitect.py failed: ${(err as Error).message}` };
+  }
+  const reader = await openSafetensors(outPath);
+  let velocity: Float32Array;
+  try {
+    velocity = toFloat32(await reader.read('velocity'));
   } finally {
     await reader.close();
   }
+  return {
+    velocity, version: info.version, threads: info.threads, describe: describeTorch(info, cmd.note),
+    async run() {
+      peer.send('run');
+      return (await peer.next<{ s: number }>()).s;
+    },
+    close: () => peer.close(),
+  };
 }

@@ -1,12 +1,17 @@
-# PyTorch CPU peer for the kernel benchmarks: reads a JSON list of cases on stdin, times each with torch on the
-# CPU (all cores, float32), prints a JSON object {name: median_ms} on stdout. Written from the same math as the
-# Parallax ops; manual attention because Debian's torch 1.13 has no scaled_dot_product_attention.
-import json, sys, time, os
+# PyTorch CPU peer for the kernel benchmarks, run as one long-lived process so each case is timed right after
+# Parallax's (same machine load): `torch_peer.py [--threads N]` prints a JSON line describing torch (version,
+# threads, BLAS, an sgemm check; see torch_env.py), then reads one JSON case {kind, args} per line on stdin and
+# answers {best_ms, median_ms, runs} per line. Written from the same math as the Parallax ops; manual attention
+# because Debian's torch 1.13 has no scaled_dot_product_attention.
+import json, sys, time
 import torch
 import torch.nn.functional as F
+import torch_env
 
-torch.set_num_threads(os.cpu_count() or 1)
+args = sys.argv[1:]
+torch_env.set_threads(args[args.index('--threads') + 1] if '--threads' in args else None)
 torch.manual_seed(0)
+
 
 def make(kind, a):
     if kind == 'linear':
@@ -34,18 +39,26 @@ def make(kind, a):
         return lambda: F.conv2d(x, w, b, padding=1)
     raise ValueError('unknown kind ' + kind)
 
+
 def median(xs):
     xs = sorted(xs); n = len(xs)
     return xs[n // 2] if n % 2 else 0.5 * (xs[n // 2 - 1] + xs[n // 2])
 
-out = {}
+
+def time_case(f, budget_s=3.0, max_reps=10, min_reps=3):
+    """Same protocol as bench/timing.ts timeRuns: one warm-up, then runs until the budget; best and median ms."""
+    f()
+    times = []
+    start = time.perf_counter()
+    while len(times) < max_reps and (len(times) < min_reps or time.perf_counter() - start < budget_s):
+        t0 = time.perf_counter(); f(); times.append((time.perf_counter() - t0) * 1e3)
+    return {'best_ms': min(times), 'median_ms': median(times), 'runs': len(times)}
+
+
+print(json.dumps(torch_env.describe()), flush=True)
 with torch.no_grad():
-    for c in json.load(sys.stdin):
-        f = make(c['kind'], c['args'])
-        f()
-        times = []
-        start = time.perf_counter()
-        while len(times) < 10 and (len(times) < 3 or time.perf_counter() - start < 3.0):
-            t0 = time.perf_counter(); f(); times.append((time.perf_counter() - t0) * 1e3)
-        out[c['name']] = median(times)
-print(json.dumps(out))
+    for line in sys.stdin:
+        if not line.strip():
+            continue
+        c = json.loads(line)
+        print(json.dumps(time_case(make(c['kind'], c['args']))), flush=True)

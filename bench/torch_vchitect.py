@@ -1,12 +1,17 @@
 # PyTorch CPU peer for `npm run bench:model`: the Vchitect-2.0 transformer written from the spec
 # (/work/shared/spec/vchitect-2.0.md section 2), loading the same safetensors weights as Parallax, timing
-# forward passes in float32 on all cores. Manual SDPA: Debian's torch 1.13 has no scaled_dot_product_attention.
+# forward passes in float32 (threads set and printed, see torch_env.py). Manual SDPA: Debian's torch 1.13 has no scaled_dot_product_attention.
 #   python3 torch_vchitect.py TRANSFORMER_DIR INPUTS.safetensors OUT.safetensors [--repeats N] [--budget SECONDS]
-# INPUTS holds hidden [1,F,C,Hl,Wl], context [1,T,J], pooled [1,P], timestep [1]. Prints a JSON line of timings.
+#                             [--threads N] [--no-describe] [--serve]
+# INPUTS holds hidden [1,F,C,Hl,Wl], context [1,T,J], pooled [1,P], timestep [1] (or parallax forward's names
+# hidden_states, encoder_hidden_states, pooled_projections). Prints a JSON line of timings and the torch setup
+# (torch_env.describe(); --no-describe skips it, for whole-command timing). --repeats 0: one forward only.
+# --serve: after the warm-up, writes OUT, prints the setup line, then times one forward per 'run' line on stdin.
 import json, math, os, struct, sys, time
 import numpy as np
 import torch
 import torch.nn.functional as Fn
+import torch_env
 
 LN_EPS = 1e-6
 ROPE_THETA = 1e6
@@ -192,24 +197,40 @@ def main():
     tdir, inp_path, out_path = args[0], args[1], args[2]
     repeats = opt('--repeats', 5)
     budget = opt('--budget', 60.0)
-    torch.set_num_threads(os.cpu_count() or 1)
+    torch_env.set_threads(opt('--threads', 0))
     model = Vchitect(tdir)
     inp = read_safetensors(inp_path)
+    # Accept both our names and `parallax forward`'s (so one inputs file serves both whole commands).
+    get = lambda *names: next(inp[n] for n in names if n in inp)
+    hidden, timestep = get('hidden', 'hidden_states'), get('timestep')
+    context, pooled = get('context', 'encoder_hidden_states'), get('pooled', 'pooled_projections')
     with torch.no_grad():
-        run = lambda: model.forward(inp['hidden'], inp['timestep'], inp['context'], inp['pooled'])
+        run = lambda: model.forward(hidden, timestep, context, pooled)
         t0 = time.perf_counter()
-        out = run()  # warm-up
+        out = run()  # warm-up (the only forward with --repeats 0: the whole-command measurement)
         warm = time.perf_counter() - t0
+        if '--serve' in args:
+            # Interleaved timing: the output and the setup first, then one timed forward per 'run' line on stdin.
+            write_safetensors(out_path, {'velocity': out})
+            print(json.dumps({**torch_env.describe(), 'warmup_s': warm, 'threads': torch.get_num_threads(), 'version': torch.__version__}), flush=True)
+            for line in sys.stdin:
+                if line.strip() == 'run':
+                    t0 = time.perf_counter()
+                    run()
+                    print(json.dumps({'s': time.perf_counter() - t0}), flush=True)
+            return
         times = []
         start = time.perf_counter()
         while len(times) < repeats and (len(times) < 1 or time.perf_counter() - start + warm < budget):
             t0 = time.perf_counter()
             out = run()
             times.append(time.perf_counter() - t0)
-    write_safetensors(out_path, {'velocity': out})
-    s = sorted(times)
+    write_safetensors(out_path, {'velocity': out, 'sample': out})
+    s = sorted(times) or [warm]
     med = s[len(s) // 2] if len(s) % 2 else 0.5 * (s[len(s) // 2 - 1] + s[len(s) // 2])
-    print(json.dumps({'seconds': times, 'median_s': med, 'warmup_s': warm, 'threads': torch.get_num_threads(), 'version': torch.__version__}))
+    info = {} if '--no-describe' in args else torch_env.describe()
+    print(json.dumps({**info, 'seconds': times, 'median_s': med, 'best_s': s[0], 'warmup_s': warm,
+                      'threads': torch.get_num_threads(), 'version': torch.__version__}))
 
 
 if __name__ == '__main__':

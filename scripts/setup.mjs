@@ -124,14 +124,28 @@ async function ensurePackage(cmd, pkg, why) {
   await apt(['install', '-y', '-q', '--no-install-recommends', pkg], why);
 }
 
+/**
+ * Debian's libtorch links the generic libblas.so.3, and `--no-install-recommends` leaves it on the netlib reference
+ * BLAS (libblas3, ~2 GFLOP/s on two cores: PyTorch linears 25x slower than they are). OpenBLAS registers a
+ * higher-priority alternative for libblas.so.3, so torch picks it up with no other change.
+ */
+function referenceBlasOnly() {
+  if (!isDebianLike) return false;
+  const r = spawnSync('dpkg-query', ['-W', '-f=${Status}\n', 'libopenblas0-pthread', 'libopenblas0-openmp', 'libblis4-pthread', 'libblis4-openmp', 'libmkl-rt'], { encoding: 'utf8' });
+  return !/install ok installed/.test(r.stdout || '');
+}
+
 async function ensureTorch() {
   const ok = ['python3', '/usr/bin/python3'].some((py) => spawnSync(py, ['-c', 'import torch'], { stdio: 'ignore' }).status === 0);
-  if (ok) return;
+  const slowBlas = referenceBlasOnly();
+  if (ok && !slowBlas) return;
   if (checkOnly || !isDebianLike || !isRoot) {
-    log('PyTorch is not installed: the benchmark will skip its PyTorch CPU column (apt-get install python3-torch to add it).');
+    if (!ok) log('PyTorch is not installed: the benchmark will skip its PyTorch CPU column (apt-get install python3-torch libopenblas0-pthread to add it).');
+    else log('PyTorch uses the reference BLAS (libblas3): its benchmark column will be ~25x too slow (apt-get install libopenblas0-pthread fixes it).');
     return;
   }
-  await apt(['install', '-y', '-q', '--no-install-recommends', 'python3-torch'], 'the benchmarks compare against PyTorch on the same CPU');
+  const pkgs = [...(ok ? [] : ['python3-torch']), ...(slowBlas ? ['libopenblas0-pthread'] : [])];
+  await apt(['install', '-y', '-q', '--no-install-recommends', ...pkgs], 'the benchmarks compare against PyTorch on the same CPU (with OpenBLAS, not the reference BLAS)');
 }
 
 await ensureAdapter();
