@@ -8,6 +8,8 @@ import type { ModelBackend, Tensor32 } from '../../engine/pipeline/backend.js';
 import { writeMp4 } from '../../engine/video/mp4.js';
 import { writePngFrames } from '../../engine/video/png.js';
 import { SPEC_DEFAULTS } from '../../engine/pipeline/generate-options.js';
+import { withHostSpan, type Profiler } from '../../engine/gpu/profiler.js';
+import { newProfiler, PROFILE_HELP, tracePathFor, writeProfile } from '../profile-output.js';
 import { COMPUTE_DTYPE_CHOICES, fmtMs, parseFloatArg, requireModelDir, type DTypeChoice } from '../options.js';
 
 interface StageOpts {
@@ -16,11 +18,11 @@ interface StageOpts {
   dtype?: DTypeChoice;
 }
 
-async function withBackend<T>(o: StageOpts, f: (b: ModelBackend) => Promise<T>): Promise<T> {
+async function withBackend<T>(o: StageOpts, f: (b: ModelBackend) => Promise<T>, profiler?: Profiler): Promise<T> {
   await requireModelDir(o.model);
   const ckpt = await openCheckpoint(o.model);
   try {
-    const b = await createBackend(o.backend, ckpt, { dtype: o.dtype });
+    const b = await createBackend(o.backend, ckpt, { dtype: o.dtype, profiler });
     try {
       return await f(b);
     } finally {
@@ -76,7 +78,11 @@ export function registerStages(program: Command): void {
   backendOptions(program.command('forward').description('one transformer forward: hidden_states [1,F,C,H,W], timestep [1], encoder_hidden_states [1,T,J], pooled_projections [1,P] -> sample [1,F,C,H,W] (F32)'))
     .requiredOption('--inputs <file.safetensors>', 'input tensors (any float dtype)')
     .requiredOption('--out <file.safetensors>', 'output file with tensor "sample"')
-    .action(async (o: StageOpts & { inputs: string; out: string }) => {
+    .option('--profile [trace.json]', `${PROFILE_HELP} (default: the output's name with .trace.json and .profile.txt)`)
+    .action(async (o: StageOpts & { inputs: string; out: string; profile?: boolean | string }) => {
+      const trace = tracePathFor(o.profile, o.out);
+      if (trace && o.backend !== 'gpu') throw new Error('--profile times GPU dispatches: use it with --backend gpu');
+      const profiler = trace ? newProfiler().start() : undefined;
       await withBackend(o, async (b) => {
         const r = await openSafetensors(o.inputs);
         try {
@@ -86,13 +92,17 @@ export function registerStages(program: Command): void {
           const ehs = await readInput(o.inputs, r, 'encoder_hidden_states', [1, -1, i.jointDim]);
           const pooled = await readInput(o.inputs, r, 'pooled_projections', [1, i.pooledDim]);
           const t0 = performance.now();
-          const v = await b.velocity(hs, ts.data[0], { promptEmbeds: ehs.data, tokens: ehs.shape[1], jointDim: i.jointDim, pooled: pooled.data });
+          const v = await withHostSpan('forward', 'stage', () => b.velocity(hs, ts.data[0], { promptEmbeds: ehs.data, tokens: ehs.shape[1], jointDim: i.jointDim, pooled: pooled.data }));
           await writeSafetensors(o.out, { sample: { dtype: 'F32', shape: hs.shape, data: v } });
           console.error(`forward ${fmtMs(performance.now() - t0)}: sample ${fmt(hs.shape)} -> ${o.out}`);
         } finally {
           await r.close();
         }
-      });
+      }, profiler);
+      if (profiler && trace) {
+        profiler.stop();
+        await writeProfile(profiler, trace, { log: (m) => console.error(m) });
+      }
     });
 
   backendOptions(program.command('decode').description('VAE-decode latents [1,F,C,h,w] (tensor "latents", or the file\'s only tensor) to an MP4 (.mp4) or a folder of PNG frames'))

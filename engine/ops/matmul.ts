@@ -145,6 +145,7 @@ export function runMatmul(pr: MatmulProblem): void {
         u32(pr.gateRows ?? s.M), u32(m0)],
       bindings,
       workgroups: variant.spec.workgroups(sub),
+      flops: 2 * rows * s.N * s.K * nz,
     });
   };
   if (s.M === 0 || s.N === 0 || s.batch === 0) return;

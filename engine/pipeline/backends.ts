@@ -1,4 +1,5 @@
 // Registry of model backends by name: 'gpu' (WebGPU, engine/pipeline/gpu-backend.ts) and 'reference' (float64 CPU).
+import type { Profiler } from '../gpu/profiler.js';
 import type { Checkpoint } from '../io/checkpoint.js';
 import type { ModelBackend } from './backend.js';
 import { GpuBackend } from './gpu-backend.js';
@@ -12,6 +13,8 @@ export interface BackendOptions {
   dtype?: 'f32' | 'f16' | 'bf16';
   /** GPU backend: adapter index of its device (default: the first adapter). */
   adapterIndex?: number;
+  /** GPU backend: profile every dispatch of its device into this profiler (collected when the backend is disposed). */
+  profiler?: Profiler;
 }
 
 export type BackendFactory = (ckpt: Checkpoint, opts: BackendOptions) => Promise<ModelBackend>;
@@ -20,7 +23,7 @@ export const BACKENDS: Record<BackendName, BackendFactory> = {
   reference: (ckpt) => ReferenceBackend.create(ckpt),
   gpu: async (ckpt, opts) => {
     if (opts.dtype === 'bf16') throw new Error('WebGPU has no bf16 arithmetic: bf16 checkpoints are converted on upload; use --dtype f16 or f32');
-    return GpuBackend.create(ckpt, { dtype: opts.dtype ?? 'f32', adapterIndex: opts.adapterIndex });
+    return GpuBackend.create(ckpt, { dtype: opts.dtype ?? 'f32', adapterIndex: opts.adapterIndex, profiler: opts.profiler });
   },
 };
 

@@ -4,6 +4,7 @@
 
 import type { DType } from '../dtype.js';
 import { Device } from '../gpu/device.js';
+import { hostSpan, type Profiler } from '../gpu/profiler.js';
 import { validateCheckpoint, type Checkpoint } from '../io/checkpoint.js';
 import { guideVelocity } from '../model/guidance.js';
 import { VchitectTransformer } from '../model/vchitect.js';
@@ -19,6 +20,8 @@ export interface GpuBackendOptions {
   device?: Device;
   /** Adapter for the backend's own device (parallax doctor --list shows the indices). */
   adapterIndex?: number;
+  /** Profile the backend's own device (per-dispatch times) into this profiler; collected on dispose. */
+  profiler?: Profiler;
 }
 
 export class GpuBackend implements ModelBackend {
@@ -32,6 +35,7 @@ export class GpuBackend implements ModelBackend {
     readonly transformer: VchitectTransformer,
     ckpt: Checkpoint,
     private readonly ownsDevice: boolean,
+    private readonly profiler?: Profiler,
   ) {
     this.info = backendInfoFromCheckpoint(ckpt, `webgpu-${transformer.dtype}`);
     this.text = new GpuTextEncoders(device, ckpt, transformer.dtype, transformer.dims.jointAttentionDim);
@@ -42,11 +46,12 @@ export class GpuBackend implements ModelBackend {
   static async create(ckpt: Checkpoint, opts: GpuBackendOptions = {}): Promise<GpuBackend> {
     validateCheckpoint(ckpt, { allowUnexpected: true });
     GpuTextEncoders.check(ckpt);
-    const device = opts.device ?? (await Device.create({ label: 'parallax', adapterIndex: opts.adapterIndex }));
+    if (opts.profiler && opts.device) throw new Error('GpuBackend: profiler is for the backend\'s own device; create the given device with { profile: true } and collect it yourself');
+    const device = opts.device ?? (await Device.create({ label: 'parallax', adapterIndex: opts.adapterIndex, profile: !!opts.profiler }));
     const dtype = opts.dtype ?? 'f32';
     requireComputeDtype(device, dtype);
     const transformer = await VchitectTransformer.load(device, ckpt.transformer, { dtype });
-    return new GpuBackend(device, transformer, ckpt, !opts.device);
+    return new GpuBackend(device, transformer, ckpt, !opts.device, opts.profiler);
   }
 
   async encodeText(prompt: string): Promise<TextConditioning> {
@@ -55,7 +60,9 @@ export class GpuBackend implements ModelBackend {
 
   async velocity(latents: Tensor32, timestep: number, text: TextConditioning): Promise<Float32Array> {
     const hidden = this.upload(latents);
+    const end = hostSpan('transformer forward (record)', 'forward');
     const v = this.forward(hidden, timestep, text);
+    end();
     hidden.dispose();
     return readAndDispose(v);
   }
@@ -63,10 +70,12 @@ export class GpuBackend implements ModelBackend {
   /** Both branches, combined on the device (one readback per step). */
   async guidedVelocity(latents: Tensor32, timestep: number, cond: TextConditioning, uncond: TextConditioning, weight: number): Promise<Float32Array> {
     const hidden = this.upload(latents);
+    const end = hostSpan('transformer forward x2 + guidance (record)', 'forward');
     const vc = this.forward(hidden, timestep, cond);
     const vu = this.forward(hidden, timestep, uncond);
     hidden.dispose();
     const v = guideVelocity(vc, vu, weight);
+    end();
     vc.dispose();
     vu.dispose();
     return readAndDispose(v);
@@ -105,6 +114,7 @@ export class GpuBackend implements ModelBackend {
     this.transformer.dispose();
     await this.text.dispose();
     await this.vae.dispose();
+    if (this.profiler) await this.profiler.collect(this.device);
     if (this.ownsDevice) this.device.destroy();
   }
 }
