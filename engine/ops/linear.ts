@@ -46,11 +46,11 @@ export interface RowWindow {
  * Whether linear can use this row window of t [B, R, C] (xRows / outRows): the window's byte offset must be a multiple
  * of the device's storage offset alignment and t must be bindable whole. Otherwise use slice / concat.
  */
-export function rowWindowFits(t: Tensor, w: RowWindow): boolean {
+export function rowWindowFits(t: Pick<Tensor, 'device' | 'shape' | 'dtype'>, w: RowWindow): boolean {
   const C = t.shape[t.shape.length - 1]!;
-  const lim = t.device.gpu.limits;
-  return (w.offset * C * bytesPerElement(t.dtype)) % lim.minStorageBufferOffsetAlignment === 0 &&
-    t.byteLength <= t.device.caps.maxStorageBufferBindingSize;
+  const eb = bytesPerElement(t.dtype);
+  return (w.offset * C * eb) % t.device.gpu.limits.minStorageBufferOffsetAlignment === 0 &&
+    t.shape.reduce((a, b) => a * b, 1) * eb <= t.device.caps.maxStorageBufferBindingSize;
 }
 
 /** x [.., K], w [N, K], bias [N] -> [.., N]. f32/f16 may be mixed (e.g. f32 activations with f16 weights). */
