@@ -9,7 +9,7 @@ import type { VchitectTransformerConfig } from '../io/configs.js';
 import type { SubModel } from '../io/checkpoint.js';
 import { attention, sharedView, temporalView, type SeqView } from '../ops/attention.js';
 import { add, gatedAdd, scale, silu } from '../ops/elementwise.js';
-import { broadcastTo, concat, slice } from '../ops/layout.js';
+import { broadcastTo, concat, slice, stridedCopy } from '../ops/layout.js';
 import { linear, rowWindowFits, type LinearOptions } from '../ops/linear.js';
 import { layerNorm } from '../ops/norm.js';
 import { patchify, unpatchify } from '../ops/patch.js';
@@ -200,11 +200,21 @@ export class VchitectTransformer {
     const text = new Map<string, Tensor>(); // concat path: each text projection once
     const txt = (name: string) => text.get(name) ?? (text.set(name, lin(Ch, name)), text.get(name)!);
     // [F, S, D] = per frame [vis(Xh) ; txtName(Ch)]: visual first, then text.
+    const textRows = new Map<string, Tensor>(); // direct path: the joint buffer that first received each text projection
     const joint = (vis: string, txtName: string): Tensor => {
       if (!direct) return s.t(concat([lin(Xh, vis), txt(txtName)], 1));
       const J = s.t(Tensor.empty(this.device, [F, S, D], Xh.dtype, 'joint'));
       this.lin(Xh, `${a}${vis}`, { out: J, outRows: { offset: 0, rows: L } });
-      this.lin(Ch, `${a}${txtName}`, { out: J, outRows: { offset: L, rows: T } });
+      const from = textRows.get(txtName);
+      if (from) {
+        // The same text projection again (cross and temporal reuse the spatial ones): copy its T rows per frame,
+        // far cheaper than recomputing the linear.
+        const strides = [S * D, D, 1];
+        stridedCopy(from, J, { shape: [F, T, D], srcStrides: strides, srcOffset: L * D, dstStrides: strides, dstOffset: L * D }, 'joint_text_copy');
+      } else {
+        this.lin(Ch, `${a}${txtName}`, { out: J, outRows: { offset: L, rows: T } });
+        textRows.set(txtName, J);
+      }
       return J;
     };
     // Rows [from, from + n) of every frame of x [F, S, C] as the input of a linear.
