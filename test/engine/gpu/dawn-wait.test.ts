@@ -134,6 +134,10 @@ describe('GPU wait on Dawn', () => {
       if (sleep.cpu !== null && sleep.wall > 1000) expect(sleep.cpu).toBeLessThan(0.5 * sleep.wall);
       const v = await out.read();
       expect(v.every((x) => Number.isFinite(x))).toBe(true);
+      // Idle: device.lost and the popped error scopes hold no pending Dawn task, so nothing polls.
+      const idle0 = { ...state!.stats };
+      await new Promise((r) => setTimeout(r, 100));
+      expect(state!.stats).toEqual(idle0);
     } finally {
       setGpuWaitMode('sleep');
       out.dispose();
