@@ -6,6 +6,8 @@
 import { basename, join, resolve } from 'node:path';
 import type { DType } from '../engine/dtype.js';
 import { Device } from '../engine/gpu/device.js';
+import { writeProfile } from '../engine/gpu/profile-files.js';
+import { Profiler, type Peaks, type ProfilerOptions } from '../engine/gpu/profiler.js';
 import type { Checkpoint } from '../engine/io/checkpoint.js';
 import { InProcessParallelPipeline, resolveLayout } from '../engine/parallel/parallel-pipeline.js';
 import type { ParallelLayout } from '../engine/parallel/parallel-transformer.js';
@@ -33,6 +35,8 @@ export interface PipelineGeneratorOptions {
   sp?: number;
   /** Multi-GPU group: CFG branches on different GPUs (default: when the group has an even number of GPUs). */
   cfgParallel?: boolean;
+  /** Profile every job (one-GPU groups): per-op table profile.txt and Chrome trace trace.json in the job's folder. */
+  profile?: ProfilerOptions;
 }
 
 /** What a job needs from either engine (TextToVideoPipeline or InProcessParallelPipeline). */
@@ -52,11 +56,15 @@ export class PipelineGenerator implements Generator {
   private info?: BackendModelInfo;
   /** Name, fingerprint and folder of the loaded model for sidecars (the path is shown to token holders only). */
   private modelInfo?: Promise<{ name: string; hash?: string; hashMethod?: string; path: string }>;
+  /** The one-GPU engine's device (profiled jobs read its timings). */
+  private device?: Device;
+  private peaks: Peaks | null = null;
 
   /** Throws at once when the group's layout cannot work (the error says which --sp / --cfg-parallel would). */
   constructor(private readonly opts: PipelineGeneratorOptions) {
     this.devices = opts.devices ?? [0];
     this.layout = groupLayout(this.label, this.devices, opts);
+    if (opts.profile && this.layout) throw new Error(`${this.label}: --profile profiles one-GPU groups only; give the group one GPU (e.g. --devices 0)`);
   }
 
   get label(): string {
@@ -76,7 +84,8 @@ export class PipelineGenerator implements Generator {
     const { model } = this.opts;
     const dtype = this.opts.dtype ?? 'f32';
     if (this.layout) return InProcessParallelPipeline.create(model, { devices: this.devices, layout: this.layout, dtype });
-    const device = await Device.create({ adapterIndex: this.devices[0], label: this.label });
+    const device = await Device.create({ adapterIndex: this.devices[0], label: this.label, profile: !!this.opts.profile });
+    this.device = device;
     try {
       const pipe = await TextToVideoPipeline.fromPretrained(model, { backend: (ckpt) => GpuBackend.create(ckpt, { device, dtype }) });
       // The backend does not own a device it was given: it goes with the pipeline.
@@ -111,6 +120,12 @@ export class PipelineGenerator implements Generator {
   async generate(req: JobRequest, hooks: GenerateHooks): Promise<GenerateResult> {
     const loading = this.load();
     const engine = await loading;
+    const profiler = this.opts.profile && this.device ? new Profiler(this.opts.profile) : undefined;
+    if (profiler) {
+      await this.device!.takeProfile(); // drop what ran before this job (loading, earlier warm-up)
+      profiler.peaks = this.peaks;
+      profiler.start();
+    }
     let result: EngineResult;
     try {
       result = await engine.generate({
@@ -142,6 +157,13 @@ export class PipelineGenerator implements Generator {
         await engine.dispose().catch(() => undefined);
       }
       throw e;
+    } finally {
+      if (profiler) {
+        profiler.stop();
+        await profiler.collect(this.device!);
+        this.peaks = profiler.peaks;
+        await writeProfile(profiler, join(hooks.outDir, 'trace.json'), { tablePath: join(hooks.outDir, 'profile.txt') });
+      }
     }
     const { width, height, frames } = result.video;
     const videoPath = join(hooks.outDir, 'video.mp4');

@@ -23,6 +23,7 @@ import { writePngFrames } from '../../engine/video/png.js';
 import { MODEL_HASH_METHOD, SIDECAR_VERSION, sidecarPath, writeSidecar, type VideoSidecar } from '../../engine/video/sidecar.js';
 import { writeSafetensors } from '../../engine/io/safetensors.js';
 import { createStepProgress } from '../progress.js';
+import { newProfiler, PROFILE_HELP, tracePathFor, writeProfile } from '../profile-output.js';
 import { COMPUTE_DTYPE_CHOICES, fmtBytes, fmtMs, parseDeviceList, parseFloatArg, parseIntArg, requireModelDir, type ComputeDType } from '../options.js';
 
 export type TransportChoice = (typeof TRANSPORTS)[number];
@@ -55,6 +56,8 @@ export interface GenerateCliOptions extends Omit<GenerateSettings, 'seed'> {
   transport?: TransportChoice;
   /** This process is one rank of a world described by torchrun-style environment variables. */
   multiHost?: boolean;
+  /** Profile the run: true (trace beside the video) or the trace file. */
+  profile?: boolean | string;
 }
 
 /** Float64 reference throughput used for the time warning (CPU time of `parallax demo` on one core: ~3.7e8 FLOP/s by this cost model). */
@@ -75,6 +78,9 @@ function placement(o: GenerateCliOptions, guidance: number): Placement {
   const ranks = env?.worldSize ?? o.devices?.length ?? 1;
   const parallel = !!env || ranks > 1 || (o.sp ?? 1) > 1 || o.cfgParallel === true;
   if (parallel && o.backend === 'reference') throw new Error('--backend reference runs on one CPU core; --devices, --sp, --cfg-parallel and --multi-host need --backend gpu');
+  if (o.profile && (parallel || o.backend === 'reference')) {
+    throw new Error('--profile profiles one GPU device: use it with --backend gpu and at most one device (no --devices list, --sp, --cfg-parallel or --multi-host)');
+  }
   if (!parallel && o.transport && o.transport !== 'inprocess') throw new Error(`--transport ${o.transport} needs several GPUs: pass --devices (e.g. --devices 0,1)`);
   const layout = resolveLayout({ ranks, sp: o.sp, cfgParallel: o.cfgParallel, guidance });
   return { parallel, ranks, layout, transport: env ? 'env' : (o.transport ?? 'inprocess'), env };
@@ -144,11 +150,20 @@ async function produce(o: GenerateCliOptions, settings: GenerateSettings, place:
       return generateWithWorkers(job, place.ranks, onStep);
     case 'inprocess': {
       if (!place.parallel) {
-        const pipe = await TextToVideoPipeline.fromPretrained(o.model, { backend: o.backend, backendOptions: { dtype: o.dtype, adapterIndex: o.devices?.[0] } });
+        const trace = tracePathFor(o.profile, o.out ?? join('out', `parallax-${settings.seed}.mp4`));
+        const profiler = trace ? newProfiler().start() : undefined;
         try {
-          return await pipe.generate({ ...gen, onStep });
+          const pipe = await TextToVideoPipeline.fromPretrained(o.model, { backend: o.backend, backendOptions: { dtype: o.dtype, adapterIndex: o.devices?.[0], profiler } });
+          try {
+            return await pipe.generate({ ...gen, onStep });
+          } finally {
+            await pipe.dispose(); // the GPU backend collects the profile before it releases its device
+          }
         } finally {
-          await pipe.dispose();
+          if (profiler && trace) {
+            profiler.stop();
+            await writeProfile(profiler, trace, { log: (m) => console.error(m) });
+          }
         }
       }
       const pp = await InProcessParallelPipeline.create(o.model, { devices: o.devices ?? Array(place.ranks).fill(0), layout: place.layout, dtype: o.dtype });
@@ -265,6 +280,7 @@ export function registerGenerate(program: Command): void {
     .option('--multi-host', 'run as ONE rank of a world started by a launcher (torchrun-style RANK, WORLD_SIZE, LOCAL_RANK, MASTER_ADDR, MASTER_PORT; Slurm and MPI variables work too); rank 0 writes the video')
     .option('--no-progress', 'no progress bar')
     .option('--dry-run', 'validate the settings, print the plan (latent shape, cost estimate) as JSON and exit')
+    .option('--profile [trace.json]', `${PROFILE_HELP} (default: the video's name with .trace.json and .profile.txt; one device only)`)
     .addHelpText('after', `
 Parallel generation (docs/parallelism.md):
   one host, 4 GPUs, CFG 2 x SP 2:   parallax generate --model DIR --prompt "..." --devices 0,1,2,3

@@ -10,6 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { Option, type Command } from 'commander';
 import { layoutName } from '../../engine/parallel/parallel-backend.js';
 import type { ParallelLayout } from '../../engine/parallel/parallel-transformer.js';
+import { measurePeaks } from '../../bench/peak.js';
 import { FakeGenerator } from '../../server/fake-generator.js';
 import { groupLayout, PipelineGenerator } from '../../server/pipeline-generator.js';
 import type { Generator } from '../../server/generator.js';
@@ -35,6 +36,8 @@ export interface GeneratorOptions {
   sp?: number;
   /** CFG branches on different GPUs in every multi-GPU group (default: when the group has an even GPU count). */
   cfgParallel?: boolean;
+  /** Profile every job into its folder (profile.txt, trace.json); one-GPU groups only. */
+  profile?: boolean;
 }
 
 /**
@@ -50,10 +53,11 @@ export async function createGenerators(opts: GeneratorOptions): Promise<{ genera
   const labels = opts.groups.map((g, i) => `group${i}[${g.join('+')}]`);
   const layouts = opts.groups.map((g, i) => groupLayout(labels[i]!, g, opts));
   if (opts.fake || !opts.model) {
+    if (opts.profile) throw new Error('--profile times the engine\'s GPU work: it needs --model DIR (not --fake)');
     const generators = opts.groups.map(() => new FakeGenerator({ msPerStep: opts.fakeMsPerStep, scale: 4, maxFrameFiles: 120 }));
     return { generators, kind: 'fake', layouts, note: opts.fake ? undefined : 'no --model given: using the FakeGenerator (placeholder videos)' };
   }
-  const engines = opts.groups.map((g, i) => new PipelineGenerator({ model: opts.model!, dtype: opts.dtype, label: labels[i], devices: g, sp: opts.sp, cfgParallel: opts.cfgParallel }));
+  const engines = opts.groups.map((g, i) => new PipelineGenerator({ model: opts.model!, dtype: opts.dtype, label: labels[i], devices: g, sp: opts.sp, cfgParallel: opts.cfgParallel, profile: opts.profile ? { measurePeaks } : undefined }));
   // Load every group now, concurrently, so a bad checkpoint or GPU index fails at start and no group's first job
   // waits for the weights. Any SP size works: one that does not divide the head count all-gathers K/V.
   const loads = await Promise.allSettled(engines.map((e) => e.load()));
@@ -128,6 +132,7 @@ interface ServeCliOptions {
   cors?: string[];
   allowedHosts?: string[];
   logLevel: string;
+  profile?: boolean;
 }
 
 export function registerServe(program: Command): void {
@@ -151,6 +156,7 @@ export function registerServe(program: Command): void {
     .option('--cors <origin...>', 'extra browser origins allowed (e.g. http://localhost:5173 for `npm run dev:client`)')
     .option('--allowed-hosts <name...>', 'host names the server answers besides localhost, IP addresses and --host (DNS-rebinding protection): "studio.lan", ".example.com" for a domain and its subdomains, "all" to turn the check off')
     .option('--log-level <level>', 'silent, error, warn, info, debug', 'warn')
+    .option('--profile', 'profile every job (one-GPU groups): per-op table profile.txt and Chrome trace trace.json (GPU timestamps, host spans) in the job\'s folder')
     .action(async (o: ServeCliOptions) => {
       const print = (s: string) => console.log(s);
       const port = Number(o.port);
@@ -162,7 +168,7 @@ export function registerServe(program: Command): void {
       const sp = o.sp === undefined ? undefined : Number(o.sp);
       if (sp !== undefined && !(Number.isInteger(sp) && sp >= 1)) throw new Error(`--sp ${o.sp}: expected a positive integer (a divisor of the model's attention heads)`);
       const groups = parseDevices(o.devices, { allowSharedGpu: !!o.allowSharedGpu });
-      const { generators, kind, layouts, note } = await createGenerators({ model: o.model, groups, fake: !!o.fake, fakeMsPerStep: msPerStep, dtype: o.dtype, sp, cfgParallel: o.cfgParallel });
+      const { generators, kind, layouts, note } = await createGenerators({ model: o.model, groups, fake: !!o.fake, fakeMsPerStep: msPerStep, dtype: o.dtype, sp, cfgParallel: o.cfgParallel, profile: !!o.profile });
       if (note) print(`Note: ${note}`);
       const staticDir = o.static === CLIENT_DIST ? await ensureClientBuilt(CLIENT_DIST, print) : resolve(o.static ?? CLIENT_DIST);
       const server = await serve({

@@ -9,6 +9,8 @@ import type { ModelBackend, Tensor32 } from '../../engine/pipeline/backend.js';
 import { writeMp4 } from '../../engine/video/mp4.js';
 import { writePngFrames } from '../../engine/video/png.js';
 import { SPEC_DEFAULTS } from '../../engine/pipeline/generate-options.js';
+import { withHostSpan, type Profiler } from '../../engine/gpu/profiler.js';
+import { newProfiler, PROFILE_HELP, tracePathFor, writeProfile } from '../profile-output.js';
 import { COMPUTE_DTYPE_CHOICES, fmtMs, parseFloatArg, requireModelDir, type DTypeChoice } from '../options.js';
 
 interface StageOpts {
@@ -17,12 +19,12 @@ interface StageOpts {
   dtype?: DTypeChoice;
 }
 
-/** Opens only `part` of the --model folder, makes a backend over it, runs f, and closes both. */
-async function withBackend<T>(o: StageOpts, command: string, part: CheckpointPart, f: (b: ModelBackend) => Promise<T>): Promise<T> {
+/** Opens only `part` of the --model folder, makes a backend over it (profiled when a profiler is given), runs f, and closes both. */
+async function withBackend<T>(o: StageOpts, command: string, part: CheckpointPart, f: (b: ModelBackend) => Promise<T>, profiler?: Profiler): Promise<T> {
   await requireModelDir(o.model);
   const ckpt = await openCheckpointParts(o.model, [part], `\`parallax ${command}\``);
   try {
-    const b = await createStageBackend(o.backend, ckpt, [part], { dtype: o.dtype });
+    const b = await createStageBackend(o.backend, ckpt, [part], { dtype: o.dtype, profiler });
     try {
       return await f(b);
     } finally {
@@ -80,7 +82,11 @@ export function registerStages(program: Command): void {
     'diffusers folder (only transformer/ is read), or a transformer folder itself (config.json + diffusion_pytorch_model*.safetensors)')
     .requiredOption('--inputs <file.safetensors>', 'input tensors (any float dtype)')
     .requiredOption('--out <file.safetensors>', 'output file with tensor "sample"')
-    .action(async (o: StageOpts & { inputs: string; out: string }) => {
+    .option('--profile [trace.json]', `${PROFILE_HELP} (default: the output's name with .trace.json and .profile.txt)`)
+    .action(async (o: StageOpts & { inputs: string; out: string; profile?: boolean | string }) => {
+      const trace = tracePathFor(o.profile, o.out);
+      if (trace && o.backend !== 'gpu') throw new Error('--profile times GPU dispatches: use it with --backend gpu');
+      const profiler = trace ? newProfiler().start() : undefined;
       await withBackend(o, 'forward', 'transformer', async (b) => {
         const r = await openSafetensors(o.inputs);
         try {
@@ -90,13 +96,17 @@ export function registerStages(program: Command): void {
           const ehs = await readInput(o.inputs, r, 'encoder_hidden_states', [1, -1, i.jointDim]);
           const pooled = await readInput(o.inputs, r, 'pooled_projections', [1, i.pooledDim]);
           const t0 = performance.now();
-          const v = await b.velocity(hs, ts.data[0], { promptEmbeds: ehs.data, tokens: ehs.shape[1], jointDim: i.jointDim, pooled: pooled.data });
+          const v = await withHostSpan('forward', 'stage', () => b.velocity(hs, ts.data[0], { promptEmbeds: ehs.data, tokens: ehs.shape[1], jointDim: i.jointDim, pooled: pooled.data }));
           await writeSafetensors(o.out, { sample: { dtype: 'F32', shape: hs.shape, data: v } });
           console.error(`forward ${fmtMs(performance.now() - t0)}: sample ${fmt(hs.shape)} -> ${o.out}`);
         } finally {
           await r.close();
         }
-      });
+      }, profiler);
+      if (profiler && trace) {
+        profiler.stop();
+        await writeProfile(profiler, trace, { log: (m) => console.error(m) });
+      }
     });
 
   backendOptions(program.command('decode').description('VAE-decode latents [1,F,C,h,w] (tensor "latents", or the file\'s only tensor) to an MP4 (.mp4) or a folder of PNG frames'),

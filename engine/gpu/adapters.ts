@@ -4,7 +4,7 @@
 // Identical GPUs (8 x H100) share one name, so an index among them cannot be selected this way: see
 // docs/gpu-binding.md for the per-process isolation that works there.
 
-import { isNode } from './platform.js';
+import { isNode, loadDawn } from './platform.js';
 
 export interface AdapterEntry {
   index: number;
@@ -16,7 +16,7 @@ const NO_MATCH = '__parallax_enumerate_adapters__';
 
 export async function listAdapters(): Promise<AdapterEntry[]> {
   if (!isNode) throw new Error('listAdapters() needs Dawn (Node); in a browser navigator.gpu offers one adapter per request.');
-  const { create } = await import('webgpu');
+  const { create } = await loadDawn();
   const gpu = create([`adapter=${NO_MATCH}`]);
   try {
     const a = await gpu.requestAdapter();

@@ -5,13 +5,17 @@ import { capabilitiesOf, describeAdapter, negotiate, type AdapterDescription, ty
 import { DeviceLostError, GPUOutOfMemoryError, GPUValidationError, LimitExceededError, NoAdapterError } from './errors.js';
 import { getGPU, type PlatformOptions } from './platform.js';
 import { BufferPool } from './pool.js';
+import { hostSpan } from './profiler.js';
 import { loadShaderSources, shaderSource, shouldPrintShaders, specialize, type Defines } from './shader-source.js';
 
 export interface DeviceOptions extends FeatureRequest, PlatformOptions {
   /** Label used in errors and logs (e.g. 'rank0'). */
   label?: string;
-  /** Time every dispatch with timestamp queries (when the adapter has them). */
-  profile?: boolean;
+  /**
+   * Time every dispatch: `true` or 'gpu' with timestamp queries when the adapter has them (else host timing),
+   * 'host' with one submit per dispatch timed by its completion on the host (coarser; any adapter).
+   */
+  profile?: boolean | 'gpu' | 'host';
   powerPreference?: GPUPowerPreference;
   /** Dispatches recorded before an automatic submit. */
   maxDispatchesPerSubmit?: number;
@@ -49,12 +53,32 @@ export interface DispatchSpec {
   /** Storage bindings in order: binding 1..n (binding 0 is the params uniform when params are given). */
   bindings: Bindable[];
   workgroups: [number, number?, number?];
+  /** Floating-point operations of this dispatch (profiles report GFLOP/s from it). */
+  flops?: number;
+  /** Bytes it moves (default: the sum of its bound byte ranges, an upper bound for ops that read part of one). */
+  bytes?: number;
 }
+
+/** How a profile's per-dispatch times were measured. */
+export type ProfileTiming = 'gpu-timestamps' | 'host-completion';
 
 export interface ProfileEntry {
   op: string;
   label: string;
+  /** Duration of the dispatch. */
   ms: number;
+  /** Start on the host's performance.now() timeline (GPU timestamps are aligned to their batch's submit). */
+  startMs: number;
+  flops?: number;
+  bytes: number;
+  timing: ProfileTiming;
+}
+
+interface PendingDispatch {
+  op: string;
+  label: string;
+  flops?: number;
+  bytes: number;
 }
 
 const UNIFORM_ARENA_BYTES = 64 * 1024;
@@ -73,9 +97,12 @@ export class Device {
   private pendingErrors: Promise<Error | null>[] = [];
   private lostReason: string | null = null;
   private profiling = false;
+  private hostTiming = false;
   private querySet: GPUQuerySet | null = null;
-  private queryLabels: { op: string; label: string }[] = [];
+  private queryLabels: PendingDispatch[] = [];
   private pendingProfiles: Promise<ProfileEntry[]>[] = [];
+  /** GPU-clock ms minus host ms: the smallest (first timestamp - submit time) of any batch, since no dispatch starts before its batch is submitted. */
+  private gpuClockOffset = Infinity;
   /** Total dispatches and submits since creation. */
   readonly counters = { dispatches: 0, submits: 0, pipelinesCompiled: 0 };
   readonly maxDispatchesPerSubmit: number;
@@ -91,7 +118,8 @@ export class Device {
     this.pool = new BufferPool(gpu);
     this.caps = capabilitiesOf(gpu);
     this.maxDispatchesPerSubmit = opts.maxDispatchesPerSubmit ?? 256;
-    this.profiling = !!opts.profile && this.caps.timestampQuery;
+    this.profiling = (opts.profile === true || opts.profile === 'gpu') && this.caps.timestampQuery;
+    this.hostTiming = !!opts.profile && !this.profiling;
     gpu.lost.then((info) => {
       this.lostReason = `${info.reason}: ${info.message}`;
     });
@@ -177,7 +205,8 @@ export class Device {
     this.gpu.pushErrorScope('out-of-memory');
     this.gpu.pushErrorScope('validation');
     const bindGroup = this.gpu.createBindGroup({ layout: pipeline.getBindGroupLayout(0), entries, label });
-    const pass = this.computePass(spec.op, label);
+    const bytes = spec.bytes ?? spec.bindings.reduce((a, b) => a + b.byteLength, 0);
+    const pass = this.computePass({ op: spec.op, label, flops: spec.flops, bytes });
     pass.setPipeline(pipeline);
     pass.setBindGroup(0, bindGroup);
     pass.dispatchWorkgroups(x, y, z);
@@ -185,17 +214,35 @@ export class Device {
     this.watchScopes(spec.op, label);
     this.dispatches++;
     this.counters.dispatches++;
-    if (this.dispatches >= this.maxDispatchesPerSubmit) this.flush();
+    if (this.hostTiming) this.timeOnHost({ op: spec.op, label, flops: spec.flops, bytes });
+    else if (this.dispatches >= this.maxDispatchesPerSubmit) this.flush();
   }
 
-  private computePass(op: string, label: string): GPUComputePassEncoder {
+  /** Host-timed profiling: submits the dispatch alone and times it from the previous completion (or its submit). */
+  private timeOnHost(d: PendingDispatch): void {
+    this.flush();
+    const submitted = performance.now();
+    const prev = this.pendingProfiles[this.pendingProfiles.length - 1];
+    this.pendingProfiles.push(
+      (async () => {
+        await this.gpu.queue.onSubmittedWorkDone();
+        const end = performance.now();
+        const before = prev ? await prev : [];
+        const last = before[before.length - 1];
+        const start = Math.max(submitted, last ? last.startMs + last.ms : submitted);
+        return [{ ...d, ms: Math.max(0, end - start), startMs: start, timing: 'host-completion' as const }];
+      })(),
+    );
+  }
+
+  private computePass(d: PendingDispatch): GPUComputePassEncoder {
     if (this.pass) return this.pass;
     const enc = this.commandEncoder();
     if (this.profiling) {
       if (!this.querySet) this.querySet = this.gpu.createQuerySet({ type: 'timestamp', count: 2 * this.maxDispatchesPerSubmit });
       const i = this.queryLabels.length;
-      this.queryLabels.push({ op, label });
-      this.pass = enc.beginComputePass({ label, timestampWrites: { querySet: this.querySet, beginningOfPassWriteIndex: 2 * i, endOfPassWriteIndex: 2 * i + 1 } });
+      this.queryLabels.push(d);
+      this.pass = enc.beginComputePass({ label: d.label, timestampWrites: { querySet: this.querySet, beginningOfPassWriteIndex: 2 * i, endOfPassWriteIndex: 2 * i + 1 } });
     } else {
       this.pass = enc.beginComputePass({ label: 'parallax batch' });
     }
@@ -275,6 +322,7 @@ export class Device {
     const read = this.gpu.createBuffer({ size: 16 * n, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
     enc.resolveQuerySet(this.querySet!, 0, 2 * n, resolve, 0);
     enc.copyBufferToBuffer(resolve, 0, read, 0, 16 * n);
+    const submitted = performance.now(); // flush() submits right after this
     // The query set is reused by the next batch only after this one is submitted: queue order keeps them apart.
     this.pendingProfiles.push(
       (async () => {
@@ -283,7 +331,13 @@ export class Device {
         const t = new BigUint64Array(read.getMappedRange().slice(0));
         read.destroy();
         resolve.destroy();
-        return labels.map((l, i) => ({ ...l, ms: Number(t[2 * i + 1]! - t[2 * i]!) / 1e6 }));
+        const first = Number(t[0]!) / 1e6;
+        this.gpuClockOffset = Math.min(this.gpuClockOffset, first - submitted);
+        return labels.map((l, i) => {
+          const begin = t[2 * i]!;
+          const end = t[2 * i + 1]!;
+          return { ...l, ms: end > begin ? Number(end - begin) / 1e6 : 0, startMs: Number(begin) / 1e6, timing: 'gpu-timestamps' as const };
+        });
       })(),
     );
   }
@@ -291,7 +345,9 @@ export class Device {
   /** Waits for all submitted work and raises the first GPU error of any op since the last sync. */
   async sync(): Promise<void> {
     this.flush();
+    const end = hostSpan(`${this.label} sync`, 'wait');
     await this.gpu.queue.onSubmittedWorkDone();
+    end();
     await this.raiseErrors();
   }
 
@@ -303,15 +359,25 @@ export class Device {
     this.checkLost('sync');
   }
 
-  /** Per-dispatch GPU times recorded since the last call (needs DeviceOptions.profile and timestamp-query). */
+  /**
+   * Per-dispatch times recorded since the last call (needs DeviceOptions.profile), in submission order, with
+   * GPU timestamps moved onto the host timeline.
+   */
   async takeProfile(): Promise<ProfileEntry[]> {
     this.flush();
-    const all = await Promise.all(this.pendingProfiles.splice(0));
-    return all.flat();
+    const all = (await Promise.all(this.pendingProfiles.splice(0))).flat();
+    const off = this.gpuClockOffset;
+    return all.map((e) => (e.timing === 'gpu-timestamps' && Number.isFinite(off) ? { ...e, startMs: e.startMs - off } : e));
   }
 
+  /** True when dispatches are timed with GPU timestamp queries. */
   get profilingEnabled(): boolean {
     return this.profiling;
+  }
+
+  /** How this device times dispatches, or null when it does not profile. */
+  get profileTiming(): ProfileTiming | null {
+    return this.profiling ? 'gpu-timestamps' : this.hostTiming ? 'host-completion' : null;
   }
 
   // ---------------------------------------------------------------- buffers
@@ -336,7 +402,9 @@ export class Device {
     const staging = this.gpu.createBuffer({ size: Math.max(4, size), usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST, label: 'readback' });
     if (size) this.commandEncoder().copyBufferToBuffer(buffer, byteOffset, staging, 0, size);
     this.flush();
+    const end = hostSpan(`${this.label} ${op} ${byteLength} B`, 'wait');
     await staging.mapAsync(GPUMapMode.READ);
+    end();
     const out = staging.getMappedRange().slice(0, byteLength);
     staging.destroy();
     await this.raiseErrors();

@@ -1,5 +1,8 @@
 // Finds the WebGPU entry point: `navigator.gpu` in browsers and workers, Dawn (the `webgpu` package) in Node.
-// Node-only imports are dynamic so this module bundles cleanly for the browser.
+// Node-only imports are dynamic so this module bundles cleanly for the browser. In Node, loading Dawn installs the
+// GPU wait throttle (dawn-wait.ts) once per thread, so every wait of every Dawn instance sleeps instead of spinning.
+
+import { installDawnWaitThrottle } from './dawn-wait.js';
 
 export interface PlatformOptions {
   /** Dawn toggles to enable (Node only), e.g. ['vulkan_enable_f16_on_nvidia', 'allow_unsafe_apis']. */
@@ -19,6 +22,18 @@ export const isNode: boolean =
 
 let nodeGlobalsInstalled = false;
 
+/** The `webgpu` module, with its classes as globals (as in browsers) and the wait throttle installed (Node only). */
+export async function loadDawn(): Promise<typeof import('webgpu')> {
+  const mod = await import('webgpu');
+  if (!nodeGlobalsInstalled) {
+    // GPUBufferUsage, GPUMapMode, ... as globals, as in browsers.
+    Object.assign(globalThis, mod.globals);
+    installDawnWaitThrottle(globalThis as unknown as { setImmediate: unknown }, mod.globals as Record<string, unknown>);
+    nodeGlobalsInstalled = true;
+  }
+  return mod;
+}
+
 /** Returns a fresh GPU object. In Node each call creates a new Dawn instance with the given toggles. */
 export async function getGPU(opts: PlatformOptions = {}): Promise<GPU> {
   if (!isNode) {
@@ -26,12 +41,7 @@ export async function getGPU(opts: PlatformOptions = {}): Promise<GPU> {
     if (!gpu) throw new Error('WebGPU is not available in this browser (navigator.gpu is missing). Use a browser with WebGPU enabled, or the server.');
     return gpu;
   }
-  const mod = await import('webgpu');
-  if (!nodeGlobalsInstalled) {
-    // GPUBufferUsage, GPUMapMode, ... as globals, as in browsers.
-    Object.assign(globalThis, mod.globals);
-    nodeGlobalsInstalled = true;
-  }
+  const mod = await loadDawn();
   const toggles = [...new Set([...DEFAULT_DAWN_TOGGLES, ...(opts.toggles ?? [])])];
   const env = typeof process !== 'undefined' ? process.env.PARALLAX_DAWN_TOGGLES : undefined;
   if (env) toggles.push(...env.split(',').map((s) => s.trim()).filter(Boolean));

@@ -7,10 +7,10 @@ import type { Device } from '../gpu/device.js';
 import { validateTransformer, type TransformerDims } from '../io/checkpoint.js';
 import type { VchitectTransformerConfig } from '../io/configs.js';
 import type { SubModel } from '../io/checkpoint.js';
-import { attention, sharedView, temporalView } from '../ops/attention.js';
+import { attention, sharedView, temporalView, type SeqView } from '../ops/attention.js';
 import { add, gatedAdd, scale, silu } from '../ops/elementwise.js';
-import { broadcastTo, concat, slice } from '../ops/layout.js';
-import { linear, type LinearOptions } from '../ops/linear.js';
+import { broadcastTo, concat, slice, stridedCopy } from '../ops/layout.js';
+import { linear, rowWindowFits, type LinearOptions } from '../ops/linear.js';
 import { layerNorm } from '../ops/norm.js';
 import { patchify, unpatchify } from '../ops/patch.js';
 import { rope } from '../ops/rope.js';
@@ -44,6 +44,8 @@ export interface VchitectLoadOptions {
 
 export class VchitectTransformer {
   private posCache = new Map<string, Tensor>();
+  /** Write projections straight into the joint text+video buffers and read output rows as views (false: concat/slice, for A/B). */
+  jointWrites = typeof process === 'undefined' || process.env?.PARALLAX_JOINT_WRITES !== '0';
 
   constructor(
     readonly device: Device,
@@ -180,43 +182,70 @@ export class VchitectTransformer {
     return { Xh, Ch, finish };
   }
 
-  /** The three parallel branches from the same modulated inputs Xh [F, L, D] and Ch [F, T, D]. */
+  /**
+   * The three parallel branches from the same modulated inputs Xh [F, L, D] and Ch [F, T, D]. The joint [F, L + T, D]
+   * inputs are written in place by their projections (linear outRows) and the visual/text parts of the outputs are
+   * read as row windows (linear xRows), without concat/slice copies, whenever the windows bind (the text rows' byte
+   * offset is aligned and the tensor fits one binding; else concat/slice, with the same results bit for bit).
+   */
   private attention(i: number, Xh: Tensor, Ch: Tensor, F: number, s: Scratch): { visual: Tensor; text: Tensor | null } {
     const a = `transformer_blocks.${i}.attn.`;
     const last = i === this.dims.numLayers - 1;
-    const { heads, headDim } = this.dims;
+    const { heads, headDim, D } = this.dims;
     const L = Xh.shape[1]!;
     const T = Ch.shape[1]!;
     const S = L + T;
     const lin = (x: Tensor, name: string) => s.t(this.lin(x, `${a}${name}`));
-    const [q, k, v] = [lin(Xh, 'to_q'), lin(Xh, 'to_k'), lin(Xh, 'to_v')];
-    const [cq, ck, cv] = [lin(Ch, 'add_q_proj'), lin(Ch, 'add_k_proj'), lin(Ch, 'add_v_proj')];
-    const joint = (vis: Tensor, txt: Tensor) => s.t(concat([vis, txt], 1)); // visual first, then text: [F, S, D]
+    const direct = this.jointWrites && rowWindowFits({ device: this.device, shape: [F, S, D], dtype: Xh.dtype }, { offset: L, rows: T });
+    const text = new Map<string, Tensor>(); // concat path: each text projection once
+    const txt = (name: string) => text.get(name) ?? (text.set(name, lin(Ch, name)), text.get(name)!);
+    // [F, S, D] = per frame [vis(Xh) ; txtName(Ch)]: visual first, then text.
+    const textRows = new Map<string, Tensor>(); // direct path: the joint buffer that first received each text projection
+    const joint = (vis: string, txtName: string): Tensor => {
+      if (!direct) return s.t(concat([lin(Xh, vis), txt(txtName)], 1));
+      const J = s.t(Tensor.empty(this.device, [F, S, D], Xh.dtype, 'joint'));
+      this.lin(Xh, `${a}${vis}`, { out: J, outRows: { offset: 0, rows: L } });
+      const from = textRows.get(txtName);
+      if (from) {
+        // The same text projection again (cross and temporal reuse the spatial ones): copy its T rows per frame,
+        // far cheaper than recomputing the linear.
+        const strides = [S * D, D, 1];
+        stridedCopy(from, J, { shape: [F, T, D], srcStrides: strides, srcOffset: L * D, dstStrides: strides, dstOffset: L * D }, 'joint_text_copy');
+      } else {
+        this.lin(Ch, `${a}${txtName}`, { out: J, outRows: { offset: L, rows: T } });
+        textRows.set(txtName, J);
+      }
+      return J;
+    };
+    // Rows [from, from + n) of every frame of x [F, S, C] as the input of a linear.
+    const rowsLin = (x: Tensor, from: number, n: number, name: string, opts?: LinearOptions) =>
+      direct ? this.lin(x, `${a}${name}`, { ...opts, xRows: { offset: from, rows: n } }) : this.lin(s.t(slice(x, 1, from, from + n)), `${a}${name}`, opts);
 
     // (1) spatial: per frame over the S = L + T tokens.
-    const Sout = s.t(attention(joint(q, cq), joint(k, ck), joint(v, cv), { heads, headDim }));
-    // (3) cross: every frame's queries against frame 0's text keys and values.
-    const qx = lin(Xh, 'to_q_cross');
-    const Xout = s.t(attention(joint(qx, cq), sharedView(ck, F, 0), sharedView(cv, F, 0), { heads, headDim }));
+    const Jk = joint('to_k', 'add_k_proj');
+    const Jv = joint('to_v', 'add_v_proj');
+    const Sout = s.t(attention(joint('to_q', 'add_q_proj'), Jk, Jv, { heads, headDim }));
+    // (3) cross: every frame's queries against frame 0's text keys and values (in the joint buffers: rows L.. of frame 0).
+    const frame0Text = (J: Tensor, name: string): SeqView =>
+      direct ? { tensor: J, batch: F, seq: T, batchStride: 0, seqStride: D, offset: L * D } : sharedView(txt(name), F, 0);
+    const Xout = s.t(attention(joint('to_q_cross', 'add_q_proj'), frame0Text(Jk, 'add_k_proj'), frame0Text(Jv, 'add_v_proj'), { heads, headDim }));
     // Hsum = 1.1 * S_out + to_out_context(X_out)
     const Hsum = s.t(this.lin(Xout, `${a}to_out_context`, { residual: { x: s.t(scale(Sout, SPATIAL_WEIGHT)) } }));
-    const Hv = s.t(slice(Hsum, 1, 0, L));
-    const Ht = last ? null : s.t(slice(Hsum, 1, L, S));
 
     // (2) temporal: per token position over the F frames, RoPE on the frame index. Multiplied by 0 when F == 1.
     if (F === 1) {
-      return { visual: lin(Hv, 'to_out.0'), text: Ht ? lin(Ht, 'to_add_out') : null };
+      return { visual: s.t(rowsLin(Hsum, 0, L, 'to_out.0')), text: last ? null : s.t(rowsLin(Hsum, L, T, 'to_add_out')) };
     }
     const frames = Array.from({ length: F }, (_, f) => f);
     const ropeF = (x: Tensor) => s.t(rope(x, { headDim, positions: frames, axis: 0, theta: ROPE_THETA }));
-    const Qt = ropeF(joint(lin(Xh, 'to_q_temp'), cq));
-    const Kt = ropeF(joint(lin(Xh, 'to_k_temp'), ck));
-    const Vt = joint(lin(Xh, 'to_v_temp'), cv);
-    const Tout = s.t(Tensor.empty(this.device, [F, S, this.dims.D], Qt.dtype, 'temporal out'));
+    const Qt = ropeF(joint('to_q_temp', 'add_q_proj'));
+    const Kt = ropeF(joint('to_k_temp', 'add_k_proj'));
+    const Vt = joint('to_v_temp', 'add_v_proj');
+    const Tout = s.t(Tensor.empty(this.device, [F, S, D], Qt.dtype, 'temporal out'));
     attention(temporalView(Qt), temporalView(Kt), temporalView(Vt), { heads, headDim, out: temporalView(Tout) });
-    const visual = s.t(this.lin(Hv, `${a}to_out.0`, { residual: { x: lin(s.t(slice(Tout, 1, 0, L)), 'to_out_temporal') } }));
-    const text = Ht ? s.t(this.lin(Ht, `${a}to_add_out`, { residual: { x: lin(s.t(slice(Tout, 1, L, S)), 'to_add_out_temporal') } })) : null;
-    return { visual, text };
+    const visual = s.t(rowsLin(Hsum, 0, L, 'to_out.0', { residual: { x: s.t(rowsLin(Tout, 0, L, 'to_out_temporal')) } }));
+    const textOut = last ? null : s.t(rowsLin(Hsum, L, T, 'to_add_out', { residual: { x: s.t(rowsLin(Tout, L, T, 'to_add_out_temporal')) } }));
+    return { visual, text: textOut };
   }
 
   /** TimestepEmbed(t) + TextEmbed(pooled): [1, D]. */

@@ -221,6 +221,7 @@ export function attention(qIn: AttentionInput, kIn: AttentionInput, vIn: Attenti
     ],
     bindings: [q.tensor, k.tensor, v.tensor, ...(opts.bias ? [opts.bias] : []), ...(opts.mask ? [opts.mask] : []), out.tensor],
     workgroups: grid2D(groups, device.caps.maxComputeWorkgroupsPerDimension),
+    flops: 4 * B * H * Sq * Sk * hd,
   });
   return out.tensor;
 }

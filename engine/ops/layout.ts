@@ -1,7 +1,7 @@
 // Layout ops (shaders/layout.wgsl): permute, slice, concat, broadcast, zero padding and row gather (embedding
 // lookup). All but gather are one strided-copy kernel; ranks above 4 work when adjacent axes can be merged.
 
-import { numel } from '../dtype.js';
+import { bytesPerElement, numel } from '../dtype.js';
 import { u32 } from '../gpu/device.js';
 import { ShapeError } from '../gpu/errors.js';
 import { ceilDiv, grid2D } from '../gpu/grid.js';
@@ -96,6 +96,7 @@ export function stridedCopy(src: Tensor, dst: Tensor, c: StridedCopy, op = 'stri
     ],
     bindings: [src, dst],
     workgroups: grid2D(ceilDiv(n, 256), device.caps.maxComputeWorkgroupsPerDimension),
+    bytes: 2 * n * bytesPerElement(src.dtype), // read + write of the copied elements, not the whole bound buffers
   });
   return dst;
 }

@@ -96,6 +96,11 @@ export interface MatmulProblem {
   variant?: string;
   /** Override of maxStorageBufferBindingSize (tests force the split path with a small value). */
   maxBindingBytes?: number;
+  /**
+   * Row windows (linear's xRows / outRows): bind `a` / `out` from these byte offsets (multiples of the device's
+   * minStorageBufferOffsetAlignment) and write batch item z of out at z * outBatchStride elements. No row split.
+   */
+  window?: { aByteOffset: number; outByteOffset: number; outBatchStride: number };
 }
 
 const OFFSET_ALIGN = 256;
@@ -122,9 +127,19 @@ export function runMatmul(pr: MatmulProblem): void {
   ];
   if (pr.residual) rowTensors.push({ t: pr.residual, rowBytes: s.N * eb(pr.residual), batchBytes: cStride * eb(pr.residual) });
   const fits = b.byteLength <= limit && rowTensors.every((r) => r.t.byteLength <= limit);
+  const win = pr.window;
+  if (win) {
+    const align = device.gpu.limits.minStorageBufferOffsetAlignment;
+    if (!fits || win.aByteOffset % align || win.outByteOffset % align) {
+      throw new LimitExceededError(pr.op, 'maxStorageBufferBindingSize', Math.max(a.byteLength, out.byteLength), limit,
+        `row windows need whole-tensor bindings and byte offsets that are multiples of ${align} (got ${win.aByteOffset}, ${win.outByteOffset}); check rowWindowsFit() first or use concat/slice.`);
+    }
+  }
   const dispatch = (m0: number, rows: number, z0: number, nz: number) => {
     const sub: MatmulShape = { ...s, M: rows, batch: nz };
     const view = (t: Tensor, rowBytes: number, batchBytes: number, batchSpan: number): Bindable => {
+      const winOffset = !win ? 0 : t === a ? win.aByteOffset : t === out ? win.outByteOffset : 0;
+      if (winOffset) return { buffer: t.buffer, byteOffset: winOffset, byteLength: t.byteLength - winOffset, shape: t.shape, dtype: t.dtype };
       if (fits) return t;
       const byteOffset = z0 * batchBytes + m0 * rowBytes;
       return { buffer: t.buffer, byteOffset, byteLength: batchSpan * (nz - 1) + rows * rowBytes, shape: t.shape, dtype: t.dtype };
@@ -141,10 +156,11 @@ export function runMatmul(pr: MatmulProblem): void {
       op: pr.op,
       kernel: variant.spec.kernel,
       defines,
-      params: [u32(rows), u32(s.N), u32(s.K), u32(pr.aBatchStride), u32(pr.bBatchStride), u32(rows * s.N),
+      params: [u32(rows), u32(s.N), u32(s.K), u32(pr.aBatchStride), u32(pr.bBatchStride), u32(win?.outBatchStride ?? rows * s.N),
         u32(pr.gateRows ?? s.M), u32(m0)],
       bindings,
       workgroups: variant.spec.workgroups(sub),
+      flops: 2 * rows * s.N * s.K * nz,
     });
   };
   if (s.M === 0 || s.N === 0 || s.batch === 0) return;

@@ -1,4 +1,5 @@
 // Registry of model backends by name: 'gpu' (WebGPU, engine/pipeline/gpu-backend.ts) and 'reference' (float64 CPU).
+import type { Profiler } from '../gpu/profiler.js';
 import type { Checkpoint, CheckpointPart, PartialCheckpoint } from '../io/checkpoint.js';
 import type { ModelBackend } from './backend.js';
 import { GpuBackend } from './gpu-backend.js';
@@ -12,6 +13,8 @@ export interface BackendOptions {
   dtype?: 'f32' | 'f16' | 'bf16';
   /** GPU backend: adapter index of its device (default: the first adapter). */
   adapterIndex?: number;
+  /** GPU backend: profile every dispatch of its device into this profiler (collected when the backend is disposed). */
+  profiler?: Profiler;
 }
 
 export type BackendFactory = (ckpt: Checkpoint, opts: BackendOptions) => Promise<ModelBackend>;
@@ -23,7 +26,7 @@ function gpuDtype(opts: BackendOptions): 'f32' | 'f16' {
 
 export const BACKENDS: Record<BackendName, BackendFactory> = {
   reference: (ckpt) => ReferenceBackend.create(ckpt),
-  gpu: async (ckpt, opts) => GpuBackend.create(ckpt, { dtype: gpuDtype(opts), adapterIndex: opts.adapterIndex }),
+  gpu: async (ckpt, opts) => GpuBackend.create(ckpt, { dtype: gpuDtype(opts), adapterIndex: opts.adapterIndex, profiler: opts.profiler }),
 };
 
 /** A backend over a checkpoint opened for some parts (openCheckpointParts): validates and loads only those parts. */
@@ -31,7 +34,7 @@ export type StageBackendFactory = (ckpt: PartialCheckpoint, parts: readonly Chec
 
 export const STAGE_BACKENDS: Record<BackendName, StageBackendFactory> = {
   reference: (ckpt, parts) => ReferenceBackend.forParts(ckpt, parts),
-  gpu: async (ckpt, parts, opts) => GpuBackend.forParts(ckpt, parts, { dtype: gpuDtype(opts), adapterIndex: opts.adapterIndex }),
+  gpu: async (ckpt, parts, opts) => GpuBackend.forParts(ckpt, parts, { dtype: gpuDtype(opts), adapterIndex: opts.adapterIndex, profiler: opts.profiler }),
 };
 
 export function isBackendName(s: string): s is BackendName {

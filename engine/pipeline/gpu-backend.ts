@@ -4,6 +4,7 @@
 
 import type { DType } from '../dtype.js';
 import { Device } from '../gpu/device.js';
+import { hostSpan, type Profiler } from '../gpu/profiler.js';
 import { requirePart, validateCheckpoint, validateCheckpointParts, type Checkpoint, type CheckpointPart, type PartialCheckpoint } from '../io/checkpoint.js';
 import { guideVelocity } from '../model/guidance.js';
 import { VchitectTransformer } from '../model/vchitect.js';
@@ -19,6 +20,8 @@ export interface GpuBackendOptions {
   device?: Device;
   /** Adapter for the backend's own device (parallax doctor --list shows the indices). */
   adapterIndex?: number;
+  /** Profile the backend's own device (per-dispatch times) into this profiler; collected on dispose. */
+  profiler?: Profiler;
 }
 
 export class GpuBackend implements ModelBackend {
@@ -35,6 +38,7 @@ export class GpuBackend implements ModelBackend {
     readonly dtype: DType,
     info: (ckpt: PartialCheckpoint, name: string) => BackendModelInfo,
     private readonly ownsDevice: boolean,
+    private readonly profiler?: Profiler,
   ) {
     this.info = info(ckpt, `webgpu-${dtype}`);
     this.text = ckpt.textEncoder && ckpt.textEncoder2 ? new GpuTextEncoders(device, ckpt, dtype, this.info.jointDim) : undefined;
@@ -64,12 +68,13 @@ export class GpuBackend implements ModelBackend {
   }
 
   private static async build(ckpt: PartialCheckpoint, withTransformer: boolean, opts: GpuBackendOptions, info: (c: PartialCheckpoint, n: string) => BackendModelInfo): Promise<GpuBackend> {
-    const device = opts.device ?? (await Device.create({ label: 'parallax', adapterIndex: opts.adapterIndex }));
+    if (opts.profiler && opts.device) throw new Error('GpuBackend: profiler is for the backend\'s own device; create the given device with { profile: true } and collect it yourself');
+    const device = opts.device ?? (await Device.create({ label: 'parallax', adapterIndex: opts.adapterIndex, profile: !!opts.profiler }));
     const dtype = opts.dtype ?? 'f32';
     try {
       requireComputeDtype(device, dtype);
       const transformer = withTransformer ? await VchitectTransformer.load(device, requirePart(ckpt, 'transformer', ckpt.transformer), { dtype }) : undefined;
-      return new GpuBackend(device, transformer, ckpt, dtype, info, !opts.device);
+      return new GpuBackend(device, transformer, ckpt, dtype, info, !opts.device, opts.profiler);
     } catch (e) {
       if (!opts.device) device.destroy();
       throw e;
@@ -82,7 +87,9 @@ export class GpuBackend implements ModelBackend {
 
   async velocity(latents: Tensor32, timestep: number, text: TextConditioning): Promise<Float32Array> {
     const hidden = this.upload(latents);
+    const end = hostSpan('transformer forward (record)', 'forward');
     const v = this.forward(hidden, timestep, text);
+    end();
     hidden.dispose();
     return readAndDispose(v);
   }
@@ -90,10 +97,12 @@ export class GpuBackend implements ModelBackend {
   /** Both branches, combined on the device (one readback per step). */
   async guidedVelocity(latents: Tensor32, timestep: number, cond: TextConditioning, uncond: TextConditioning, weight: number): Promise<Float32Array> {
     const hidden = this.upload(latents);
+    const end = hostSpan('transformer forward x2 + guidance (record)', 'forward');
     const vc = this.forward(hidden, timestep, cond);
     const vu = this.forward(hidden, timestep, uncond);
     hidden.dispose();
     const v = guideVelocity(vc, vu, weight);
+    end();
     vc.dispose();
     vu.dispose();
     return readAndDispose(v);
@@ -132,6 +141,7 @@ export class GpuBackend implements ModelBackend {
     this.model?.dispose();
     await this.text?.dispose();
     await this.vae.dispose();
+    if (this.profiler) await this.profiler.collect(this.device);
     if (this.ownsDevice) this.device.destroy();
   }
 }

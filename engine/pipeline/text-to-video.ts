@@ -1,6 +1,7 @@
 // TextToVideoPipeline: the diffusers-like text-to-video API (same code in Node and the browser): text encoding
 // with CFG, flow-match Euler denoising from seeded noise or given initial latents, VAE decode, per-stage timings and
 // the schedule that ran. Backend-agnostic.
+import { hostSpan, withHostSpan } from '../gpu/profiler.js';
 import { openCheckpoint, type Checkpoint } from '../io/checkpoint.js';
 import type { FileStore } from '../io/file-store.js';
 import type { DecodedVideo, ModelBackend, Tensor32, TextConditioning } from './backend.js';
@@ -126,7 +127,7 @@ export class TextToVideoPipeline {
     const shape = init.shape;
     const data = await sampleFlowMatch(init.data, {
       steps: s.steps, shift: b.info.shift, numTrainTimesteps: b.info.numTrainTimesteps, guidance: s.guidance, guidanceMode: s.guidanceMode,
-      velocity: async (x, t, withUncond, _step, weight) => {
+      velocity: (x, t, withUncond, step, weight) => withHostSpan(`step ${step + 1}`, 'step', async () => {
         const lat = { shape, data: x };
         if (!withUncond) return { cond: await b.velocity(lat, t, cond) };
         if (!uncond) throw new Error('denoise: guidance > 1 needs the unconditional (negative prompt) conditioning');
@@ -136,7 +137,7 @@ export class TextToVideoPipeline {
           return { cond: c, uncond: u };
         }
         return { cond: await b.velocity(lat, t, cond), uncond: await b.velocity(lat, t, uncond) };
-      },
+      }),
       onStep,
     });
     return { shape: [...shape], data };
@@ -150,11 +151,14 @@ export class TextToVideoPipeline {
     await this.backend.beginGeneration?.(s, init.info);
     const tStart = now();
     const useCfg = s.guidance > 1;
+    const endText = hostSpan('text encode', 'stage');
     const cond = await this.backend.encodeText(s.prompt);
     check();
     const uncond = useCfg ? await this.backend.encodeText(s.negativePrompt) : null;
     check();
+    endText();
     const tText = now();
+    const endDenoise = hostSpan('denoise', 'stage');
     const stepMs: number[] = [];
     const schedule: RanSchedule = { sigmas: [], timesteps: [] };
     const latents = await this.denoise(init.latents, cond, uncond, s, async (st) => {
@@ -165,8 +169,9 @@ export class TextToVideoPipeline {
       await o.onStep?.(st);
       check();
     });
+    endDenoise();
     const tDenoise = now();
-    const video = await this.backend.decode(latents);
+    const video = await withHostSpan('VAE decode', 'stage', () => this.backend.decode(latents));
     const tEnd = now();
     return {
       settings: s,
