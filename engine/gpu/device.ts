@@ -5,7 +5,7 @@ import { capabilitiesOf, describeAdapter, negotiate, type AdapterDescription, ty
 import { DeviceLostError, GPUOutOfMemoryError, GPUValidationError, LimitExceededError, NoAdapterError } from './errors.js';
 import { getGPU, type PlatformOptions } from './platform.js';
 import { BufferPool } from './pool.js';
-import { hostSpan } from './profiler.js';
+import { hostSpan } from './host-spans.js';
 import { loadShaderSources, shaderSource, shouldPrintShaders, specialize, type Defines } from './shader-source.js';
 
 export interface DeviceOptions extends FeatureRequest, PlatformOptions {

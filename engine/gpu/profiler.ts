@@ -5,13 +5,9 @@
 // caller's job.
 
 import type { Device, ProfileEntry, ProfileTiming } from './device.js';
+import { activeHostSpanSink, hostSpan, setHostSpanSink, type HostSpan, type HostSpanSink } from './host-spans.js';
 
-export interface HostSpan {
-  name: string;
-  cat: string;
-  startMs: number;
-  durMs: number;
-}
+export { hostSpan, withHostSpan, type HostSpan } from './host-spans.js';
 
 /** The adapter's practical peaks (bench/peak.ts measures them). */
 export interface Peaks {
@@ -36,30 +32,7 @@ export interface ProfilerOptions {
   measurePeaks?: (device: Device) => Promise<Peaks>;
 }
 
-let active: Profiler | null = null;
-const noop = () => undefined;
-
-/** Starts a host span on the active profiler (none: a no-op); call the returned function to end it. */
-export function hostSpan(name: string, cat = 'host'): () => void {
-  const p = active;
-  if (!p) return noop;
-  const startMs = performance.now();
-  return () => {
-    p.host.push({ name, cat, startMs, durMs: performance.now() - startMs });
-  };
-}
-
-/** Runs `f` inside a host span. */
-export async function withHostSpan<T>(name: string, cat: string, f: () => Promise<T>): Promise<T> {
-  const end = hostSpan(name, cat);
-  try {
-    return await f();
-  } finally {
-    end();
-  }
-}
-
-export class Profiler {
+export class Profiler implements HostSpanSink {
   readonly host: HostSpan[] = [];
   readonly gpu: ProfileEntry[] = [];
   timing: ProfileTiming | null = null;
@@ -70,12 +43,12 @@ export class Profiler {
 
   /** Makes this the profiler that hostSpan() records into. */
   start(): this {
-    active = this;
+    setHostSpanSink(this);
     return this;
   }
 
   stop(): void {
-    if (active === this) active = null;
+    if (activeHostSpanSink() === this) setHostSpanSink(null);
   }
 
   /** Takes the device's recorded dispatches; measures the peaks once when a measurer was given. */
