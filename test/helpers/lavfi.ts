@@ -41,3 +41,12 @@ export function countFrames(file: string): number {
   const j = JSON.parse(execFileSync('ffprobe', ['-v', 'error', '-count_frames', '-select_streams', 'v:0', '-show_entries', 'stream=nb_read_frames', '-of', 'json', file]).toString());
   return Number(j.streams[0].nb_read_frames);
 }
+
+/** `a` (framesA) crossfading into `b` over `fade` frames (ffmpeg xfade): the transition spans [framesA - fade, framesA). */
+export function crossfadeVideo(out: string, a: string, b: string, framesA: number, framesB: number, fade: number, v: LavfiVideo): void {
+  const src = (s: string) => `${s}${s.includes('=') ? ':' : '='}size=${v.width}x${v.height}:rate=${v.fps}`;
+  const graph = `[0:v]trim=end_frame=${framesA},setpts=PTS-STARTPTS,format=yuv420p[a];[1:v]trim=end_frame=${framesB},setpts=PTS-STARTPTS,format=yuv420p[b];` +
+    `[a][b]xfade=transition=fade:duration=${fade / v.fps}:offset=${(framesA - fade) / v.fps}[out]`;
+  execFileSync('ffmpeg', ['-hide_banner', '-loglevel', 'error', '-y', '-f', 'lavfi', '-i', src(a), '-f', 'lavfi', '-i', src(b), '-filter_complex', graph, '-map', '[out]',
+    ...(v.codecArgs ?? ['-c:v', 'libx264', '-preset', 'ultrafast', '-crf', '1', '-g', '1', '-pix_fmt', 'yuv420p']), out]);
+}
