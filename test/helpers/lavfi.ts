@@ -50,3 +50,15 @@ export function crossfadeVideo(out: string, a: string, b: string, framesA: numbe
   execFileSync('ffmpeg', ['-hide_banner', '-loglevel', 'error', '-y', '-f', 'lavfi', '-i', src(a), '-f', 'lavfi', '-i', src(b), '-filter_complex', graph, '-map', '[out]',
     ...(v.codecArgs ?? ['-c:v', 'libx264', '-preset', 'ultrafast', '-crf', '1', '-g', '1', '-pix_fmt', 'yuv420p']), out]);
 }
+
+/** A still picture (one frame of `src` at w x h) written to `png`. */
+export function stillImage(png: string, src: string, width: number, height: number): void {
+  execFileSync('ffmpeg', ['-hide_banner', '-loglevel', 'error', '-y', '-f', 'lavfi', '-i', `${src}${src.includes('=') ? ':' : '='}size=${width}x${height}`, '-frames:v', '1', png]);
+}
+
+/** `frames` frames of the still `png`, cropped to w x h at x = t * speed (speed 0: a looped still). */
+export function panVideo(out: string, png: string, frames: number, speed: number, v: LavfiVideo): void {
+  execFileSync('ffmpeg', ['-hide_banner', '-loglevel', 'error', '-y', '-loop', '1', '-framerate', String(v.fps), '-i', png,
+    '-vf', `crop=${v.width}:${v.height}:x='n*${speed}':y=0,format=yuv420p`, '-frames:v', String(frames),
+    ...(v.codecArgs ?? ['-c:v', 'libx264', '-preset', 'ultrafast', '-crf', '1', '-g', '1', '-pix_fmt', 'yuv420p']), out]);
+}

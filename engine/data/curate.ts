@@ -1,0 +1,184 @@
+// `parallax data curate`: the curation stages chained over a batch of videos (Node only).
+//   probe (unreadable files reported, skipped) -> analyze (one streamed decode at PySceneDetect's analysis size;
+//   scene kernel on the GPU or the CPU reference) -> shots -> static filter -> export of the kept clips ->
+//   meta.jsonl (kept clips, the columns of MetaRow), dropped.jsonl (every dropped scene with its reason), report.json.
+// Resumable: each finished video leaves state/{id}.json (its rows, keyed by the file's size and mtime and the
+// options); a rerun reuses those and only processes the rest. Memory is bounded by one decode chunk per video.
+
+import { createHash } from 'node:crypto';
+import { mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Device } from '../gpu/device.js';
+import { analysisSize, analyzeVideo } from './analyze.js';
+import { clipName, exportClip } from './export.js';
+import { probeVideos, type ProbeFailure, type ProbeRecord } from './probe.js';
+import { detectCuts, scenesFromCuts, type ShotOptions } from './shots.js';
+import { staticRatio, type StaticMode } from './static.js';
+import type { MetaRow } from './synth-dataset.js';
+
+export type DropReason = 'too_short' | 'static';
+
+/** A scene's row: the meta columns plus why it was dropped (dropped.jsonl only). */
+export interface CuratedRow extends MetaRow {
+  drop_reason?: DropReason;
+}
+
+export interface CurateOptions {
+  inputs: readonly string[];
+  out: string;
+  backend: 'gpu' | 'cpu';
+  device?: Device;
+  shots?: ShotOptions;
+  /** Static filter: per-pair threshold (0.9), keep when the static fraction < maxStaticRatio (0.3), mode. */
+  staticThreshold?: number;
+  maxStaticRatio?: number;
+  staticMode?: StaticMode;
+  /** Scenes shorter than this are dropped (default 16 frames). */
+  minFrames?: number;
+  /** Panda-70M: shots longer than this many seconds are split every forceCutSeconds (off by default). */
+  maxShotSeconds?: number;
+  forceCutSeconds?: number;
+  crf?: number;
+  preset?: string;
+  chunkFrames?: number;
+  /** Ignore finished-video state and redo everything. */
+  force?: boolean;
+  onProgress?: (e: CurateProgress) => void;
+}
+
+export type CurateProgress =
+  | { stage: 'probe'; done: number; total: number }
+  | { stage: 'analyze'; video: string; done: number; total: number }
+  | { stage: 'export'; video: string; done: number; total: number }
+  | { stage: 'video'; video: string; done: number; total: number; resumed: boolean };
+
+export interface CurateReport {
+  videos: { inputs: number; probed: number; failed: number; processed: number; resumed: number };
+  failures: ProbeFailure[];
+  scenes: number;
+  kept: number;
+  dropped: Record<DropReason, number>;
+  keptFrames: number;
+  /** Static ratio histogram over all scenes, 10 bins on [0, 1]. */
+  staticHistogram: number[];
+  options: Record<string, unknown>;
+  metaPath: string;
+  droppedPath: string;
+}
+
+interface VideoState {
+  key: string;
+  rows: CuratedRow[];
+}
+
+function settings(o: CurateOptions): Record<string, unknown> {
+  return {
+    shots: { detector: 'content', ...o.shots }, staticThreshold: o.staticThreshold ?? 0.9, maxStaticRatio: o.maxStaticRatio ?? 0.3, staticMode: o.staticMode ?? 'mad',
+    minFrames: o.minFrames ?? 16, maxShotSeconds: o.maxShotSeconds ?? null, forceCutSeconds: o.forceCutSeconds ?? null, crf: o.crf ?? 18,
+  };
+}
+
+async function stateKey(r: ProbeRecord, opts: Record<string, unknown>): Promise<string> {
+  const st = await stat(r.path);
+  return createHash('sha256').update(JSON.stringify({ path: r.path, size: st.size, mtime: st.mtimeMs, opts })).digest('hex').slice(0, 16);
+}
+
+async function writeAtomic(path: string, text: string): Promise<void> {
+  await writeFile(`${path}.tmp`, text);
+  await rename(`${path}.tmp`, path);
+}
+
+const jsonl = (rows: readonly object[]) => rows.map((r) => JSON.stringify(r)).join('\n') + (rows.length ? '\n' : '');
+
+/** One video: analyse, cut into scenes, filter, export the kept clips; returns every scene's row. */
+async function curateVideo(r: ProbeRecord, o: CurateOptions, opts: Record<string, unknown>): Promise<CuratedRow[]> {
+  const size = analysisSize(r.width, r.height);
+  const series = await analyzeVideo(r.path, {
+    ...size, backend: o.backend, device: o.device, chunkFrames: o.chunkFrames,
+    onFrames: (done) => o.onProgress?.({ stage: 'analyze', video: r.id, done: Math.min(done, r.numFrames), total: r.numFrames }),
+  });
+  const cuts = detectCuts(series, o.shots);
+  const fps = r.fps;
+  const scenes = scenesFromCuts(cuts, series.frames, {
+    maxShotFrames: o.maxShotSeconds ? Math.round(o.maxShotSeconds * fps) : undefined,
+    forceCutFrames: o.forceCutSeconds ? Math.round(o.forceCutSeconds * fps) : undefined,
+  });
+  const minFrames = opts.minFrames as number;
+  const maxStatic = opts.maxStaticRatio as number;
+  const w = r.width - (r.width % 2);
+  const h = r.height - (r.height % 2);
+  const rows: CuratedRow[] = scenes.map(([start, end], k) => {
+    const n = end - start;
+    const sr = staticRatio(series, start, end, { threshold: opts.staticThreshold as number, mode: opts.staticMode as StaticMode });
+    const drop: DropReason | undefined = n < minFrames ? 'too_short' : sr >= maxStatic ? 'static' : undefined;
+    const row: CuratedRow = {
+      path: drop ? '' : `clips/${clipName(r.id, k)}`,
+      text: '', num_frames: n, fps, height: h, width: w, aspect_ratio: h / w, resolution: h * w, text_len: 0,
+      aes: null, flow: null, ocr: null,
+      id: `${r.id}_scene-${k}`, source: r.path, event: k,
+      start_frame: start, end_frame: end, start_time: start / fps, end_time: end / fps,
+      static_ratio: sr, dynamic: null, watermark_prob: null, valid: !drop,
+    };
+    if (drop) row.drop_reason = drop;
+    return row;
+  });
+  const kept = rows.filter((x) => x.valid);
+  let done = 0;
+  for (const row of kept) {
+    await exportClip({ input: r.path, out: join(o.out, row.path), startFrame: row.start_frame, numFrames: row.num_frames, fps, crf: o.crf, preset: o.preset });
+    o.onProgress?.({ stage: 'export', video: r.id, done: ++done, total: kept.length });
+  }
+  return rows;
+}
+
+export async function curate(o: CurateOptions): Promise<CurateReport> {
+  if (!o.inputs.length) throw new Error('curate: no input videos given');
+  if (o.backend === 'gpu' && !o.device) throw new Error('curate: the gpu backend needs a device');
+  const opts = settings(o);
+  const stateDir = join(o.out, 'state');
+  await mkdir(join(o.out, 'clips'), { recursive: true });
+  await mkdir(stateDir, { recursive: true });
+  const { records, failures } = await probeVideos(o.inputs, (done, total) => o.onProgress?.({ stage: 'probe', done, total }));
+  const all: CuratedRow[] = [];
+  let resumed = 0;
+  let i = 0;
+  for (const r of records) {
+    const key = await stateKey(r, opts);
+    const statePath = join(stateDir, `${r.id}.json`);
+    let state: VideoState | null = null;
+    try {
+      state = JSON.parse(await readFile(statePath, 'utf8')) as VideoState;
+    } catch {
+      state = null;
+    }
+    const reuse = !o.force && state?.key === key;
+    if (!reuse && state) for (const row of state.rows) if (row.path) await rm(join(o.out, row.path), { force: true });
+    const rows = reuse ? state!.rows : await curateVideo(r, o, opts);
+    if (!reuse) await writeAtomic(statePath, JSON.stringify({ key, rows } satisfies VideoState));
+    else resumed++;
+    all.push(...rows);
+    o.onProgress?.({ stage: 'video', video: r.id, done: ++i, total: records.length, resumed: reuse });
+  }
+  const kept = all.filter((x) => x.valid);
+  const dropped = all.filter((x) => !x.valid);
+  const metaPath = join(o.out, 'meta.jsonl');
+  const droppedPath = join(o.out, 'dropped.jsonl');
+  await writeAtomic(metaPath, jsonl(kept.map(({ drop_reason: _, ...row }) => row)));
+  await writeAtomic(droppedPath, jsonl(dropped));
+  const hist = new Array<number>(10).fill(0);
+  for (const x of all) hist[Math.min(9, Math.floor(x.static_ratio * 10))]!++;
+  const report: CurateReport = {
+    videos: { inputs: o.inputs.length, probed: records.length, failed: failures.length, processed: records.length - resumed, resumed },
+    failures,
+    scenes: all.length,
+    kept: kept.length,
+    dropped: { too_short: dropped.filter((x) => x.drop_reason === 'too_short').length, static: dropped.filter((x) => x.drop_reason === 'static').length },
+    keptFrames: kept.reduce((a, x) => a + x.num_frames, 0),
+    staticHistogram: hist,
+    options: { backend: o.backend, ...opts },
+    metaPath,
+    droppedPath,
+  };
+  await writeAtomic(join(o.out, 'report.json'), JSON.stringify(report, null, 2) + '\n');
+  return report;
+}
