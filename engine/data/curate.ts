@@ -10,6 +10,7 @@ import { mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Device } from '../gpu/device.js';
 import { analysisSize, analyzeVideo } from './analyze.js';
+import type { Captioner } from './caption.js';
 import { clipName, exportClip } from './export.js';
 import { probeVideos, type ProbeFailure, type ProbeRecord } from './probe.js';
 import { detectCuts, scenesFromCuts, type ShotOptions } from './shots.js';
@@ -43,6 +44,8 @@ export interface CurateOptions {
   chunkFrames?: number;
   /** Ignore finished-video state and redo everything. */
   force?: boolean;
+  /** Captions for the kept clips (none: text stays ''). */
+  captioner?: Captioner;
   onProgress?: (e: CurateProgress) => void;
 }
 
@@ -74,7 +77,7 @@ interface VideoState {
 function settings(o: CurateOptions): Record<string, unknown> {
   return {
     shots: { detector: 'content', ...o.shots }, staticThreshold: o.staticThreshold ?? 0.9, maxStaticRatio: o.maxStaticRatio ?? 0.3, staticMode: o.staticMode ?? 'mad',
-    minFrames: o.minFrames ?? 16, maxShotSeconds: o.maxShotSeconds ?? null, forceCutSeconds: o.forceCutSeconds ?? null, crf: o.crf ?? 18,
+    minFrames: o.minFrames ?? 16, captioner: o.captioner?.name ?? null, maxShotSeconds: o.maxShotSeconds ?? null, forceCutSeconds: o.forceCutSeconds ?? null, crf: o.crf ?? 18,
   };
 }
 
@@ -123,6 +126,12 @@ async function curateVideo(r: ProbeRecord, o: CurateOptions, opts: Record<string
     return row;
   });
   const kept = rows.filter((x) => x.valid);
+  if (o.captioner) {
+    for (const row of kept) {
+      row.text = (await o.captioner.caption({ source: r.path, startFrame: row.start_frame, endFrame: row.end_frame, fps })) ?? '';
+      row.text_len = row.text ? row.text.split(/\s+/).length : 0;
+    }
+  }
   let done = 0;
   for (const row of kept) {
     await exportClip({ input: r.path, out: join(o.out, row.path), startFrame: row.start_frame, numFrames: row.num_frames, fps, crf: o.crf, preset: o.preset });
