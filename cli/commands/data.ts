@@ -8,6 +8,7 @@ import { readClip } from '../../engine/data/attributes.js';
 import { analysisSize, analyzeVideo } from '../../engine/data/analyze.js';
 import { readCaptionSegments, segmentCaptioner } from '../../engine/data/caption.js';
 import { curate, type CurateProgress } from '../../engine/data/curate.js';
+import { ColourHistogramEmbedder } from '../../engine/data/events.js';
 import { probeVideo, probeVideos } from '../../engine/data/probe.js';
 import { detectCuts, scenesFromCuts, type DetectorKind, type ShotOptions } from '../../engine/data/shots.js';
 import type { StaticMode } from '../../engine/data/static.js';
@@ -65,6 +66,8 @@ interface CurateCliOptions extends ShotCliOptions {
   preset: string;
   force?: boolean;
   captions?: string;
+  events: boolean;
+  eventThreshold: number;
 }
 
 /** Progress per stage: cli-progress bars on a TTY, one line per finished video otherwise. */
@@ -80,7 +83,7 @@ function curateProgress(): { on: (e: CurateProgress) => void; stop: () => void }
   }
   const multi = new cliProgress.MultiBar({ format: '{stage} [{bar}] {value}/{total} {unit} {name}', stream: process.stderr, hideCursor: true, clearOnComplete: false }, cliProgress.Presets.shades_classic);
   const bars = new Map<string, cliProgress.SingleBar>();
-  const units: Record<string, string> = { probe: 'files', video: 'videos', analyze: 'frames', export: 'clips' };
+  const units: Record<string, string> = { probe: 'files', video: 'videos', analyze: 'frames', events: 'passes', export: 'clips' };
   const bar = (stage: string, total: number) => {
     let b = bars.get(stage);
     if (!b) bars.set(stage, (b = multi.create(total, 0, { stage: stage.padEnd(7), unit: units[stage], name: '' })));
@@ -179,6 +182,8 @@ export function registerData(program: Command): void {
       .option('--crf <n>', 'x264 CRF of the exported clips', parseIntArg('--crf', 0), 18)
       .option('--preset <p>', 'x264 preset of the exported clips', 'medium')
       .option('--captions <file.jsonl>', 'captions of known source segments ({"source", "start_frame", "end_frame", "text"} per line, e.g. from the synthetic generator): each clip gets the text of the segment it overlaps most')
+      .option('--no-events', 'do not stitch shots into events (each shot is its own event)')
+      .option('--event-threshold <x>', 'adjacent shots are one event when cos(tail of the previous 8 frames, head of the next 8) > this (the paper: 0.6 with ViCLIP; here a colour-histogram embedder)', parseFloatArg('--event-threshold', -1), 0.6)
       .option('--force', 'redo every video even when a finished state exists'),
   ).action(async (videos: string[], o: CurateCliOptions) => {
     const captioner = o.captions ? segmentCaptioner(await readCaptionSegments(o.captions)) : undefined;
@@ -189,6 +194,7 @@ export function registerData(program: Command): void {
         inputs: videos, out: o.out, backend, device, shots: shotOptions(o), minFrames: o.minFrames, maxStaticRatio: o.maxStaticRatio,
         staticThreshold: o.staticThreshold, staticMode: o.staticMode, maxShotSeconds: o.maxShotSeconds,
         forceCutSeconds: o.maxShotSeconds ? (o.forceCutSeconds ?? 5) : undefined, crf: o.crf, preset: o.preset, force: o.force, captioner, onProgress: progress.on,
+        events: o.events ? { embedder: new ColourHistogramEmbedder(), threshold: o.eventThreshold } : undefined,
       }).finally(() => progress.stop());
       for (const f of rep.failures) process.stderr.write(`skipped ${f.path}: ${f.error}\n`);
       const v = rep.videos;

@@ -1,6 +1,7 @@
 // `parallax data curate`: the curation stages chained over a batch of videos (Node only).
 //   probe (unreadable files reported, skipped) -> analyze (one streamed decode at PySceneDetect's analysis size;
-//   scene kernel on the GPU or the CPU reference) -> shots -> static filter -> export of the kept clips ->
+//   scene kernel on the GPU or the CPU reference) -> shots -> events (optional: stitching by head/tail embeddings,
+//   a second streamed decode) -> static filter -> export of the kept clips ->
 //   meta.jsonl (kept clips, the columns of MetaRow), dropped.jsonl (every dropped scene with its reason), report.json.
 // Resumable: each finished video leaves state/{id}.json (its rows, keyed by the file's size and mtime and the
 // options); a rerun reuses those and only processes the rest. Memory is bounded by one decode chunk per video.
@@ -11,6 +12,7 @@ import { join } from 'node:path';
 import type { Device } from '../gpu/device.js';
 import { analysisSize, analyzeVideo } from './analyze.js';
 import type { Captioner } from './caption.js';
+import { shotEdgeEmbeddings, stitchEvents, type VideoEmbedder } from './events.js';
 import { clipName, exportClip } from './export.js';
 import { probeVideos, type ProbeFailure, type ProbeRecord } from './probe.js';
 import { detectCuts, scenesFromCuts, type ShotOptions } from './shots.js';
@@ -44,6 +46,8 @@ export interface CurateOptions {
   chunkFrames?: number;
   /** Ignore finished-video state and redo everything. */
   force?: boolean;
+  /** Event stitching of adjacent shots (none: every shot is its own event). */
+  events?: { embedder: VideoEmbedder; threshold?: number };
   /** Captions for the kept clips (none: text stays ''). */
   captioner?: Captioner;
   onProgress?: (e: CurateProgress) => void;
@@ -52,6 +56,7 @@ export interface CurateOptions {
 export type CurateProgress =
   | { stage: 'probe'; done: number; total: number }
   | { stage: 'analyze'; video: string; done: number; total: number }
+  | { stage: 'events'; video: string; done: number; total: number }
   | { stage: 'export'; video: string; done: number; total: number }
   | { stage: 'video'; video: string; done: number; total: number; resumed: boolean };
 
@@ -77,7 +82,8 @@ interface VideoState {
 function settings(o: CurateOptions): Record<string, unknown> {
   return {
     shots: { detector: 'content', ...o.shots }, staticThreshold: o.staticThreshold ?? 0.9, maxStaticRatio: o.maxStaticRatio ?? 0.3, staticMode: o.staticMode ?? 'mad',
-    minFrames: o.minFrames ?? 16, captioner: o.captioner?.name ?? null, maxShotSeconds: o.maxShotSeconds ?? null, forceCutSeconds: o.forceCutSeconds ?? null, crf: o.crf ?? 18,
+    minFrames: o.minFrames ?? 16, captioner: o.captioner?.name ?? null,
+    events: o.events ? { embedder: o.events.embedder.name, threshold: o.events.threshold ?? 0.6 } : null, maxShotSeconds: o.maxShotSeconds ?? null, forceCutSeconds: o.forceCutSeconds ?? null, crf: o.crf ?? 18,
   };
 }
 
@@ -106,6 +112,13 @@ async function curateVideo(r: ProbeRecord, o: CurateOptions, opts: Record<string
     maxShotFrames: o.maxShotSeconds ? Math.round(o.maxShotSeconds * fps) : undefined,
     forceCutFrames: o.forceCutSeconds ? Math.round(o.forceCutSeconds * fps) : undefined,
   });
+  let events = scenes.map((_, k) => k);
+  if (o.events && scenes.length > 1) {
+    o.onProgress?.({ stage: 'events', video: r.id, done: 0, total: 1 });
+    const { head, tail } = await shotEdgeEmbeddings(r.path, scenes, o.events.embedder, o.chunkFrames);
+    events = stitchEvents(scenes, head, tail, o.events.threshold ?? 0.6).events;
+    o.onProgress?.({ stage: 'events', video: r.id, done: 1, total: 1 });
+  }
   const minFrames = opts.minFrames as number;
   const maxStatic = opts.maxStaticRatio as number;
   const w = r.width - (r.width % 2);
@@ -118,7 +131,7 @@ async function curateVideo(r: ProbeRecord, o: CurateOptions, opts: Record<string
       path: drop ? '' : `clips/${clipName(r.id, k)}`,
       text: '', num_frames: n, fps, height: h, width: w, aspect_ratio: h / w, resolution: h * w, text_len: 0,
       aes: null, flow: null, ocr: null,
-      id: `${r.id}_scene-${k}`, source: r.path, event: k,
+      id: `${r.id}_scene-${k}`, source: r.path, event: events[k]!,
       start_frame: start, end_frame: end, start_time: start / fps, end_time: end / fps,
       static_ratio: sr, dynamic: null, watermark_prob: null, valid: !drop,
     };

@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { segmentCaptioner, stripOpeners, type CaptionSegment } from '../../../engine/data/caption.js';
 import { curate, type CuratedRow } from '../../../engine/data/curate.js';
+import { ColourHistogramEmbedder } from '../../../engine/data/events.js';
 import { synthClips, type SynthClip } from '../../../engine/data/synth.js';
 import { rgbToGrayRef } from '../../../engine/ops/scene.ref.js';
 import { writeMp4 } from '../../../engine/video/mp4.js';
@@ -82,10 +83,10 @@ describe('curate', () => {
   it('turns raw videos into clips + meta.jsonl; drops the still (static) and the tail (too short); resumes', async () => {
     const device = await testDevice();
     const out = join(dir, 'set');
-    const opts = { inputs: [raw1, broken, raw2], out, backend: 'gpu' as const, device, captioner: segmentCaptioner(segments), preset: 'ultrafast' };
+    const opts = { inputs: [raw1, broken, raw2], out, backend: 'gpu' as const, device, captioner: segmentCaptioner(segments), preset: 'ultrafast', events: { embedder: new ColourHistogramEmbedder() } };
     const stages = new Set<string>();
     const rep = await curate({ ...opts, onProgress: (e) => stages.add(e.stage) });
-    expect([...stages].sort()).toEqual(['analyze', 'export', 'probe', 'video']);
+    expect([...stages].sort()).toEqual(['analyze', 'events', 'export', 'probe', 'video']);
     expect(rep.videos).toEqual({ inputs: 3, probed: 2, failed: 1, processed: 2, resumed: 0 });
     expect(rep.failures[0]!.path).toBe(broken);
     expect(rep).toMatchObject({ scenes: 6, kept: 4, dropped: { static: 1, too_short: 1 }, keptFrames: 80 });
@@ -98,6 +99,8 @@ describe('curate', () => {
     expect(meta.map((r) => [r.id, r.start_frame, r.end_frame, r.text])).toEqual([
       ['raw1_scene-0', 0, 20, a!.caption], ['raw1_scene-1', 20, 40, b!.caption], ['raw1_scene-3', 60, 80, d!.caption], ['raw2_scene-0', 0, 20, e!.caption],
     ]);
+    // Every shot is on another background than the one before: no two are stitched into one event.
+    expect(meta.map((r) => r.event)).toEqual([0, 1, 3, 0]);
     for (const r of meta) {
       expect(r).toMatchObject({ valid: true, num_frames: r.end_frame - r.start_frame, fps: FPS, width: W, height: H, path: `clips/${r.id}.mp4` });
       expect(r.static_ratio).toBeLessThan(0.3);
