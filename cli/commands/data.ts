@@ -68,6 +68,8 @@ interface CurateCliOptions extends ShotCliOptions {
   captions?: string;
   events: boolean;
   eventThreshold: number;
+  motion?: boolean;
+  minFlow?: number;
 }
 
 /** Progress per stage: cli-progress bars on a TTY, one line per finished video otherwise. */
@@ -83,7 +85,7 @@ function curateProgress(): { on: (e: CurateProgress) => void; stop: () => void }
   }
   const multi = new cliProgress.MultiBar({ format: '{stage} [{bar}] {value}/{total} {unit} {name}', stream: process.stderr, hideCursor: true, clearOnComplete: false }, cliProgress.Presets.shades_classic);
   const bars = new Map<string, cliProgress.SingleBar>();
-  const units: Record<string, string> = { probe: 'files', video: 'videos', analyze: 'frames', events: 'passes', export: 'clips' };
+  const units: Record<string, string> = { probe: 'files', video: 'videos', analyze: 'frames', events: 'passes', motion: 'clips', export: 'clips' };
   const bar = (stage: string, total: number) => {
     let b = bars.get(stage);
     if (!b) bars.set(stage, (b = multi.create(total, 0, { stage: stage.padEnd(7), unit: units[stage], name: '' })));
@@ -182,6 +184,8 @@ export function registerData(program: Command): void {
       .option('--crf <n>', 'x264 CRF of the exported clips', parseIntArg('--crf', 0), 18)
       .option('--preset <p>', 'x264 preset of the exported clips', 'medium')
       .option('--captions <file.jsonl>', 'captions of known source segments ({"source", "start_frame", "end_frame", "text"} per line, e.g. from the synthetic generator): each clip gets the text of the segment it overlaps most')
+      .option('--motion', 'measure motion with dense optical flow (pyramidal Lucas-Kanade in WGSL): fills flow (mean px/frame at <= 128 px wide) and dynamic (VBench dynamic degree)')
+      .option('--min-flow <x>', 'drop clips whose flow score is below this (implies --motion)', parseFloatArg('--min-flow', 0))
       .option('--no-events', 'do not stitch shots into events (each shot is its own event)')
       .option('--event-threshold <x>', 'adjacent shots are one event when cos(tail of the previous 8 frames, head of the next 8) > this (the paper: 0.6 with ViCLIP; here a colour-histogram embedder)', parseFloatArg('--event-threshold', -1), 0.6)
       .option('--force', 'redo every video even when a finished state exists'),
@@ -195,10 +199,11 @@ export function registerData(program: Command): void {
         staticThreshold: o.staticThreshold, staticMode: o.staticMode, maxShotSeconds: o.maxShotSeconds,
         forceCutSeconds: o.maxShotSeconds ? (o.forceCutSeconds ?? 5) : undefined, crf: o.crf, preset: o.preset, force: o.force, captioner, onProgress: progress.on,
         events: o.events ? { embedder: new ColourHistogramEmbedder(), threshold: o.eventThreshold } : undefined,
+        motion: o.motion || o.minFlow !== undefined ? { minFlow: o.minFlow } : undefined,
       }).finally(() => progress.stop());
       for (const f of rep.failures) process.stderr.write(`skipped ${f.path}: ${f.error}\n`);
       const v = rep.videos;
-      console.log(`${v.probed} of ${v.inputs} videos readable (${v.processed} processed, ${v.resumed} done before); ${rep.scenes} scenes: ${rep.kept} kept (${rep.keptFrames} frames), dropped ${rep.dropped.too_short} too short, ${rep.dropped.static} static`);
+      console.log(`${v.probed} of ${v.inputs} videos readable (${v.processed} processed, ${v.resumed} done before); ${rep.scenes} scenes: ${rep.kept} kept (${rep.keptFrames} frames), dropped ${rep.dropped.too_short} too short, ${rep.dropped.static} static${rep.dropped.low_flow ? `, ${rep.dropped.low_flow} low flow` : ''}`);
       console.log(`meta: ${rep.metaPath}  dropped: ${rep.droppedPath}  report: ${o.out}/report.json`);
       if (!v.probed) process.exitCode = 1;
     } finally {

@@ -1,7 +1,8 @@
 // `parallax data curate`: the curation stages chained over a batch of videos (Node only).
 //   probe (unreadable files reported, skipped) -> analyze (one streamed decode at PySceneDetect's analysis size;
 //   scene kernel on the GPU or the CPU reference) -> shots -> events (optional: stitching by head/tail embeddings,
-//   a second streamed decode) -> static filter -> export of the kept clips ->
+//   a second streamed decode) -> static filter -> motion (optional: optical flow score, dynamic degree, min flow)
+//   -> export of the kept clips ->
 //   meta.jsonl (kept clips, the columns of MetaRow), dropped.jsonl (every dropped scene with its reason), report.json.
 // Resumable: each finished video leaves state/{id}.json (its rows, keyed by the file's size and mtime and the
 // options); a rerun reuses those and only processes the rest. Memory is bounded by one decode chunk per video.
@@ -13,13 +14,14 @@ import type { Device } from '../gpu/device.js';
 import { analysisSize, analyzeVideo } from './analyze.js';
 import type { Captioner } from './caption.js';
 import { shotEdgeEmbeddings, stitchEvents, type VideoEmbedder } from './events.js';
+import { clipMotions } from './motion.js';
 import { clipName, exportClip } from './export.js';
 import { probeVideos, type ProbeFailure, type ProbeRecord } from './probe.js';
 import { detectCuts, scenesFromCuts, type ShotOptions } from './shots.js';
 import { staticRatio, type StaticMode } from './static.js';
 import type { MetaRow } from './synth-dataset.js';
 
-export type DropReason = 'too_short' | 'static';
+export type DropReason = 'too_short' | 'static' | 'low_flow';
 
 /** A scene's row: the meta columns plus why it was dropped (dropped.jsonl only). */
 export interface CuratedRow extends MetaRow {
@@ -48,6 +50,8 @@ export interface CurateOptions {
   force?: boolean;
   /** Event stitching of adjacent shots (none: every shot is its own event). */
   events?: { embedder: VideoEmbedder; threshold?: number };
+  /** Optical-flow motion of the clips that pass the other filters: fills flow and dynamic; drops flow < minFlow. */
+  motion?: { minFlow?: number; maxWidth?: number; maxPairs?: number };
   /** Captions for the kept clips (none: text stays ''). */
   captioner?: Captioner;
   onProgress?: (e: CurateProgress) => void;
@@ -57,6 +61,7 @@ export type CurateProgress =
   | { stage: 'probe'; done: number; total: number }
   | { stage: 'analyze'; video: string; done: number; total: number }
   | { stage: 'events'; video: string; done: number; total: number }
+  | { stage: 'motion'; video: string; done: number; total: number }
   | { stage: 'export'; video: string; done: number; total: number }
   | { stage: 'video'; video: string; done: number; total: number; resumed: boolean };
 
@@ -83,7 +88,8 @@ function settings(o: CurateOptions): Record<string, unknown> {
   return {
     shots: { detector: 'content', ...o.shots }, staticThreshold: o.staticThreshold ?? 0.9, maxStaticRatio: o.maxStaticRatio ?? 0.3, staticMode: o.staticMode ?? 'mad',
     minFrames: o.minFrames ?? 16, captioner: o.captioner?.name ?? null,
-    events: o.events ? { embedder: o.events.embedder.name, threshold: o.events.threshold ?? 0.6 } : null, maxShotSeconds: o.maxShotSeconds ?? null, forceCutSeconds: o.forceCutSeconds ?? null, crf: o.crf ?? 18,
+    events: o.events ? { embedder: o.events.embedder.name, threshold: o.events.threshold ?? 0.6 } : null,
+    motion: o.motion ? { minFlow: o.motion.minFlow ?? 0, maxWidth: o.motion.maxWidth ?? 128, maxPairs: o.motion.maxPairs ?? 16 } : null, maxShotSeconds: o.maxShotSeconds ?? null, forceCutSeconds: o.forceCutSeconds ?? null, crf: o.crf ?? 18,
   };
 }
 
@@ -138,6 +144,23 @@ async function curateVideo(r: ProbeRecord, o: CurateOptions, opts: Record<string
     if (drop) row.drop_reason = drop;
     return row;
   });
+  if (o.motion) {
+    const m = opts.motion as { minFlow: number; maxWidth: number; maxPairs: number };
+    const cand = rows.filter((x) => x.valid);
+    o.onProgress?.({ stage: 'motion', video: r.id, done: 0, total: cand.length });
+    const msize = size.width > m.maxWidth ? { width: m.maxWidth, height: Math.max(1, Math.round((size.height * m.maxWidth) / size.width)) } : size;
+    const res = await clipMotions(r.path, cand.map((x) => [x.start_frame, x.end_frame]), { ...msize, fps, backend: o.backend, device: o.device, maxPairs: m.maxPairs });
+    cand.forEach((row, i) => {
+      row.flow = res[i]!.flow;
+      row.dynamic = res[i]!.dynamic;
+      if (row.flow < m.minFlow) {
+        row.valid = false;
+        row.path = '';
+        row.drop_reason = 'low_flow';
+      }
+    });
+    o.onProgress?.({ stage: 'motion', video: r.id, done: cand.length, total: cand.length });
+  }
   const kept = rows.filter((x) => x.valid);
   if (o.captioner) {
     for (const row of kept) {
@@ -194,7 +217,11 @@ export async function curate(o: CurateOptions): Promise<CurateReport> {
     failures,
     scenes: all.length,
     kept: kept.length,
-    dropped: { too_short: dropped.filter((x) => x.drop_reason === 'too_short').length, static: dropped.filter((x) => x.drop_reason === 'static').length },
+    dropped: {
+      too_short: dropped.filter((x) => x.drop_reason === 'too_short').length,
+      static: dropped.filter((x) => x.drop_reason === 'static').length,
+      low_flow: dropped.filter((x) => x.drop_reason === 'low_flow').length,
+    },
     keptFrames: kept.reduce((a, x) => a + x.num_frames, 0),
     staticHistogram: hist,
     options: { backend: o.backend, ...opts },

@@ -8,7 +8,8 @@ export interface FlowParams {
   lambda: number;
 }
 
-export const DEFAULT_FLOW: FlowParams = { levels: 3, iters: 3, radius: 3, lambda: 1 };
+/** lambda regularises the 2x2 systems (gray levels squared, summed over the window): flat and occluded areas keep the coarser estimate. */
+export const DEFAULT_FLOW: FlowParams = { levels: 3, iters: 3, radius: 3, lambda: 100 };
 
 export const half = (n: number) => Math.max(1, Math.ceil(n / 2));
 

@@ -62,6 +62,24 @@ describe('parallax data probe / shots / curate', () => {
     expect(again.stdout).toMatch(/\(0 processed, 2 done before\)/);
   });
 
+  it('curate --motion fills flow and dynamic; --min-flow drops the still, keeps a 2 px/frame pan', async () => {
+    const png = join(dir, 'tex.png');
+    stillImage(png, 'mandelbrot', 200, 48);
+    const [pan, still] = [join(dir, 'pan.mp4'), join(dir, 'still2.mp4')];
+    panVideo(pan, png, 20, 2, { width: 64, height: 48, fps: 8 });
+    panVideo(still, png, 20, 0, { width: 64, height: 48, fps: 8 });
+    const out = join(dir, 'motion');
+    const r = await parallax(['data', 'curate', pan, still, '--out', out, '--backend', 'cpu', '--preset', 'ultrafast', '--max-static-ratio', '2', '--min-flow', '0.5']);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/2 scenes: 1 kept \(20 frames\), dropped 0 too short, 0 static, 1 low flow/);
+    const [row] = readFileSync(join(out, 'meta.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    expect(row.id).toBe('pan_scene-0');
+    expect(Math.abs(row.flow - 2)).toBeLessThan(0.2);
+    expect(row.dynamic).toBe(true);
+    const [drop] = readFileSync(join(out, 'dropped.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    expect(drop).toMatchObject({ id: 'still2_scene-0', drop_reason: 'low_flow', dynamic: false });
+  });
+
   it('says what is wrong with bad options', async () => {
     const r = await parallax(['data', 'curate', video, '--out', join(dir, 'x'), '--max-static-ratio', 'lots']);
     expect(r.code).not.toBe(0);
