@@ -16,7 +16,10 @@ import { exportClip } from '../engine/data/export.js';
 import { cutsAbove, ffmpegSceneScores } from '../engine/data/ffmpeg-scene.js';
 import { cutScores, detectCuts, type ShotOptions } from '../engine/data/shots.js';
 import { Device } from '../engine/gpu/device.js';
+import { opticalFlow } from '../engine/ops/flow.js';
+import { opticalFlowRef } from '../engine/ops/flow.ref.js';
 import { sceneSums } from '../engine/ops/scene.js';
+import { Tensor } from '../engine/tensor.js';
 import { sceneSumsRef } from '../engine/ops/scene.ref.js';
 import { streamVideoFrames } from '../engine/video/decode.js';
 import { mulberry32 } from '../engine/mulberry32.js';
@@ -151,6 +154,21 @@ async function speed(device: Device | null): Promise<string> {
     cpuT.push(await t(async () => { for (let i = 0; i < chunks.length; i++) sceneSumsRef(chunks[i]!, counts[i]!, px); }));
   }
   const med = (a: number[]) => [...a].sort((x, y) => x - y)[a.length >> 1]!;
+  // Optical flow on gray 128x72 frame pairs (the motion stage's size for this video), 8 pairs per run.
+  const FW = 128, FH = 72;
+  const grays = Array.from({ length: 9 }, (_, k) => Float64Array.from({ length: FW * FH }, (_, i) => 128 + 60 * Math.sin(0.21 * ((i % FW) + 2 * k) + 0.13 * Math.floor(i / FW))));
+  const flowT: number[] = [], flowC: number[] = [];
+  const gpuPair = async (a: Float64Array, b: Float64Array) => {
+    const [ta, tb] = [Tensor.from(device!, a, [FH, FW]), Tensor.from(device!, b, [FH, FW])];
+    const f = opticalFlow(ta, tb);
+    await f.read();
+    ta.dispose(); tb.dispose(); f.dispose();
+  };
+  if (device) await gpuPair(grays[0]!, grays[1]!);
+  for (let rep = 0; rep < 3; rep++) {
+    if (device) flowT.push(await t(async () => { for (let k = 0; k < 8; k++) await gpuPair(grays[k]!, grays[k + 1]!); }));
+    flowC.push(await t(async () => { for (let k = 0; k < 8; k++) opticalFlowRef(grays[k]!, grays[k + 1]!, FW, FH); }));
+  }
   const ff = await t(() => ffmpegSceneScores(file, 24, 'select'));
   const exp = await t(() => exportClip({ input: file, out: join(dir, 'clip.mp4'), startFrame: 24, numFrames: 48, fps: 24 }));
   const fps = (n: number, s: number) => (n / s).toFixed(0);
@@ -160,6 +178,8 @@ async function speed(device: Device | null): Promise<string> {
     `| decode to ${size.width}x${size.height} rgb24 (ffmpeg pipe, 32-frame chunks) | ${fps(N, decode)} |`,
     device ? `| scene statistics, WebGPU kernel (${device.adapter.description || 'adapter'}; upload + 2 dispatches + readback per chunk) | ${fps(N, med(gpuT))} |` : '| scene statistics, WebGPU kernel | (no adapter) |',
     `| scene statistics, CPU implementation (engine/ops/scene.ref.ts, one thread) | ${fps(N, med(cpuT))} |`,
+    device ? `| optical flow ${FW}x${FH} pairs, WebGPU kernel (3 levels x 3 LK iterations, 7x7 window) | ${fps(8, med(flowT))} pairs/s |` : '| optical flow, WebGPU kernel | (no adapter) |',
+    `| optical flow ${FW}x${FH} pairs, float64 reference on the CPU | ${fps(8, med(flowC))} pairs/s |`,
     `| ffmpeg select scene score (full ${SW}x${SH}, its own decode included) | ${fps(N, ff)} |`,
     `| clip export (48 frames, x264 medium CRF 18, ${SW}x${SH}) | ${fps(48, exp)} |`,
   ];
