@@ -70,6 +70,7 @@ interface CurateCliOptions extends ShotCliOptions {
   eventThreshold: number;
   motion?: boolean;
   minFlow?: number;
+  csv?: boolean;
 }
 
 /** Progress per stage: cli-progress bars on a TTY, one line per finished video otherwise. */
@@ -186,6 +187,7 @@ export function registerData(program: Command): void {
       .option('--captions <file.jsonl>', 'captions of known source segments ({"source", "start_frame", "end_frame", "text"} per line, e.g. from the synthetic generator): each clip gets the text of the segment it overlaps most')
       .option('--motion', 'measure motion with dense optical flow (pyramidal Lucas-Kanade in WGSL): fills flow (mean px/frame at <= 128 px wide) and dynamic (VBench dynamic degree)')
       .option('--min-flow <x>', 'drop clips whose flow score is below this (implies --motion)', parseFloatArg('--min-flow', 0))
+      .option('--csv', 'also write meta.csv and dropped.csv (JSONL is always written)')
       .option('--no-events', 'do not stitch shots into events (each shot is its own event)')
       .option('--event-threshold <x>', 'adjacent shots are one event when cos(tail of the previous 8 frames, head of the next 8) > this (the paper: 0.6 with ViCLIP; here a colour-histogram embedder)', parseFloatArg('--event-threshold', -1), 0.6)
       .option('--force', 'redo every video even when a finished state exists'),
@@ -200,6 +202,7 @@ export function registerData(program: Command): void {
         forceCutSeconds: o.maxShotSeconds ? (o.forceCutSeconds ?? 5) : undefined, crf: o.crf, preset: o.preset, force: o.force, captioner, onProgress: progress.on,
         events: o.events ? { embedder: new ColourHistogramEmbedder(), threshold: o.eventThreshold } : undefined,
         motion: o.motion || o.minFlow !== undefined ? { minFlow: o.minFlow } : undefined,
+        formats: o.csv ? ['csv'] : [],
       }).finally(() => progress.stop());
       for (const f of rep.failures) process.stderr.write(`skipped ${f.path}: ${f.error}\n`);
       const v = rep.videos;

@@ -19,6 +19,7 @@ import { clipName, exportClip } from './export.js';
 import { probeVideos, type ProbeFailure, type ProbeRecord } from './probe.js';
 import { detectCuts, scenesFromCuts, type ShotOptions } from './shots.js';
 import { staticRatio, type StaticMode } from './static.js';
+import { writeMetaTable, type MetaFormat } from './meta-table.js';
 import type { MetaRow } from './synth-dataset.js';
 
 export type DropReason = 'too_short' | 'static' | 'low_flow';
@@ -52,6 +53,8 @@ export interface CurateOptions {
   events?: { embedder: VideoEmbedder; threshold?: number };
   /** Optical-flow motion of the clips that pass the other filters: fills flow and dynamic; drops flow < minFlow. */
   motion?: { minFlow?: number; maxWidth?: number; maxPairs?: number };
+  /** Meta table formats besides the canonical JSONL (default none). */
+  formats?: MetaFormat[];
   /** Captions for the kept clips (none: text stays ''). */
   captioner?: Captioner;
   onProgress?: (e: CurateProgress) => void;
@@ -103,7 +106,9 @@ async function writeAtomic(path: string, text: string): Promise<void> {
   await rename(`${path}.tmp`, path);
 }
 
-const jsonl = (rows: readonly object[]) => rows.map((r) => JSON.stringify(r)).join('\n') + (rows.length ? '\n' : '');
+/** The meta columns in the spec's order (CSV header). */
+export const META_COLUMNS = ['path', 'text', 'num_frames', 'fps', 'height', 'width', 'aspect_ratio', 'resolution', 'text_len', 'aes', 'flow', 'ocr',
+  'id', 'source', 'event', 'start_frame', 'end_frame', 'start_time', 'end_time', 'static_ratio', 'dynamic', 'watermark_prob', 'valid'] as const;
 
 /** One video: analyse, cut into scenes, filter, export the kept clips; returns every scene's row. */
 async function curateVideo(r: ProbeRecord, o: CurateOptions, opts: Record<string, unknown>): Promise<CuratedRow[]> {
@@ -208,8 +213,8 @@ export async function curate(o: CurateOptions): Promise<CurateReport> {
   const dropped = all.filter((x) => !x.valid);
   const metaPath = join(o.out, 'meta.jsonl');
   const droppedPath = join(o.out, 'dropped.jsonl');
-  await writeAtomic(metaPath, jsonl(kept.map(({ drop_reason: _, ...row }) => row)));
-  await writeAtomic(droppedPath, jsonl(dropped));
+  await writeMetaTable(join(o.out, 'meta'), kept.map(({ drop_reason: _, ...row }) => row), o.formats, META_COLUMNS);
+  await writeMetaTable(join(o.out, 'dropped'), dropped as unknown as Record<string, unknown>[], o.formats, [...META_COLUMNS, 'drop_reason']);
   const hist = new Array<number>(10).fill(0);
   for (const x of all) hist[Math.min(9, Math.floor(x.static_ratio * 10))]!++;
   const report: CurateReport = {

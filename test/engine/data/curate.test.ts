@@ -83,7 +83,7 @@ describe('curate', () => {
   it('turns raw videos into clips + meta.jsonl; drops the still (static) and the tail (too short); resumes', async () => {
     const device = await testDevice();
     const out = join(dir, 'set');
-    const opts = { inputs: [raw1, broken, raw2], out, backend: 'gpu' as const, device, captioner: segmentCaptioner(segments), preset: 'ultrafast', events: { embedder: new ColourHistogramEmbedder() } };
+    const opts = { inputs: [raw1, broken, raw2], out, backend: 'gpu' as const, device, captioner: segmentCaptioner(segments), preset: 'ultrafast', events: { embedder: new ColourHistogramEmbedder() }, formats: ['csv' as const] };
     const stages = new Set<string>();
     const rep = await curate({ ...opts, onProgress: (e) => stages.add(e.stage) });
     expect([...stages].sort()).toEqual(['analyze', 'events', 'export', 'probe', 'video']);
@@ -110,6 +110,9 @@ describe('curate', () => {
     const dropped = await readJsonl(join(out, 'dropped.jsonl'));
     expect(dropped.map((r) => [r.id, r.drop_reason, r.valid, r.path])).toEqual([['raw1_scene-2', 'static', false, ''], ['raw2_scene-1', 'too_short', false, '']]);
     expect(dropped[0]!.static_ratio).toBe(1);
+    const csv = (await readFile(join(out, 'meta.csv'), 'utf8')).trim().split('\r\n');
+    expect(csv[0]).toBe(columns.join(','));
+    expect(csv.length).toBe(5);
     const report = JSON.parse(await readFile(join(out, 'report.json'), 'utf8'));
     expect(report.staticHistogram.reduce((x: number, y: number) => x + y, 0)).toBe(6);
 
