@@ -14,6 +14,7 @@ import type { Device } from '../gpu/device.js';
 import { analysisSize, analyzeVideo } from './analyze.js';
 import type { Captioner } from './caption.js';
 import { shotEdgeEmbeddings, stitchEvents, type VideoEmbedder } from './events.js';
+import { histogram, histogramPng, type Histogram } from './histogram.js';
 import { clipMotions } from './motion.js';
 import { clipName, exportClip } from './export.js';
 import { probeVideos, type ProbeFailure, type ProbeRecord } from './probe.js';
@@ -77,6 +78,8 @@ export interface CurateReport {
   keptFrames: number;
   /** Static ratio histogram over all scenes, 10 bins on [0, 1]. */
   staticHistogram: number[];
+  /** Score histograms (static ratio; flow when measured), each also drawn as report-{name}.png. */
+  histograms: Record<string, Histogram & { png: string }>;
   options: Record<string, unknown>;
   metaPath: string;
   droppedPath: string;
@@ -215,8 +218,16 @@ export async function curate(o: CurateOptions): Promise<CurateReport> {
   const droppedPath = join(o.out, 'dropped.jsonl');
   await writeMetaTable(join(o.out, 'meta'), kept.map(({ drop_reason: _, ...row }) => row), o.formats, META_COLUMNS);
   await writeMetaTable(join(o.out, 'dropped'), dropped as unknown as Record<string, unknown>[], o.formats, [...META_COLUMNS, 'drop_reason']);
-  const hist = new Array<number>(10).fill(0);
-  for (const x of all) hist[Math.min(9, Math.floor(x.static_ratio * 10))]!++;
+  const hist = histogram(all.map((x) => x.static_ratio), 10, 0, 1).counts;
+  const histograms: CurateReport['histograms'] = {};
+  const draw = async (name: string, h: Histogram, marker?: number) => {
+    const png = `report-${name}.png`;
+    await writeFile(join(o.out, png), histogramPng(h, 320, 160, marker));
+    histograms[name] = { ...h, png };
+  };
+  await draw('static_ratio', histogram(all.map((x) => x.static_ratio), 20, 0, 1), opts.maxStaticRatio as number);
+  const flows = all.map((x) => x.flow).filter((f): f is number => f !== null);
+  if (flows.length) await draw('flow', histogram(flows, 20, 0, Math.max(1, Math.ceil(Math.max(...flows)))), (opts.motion as { minFlow: number } | null)?.minFlow);
   const report: CurateReport = {
     videos: { inputs: o.inputs.length, probed: records.length, failed: failures.length, processed: records.length - resumed, resumed },
     failures,
@@ -229,6 +240,7 @@ export async function curate(o: CurateOptions): Promise<CurateReport> {
     },
     keptFrames: kept.reduce((a, x) => a + x.num_frames, 0),
     staticHistogram: hist,
+    histograms,
     options: { backend: o.backend, ...opts },
     metaPath,
     droppedPath,

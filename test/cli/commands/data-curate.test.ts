@@ -78,6 +78,9 @@ describe('parallax data probe / shots / curate', () => {
     expect(row.dynamic).toBe(true);
     const [drop] = readFileSync(join(out, 'dropped.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
     expect(drop).toMatchObject({ id: 'still2_scene-0', drop_reason: 'low_flow', dynamic: false });
+    const report = JSON.parse(readFileSync(join(out, 'report.json'), 'utf8'));
+    expect(report.histograms.flow.counts.reduce((a: number, b: number) => a + b, 0)).toBe(2);
+    expect(existsSync(join(out, 'report-flow.png'))).toBe(true);
   });
 
   it('says what is wrong with bad options', async () => {

@@ -115,6 +115,8 @@ describe('curate', () => {
     expect(csv.length).toBe(5);
     const report = JSON.parse(await readFile(join(out, 'report.json'), 'utf8'));
     expect(report.staticHistogram.reduce((x: number, y: number) => x + y, 0)).toBe(6);
+    expect(report.histograms.static_ratio.counts.reduce((x: number, y: number) => x + y, 0)).toBe(6);
+    expect((await stat(join(out, report.histograms.static_ratio.png))).size).toBeGreaterThan(100);
 
     // Rerun: both videos are skipped, their clips untouched.
     const clip0 = join(out, meta[0]!.path);
