@@ -4,7 +4,7 @@
 // default is a colour histogram (Hellinger-normalised, so the cosine is the Bhattacharyya coefficient of the mean
 // histograms). Frames come from a second streamed decode that keeps only the head/tail frames still waiting to be
 // embedded, so memory stays at a few frames whatever the video's length.
-import { streamVideoFrames } from '../video/decode.js';
+import { forEachFrameGroup } from './frame-groups.js';
 
 export interface VideoEmbedder {
   readonly name: string;
@@ -53,33 +53,10 @@ export function edgeFrames(start: number, end: number, part: 'head' | 'tail', k 
 export async function shotEdgeEmbeddings(path: string, shots: readonly [number, number][], e: VideoEmbedder, chunkFrames = 16): Promise<{ head: Float32Array[]; tail: Float32Array[] }> {
   const head: Float32Array[] = [];
   const tail: Float32Array[] = [];
-  // Jobs in order of the last frame they need; frames are kept only while some pending job needs them.
-  const jobs = shots.flatMap(([s, t], i) => (['head', 'tail'] as const).map((part) => ({ i, part, idx: edgeFrames(s, t, part) })));
-  jobs.sort((a, b) => Math.max(...a.idx) - Math.max(...b.idx));
-  const need = new Map<number, number>();
-  for (const j of jobs) for (const f of new Set(j.idx)) need.set(f, (need.get(f) ?? 0) + 1);
-  const kept = new Map<number, Uint8Array>();
-  const fb = e.width * e.height * 3;
-  let next = 0;
-  const flush = async (upTo: number) => {
-    while (next < jobs.length && Math.max(...jobs[next]!.idx) <= upTo) {
-      const j = jobs[next++]!;
-      const v = await e.embed(j.idx.map((f) => kept.get(f)!));
-      (j.part === 'head' ? head : tail)[j.i] = v;
-      for (const f of new Set(j.idx)) {
-        const left = need.get(f)! - 1;
-        need.set(f, left);
-        if (!left) kept.delete(f);
-      }
-    }
-  };
-  let last = -1;
-  for await (const c of streamVideoFrames(path, { width: e.width, height: e.height, chunkFrames })) {
-    for (let k = 0; k < c.count; k++) if (need.has(c.start + k)) kept.set(c.start + k, c.data.slice(k * fb, (k + 1) * fb));
-    last = c.start + c.count - 1;
-    await flush(last);
-  }
-  if (next < jobs.length) throw new Error(`${path}: decoded ${last + 1} frames, fewer than the shots need (${Math.max(...jobs[next]!.idx) + 1})`);
+  const groups = shots.flatMap(([s, t]) => [edgeFrames(s, t, 'head'), edgeFrames(s, t, 'tail')]);
+  await forEachFrameGroup(path, groups, { width: e.width, height: e.height, chunkFrames }, async (g, frames) => {
+    (g % 2 ? tail : head)[g >> 1] = await e.embed(frames);
+  });
   return { head, tail };
 }
 

@@ -9,7 +9,7 @@ import { opticalFlow } from '../ops/flow.js';
 import { opticalFlowRef } from '../ops/flow.ref.js';
 import { rgbToGrayRef } from '../ops/scene.ref.js';
 import { Tensor } from '../tensor.js';
-import { streamVideoFrames } from '../video/decode.js';
+import { forEachFrameGroup } from './frame-groups.js';
 
 export interface MotionOptions {
   width: number;
@@ -63,13 +63,9 @@ export async function clipMotions(path: string, clips: readonly [number, number]
   const { width: w, height: h } = o;
   const px = w * h;
   const pairs = clips.map(([s, e]) => motionPairs(s, e, o.fps, o.maxPairs));
-  const need = new Map<number, number>();
-  for (const ps of pairs) for (const [a, b] of ps) for (const f of [a, b]) need.set(f, (need.get(f) ?? 0) + 1);
-  const jobs = pairs.flatMap((ps, c) => ps.map(([a, b]) => ({ c, a, b }))).sort((x, y) => x.b - y.b);
+  const jobs = pairs.flatMap((ps, c) => ps.map((p) => ({ c, p })));
   const means: number[][] = clips.map(() => []);
   const tops: number[][] = clips.map(() => []);
-  const kept = new Map<number, Float64Array>();
-  let next = 0;
   const measure = async (a: Float64Array, b: Float64Array) => {
     if (o.backend === 'cpu') return opticalFlowRef(a, b, w, h);
     const ta = Tensor.from(o.device!, a, [h, w]), tb = Tensor.from(o.device!, b, [h, w]);
@@ -82,21 +78,11 @@ export async function clipMotions(path: string, clips: readonly [number, number]
       f.dispose();
     }
   };
-  for await (const ch of streamVideoFrames(path, { width: w, height: h, chunkFrames: 16 })) {
-    for (let k = 0; k < ch.count; k++) if (need.has(ch.start + k)) kept.set(ch.start + k, gray(ch.data.subarray(k * px * 3, (k + 1) * px * 3), px));
-    const last = ch.start + ch.count - 1;
-    while (next < jobs.length && jobs[next]!.b <= last) {
-      const j = jobs[next++]!;
-      const [mean, top] = magnitudeStats(await measure(kept.get(j.a)!, kept.get(j.b)!));
-      means[j.c]!.push(mean);
-      tops[j.c]!.push(top);
-      for (const f of [j.a, j.b]) {
-        const left = need.get(f)! - 1;
-        need.set(f, left);
-        if (!left) kept.delete(f);
-      }
-    }
-  }
+  await forEachFrameGroup(path, jobs.map((j) => j.p), { width: w, height: h }, async (g, [fa, fb]) => {
+    const [mean, top] = magnitudeStats(await measure(gray(fa!, px), gray(fb!, px)));
+    means[jobs[g]!.c]!.push(mean);
+    tops[jobs[g]!.c]!.push(top);
+  });
   return clips.map((_, c) => {
     const m = means[c]!;
     return { flow: m.length ? m.reduce((x, y) => x + y, 0) / m.length : 0, dynamic: isDynamic(tops[c]!, o.fps, w, h), pairs: m.length };
