@@ -86,7 +86,7 @@ function curateProgress(): { on: (e: CurateProgress) => void; stop: () => void }
   }
   const multi = new cliProgress.MultiBar({ format: '{stage} [{bar}] {value}/{total} {unit} {name}', stream: process.stderr, hideCursor: true, clearOnComplete: false }, cliProgress.Presets.shades_classic);
   const bars = new Map<string, cliProgress.SingleBar>();
-  const units: Record<string, string> = { probe: 'files', video: 'videos', analyze: 'frames', events: 'passes', motion: 'clips', export: 'clips' };
+  const units: Record<string, string> = { probe: 'files', video: 'videos', analyze: 'frames', events: 'passes', motion: 'clips', scores: 'clips', export: 'clips' };
   const bar = (stage: string, total: number) => {
     let b = bars.get(stage);
     if (!b) bars.set(stage, (b = multi.create(total, 0, { stage: stage.padEnd(7), unit: units[stage], name: '' })));
@@ -205,6 +205,7 @@ export function registerData(program: Command): void {
         formats: o.csv ? ['csv'] : [],
       }).finally(() => progress.stop());
       for (const f of rep.failures) process.stderr.write(`skipped ${f.path}: ${f.error}\n`);
+      for (const n of rep.notes) process.stderr.write(`note: ${n}\n`);
       const v = rep.videos;
       console.log(`${v.probed} of ${v.inputs} videos readable (${v.processed} processed, ${v.resumed} done before); ${rep.scenes} scenes: ${rep.kept} kept (${rep.keptFrames} frames), dropped ${rep.dropped.too_short} too short, ${rep.dropped.static} static${rep.dropped.low_flow ? `, ${rep.dropped.low_flow} low flow` : ''}`);
       console.log(`meta: ${rep.metaPath}  dropped: ${rep.droppedPath}  report: ${o.out}/report.json`);

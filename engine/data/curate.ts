@@ -15,7 +15,9 @@ import { analysisSize, analyzeVideo } from './analyze.js';
 import type { Captioner } from './caption.js';
 import { shotEdgeEmbeddings, stitchEvents, type VideoEmbedder } from './events.js';
 import { histogram, histogramPng, type Histogram } from './histogram.js';
+import { forEachFrameGroup } from './frame-groups.js';
 import { clipMotions } from './motion.js';
+import { aestheticFrames, edgeMiddleFrames, ocrRule, textRatio, type FrameScorer, type TextDetector } from './scores.js';
 import { clipName, exportClip } from './export.js';
 import { probeVideos, type ProbeFailure, type ProbeRecord } from './probe.js';
 import { detectCuts, scenesFromCuts, type ShotOptions } from './shots.js';
@@ -23,7 +25,8 @@ import { staticRatio, type StaticMode } from './static.js';
 import { writeMetaTable, type MetaFormat } from './meta-table.js';
 import type { MetaRow } from './synth-dataset.js';
 
-export type DropReason = 'too_short' | 'static' | 'low_flow';
+export type DropReason = 'too_short' | 'static' | 'low_flow' | 'low_aesthetic' | 'watermark' | 'text';
+const DROP_REASONS: DropReason[] = ['too_short', 'static', 'low_flow', 'low_aesthetic', 'watermark', 'text'];
 
 /** A scene's row: the meta columns plus why it was dropped (dropped.jsonl only). */
 export interface CuratedRow extends MetaRow {
@@ -54,6 +57,8 @@ export interface CurateOptions {
   events?: { embedder: VideoEmbedder; threshold?: number };
   /** Optical-flow motion of the clips that pass the other filters: fills flow and dynamic; drops flow < minFlow. */
   motion?: { minFlow?: number; maxWidth?: number; maxPairs?: number };
+  /** Model scores; a stage without a model is skipped with a note in the report. */
+  scores?: { aesthetic?: FrameScorer; minAesthetic?: number; watermark?: FrameScorer; maxWatermark?: number; text?: TextDetector };
   /** Meta table formats besides the canonical JSONL (default none). */
   formats?: MetaFormat[];
   /** Captions for the kept clips (none: text stays ''). */
@@ -66,6 +71,7 @@ export type CurateProgress =
   | { stage: 'analyze'; video: string; done: number; total: number }
   | { stage: 'events'; video: string; done: number; total: number }
   | { stage: 'motion'; video: string; done: number; total: number }
+  | { stage: 'scores'; video: string; done: number; total: number }
   | { stage: 'export'; video: string; done: number; total: number }
   | { stage: 'video'; video: string; done: number; total: number; resumed: boolean };
 
@@ -76,6 +82,8 @@ export interface CurateReport {
   kept: number;
   dropped: Record<DropReason, number>;
   keptFrames: number;
+  /** Stages that did not run, and why. */
+  notes: string[];
   /** Static ratio histogram over all scenes, 10 bins on [0, 1]. */
   staticHistogram: number[];
   /** Score histograms (static ratio; flow when measured), each also drawn as report-{name}.png. */
@@ -95,6 +103,11 @@ function settings(o: CurateOptions): Record<string, unknown> {
     shots: { detector: 'content', ...o.shots }, staticThreshold: o.staticThreshold ?? 0.9, maxStaticRatio: o.maxStaticRatio ?? 0.3, staticMode: o.staticMode ?? 'mad',
     minFrames: o.minFrames ?? 16, captioner: o.captioner?.name ?? null,
     events: o.events ? { embedder: o.events.embedder.name, threshold: o.events.threshold ?? 0.6 } : null,
+    scores: {
+      aesthetic: o.scores?.aesthetic ? { model: o.scores.aesthetic.name, min: o.scores.minAesthetic ?? null } : null,
+      watermark: o.scores?.watermark ? { model: o.scores.watermark.name, max: o.scores.maxWatermark ?? 0.5 } : null,
+      text: o.scores?.text ? { model: o.scores.text.name } : null,
+    },
     motion: o.motion ? { minFlow: o.motion.minFlow ?? 0, maxWidth: o.motion.maxWidth ?? 128, maxPairs: o.motion.maxPairs ?? 16 } : null, maxShotSeconds: o.maxShotSeconds ?? null, forceCutSeconds: o.forceCutSeconds ?? null, crf: o.crf ?? 18,
   };
 }
@@ -161,14 +174,11 @@ async function curateVideo(r: ProbeRecord, o: CurateOptions, opts: Record<string
     cand.forEach((row, i) => {
       row.flow = res[i]!.flow;
       row.dynamic = res[i]!.dynamic;
-      if (row.flow < m.minFlow) {
-        row.valid = false;
-        row.path = '';
-        row.drop_reason = 'low_flow';
-      }
+      if (row.flow < m.minFlow) drop(row, 'low_flow');
     });
     o.onProgress?.({ stage: 'motion', video: r.id, done: cand.length, total: cand.length });
   }
+  await scoreClips(r, o, rows);
   const kept = rows.filter((x) => x.valid);
   if (o.captioner) {
     for (const row of kept) {
@@ -182,6 +192,53 @@ async function curateVideo(r: ProbeRecord, o: CurateOptions, opts: Record<string
     o.onProgress?.({ stage: 'export', video: r.id, done: ++done, total: kept.length });
   }
   return rows;
+}
+
+function drop(row: CuratedRow, why: DropReason): void {
+  row.valid = false;
+  row.path = '';
+  row.drop_reason = why;
+}
+
+/** The model-score stages on the clips still valid: aes, watermark_prob, ocr and their filters. */
+async function scoreClips(r: ProbeRecord, o: CurateOptions, rows: CuratedRow[]): Promise<void> {
+  const s = o.scores;
+  if (!s || !(s.aesthetic || s.watermark || s.text)) return;
+  const cand = rows.filter((x) => x.valid);
+  if (!cand.length) return;
+  o.onProgress?.({ stage: 'scores', video: r.id, done: 0, total: cand.length });
+  const per = async (m: { width: number; height: number }, frames: (a: number, b: number) => number[], fn: (row: CuratedRow, f: Uint8Array[]) => Promise<void>) =>
+    forEachFrameGroup(r.path, cand.map((x) => frames(x.start_frame, x.end_frame)), { width: m.width, height: m.height, chunkFrames: o.chunkFrames }, (g, f) => fn(cand[g]!, f));
+  if (s.aesthetic) {
+    const m = s.aesthetic;
+    await per(m, aestheticFrames, async (row, f) => {
+      const v = await m.score(f);
+      row.aes = v.reduce((a, b) => a + b, 0) / v.length;
+    });
+  }
+  if (s.watermark) {
+    const m = s.watermark;
+    await per(m, edgeMiddleFrames, async (row, f) => {
+      row.watermark_prob = Math.max(...(await m.score(f)));
+    });
+  }
+  const ocrDrop = new Set<CuratedRow>();
+  if (s.text) {
+    const m = s.text;
+    await per(m, edgeMiddleFrames, async (row, f) => {
+      const ratios: number[] = [];
+      for (const fr of f) ratios.push(textRatio(await m.detect(fr), m.width, m.height));
+      const res = ocrRule(ratios);
+      row.ocr = res.ocr;
+      if (res.drop) ocrDrop.add(row);
+    });
+  }
+  for (const row of cand) {
+    if (s.minAesthetic !== undefined && row.aes !== null && row.aes < s.minAesthetic) drop(row, 'low_aesthetic');
+    else if (row.watermark_prob !== null && row.watermark_prob >= (s.maxWatermark ?? 0.5)) drop(row, 'watermark');
+    else if (ocrDrop.has(row)) drop(row, 'text');
+  }
+  o.onProgress?.({ stage: 'scores', video: r.id, done: cand.length, total: cand.length });
 }
 
 export async function curate(o: CurateOptions): Promise<CurateReport> {
@@ -233,11 +290,12 @@ export async function curate(o: CurateOptions): Promise<CurateReport> {
     failures,
     scenes: all.length,
     kept: kept.length,
-    dropped: {
-      too_short: dropped.filter((x) => x.drop_reason === 'too_short').length,
-      static: dropped.filter((x) => x.drop_reason === 'static').length,
-      low_flow: dropped.filter((x) => x.drop_reason === 'low_flow').length,
-    },
+    dropped: Object.fromEntries(DROP_REASONS.map((k) => [k, dropped.filter((x) => x.drop_reason === k).length])) as Record<DropReason, number>,
+    notes: [
+      ...(o.motion ? [] : ['motion: skipped (flow and dynamic are null; --motion measures them)']),
+      ...(['aesthetic', 'watermark', 'text'] as const).filter((k) => !o.scores?.[k]).map((k) => `${k === 'text' ? 'text (OCR)' : k} score: skipped (no model configured; the column is null)`),
+      ...(o.captioner ? [] : ['captions: none configured (text is empty)']),
+    ],
     keptFrames: kept.reduce((a, x) => a + x.num_frames, 0),
     staticHistogram: hist,
     histograms,

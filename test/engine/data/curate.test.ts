@@ -132,4 +132,32 @@ describe('curate', () => {
     expect(loose.videos).toMatchObject({ processed: 2, resumed: 0 });
     expect(loose).toMatchObject({ kept: 5, dropped: { static: 0, too_short: 1 } });
   });
+
+  it('model scores fill aes, watermark_prob and ocr and drop by them (stub models); missing models are noted', async () => {
+    const mean = (f: Uint8Array) => f.reduce((a, v) => a + v, 0) / f.length;
+    const out = join(dir, 'scored');
+    const rep = await curate({
+      inputs: [raw1], out, backend: 'cpu', preset: 'ultrafast',
+      scores: {
+        aesthetic: { name: 'stub-aes', width: 8, height: 6, score: async (f) => f.map((x, i) => i + mean(x) / 255) }, minAesthetic: 1,
+        watermark: { name: 'stub-wm', width: 8, height: 6, score: async (f) => f.map(mean).map((m) => m / 255) },
+        text: { name: 'stub-ocr', width: 8, height: 6, detect: async (f) => (mean(f) < 60 ? [{ quad: [[0, 0], [8, 0], [8, 2], [0, 2]], confidence: 0.9, text: 'SALE' }] : []) },
+      },
+    });
+    expect(rep.notes.join()).not.toMatch(/score: skipped/);
+    const rows = [...(await readJsonl(join(out, 'meta.jsonl'))), ...(await readJsonl(join(out, 'dropped.jsonl')))].filter((r) => r.drop_reason !== 'static');
+    expect(rows.length).toBe(3);
+    for (const r of rows) {
+      expect(r.aes).toBeGreaterThan(1); // (0 + 1 + 2) / 3 + brightness / 255 > 1: never dropped
+      expect(r.watermark_prob).toBeGreaterThanOrEqual(0);
+      const why = r.watermark_prob! >= 0.5 ? 'watermark' : r.ocr! > 0.02 ? 'text' : undefined;
+      expect(r.drop_reason, r.id).toBe(why);
+      expect(r.valid).toBe(!why);
+    }
+    // The three clips of raw1 land one in each outcome: a bright one (watermark), a dark one (text), one kept.
+    expect(rows.map((r) => r.drop_reason ?? 'kept').sort()).toEqual(['kept', 'text', 'watermark']);
+    expect(rows.some((r) => r.ocr! > 0.3)).toBe(true); // a dark clip: the 8x2 box covers 1/3 of each 8x6 frame
+    const plain = await curate({ inputs: [raw2], out: join(dir, 'plain'), backend: 'cpu', preset: 'ultrafast' });
+    expect(plain.notes).toEqual(expect.arrayContaining(['aesthetic score: skipped (no model configured; the column is null)', 'text (OCR) score: skipped (no model configured; the column is null)']));
+  });
 });
