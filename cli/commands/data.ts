@@ -13,6 +13,7 @@ import { probeVideo, probeVideos } from '../../engine/data/probe.js';
 import { detectCuts, scenesFromCuts, type DetectorKind, type ShotOptions } from '../../engine/data/shots.js';
 import type { StaticMode } from '../../engine/data/static.js';
 import { writeSynthDataset } from '../../engine/data/synth-dataset.js';
+import { writeSynthRaw } from '../../engine/data/synth-raw.js';
 import { Device } from '../../engine/gpu/device.js';
 import { readVideoFrames } from '../../engine/video/decode.js';
 import { parseFloatArg, parseIntArg } from '../options.js';
@@ -142,6 +143,22 @@ export function registerData(program: Command): void {
       if (!frames.length) throw new Error(`${video} has no frames`);
       const r = readClip(frames, o.width, o.height);
       console.log(JSON.stringify({ colour: r.colour, shape: r.shape, direction: r.direction, background: r.background, frames: frames.length }));
+    });
+  data
+    .command('synth-raw')
+    .description('write long "raw" videos for the curation pipeline: synthetic captioned clips back to back (hard cuts), held-still stretches and a too-short tail, plus captions.jsonl (for `data curate --captions`)')
+    .requiredOption('--out <dir>', 'output folder (raw/*.mp4, captions.jsonl)')
+    .option('--videos <n>', 'raw videos', parseIntArg('--videos', 1), 2)
+    .option('--clips <n>', 'moving clips per video', parseIntArg('--clips', 1), 4)
+    .option('--frames <n>', 'frames per clip and per still stretch', parseIntArg('--frames', 16), 20)
+    .option('--width <px>', 'frame width', parseIntArg('--width', 16), 64)
+    .option('--height <px>', 'frame height', parseIntArg('--height', 16), 48)
+    .option('--fps <n>', 'frames per second', parseFloatArg('--fps', 1), 8)
+    .option('--seed <n>', 'data seed', parseIntArg('--seed', 0), 0)
+    .action(async (o: { out: string; videos: number; clips: number; frames: number; width: number; height: number; fps: number; seed: number }) => {
+      const segs = await writeSynthRaw(o);
+      const n = (k: string) => segs.filter((s) => s.kind === k).length;
+      console.log(`wrote ${o.videos} raw videos to ${o.out}/raw with ${n('clip')} moving clips, ${n('still')} still stretches, ${n('tail')} short tails; captions: ${o.out}/captions.jsonl`);
     });
   data
     .command('probe')

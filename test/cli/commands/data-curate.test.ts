@@ -83,6 +83,22 @@ describe('parallax data probe / shots / curate', () => {
     expect(existsSync(join(out, 'report-flow.png'))).toBe(true);
   });
 
+  it('synth-raw feeds curate end to end: moving clips kept with their captions, stills static, tails too short', async () => {
+    const set = join(dir, 'synthraw');
+    const w = await parallax(['data', 'synth-raw', '--out', set, '--videos', '2', '--clips', '3', '--seed', '4']);
+    expect(w.code).toBe(0);
+    expect(w.stdout).toMatch(/wrote 2 raw videos .* 6 moving clips, 2 still stretches, 2 short tails/);
+    const segs = readFileSync(join(set, 'captions.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    const out = join(set, 'curated');
+    const r = await parallax(['data', 'curate', join(set, 'raw', 'raw-0.mp4'), join(set, 'raw', 'raw-1.mp4'), '--out', out, '--captions', join(set, 'captions.jsonl'), '--backend', 'cpu', '--preset', 'ultrafast']);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/10 scenes: 6 kept \(120 frames\), dropped 2 too short, 2 static/);
+    const rows = readFileSync(join(out, 'meta.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    const clips = segs.filter((s) => s.kind === 'clip');
+    expect(rows.map((x) => [x.start_frame, x.end_frame, x.text])).toEqual(clips.map((s) => [s.start_frame, s.end_frame, s.text]));
+    for (const x of rows) expect(x.text_len).toBe(x.text.split(' ').length);
+  });
+
   it('says what is wrong with bad options', async () => {
     const r = await parallax(['data', 'curate', video, '--out', join(dir, 'x'), '--max-static-ratio', 'lots']);
     expect(r.code).not.toBe(0);
