@@ -5,7 +5,7 @@
 //   separately. Speed: frames per second of the decode, the scene statistics (WebGPU kernel vs the CPU
 //   implementation, interleaved), ffmpeg's scene filter, and clip export. Writes docs/data.md between the bench
 //   markers unless --no-write.
-//   npm run bench:data -- [--videos 12] [--seed 1] [--size 64x48] [--no-write] [--help]
+//   npm run bench:data -- [--videos 12] [--seed 1] [--size 256x144] [--no-write] [--help]
 
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -27,7 +27,7 @@ import { concatVideo, crossfadeVideo, type Segment } from '../test/helpers/lavfi
 
 const args = process.argv.slice(2);
 if (args.includes('--help')) {
-  console.log('npm run bench:data -- [--videos 12] [--seed 1] [--size 64x48] [--no-write]');
+  console.log('npm run bench:data -- [--videos 12] [--seed 1] [--size 256x144] [--no-write]');
   process.exit(0);
 }
 const arg = (name: string, def: string) => {
@@ -36,7 +36,7 @@ const arg = (name: string, def: string) => {
 };
 const nVideos = Number(arg('--videos', '12'));
 const seed = Number(arg('--seed', '1'));
-const [W, H] = arg('--size', '64x48').split('x').map(Number) as [number, number];
+const [W, H] = arg('--size', '256x144').split('x').map(Number) as [number, number];
 const FPS = 8;
 const dir = mkdtempSync(join(os.tmpdir(), 'parallax-bench-data-'));
 
