@@ -8,7 +8,7 @@
 // options); a rerun reuses those and only processes the rest. Memory is bounded by one decode chunk per video.
 
 import { createHash } from 'node:crypto';
-import { mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Device } from '../gpu/device.js';
 import { analysisSize, analyzeVideo } from './analyze.js';
@@ -249,6 +249,7 @@ export async function curate(o: CurateOptions): Promise<CurateReport> {
   await mkdir(join(o.out, 'clips'), { recursive: true });
   await mkdir(stateDir, { recursive: true });
   const { records, failures } = await probeVideos(o.inputs, (done, total) => o.onProgress?.({ stage: 'probe', done, total }));
+  const probeFailures = failures.length;
   const all: CuratedRow[] = [];
   let resumed = 0;
   let i = 0;
@@ -263,12 +264,28 @@ export async function curate(o: CurateOptions): Promise<CurateReport> {
     }
     const reuse = !o.force && state?.key === key;
     if (!reuse && state) for (const row of state.rows) if (row.path) await rm(join(o.out, row.path), { force: true });
-    const rows = reuse ? state!.rows : await curateVideo(r, o, opts);
-    if (!reuse) await writeAtomic(statePath, JSON.stringify({ key, rows } satisfies VideoState));
-    else resumed++;
+    let rows: CuratedRow[];
+    if (reuse) {
+      rows = state!.rows;
+      resumed++;
+    } else {
+      try {
+        rows = await curateVideo(r, o, opts);
+      } catch (e) {
+        // A video that probes but fails later (corrupt stream, ffmpeg error) is reported, never fatal for the batch.
+        if (/not found \(tried/.test((e as Error).message)) throw e;
+        failures.push({ path: r.path, error: (e as Error).message });
+        await rm(statePath, { force: true });
+        for (const f of await readdir(join(o.out, 'clips')).catch(() => [] as string[])) if (f.startsWith(`${r.id}_scene-`)) await rm(join(o.out, 'clips', f), { force: true });
+        o.onProgress?.({ stage: 'video', video: r.id, done: ++i, total: records.length, resumed: false });
+        continue;
+      }
+      await writeAtomic(statePath, JSON.stringify({ key, rows } satisfies VideoState));
+    }
     all.push(...rows);
     o.onProgress?.({ stage: 'video', video: r.id, done: ++i, total: records.length, resumed: reuse });
   }
+  const failedLater = failures.length - probeFailures;
   const kept = all.filter((x) => x.valid);
   const dropped = all.filter((x) => !x.valid);
   const metaPath = join(o.out, 'meta.jsonl');
@@ -286,7 +303,7 @@ export async function curate(o: CurateOptions): Promise<CurateReport> {
   const flows = all.map((x) => x.flow).filter((f): f is number => f !== null);
   if (flows.length) await draw('flow', histogram(flows, 20, 0, Math.max(1, Math.ceil(Math.max(...flows)))), (opts.motion as { minFlow: number } | null)?.minFlow);
   const report: CurateReport = {
-    videos: { inputs: o.inputs.length, probed: records.length, failed: failures.length, processed: records.length - resumed, resumed },
+    videos: { inputs: o.inputs.length, probed: records.length, failed: failures.length, processed: records.length - resumed - failedLater, resumed },
     failures,
     scenes: all.length,
     kept: kept.length,

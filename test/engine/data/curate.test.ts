@@ -144,4 +144,24 @@ describe('curate', () => {
     const plain = await curate({ inputs: [raw2], out: join(dir, 'plain'), backend: 'cpu', preset: 'ultrafast' });
     expect(plain.notes).toEqual(expect.arrayContaining(['aesthetic score: skipped (no model configured; the column is null)', 'text (OCR) score: skipped (no model configured; the column is null)']));
   });
+
+  it('a video that probes but fails to decode is reported and skipped, not fatal for the batch', async () => {
+    const fake = join(dir, 'broken-ffmpeg.sh');
+    await writeFile(fake, '#!/bin/sh\necho "decoder exploded" >&2\nexit 1\n', { mode: 0o755 });
+    const saved = { ff: process.env.PARALLAX_FFMPEG, fp: process.env.PARALLAX_FFPROBE };
+    process.env.PARALLAX_FFMPEG = fake;
+    process.env.PARALLAX_FFPROBE = 'ffprobe';
+    try {
+      const rep = await curate({ inputs: [raw2], out: join(dir, 'failing'), backend: 'cpu' });
+      expect(rep.videos).toMatchObject({ inputs: 1, probed: 1, failed: 1, processed: 0 });
+      expect(rep.failures[0]!.error).toMatch(/could not read .*raw2\.mp4.*decoder exploded/);
+      expect(rep.kept).toBe(0);
+      expect(await readFile(join(dir, 'failing', 'meta.jsonl'), 'utf8')).toBe('');
+    } finally {
+      for (const [k, v] of [['PARALLAX_FFMPEG', saved.ff], ['PARALLAX_FFPROBE', saved.fp]] as const) {
+        if (v === undefined) delete process.env[k];
+        else process.env[k] = v;
+      }
+    }
+  });
 });
