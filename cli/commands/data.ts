@@ -10,7 +10,9 @@ import { readCaptionSegments, segmentCaptioner } from '../../engine/data/caption
 import { curate, type CurateProgress } from '../../engine/data/curate.js';
 import { ColourHistogramEmbedder } from '../../engine/data/events.js';
 import { probeVideo, probeVideos } from '../../engine/data/probe.js';
-import { detectCuts, scenesFromCuts, type DetectorKind, type ShotOptions } from '../../engine/data/shots.js';
+import { detectCuts, frameStatsRows, scenesFromCuts, type DetectorKind, type ShotOptions } from '../../engine/data/shots.js';
+import { toCsv } from '../../engine/data/meta-table.js';
+import { writeFile } from 'node:fs/promises';
 import type { StaticMode } from '../../engine/data/static.js';
 import { writeSynthDataset } from '../../engine/data/synth-dataset.js';
 import { writeSynthRaw } from '../../engine/data/synth-raw.js';
@@ -174,13 +176,15 @@ export function registerData(program: Command): void {
     data
       .command('shots')
       .description('detect shots in one video with the PySceneDetect detectors (frames scaled to 256 wide like PySceneDetect, statistics on the GPU); prints JSON: cuts and scenes [start, end) in frames and seconds')
-      .argument('<video>', 'a video file'),
-  ).action(async (video: string, o: ShotCliOptions) => {
+      .argument('<video>', 'a video file')
+      .option('--stats <file.csv>', 'also write per-frame metrics (content_val, delta_hue/sat/lum, adaptive_ratio, delta_gray, average_rgb) for tuning thresholds'),
+  ).action(async (video: string, o: ShotCliOptions & { stats?: string }) => {
     const r = await probeVideo(video);
     const { backend, device } = await openBackend(o.backend);
     try {
       const series = await analyzeVideo(r.path, { ...analysisSize(r.width, r.height), backend, device });
       const cuts = detectCuts(series, shotOptions(o));
+      if (o.stats) await writeFile(o.stats, toCsv(frameStatsRows(series, r.fps, { minContentVal: o.minContentVal }).map((row) => Object.fromEntries(Object.entries(row).map(([k, v]) => [k, Number.isNaN(v) ? null : v])))));
       const scenes = scenesFromCuts(cuts, series.frames).map(([start, end]) => ({ start, end, start_time: start / r.fps, end_time: end / r.fps }));
       console.log(JSON.stringify({ path: r.path, frames: series.frames, fps: r.fps, detector: o.detector, backend, cuts, scenes }));
     } finally {

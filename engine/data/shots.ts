@@ -255,3 +255,17 @@ export function cutScores(found: readonly number[], truth: readonly number[], to
   const f1 = precision + recall > 0 ? (2 * precision * recall) / (precision + recall) : 0;
   return { tp, fp, fn, precision, recall, f1 };
 }
+
+/** Per-frame metrics in PySceneDetect's stats-file spirit (one row per frame) for tuning thresholds. */
+export function frameStatsRows(s: FrameSeries, fps: number, o: { weights?: ContentWeights; windowWidth?: number; minContentVal?: number } = {}): Record<string, number>[] {
+  const content = contentScores(s, o.weights);
+  const avg = frameAverages(s);
+  const w = o.windowWidth ?? 2;
+  return Array.from({ length: s.frames }, (_, t) => {
+    const win = t >= w && t + w < s.frames ? Array.from(content.subarray(t - w, t + w + 1)) : null;
+    return {
+      frame: t, time: t / fps, content_val: content[t]!, delta_hue: s.dh[t]! / s.pixels, delta_sat: s.ds[t]! / s.pixels, delta_lum: s.dv[t]! / s.pixels,
+      adaptive_ratio: win ? AdaptiveDetector.ratio(win, w, o.minContentVal ?? 15) : NaN, delta_gray: s.dgray[t]! / s.pixels, average_rgb: avg[t]!,
+    };
+  });
+}

@@ -37,6 +37,14 @@ describe('parallax data probe / shots / curate', () => {
     expect(r.code).toBe(0);
     const j = JSON.parse(r.stdout);
     expect(j.cuts).toEqual(truth);
+    const stats = join(dir, 'stats.csv');
+    const withStats = await parallax(['data', 'shots', video, '--backend', 'cpu', '--stats', stats]);
+    expect(withStats.code).toBe(0);
+    const lines = readFileSync(stats, 'utf8').trim().split('\r\n');
+    expect(lines[0]).toBe('frame,time,content_val,delta_hue,delta_sat,delta_lum,adaptive_ratio,delta_gray,average_rgb');
+    expect(lines.length).toBe(56);
+    for (const c of truth) expect(Number(lines[c + 1]!.split(',')[2])).toBeGreaterThan(27);
+    expect(lines[1]!.split(',')[6]).toBe(''); // no adaptive window at frame 0
     expect(j.scenes[1]).toEqual({ start: 20, end: 38, start_time: 2.5, end_time: 4.75 });
     const bad = await parallax(['data', 'shots', video, '--detector', 'histogram']);
     expect(bad.code).not.toBe(0);
