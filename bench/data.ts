@@ -56,7 +56,8 @@ function sources(rand: () => number): string[] {
 }
 
 const DETECTORS: [string, ShotOptions][] = [
-  ['ContentDetector 27 (PySceneDetect default)', { detector: 'content' }],
+  ['ContentDetector 27, suppress (the spec; PySceneDetect < 0.6.4)', { detector: 'content' }],
+  ['ContentDetector 27, merge (PySceneDetect 0.6.4+ default)', { detector: 'content', flashMode: 'merge' }],
   ['ContentDetector 25 (Panda-70M)', { detector: 'content', threshold: 25 }],
   ['AdaptiveDetector 3.0 (PySceneDetect default, Open-Sora)', { detector: 'adaptive', adaptiveThreshold: 3 }],
   ['AdaptiveDetector 21.0 (the paper)', { detector: 'adaptive', adaptiveThreshold: 21 }],

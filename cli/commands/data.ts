@@ -27,6 +27,7 @@ interface ShotCliOptions {
   minContentVal: number;
   minSceneLen: number;
   fadeBias: number;
+  flashMode: 'suppress' | 'merge';
   backend: 'auto' | 'gpu' | 'cpu';
 }
 
@@ -37,12 +38,13 @@ function addShotOptions(c: Command): Command {
     .option('--adaptive-threshold <x>', 'adaptive: ratio threshold (PySceneDetect default 3.0; the Vchitect paper states 21.0, which misses cuts in motion-heavy footage)', parseFloatArg('--adaptive-threshold', 0), 3)
     .option('--min-content-val <x>', 'adaptive: minimum content score for a cut', parseFloatArg('--min-content-val', 0), 15)
     .option('--min-scene-len <n>', 'frames between cuts at least', parseIntArg('--min-scene-len', 1), 15)
+    .addOption(new Option('--flash-mode <m>', 'content: how --min-scene-len is enforced: suppress (cuts closer than it are dropped; the spec, PySceneDetect < 0.6.4) or merge (a run of close cuts becomes one; PySceneDetect 0.6.4+)').choices(['suppress', 'merge']).default('suppress'))
     .option('--fade-bias <x>', 'threshold: -1 cut at the fade-out .. +1 at the fade-in', parseFloatArg('--fade-bias', -1), 0)
     .addOption(new Option('--backend <b>', 'scene statistics on the GPU (WebGPU kernel) or the CPU (same integers); auto: GPU when an adapter exists').choices(['auto', 'gpu', 'cpu']).default('auto'));
 }
 
 function shotOptions(o: ShotCliOptions): ShotOptions {
-  return { detector: o.detector, threshold: o.threshold, adaptiveThreshold: o.adaptiveThreshold, minContentVal: o.minContentVal, minSceneLen: o.minSceneLen, fadeBias: o.fadeBias };
+  return { detector: o.detector, threshold: o.threshold, adaptiveThreshold: o.adaptiveThreshold, minContentVal: o.minContentVal, minSceneLen: o.minSceneLen, fadeBias: o.fadeBias, flashMode: o.flashMode };
 }
 
 /** The device for --backend: auto falls back to the CPU (with a note) when no WebGPU adapter is there. */

@@ -49,27 +49,69 @@ export interface Detector {
   finish(lastFrame: number): number[];
 }
 
+export type FlashMode = 'suppress' | 'merge';
+
+/**
+ * PySceneDetect's minimum-scene-length filter over "above threshold" frames. suppress (the spec's rule, PySceneDetect
+ * before 0.6.4): a cut needs minSceneLen frames since the last cut. merge (PySceneDetect 0.6.4+'s default): a run of
+ * cuts closer than minSceneLen after the first cut is merged into one cut at the run's last frame above the
+ * threshold, emitted once minSceneLen quiet frames follow and the run itself spans >= minSceneLen frames.
+ */
+export class FlashFilter {
+  private lastAbove: number | null = null;
+  private mergeEnabled = false;
+  private merging = false;
+  private mergeStart = 0;
+  constructor(readonly mode: FlashMode, readonly length: number) {}
+  process(frameNum: number, above: boolean): number[] {
+    if (!(this.length > 0)) return above ? [frameNum] : [];
+    this.lastAbove ??= frameNum;
+    const longEnough = frameNum - this.lastAbove >= this.length;
+    if (this.mode === 'suppress') {
+      if (!(above && longEnough)) return [];
+      this.lastAbove = frameNum;
+      return [frameNum];
+    }
+    if (above) this.lastAbove = frameNum;
+    if (this.merging) {
+      if (longEnough && !above && this.lastAbove - this.mergeStart >= this.length) {
+        this.merging = false;
+        return [this.lastAbove];
+      }
+      return [];
+    }
+    if (!above) return [];
+    if (longEnough) {
+      this.mergeEnabled = true;
+      return [frameNum];
+    }
+    if (this.mergeEnabled) {
+      this.merging = true;
+      this.mergeStart = frameNum;
+    }
+    return [];
+  }
+}
+
 export interface ContentOptions {
   threshold?: number;
   minSceneLen?: number;
+  /** How minSceneLen is enforced (default 'suppress', the spec's rule; PySceneDetect 0.6.4+ defaults to 'merge'). */
+  flashMode?: FlashMode;
 }
 
-/** Cut at frame t when content_val >= threshold (default 27) and >= minSceneLen (15) frames since the last cut. */
+/** Cut at frame t when content_val >= threshold (default 27) and the flash filter (minSceneLen 15) lets it through. */
 export class ContentDetector implements Detector {
   readonly threshold: number;
   readonly minSceneLen: number;
-  private lastCut: number | null = null;
+  private readonly filter: FlashFilter;
   constructor(o: ContentOptions = {}) {
     this.threshold = o.threshold ?? 27;
     this.minSceneLen = o.minSceneLen ?? 15;
+    this.filter = new FlashFilter(o.flashMode ?? 'suppress', this.minSceneLen);
   }
   process(frameNum: number, score: number): number[] {
-    this.lastCut ??= frameNum;
-    if (score >= this.threshold && frameNum - this.lastCut >= this.minSceneLen) {
-      this.lastCut = frameNum;
-      return [frameNum];
-    }
-    return [];
+    return this.filter.process(frameNum, score >= this.threshold);
   }
   finish(): number[] {
     return [];

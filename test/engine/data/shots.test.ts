@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { analysisSize, analyzeVideo, roundHalfEven } from '../../../engine/data/analyze.js';
 import { cutsAbove, ffmpegSceneScores } from '../../../engine/data/ffmpeg-scene.js';
-import { AdaptiveDetector, ContentDetector, ThresholdDetector, contentScores, cutScores, detectCuts, scenesFromCuts } from '../../../engine/data/shots.js';
+import { AdaptiveDetector, ContentDetector, FlashFilter, ThresholdDetector, contentScores, cutScores, detectCuts, scenesFromCuts } from '../../../engine/data/shots.js';
 import { concatVideo, crossfadeVideo } from '../../helpers/lavfi.js';
 import { testDevice } from '../../helpers/gpu.js';
 
@@ -25,6 +25,17 @@ describe('detectors (hand-worked sequences)', () => {
     const s = series(60, { 2: 50, 20: 30, 30: 40, 35: 27, 49: 26.99 });
     expect(run(new ContentDetector(), s)).toEqual([20, 35]);
     expect(run(new ContentDetector({ threshold: 26.99, minSceneLen: 5 }), s)).toEqual([20, 30, 35, 49]);
+  });
+
+  it('content in merge mode (PySceneDetect 0.6.4+): a run of close cuts becomes one cut at its last flash', () => {
+    const s = series(90, { 20: 50, 30: 50, 40: 50, 50: 50 }); // flashes every 10 frames after a first cut
+    expect(run(new ContentDetector(), s)).toEqual([20, 40]);
+    expect(run(new ContentDetector({ flashMode: 'merge' }), s)).toEqual([20, 50]); // emitted at 65, 15 quiet frames on
+    // A merged run shorter than min_scene_len is not emitted; before the first cut nothing merges.
+    expect(run(new ContentDetector({ flashMode: 'merge' }), series(90, { 20: 50, 25: 50, 28: 50 }))).toEqual([20]);
+    expect(run(new ContentDetector({ flashMode: 'merge' }), series(40, { 5: 50, 9: 50 }))).toEqual([]);
+    const f = new FlashFilter('suppress', 0);
+    expect([f.process(3, true), f.process(4, true)]).toEqual([[3], [4]]);
   });
 
   it('adaptive: ratio to the mean of the 2w neighbours, min_content_val, cap 255; paper threshold 21 vs default 3', () => {
