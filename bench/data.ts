@@ -30,6 +30,14 @@ if (args.includes('--help')) {
   console.log('npm run bench:data -- [--videos 12] [--seed 1] [--size 256x144] [--no-write]');
   process.exit(0);
 }
+const KNOWN = new Set(['--videos', '--seed', '--size', '--no-write', '--help']);
+for (let i = 0; i < args.length; i++) {
+  if (!KNOWN.has(args[i]!)) {
+    console.error(`bench:data: unknown flag ${args[i]} (known: ${[...KNOWN].join(', ')})`);
+    process.exit(2);
+  }
+  if (args[i] !== '--no-write' && args[i] !== '--help') i++;
+}
 const arg = (name: string, def: string) => {
   const i = args.indexOf(name);
   return i >= 0 ? args[i + 1]! : def;
