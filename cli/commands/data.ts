@@ -1,12 +1,108 @@
 // `parallax data ...`: data set tools. `data synth` writes captioned synthetic videos (coloured shapes moving over
 // plain backgrounds) with a meta file that training reads; `data read-attributes` reads a clip's attributes back
-// from its pixels (the detector the prompt-following evaluation uses).
-import type { Command } from 'commander';
+// from its pixels (the detector the prompt-following evaluation uses). The curation pipeline (docs/data.md):
+// `data probe`, `data shots` and `data curate IN... --out DIR` (probe, shots, static filter, clip export, meta).
+import { Option, type Command } from 'commander';
 import cliProgress from 'cli-progress';
 import { readClip } from '../../engine/data/attributes.js';
+import { analysisSize, analyzeVideo } from '../../engine/data/analyze.js';
+import { readCaptionSegments, segmentCaptioner } from '../../engine/data/caption.js';
+import { curate, type CurateProgress } from '../../engine/data/curate.js';
+import { ColourHistogramEmbedder } from '../../engine/data/events.js';
+import { probeVideo, probeVideos } from '../../engine/data/probe.js';
+import { detectCuts, frameStatsRows, scenesFromCuts, type DetectorKind, type ShotOptions } from '../../engine/data/shots.js';
+import { toCsv } from '../../engine/data/meta-table.js';
+import { writeFile } from 'node:fs/promises';
+import type { StaticMode } from '../../engine/data/static.js';
 import { writeSynthDataset } from '../../engine/data/synth-dataset.js';
+import { writeSynthRaw } from '../../engine/data/synth-raw.js';
+import { Device } from '../../engine/gpu/device.js';
 import { readVideoFrames } from '../../engine/video/decode.js';
 import { parseFloatArg, parseIntArg } from '../options.js';
+
+interface ShotCliOptions {
+  detector: DetectorKind;
+  threshold?: number;
+  adaptiveThreshold: number;
+  minContentVal: number;
+  minSceneLen: number;
+  fadeBias: number;
+  flashMode: 'suppress' | 'merge';
+  backend: 'auto' | 'gpu' | 'cpu';
+}
+
+function addShotOptions(c: Command): Command {
+  return c
+    .addOption(new Option('--detector <kind>', 'PySceneDetect detector: content (HSV difference), adaptive (against its neighbours), threshold (fades to black)').choices(['content', 'adaptive', 'threshold']).default('content'))
+    .option('--threshold <x>', 'content: cut when the score >= this (default 27; Panda-70M uses 25); threshold: the black level (default 12)', parseFloatArg('--threshold', 0))
+    .option('--adaptive-threshold <x>', 'adaptive: ratio threshold (PySceneDetect default 3.0; the Vchitect paper states 21.0, which misses cuts in motion-heavy footage)', parseFloatArg('--adaptive-threshold', 0), 3)
+    .option('--min-content-val <x>', 'adaptive: minimum content score for a cut', parseFloatArg('--min-content-val', 0), 15)
+    .option('--min-scene-len <n>', 'frames between cuts at least', parseIntArg('--min-scene-len', 1), 15)
+    .addOption(new Option('--flash-mode <m>', 'content: how --min-scene-len is enforced: suppress (cuts closer than it are dropped; the spec, PySceneDetect < 0.6.4) or merge (a run of close cuts becomes one; PySceneDetect 0.6.4+)').choices(['suppress', 'merge']).default('suppress'))
+    .option('--fade-bias <x>', 'threshold: -1 cut at the fade-out .. +1 at the fade-in', parseFloatArg('--fade-bias', -1), 0)
+    .addOption(new Option('--backend <b>', 'scene statistics on the GPU (WebGPU kernel) or the CPU (same integers); auto: GPU when an adapter exists').choices(['auto', 'gpu', 'cpu']).default('auto'));
+}
+
+function shotOptions(o: ShotCliOptions): ShotOptions {
+  return { detector: o.detector, threshold: o.threshold, adaptiveThreshold: o.adaptiveThreshold, minContentVal: o.minContentVal, minSceneLen: o.minSceneLen, fadeBias: o.fadeBias, flashMode: o.flashMode };
+}
+
+/** The device for --backend: auto falls back to the CPU (with a note) when no WebGPU adapter is there. */
+async function openBackend(b: 'auto' | 'gpu' | 'cpu'): Promise<{ backend: 'gpu' | 'cpu'; device?: Device }> {
+  if (b === 'cpu') return { backend: 'cpu' };
+  try {
+    return { backend: 'gpu', device: await Device.create({ label: 'data' }) };
+  } catch (e) {
+    if (b === 'gpu') throw e;
+    process.stderr.write(`note: no WebGPU device (${(e as Error).message.split('\n')[0]}); scene statistics run on the CPU\n`);
+    return { backend: 'cpu' };
+  }
+}
+
+interface CurateCliOptions extends ShotCliOptions {
+  out: string;
+  minFrames: number;
+  maxStaticRatio: number;
+  staticThreshold: number;
+  staticMode: StaticMode;
+  maxShotSeconds?: number;
+  forceCutSeconds?: number;
+  crf: number;
+  preset: string;
+  force?: boolean;
+  captions?: string;
+  events: boolean;
+  eventThreshold: number;
+  motion?: boolean;
+  minFlow?: number;
+  csv?: boolean;
+}
+
+/** Progress per stage: cli-progress bars on a TTY, one line per finished video otherwise. */
+function curateProgress(): { on: (e: CurateProgress) => void; stop: () => void } {
+  if (!process.stderr.isTTY) {
+    return {
+      on: (e) => {
+        if (e.stage === 'probe' && e.done === e.total) process.stderr.write(`probe: ${e.total} inputs\n`);
+        if (e.stage === 'video') process.stderr.write(`[${e.done}/${e.total}] ${e.video}${e.resumed ? ' (done before, skipped)' : ''}\n`);
+      },
+      stop: () => {},
+    };
+  }
+  const multi = new cliProgress.MultiBar({ format: '{stage} [{bar}] {value}/{total} {unit} {name}', stream: process.stderr, hideCursor: true, clearOnComplete: false }, cliProgress.Presets.shades_classic);
+  const bars = new Map<string, cliProgress.SingleBar>();
+  const units: Record<string, string> = { probe: 'files', video: 'videos', analyze: 'frames', events: 'passes', motion: 'clips', scores: 'clips', export: 'clips' };
+  const bar = (stage: string, total: number) => {
+    let b = bars.get(stage);
+    if (!b) bars.set(stage, (b = multi.create(total, 0, { stage: stage.padEnd(7), unit: units[stage], name: '' })));
+    b.setTotal(total);
+    return b;
+  };
+  return {
+    on: (e) => bar(e.stage, e.total).update(e.done, { name: 'video' in e ? e.video : '' }),
+    stop: () => multi.stop(),
+  };
+}
 
 interface SynthCliOptions {
   out: string;
@@ -52,4 +148,93 @@ export function registerData(program: Command): void {
       const r = readClip(frames, o.width, o.height);
       console.log(JSON.stringify({ colour: r.colour, shape: r.shape, direction: r.direction, background: r.background, frames: frames.length }));
     });
+  data
+    .command('synth-raw')
+    .description('write long "raw" videos for the curation pipeline: synthetic captioned clips back to back (hard cuts), held-still stretches and a too-short tail, plus captions.jsonl (for `data curate --captions`)')
+    .requiredOption('--out <dir>', 'output folder (raw/*.mp4, captions.jsonl)')
+    .option('--videos <n>', 'raw videos', parseIntArg('--videos', 1), 2)
+    .option('--clips <n>', 'moving clips per video', parseIntArg('--clips', 1), 4)
+    .option('--frames <n>', 'frames per clip and per still stretch', parseIntArg('--frames', 16), 20)
+    .option('--width <px>', 'frame width', parseIntArg('--width', 16), 64)
+    .option('--height <px>', 'frame height', parseIntArg('--height', 16), 48)
+    .option('--fps <n>', 'frames per second', parseFloatArg('--fps', 1), 8)
+    .option('--seed <n>', 'data seed', parseIntArg('--seed', 0), 0)
+    .action(async (o: { out: string; videos: number; clips: number; frames: number; width: number; height: number; fps: number; seed: number }) => {
+      const segs = await writeSynthRaw(o);
+      const n = (k: string) => segs.filter((s) => s.kind === k).length;
+      console.log(`wrote ${o.videos} raw videos to ${o.out}/raw with ${n('clip')} moving clips, ${n('still')} still stretches, ${n('tail')} short tails; captions: ${o.out}/captions.jsonl`);
+    });
+  data
+    .command('probe')
+    .description('ffprobe each video: codec, display size (rotation applied), fps as a rational, frame count (packets counted when the container has none), duration; one JSON line per video, unreadable files reported on stderr and skipped')
+    .argument('<videos...>', 'video files')
+    .action(async (videos: string[]) => {
+      const { records, failures } = await probeVideos(videos);
+      for (const r of records) console.log(JSON.stringify(r));
+      for (const f of failures) process.stderr.write(`skipped ${f.path}: ${f.error}\n`);
+      if (!records.length) process.exitCode = 1;
+    });
+  addShotOptions(
+    data
+      .command('shots')
+      .description('detect shots in one video with the PySceneDetect detectors (frames scaled to 256 wide like PySceneDetect, statistics on the GPU); prints JSON: cuts and scenes [start, end) in frames and seconds')
+      .argument('<video>', 'a video file')
+      .option('--stats <file.csv>', 'also write per-frame metrics (content_val, delta_hue/sat/lum, adaptive_ratio, delta_gray, average_rgb) for tuning thresholds'),
+  ).action(async (video: string, o: ShotCliOptions & { stats?: string }) => {
+    const r = await probeVideo(video);
+    const { backend, device } = await openBackend(o.backend);
+    try {
+      const series = await analyzeVideo(r.path, { ...analysisSize(r.width, r.height), backend, device });
+      const cuts = detectCuts(series, shotOptions(o));
+      if (o.stats) await writeFile(o.stats, toCsv(frameStatsRows(series, r.fps, { minContentVal: o.minContentVal }).map((row) => Object.fromEntries(Object.entries(row).map(([k, v]) => [k, Number.isNaN(v) ? null : v])))));
+      const scenes = scenesFromCuts(cuts, series.frames).map(([start, end]) => ({ start, end, start_time: start / r.fps, end_time: end / r.fps }));
+      console.log(JSON.stringify({ path: r.path, frames: series.frames, fps: r.fps, detector: o.detector, backend, cuts, scenes }));
+    } finally {
+      device?.destroy();
+    }
+  });
+  addShotOptions(
+    data
+      .command('curate')
+      .description('turn videos into a training set: probe, shot detection, static filter, frame-accurate clip export; writes DIR/clips/{id}_scene-{k}.mp4, meta.jsonl (kept clips), dropped.jsonl (with the reason), report.json. Rerunning skips finished videos.')
+      .argument('<videos...>', 'video files (unreadable ones are reported and skipped)')
+      .requiredOption('--out <dir>', 'output folder')
+      .option('--min-frames <n>', 'drop scenes shorter than this', parseIntArg('--min-frames', 1), 16)
+      .option('--max-static-ratio <x>', 'drop clips whose fraction of static frame pairs is >= this (the paper: 0.3)', parseFloatArg('--max-static-ratio', 0), 0.3)
+      .option('--static-threshold <x>', 'a frame pair is static when its mean |gray difference| < this', parseFloatArg('--static-threshold', 0), 0.9)
+      .addOption(new Option('--static-mode <m>', 'mad: mean |g_t - g_t-1| (default); mean: |mean g_t - mean g_t-1| (the other reading; calls slow pans static)').choices(['mad', 'mean']).default('mad'))
+      .option('--max-shot-seconds <s>', 'Panda-70M: split shots longer than this (with --force-cut-seconds, default 5)', parseFloatArg('--max-shot-seconds', 0))
+      .option('--force-cut-seconds <s>', 'piece length when splitting long shots', parseFloatArg('--force-cut-seconds', 0))
+      .option('--crf <n>', 'x264 CRF of the exported clips', parseIntArg('--crf', 0), 18)
+      .option('--preset <p>', 'x264 preset of the exported clips', 'medium')
+      .option('--captions <file.jsonl>', 'captions of known source segments ({"source", "start_frame", "end_frame", "text"} per line, e.g. from the synthetic generator): each clip gets the text of the segment it overlaps most')
+      .option('--motion', 'measure motion with dense optical flow (pyramidal Lucas-Kanade in WGSL): fills flow (mean px/frame at <= 128 px wide) and dynamic (VBench dynamic degree)')
+      .option('--min-flow <x>', 'drop clips whose flow score is below this (implies --motion)', parseFloatArg('--min-flow', 0))
+      .option('--csv', 'also write meta.csv and dropped.csv (JSONL is always written)')
+      .option('--no-events', 'do not stitch shots into events (each shot is its own event)')
+      .option('--event-threshold <x>', 'adjacent shots are one event when cos(tail of the previous 8 frames, head of the next 8) > this (the paper: 0.6 with ViCLIP; here a colour-histogram embedder)', parseFloatArg('--event-threshold', -1), 0.6)
+      .option('--force', 'redo every video even when a finished state exists'),
+  ).action(async (videos: string[], o: CurateCliOptions) => {
+    const captioner = o.captions ? segmentCaptioner(await readCaptionSegments(o.captions)) : undefined;
+    const { backend, device } = await openBackend(o.backend);
+    const progress = curateProgress();
+    try {
+      const rep = await curate({
+        inputs: videos, out: o.out, backend, device, shots: shotOptions(o), minFrames: o.minFrames, maxStaticRatio: o.maxStaticRatio,
+        staticThreshold: o.staticThreshold, staticMode: o.staticMode, maxShotSeconds: o.maxShotSeconds,
+        forceCutSeconds: o.maxShotSeconds ? (o.forceCutSeconds ?? 5) : undefined, crf: o.crf, preset: o.preset, force: o.force, captioner, onProgress: progress.on,
+        events: o.events ? { embedder: new ColourHistogramEmbedder(), threshold: o.eventThreshold } : undefined,
+        motion: o.motion || o.minFlow !== undefined ? { minFlow: o.minFlow } : undefined,
+        formats: o.csv ? ['csv'] : [],
+      }).finally(() => progress.stop());
+      for (const f of rep.failures) process.stderr.write(`skipped ${f.path}: ${f.error}\n`);
+      for (const n of rep.notes) process.stderr.write(`note: ${n}\n`);
+      const v = rep.videos;
+      console.log(`${v.probed} of ${v.inputs} videos readable (${v.processed} processed, ${v.resumed} done before); ${rep.scenes} scenes: ${rep.kept} kept (${rep.keptFrames} frames), dropped ${rep.dropped.too_short} too short, ${rep.dropped.static} static${rep.dropped.low_flow ? `, ${rep.dropped.low_flow} low flow` : ''}`);
+      console.log(`meta: ${rep.metaPath}  dropped: ${rep.droppedPath}  report: ${o.out}/report.json`);
+      if (!v.probed) process.exitCode = 1;
+    } finally {
+      device?.destroy();
+    }
+  });
 }

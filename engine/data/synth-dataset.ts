@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { writeMp4 } from '../video/mp4.js';
 import { caption, heldOutCombinations, synthClips, validateSize, type Attributes, type SynthClip, type SynthSize } from './synth.js';
 
-/** One row of meta.jsonl (Open-Sora's columns, then Vchitect's, then the synthetic attributes). */
+/** One row of meta.jsonl: Open-Sora's columns, then Vchitect's (the curation pipeline writes the same columns). */
 export interface MetaRow {
   path: string;
   text: string;
@@ -20,9 +20,10 @@ export interface MetaRow {
   text_len: number;
   /** Model scores: not computed for synthetic clips (null). */
   aes: number | null;
-  /** Mean motion in pixels per frame (known exactly for synthetic clips). */
-  flow: number;
-  ocr: number;
+  /** Mean motion in pixels per frame (known exactly for synthetic clips; null when not measured). */
+  flow: number | null;
+  /** Text-area score (null when no OCR stage ran). */
+  ocr: number | null;
   id: string;
   source: string;
   event: number;
@@ -31,9 +32,14 @@ export interface MetaRow {
   start_time: number;
   end_time: number;
   static_ratio: number;
-  dynamic: boolean;
+  /** VBench dynamic degree (null when not measured). */
+  dynamic: boolean | null;
   watermark_prob: number | null;
   valid: boolean;
+}
+
+/** A synthetic clip's row: the meta columns plus its split and attributes. */
+export interface SynthMetaRow extends MetaRow {
   split: 'train' | 'heldout';
   attributes: Attributes;
 }
@@ -56,7 +62,7 @@ export interface SynthSummary {
   heldoutPath: string;
 }
 
-function metaRow(c: SynthClip, fps: number, split: 'train' | 'heldout', path: string): MetaRow {
+function metaRow(c: SynthClip, fps: number, split: 'train' | 'heldout', path: string): SynthMetaRow {
   const n = c.frames.length;
   return {
     path,
@@ -96,7 +102,7 @@ export async function writeSynthDataset(o: WriteSynthOptions): Promise<SynthSumm
   await mkdir(clipsDir, { recursive: true });
   const heldCount = o.heldoutCount ?? 0;
   const total = o.count + heldCount;
-  const rows: MetaRow[] = [];
+  const rows: SynthMetaRow[] = [];
   let done = 0;
   for (const [split, count] of [['train', o.count], ['heldout', heldCount]] as const) {
     if (!count) continue;

@@ -33,6 +33,7 @@ const SCRIPTS: [string, string[]][] = [
   ['matmul', ['--only', '--shapes']],
   ['conv2d', ['--only', '--quick']],
   ['norms', ['--only', '--frames']],
+  ['data', ['--videos', '--seed', '--size', '--no-write']],
 ];
 
 describe('bench scripts --help', () => {

@@ -1,0 +1,78 @@
+// Event stitching (../shared/spec/data.md section 3): adjacent shots belong to one event when the embedding of the
+// previous shot's last 8 frames and the next shot's first 8 are similar (cosine > 0.6 in the paper, with ViCLIP).
+// Embedders plug in behind VideoEmbedder (a ViCLIP/CLIP loader would take 8 frames at 224x224); the weightless
+// default is a colour histogram (Hellinger-normalised, so the cosine is the Bhattacharyya coefficient of the mean
+// histograms). Frames come from a second streamed decode that keeps only the head/tail frames still waiting to be
+// embedded, so memory stays at a few frames whatever the video's length.
+import { forEachFrameGroup } from './frame-groups.js';
+
+export interface VideoEmbedder {
+  readonly name: string;
+  /** The frame size it wants (the decoder scales to it). */
+  readonly width: number;
+  readonly height: number;
+  /** An L2-normalised embedding of 8 RGB frames (width*height*3 bytes each). */
+  embed(frames: readonly Uint8Array[]): Promise<Float32Array>;
+}
+
+/** Joint RGB histogram with `bins` levels per channel, averaged over the frames, square-rooted, L2-normalised. */
+export class ColourHistogramEmbedder implements VideoEmbedder {
+  readonly name = 'colour-histogram';
+  constructor(readonly width = 64, readonly height = 64, readonly bins = 8) {}
+  async embed(frames: readonly Uint8Array[]): Promise<Float32Array> {
+    const b = this.bins;
+    const h = new Float64Array(b * b * b);
+    for (const f of frames) for (let i = 0; i + 2 < f.length; i += 3) h[(((f[i]! * b) >> 8) * b + ((f[i + 1]! * b) >> 8)) * b + ((f[i + 2]! * b) >> 8)]! += 1;
+    let n = 0;
+    for (let i = 0; i < h.length; i++) n += (h[i] = Math.sqrt(h[i]!)) ** 2;
+    const out = new Float32Array(h.length);
+    const inv = n > 0 ? 1 / Math.sqrt(n) : 0;
+    for (let i = 0; i < h.length; i++) out[i] = h[i]! * inv;
+    return out;
+  }
+}
+
+export function cosine(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  let d = 0, na = 0, nb = 0;
+  for (let i = 0; i < a.length; i++) {
+    d += a[i]! * b[i]!;
+    na += a[i]! ** 2;
+    nb += b[i]! ** 2;
+  }
+  return na > 0 && nb > 0 ? d / Math.sqrt(na * nb) : 0;
+}
+
+/** The 8 frame indices of a shot's head or tail; shots shorter than 8 repeat frames. */
+export function edgeFrames(start: number, end: number, part: 'head' | 'tail', k = 8): number[] {
+  const len = end - start;
+  if (len >= k) return Array.from({ length: k }, (_, i) => (part === 'head' ? start + i : end - k + i));
+  return Array.from({ length: k }, (_, i) => start + Math.floor((i * len) / k));
+}
+
+/** Head and tail embeddings of every shot, from one streamed pass over the video. */
+export async function shotEdgeEmbeddings(path: string, shots: readonly [number, number][], e: VideoEmbedder, chunkFrames = 16): Promise<{ head: Float32Array[]; tail: Float32Array[] }> {
+  const head: Float32Array[] = [];
+  const tail: Float32Array[] = [];
+  const groups = shots.flatMap(([s, t]) => [edgeFrames(s, t, 'head'), edgeFrames(s, t, 'tail')]);
+  await forEachFrameGroup(path, groups, { width: e.width, height: e.height, chunkFrames }, async (g, frames) => {
+    (g % 2 ? tail : head)[g >> 1] = await e.embed(frames);
+  });
+  return { head, tail };
+}
+
+/** Event id per shot: shot i joins shot i-1's event when they touch and cos(tail[i-1], head[i]) > threshold. */
+export function stitchEvents(shots: readonly [number, number][], head: readonly Float32Array[], tail: readonly Float32Array[], threshold = 0.6): { events: number[]; similarity: number[] } {
+  const events: number[] = [];
+  const similarity: number[] = [];
+  shots.forEach(([s], i) => {
+    if (i === 0) {
+      events.push(0);
+      similarity.push(NaN);
+      return;
+    }
+    const sim = cosine(tail[i - 1]!, head[i]!);
+    similarity.push(sim);
+    events.push(shots[i - 1]![1] === s && sim > threshold ? events[i - 1]! : events[i - 1]! + 1);
+  });
+  return { events, similarity };
+}
