@@ -13,7 +13,8 @@
 // at the end. Masking: a logit (after bias and mask) <= -1e30 (e.g. -inf) hides the key; causal hides key j > i.
 // A row with every key masked outputs 0 (l = 0), never NaN.
 // Preconditions: HD % 4 == 0, every offset and stride a multiple of 4.
-// Defines: ZERO, T (f32 | f16 storage), HD, BQ, BK, WG (= BQ * HD/4), HAS_BIAS, HAS_MASK.
+// Defines: ZERO, T (f32 | f16 storage), HD, BQ, BK, WG (= BQ * HD/4), HAS_BIAS, HAS_MASK, HAS_LSE (+ LSE_BINDING: also
+//   write the row's log-sum-exp m + log(l) to lse[(b * heads + h) * Sq + i], -3e38 for a fully masked row).
 
 //#include attention_params
 
@@ -125,5 +126,8 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, 
   if (qi < p.sq) {
     let inv = select(0.0, 1.0 / lrow, lrow > 0.0);
     out[(p.o_off + b * p.o_bs + qi * p.o_ss + h * {{HD}}u) / 4u + c] = vec4<{{T}}>(acc * inv);
+//#if HAS_LSE
+    if (c == 0u) { lse[bh * p.sq + qi] = select(NEG, m + log(max(lrow, 1e-30)), lrow > 0.0); }
+//#endif
   }
 }

@@ -5,7 +5,8 @@
 //   ceil(batch * heads * Sq / 64) workgroups of 64, folded 2-D; thread id = ((b * heads) + h) * Sq + i.
 // Masking: logits <= -1e30 (e.g. -inf) are skipped; causal hides key j > query i; a fully masked row outputs 0.
 // Defines: ZERO ('p.zero' for runtime loop bounds: LLVM-based CPU adapters compile fully unrolled loops very
-//   slowly; '0u' elsewhere), T (f32 | f16), HD (any head dim), HAS_BIAS, HAS_MASK.
+//   slowly; '0u' elsewhere), T (f32 | f16), HD (any head dim), HAS_BIAS, HAS_MASK, HAS_LSE (+ LSE_BINDING: also write
+//   the row's log-sum-exp m + log(l) to lse[(b * heads + h) * Sq + i], -3e38 for a fully masked row).
 
 //#include attention_params
 
@@ -31,6 +32,9 @@ const MASKED: f32 = -1.0e30;
 @group(0) @binding(5) var<storage, read_write> out: array<{{T}}>;
 //#else
 @group(0) @binding(4) var<storage, read_write> out: array<{{T}}>;
+//#endif
+//#if HAS_LSE
+@group(0) @binding({{LSE_BINDING}}) var<storage, read_write> lse: array<f32>;
 //#endif
 
 fn logit(hd: u32, b: u32, h: u32, qi: u32, j: u32, q_base: u32) -> f32 {
@@ -77,4 +81,7 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, 
   let inv = select(0.0, 1.0 / l, l > 0.0);
   let o_base = p.o_off + b * p.o_bs + qi * p.o_ss + h * HD;
   for (var d = 0u; d < hd; d++) { out[o_base + d] = {{T}}(acc[d] * inv); }
+//#if HAS_LSE
+  lse[bh * p.sq + qi] = select(NEG, m + log(max(l, 1e-30)), l > 0.0);
+//#endif
 }

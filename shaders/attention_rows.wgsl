@@ -7,7 +7,8 @@
 //   thread id = ((b * heads) + h) * Sq + i.
 // Preconditions: HD % 4 == 0, every offset and stride a multiple of 4.
 // Defines: ZERO ('p.zero' for runtime loop bounds: LLVM-based CPU adapters compile fully unrolled loops very
-//   slowly; '0u' elsewhere), T (f32 | f16), HD, HAS_BIAS, HAS_MASK.
+//   slowly; '0u' elsewhere), T (f32 | f16), HD, HAS_BIAS, HAS_MASK, HAS_LSE (+ LSE_BINDING: also write the row's
+//   log-sum-exp m + log(l) to lse[(b * heads + h) * Sq + i], -3e38 for a fully masked row).
 
 //#include attention_params
 
@@ -67,4 +68,7 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, 
   let inv = select(0.0, 1.0 / l, l > 0.0);
   let o_base = (p.o_off + b * p.o_bs + qi * p.o_ss + h * {{HD}}u) / 4u;
   for (var d = 0u; d < hd4; d++) { out[o_base + d] = vec4<{{T}}>(acc[d] * inv); }
+//#if HAS_LSE
+  lse[bh * p.sq + qi] = select(NEG, m + log(max(l, 1e-30)), l > 0.0);
+//#endif
 }

@@ -26,6 +26,12 @@ export interface AttentionOptions {
   mask?: Tensor;
   /** Where to write; default a new [B, Sq, H*headDim] tensor of q's dtype. Must not share a buffer with q, k, v. */
   out?: AttentionInput;
+  /**
+   * Also write each query row's log-sum-exp L = m + log(l) of its logits (after scale, bias and mask) into this f32
+   * tensor of B*heads*Sq elements, laid out [B, heads, Sq] (what attentionBackward needs); -3e38 for a fully masked
+   * row. Only variants whose spec has `lse: true` can; the choice is restricted to them.
+   */
+  lse?: Tensor;
   /** Force a variant by name (else PARALLAX_KERNEL_ATTENTION, else chosen by shape). */
   variant?: string;
 }
@@ -56,15 +62,17 @@ export interface AttentionVariantSpec {
   suits?: (p: AttentionProblem) => boolean;
   /** Extra defines for the kernel. */
   defines?: Record<string, number>;
+  /** The kernel writes the per-row log-sum-exp when HAS_LSE is defined (binding LSE_BINDING, after out). */
+  lse?: boolean;
 }
 
 const OP = 'attention';
 
-registerVariant<AttentionVariantSpec>({ op: OP, name: 'attention_naive', spec: { kernel: 'attention_naive', grid: 'row', vec4: false }, priority: 0 });
-registerVariant<AttentionVariantSpec>({ op: OP, name: 'attention_flash', spec: { kernel: 'attention_flash', grid: 'tile', vec4: true }, priority: 10 });
+registerVariant<AttentionVariantSpec>({ op: OP, name: 'attention_naive', spec: { kernel: 'attention_naive', grid: 'row', vec4: false, lse: true }, priority: 0 });
+registerVariant<AttentionVariantSpec>({ op: OP, name: 'attention_flash', spec: { kernel: 'attention_flash', grid: 'tile', vec4: true, lse: true }, priority: 10 });
 registerVariant<AttentionVariantSpec>({
   op: OP, name: 'attention_rows', priority: 20,
-  spec: { kernel: 'attention_rows', grid: 'row', vec4: true, suits: (p) => p.sk <= 64 || p.cpu },
+  spec: { kernel: 'attention_rows', grid: 'row', vec4: true, lse: true, suits: (p) => p.sk <= 64 || p.cpu },
 });
 
 /**
@@ -90,7 +98,7 @@ export function flashTiles(headDim: number, budgetBytes: number, maxThreads = 25
  * there the kernels get runtime loop bounds (ZERO = 'p.zero'). GPUs get constant bounds (ZERO = '0u').
  * PARALLAX_ATTENTION_LOOPS=static|dynamic overrides the choice.
  */
-function dynamicLoops(device: Device): boolean {
+export function dynamicLoops(device: Device): boolean {
   const env = typeof process !== 'undefined' ? process.env?.PARALLAX_ATTENTION_LOOPS : undefined;
   if (env === 'static' || env === 'dynamic') return env === 'dynamic';
   return cpuAdapter(device);
@@ -102,17 +110,23 @@ function cpuAdapter(device: Device): boolean {
   return a.isFallbackAdapter || /llvmpipe|lavapipe|swiftshader|cpu/i.test(`${a.description} ${a.backend} ${a.device}`);
 }
 
-function chooseVariant(device: Device, prob: AttentionProblem, forced?: string): Variant<AttentionVariantSpec> {
+function chooseVariant(device: Device, prob: AttentionProblem, forced?: string, needLse = false): Variant<AttentionVariantSpec> {
   const envName = typeof process !== 'undefined' ? process.env?.PARALLAX_KERNEL_ATTENTION : undefined;
-  if (forced || envName) {
+  if (forced || (envName && (!needLse || variants<AttentionVariantSpec>(OP, device).find((v) => v.name === envName)?.spec.lse))) {
     const v = pickVariant<AttentionVariantSpec>(OP, device, forced);
     if (v.spec.vec4 && !prob.aligned) {
       throw new ShapeError(`attention: variant ${v.name} needs head dim % 4 == 0 and offsets/strides that are multiples of 4 elements (head dim ${prob.headDim}); use attention_naive or align the layout.`);
     }
+    if (needLse && !v.spec.lse) {
+      const can = variants<AttentionVariantSpec>(OP, device).filter((x) => x.spec.lse).map((x) => x.name);
+      throw new ShapeError(`attention: variant ${v.name} cannot write the log-sum-exp (opts.lse); use one of ${can.join(', ')}.`);
+    }
     return v;
   }
-  const ok = variants<AttentionVariantSpec>(OP, device).filter((v) => (!v.spec.vec4 || prob.aligned) && (v.spec.suits?.(prob) ?? true));
-  if (!ok.length) throw new Error('attention: no variant available on this device');
+  // With opts.lse, only variants that write it (an environment choice that cannot is ignored, not an error).
+  const all = variants<AttentionVariantSpec>(OP, device).filter((v) => !needLse || v.spec.lse);
+  const ok = all.filter((v) => (!v.spec.vec4 || prob.aligned) && (v.spec.suits?.(prob) ?? true));
+  if (!ok.length) throw new Error(`attention: no variant available on this device${needLse ? ' that writes the log-sum-exp' : ''}`);
   return ok.reduce((a, b) => ((b.priority ?? 0) > (a.priority ?? 0) ? b : a));
 }
 
@@ -184,17 +198,31 @@ export function attention(qIn: AttentionInput, kIn: AttentionInput, vIn: Attenti
     }
     maskBS = n === Sq * Sk ? 0 : Sq * Sk;
   }
+  if (opts.lse) {
+    if (opts.lse.dtype !== 'f32' || opts.lse.numel !== B * H * Sq) {
+      throw new ShapeError(`attention: lse must be f32 [${B}, ${H}, ${Sq}] (${B * H * Sq} elements), got ${opts.lse.dtype} [${opts.lse.shape.join(', ')}]`);
+    }
+    for (const x of [q, k, v, out]) {
+      if (x.tensor.buffer === opts.lse.buffer) throw new ShapeError('attention: lse must not share a buffer with q, k, v or out');
+    }
+  }
 
   const prob: AttentionProblem = {
     batch: B, heads: H, headDim: hd, sq: Sq, sk: Sk,
     aligned: hd % 4 === 0 && [q, k, v, out].every(vec4Aligned),
     cpu: cpuAdapter(device),
   };
-  const variant = chooseVariant(device, prob, opts.variant);
+  const variant = chooseVariant(device, prob, opts.variant, !!opts.lse);
   const spec = variant.spec;
   const defines: Record<string, string | number | boolean> = {
     ZERO: dynamicLoops(device) ? 'p.zero' : '0u', T: dtype, HD: hd, HAS_BIAS: !!opts.bias, HAS_MASK: !!opts.mask, ...(spec.defines ?? {}),
   };
+  const bindings = [q.tensor, k.tensor, v.tensor, ...(opts.bias ? [opts.bias] : []), ...(opts.mask ? [opts.mask] : []), out.tensor];
+  if (opts.lse) {
+    // Only added when requested, so the kernels (and their pipeline keys) are unchanged otherwise.
+    Object.assign(defines, { HAS_LSE: true, LSE_BINDING: bindings.length + 1 });
+    bindings.push(opts.lse);
+  }
   let groups: number;
   let qBlocks = 1;
   if (spec.grid === 'tile') {
@@ -219,7 +247,7 @@ export function attention(qIn: AttentionInput, kIn: AttentionInput, vIn: Attenti
       u32(qBlocks), u32(opts.causal ? 1 : 0), u32(biasBS), u32(maskBS),
       f32(opts.scale ?? 1 / Math.sqrt(hd)), u32(0),
     ],
-    bindings: [q.tensor, k.tensor, v.tensor, ...(opts.bias ? [opts.bias] : []), ...(opts.mask ? [opts.mask] : []), out.tensor],
+    bindings,
     workgroups: grid2D(groups, device.caps.maxComputeWorkgroupsPerDimension),
     flops: 4 * B * H * Sq * Sk * hd,
   });

@@ -1,0 +1,216 @@
+// Attention backward (FlashAttention-2 style) from the forward's output O and per-row log-sum-exp L: dQ, dK, dV on
+// the same strided views as the forward (engine/ops/attention.ts), three dispatches of shaders/attention_backward.wgsl
+// (D = rowsum(dO * O); dK/dV per key block; dQ per query block), no float atomics, bit-identical run to run.
+
+import { u32, f32, type Device } from '../gpu/device.js';
+import { ShapeError } from '../gpu/errors.js';
+import { ceilDiv, grid2D } from '../gpu/grid.js';
+import { Tensor } from '../tensor.js';
+import { dynamicLoops } from './attention.js';
+import { asView, viewExtent, type AttentionInput, type SeqView } from './attention-layout.js';
+import { pickVariant, registerVariant } from './registry.js';
+
+export interface AttentionBackwardOptions {
+  /** As the forward's: heads, headDim (required for SeqView inputs), scale, causal, bias, mask. */
+  heads: number;
+  headDim?: number;
+  scale?: number;
+  causal?: boolean;
+  /** f32 [Sk] or [B, Sk] (no gradient: it is a constant of the model). */
+  bias?: Tensor;
+  /** f32 [Sq, Sk] or [B, Sq, Sk]. */
+  mask?: Tensor;
+  /** The forward's output O (same view it was written to). */
+  out: AttentionInput;
+  /** The forward's log-sum-exp, f32 [B, heads, Sq] (attention(..., { lse })). */
+  lse: Tensor;
+  /** Where to write the gradients; default new tensors of q's dtype: dq [B, Sq, C], dk and dv [kB, Sk, C] with
+   *  kB = 1 when K/V are shared by the query batches (k.batch 1 or batchStride 0; their gradient is summed over the
+   *  query batches in order), else B. Must not share a buffer with any input; dk and dv may share one. */
+  dq?: AttentionInput;
+  dk?: AttentionInput;
+  dv?: AttentionInput;
+  /** Force a variant by name (else PARALLAX_KERNEL_ATTENTION_BACKWARD, else the default). */
+  variant?: string;
+}
+
+export interface AttentionGrads {
+  dq: Tensor;
+  dk: Tensor;
+  dv: Tensor;
+}
+
+export interface AttentionBackwardSpec {
+  /** WGSL file stem; entries selected by PASS_D / PASS_DKV / PASS_DQ. */
+  kernel: string;
+}
+
+const OP = 'attention_backward';
+registerVariant<AttentionBackwardSpec>({ op: OP, name: 'attention_backward_tiled', spec: { kernel: 'attention_backward' }, priority: 10 });
+
+/** Threads per workgroup of the dK/dV and dQ passes. */
+const WG = 64;
+
+/**
+ * Block size TB (= BQ = BK) of the dK/dV and dQ passes: the largest power of two <= 16 whose workgroup staging
+ * (Q, dO, K, V blocks of TB x headDim, P and dS tiles of TB x TB, L and D of TB rows; f32) fits the budget in bytes.
+ */
+export function backwardTiles(headDim: number, budgetBytes: number): { TB: number; WG: number } {
+  const bytes = (tb: number) => 4 * (4 * tb * headDim + 2 * tb * tb + 2 * tb);
+  let TB = 16;
+  while (TB > 1 && bytes(TB) > budgetBytes) TB /= 2;
+  if (bytes(TB) > budgetBytes) {
+    throw new ShapeError(`attention backward: head dim ${headDim} needs ${bytes(TB)} bytes of workgroup memory, above the device's ${budgetBytes}; split the heads.`);
+  }
+  return { TB, WG };
+}
+
+function describe(v: SeqView): string {
+  return `{batch ${v.batch}, seq ${v.seq}, batchStride ${v.batchStride}, seqStride ${v.seqStride}, offset ${v.offset ?? 0}} of [${v.tensor.shape.join(', ')}]`;
+}
+
+const shared = (v: SeqView) => v.batch === 1 || v.batchStride === 0;
+
+/**
+ * Gradients of attention(q, k, v, opts) given dO (the loss gradient of its output, same layout rules as out) and the
+ * forward's O and L: returns { dq, dk, dv } (the given views' tensors, or new ones). Rows whose keys are all masked
+ * get zero gradient; bias and mask get none.
+ */
+export function attentionBackward(
+  qIn: AttentionInput, kIn: AttentionInput, vIn: AttentionInput, dOIn: AttentionInput, opts: AttentionBackwardOptions,
+): AttentionGrads {
+  const q = asView(qIn);
+  const k = asView(kIn);
+  const v = asView(vIn);
+  const dO = asView(dOIn);
+  const o = asView(opts.out);
+  const device: Device = q.tensor.device;
+  const H = opts.heads;
+  if (!Number.isInteger(H) || H < 1) throw new ShapeError(`attention backward: heads must be a positive integer, got ${H}`);
+  let hd = opts.headDim;
+  if (hd === undefined) {
+    if ('tensor' in qIn) throw new ShapeError('attention backward: pass opts.headDim when q is a SeqView');
+    const c = qIn.shape[qIn.shape.length - 1]!;
+    if (c % H !== 0) throw new ShapeError(`attention backward: q [${qIn.shape.join(', ')}] has ${c} channels, not a multiple of heads ${H}; pass headDim`);
+    hd = c / H;
+  }
+  if (!Number.isInteger(hd) || hd < 1) throw new ShapeError(`attention backward: bad headDim ${hd}`);
+  const C = H * hd;
+  const B = q.batch;
+  const Sq = q.seq;
+  const Sk = k.seq;
+  if (k.batch !== B && k.batch !== 1) throw new ShapeError(`attention backward: k has batch ${k.batch}, expected ${B} (q's) or 1 (shared)`);
+  if (v.batch !== k.batch || v.seq !== Sk) throw new ShapeError(`attention backward: v ${describe(v)} must match k ${describe(k)} in batch and seq`);
+  if (shared(k) !== shared(v)) throw new ShapeError('attention backward: k and v must both be shared by the query batches (batch 1 or batchStride 0) or neither');
+  if (Sk < 1) throw new ShapeError('attention backward: needs at least one key');
+  const kvShared = shared(k) && B > 1;
+  const dtype = q.tensor.dtype;
+  if (dtype !== 'f32' && dtype !== 'f16') throw new ShapeError(`attention backward: dtype ${dtype} unsupported (f32 or f16)`);
+  for (const [name, t] of [['k', k], ['v', v], ['dO', dO], ['out', o]] as const) {
+    if (t.tensor.dtype !== dtype) throw new ShapeError(`attention backward: ${name} is ${t.tensor.dtype} but q is ${dtype}; cast first`);
+  }
+  for (const [name, t] of [['dO', dO], ['out', o]] as const) {
+    if (t.batch !== B || t.seq !== Sq) throw new ShapeError(`attention backward: ${name} ${describe(t)} must have batch ${B} and seq ${Sq}`);
+  }
+  if (opts.lse.dtype !== 'f32' || opts.lse.numel !== B * H * Sq) {
+    throw new ShapeError(`attention backward: lse must be f32 [${B}, ${H}, ${Sq}] as written by attention(..., { lse }), got ${opts.lse.dtype} [${opts.lse.shape.join(', ')}]`);
+  }
+  const kB = kvShared ? 1 : B;
+  const grad = (given: AttentionInput | undefined, seq: number, batch: number, what: string): SeqView => {
+    const g = given ? asView(given) : asView(Tensor.empty(device, [batch, seq, C], dtype, `attention ${what}`));
+    if (g.tensor.dtype !== dtype) throw new ShapeError(`attention backward: ${what} is ${g.tensor.dtype} but q is ${dtype}`);
+    const ok = g.seq === seq && (batch === 1 && B > 1 ? shared(g) : g.batch === batch);
+    if (!ok) throw new ShapeError(`attention backward: ${what} ${describe(g)} must have seq ${seq} and ${batch === 1 && B > 1 ? 'batch 1 (K/V are shared)' : `batch ${batch}`}`);
+    return g;
+  };
+  const dq = grad(opts.dq, Sq, B, 'dq');
+  const dk = grad(opts.dk, Sk, kB, 'dk');
+  const dv = grad(opts.dv, Sk, kB, 'dv');
+  const inputs = [q, k, v, dO, o];
+  for (const [name, x] of [['q', q], ['k', k], ['v', v], ['dO', dO], ['out', o], ['dq', dq], ['dk', dk], ['dv', dv]] as const) {
+    const ext = viewExtent(x.batch > 1 && x.batchStride === 0 ? { ...x, batch: 1 } : x, C);
+    if (ext > x.tensor.numel || (x.offset ?? 0) < 0) {
+      throw new ShapeError(`attention backward: ${name} view ${describe(x)} with ${H} heads x ${hd} reaches element ${ext}, beyond the tensor's ${x.tensor.numel}`);
+    }
+  }
+  for (const g of [dq, dk, dv]) {
+    if (inputs.some((x) => x.tensor.buffer === g.tensor.buffer) || g.tensor.buffer === opts.lse.buffer) {
+      throw new ShapeError('attention backward: dq, dk and dv must not share a buffer with q, k, v, dO, out or lse (write into other tensors)');
+    }
+  }
+
+  let biasBS = 0;
+  if (opts.bias) {
+    const n = opts.bias.numel;
+    if (opts.bias.dtype !== 'f32' || (n !== Sk && n !== B * Sk)) {
+      throw new ShapeError(`attention backward: bias must be f32 [${Sk}] or [${B}, ${Sk}], got ${opts.bias.dtype} [${opts.bias.shape.join(', ')}]`);
+    }
+    biasBS = n === Sk ? 0 : Sk;
+  }
+  let maskBS = 0;
+  if (opts.mask) {
+    const n = opts.mask.numel;
+    if (opts.mask.dtype !== 'f32' || (n !== Sq * Sk && n !== B * Sq * Sk)) {
+      throw new ShapeError(`attention backward: mask must be f32 [${Sq}, ${Sk}] or [${B}, ${Sq}, ${Sk}], got ${opts.mask.dtype} [${opts.mask.shape.join(', ')}]`);
+    }
+    maskBS = n === Sq * Sk ? 0 : Sq * Sk;
+  }
+  if (B * H * Math.max(Sq, Sk) > 0xffffffff) throw new ShapeError(`attention backward: ${B}x${H}x${Math.max(Sq, Sk)} rows exceed the u32 index range; split the batch`);
+
+  const spec = pickVariant<AttentionBackwardSpec>(OP, device, opts.variant).spec;
+  const { TB } = backwardTiles(hd, device.caps.maxComputeWorkgroupStorageSize);
+  const base = { ZERO: dynamicLoops(device) ? 'p.zero' : '0u', T: dtype, HD: hd, TB, WG };
+  const kStride = (x: SeqView) => (shared(x) ? 0 : x.batchStride);
+  const params = (blocks: number) => [
+    u32(q.offset ?? 0), u32(q.batchStride), u32(q.seqStride),
+    u32(k.offset ?? 0), u32(kStride(k)), u32(k.seqStride),
+    u32(v.offset ?? 0), u32(kStride(v)), u32(v.seqStride),
+    u32(dO.offset ?? 0), u32(dO.batchStride), u32(dO.seqStride),
+    u32(o.offset ?? 0), u32(o.batchStride), u32(o.seqStride),
+    u32(dq.offset ?? 0), u32(dq.batchStride), u32(dq.seqStride),
+    u32(dk.offset ?? 0), u32(kvShared ? 0 : dk.batchStride), u32(dk.seqStride),
+    u32(dv.offset ?? 0), u32(kvShared ? 0 : dv.batchStride), u32(dv.seqStride),
+    u32(B), u32(H), u32(Sq), u32(Sk),
+    u32(blocks), u32(kvShared ? 1 : 0), u32(opts.causal ? 1 : 0), u32(biasBS), u32(maskBS),
+    f32(opts.scale ?? 1 / Math.sqrt(hd)), u32(0),
+  ];
+  const maxWg = device.caps.maxComputeWorkgroupsPerDimension;
+
+  // Pass 1: D = rowsum(dO * O), f32 [B, H, Sq].
+  const D = Tensor.empty(device, [B, H, Sq], 'f32', 'attention backward D');
+  device.dispatch({
+    op: OP, kernel: spec.kernel, defines: { ...base, PASS_D: true }, params: params(0),
+    bindings: [dO.tensor, o.tensor, D],
+    workgroups: grid2D(ceilDiv(B * H * Sq, 64), maxWg),
+    flops: 2 * B * H * Sq * hd,
+  });
+
+  const extra = [...(opts.bias ? [opts.bias] : []), ...(opts.mask ? [opts.mask] : [])];
+  const binds: Record<string, number> = {};
+  let n = 7;
+  if (opts.bias) binds.BIND_BIAS = n++;
+  if (opts.mask) binds.BIND_MASK = n++;
+  const common = { ...base, ...binds, HAS_BIAS: !!opts.bias, HAS_MASK: !!opts.mask, BIND_OUT: n, BIND_OUT2: n + 1 };
+  const ins = [q.tensor, k.tensor, v.tensor, dO.tensor, opts.lse, D, ...extra];
+
+  // Pass 2: dK, dV; a workgroup per (K batch, head, key block).
+  const kBlocks = ceilDiv(Sk, TB);
+  const oneBuffer = dk.tensor.buffer === dv.tensor.buffer;
+  device.dispatch({
+    op: OP, kernel: spec.kernel, defines: { ...common, PASS_DKV: true, DKV_ONE_BUFFER: oneBuffer }, params: params(kBlocks),
+    bindings: [...ins, dk.tensor, ...(oneBuffer ? [] : [dv.tensor])],
+    workgroups: grid2D(kB * H * kBlocks, maxWg),
+    flops: 8 * B * H * Sq * Sk * hd,
+  });
+
+  // Pass 3: dQ; a workgroup per (batch, head, query block).
+  const qBlocks = ceilDiv(Sq, TB);
+  device.dispatch({
+    op: OP, kernel: spec.kernel, defines: { ...common, PASS_DQ: true }, params: params(qBlocks),
+    bindings: [...ins, dq.tensor],
+    workgroups: grid2D(B * H * qBlocks, maxWg),
+    flops: 6 * B * H * Sq * Sk * hd,
+  });
+  D.dispose();
+  return { dq: dq.tensor, dk: dk.tensor, dv: dv.tensor };
+}
