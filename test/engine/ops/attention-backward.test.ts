@@ -70,6 +70,8 @@ function build(c: Case, dtype: DType, seed: number): Built {
     const kb = c.layout === 'sharedBatch1' ? 1 : c.B;
     const [a, k, v] = [keep(up([c.B, c.Sq, D], seed)), keep(up([kb, c.Sk, D], seed + 1)), keep(up([kb, c.Sk, D], seed + 2))];
     b = { q: seqView(a.t), k: seqView(k.t), v: seqView(v.t), out: seqView(Tensor.empty(device, [c.B, c.Sq, D], dtype)), qd: a.stored, kd: k.stored, vd: v.stored };
+    // sharedBatch1 leaves the gradients to the wrapper's default allocation; the others get poisoned views.
+    if (c.layout === 'plain') Object.assign(b, { dq: seqView(Tensor.empty(device, [c.B, c.Sq, D], dtype)), dk: seqView(Tensor.empty(device, [c.B, c.Sk, D], dtype)), dv: seqView(Tensor.empty(device, [c.B, c.Sk, D], dtype)) });
   } else if (c.layout === 'temporal') {
     // [F, S, D] tensors: B = S token positions, sequences over F = Sq = Sk frames; gradients into temporal views too.
     const [a, k, v] = [keep(up([c.Sq, c.B, D], seed)), keep(up([c.Sq, c.B, D], seed + 1)), keep(up([c.Sq, c.B, D], seed + 2))];
@@ -81,7 +83,11 @@ function build(c: Case, dtype: DType, seed: number): Built {
   } else if (c.layout === 'cross') {
     // Every query batch against sequence 1 of [2, Sk, D] keys (batch stride 0, non-zero offset).
     const [a, k, v] = [keep(up([c.B, c.Sq, D], seed)), keep(up([2, c.Sk, D], seed + 1)), keep(up([2, c.Sk, D], seed + 2))];
-    b = { q: seqView(a.t), k: sharedView(k.t, c.B, 1), v: sharedView(v.t, c.B, 1), out: seqView(Tensor.empty(device, [c.B, c.Sq, D], dtype)), qd: a.stored, kd: k.stored, vd: v.stored };
+    b = {
+      q: seqView(a.t), k: sharedView(k.t, c.B, 1), v: sharedView(v.t, c.B, 1), out: seqView(Tensor.empty(device, [c.B, c.Sq, D], dtype)),
+      dq: seqView(Tensor.empty(device, [c.B, c.Sq, D], dtype)), dk: seqView(Tensor.empty(device, [1, c.Sk, D], dtype)), dv: sharedView(Tensor.empty(device, [1, c.Sk, D], dtype), c.B),
+      qd: a.stored, kd: k.stored, vd: v.stored,
+    };
   } else if (c.layout === 'fused') {
     // Fused [B, S, 3D] projection in, fused [B, S, 3D] dQKV out (dk and dv share one buffer in their pass).
     const a = keep(up([c.B, c.Sq, 3 * D], seed));
@@ -94,7 +100,8 @@ function build(c: Case, dtype: DType, seed: number): Built {
     // Unaligned: head dim not a multiple of 4 and column offset 3 of a [B, S, D + 3] tensor (naive forward).
     const a = keep(up([c.B, c.Sq, D + 3], seed));
     const q = seqView(a.t, 3);
-    b = { q, k: q, v: q, out: seqView(Tensor.empty(device, [c.B, c.Sq, D], dtype)), qd: a.stored, kd: a.stored, vd: a.stored };
+    const g = () => seqView(Tensor.empty(device, [c.B, c.Sq, D + 3], dtype), 3);
+    b = { q, k: q, v: q, out: seqView(Tensor.empty(device, [c.B, c.Sq, D], dtype)), dq: g(), dk: g(), dv: g(), qd: a.stored, kd: a.stored, vd: a.stored };
   }
   const dOt = c.layout === 'temporal' ? keep(up([c.Sq, c.B, D], seed + 5)) : keep(up([c.B, c.Sq, D], seed + 5));
   const dO = c.layout === 'temporal' ? temporalView(dOt.t) : seqView(dOt.t);
@@ -164,6 +171,18 @@ describe('attention backward', () => {
         expectClose(dq, want.dq, t, `${label} dq`);
         expectClose(gather(views.dk, got.dk, D), want.dk, t, `${label} dk`);
         expectClose(gather(views.dv, got.dv, D), want.dv, t, `${label} dv`);
+        // Nothing outside the gradient views is written (the tensors were poisoned; views on one tensor together).
+        for (const [name, data] of [['dq', got.dq], ['dk', got.dk], ['dv', got.dv]] as const) {
+          const mine = views[name];
+          const covered = new Uint8Array(data.length);
+          for (const w of Object.values(views)) {
+            if (w.tensor !== mine.tensor) continue;
+            for (let b = 0; b < (w.batchStride === 0 ? 1 : w.batch); b++) {
+              for (let s2 = 0; s2 < w.seq; s2++) covered.fill(1, (w.offset ?? 0) + b * w.batchStride + s2 * w.seqStride, (w.offset ?? 0) + b * w.batchStride + s2 * w.seqStride + D);
+            }
+          }
+          for (let i = 0; i < data.length; i++) if (!covered[i] && !Number.isNaN(data[i]!)) expect.fail(`${label}: ${name} written outside its view at ${i}`);
+        }
         if (c.maskedRow !== undefined) {
           for (let b = 0; b < c.B; b++) {
             const row = dq.subarray((b * c.Sq + c.maskedRow) * D, (b * c.Sq + c.maskedRow + 1) * D);
