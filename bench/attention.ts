@@ -1,11 +1,14 @@
 // Attention timing script (not a test): time and GFLOP/s of every attention variant on the three Vchitect layouts
-// (spatial, temporal, cross) at reduced sizes, f32 and f16.
+// (spatial, temporal, cross) at reduced sizes, f32 and f16; with --backward, the backward (attention_backward variants)
+// from a forward that saved its log-sum-exp.
 // Usage: node --import tsx bench/attention.ts [--heads 24] [--reps 3] [--variants attention_flash,attention_rows]
-//        [--layouts spatial,temporal,cross] [--dtypes f32,f16]
+//        [--layouts spatial,temporal,cross] [--dtypes f32,f16] [--backward]
 
 import { Command } from 'commander';
 import type { DType } from '../engine/dtype.js';
 import { Device } from '../engine/gpu/device.js';
+import { attentionBackward } from '../engine/ops/attention-backward.js';
+import { variants } from '../engine/ops/registry.js';
 import { attention, attentionVariants, seqView, sharedView, temporalView, type SeqView } from '../engine/ops/attention.js';
 import { Tensor } from '../engine/tensor.js';
 
@@ -18,8 +21,9 @@ const cli = new Command('node --import tsx bench/attention.ts')
   .option('--layouts <list>', 'spatial,temporal,cross', 'spatial,temporal,cross')
   .option('--only <layouts>', 'same as --layouts')
   .option('--dtypes <list>', 'f32,f16', 'f32,f16')
+  .option('--backward', 'time the backward (dQ, dK, dV from O and L; GFLOP/s counts 2.5x the forward\'s flops, as FlashAttention-2 does)')
   .parse();
-const o = cli.opts<{ heads: string; hd: string; reps: string; variants?: string; layouts: string; only?: string; dtypes: string }>();
+const o = cli.opts<{ heads: string; hd: string; reps: string; variants?: string; layouts: string; only?: string; dtypes: string; backward?: boolean }>();
 if (o.only) o.layouts = o.only;
 const H = Number(o.heads);
 const hd = Number(o.hd);
@@ -70,22 +74,38 @@ const PROBLEMS: Problem[] = [
 
 const dev = await Device.create({ label: 'bench' });
 console.log(`adapter: ${dev.adapter.description} (${dev.adapter.backend}); reps ${reps}`);
-const names = o.variants ? o.variants.split(',') : attentionVariants(dev).map((v) => v.name);
+const names = o.variants ? o.variants.split(',') : o.backward ? variants('attention_backward', dev).map((v) => v.name) : attentionVariants(dev).map((v) => v.name);
 for (const dtype of o.dtypes.split(',') as DType[]) {
   if (dtype === 'f16' && !dev.f16) continue;
   for (const p of PROBLEMS.filter((x) => o.layouts.split(',').includes(x.layout))) {
     const t = p.make(dev, dtype);
+    let lse: Tensor | undefined;
+    let dO: Tensor | undefined;
+    if (o.backward) {
+      lse = Tensor.empty(dev, [t.q.batch, H, t.q.seq]);
+      dO = rand(dev, [t.out.tensor.numel], dtype);
+      attention(t.q, t.k, t.v, { heads: H, headDim: hd, out: t.out, lse });
+    }
+    const dOView = (): SeqView => ({ ...t.out, tensor: dO! });
     for (const variant of names) {
-      const run = () => attention(t.q, t.k, t.v, { heads: H, headDim: hd, out: t.out, variant });
+      const run = o.backward
+        ? () => {
+          const g = attentionBackward(t.q, t.k, t.v, dOView(), { heads: H, headDim: hd, out: t.out, lse: lse!, variant });
+          for (const x of new Set([g.dq, g.dk, g.dv])) x.dispose();
+        }
+        : () => attention(t.q, t.k, t.v, { heads: H, headDim: hd, out: t.out, variant });
       run();
       await dev.sync(); // warm-up (includes pipeline compile)
       const t0 = performance.now();
       for (let i = 0; i < reps; i++) run();
       await dev.sync();
       const ms = (performance.now() - t0) / reps;
-      console.log(`${dtype} ${p.layout.padEnd(8)} ${variant.padEnd(16)} ${ms.toFixed(1).padStart(9)} ms ${((p.flops / ms) * 1e-6).toFixed(2).padStart(8)} GFLOP/s   (${p.desc})`);
+      const flops = o.backward ? 2.5 * p.flops : p.flops;
+      console.log(`${dtype} ${p.layout.padEnd(8)} ${variant.padEnd(16)} ${ms.toFixed(1).padStart(9)} ms ${((flops / ms) * 1e-6).toFixed(2).padStart(8)} GFLOP/s   (${p.desc})`);
     }
     t.dispose();
+    lse?.dispose();
+    dO?.dispose();
   }
 }
 dev.destroy();

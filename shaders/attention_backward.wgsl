@@ -6,13 +6,16 @@
 //             dV = P^T dO, dS = P * (dO V^T - D), dK = scale dS^T Q. Grid kvBatches * H * ceil(Sk / BK).
 //   PASS_DQ:  a workgroup owns BQ queries of one (batch, head) and loops over key blocks: dQ = scale dS K.
 //             Grid B * H * ceil(Sq / BQ).
+// Under ROWS (variant attention_backward_rows) the two gradient passes run one thread per key (dK/dV: loops over the
+// query batches and queries) or per query (dQ: loops over keys), operands and accumulators in registers, no
+// workgroup memory: grids ceil(kvBatches * H * Sk / 64) and ceil(B * H * Sq / 64) workgroups of 64.
 // Grids are folded 2-D (linear workgroup id = wid.x + wid.y * nwg.x); overshoot workgroups exit before any barrier.
 // Views: element (b, s, h, d) of X lives at X.off + b*X.bs + s*X.ss + h*HD + d (elements, any alignment: scalar
 // loads); k_bs = v_bs = 0 when K/V are shared. L and D are f32 [B, heads, Sq]. Masking as the forward: causal hides
 // key j > i, a logit <= -1e30 after bias and mask is hidden (P = 0); a fully masked row therefore has zero gradient
 // whatever its L. Every sum runs in a fixed order (f32), so gradients are bit-identical run to run.
 // Defines: PASS_D | PASS_DKV | PASS_DQ, ZERO ('p.zero' on CPU adapters: runtime loop bounds), T (f32 | f16 storage),
-//   HD (any head dim), TB (= BQ = BK, query and key block), WG (threads), HAS_BIAS, HAS_MASK, and the binding numbers
+//   HD (any head dim), ROWS, else TB (= BQ = BK, query and key block) and WG (threads), HAS_BIAS, HAS_MASK, and the binding numbers
 //   BIND_BIAS, BIND_MASK (when present), BIND_OUT (dq or dk) and BIND_OUT2 (dv;
 //   absent under DKV_ONE_BUFFER, when dk and dv are views of one buffer: WebGPU forbids two writable bindings of it).
 
@@ -60,10 +63,6 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, 
 }
 //#else
 
-const TB: u32 = {{TB}}u;
-const WG: u32 = {{WG}}u;
-const NPT: u32 = (TB * HD + WG - 1u) / WG;   // accumulator elements per thread
-
 @group(0) @binding(1) var<storage, read> q: array<{{T}}>;
 @group(0) @binding(2) var<storage, read> k: array<{{T}}>;
 @group(0) @binding(3) var<storage, read> v: array<{{T}}>;
@@ -87,6 +86,126 @@ fn store_dv(i: u32, x: f32) { dv[i] = {{T}}(x); }
 //#else
 @group(0) @binding({{BIND_OUT}}) var<storage, read_write> dq: array<{{T}}>;
 //#endif
+
+// The logit of (query batch b, query qi, key) from the dot product, with scale, bias and mask; <= MASKED if hidden.
+fn logit(dot: f32, b: u32, qi: u32, key: u32) -> f32 {
+  var s = dot * p.scale;
+//#if HAS_BIAS
+  s += bias[b * p.bias_bs + key];
+//#endif
+//#if HAS_MASK
+  s += mask[b * p.mask_bs + qi * p.sk + key];
+//#endif
+  return s;
+}
+
+//#if ROWS
+// Row variant (attention_backward_rows; LLVM-based CPU adapters, short sequences): one thread per row holds its
+// operands and accumulators in registers and streams the other side from global memory, like attention_rows.
+// PASS_DKV: thread per (K batch, head, key), loops over (query batch, query); PASS_DQ: thread per (b, h, query),
+// loops over keys. Grid ceil(rows / 64) workgroups of 64, folded 2-D. No workgroup memory, no barriers.
+
+@compute @workgroup_size(64)
+fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) li: u32) {
+  let hd = HD + {{ZERO}};
+  let id = (wid.x + wid.y * nwg.x) * 64u + li;
+//#if PASS_DKV
+  var nb = p.batch;
+  if (p.kv_shared != 0u) { nb = 1u; }
+  if (id >= nb * p.heads * p.sk) { return; }
+  let key = id % p.sk;
+  let bh = id / p.sk;
+  let h = bh % p.heads;
+  let kvb = bh / p.heads;
+  let kb = p.k_off + kvb * p.k_bs + key * p.k_ss + h * HD;
+  let vb = p.v_off + kvb * p.v_bs + key * p.v_ss + h * HD;
+  var kr: array<f32, HD>;
+  var vr: array<f32, HD>;
+  var gk: array<f32, HD>;
+  var gv: array<f32, HD>;
+  for (var d = 0u; d < hd; d++) {
+    kr[d] = f32(k[kb + d]);
+    vr[d] = f32(v[vb + d]);
+    gk[d] = 0.0;
+    gv[d] = 0.0;
+  }
+  var b0 = kvb;
+  var b1 = kvb + 1u;
+  if (p.kv_shared != 0u) { b0 = 0u; b1 = p.batch; }
+  var q_start = 0u;
+  if (p.causal != 0u) { q_start = key; }   // queries before the key do not see it
+  for (var b = b0; b < b1; b++) {
+    for (var qi = q_start; qi < p.sq; qi++) {
+      let qb = p.q_off + b * p.q_bs + qi * p.q_ss + h * HD;
+      let ob = p.do_off + b * p.do_bs + qi * p.do_ss + h * HD;
+      var dot = 0.0;
+      var dp = 0.0;
+      for (var d = 0u; d < hd; d++) {
+        dot += f32(q[qb + d]) * kr[d];
+        dp += f32(dout[ob + d]) * vr[d];
+      }
+      let s = logit(dot, b, qi, key);
+      if (s > MASKED) {
+        let r = (b * p.heads + h) * p.sq + qi;
+        let pr = exp(s - lse[r]);
+        let dsv = pr * (dp - dvec[r]);
+        for (var d = 0u; d < hd; d++) {
+          gv[d] += pr * f32(dout[ob + d]);
+          gk[d] += dsv * f32(q[qb + d]);
+        }
+      }
+    }
+  }
+  let gkb = p.dk_off + kvb * p.dk_bs + key * p.dk_ss + h * HD;
+  let gvb = p.dv_off + kvb * p.dv_bs + key * p.dv_ss + h * HD;
+  for (var d = 0u; d < hd; d++) {
+    dk[gkb + d] = {{T}}(gk[d] * p.scale);
+    store_dv(gvb + d, gv[d]);
+  }
+//#else
+  if (id >= p.batch * p.heads * p.sq) { return; }
+  let qi = id % p.sq;
+  let bh = id / p.sq;
+  let h = bh % p.heads;
+  let b = bh / p.heads;
+  let qb = p.q_off + b * p.q_bs + qi * p.q_ss + h * HD;
+  let ob = p.do_off + b * p.do_bs + qi * p.do_ss + h * HD;
+  var qr: array<f32, HD>;
+  var gr: array<f32, HD>;
+  var gq: array<f32, HD>;
+  for (var d = 0u; d < hd; d++) {
+    qr[d] = f32(q[qb + d]);
+    gr[d] = f32(dout[ob + d]);
+    gq[d] = 0.0;
+  }
+  let lrow = lse[id];
+  let drow = dvec[id];
+  var k_end = p.sk;
+  if (p.causal != 0u) { k_end = min(p.sk, qi + 1u); }
+  for (var key = 0u; key < k_end; key++) {
+    let kb = p.k_off + b * p.k_bs + key * p.k_ss + h * HD;
+    let vb = p.v_off + b * p.v_bs + key * p.v_ss + h * HD;
+    var dot = 0.0;
+    var dp = 0.0;
+    for (var d = 0u; d < hd; d++) {
+      dot += qr[d] * f32(k[kb + d]);
+      dp += gr[d] * f32(v[vb + d]);
+    }
+    let s = logit(dot, b, qi, key);
+    if (s > MASKED) {
+      let dsv = exp(s - lrow) * (dp - drow);
+      for (var d = 0u; d < hd; d++) { gq[d] += dsv * f32(k[kb + d]); }
+    }
+  }
+  for (var d = 0u; d < hd; d++) { dq[p.dq_off + b * p.dq_bs + qi * p.dq_ss + h * HD + d] = {{T}}(gq[d] * p.scale); }
+//#endif
+}
+//#else
+// Tiled variant (attention_backward_tiled).
+
+const TB: u32 = {{TB}}u;
+const WG: u32 = {{WG}}u;
+const NPT: u32 = (TB * HD + WG - 1u) / WG;   // accumulator elements per thread
 
 var<workgroup> qs: array<f32, TB * HD>;    // query block
 var<workgroup> dos: array<f32, TB * HD>;   // its dO rows
@@ -160,13 +279,7 @@ fn tile_scores(t: u32, b: u32, q0: u32, k0: u32) {
         s += qs[i * HD + d] * ks[j * HD + d];
         dp += dos[i * HD + d] * vs[j * HD + d];
       }
-      s *= p.scale;
-//#if HAS_BIAS
-      s += bias[b * p.bias_bs + key];
-//#endif
-//#if HAS_MASK
-      s += mask[b * p.mask_bs + qi * p.sk + key];
-//#endif
+      s = logit(s, b, qi, key);
       if (s > MASKED) {
         pr = exp(s - ls[i]);
         dsv = pr * (dp - ds[i]);
@@ -276,4 +389,5 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, 
   }
 //#endif
 }
+//#endif
 //#endif

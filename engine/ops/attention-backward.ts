@@ -1,14 +1,16 @@
 // Attention backward (FlashAttention-2 style) from the forward's output O and per-row log-sum-exp L: dQ, dK, dV on
 // the same strided views as the forward (engine/ops/attention.ts), three dispatches of shaders/attention_backward.wgsl
 // (D = rowsum(dO * O); dK/dV per key block; dQ per query block), no float atomics, bit-identical run to run.
+// Variants (registry op attention_backward): attention_backward_tiled (workgroup blocks) and attention_backward_rows
+// (one thread per key / query; CPU adapters and short sequences).
 
 import { u32, f32, type Device } from '../gpu/device.js';
 import { ShapeError } from '../gpu/errors.js';
 import { ceilDiv, grid2D } from '../gpu/grid.js';
 import { Tensor } from '../tensor.js';
-import { dynamicLoops } from './attention.js';
+import { cpuAdapter, dynamicLoops } from './attention.js';
 import { asView, viewExtent, type AttentionInput, type SeqView } from './attention-layout.js';
-import { pickVariant, registerVariant } from './registry.js';
+import { pickVariant, registerVariant, variants, type Variant } from './registry.js';
 
 export interface AttentionBackwardOptions {
   /** As the forward's: heads, headDim (required for SeqView inputs), scale, causal, bias, mask. */
@@ -40,13 +42,45 @@ export interface AttentionGrads {
   dv: Tensor;
 }
 
+/** The problem a backward variant is asked to solve (for variant selection). */
+export interface AttentionBackwardProblem {
+  batch: number;
+  heads: number;
+  headDim: number;
+  sq: number;
+  sk: number;
+  /** LLVM-based CPU adapter (lavapipe): workgroup-memory tiling does not pay off there. */
+  cpu: boolean;
+}
+
 export interface AttentionBackwardSpec {
   /** WGSL file stem; entries selected by PASS_D / PASS_DKV / PASS_DQ. */
   kernel: string;
+  /** 'tile': workgroups own TB-row blocks (defines TB, WG); 'row': one thread per key (dK/dV) or query (dQ) (define ROWS). */
+  grid: 'tile' | 'row';
+  /** Preferred for this problem when no variant is forced (default: always suitable). */
+  suits?: (p: AttentionBackwardProblem) => boolean;
 }
 
 const OP = 'attention_backward';
-registerVariant<AttentionBackwardSpec>({ op: OP, name: 'attention_backward_tiled', spec: { kernel: 'attention_backward' }, priority: 10 });
+registerVariant<AttentionBackwardSpec>({ op: OP, name: 'attention_backward_tiled', spec: { kernel: 'attention_backward', grid: 'tile' }, priority: 10 });
+registerVariant<AttentionBackwardSpec>({
+  op: OP, name: 'attention_backward_rows', priority: 20,
+  spec: { kernel: 'attention_backward', grid: 'row', suits: (p) => p.cpu || (p.sq <= 64 && p.sk <= 64) },
+});
+
+function chooseVariant(device: Device, prob: AttentionBackwardProblem, forced?: string): Variant<AttentionBackwardSpec> {
+  const envName = typeof process !== 'undefined' ? process.env?.PARALLAX_KERNEL_ATTENTION_BACKWARD : undefined;
+  if (forced || envName) return pickVariant<AttentionBackwardSpec>(OP, device, forced);
+  const ok = variants<AttentionBackwardSpec>(OP, device).filter((v) => v.spec.suits?.(prob) ?? true);
+  if (!ok.length) throw new Error('attention backward: no variant available on this device');
+  return ok.reduce((a, b) => ((b.priority ?? 0) > (a.priority ?? 0) ? b : a));
+}
+
+/** The backward variants available on this device (tests and benchmarks loop over them). */
+export function attentionBackwardVariants(device: Device): Variant<AttentionBackwardSpec>[] {
+  return variants<AttentionBackwardSpec>(OP, device);
+}
 
 /** Threads per workgroup of the dK/dV and dQ passes. */
 const WG = 64;
@@ -157,9 +191,10 @@ export function attentionBackward(
   }
   if (B * H * Math.max(Sq, Sk) > 0xffffffff) throw new ShapeError(`attention backward: ${B}x${H}x${Math.max(Sq, Sk)} rows exceed the u32 index range; split the batch`);
 
-  const spec = pickVariant<AttentionBackwardSpec>(OP, device, opts.variant).spec;
-  const { TB } = backwardTiles(hd, device.caps.maxComputeWorkgroupStorageSize);
-  const base = { ZERO: dynamicLoops(device) ? 'p.zero' : '0u', T: dtype, HD: hd, TB, WG };
+  const spec = chooseVariant(device, { batch: B, heads: H, headDim: hd, sq: Sq, sk: Sk, cpu: cpuAdapter(device) }, opts.variant).spec;
+  const rows = spec.grid === 'row';
+  const TB = rows ? 0 : backwardTiles(hd, device.caps.maxComputeWorkgroupStorageSize).TB;
+  const base = { ZERO: dynamicLoops(device) ? 'p.zero' : '0u', T: dtype, HD: hd, ...(rows ? { ROWS: true } : { TB, WG }) };
   const kStride = (x: SeqView) => (shared(x) ? 0 : x.batchStride);
   const params = (blocks: number) => [
     u32(q.offset ?? 0), u32(q.batchStride), u32(q.seqStride),
@@ -194,21 +229,21 @@ export function attentionBackward(
   const ins = [q.tensor, k.tensor, v.tensor, dO.tensor, opts.lse, D, ...extra];
 
   // Pass 2: dK, dV; a workgroup per (K batch, head, key block).
-  const kBlocks = ceilDiv(Sk, TB);
+  const kBlocks = rows ? 0 : ceilDiv(Sk, TB);
   const oneBuffer = dk.tensor.buffer === dv.tensor.buffer;
   device.dispatch({
     op: OP, kernel: spec.kernel, defines: { ...common, PASS_DKV: true, DKV_ONE_BUFFER: oneBuffer }, params: params(kBlocks),
     bindings: [...ins, dk.tensor, ...(oneBuffer ? [] : [dv.tensor])],
-    workgroups: grid2D(kB * H * kBlocks, maxWg),
+    workgroups: grid2D(rows ? ceilDiv(kB * H * Sk, 64) : kB * H * kBlocks, maxWg),
     flops: 8 * B * H * Sq * Sk * hd,
   });
 
   // Pass 3: dQ; a workgroup per (batch, head, query block).
-  const qBlocks = ceilDiv(Sq, TB);
+  const qBlocks = rows ? 0 : ceilDiv(Sq, TB);
   device.dispatch({
     op: OP, kernel: spec.kernel, defines: { ...common, PASS_DQ: true }, params: params(qBlocks),
     bindings: [...ins, dq.tensor],
-    workgroups: grid2D(B * H * qBlocks, maxWg),
+    workgroups: grid2D(rows ? ceilDiv(B * H * Sq, 64) : B * H * qBlocks, maxWg),
     flops: 6 * B * H * Sq * Sk * hd,
   });
   D.dispose();

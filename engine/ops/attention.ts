@@ -105,7 +105,7 @@ export function dynamicLoops(device: Device): boolean {
 }
 
 /** Whether the device is an LLVM-based CPU adapter (lavapipe, SwiftShader). */
-function cpuAdapter(device: Device): boolean {
+export function cpuAdapter(device: Device): boolean {
   const a = device.adapter;
   return a.isFallbackAdapter || /llvmpipe|lavapipe|swiftshader|cpu/i.test(`${a.description} ${a.backend} ${a.device}`);
 }

@@ -6,7 +6,7 @@
 
 import { describe, expect, it } from 'vitest';
 import type { DType } from '../../../engine/dtype.js';
-import { attentionBackward } from '../../../engine/ops/attention-backward.js';
+import { attentionBackward, attentionBackwardVariants } from '../../../engine/ops/attention-backward.js';
 import { attention, attentionVariants, seqView, sharedView, temporalView, type SeqView } from '../../../engine/ops/attention.js';
 import { attentionBackwardRef, type RefView } from '../../../engine/ops/attention.ref.js';
 import { Tensor } from '../../../engine/tensor.js';
@@ -130,13 +130,13 @@ function build(c: Case, dtype: DType, seed: number): Built {
 }
 
 /** Forward with L on the GPU (default variant choice), then the backward; returns the gradients as stored. */
-async function runGpu(c: Case, x: Built): Promise<{ dq: Float32Array; dk: Float32Array; dv: Float32Array; lse: Float32Array; grads: { dq: Tensor; dk: Tensor; dv: Tensor } }> {
+async function runGpu(c: Case, x: Built, variant: string): Promise<{ dq: Float32Array; dk: Float32Array; dv: Float32Array; lse: Float32Array; grads: { dq: Tensor; dk: Tensor; dv: Tensor } }> {
   const common = { heads: c.H, headDim: c.hd, causal: c.causal, scale: c.scale, bias: x.biasT, mask: x.maskT };
   const lse = Tensor.empty(device, [x.q.batch, c.H, c.Sq]).poison();
   x.out.tensor.poison();
   attention(x.q, x.k, x.v, { ...common, out: x.out, lse });
   for (const g of [x.dq, x.dk, x.dv]) g?.tensor.poison();
-  const grads = attentionBackward(x.q, x.k, x.v, x.dO, { ...common, out: x.out, lse, dq: x.dq, dk: x.dk, dv: x.dv });
+  const grads = attentionBackward(x.q, x.k, x.v, x.dO, { ...common, out: x.out, lse, dq: x.dq, dk: x.dk, dv: x.dv, variant });
   for (const g of [grads.dq, grads.dk, grads.dv]) if (!x.tensors.includes(g)) x.tensors.push(g);
   x.tensors.push(lse);
   return { dq: await grads.dq.read(), dk: await grads.dk.read(), dv: await grads.dv.read(), lse: await lse.read(), grads };
@@ -154,17 +154,19 @@ const CASES: Case[] = [
   { name: 'unaligned hd6 offset 3 causal', layout: 'unaligned', B: 2, Sq: 7, Sk: 7, H: 2, hd: 6, causal: true },
 ];
 
+const variants = attentionBackwardVariants(device).map((v) => v.name);
+
 describe('attention backward', () => {
-  for (const dtype of dtypes) {
+  for (const variant of variants) for (const dtype of dtypes) {
     for (const [n, c] of CASES.entries()) {
-      it(`${dtype} ${c.name}`, async () => {
+      it(`${variant} ${dtype} ${c.name}`, async () => {
         const x = build(c, dtype, 300 + 23 * n);
-        const got = await runGpu(c, x);
+        const got = await runGpu(c, x, variant);
         const D = c.H * c.hd;
         const want = attentionBackwardRef(refView(x.q, x.qd), refView(x.k, x.kd), refView(x.v, x.vd), gather(x.dO, x.dOd, D), {
           heads: c.H, headDim: c.hd, causal: c.causal, scale: c.scale, bias: x.bias, mask: x.mask,
         });
-        const label = `${dtype} ${c.name}`;
+        const label = `${variant} ${dtype} ${c.name}`;
         const views = { dq: x.dq ?? seqView(got.grads.dq), dk: x.dk ?? seqView(got.grads.dk), dv: x.dv ?? seqView(got.grads.dv) };
         const t = tol(dtype);
         const dq = gather(views.dq, got.dq, D);
@@ -194,11 +196,11 @@ describe('attention backward', () => {
     }
   }
 
-  it('is bit-identical run to run (shared K/V summed over the batch, mask, bias)', async () => {
+  for (const variant of variants) it(`${variant} is bit-identical run to run (shared K/V summed over the batch, mask, bias)`, async () => {
     const c: Case = { name: 'det', layout: 'cross', B: 4, Sq: 11, Sk: 18, H: 2, hd: 16, bias: 'batch', mask: 'shared', maskedRow: 3 };
     const x = build(c, 'f32', 77);
-    const a = await runGpu(c, x);
-    const b = await runGpu(c, x);
+    const a = await runGpu(c, x, variant);
+    const b = await runGpu(c, x, variant);
     for (const name of ['dq', 'dk', 'dv'] as const) {
       expect(a[name].some(Number.isNaN), `${name} written`).toBe(false);
       expect(Buffer.from(b[name].buffer).equals(Buffer.from(a[name].buffer)), `${name} bit-identical`).toBe(true);
