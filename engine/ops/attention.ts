@@ -1,5 +1,6 @@
 // Scaled dot-product attention on strided sequence views: softmax(Q K^T * scale + bias + mask) V per head, with
-// variants attention_flash (tiled online softmax), attention_rows (short key sequences) and attention_naive.
+// variants attention_flash (tiled online softmax), attention_rows (short key sequences) and attention_naive; optionally
+// also the per-row log-sum-exp that the backward (./attention-backward.ts) needs.
 // Kernels: shaders/attention_{flash,rows,naive}.wgsl; layout descriptors in ./attention-layout.ts.
 
 import { u32, f32, type Device } from '../gpu/device.js';
