@@ -112,7 +112,7 @@ function rowNormBackward(op: 'layernorm_backward' | 'rmsnorm_backward', x: Tenso
   }
   const wantParams = !!(weight || bias || mod);
 
-  const v = pickRowVariant(op, device, d, o.variant);
+  const v = pickRowVariant(op, device, d / 4, o.variant);
   const L = blockLayout(op, rows, ml.items, o.blockRows);
   const bindings: Tensor[] = [x, dy];
   const slot = () => bindings.length + 1;
@@ -124,13 +124,17 @@ function rowNormBackward(op: 'layernorm_backward' | 'rmsnorm_backward', x: Tenso
   if (mod) { defines.B_SCALE = slot(); bindings.push(mod.scale); }
   // The bias enters only the dscale partials (dx does not depend on it): bound last, in that pass only.
   if (bias) defines.B_B = slot();
-  const params = [u32(rows), u32(d), f32(eps), u32(L.rowsPerItem), u32(ml.stride), u32(ml.scaleOff), u32(L.blockRows), u32(L.blocksPerItem), u32(L.nb)];
+  // vec4 loads in the dx pass when the row and the modulation layout allow; the partials pass reads scalars.
+  const vec: 1 | 4 = d % 4 === 0 && ml.stride % 4 === 0 && ml.scaleOff % 4 === 0 ? 4 : 1;
+  const paramsV = (vv: number) => [u32(rows), u32(d / vv), f32(eps), u32(L.rowsPerItem), u32(ml.stride / vv), u32(ml.scaleOff / vv),
+    u32(L.blockRows), u32(L.blocksPerItem), u32(L.nb), u32(d)];
+  const params = paramsV(1);
   const stats = wantParams ? Tensor.empty(device, [rows, 2], 'f32', `${op} stats`) : undefined;
   const head = bindings.length;
   device.dispatch({
     op, kernel: 'norm_backward',
-    defines: { ...defines, AFFINE_B: false, PASS_DX: true, STATS: !!stats, B_DX: head + 1, B_STATS: head + 2 },
-    params,
+    defines: { ...defines, AFFINE_B: false, PASS_DX: true, STATS: !!stats, B_DX: head + 1, B_STATS: head + 2, VEC: vec, VEC4: vec === 4 },
+    params: paramsV(vec),
     bindings: stats ? [...bindings, dx, stats] : [...bindings, dx],
     workgroups: grid2D(ceilDiv(rows, v.spec.rows), device.caps.maxComputeWorkgroupsPerDimension),
   });

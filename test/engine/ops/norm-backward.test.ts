@@ -87,6 +87,18 @@ describe('layerNormBackward', () => {
     }
   }
 
+  it('keeps rows with a large mean (1e4 + noise, f32) accurate: statistics do not cancel', async () => {
+    const [rows, d] = [6, 1540];
+    const x = upload(device, normal(rows * d, 41).map((v) => v + 1e4), [rows, d], 'f32');
+    const dy = upload(device, normal(rows * d, 42), [rows, d], 'f32');
+    const w = upload(device, uniform(d, 43, 0.5, 1.5), [d], 'f32');
+    const r = layerNormBackward(x.t, dy.t, { eps: 1e-6, weight: w.t });
+    const want = layerNormBackwardRef(x.stored, d, 1e-6, dy.stored, w.stored);
+    // The f32 row mean itself carries ~ulp(1e4)/2 = 5e-4 rounding: xhat is good to ~1e-3.
+    expectClose(await r.dx.read(), want.dx, { rtol: 1e-3, atol: 1e-4 }, 'dx');
+    expectClose(await r.dweight!.read(), want.dweight!, { rtol: 1e-3, atol: 1e-3 }, 'dweight');
+  });
+
   it('adds into existing gradients with accumulate', async () => {
     const [rows, d] = [37, 19];
     const x = upload(device, normal(rows * d, 1), [rows, d], 'f32');
