@@ -30,21 +30,25 @@ const UP = 1u;
 @group(0) @binding(2) var<storage, read> w: array<{{T}}>;
 @group(0) @binding(3) var<storage, read_write> dx: array<{{T}}>;
 
-/** dX at (iy, ix) of the (upsampled) input plane of channel ci of item n. */
+/** dX at (iy, ix) of the (upsampled) input plane of channel ci of item n: taps outer (their validity once), channels inner. */
 fn dxAt(n: u32, ci: u32, iy: i32, ix: i32) -> f32 {
   let s = i32(p.stride);
+  let plane = p.Ho * p.Wo;
+  let wStep = p.Cin * KH * KW;
   var acc = 0.0;
-  for (var co = 0u; co < p.Cout; co++) {
-    let dyBase = (n * p.Cout + co) * p.Ho;
-    let wBase = (co * p.Cin + ci) * KH;
-    for (var ky = 0u; ky < KH; ky++) {
-      let ty = iy + i32(p.top) - i32(ky);
-      if (ty < 0 || ty % s != 0 || u32(ty / s) >= p.Ho) { continue; }
-      let oy = u32(ty / s);
-      for (var kx = 0u; kx < KW; kx++) {
-        let tx = ix + i32(p.left) - i32(kx);
-        if (tx < 0 || tx % s != 0 || u32(tx / s) >= p.Wo) { continue; }
-        acc += f32(dy[(dyBase + oy) * p.Wo + u32(tx / s)]) * f32(w[(wBase + ky) * KW + kx]);
+  for (var ky = 0u; ky < KH; ky++) {
+    let ty = iy + i32(p.top) - i32(ky);
+    if (ty < 0 || ty % s != 0 || u32(ty / s) >= p.Ho) { continue; }
+    let oy = u32(ty / s);
+    for (var kx = 0u; kx < KW; kx++) {
+      let tx = ix + i32(p.left) - i32(kx);
+      if (tx < 0 || tx % s != 0 || u32(tx / s) >= p.Wo) { continue; }
+      var di = (n * p.Cout * p.Ho + oy) * p.Wo + u32(tx / s);
+      var wi = (ci * KH + ky) * KW + kx;
+      for (var co = 0u; co < p.Cout; co++) {
+        acc += f32(dy[di]) * f32(w[wi]);
+        di += plane;
+        wi += wStep;
       }
     }
   }
