@@ -29,6 +29,15 @@ fn gelu_tanh(x: {{F}}) -> {{F}} {
   let u = clamp(0.7978845608028654 * (x + 0.044715 * x * x * x), {{F}}(-15.0), {{F}}(15.0));
   return 0.5 * x * (1.0 + tanh(u));
 }
+// Derivatives (backward ops): silu' = s (1 + x (1 - s)); gelu_tanh' = 0.5 (1 + t) + 0.5 x (1 - t^2) u'(x).
+fn silu_grad(x: {{F}}) -> {{F}} {
+  let s = 1.0 / (1.0 + exp(-x));
+  return s * (1.0 + x * (1.0 - s));
+}
+fn gelu_tanh_grad(x: {{F}}) -> {{F}} {
+  let t = tanh(clamp(0.7978845608028654 * (x + 0.044715 * x * x * x), {{F}}(-15.0), {{F}}(15.0)));
+  return 0.5 * (1.0 + t) + 0.5 * x * (1.0 - t * t) * 0.7978845608028654 * (1.0 + 0.134145 * x * x);
+}
 fn quick_gelu(x: {{F}}) -> {{F}} { return x / (1.0 + exp(-1.702 * x)); }
 // erf by Abramowitz & Stegun 7.1.26 (|error| <= 1.5e-7), odd extension.
 fn erf_as(x: {{F}}) -> {{F}} {

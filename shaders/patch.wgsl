@@ -7,7 +7,9 @@
 // Contract (engine/ops/patch.ts):
 //   binding 0: Params { n (= F*C*H*W), C, H, W, P } (uniform); binding 1: x T; binding 2: out T
 //   grid: ceil(n / 256) workgroups of 256, folded into 2-D (linear id = wid.x + wid.y * nwg.x)
-// Preconditions: H and W multiples of P. Defines: T (f32 | f16). Entries: patchify, unpatchify.
+// SWAP exchanges the token channel orders ((c, p, q) <-> (p, q, c)), which turns each entry into the other's
+// backward: unpatchify + SWAP = patchify's backward, patchify + SWAP = unpatchify's backward (both ops only move values).
+// Preconditions: H and W multiples of P. Defines: T (f32 | f16), SWAP. Entries: patchify, unpatchify.
 
 struct Params { n: u32, C: u32, H: u32, W: u32, P: u32 }
 
@@ -21,7 +23,11 @@ fn patchify(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec
   if (o >= p.n) { return; }
   let P = p.P; let w = p.W / P; let K = p.C * P * P; let L = (p.H / P) * w;
   let k = o % K; let t = o / K; let l = t % L; let f = t / L;
+//#if SWAP
+  let i = k / (P * p.C); let j = (k / p.C) % P; let c = k % p.C;
+//#else
   let c = k / (P * P); let i = (k / P) % P; let j = k % P;
+//#endif
   let y = (l / w) * P + i; let xx = (l % w) * P + j;
   out[o] = x[((f * p.C + c) * p.H + y) * p.W + xx];
 }
@@ -33,5 +39,9 @@ fn unpatchify(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: v
   let P = p.P; let w = p.W / P; let L = (p.H / P) * w;
   let xx = o % p.W; let t = o / p.W; let y = t % p.H; let t2 = t / p.H; let c = t2 % p.C; let f = t2 / p.C;
   let l = (y / P) * w + xx / P;
+//#if SWAP
+  out[o] = x[(f * L + l) * (P * P * p.C) + (c * P + y % P) * P + xx % P];
+//#else
   out[o] = x[(f * L + l) * (P * P * p.C) + ((y % P) * P + xx % P) * p.C + c];
+//#endif
 }

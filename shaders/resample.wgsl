@@ -3,7 +3,9 @@
 // Contract (engine/ops/conv2d.ts, upsampleNearest2x):
 //   binding 0: Params { n (= R*4*H*W), H, W }; binding 1: x T; binding 2: out T
 //   grid: ceil(n / 256) workgroups of 256, folded into 2-D (linear id = wid.x + wid.y * nwg.x)
-// Defines: T (f32 | f16).
+// BACKWARD: the backward of that upsampling, dx [R, H, W] from dy [R, 2H, 2W]: one thread per dx element adds its
+//   2x2 block of dy (in row order); n then counts dx elements (R*H*W), binding 1 is dy and binding 2 dx.
+// Defines: T (f32 | f16), BACKWARD.
 
 struct Params { n: u32, H: u32, W: u32 }
 
@@ -15,10 +17,19 @@ struct Params { n: u32, H: u32, W: u32 }
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) li: u32) {
   let o = (wid.x + wid.y * nwg.x) * 256u + li;
   if (o >= p.n) { return; }
+//#if BACKWARD
+  let ix = o % p.W;
+  let iy = (o / p.W) % p.H;
+  let r = o / (p.W * p.H);
+  let top = (r * 2u * p.H + 2u * iy) * 2u * p.W + 2u * ix;
+  let bottom = top + 2u * p.W;
+  out[o] = {{T}}(f32(x[top]) + f32(x[top + 1u]) + f32(x[bottom]) + f32(x[bottom + 1u]));
+//#else
   let W2 = 2u * p.W;
   let ox = o % W2;
   let t = o / W2;
   let oy = t % (2u * p.H);
   let r = t / (2u * p.H);
   out[o] = x[(r * p.H + oy / 2u) * p.W + ox / 2u];
+//#endif
 }

@@ -9,7 +9,7 @@
 //   binding 1: x [.., D] vec2<T> (read_write when INPLACE); binding 2: pos [npos] TP; binding 3: freq [hd/2] f32;
 //   binding 4: out (absent when INPLACE)
 //   grid: ceil(npairs / 256) workgroups of 256 (one thread per pair), folded into 2-D.
-// Defines: T (f32 | f16), TP (u32 | i32 | f32), INPLACE.
+// Defines: T (f32 | f16), TP (u32 | i32 | f32), INPLACE, INVERSE (rotate by -a: the backward, R^T dy).
 
 struct Params { npairs: u32, half_d: u32, half_hd: u32, inner: u32, npos: u32 }
 
@@ -36,7 +36,11 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, 
   let j = (q % p.half_d) % p.half_hd;
   let a = reduce_2pi(f32(pos[(row / p.inner) % p.npos]) * freq[j]);
   let c = cos(a);
+//#if INVERSE
+  let s = -sin(a);
+//#else
   let s = sin(a);
+//#endif
   let v = vec2f(x[q]);
   let r = vec2<{{T}}>(vec2f(v.x * c - v.y * s, v.x * s + v.y * c));
 //#if INPLACE

@@ -69,6 +69,9 @@ export function elementwiseRef(op: ElementwiseOp, inputs: ArrayLike<number>[], a
       case 'axpby': out[i] = alpha * x + beta * y; break;
       case 'modulate': out[i] = x * (1 + y) + z; break;
       case 'gated_add': out[i] = x + y * z; break;
+      case 'silu_backward': out[i] = y * siluGradRef(x); break;
+      case 'gelu_tanh_backward': out[i] = y * geluTanhGradRef(x); break;
+      case 'mul_1p': out[i] = x * (1 + y); break;
     }
   }
   return out;

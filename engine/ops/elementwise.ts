@@ -28,12 +28,18 @@ export const ELEMENTWISE_EXPR = {
   gated_add: 'x + y * z',
   /** alpha * x + beta * y. */
   axpby: 'p.alpha * x + p.beta * y',
+  /** Backwards (engine/ops/elementwise-backward.ts), x = the forward input, y = dy: dy * f'(x). */
+  silu_backward: 'y * silu_grad(x)',
+  gelu_tanh_backward: 'y * gelu_tanh_grad(x)',
+  /** x * (1 + y): the gradient through modulate's scale (x = dy, y = scale). */
+  mul_1p: 'x * (1.0 + y)',
 } as const;
 
 export type ElementwiseOp = keyof typeof ELEMENTWISE_EXPR;
 
 const ARITY: Record<ElementwiseOp, 1 | 2 | 3> = {
   copy: 1, scale: 1, silu: 1, gelu_tanh: 1, quick_gelu: 1, gelu_erf: 1, relu: 1, exp: 1, add: 2, sub: 2, mul: 2, axpby: 2, modulate: 3, gated_add: 3,
+  silu_backward: 2, gelu_tanh_backward: 2, mul_1p: 2,
 };
 
 export interface ElementwiseOptions {

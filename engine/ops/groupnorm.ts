@@ -62,25 +62,43 @@ export function groupNorm(x: Tensor, groups: number, eps: number, weight: Tensor
   if (out.buffer === x.buffer) throw new ShapeError('groupNorm: out must not alias x; pass a fresh tensor');
   if (x.numel === 0) return out;
 
+  const { stats, params, common, maxWg } = groupNormStats(x, n, c, groups, eps, weight?.dtype ?? 'f32', opts.variant);
+  const applyVec: 1 | 4 = s % 4 === 0 ? 4 : 1;
+
+  // Planes of fewer than 512 loads would leave most of a per-plane workgroup idle: use the flat apply grid (also
+  // when the planes do not fit one grid dimension).
+  const flat = s / applyVec < 512 || n * c > maxWg;
+  device.dispatch({
+    op: 'groupNorm', kernel: 'groupnorm',
+    defines: { ...common, APPLY: true, VEC: applyVec, VEC4: applyVec === 4, AFFINE: !!weight, SILU: !!opts.silu, FLAT: flat },
+    params: params(applyVec), bindings: weight && bias ? [x, stats, weight, bias, out] : [x, stats, out],
+    workgroups: flat ? grid2D(ceilDiv(x.numel / applyVec, APPLY_TILE), maxWg) : [ceilDiv(s / applyVec, APPLY_TILE), n * c],
+  });
+  stats.dispose();
+  return out;
+}
+
+/**
+ * The STATS and COMBINE stages: {mean, rstd} per (item, group) as a [N*G, 2] f32 tensor (the caller disposes it);
+ * also what groupNormBackward recomputes. Returns the stage parameters the APPLY stage shares.
+ */
+export function groupNormStats(x: Tensor, n: number, c: number, groups: number, eps: number, weightDType: string, variant?: string) {
+  const device = x.device;
+  const s = x.numel / Math.max(n * c, 1);
   const envName = typeof process !== 'undefined' ? process.env?.PARALLAX_KERNEL_GROUPNORM : undefined;
-  const v = !opts.variant && !envName && isCpuAdapter(device)
+  const v = !variant && !envName && isCpuAdapter(device)
     ? pickVariant<GroupNormSpec>('groupnorm', device, 'groupnorm_narrow')
-    : pickVariant<GroupNormSpec>('groupnorm', device, opts.variant);
+    : pickVariant<GroupNormSpec>('groupnorm', device, variant);
   const cpg = c / groups;
   const groupLen = cpg * s;
   const ng = n * groups;
   const maxWg = device.caps.maxComputeWorkgroupsPerDimension;
   const statVec: 1 | 4 = groupLen % 4 === 0 ? 4 : 1;
-  const applyVec: 1 | 4 = s % 4 === 0 ? 4 : 1;
   const groupLenV = groupLen / statVec;
   const chunks = ceilDiv(groupLenV, v.spec.chunkLoads);
   const params = (vec: number) => [u32(groupLenV), u32(v.spec.chunkLoads), u32(chunks), u32(ng), u32(s), u32(c), u32(cpg),
     u32(x.numel / vec), f32(eps), f32(groupLen)];
-  const common = { T: x.dtype, TW: weight?.dtype ?? 'f32', WG: v.spec.threads };
-
-  // Planes of fewer than 512 loads would leave most of a per-plane workgroup idle: use the flat apply grid (also
-  // when the planes do not fit one grid dimension).
-  const flat = s / applyVec < 512 || n * c > maxWg;
+  const common = { T: x.dtype, TW: weightDType, WG: v.spec.threads };
   const partials = Tensor.empty(device, [ng * chunks, 4], 'f32', 'groupNorm partials');
   const stats = Tensor.empty(device, [ng, 2], 'f32', 'groupNorm stats');
   device.dispatch({
@@ -91,13 +109,6 @@ export function groupNorm(x: Tensor, groups: number, eps: number, weight: Tensor
     op: 'groupNorm', kernel: 'groupnorm', defines: { ...common, COMBINE: true, VEC: 1, VEC4: false },
     params: params(1), bindings: [partials, stats], workgroups: grid2D(ng, maxWg),
   });
-  device.dispatch({
-    op: 'groupNorm', kernel: 'groupnorm',
-    defines: { ...common, APPLY: true, VEC: applyVec, VEC4: applyVec === 4, AFFINE: !!weight, SILU: !!opts.silu, FLAT: flat },
-    params: params(applyVec), bindings: weight && bias ? [x, stats, weight, bias, out] : [x, stats, out],
-    workgroups: flat ? grid2D(ceilDiv(x.numel / applyVec, APPLY_TILE), maxWg) : [ceilDiv(s / applyVec, APPLY_TILE), n * c],
-  });
   partials.dispose();
-  stats.dispose();
-  return out;
+  return { stats, params, common, maxWg };
 }

@@ -101,7 +101,8 @@ function rowNorm(op: 'layernorm' | 'rmsnorm', x: Tensor, eps: number, weight: Te
   return out;
 }
 
-function modulationLayout(op: string, shape: readonly number[], rows: number, d: number, mod: Modulation) {
+/** Checks a modulation against x and returns its layout (shared with the backward in norm-backward.ts). */
+export function modulationLayout(op: string, shape: readonly number[], rows: number, d: number, mod: Modulation) {
   const { scale, shift } = mod;
   const scaleOff = mod.scaleOffset ?? 0;
   const shiftOff = mod.shiftOffset ?? 0;

@@ -24,15 +24,15 @@ function checkOut(op: string, x: Tensor, shape: number[], out?: Tensor): Tensor 
   return out;
 }
 
-function run(entry: 'patchify' | 'unpatchify', x: Tensor, out: Tensor, C: number, H: number, W: number, P: number): Tensor {
+function run(entry: 'patchify' | 'unpatchify', x: Tensor, out: Tensor, C: number, H: number, W: number, P: number, swap = false): Tensor {
   const n = out.numel;
   const device = x.device;
   if (x.dtype !== 'f32' && x.dtype !== 'f16') throw new ShapeError(`${entry}: dtype must be f32 or f16, got ${x.dtype}`);
   device.dispatch({
-    op: entry,
+    op: swap ? `${entry === 'patchify' ? 'unpatchify' : 'patchify'}_backward` : entry,
     kernel: 'patch',
     entry,
-    defines: { T: x.dtype },
+    defines: { T: x.dtype, SWAP: swap },
     params: [u32(n), u32(C), u32(H), u32(W), u32(P)],
     bindings: [x, out],
     workgroups: grid2D(ceilDiv(n, 256), device.caps.maxComputeWorkgroupsPerDimension),
@@ -63,4 +63,26 @@ export function unpatchify(x: Tensor, h: number, w: number, opts: PatchOptions =
   const C = K / (P * P);
   const out = checkOut('unpatchify', x, [F, C, h * P, w * P], opts.out);
   return run('unpatchify', x, out, C, h * P, w * P, P);
+}
+
+/** Backward of patchify: dy [F, (H/P)*(W/P), C*P*P] (channel order (c, p, q)) -> dx [F, C, H, W]. */
+export function patchifyBackward(dy: Tensor, H: number, W: number, opts: PatchOptions = {}): Tensor {
+  const P = opts.patch ?? 2;
+  if (dy.shape.length !== 3) throw new ShapeError(`patchify_backward: dy must be [F, h*w, C*P*P], got [${dy.shape.join(', ')}]`);
+  const [F, L, K] = dy.shape as [number, number, number];
+  if (!(P >= 1) || H % P || W % P) throw new ShapeError(`patchify_backward: H=${H} and W=${W} must be multiples of the patch size ${P}`);
+  if (L !== (H / P) * (W / P) || K % (P * P)) throw new ShapeError(`patchify_backward: dy [${dy.shape.join(', ')}] does not come from frames of ${H}x${W} with patch ${P}`);
+  const C = K / (P * P);
+  const out = checkOut('patchify_backward', dy, [F, C, H, W], opts.out);
+  return run('unpatchify', dy, out, C, H, W, P, true);
+}
+
+/** Backward of unpatchify: dy [F, C, h*P, w*P] -> dx [F, h*w, P*P*C] (channel order (p, q, c)). */
+export function unpatchifyBackward(dy: Tensor, opts: PatchOptions = {}): Tensor {
+  const P = opts.patch ?? 2;
+  if (dy.shape.length !== 4) throw new ShapeError(`unpatchify_backward: dy must be [F, C, H, W], got [${dy.shape.join(', ')}]`);
+  const [F, C, H, W] = dy.shape as [number, number, number, number];
+  if (!(P >= 1) || H % P || W % P) throw new ShapeError(`unpatchify_backward: H=${H} and W=${W} must be multiples of the patch size ${P}`);
+  const out = checkOut('unpatchify_backward', dy, [F, (H / P) * (W / P), C * P * P], opts.out);
+  return run('patchify', dy, out, C, H, W, P, true);
 }

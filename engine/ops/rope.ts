@@ -21,6 +21,8 @@ export interface RopeOptions {
   theta?: number;
   /** Rotate x itself. */
   inPlace?: boolean;
+  /** Rotate by the negative angle: the backward (dx = R^T dy), see ropeBackward. */
+  inverse?: boolean;
   out?: Tensor;
 }
 
@@ -68,11 +70,16 @@ export function rope(x: Tensor, opts: RopeOptions): Tensor {
   device.dispatch({
     op: 'rope',
     kernel: 'rope',
-    defines: { T: x.dtype, TP: pos.dtype, INPLACE: !!opts.inPlace },
+    defines: { T: x.dtype, TP: pos.dtype, INPLACE: !!opts.inPlace, INVERSE: !!opts.inverse },
     params: [u32(npairs), u32(D / 2), u32(hd / 2), u32(inner), u32(npos)],
     bindings: opts.inPlace ? [x, pos, frequencies(device, hd, opts.theta ?? 1e6)] : [x, pos, frequencies(device, hd, opts.theta ?? 1e6), out],
     workgroups: grid2D(ceilDiv(npairs, 256), device.caps.maxComputeWorkgroupsPerDimension),
   });
   if (owned) pos.dispose();
   return out;
+}
+
+/** Backward of rope(x, opts) for dy: the rotation by the negative angle (the rotation's transpose). */
+export function ropeBackward(dy: Tensor, opts: Omit<RopeOptions, 'inverse'>): Tensor {
+  return rope(dy, { ...opts, inverse: true });
 }

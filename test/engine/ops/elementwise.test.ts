@@ -8,7 +8,7 @@ import { expectClose, tol } from '../../helpers/compare.js';
 import { testDTypes, testDevice, upload } from '../../helpers/gpu.js';
 import { normal } from '../../helpers/random.js';
 
-const ARITY: Record<string, number> = { add: 2, sub: 2, mul: 2, axpby: 2, modulate: 3, gated_add: 3 };
+const ARITY: Record<string, number> = { add: 2, sub: 2, mul: 2, axpby: 2, modulate: 3, gated_add: 3, silu_backward: 2, gelu_tanh_backward: 2, mul_1p: 2 };
 const dtypes = await testDTypes();
 
 describe('elementwise', () => {
