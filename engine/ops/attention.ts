@@ -1,6 +1,7 @@
 // Scaled dot-product attention on strided sequence views: softmax(Q K^T * scale + bias + mask) V per head, with
-// variants attention_flash (tiled online softmax), attention_rows (short key sequences) and attention_naive.
-// Kernels: shaders/attention_{flash,rows,naive}.wgsl; layout descriptors in ./attention-layout.ts.
+// variants attention_flash_rb / attention_flash_rb_wg (register-blocked flash), attention_flash (tiled online
+// softmax), attention_rows (one query per thread) and attention_naive (reference).
+// Kernels: shaders/attention_{flash_rb,flash,rows,naive}.wgsl; layout descriptors in ./attention-layout.ts.
 
 import { u32, f32, type Device } from '../gpu/device.js';
 import { ShapeError } from '../gpu/errors.js';
@@ -28,6 +29,18 @@ export interface AttentionOptions {
   out?: AttentionInput;
   /** Force a variant by name (else PARALLAX_KERNEL_ATTENTION, else chosen by shape). */
   variant?: string;
+  /** Tile settings of the register-blocked variants (benchmarks, autotuner); default: the variant's spec. */
+  tiles?: Partial<BlockTiles>;
+}
+
+/** Tile settings of the register-blocked kernel (shaders/attention_flash_rb.wgsl), fixed at pipeline creation. */
+export interface BlockTiles {
+  /** Queries per invocation (QPI): rows of Q, O and the scores held in registers by one invocation. */
+  queriesPerInvocation: number;
+  /** Keys per block (BK): scores computed into registers, one softmax rescale per block. */
+  keyBlock: number;
+  /** Invocations per workgroup (WG); a workgroup covers WG * QPI queries of one (batch, head). */
+  workgroup: number;
 }
 
 /** The problem a variant is asked to solve (for variant selection). */
@@ -48,14 +61,18 @@ export interface AttentionVariantSpec {
   /** WGSL file stem in shaders/. */
   kernel: string;
   /** 'tile': one workgroup per block of queries of one (batch, head) (tiled kernels, defines BQ/BK/TPR/WG);
-   *  'row': one thread per (batch, head, query), workgroups of 64. */
-  grid: 'tile' | 'row';
+   *  'row': one thread per (batch, head, query), workgroups of 64;
+   *  'block': register-blocked, WG invocations x QPI queries of one (batch, head) per workgroup (defines QPI/BK/WG
+   *  from `tiles`). */
+  grid: 'tile' | 'row' | 'block';
   /** Needs vec4-aligned views (else the wrapper falls back to an unaligned variant). */
   vec4: boolean;
   /** Preferred for this problem when no variant is forced (default: always suitable). */
   suits?: (p: AttentionProblem) => boolean;
   /** Extra defines for the kernel. */
-  defines?: Record<string, number>;
+  defines?: Record<string, number | boolean>;
+  /** grid 'block': the tile settings for this problem (AttentionOptions.tiles overrides them field by field). */
+  tiles?: (p: AttentionProblem) => BlockTiles;
 }
 
 const OP = 'attention';
@@ -65,6 +82,33 @@ registerVariant<AttentionVariantSpec>({ op: OP, name: 'attention_flash', spec: {
 registerVariant<AttentionVariantSpec>({
   op: OP, name: 'attention_rows', priority: 20,
   spec: { kernel: 'attention_rows', grid: 'row', vec4: true, suits: (p) => p.sk <= 64 || p.cpu },
+});
+// Register-blocked flash (shaders/attention_flash_rb.wgsl, docs/kernels/attention.md): attention_flash_rb reads K/V
+// at uniform addresses straight from global memory (best measured on lavapipe: the CPU default);
+// attention_flash_rb_wg stages each key block in workgroup memory (the GPU default for Sk > 64, not yet measured on
+// a GPU). Tiles per problem below; AttentionOptions.tiles (benchmarks, autotuner) overrides them.
+/** Head dims up to this keep the register-blocked kernels' query rows and accumulators in registers. */
+const RB_MAX_HD = 128;
+const QPI_CPU = 4;
+/** Invocations per workgroup for `qpi` queries each: `max`, or fewer (a multiple of `min`) when Sq is short. */
+function fitWorkgroup(sq: number, qpi: number, min: number, max: number): number {
+  return Math.min(max, min * Math.ceil(Math.ceil(sq / qpi) / min));
+}
+registerVariant<AttentionVariantSpec>({
+  op: OP, name: 'attention_flash_rb', priority: 30,
+  spec: {
+    kernel: 'attention_flash_rb', grid: 'block', vec4: true, defines: { STAGE: false },
+    suits: (p) => p.headDim <= RB_MAX_HD && p.cpu,
+    tiles: (p) => ({ queriesPerInvocation: QPI_CPU, keyBlock: 16, workgroup: fitWorkgroup(p.sq, QPI_CPU, 8, 64) }),
+  },
+});
+registerVariant<AttentionVariantSpec>({
+  op: OP, name: 'attention_flash_rb_wg', priority: 15,
+  spec: {
+    kernel: 'attention_flash_rb', grid: 'block', vec4: true, defines: { STAGE: true },
+    suits: (p) => p.headDim <= RB_MAX_HD && !p.cpu,
+    tiles: (p) => { const qpi = p.headDim <= 32 ? 2 : 1; return { queriesPerInvocation: qpi, keyBlock: 16, workgroup: fitWorkgroup(p.sq, qpi, 32, 128) }; },
+  },
 });
 
 /**
@@ -83,6 +127,23 @@ export function flashTiles(headDim: number, budgetBytes: number, maxThreads = 25
     throw new ShapeError(`attention_flash: head dim ${headDim} needs ${bytes(BK)} bytes of workgroup memory, above the device's ${budgetBytes}; use variant attention_naive or attention_rows.`);
   }
   return { BQ, BK, WG };
+}
+
+/** The register-blocked kernel's tiles for this problem: the spec's, overridden by `over`, checked against limits. */
+export function blockTiles(name: string, spec: AttentionVariantSpec, p: AttentionProblem, over: Partial<BlockTiles> | undefined, device: Device): BlockTiles {
+  const t: BlockTiles = { ...(spec.tiles?.(p) ?? { queriesPerInvocation: 1, keyBlock: 8, workgroup: 64 }), ...(over ?? {}) };
+  for (const [key, x] of Object.entries(t)) {
+    if (!Number.isInteger(x) || x < 1) throw new ShapeError(`attention: ${name} tile ${key} must be a positive integer, got ${x}`);
+  }
+  if (t.workgroup > device.caps.maxComputeInvocationsPerWorkgroup) {
+    throw new ShapeError(`attention: ${name} workgroup ${t.workgroup} exceeds the device's ${device.caps.maxComputeInvocationsPerWorkgroup} invocations; pick a smaller tiles.workgroup`);
+  }
+  const staged = spec.defines?.STAGE === true;
+  const bytes = 2 * 16 * t.keyBlock * (p.headDim / 4);
+  if (staged && bytes > device.caps.maxComputeWorkgroupStorageSize) {
+    throw new ShapeError(`attention: ${name} stages ${bytes} bytes of K/V per block (keyBlock ${t.keyBlock} x head dim ${p.headDim}), above the device's ${device.caps.maxComputeWorkgroupStorageSize}; pick a smaller tiles.keyBlock`);
+  }
+  return t;
 }
 
 /**
@@ -197,7 +258,12 @@ export function attention(qIn: AttentionInput, kIn: AttentionInput, vIn: Attenti
   };
   let groups: number;
   let qBlocks = 1;
-  if (spec.grid === 'tile') {
+  if (spec.grid === 'block') {
+    const t = blockTiles(variant.name, spec, prob, opts.tiles, device);
+    Object.assign(defines, { QPI: t.queriesPerInvocation, BK: t.keyBlock, WG: t.workgroup });
+    qBlocks = ceilDiv(Sq, t.workgroup * t.queriesPerInvocation);
+    groups = B * H * qBlocks;
+  } else if (spec.grid === 'tile') {
     const tiles = flashTiles(hd, device.caps.maxComputeWorkgroupStorageSize, Math.min(256, device.caps.maxComputeInvocationsPerWorkgroup));
     Object.assign(defines, tiles);
     qBlocks = ceilDiv(Sq, tiles.BQ);
