@@ -84,7 +84,7 @@ registerVariant<AttentionVariantSpec>({
   spec: { kernel: 'attention_rows', grid: 'row', vec4: true, suits: (p) => p.sk <= 64 || p.cpu },
 });
 // Register-blocked flash (shaders/attention_flash_rb.wgsl, docs/kernels/attention.md): attention_flash_rb reads K/V
-// at uniform addresses straight from global memory (best measured on lavapipe: the CPU default);
+// at uniform addresses straight from global memory (best measured on lavapipe for Sk > 64: the CPU default there);
 // attention_flash_rb_wg stages each key block in workgroup memory (the GPU default for Sk > 64, not yet measured on
 // a GPU). Tiles per problem below; AttentionOptions.tiles (benchmarks, autotuner) overrides them.
 /** Head dims up to this keep the register-blocked kernels' query rows and accumulators in registers. */
@@ -98,7 +98,7 @@ registerVariant<AttentionVariantSpec>({
   op: OP, name: 'attention_flash_rb', priority: 30,
   spec: {
     kernel: 'attention_flash_rb', grid: 'block', vec4: true, defines: { STAGE: false },
-    suits: (p) => p.headDim <= RB_MAX_HD && p.cpu,
+    suits: (p) => p.headDim <= RB_MAX_HD && p.cpu && p.sk > 64,
     tiles: (p) => ({ queriesPerInvocation: QPI_CPU, keyBlock: 16, workgroup: fitWorkgroup(p.sq, QPI_CPU, 8, 64) }),
   },
 });
@@ -106,7 +106,7 @@ registerVariant<AttentionVariantSpec>({
   op: OP, name: 'attention_flash_rb_wg', priority: 15,
   spec: {
     kernel: 'attention_flash_rb', grid: 'block', vec4: true, defines: { STAGE: true },
-    suits: (p) => p.headDim <= RB_MAX_HD && !p.cpu,
+    suits: (p) => p.headDim <= RB_MAX_HD && !p.cpu && p.sk > 64,
     tiles: (p) => { const qpi = p.headDim <= 32 ? 2 : 1; return { queriesPerInvocation: qpi, keyBlock: 16, workgroup: fitWorkgroup(p.sq, qpi, 32, 128) }; },
   },
 });
