@@ -7,6 +7,8 @@ import { u32, f32, type Device } from '../gpu/device.js';
 import { ShapeError } from '../gpu/errors.js';
 import { ceilDiv, grid2D } from '../gpu/grid.js';
 import { Tensor } from '../tensor.js';
+import { stridedCopy } from './layout.js';
+import { matmul } from './matmul.js';
 import { asView, vec4Aligned, viewExtent, type AttentionInput, type SeqView } from './attention-layout.js';
 import { pickVariant, registerVariant, variants, type Variant } from './registry.js';
 
@@ -63,8 +65,10 @@ export interface AttentionVariantSpec {
   /** 'tile': one workgroup per block of queries of one (batch, head) (tiled kernels, defines BQ/BK/TPR/WG);
    *  'row': one thread per (batch, head, query), workgroups of 64;
    *  'block': register-blocked, WG invocations x QPI queries of one (batch, head) per workgroup (defines QPI/BK/WG
-   *  from `tiles`). */
-  grid: 'tile' | 'row' | 'block';
+   *  from `tiles`);
+   *  'matmul': no attention kernel of its own: per query batch and chunk of heads, QK^T and PV on the matmul op with
+   *  the masked softmax of shaders/attention_softmax.wgsl in between (`kernel` names that softmax). */
+  grid: 'tile' | 'row' | 'block' | 'matmul';
   /** Needs vec4-aligned views (else the wrapper falls back to an unaligned variant). */
   vec4: boolean;
   /** Preferred for this problem when no variant is forced (default: always suitable). */
@@ -110,6 +114,52 @@ registerVariant<AttentionVariantSpec>({
     tiles: (p) => { const qpi = p.headDim <= 32 ? 2 : 1; return { queriesPerInvocation: qpi, keyBlock: 16, workgroup: fitWorkgroup(p.sq, qpi, 32, 128) }; },
   },
 });
+// The matmul route (measured 1.35x attention_flash_rb on lavapipe's spatial shape, level on cross): chosen on CPU
+// adapters for long key sets; on GPUs only when forced until measured there. Needs Sq*Sk*4 bytes of scores per head.
+registerVariant<AttentionVariantSpec>({
+  op: OP, name: 'attention_matmul', priority: 40,
+  spec: { kernel: 'attention_softmax', grid: 'matmul', vec4: false, suits: (p) => p.cpu && p.sk > 512 && p.sq > 512 },
+});
+
+/**
+ * Attention of the matmul route: for each query batch b and chunk of heads, gathers Q, K, V into [heads, S, hd]
+ * scratch tensors, scores = Q K^T (f32) on the matmul op, the masked softmax in place, O = P V on the matmul op,
+ * scattered into the output view. Scratch is released after a flush (the pool may destroy idle buffers).
+ */
+function attentionMatmul(q: SeqView, k: SeqView, v: SeqView, out: SeqView, H: number, hd: number, opts: AttentionOptions, biasBS: number, maskBS: number): void {
+  const device = q.tensor.device;
+  const dtype = q.tensor.dtype;
+  const [B, Sq, Sk] = [q.batch, q.seq, k.seq];
+  const headBytes = Sq * Sk * 4;
+  const limit = device.caps.maxStorageBufferBindingSize;
+  if (headBytes > limit) {
+    throw new ShapeError(`attention: attention_matmul needs ${headBytes} bytes of scores per head (${Sq} x ${Sk} f32), above the device's ${limit}; use attention_flash_rb or attention_rows.`);
+  }
+  const hc = Math.max(1, Math.min(H, Math.floor(limit / headBytes), Math.floor((256 << 20) / headBytes)));
+  const scale = opts.scale ?? 1 / Math.sqrt(hd);
+  const gather = (x: SeqView, b: number, h0: number, n: number, seq: number): Tensor => {
+    const t = Tensor.empty(device, [n, seq, hd], dtype, 'attention_matmul scratch');
+    const bs = x.batch === 1 ? 0 : x.batchStride;
+    return stridedCopy(x.tensor, t, { shape: [n, seq, hd], srcStrides: [hd, x.seqStride, 1], srcOffset: (x.offset ?? 0) + b * bs + h0 * hd, dstStrides: [seq * hd, hd, 1] }, 'attention_matmul gather');
+  };
+  for (let b = 0; b < B; b++) {
+    for (let h0 = 0; h0 < H; h0 += hc) {
+      const n = Math.min(hc, H - h0);
+      const [qh, kh, vh] = [gather(q, b, h0, n, Sq), gather(k, b, h0, n, Sk), gather(v, b, h0, n, Sk)];
+      const scores = matmul(qh, kh, { transposeB: true, dtype: 'f32' });
+      device.dispatch({
+        op: OP, kernel: 'attention_softmax', defines: { HAS_BIAS: !!opts.bias, HAS_MASK: !!opts.mask },
+        params: [u32(n * Sq), u32(Sq), u32(Sk), u32(opts.causal ? 1 : 0), u32(b * biasBS), u32(b * maskBS), f32(scale), u32(0)],
+        bindings: [scores, ...(opts.bias ? [opts.bias] : []), ...(opts.mask ? [opts.mask] : [])],
+        workgroups: grid2D(ceilDiv(n * Sq, 64), device.caps.maxComputeWorkgroupsPerDimension),
+      });
+      const oh = matmul(scores, vh, { dtype });
+      stridedCopy(oh, out.tensor, { shape: [n, Sq, hd], srcStrides: [Sq * hd, hd, 1], dstStrides: [hd, out.seqStride, 1], dstOffset: (out.offset ?? 0) + b * out.batchStride + h0 * hd }, 'attention_matmul scatter');
+      device.flush();
+      for (const t of [qh, kh, vh, scores, oh]) t.dispose();
+    }
+  }
+}
 
 /**
  * Tile sizes of the tiled kernel: one thread per (query, vec4 column), so WG = BQ * headDim/4 (at most maxThreads);
@@ -256,6 +306,10 @@ export function attention(qIn: AttentionInput, kIn: AttentionInput, vIn: Attenti
   const defines: Record<string, string | number | boolean> = {
     ZERO: dynamicLoops(device) ? 'p.zero' : '0u', T: dtype, HD: hd, HAS_BIAS: !!opts.bias, HAS_MASK: !!opts.mask, ...(spec.defines ?? {}),
   };
+  if (spec.grid === 'matmul') {
+    attentionMatmul(q, k, v, out, H, hd, opts, biasBS, maskBS);
+    return out.tensor;
+  }
   let groups: number;
   let qBlocks = 1;
   if (spec.grid === 'block') {

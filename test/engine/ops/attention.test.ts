@@ -1,5 +1,6 @@
 // Attention against the float64 reference: every registered variant, f32 and f16, the three Vchitect layouts
-// (spatial, temporal, cross) plus fused QKV column slices, causal, bias, masks with a fully masked row, long keys.
+// (spatial, temporal, cross) plus fused QKV column slices, causal, bias, masks with a fully masked row, long keys;
+// the register-blocked variants also with small tiles (several query blocks) and constant loop bounds.
 
 import { describe, expect, it } from 'vitest';
 import type { DType } from '../../../engine/dtype.js';
@@ -189,14 +190,16 @@ describe('attention', () => {
     expect(() => attention(t, t, t, { heads: 2, variant: 'attention_flash_rb_wg', tiles: { keyBlock: 1 << 16 } })).toThrow(/workgroup memory|above the device/);
   });
 
-  it('naive handles unaligned head dims and offsets (hd 6, column offset 3)', async () => {
+  it('naive and matmul route handle unaligned head dims and offsets (hd 6, column offset 3)', async () => {
     const H = 2, hd = 6, D = H * hd, B = 2, S = 11;
     const a = upload(device, normal(B * S * (D + 3), 9), [B, S, D + 3], 'f32');
     const q = seqView(a.t, 3);
-    const out = Tensor.empty(device, [B, S, D]).poison();
-    attention(q, q, q, { heads: H, headDim: hd, out });
     const rv = refView(q, a.stored);
-    expectClose(await out.read(), attentionRef(rv, rv, rv, { heads: H, headDim: hd }), tol('f32'), 'unaligned');
+    for (const variant of [undefined, ...attentionVariants(device, false).map((v) => v.name)]) {
+      const out = Tensor.empty(device, [B, S, D]).poison();
+      attention(q, q, q, { heads: H, headDim: hd, out, variant });
+      expectClose(await out.read(), attentionRef(rv, rv, rv, { heads: H, headDim: hd }), tol('f32'), `unaligned ${variant ?? 'default'}`);
+    }
     expect(() => attention(q, q, q, { heads: H, headDim: hd, variant: 'attention_flash' })).toThrow(/multiples of 4/);
   });
 
