@@ -1,7 +1,8 @@
 // Scaled dot-product attention on strided sequence views: softmax(Q K^T * scale + bias + mask) V per head, with
-// variants attention_flash_rb / attention_flash_rb_wg (register-blocked flash), attention_flash (tiled online
-// softmax), attention_rows (one query per thread) and attention_naive (reference).
-// Kernels: shaders/attention_{flash_rb,flash,rows,naive}.wgsl; layout descriptors in ./attention-layout.ts.
+// variants attention_matmul (QK^T and PV on the matmul op), attention_flash_rb / attention_flash_rb_wg
+// (register-blocked flash), attention_flash (tiled online softmax), attention_rows (one query per thread) and
+// attention_naive (reference). Kernels: shaders/attention_{softmax,flash_rb,flash,rows,naive}.wgsl; layout
+// descriptors in ./attention-layout.ts.
 
 import { u32, f32, type Device } from '../gpu/device.js';
 import { ShapeError } from '../gpu/errors.js';
