@@ -57,6 +57,8 @@ export interface AttentionProblem {
   aligned: boolean;
   /** The device is an LLVM-based CPU adapter (lavapipe): no workgroup-memory tiling pays off there. */
   cpu: boolean;
+  /** The device's maxStorageBufferBindingSize (bytes). */
+  maxBinding: number;
 }
 
 /** What a registered attention variant declares; the wrapper builds defines and the grid from it. */
@@ -119,7 +121,7 @@ registerVariant<AttentionVariantSpec>({
 // adapters for long key sets; on GPUs only when forced until measured there. Needs Sq*Sk*4 bytes of scores per head.
 registerVariant<AttentionVariantSpec>({
   op: OP, name: 'attention_matmul', priority: 40,
-  spec: { kernel: 'attention_softmax', grid: 'matmul', vec4: false, suits: (p) => p.cpu && p.sk > 512 && p.sq > 512 },
+  spec: { kernel: 'attention_softmax', grid: 'matmul', vec4: false, suits: (p) => p.cpu && p.sk > 512 && p.sq > 512 && p.sq * p.sk * 4 <= p.maxBinding },
 });
 
 /**
@@ -301,6 +303,7 @@ export function attention(qIn: AttentionInput, kIn: AttentionInput, vIn: Attenti
     batch: B, heads: H, headDim: hd, sq: Sq, sk: Sk,
     aligned: hd % 4 === 0 && [q, k, v, out].every(vec4Aligned),
     cpu: cpuAdapter(device),
+    maxBinding: device.caps.maxStorageBufferBindingSize,
   };
   const variant = chooseVariant(device, prob, opts.variant);
   const spec = variant.spec;
