@@ -1,12 +1,16 @@
 // Scaled dot-product attention on strided sequence views: softmax(Q K^T * scale + bias + mask) V per head, with
-// variants attention_flash (tiled online softmax), attention_rows (short key sequences) and attention_naive; optionally
-// also the per-row log-sum-exp that the backward (./attention-backward.ts) needs.
-// Kernels: shaders/attention_{flash,rows,naive}.wgsl; layout descriptors in ./attention-layout.ts.
+// variants attention_matmul (QK^T and PV on the matmul op), attention_flash_rb / attention_flash_rb_wg
+// (register-blocked flash), attention_flash (tiled online softmax), attention_rows (one query per thread) and
+// attention_naive (reference). Kernels: shaders/attention_{softmax,flash_rb,flash,rows,naive}.wgsl; layout
+// descriptors in ./attention-layout.ts. Optionally also the per-row log-sum-exp that the backward
+// (./attention-backward.ts) needs (variants whose spec has lse).
 
 import { u32, f32, type Device } from '../gpu/device.js';
 import { ShapeError } from '../gpu/errors.js';
 import { ceilDiv, grid2D } from '../gpu/grid.js';
 import { Tensor } from '../tensor.js';
+import { stridedCopy } from './layout.js';
+import { matmul } from './matmul.js';
 import { asView, vec4Aligned, viewExtent, type AttentionInput, type SeqView } from './attention-layout.js';
 import { pickVariant, registerVariant, variants, type Variant } from './registry.js';
 
@@ -35,6 +39,18 @@ export interface AttentionOptions {
   lse?: Tensor;
   /** Force a variant by name (else PARALLAX_KERNEL_ATTENTION, else chosen by shape). */
   variant?: string;
+  /** Tile settings of the register-blocked variants (benchmarks, autotuner); default: the variant's spec. */
+  tiles?: Partial<BlockTiles>;
+}
+
+/** Tile settings of the register-blocked kernel (shaders/attention_flash_rb.wgsl), fixed at pipeline creation. */
+export interface BlockTiles {
+  /** Queries per invocation (QPI): rows of Q, O and the scores held in registers by one invocation. */
+  queriesPerInvocation: number;
+  /** Keys per block (BK): scores computed into registers, one softmax rescale per block. */
+  keyBlock: number;
+  /** Invocations per workgroup (WG); a workgroup covers WG * QPI queries of one (batch, head). */
+  workgroup: number;
 }
 
 /** The problem a variant is asked to solve (for variant selection). */
@@ -48,6 +64,8 @@ export interface AttentionProblem {
   aligned: boolean;
   /** The device is an LLVM-based CPU adapter (lavapipe): no workgroup-memory tiling pays off there. */
   cpu: boolean;
+  /** The device's maxStorageBufferBindingSize (bytes). */
+  maxBinding: number;
 }
 
 /** What a registered attention variant declares; the wrapper builds defines and the grid from it. */
@@ -55,14 +73,20 @@ export interface AttentionVariantSpec {
   /** WGSL file stem in shaders/. */
   kernel: string;
   /** 'tile': one workgroup per block of queries of one (batch, head) (tiled kernels, defines BQ/BK/TPR/WG);
-   *  'row': one thread per (batch, head, query), workgroups of 64. */
-  grid: 'tile' | 'row';
+   *  'row': one thread per (batch, head, query), workgroups of 64;
+   *  'block': register-blocked, WG invocations x QPI queries of one (batch, head) per workgroup (defines QPI/BK/WG
+   *  from `tiles`);
+   *  'matmul': no attention kernel of its own: per query batch and chunk of heads, QK^T and PV on the matmul op with
+   *  the masked softmax of shaders/attention_softmax.wgsl in between (`kernel` names that softmax). */
+  grid: 'tile' | 'row' | 'block' | 'matmul';
   /** Needs vec4-aligned views (else the wrapper falls back to an unaligned variant). */
   vec4: boolean;
   /** Preferred for this problem when no variant is forced (default: always suitable). */
   suits?: (p: AttentionProblem) => boolean;
   /** Extra defines for the kernel. */
-  defines?: Record<string, number>;
+  defines?: Record<string, number | boolean>;
+  /** grid 'block': the tile settings for this problem (AttentionOptions.tiles overrides them field by field). */
+  tiles?: (p: AttentionProblem) => BlockTiles;
   /** The kernel writes the per-row log-sum-exp when HAS_LSE is defined (binding LSE_BINDING, after out). */
   lse?: boolean;
 }
@@ -75,6 +99,79 @@ registerVariant<AttentionVariantSpec>({
   op: OP, name: 'attention_rows', priority: 20,
   spec: { kernel: 'attention_rows', grid: 'row', vec4: true, lse: true, suits: (p) => p.sk <= 64 || p.cpu },
 });
+// Register-blocked flash (shaders/attention_flash_rb.wgsl, docs/kernels/attention.md): attention_flash_rb reads K/V
+// at uniform addresses straight from global memory (best measured on lavapipe for Sk > 64: the CPU default there);
+// attention_flash_rb_wg stages each key block in workgroup memory (the GPU default for Sk > 64, not yet measured on
+// a GPU). Tiles per problem below; AttentionOptions.tiles (benchmarks, autotuner) overrides them.
+/** Head dims up to this keep the register-blocked kernels' query rows and accumulators in registers. */
+const RB_MAX_HD = 128;
+const QPI_CPU = 4;
+/** Invocations per workgroup for `qpi` queries each: `max`, or fewer (a multiple of `min`) when Sq is short. */
+function fitWorkgroup(sq: number, qpi: number, min: number, max: number): number {
+  return Math.min(max, min * Math.ceil(Math.ceil(sq / qpi) / min));
+}
+registerVariant<AttentionVariantSpec>({
+  op: OP, name: 'attention_flash_rb', priority: 30,
+  spec: {
+    kernel: 'attention_flash_rb', grid: 'block', vec4: true, defines: { STAGE: false },
+    suits: (p) => p.headDim <= RB_MAX_HD && p.cpu && p.sk > 64,
+    tiles: (p) => ({ queriesPerInvocation: QPI_CPU, keyBlock: 16, workgroup: fitWorkgroup(p.sq, QPI_CPU, 8, 64) }),
+  },
+});
+registerVariant<AttentionVariantSpec>({
+  op: OP, name: 'attention_flash_rb_wg', priority: 15,
+  spec: {
+    kernel: 'attention_flash_rb', grid: 'block', vec4: true, defines: { STAGE: true },
+    suits: (p) => p.headDim <= RB_MAX_HD && !p.cpu && p.sk > 64,
+    tiles: (p) => { const qpi = p.headDim <= 32 ? 2 : 1; return { queriesPerInvocation: qpi, keyBlock: 16, workgroup: fitWorkgroup(p.sq, qpi, 32, 128) }; },
+  },
+});
+// The matmul route (measured 1.35x attention_flash_rb on lavapipe's spatial shape, level on cross): chosen on CPU
+// adapters for long key sets; on GPUs only when forced until measured there. Needs Sq*Sk*4 bytes of scores per head.
+registerVariant<AttentionVariantSpec>({
+  op: OP, name: 'attention_matmul', priority: 40,
+  spec: { kernel: 'attention_softmax', grid: 'matmul', vec4: false, suits: (p) => p.cpu && p.sk > 512 && p.sq > 512 && p.sq * p.sk * 4 <= p.maxBinding },
+});
+
+/**
+ * Attention of the matmul route: for each query batch b and chunk of heads, gathers Q, K, V into [heads, S, hd]
+ * scratch tensors, scores = Q K^T (f32) on the matmul op, the masked softmax in place, O = P V on the matmul op,
+ * scattered into the output view. Scratch is released after a flush (the pool may destroy idle buffers).
+ */
+function attentionMatmul(q: SeqView, k: SeqView, v: SeqView, out: SeqView, H: number, hd: number, opts: AttentionOptions, biasBS: number, maskBS: number): void {
+  const device = q.tensor.device;
+  const dtype = q.tensor.dtype;
+  const [B, Sq, Sk] = [q.batch, q.seq, k.seq];
+  const headBytes = Sq * Sk * 4;
+  const limit = device.caps.maxStorageBufferBindingSize;
+  if (headBytes > limit) {
+    throw new ShapeError(`attention: attention_matmul needs ${headBytes} bytes of scores per head (${Sq} x ${Sk} f32), above the device's ${limit}; use attention_flash_rb or attention_rows.`);
+  }
+  const hc = Math.max(1, Math.min(H, Math.floor(limit / headBytes), Math.floor((256 << 20) / headBytes)));
+  const scale = opts.scale ?? 1 / Math.sqrt(hd);
+  const gather = (x: SeqView, b: number, h0: number, n: number, seq: number): Tensor => {
+    const t = Tensor.empty(device, [n, seq, hd], dtype, 'attention_matmul scratch');
+    const bs = x.batch === 1 ? 0 : x.batchStride;
+    return stridedCopy(x.tensor, t, { shape: [n, seq, hd], srcStrides: [hd, x.seqStride, 1], srcOffset: (x.offset ?? 0) + b * bs + h0 * hd, dstStrides: [seq * hd, hd, 1] }, 'attention_matmul gather');
+  };
+  for (let b = 0; b < B; b++) {
+    for (let h0 = 0; h0 < H; h0 += hc) {
+      const n = Math.min(hc, H - h0);
+      const [qh, kh, vh] = [gather(q, b, h0, n, Sq), gather(k, b, h0, n, Sk), gather(v, b, h0, n, Sk)];
+      const scores = matmul(qh, kh, { transposeB: true, dtype: 'f32' });
+      device.dispatch({
+        op: OP, kernel: 'attention_softmax', defines: { HAS_BIAS: !!opts.bias, HAS_MASK: !!opts.mask },
+        params: [u32(n * Sq), u32(Sq), u32(Sk), u32(opts.causal ? 1 : 0), u32(b * biasBS), u32(b * maskBS), f32(scale), u32(0)],
+        bindings: [scores, ...(opts.bias ? [opts.bias] : []), ...(opts.mask ? [opts.mask] : [])],
+        workgroups: grid2D(ceilDiv(n * Sq, 64), device.caps.maxComputeWorkgroupsPerDimension),
+      });
+      const oh = matmul(scores, vh, { dtype });
+      stridedCopy(oh, out.tensor, { shape: [n, Sq, hd], srcStrides: [Sq * hd, hd, 1], dstStrides: [hd, out.seqStride, 1], dstOffset: (out.offset ?? 0) + b * out.batchStride + h0 * hd }, 'attention_matmul scatter');
+      device.flush();
+      for (const t of [qh, kh, vh, scores, oh]) t.dispose();
+    }
+  }
+}
 
 /**
  * Tile sizes of the tiled kernel: one thread per (query, vec4 column), so WG = BQ * headDim/4 (at most maxThreads);
@@ -92,6 +189,23 @@ export function flashTiles(headDim: number, budgetBytes: number, maxThreads = 25
     throw new ShapeError(`attention_flash: head dim ${headDim} needs ${bytes(BK)} bytes of workgroup memory, above the device's ${budgetBytes}; use variant attention_naive or attention_rows.`);
   }
   return { BQ, BK, WG };
+}
+
+/** The register-blocked kernel's tiles for this problem: the spec's, overridden by `over`, checked against limits. */
+export function blockTiles(name: string, spec: AttentionVariantSpec, p: AttentionProblem, over: Partial<BlockTiles> | undefined, device: Device): BlockTiles {
+  const t: BlockTiles = { ...(spec.tiles?.(p) ?? { queriesPerInvocation: 1, keyBlock: 8, workgroup: 64 }), ...(over ?? {}) };
+  for (const [key, x] of Object.entries(t)) {
+    if (!Number.isInteger(x) || x < 1) throw new ShapeError(`attention: ${name} tile ${key} must be a positive integer, got ${x}`);
+  }
+  if (t.workgroup > device.caps.maxComputeInvocationsPerWorkgroup) {
+    throw new ShapeError(`attention: ${name} workgroup ${t.workgroup} exceeds the device's ${device.caps.maxComputeInvocationsPerWorkgroup} invocations; pick a smaller tiles.workgroup`);
+  }
+  const staged = spec.defines?.STAGE === true;
+  const bytes = 2 * 16 * t.keyBlock * (p.headDim / 4);
+  if (staged && bytes > device.caps.maxComputeWorkgroupStorageSize) {
+    throw new ShapeError(`attention: ${name} stages ${bytes} bytes of K/V per block (keyBlock ${t.keyBlock} x head dim ${p.headDim}), above the device's ${device.caps.maxComputeWorkgroupStorageSize}; pick a smaller tiles.keyBlock`);
+  }
+  return t;
 }
 
 /**
@@ -212,12 +326,17 @@ export function attention(qIn: AttentionInput, kIn: AttentionInput, vIn: Attenti
     batch: B, heads: H, headDim: hd, sq: Sq, sk: Sk,
     aligned: hd % 4 === 0 && [q, k, v, out].every(vec4Aligned),
     cpu: cpuAdapter(device),
+    maxBinding: device.caps.maxStorageBufferBindingSize,
   };
   const variant = chooseVariant(device, prob, opts.variant, !!opts.lse);
   const spec = variant.spec;
   const defines: Record<string, string | number | boolean> = {
     ZERO: dynamicLoops(device) ? 'p.zero' : '0u', T: dtype, HD: hd, HAS_BIAS: !!opts.bias, HAS_MASK: !!opts.mask, ...(spec.defines ?? {}),
   };
+  if (spec.grid === 'matmul') {
+    attentionMatmul(q, k, v, out, H, hd, opts, biasBS, maskBS);
+    return out.tensor;
+  }
   const bindings = [q.tensor, k.tensor, v.tensor, ...(opts.bias ? [opts.bias] : []), ...(opts.mask ? [opts.mask] : []), out.tensor];
   if (opts.lse) {
     // Only added when requested, so the kernels (and their pipeline keys) are unchanged otherwise.
@@ -226,7 +345,12 @@ export function attention(qIn: AttentionInput, kIn: AttentionInput, vIn: Attenti
   }
   let groups: number;
   let qBlocks = 1;
-  if (spec.grid === 'tile') {
+  if (spec.grid === 'block') {
+    const t = blockTiles(variant.name, spec, prob, opts.tiles, device);
+    Object.assign(defines, { QPI: t.queriesPerInvocation, BK: t.keyBlock, WG: t.workgroup });
+    qBlocks = ceilDiv(Sq, t.workgroup * t.queriesPerInvocation);
+    groups = B * H * qBlocks;
+  } else if (spec.grid === 'tile') {
     const tiles = flashTiles(hd, device.caps.maxComputeWorkgroupStorageSize, Math.min(256, device.caps.maxComputeInvocationsPerWorkgroup));
     Object.assign(defines, tiles);
     qBlocks = ceilDiv(Sq, tiles.BQ);

@@ -1,10 +1,11 @@
 // Attention against the float64 reference: every registered variant, f32 and f16, the three Vchitect layouts
-// (spatial, temporal, cross) plus fused QKV column slices, causal, bias, masks with a fully masked row, long keys.
+// (spatial, temporal, cross) plus fused QKV column slices, causal, bias, masks with a fully masked row, long keys;
+// the register-blocked variants also with small tiles (several query blocks) and constant loop bounds.
 
 import { describe, expect, it } from 'vitest';
 import type { DType } from '../../../engine/dtype.js';
 import type { Device } from '../../../engine/gpu/device.js';
-import { additiveMask, attention, attentionVariants, flashTiles, seqView, sharedView, temporalView, type SeqView } from '../../../engine/ops/attention.js';
+import { additiveMask, attention, attentionVariants, flashTiles, seqView, sharedView, temporalView, type BlockTiles, type SeqView } from '../../../engine/ops/attention.js';
 import { attentionRef, type RefView } from '../../../engine/ops/attention.ref.js';
 import { Tensor } from '../../../engine/tensor.js';
 import { expectClose, tol } from '../../helpers/compare.js';
@@ -47,7 +48,7 @@ function gather(v: SeqView, data: ArrayLike<number>, width: number): Float64Arra
   return out;
 }
 
-async function runCase(dev: Device, c: Case, dtype: DType, variant: string, seed: number): Promise<void> {
+async function runCase(dev: Device, c: Case, dtype: DType, variant: string, seed: number, tiles?: Partial<BlockTiles>): Promise<void> {
   const D = c.H * c.hd;
   const up = (shape: number[], s: number) => upload(dev, normal(shape.reduce((a, b) => a * b, 1), s), shape, dtype);
   let q: SeqView, k: SeqView, v: SeqView, out: SeqView;
@@ -103,14 +104,14 @@ async function runCase(dev: Device, c: Case, dtype: DType, variant: string, seed
   }
 
   const ret = attention(q, k, v, {
-    heads: c.H, headDim: c.hd, causal: c.causal, scale: c.scale, bias: biasT, mask: maskT, out, variant,
+    heads: c.H, headDim: c.hd, causal: c.causal, scale: c.scale, bias: biasT, mask: maskT, out, variant, tiles,
   });
   expect(ret).toBe(out.tensor);
   const got = await out.tensor.read();
   const want = attentionRef(refView(q, qd), refView(k, kd), refView(v, vd), {
     heads: c.H, headDim: c.hd, causal: c.causal, scale: c.scale, bias, mask,
   });
-  const label = `${variant} ${dtype} ${c.name}`;
+  const label = `${variant}${tiles ? ` ${JSON.stringify(tiles)}` : ''} ${dtype} ${c.name}`;
   const longKeys = c.Sk >= 500 ? 3 : 1;
   expectClose(gather(out, got, D), want, tol(dtype, longKeys), label);
   if (c.maskedRow !== undefined) {
@@ -149,14 +150,56 @@ describe('attention', () => {
     }
   }
 
-  it('naive handles unaligned head dims and offsets (hd 6, column offset 3)', async () => {
+  // The default tiles cover every test problem with one query block per (batch, head); small tiles exercise several
+  // query blocks, partial query and key blocks, the causal key-range cut per block and workgroups of 1.
+  const blockVariants = attentionVariants(device).filter((v) => v.spec.grid === 'block').map((v) => v.name);
+  const SMALL_TILES: Partial<BlockTiles>[] = [
+    { queriesPerInvocation: 3, keyBlock: 5, workgroup: 4 },
+    { queriesPerInvocation: 1, keyBlock: 1, workgroup: 1 },
+    { queriesPerInvocation: 2, keyBlock: 16, workgroup: 8 },
+  ];
+  const TILE_CASES = CASES.filter((c) => /causal|cross|temporal|hd20|masked row|long keys/.test(c.name));
+  for (const variant of blockVariants) {
+    for (const [ti, tiles] of SMALL_TILES.entries()) {
+      for (const [i, c] of TILE_CASES.entries()) {
+        const dtype = dtypes[(ti + i) % dtypes.length]!;
+        it(`${variant} tiles ${JSON.stringify(tiles)} ${dtype} ${c.name}`, async () => {
+          await runCase(device, c, dtype, variant, 300 + 13 * i + ti, tiles);
+        });
+      }
+    }
+  }
+
+  it('register-blocked variants with constant loop bounds (as on GPUs)', async () => {
+    const saved = process.env.PARALLAX_ATTENTION_LOOPS;
+    process.env.PARALLAX_ATTENTION_LOOPS = 'static';
+    try {
+      const c: Case = { name: 'static loops causal + bias + mask', layout: 'plain', B: 2, Sq: 13, Sk: 13, H: 2, hd: 8, causal: true, bias: 'key', mask: 'shared', maskedRow: 4 };
+      for (const variant of blockVariants) await runCase(device, c, 'f32', variant, 77, { queriesPerInvocation: 2, keyBlock: 3, workgroup: 4 });
+    } finally {
+      if (saved === undefined) delete process.env.PARALLAX_ATTENTION_LOOPS;
+      else process.env.PARALLAX_ATTENTION_LOOPS = saved;
+    }
+  });
+
+  it('rejects bad register-blocked tiles with a clear error', () => {
+    const t = Tensor.zeros(device, [1, 5, 32]);
+    const rb = blockVariants[0]!;
+    expect(() => attention(t, t, t, { heads: 2, variant: rb, tiles: { keyBlock: 0 } })).toThrow(/keyBlock must be a positive integer/);
+    expect(() => attention(t, t, t, { heads: 2, variant: rb, tiles: { workgroup: 1 << 20 } })).toThrow(/exceeds the device/);
+    expect(() => attention(t, t, t, { heads: 2, variant: 'attention_flash_rb_wg', tiles: { keyBlock: 1 << 16 } })).toThrow(/workgroup memory|above the device/);
+  });
+
+  it('naive and matmul route handle unaligned head dims and offsets (hd 6, column offset 3)', async () => {
     const H = 2, hd = 6, D = H * hd, B = 2, S = 11;
     const a = upload(device, normal(B * S * (D + 3), 9), [B, S, D + 3], 'f32');
     const q = seqView(a.t, 3);
-    const out = Tensor.empty(device, [B, S, D]).poison();
-    attention(q, q, q, { heads: H, headDim: hd, out });
     const rv = refView(q, a.stored);
-    expectClose(await out.read(), attentionRef(rv, rv, rv, { heads: H, headDim: hd }), tol('f32'), 'unaligned');
+    for (const variant of [undefined, ...attentionVariants(device, false).map((v) => v.name)]) {
+      const out = Tensor.empty(device, [B, S, D]).poison();
+      attention(q, q, q, { heads: H, headDim: hd, out, variant });
+      expectClose(await out.read(), attentionRef(rv, rv, rv, { heads: H, headDim: hd }), tol('f32'), `unaligned ${variant ?? 'default'}`);
+    }
     expect(() => attention(q, q, q, { heads: H, headDim: hd, variant: 'attention_flash' })).toThrow(/multiples of 4/);
   });
 
