@@ -37,7 +37,8 @@ export const ELEMENTWISE_EXPR = {
 
 export type ElementwiseOp = keyof typeof ELEMENTWISE_EXPR;
 
-const ARITY: Record<ElementwiseOp, 1 | 2 | 3> = {
+/** Inputs each op takes (tests build their inputs from this). */
+export const ELEMENTWISE_ARITY: Record<ElementwiseOp, 1 | 2 | 3> = {
   copy: 1, scale: 1, silu: 1, gelu_tanh: 1, quick_gelu: 1, gelu_erf: 1, relu: 1, exp: 1, add: 2, sub: 2, mul: 2, axpby: 2, modulate: 3, gated_add: 3,
   silu_backward: 2, gelu_tanh_backward: 2, mul_1p: 2,
 };
@@ -56,7 +57,7 @@ export interface ElementwiseOptions {
  * the first input's (a [F, L, D] with y [D] or [L, D] works).
  */
 export function elementwise(op: ElementwiseOp, inputs: Tensor[], opts: ElementwiseOptions = {}): Tensor {
-  const arity = ARITY[op];
+  const arity = ELEMENTWISE_ARITY[op];
   if (inputs.length !== arity) throw new ShapeError(`${op} takes ${arity} input(s), got ${inputs.length}`);
   const a = inputs[0]!;
   const device = a.device;

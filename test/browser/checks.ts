@@ -2,7 +2,7 @@
 // compares it with the op's float64 reference. The browser suite (test/browser) runs this list in Chromium.
 
 import type { Device } from '../../engine/gpu/device.js';
-import { ELEMENTWISE_EXPR, elementwise, type ElementwiseOp } from '../../engine/ops/elementwise.js';
+import { ELEMENTWISE_ARITY, ELEMENTWISE_EXPR, elementwise, type ElementwiseOp } from '../../engine/ops/elementwise.js';
 import { elementwiseRef } from '../../engine/ops/elementwise.ref.js';
 import { Tensor } from '../../engine/tensor.js';
 import { normal } from '../helpers/random.js';
@@ -35,14 +35,13 @@ export function verdict(name: string, got: ArrayLike<number>, want: ArrayLike<nu
   return { name, ok: err <= rtol, detail: `max rel err ${err.toExponential(2)} (limit ${rtol})` };
 }
 
-const ARITY: Partial<Record<ElementwiseOp, number>> = { add: 2, sub: 2, mul: 2, axpby: 2, modulate: 3, gated_add: 3 };
 
 // [5, 43] takes the scalar path, [6, 20] the vec4 path.
 const elementwiseChecks: Check[] = ([[5, 43], [6, 20]] as const).flatMap(([r, d]) => (Object.keys(ELEMENTWISE_EXPR) as ElementwiseOp[]).map((op) => ({
   name: `elementwise ${op} f32 [${r},${d}]`,
   async run(device: Device) {
     const n = r * d;
-    const sizes = [n, d, n].slice(0, ARITY[op] ?? 1);
+    const sizes = [n, d, n].slice(0, ELEMENTWISE_ARITY[op]);
     const data = sizes.map((s, i) => Float64Array.from(normal(s, 7 + i), Math.fround));
     const ins = data.map((x, i) => Tensor.from(device, x, i === 0 ? [r, d] : [x.length]));
     const out = Tensor.empty(device, [r, d]).poison();

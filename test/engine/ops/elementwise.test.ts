@@ -1,14 +1,13 @@
 // Elementwise ops against the float64 reference: every op, f32 and f16, awkward sizes and broadcasts.
 
 import { describe, expect, it } from 'vitest';
-import { ELEMENTWISE_EXPR, elementwise, type ElementwiseOp } from '../../../engine/ops/elementwise.js';
+import { ELEMENTWISE_ARITY, ELEMENTWISE_EXPR, elementwise, type ElementwiseOp } from '../../../engine/ops/elementwise.js';
 import { elementwiseRef } from '../../../engine/ops/elementwise.ref.js';
 import { Tensor } from '../../../engine/tensor.js';
 import { expectClose, tol } from '../../helpers/compare.js';
 import { testDTypes, testDevice, upload } from '../../helpers/gpu.js';
 import { normal } from '../../helpers/random.js';
 
-const ARITY: Record<string, number> = { add: 2, sub: 2, mul: 2, axpby: 2, modulate: 3, gated_add: 3, silu_backward: 2, gelu_tanh_backward: 2, mul_1p: 2 };
 const dtypes = await testDTypes();
 
 describe('elementwise', () => {
@@ -20,7 +19,7 @@ describe('elementwise', () => {
         const device = await testDevice();
         const shape = [f, r, d];
         const n = f * r * d;
-        const arity = ARITY[op] ?? 1;
+        const arity = ELEMENTWISE_ARITY[op];
         const sizes = [n, d, r * d].slice(0, arity);
         const ins = sizes.map((s, i) => upload(device, normal(s, 11 + i + op.length), i === 0 ? shape : [s], dtype));
         const out = Tensor.empty(device, shape, dtype).poison();
