@@ -82,22 +82,24 @@ async function main(): Promise<void> {
     h('div', { class: 'layout-wide' }, gallery.root));
 
   let autoPlay: string | null = null;
+  /** Plays a finished job (the one submitted from this tab, or any when nothing plays) or reports this tab's failed one. */
+  function settle(id: string): void {
+    const j = state.jobs.get(id);
+    if (!j && player.current() === id) player.clear();
+    if (j?.status === 'succeeded' && j.outputs && (autoPlay === id || player.current() === null)) {
+      autoPlay = null;
+      player.show(j);
+    }
+    // A job submitted from this tab that ends without a video: say so next to the Generate button.
+    if (autoPlay === id && j && (j.status === 'failed' || j.status === 'interrupted' || j.status === 'cancelled')) {
+      autoPlay = null;
+      if (j.status !== 'cancelled') form.setBanner(`The job ${j.status === 'failed' ? 'failed' : 'was interrupted'}: ${j.error ?? 'no reason given'}`);
+    }
+  }
   state.onChange((changed) => {
     queue.render();
     gallery.render();
-    for (const id of changed) {
-      const j = state.jobs.get(id);
-      if (!j && player.current() === id) player.clear();
-      if (j?.status === 'succeeded' && j.outputs && (autoPlay === id || player.current() === null)) {
-        autoPlay = null;
-        player.show(j);
-      }
-      // A job submitted from this tab that ends without a video: say so next to the Generate button.
-      if (autoPlay === id && j && (j.status === 'failed' || j.status === 'interrupted' || j.status === 'cancelled')) {
-        autoPlay = null;
-        if (j.status !== 'cancelled') form.setBanner(`The job ${j.status === 'failed' ? 'failed' : 'was interrupted'}: ${j.error ?? 'no reason given'}`);
-      }
-    }
+    for (const id of changed) settle(id);
   });
 
   async function changeToken(reason: string): Promise<boolean> {
@@ -130,6 +132,9 @@ async function main(): Promise<void> {
       const job = await authed(() => api.submit(body));
       autoPlay = job.id;
       state.upsert(job);
+      // A job can end (a WebSocket event) before its submit answers; upsert then keeps the final state and emits
+      // nothing, so settle it here.
+      settle(job.id);
     } catch (err) {
       if (err instanceof ApiError) {
         if (err.fields.length) form.showErrors(Object.fromEntries(err.fields.map((f) => [f.field, f.message])));
