@@ -23,6 +23,19 @@ export interface DualScopeOptions {
   ends: 'zeros' | 'mask';
 }
 
+/** Clip parallelism in a ParallelLayout: `clips` clips of latent frames, one per rank (or all on a one-rank world). */
+export interface ClipParallelSpec extends Partial<DualScopeOptions> {
+  clips: number;
+}
+
+/** Throws unless a world of `worldSize` ranks can run `spec` (one clip per rank, or every clip on one rank). */
+export function checkClipWorld(spec: ClipParallelSpec, worldSize: number): void {
+  if (!Number.isInteger(spec.clips) || spec.clips < 1) throw new Error(`clip parallelism: the clip count must be a positive integer, got ${spec.clips}`);
+  if (worldSize !== spec.clips && worldSize !== 1) {
+    throw new Error(`clip parallelism puts one clip on each GPU: ${spec.clips} clips need ${spec.clips} ranks (or 1 rank computing all of them), but the world has ${worldSize}`);
+  }
+}
+
 export const DUAL_SCOPE_DEFAULTS: DualScopeOptions = { window: 8, topK: 16, switchT: 800, bias: 10, rope: 'global', ends: 'zeros' };
 
 export interface ClipLayout {
@@ -101,3 +114,40 @@ export function haloPartners(rank: number, ranks: number): [number | null, numbe
 
 /** Whether the logit bias goes to the global keys (t >= switchT) or to the local ones. */
 export const biasOnGlobal = (timestep: number, o: DualScopeOptions): boolean => timestep >= o.switchT;
+
+/**
+ * Parses dual-scope options written as `key=value` pairs separated by commas (the CLI's --dual-scope), e.g.
+ * "window=4,top-k=8,switch=850,bias=10,rope=window,ends=mask". Unknown keys and bad values throw, naming the fix.
+ */
+export function parseDualScope(text: string): Partial<DualScopeOptions> {
+  const out: Partial<DualScopeOptions> = {};
+  const keys = 'window=<p>, top-k=<n>, switch=<t>, bias=<b>, rope=global|window, ends=zeros|mask';
+  for (const part of text.split(',').map((x) => x.trim()).filter(Boolean)) {
+    const m = /^([a-z-]+)=(.+)$/.exec(part);
+    if (!m) throw new Error(`dual-scope option "${part}": expected key=value (keys: ${keys})`);
+    const [, key, value] = m as unknown as [string, string, string];
+    const num = (min: number, int: boolean) => {
+      const v = Number(value);
+      if (!Number.isFinite(v) || v < min || (int && !Number.isInteger(v))) throw new Error(`dual-scope option ${key}=${value}: expected ${int ? 'an integer' : 'a number'} >= ${min}`);
+      return v;
+    };
+    if (key === 'window') out.window = num(0, true);
+    else if (key === 'top-k') out.topK = num(1, true);
+    else if (key === 'switch') out.switchT = num(0, false);
+    else if (key === 'bias') out.bias = num(-Infinity, false);
+    else if (key === 'rope') {
+      if (value !== 'global' && value !== 'window') throw new Error(`dual-scope option rope=${value}: expected rope=global or rope=window`);
+      out.rope = value;
+    } else if (key === 'ends') {
+      if (value !== 'zeros' && value !== 'mask') throw new Error(`dual-scope option ends=${value}: expected ends=zeros or ends=mask`);
+      out.ends = value;
+    } else throw new Error(`dual-scope option "${key}" is unknown (keys: ${keys})`);
+  }
+  return out;
+}
+
+/** Writes options back in parseDualScope's syntax (for the command lines of child ranks). */
+export function formatDualScope(o: Partial<DualScopeOptions>): string {
+  const pairs: [string, unknown][] = [['window', o.window], ['top-k', o.topK], ['switch', o.switchT], ['bias', o.bias], ['rope', o.rope], ['ends', o.ends]];
+  return pairs.filter(([, v]) => v !== undefined).map(([k, v]) => `${k}=${String(v)}`).join(',');
+}

@@ -38,6 +38,9 @@ interface Held {
 }
 
 export class ClipParallelVchitect extends VchitectTransformer {
+  /** How spatial and cross attention exchange data (UlyssesVchitect's counterpart): not at all, they are per frame. */
+  readonly attentionExchange = 'local' as const;
+
   constructor(
     device: Device,
     dims: TransformerDims,
@@ -178,13 +181,13 @@ export class ClipParallelVchitect extends VchitectTransformer {
     const zeros = (n: number) => s.t(Tensor.zeros(this.device, [n, S, 2 * D], KV.dtype, 'dual-scope zero halo'));
     // Halos and G of a single held clip come from the other ranks.
     const remote = this.ranks > 1 ? await this.exchange(KV, held, s) : null;
+    const glob = remote ? remote.global : s.t(concat(layout.global.map((g) => local(g, g + 1)), 0));
     const outs: Tensor[] = [];
     for (const c of held.clips) {
       const start = layout.starts[c]!;
       const len = layout.lengths[c]!;
       const before = p === 0 ? null : c === 0 ? zeros(p) : remote ? remote.before! : local(start - p, start);
       const after = p === 0 ? null : c === layout.lengths.length - 1 ? zeros(p) : remote ? remote.after! : local(start + len, start + len + p);
-      const glob = remote ? remote.global : s.t(concat(layout.global.map((g) => local(g, g + 1)), 0));
       const parts = [before, local(start, start + len), after, glob].filter((x): x is Tensor => x !== null);
       const win = s.t(concat(parts, 0)); // [len + 2p + |G|, S, 2D]
       const nLocal = len + 2 * p;
