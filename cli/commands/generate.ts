@@ -9,7 +9,7 @@ import { openCheckpoint, type Checkpoint } from '../../engine/io/checkpoint.js';
 import { layoutName } from '../../engine/parallel/parallel-backend.js';
 import { GENERATION_TIMEOUT_MS, InProcessParallelPipeline, resolveLayout } from '../../engine/parallel/parallel-pipeline.js';
 import type { ParallelLayout } from '../../engine/parallel/parallel-transformer.js';
-import { clipLayout, formatDualScope, parseDualScope, type DualScopeOptions } from '../../engine/parallel/clip-layout.js';
+import { clipLayout, DUAL_SCOPE_DEFAULTS, formatDualScope, parseDualScope, type DualScopeOptions } from '../../engine/parallel/clip-layout.js';
 import type { LongStrategy } from '../../engine/parallel/parallel-pipeline.js';
 import { generateAsEnvRank, generateWithWorkers, type RankJob, type StepInfo } from '../../engine/parallel/rank-runners.js';
 import { backendInfoFromCheckpoint } from '../../engine/pipeline/backend-info.js';
@@ -113,7 +113,8 @@ export async function runGenerate(o: GenerateCliOptions, log: (s: string) => voi
     if (o.backend === 'reference' && refSecs > WARN_AFTER_S) {
       log(`warning: the float64 reference backend at ${settings.width}x${settings.height}, ${settings.frames} frames, ${settings.steps} steps needs ~${(cost.totalFlops / 1e12).toFixed(1)} TFLOP: expect roughly ${fmtMs(refSecs * 1000)} on one CPU core. Use smaller sizes (e.g. --width 64 --height 64 --frames 3 --steps 4) or --backend gpu.`);
     }
-    const parallelInfo = place.parallel ? { ranks: place.ranks, sp: place.layout.sp, cfg: place.layout.cfg, transport: place.transport, devices: o.devices } : undefined;
+    const clip = place.layout.clip ? { ...DUAL_SCOPE_DEFAULTS, ...place.layout.clip } : undefined; // clip parallelism: clips and dual-scope options
+    const parallelInfo = place.parallel ? { ranks: place.ranks, sp: place.layout.sp, cfg: place.layout.cfg, transport: place.transport, devices: o.devices, clip } : undefined;
     if (o.dryRun) {
       console.log(JSON.stringify({
         settings: { ...settings, fps: o.fps }, backend: name, out, parallel: parallelInfo,
@@ -123,7 +124,7 @@ export async function runGenerate(o: GenerateCliOptions, log: (s: string) => voi
       return { video: out, sidecar: sidecarPath(out) };
     }
     const rank = place.env?.rank ?? 0;
-    const where = place.parallel ? `, ${place.ranks} GPU ranks (SP ${place.layout.sp} x CFG ${place.layout.cfg}, ${place.transport === 'env' ? `multi-host rank ${rank}` : `transport ${place.transport}`})` : '';
+    const where = place.parallel ? `, ${place.ranks} GPU ranks (${clip ? `${clip.clips} clips, dual-scope p=${clip.window} top-k=${clip.topK}` : `SP ${place.layout.sp} x CFG ${place.layout.cfg}`}, ${place.transport === 'env' ? `multi-host rank ${rank}` : `transport ${place.transport}`})` : '';
     if (rank === 0) log(`model ${o.model} (backend ${name}${where}), ${settings.width}x${settings.height}, ${settings.frames} frames, ${settings.steps} steps, guidance ${settings.guidance} (${settings.guidanceMode}), ${init ? `initial latents ${o.initLatents}` : `seed ${seed}`}`);
 
     if (place.transport === 'socket') {

@@ -78,7 +78,7 @@ export function clipLayout(frames: number, ranks: number, opts: Partial<DualScop
       const most = Math.floor(frames / minClip);
       throw new Error(
         `clip parallelism: clip ${r} has ${n} latent frames, but each clip needs at least ${minClip} (the halo width p = ${o.window} ` +
-          `comes from one neighbour). With ${frames} latent frames use at most ${Math.max(1, most)} ranks, a smaller --window, or a longer video ` +
+          `comes from one neighbour). With ${frames} latent frames use at most ${Math.max(1, most)} ranks, a smaller window (--dual-scope window=<p>), or a longer video ` +
           `(at least ${minClip * ranks} latent frames for ${ranks} ranks).`,
       );
     }
