@@ -215,15 +215,29 @@ describe('clip parallelism on N ranks equals the one-device dual-scope transform
       const res = await runRanks(N, async (g, device) => {
         const model = await ClipParallelVchitect.loadClipParallel(device, ckpt.transformer, N === 1 ? null : g);
         const r = g.rank;
+        const sent0 = g.stats.bytesSent;
         const out = await model.forwardClips(upload(device, h, t, layout.starts[r]!, layout.starts[r]! + layout.lengths[r]!), layout);
+        const sent = g.stats.bytesSent - sent0;
         const got = await out.read();
         out.dispose();
         model.dispose();
-        return got;
+        return { got, sent };
       });
       const parts = res.map((r, i) => {
         if (r.status === 'rejected') throw new Error(`rank ${i} failed: ${String(r.reason?.stack ?? r.reason)}`);
-        return r.value;
+        return r.value.got;
+      });
+      // Bytes each rank sent, against the count: per layer, its frames of G to N-1 ranks and p halo frames to each
+      // neighbour (K and V: S rows of 2D f32 per frame), and on rank 0 frame 0's text K/V (2 x T x D) to N-1 ranks.
+      const cfg = ckpt.transformer.config;
+      const D = cfg.num_attention_heads * cfg.attention_head_dim;
+      const S = (Hl / 2) * (Wl / 2) + T;
+      const frameBytes = S * 2 * D * 4;
+      res.forEach((r, rank) => {
+        const mineG = layout.global.filter((g) => g >= layout.starts[rank]! && g < layout.starts[rank]! + layout.lengths[rank]!).length;
+        const neighbours = N === 1 ? 0 : rank === 0 || rank === N - 1 ? 1 : 2;
+        const perLayer = (mineG * (N - 1) + layout.opts.window * neighbours) * frameBytes + (rank === 0 ? 2 * T * D * 4 * (N - 1) : 0);
+        expect((r as PromiseFulfilledResult<{ sent: number }>).value.sent, `bytes sent by rank ${rank}`).toBe(N === 1 ? 0 : cfg.num_layers * perLayer);
       });
       const got = new Float32Array(want.length);
       let off = 0;
