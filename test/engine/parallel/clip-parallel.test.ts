@@ -17,6 +17,7 @@ import { clipLayout, contributedFrames, haloPartners, type ClipLayout, type Dual
 import { dualScopeTemporal64 } from '../../../engine/reference/dual-scope.js';
 import { sdpa64, type Tensor64 } from '../../../engine/reference/tensor64.js';
 import { vchitectForward64 } from '../../../engine/reference/vchitect.js';
+import type { DType } from '../../../engine/dtype.js';
 import { Tensor } from '../../../engine/tensor.js';
 import { expectClose } from '../../helpers/compare.js';
 import { normal } from '../../helpers/random.js';
@@ -143,19 +144,19 @@ function hostInputs(F: number, seed: number) {
 type Host = ReturnType<typeof hostInputs>;
 
 /** Frames [from, to) of the host latents on `device`. */
-function upload(device: Device, h: Host, timestep: number, from: number, to: number) {
+function upload(device: Device, h: Host, timestep: number, from: number, to: number, dtype: DType = 'f32') {
   const per = h.C * Hl * Wl;
   return {
-    hidden: Tensor.from(device, h.hidden.subarray(from * per, to * per), [1, to - from, h.C, Hl, Wl]),
+    hidden: Tensor.from(device, h.hidden.subarray(from * per, to * per), [1, to - from, h.C, Hl, Wl], dtype),
     timestep,
-    context: Tensor.from(device, h.context, [1, T, h.J]),
-    pooled: Tensor.from(device, h.pooled, [1, h.pooled.length]),
+    context: Tensor.from(device, h.context, [1, T, h.J], dtype),
+    pooled: Tensor.from(device, h.pooled, [1, h.pooled.length], dtype),
   };
 }
 
-async function oneDevice(h: Host, layout: ClipLayout, timestep: number): Promise<Float32Array> {
-  const model = await ClipParallelVchitect.loadClipParallel(devices[0]!, ckpt.transformer, null);
-  const out = await model.forwardClips(upload(devices[0]!, h, timestep, 0, layout.frames), layout);
+async function oneDevice(h: Host, layout: ClipLayout, timestep: number, dtype: DType = 'f32'): Promise<Float32Array> {
+  const model = await ClipParallelVchitect.loadClipParallel(devices[0]!, ckpt.transformer, null, { dtype });
+  const out = await model.forwardClips(upload(devices[0]!, h, timestep, 0, layout.frames, dtype), layout);
   const got = await out.read();
   out.dispose();
   model.dispose();
@@ -249,6 +250,31 @@ describe('clip parallelism on N ranks equals the one-device dual-scope transform
       expect(Buffer.from(got.buffer).equals(Buffer.from(want.buffer))).toBe(true);
     }, 300_000);
   }
+
+  it('f16 (when the adapter has shader-f16): N = 3 equals one device bit for bit', async (ctx) => {
+    if (!devices[0]!.f16) ctx.skip();
+    const F = 7;
+    const layout = clipLayout(F, 3, { window: 2, topK: 4, bias: 1 });
+    const h = hostInputs(F, 77);
+    const want = await oneDevice(h, layout, 900, 'f16');
+    const res = await runRanks(3, async (g, device) => {
+      const model = await ClipParallelVchitect.loadClipParallel(device, ckpt.transformer, g, { dtype: 'f16' });
+      const r = g.rank;
+      const out = await model.forwardClips(upload(device, h, 900, layout.starts[r]!, layout.starts[r]! + layout.lengths[r]!, 'f16'), layout);
+      const got = await out.read();
+      out.dispose();
+      model.dispose();
+      return got;
+    });
+    const got = new Float32Array(want.length);
+    let off = 0;
+    res.forEach((r, i) => {
+      if (r.status === 'rejected') throw new Error(`rank ${i} failed: ${String(r.reason?.stack ?? r.reason)}`);
+      got.set(r.value, off);
+      off += r.value.length;
+    });
+    expect(Buffer.from(got.buffer).equals(Buffer.from(want.buffer))).toBe(true);
+  }, 300_000);
 
   it('a failing rank ends the others with a clear error', async () => {
     const F = 7;
