@@ -35,6 +35,8 @@ interface Held {
   first: number;
   /** Frames held. */
   F: number;
+  /** Per held clip: its attention mask and logit bias (the same in every block of one forward; disposed after it). */
+  masks: Map<number, { mask: Tensor; bias: Tensor }>;
 }
 
 export class ClipParallelVchitect extends VchitectTransformer {
@@ -86,7 +88,7 @@ export class ClipParallelVchitect extends VchitectTransformer {
     const first = layout.starts[clips[0]!]!;
     const want = clips.reduce((a, c) => a + layout.lengths[c]!, 0);
     if (F !== want) throw new Error(`clip-parallel forward: hidden_states hold ${F} frames, but clip(s) ${clips.join(', ')} of the layout have ${want}`);
-    return { layout, clips, first, F };
+    return { layout, clips, first, F, masks: new Map() };
   }
 
   private async clipForward(inp: VchitectInputs, layout: ClipLayout): Promise<Tensor> {
@@ -103,16 +105,20 @@ export class ClipParallelVchitect extends VchitectTransformer {
     const eAct = s.t(silu(temb));
     let C = this.lin(s.t(inp.context.reshape([1, T, this.dims.jointAttentionDim])), 'context_embedder');
     s.release(X, C, eAct);
-    for (let i = 0; i < this.dims.numLayers; i++) {
-      const bs = new Scratch();
-      const b = this.blockInputs(i, X, C, eAct, F, bs);
-      const { visual, text } = await this.clipAttention(i, b.Xh, b.Ch, held, inp.timestep, bs);
-      const out = b.finish(visual, text);
-      bs.release();
-      X.dispose();
-      if (out.C !== C) C.dispose();
-      X = out.X;
-      C = out.C;
+    try {
+      for (let i = 0; i < this.dims.numLayers; i++) {
+        const bs = new Scratch();
+        const b = this.blockInputs(i, X, C, eAct, F, bs);
+        const { visual, text } = await this.clipAttention(i, b.Xh, b.Ch, held, inp.timestep, bs);
+        const out = b.finish(visual, text);
+        bs.release();
+        X.dispose();
+        if (out.C !== C) C.dispose();
+        X = out.X;
+        C = out.C;
+      }
+    } finally {
+      for (const m of held.masks.values()) [m.mask, m.bias].forEach((t) => t.dispose());
     }
     C.dispose();
     const out = s.t(this.outputRows(X, eAct, s));
@@ -159,7 +165,7 @@ export class ClipParallelVchitect extends VchitectTransformer {
     const first = (x: Tensor) => s.t(slice(x, 0, 0, 1));
     if (!g || g.size === 1) return [first(ck), first(cv)];
     const [, T, D] = ck.shape as [number, number, number];
-    const mine = g.rank === 0 ? new Uint8Array(await s.t(concat([first(ck), first(cv)], 0)).readRaw()) : new Uint8Array(2 * T * D * (ck.byteLength / ck.numel));
+    const mine = g.rank === 0 ? new Uint8Array(await s.t(concat([first(ck), first(cv)], 0)).readRaw()) : new Uint8Array(0); // only the root's is sent
     const got = await g.broadcast(mine, 0);
     const both = s.t(uploadBytes(this.device, got, [2, T, D], ck.dtype, 'frame-0 text k/v'));
     return [s.t(slice(both, 0, 0, 1)), s.t(slice(both, 0, 1, 2))];
@@ -199,15 +205,35 @@ export class ClipParallelVchitect extends VchitectTransformer {
       const K = s.t(rope(s.t(slice(win, 2, 0, D)), { headDim, positions: keyPos, axis: 0, theta: ROPE_THETA }));
       const V = s.t(slice(win, 2, D, 2 * D));
       const Q = s.t(rope(s.t(slice(Qt, 0, start - held.first, start - held.first + len)), { headDim, positions: qPos, axis: 0, theta: ROPE_THETA }));
-      const outside = (j: number) => j < nLocal && (start - p + j < 0 || start - p + j >= layout.frames);
-      const mask = s.t(additiveMask(this.device, len, Fk, (f, j) => j >= nLocal || (j >= f && j <= f + 2 * p && !(o.ends === 'mask' && outside(j)))));
-      const onGlobal = biasOnGlobal(timestep, o);
-      const bias = s.t(Tensor.from(this.device, Float32Array.from({ length: Fk }, (_, j) => ((j >= nLocal) === onGlobal ? o.bias : 0)), [Fk], 'f32', 'dual-scope bias'));
+      const { mask, bias } = this.clipMask(held, c, timestep);
       const out = s.t(Tensor.empty(this.device, [len, S, D], Q.dtype, 'dual-scope out'));
       attention(temporalView(Q), temporalView(K), temporalView(V), { heads, headDim, mask, bias, out: temporalView(out) });
       outs.push(out);
     }
     return outs.length === 1 ? outs[0]! : s.t(concat(outs, 0));
+  }
+
+  /**
+   * Clip c's additive mask [len, Fk] (query f sees window keys f .. f+2p, minus the halo keys beyond the video ends
+   * with ends = 'mask', and every key of G) and logit bias [Fk] (+bias on G while t >= switch, else on the window).
+   */
+  private clipMask(held: Held, c: number, timestep: number): { mask: Tensor; bias: Tensor } {
+    let m = held.masks.get(c);
+    if (m) return m;
+    const { layout } = held;
+    const o = layout.opts;
+    const p = o.window;
+    const start = layout.starts[c]!;
+    const len = layout.lengths[c]!;
+    const nLocal = len + 2 * p;
+    const Fk = nLocal + layout.global.length;
+    const outside = (j: number) => j < nLocal && (start - p + j < 0 || start - p + j >= layout.frames);
+    const mask = additiveMask(this.device, len, Fk, (f, j) => j >= nLocal || (j >= f && j <= f + 2 * p && !(o.ends === 'mask' && outside(j))));
+    const onGlobal = biasOnGlobal(timestep, o);
+    const bias = Tensor.from(this.device, Float32Array.from({ length: Fk }, (_, j) => ((j >= nLocal) === onGlobal ? o.bias : 0)), [Fk], 'f32', 'dual-scope bias');
+    m = { mask, bias };
+    held.masks.set(c, m);
+    return m;
   }
 
   /**
