@@ -1,6 +1,6 @@
 // `parallax generate`: text -> MP4 (+ JSON sidecar, optional PNG frames and latents) through TextToVideoPipeline,
 // with a progress bar and per-stage timings. `runGenerate` is reused by `parallax demo`.
-import { Option, type Command } from 'commander';
+import { InvalidArgumentError, Option, type Command } from 'commander';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { readDistEnv, type DistEnv } from '../../engine/dist/env.js';
@@ -9,6 +9,8 @@ import { openCheckpoint, type Checkpoint } from '../../engine/io/checkpoint.js';
 import { layoutName } from '../../engine/parallel/parallel-backend.js';
 import { GENERATION_TIMEOUT_MS, InProcessParallelPipeline, resolveLayout } from '../../engine/parallel/parallel-pipeline.js';
 import type { ParallelLayout } from '../../engine/parallel/parallel-transformer.js';
+import { clipLayout, DUAL_SCOPE_DEFAULTS, formatDualScope, parseDualScope, type DualScopeOptions } from '../../engine/parallel/clip-layout.js';
+import type { LongStrategy } from '../../engine/parallel/parallel-pipeline.js';
 import { generateAsEnvRank, generateWithWorkers, type RankJob, type StepInfo } from '../../engine/parallel/rank-runners.js';
 import { backendInfoFromCheckpoint } from '../../engine/pipeline/backend-info.js';
 import type { SamplerStep } from '../../engine/pipeline/sampler.js';
@@ -54,6 +56,10 @@ export interface GenerateCliOptions extends Omit<GenerateSettings, 'seed'> {
   cfgParallel?: boolean;
   /** How the ranks talk: in-process (default), shm worker threads, socket processes. */
   transport?: TransportChoice;
+  /** Long-video strategy: clip-parallel (one clip of latent frames per GPU, dual-scope attention). */
+  long?: LongStrategy;
+  /** Dual-scope attention options of --long clip-parallel. */
+  dualScope?: Partial<DualScopeOptions>;
   /** This process is one rank of a world described by torchrun-style environment variables. */
   multiHost?: boolean;
   /** Profile the run: true (trace beside the video) or the trace file. */
@@ -76,13 +82,14 @@ interface Placement {
 function placement(o: GenerateCliOptions, guidance: number): Placement {
   const env = o.multiHost ? readDistEnv() : undefined;
   const ranks = env?.worldSize ?? o.devices?.length ?? 1;
-  const parallel = !!env || ranks > 1 || (o.sp ?? 1) > 1 || o.cfgParallel === true;
+  const parallel = !!env || ranks > 1 || (o.sp ?? 1) > 1 || o.cfgParallel === true || o.long !== undefined;
   if (parallel && o.backend === 'reference') throw new Error('--backend reference runs on one CPU core; --devices, --sp, --cfg-parallel and --multi-host need --backend gpu');
   if (o.profile && (parallel || o.backend === 'reference')) {
     throw new Error('--profile profiles one GPU device: use it with --backend gpu and at most one device (no --devices list, --sp, --cfg-parallel or --multi-host)');
   }
   if (!parallel && o.transport && o.transport !== 'inprocess') throw new Error(`--transport ${o.transport} needs several GPUs: pass --devices (e.g. --devices 0,1)`);
-  const layout = resolveLayout({ ranks, sp: o.sp, cfgParallel: o.cfgParallel, guidance });
+  if (o.dualScope && !o.long) throw new Error('--dual-scope sets the attention of --long clip-parallel: add --long clip-parallel');
+  const layout = resolveLayout({ ranks, sp: o.sp, cfgParallel: o.cfgParallel, guidance, long: o.long, dualScope: o.dualScope });
   return { parallel, ranks, layout, transport: env ? 'env' : (o.transport ?? 'inprocess'), env };
 }
 
@@ -97,6 +104,8 @@ export async function runGenerate(o: GenerateCliOptions, log: (s: string) => voi
     const name = place.parallel ? `webgpu-${o.dtype ?? 'f32'}-${layoutName(place.layout)}` : o.backend === 'reference' ? 'reference-f64' : `webgpu-${o.dtype ?? 'f32'}`;
     const info = backendInfoFromCheckpoint(ckpt, name);
     const settings = resolveGenerateSettings({ ...o, seed }, info);
+    // clip parallelism: every clip must hold the halo width (checked before any weight is loaded)
+    if (place.layout.clip) clipLayout(latentShape(settings, info)[1]!, place.layout.clip.clips, place.layout.clip);
     // checked here, before any weight is loaded (each rank reads the file again and the ranks agree on its hash)
     const init = o.initLatents ? (await loadInitLatents(o.initLatents, latentShape(settings, info), settings)).info : undefined;
     const cost = estimateGenerationCost(ckpt, settings);
@@ -104,7 +113,8 @@ export async function runGenerate(o: GenerateCliOptions, log: (s: string) => voi
     if (o.backend === 'reference' && refSecs > WARN_AFTER_S) {
       log(`warning: the float64 reference backend at ${settings.width}x${settings.height}, ${settings.frames} frames, ${settings.steps} steps needs ~${(cost.totalFlops / 1e12).toFixed(1)} TFLOP: expect roughly ${fmtMs(refSecs * 1000)} on one CPU core. Use smaller sizes (e.g. --width 64 --height 64 --frames 3 --steps 4) or --backend gpu.`);
     }
-    const parallelInfo = place.parallel ? { ranks: place.ranks, sp: place.layout.sp, cfg: place.layout.cfg, transport: place.transport, devices: o.devices } : undefined;
+    const clip = place.layout.clip ? { ...DUAL_SCOPE_DEFAULTS, ...place.layout.clip } : undefined; // clip parallelism: clips and dual-scope options
+    const parallelInfo = place.parallel ? { ranks: place.ranks, sp: place.layout.sp, cfg: place.layout.cfg, transport: place.transport, devices: o.devices, clip } : undefined;
     if (o.dryRun) {
       console.log(JSON.stringify({
         settings: { ...settings, fps: o.fps }, backend: name, out, parallel: parallelInfo,
@@ -114,7 +124,7 @@ export async function runGenerate(o: GenerateCliOptions, log: (s: string) => voi
       return { video: out, sidecar: sidecarPath(out) };
     }
     const rank = place.env?.rank ?? 0;
-    const where = place.parallel ? `, ${place.ranks} GPU ranks (SP ${place.layout.sp} x CFG ${place.layout.cfg}, ${place.transport === 'env' ? `multi-host rank ${rank}` : `transport ${place.transport}`})` : '';
+    const where = place.parallel ? `, ${place.ranks} GPU ranks (${clip ? `${clip.clips} clips, dual-scope p=${clip.window} top-k=${clip.topK}` : `SP ${place.layout.sp} x CFG ${place.layout.cfg}`}, ${place.transport === 'env' ? `multi-host rank ${rank}` : `transport ${place.transport}`})` : '';
     if (rank === 0) log(`model ${o.model} (backend ${name}${where}), ${settings.width}x${settings.height}, ${settings.frames} frames, ${settings.steps} steps, guidance ${settings.guidance} (${settings.guidanceMode}), ${init ? `initial latents ${o.initLatents}` : `seed ${seed}`}`);
 
     if (place.transport === 'socket') {
@@ -191,6 +201,8 @@ export function rankArgs(o: GenerateCliOptions & { seed: number; out: string }):
   if (o.devices) a.push('--devices', o.devices.join(','));
   if (o.sp !== undefined) a.push('--sp', String(o.sp));
   if (o.cfgParallel !== undefined) a.push(o.cfgParallel ? '--cfg-parallel' : '--no-cfg-parallel');
+  if (o.long) a.push('--long', o.long);
+  if (o.dualScope && formatDualScope(o.dualScope)) a.push('--dual-scope', formatDualScope(o.dualScope));
   if (o.progress === false) a.push('--no-progress');
   return a;
 }
@@ -276,6 +288,8 @@ export function registerGenerate(program: Command): void {
     .option('--sp <n>', 'sequence-parallel group size (default: every GPU of a CFG branch); Ulysses all-to-all when it divides the head count, else an all-gather of K/V', parseIntArg('--sp', 1))
     .option('--cfg-parallel', 'conditional and unconditional passes on different GPUs (default: on for an even GPU count when --guidance > 1)')
     .option('--no-cfg-parallel', 'run both CFG passes on every sequence-parallel group')
+    .addOption(new Option('--long <strategy>', 'long video: clip-parallel = one contiguous clip of latent frames per GPU, dual-scope temporal attention (Video-Infinity; docs/long-video.md)').choices(['clip-parallel']))
+    .option('--dual-scope <k=v,...>', 'dual-scope attention of --long clip-parallel: window=<p> (8), top-k=<n> (16), switch=<t> (800), bias=<b> (10), rope=global|window, ends=zeros|mask', parseDualScopeArg)
     .addOption(new Option('--transport <kind>', 'how ranks on this host talk: inprocess (one process drives every GPU), shm (one worker thread per GPU, shared-memory rings), socket (one process per GPU over Unix sockets)').choices(TRANSPORTS))
     .option('--multi-host', 'run as ONE rank of a world started by a launcher (torchrun-style RANK, WORLD_SIZE, LOCAL_RANK, MASTER_ADDR, MASTER_PORT; Slurm and MPI variables work too); rank 0 writes the video')
     .option('--no-progress', 'no progress bar')
@@ -288,6 +302,8 @@ Parallel generation (docs/parallelism.md):
   two hosts (run on each host):     torchrun-style launcher sets RANK/WORLD_SIZE/LOCAL_RANK/MASTER_ADDR/MASTER_PORT,
                                     then: parallax generate --multi-host --seed 7 --model DIR --prompt "..."
   The same seed gives the same video for every layout.
+  long video, one clip per GPU:     ... --frames 64 --devices 0,1,2,3 --long clip-parallel [--dual-scope window=8,top-k=16]
+                                    (the video depends on the clip count: dual-scope attention is not full attention)
 
 Initial latents (e.g. from a PyTorch run of the reference pipeline, or from --save-init-latents):
   parallax generate --model DIR --prompt "..." --init-latents noise.safetensors --frames 40 --width 768 --height 432
@@ -299,4 +315,12 @@ Initial latents (e.g. from a PyTorch run of the reference pipeline, or from --sa
       console.log(video);
       console.error(`wrote ${video} and ${sidecar}`);
     });
+}
+
+function parseDualScopeArg(v: string): Partial<DualScopeOptions> {
+  try {
+    return parseDualScope(v);
+  } catch (e) {
+    throw new InvalidArgumentError((e as Error).message);
+  }
 }

@@ -16,6 +16,7 @@ import type { InitLatentsInfo } from '../pipeline/init-latents.js';
 import { GpuTextEncoders } from '../pipeline/gpu-text-encoders.js';
 import { LazyVae, readAndDispose, requireComputeDtype, sumLoadReports, TextTensorCache } from '../pipeline/gpu-backend-parts.js';
 import { Tensor } from '../tensor.js';
+import { ClipParallelTransformer } from './clip-transformer.js';
 import { ParallelTransformer, type ParallelLayout } from './parallel-transformer.js';
 
 export interface ParallelBackendOptions {
@@ -27,7 +28,7 @@ export interface ParallelBackendOptions {
 }
 
 /** Layout name used in backend names and logs, e.g. "sp2-cfg2". */
-export const layoutName = (l: ParallelLayout): string => `sp${l.sp}-cfg${l.cfg}`;
+export const layoutName = (l: ParallelLayout): string => (l.clip ? `clip${l.clip.clips}` : `sp${l.sp}-cfg${l.cfg}`);
 
 export class ParallelBackend implements ModelBackend {
   readonly info: BackendModelInfo;
@@ -38,7 +39,7 @@ export class ParallelBackend implements ModelBackend {
   private constructor(
     readonly world: ProcessGroup,
     readonly device: Device,
-    readonly transformer: ParallelTransformer,
+    readonly transformer: ParallelTransformer | ClipParallelTransformer,
     ckpt: Checkpoint,
     readonly textRank: number,
   ) {
@@ -57,7 +58,9 @@ export class ParallelBackend implements ModelBackend {
     GpuTextEncoders.check(ckpt);
     const dtype = opts.dtype ?? 'f32';
     requireComputeDtype(device, dtype, `rank ${world.rank}: `);
-    const transformer = await ParallelTransformer.create(world, device, ckpt.transformer, opts.layout, { dtype });
+    const transformer = opts.layout.clip
+      ? await ClipParallelTransformer.create(world, device, ckpt.transformer, opts.layout, { dtype })
+      : await ParallelTransformer.create(world, device, ckpt.transformer, opts.layout, { dtype });
     return new ParallelBackend(world, device, transformer, ckpt, textRank);
   }
 

@@ -13,6 +13,7 @@ import type { FileStore } from '../io/file-store.js';
 import { randomSeed } from '../pipeline/generate-options.js';
 import { TextToVideoPipeline, type GenerateOptions, type GenerateResult } from '../pipeline/text-to-video.js';
 import { ParallelBackend } from './parallel-backend.js';
+import type { DualScopeOptions } from './clip-layout.js';
 import { checkLayout, type ParallelLayout } from './parallel-transformer.js';
 
 /** Receive timeout of generation worlds: long enough for a rank to stream T5-XXL while the others wait (ms). */
@@ -27,12 +28,26 @@ export interface LayoutRequest {
   cfgParallel?: boolean;
   /** The generation's guidance (CFG is on when > 1); only used for the default. */
   guidance?: number;
+  /** Long-video strategy: 'clip-parallel' = one clip of frames per rank with dual-scope attention (no SP, no CFG split). */
+  long?: LongStrategy;
+  /** Dual-scope attention options of clip parallelism (defaults: spec parallel.md section 2). */
+  dualScope?: Partial<DualScopeOptions>;
 }
+
+export type LongStrategy = 'clip-parallel';
 
 /** Picks and checks the { sp, cfg } layout for a world; errors say which values would work. */
 export function resolveLayout(r: LayoutRequest): ParallelLayout {
   const { ranks } = r;
   if (!Number.isInteger(ranks) || ranks < 1) throw new Error(`parallel layout: need at least one rank, got ${ranks}`);
+  if (r.long !== undefined) {
+    if (r.long !== 'clip-parallel') throw new Error(`--long ${String(r.long)}: the long-video strategies are: clip-parallel (DualParal is not implemented yet)`);
+    if (r.cfgParallel === true) throw new Error('--long clip-parallel puts one clip of frames on each GPU and runs both CFG branches there: drop --cfg-parallel');
+    if (r.sp !== undefined && r.sp !== 1) throw new Error(`--long clip-parallel does not combine with sequence parallelism: drop --sp ${r.sp}`);
+    const layout: ParallelLayout = { sp: 1, cfg: 1, clip: { clips: ranks, ...r.dualScope } };
+    checkLayout(layout, ranks);
+    return layout;
+  }
   const cfgOn = (r.guidance ?? 2) > 1;
   let cfg: 1 | 2;
   if (r.cfgParallel === true) {

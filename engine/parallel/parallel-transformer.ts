@@ -10,6 +10,7 @@ import type { VchitectLoadOptions } from '../model/vchitect.js';
 import { guideVelocity } from '../model/guidance.js';
 import { slice } from '../ops/layout.js';
 import { Tensor } from '../tensor.js';
+import { checkClipWorld, type ClipParallelSpec } from './clip-layout.js';
 import { emptyStagingStats, Stager, type StagerOptions, type StagingStats } from './staging.js';
 import { UlyssesVchitect, type LocalVelocity } from './ulysses.js';
 
@@ -18,6 +19,8 @@ export interface ParallelLayout {
   sp: number;
   /** 2 = conditional and unconditional passes on different ranks; 1 = both on every SP group, one after the other. */
   cfg: 1 | 2;
+  /** Clip parallelism with dual-scope attention instead of SP (sp = cfg = 1; ClipParallelTransformer). */
+  clip?: ClipParallelSpec;
 }
 
 /** Text conditioning of one CFG branch. */
@@ -41,6 +44,11 @@ export interface GuidedInputs {
 
 /** Checks a layout against the world size (the head split is checked when the model loads). */
 export function checkLayout(layout: ParallelLayout, worldSize: number): void {
+  if (layout.clip) {
+    if (layout.sp !== 1 || layout.cfg !== 1) throw new Error(`clip parallelism runs without SP or CFG parallelism: got sp=${layout.sp}, cfg=${layout.cfg} (use sp = cfg = 1)`);
+    checkClipWorld(layout.clip, worldSize);
+    return;
+  }
   if (layout.cfg !== 1 && layout.cfg !== 2) throw new Error(`parallel layout: cfg must be 1 or 2, got ${layout.cfg}`);
   if (!Number.isInteger(layout.sp) || layout.sp < 1) throw new Error(`parallel layout: sp must be a positive integer, got ${layout.sp}`);
   if (layout.sp * layout.cfg !== worldSize) {

@@ -102,12 +102,43 @@ export function vchitectTemb64(w: WeightSource64, cfg: VchitectConfig64, timeste
   return add64(t2, p2);
 }
 
+/**
+ * Temporal attention of one block over the whole video: unroped per-frame queries/keys/values [S, D] (S = L + T)
+ * -> per-frame outputs [S, D]. The default is full attention over the F frames with RoPE on the frame index;
+ * a variant (dual-scope attention, reference/dual-scope.ts) replaces it.
+ */
+export type TemporalAttention64 = (q: Tensor64[], k: Tensor64[], v: Tensor64[], heads: number) => Tensor64[];
+
+export interface VchitectOptions64 {
+  temporal?: TemporalAttention64;
+}
+
 export interface VchitectAttentionOut64 {
   /** [F, L, D] */
   visual: Tensor64;
   /** [F, T, D]; null in the last (context_pre_only) block. */
   text: Tensor64 | null;
 }
+
+/** The model's own temporal attention: per token position, all F frames, RoPE on the frame index. */
+export const fullTemporal64: TemporalAttention64 = (qT, kT, vT, heads) => {
+  const nf = qT.length;
+  const [s, d] = qT[0]!.shape;
+  const tOut = Array.from({ length: nf }, () => new Float64Array(s * d));
+  const positions = Array.from({ length: nf }, (_, f) => f);
+  const gather = (src: Tensor64[], row: number) => {
+    const g = new Float64Array(nf * d);
+    for (let f = 0; f < nf; f++) g.set(src[f].data.subarray(row * d, (row + 1) * d), f * d);
+    return { shape: [nf, d], data: g };
+  };
+  for (let row = 0; row < s; row++) {
+    const q = ropeInterleaved64(gather(qT, row), heads, positions, VCHITECT_ROPE_THETA);
+    const k = ropeInterleaved64(gather(kT, row), heads, positions, VCHITECT_ROPE_THETA);
+    const o = sdpa64(q, k, gather(vT, row), heads);
+    for (let f = 0; f < nf; f++) tOut[f].set(o.data.subarray(f * d, (f + 1) * d), row * d);
+  }
+  return tOut.map((data) => ({ shape: [s, d], data }));
+};
 
 /**
  * The three-branch attention of block `blockIndex`.
@@ -119,6 +150,7 @@ export function vchitectAttention64(
   blockIndex: number,
   xh: Tensor64,
   ch: Tensor64,
+  opts: VchitectOptions64 = {},
 ): VchitectAttentionOut64 {
   const d = modelDim(cfg);
   const [nf, nl] = xh.shape;
@@ -164,20 +196,8 @@ export function vchitectAttention64(
     hsum.push(add64(scale64(spatial, VCHITECT_SPATIAL_FACTOR), lin('to_out_context', cross)));
   }
 
-  // (2) temporal: for each token position s, attend over the F frames with RoPE on the frame index.
-  const tOut = Array.from({ length: nf }, () => new Float64Array(s * d));
-  const positions = Array.from({ length: nf }, (_, f) => f);
-  const gather = (src: Tensor64[], row: number) => {
-    const g = new Float64Array(nf * d);
-    for (let f = 0; f < nf; f++) g.set(src[f].data.subarray(row * d, (row + 1) * d), f * d);
-    return { shape: [nf, d], data: g };
-  };
-  for (let row = 0; row < s; row++) {
-    const q = ropeInterleaved64(gather(qT, row), heads, positions, VCHITECT_ROPE_THETA);
-    const k = ropeInterleaved64(gather(kT, row), heads, positions, VCHITECT_ROPE_THETA);
-    const o = sdpa64(q, k, gather(vT, row), heads);
-    for (let f = 0; f < nf; f++) tOut[f].set(o.data.subarray(f * d, (f + 1) * d), row * d);
-  }
+  // (2) temporal: for each token position s, attend over the F frames with RoPE on the frame index (or the variant).
+  const tOut = (opts.temporal ?? fullTemporal64)(qT, kT, vT, heads).map((t) => t.data);
   const temporalFactor = nf === 1 ? 0 : 1;
 
   const visual: Tensor64[] = [];
@@ -220,6 +240,7 @@ export function vchitectBlock64(
   x: Tensor64,
   c: Tensor64,
   temb: Tensor64,
+  opts: VchitectOptions64 = {},
 ): VchitectBlockOut64 {
   const d = modelDim(cfg);
   const [nf, nl] = x.shape;
@@ -246,7 +267,7 @@ export function vchitectBlock64(
     ch = stack64(Array.from({ length: nf }, (_, f) => modulate64(cFrame(f), csh1, csc1)));
   }
 
-  const att = vchitectAttention64(w, cfg, blockIndex, xh, ch);
+  const att = vchitectAttention64(w, cfg, blockIndex, xh, ch, opts);
 
   const xs: Tensor64[] = [];
   for (let f = 0; f < nf; f++) {
@@ -300,7 +321,7 @@ export function vchitectContext64(w: WeightSource64, cfg: VchitectConfig64, enco
 }
 
 /** Whole transformer: returns the flow velocity [1, F, outChannels, Hl, Wl]. */
-export function vchitectForward64(w: WeightSource64, cfg: VchitectConfig64, inputs: VchitectInputs64): Tensor64 {
+export function vchitectForward64(w: WeightSource64, cfg: VchitectConfig64, inputs: VchitectInputs64, opts: VchitectOptions64 = {}): Tensor64 {
   const hs = inputs.hiddenStates;
   if (hs.shape.length !== 5 || hs.shape[0] !== 1 || hs.shape[2] !== cfg.inChannels) {
     throw new Error(`hidden_states: expected [1, F, ${cfg.inChannels}, Hl, Wl], got [${hs.shape.join(',')}]`);
@@ -316,7 +337,7 @@ export function vchitectForward64(w: WeightSource64, cfg: VchitectConfig64, inpu
   let c: Tensor64 | null = vchitectContext64(w, cfg, inputs.encoderHiddenStates);
   for (let i = 0; i < cfg.numLayers; i++) {
     if (c === null) throw new Error(`block ${i}: text stream missing (only the last block drops it)`);
-    const out = vchitectBlock64(w, cfg, i, x, c, temb);
+    const out = vchitectBlock64(w, cfg, i, x, c, temb, opts);
     x = out.x;
     c = out.c;
   }

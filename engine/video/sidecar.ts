@@ -13,7 +13,7 @@ export interface VideoSidecar {
   model: { path: string; hash: string; hashMethod: string };
   backend: { name: string; dtype?: string };
   /** Parallel generation: world size, layout, transport ('env' = multi-host launch) and adapter per rank. */
-  parallel?: { ranks: number; sp: number; cfg: number; transport: string; devices?: number[] };
+  parallel?: { ranks: number; sp: number; cfg: number; transport: string; devices?: number[]; clip?: Record<string, number | string> };
   output: { video?: string; pngFrames?: string; width: number; height: number; frames: number; encodedWidth?: number; encodedHeight?: number };
   latentShape: number[];
   /** Where the initial latents came from: the seed, or a file (path, SHA-256 of the file and of the f32 values). */
