@@ -7,7 +7,10 @@ import { u32, type Bindable, type Device } from '../gpu/device.js';
 import { LimitExceededError, ShapeError } from '../gpu/errors.js';
 import { ceilDiv } from '../gpu/grid.js';
 import { Tensor } from '../tensor.js';
-import { pickVariant, registerVariant, variants, type Variant } from './registry.js';
+import type { Defines } from '../gpu/shader-source.js';
+import { pickVariant, registerVariant, variants, type TuneSettings, type TuneValue, type Variant } from './registry.js';
+import { isCpuAdapter } from './row-variants.js';
+import { tunedChoice } from './tuning.js';
 
 /** The shape of one matmul problem as a variant sees it (after flattening). */
 export interface MatmulShape {
@@ -19,16 +22,20 @@ export interface MatmulShape {
   bNK: boolean;
 }
 
-/** What a matmul variant registers: its kernel file, extra defines and its grid. */
+/** What a matmul variant registers: its kernel file, default defines and its grid. */
 export interface MatmulKernelSpec {
   /** Shader file stem in shaders/. */
   kernel: string;
-  /** Extra defines (tile sizes). */
-  defines?: Record<string, number | string | boolean>;
-  /** Workgroup grid [x, y, z] for a problem. */
-  workgroups(s: MatmulShape): [number, number, number];
-  /** When no variant is forced, variants whose prefer() holds win over the rest (e.g. gemv for M <= 4). */
+  /** Default tile defines (the tuner may override any of them with a TuneSettings of the same names). */
+  defines?: Defines;
+  /** Per-adapter defaults layered over `defines` (e.g. smaller tiles on CPU adapters). */
+  definesFor?(device: Device): Defines;
+  /** Workgroup grid [x, y, z] for a problem under the effective tile defines `d`. */
+  workgroups(s: MatmulShape, d: Defines): [number, number, number];
+  /** When no variant is forced or tuned, variants whose prefer() holds win over the rest (e.g. gemv for M <= 4). */
   prefer?(s: MatmulShape): boolean;
+  /** The adapter kind whose untuned default this variant is ('cpu': lavapipe/SwiftShader, 'gpu': the rest). */
+  defaultOn?: 'cpu' | 'gpu';
 }
 
 export const MATMUL_OP = 'matmul';
@@ -39,9 +46,60 @@ function tiledDefines(env: string | undefined): { WGX: number; WGY: number; TM: 
   const [WGX = 16, WGY = 16, TM = 4, TK = 16] = (env ?? '').split(',').filter(Boolean).map(Number);
   return { WGX, WGY, TM, TK };
 }
+const n = (d: Defines, k: string) => Number(d[k]);
+/** Workgroup size and workgroup-memory checks shared by the tuning spaces. */
+function fits(device: Device, threads: number, wgBytes: number): boolean {
+  const lim = device.gpu.limits;
+  return threads <= lim.maxComputeInvocationsPerWorkgroup && wgBytes <= lim.maxComputeWorkgroupStorageSize;
+}
 registerVariant<MatmulKernelSpec>({
   op: MATMUL_OP, name: 'matmul_tiled', priority: 10,
-  spec: { kernel: 'matmul_tiled', defines: TILED, workgroups: (s) => [ceilDiv(s.N, 4 * TILED.WGX), ceilDiv(s.M, TILED.TM * TILED.WGY), s.batch] },
+  spec: {
+    kernel: 'matmul_tiled', defines: TILED,
+    workgroups: (s, d) => [ceilDiv(s.N, 4 * n(d, 'WGX')), ceilDiv(s.M, n(d, 'TM') * n(d, 'WGY')), s.batch],
+  },
+  tune: {
+    params: (d): TuneParams => (isCpuAdapter(d) ? { TM: [4], TK: [16] } : { WGX: [8, 16], WGY: [8, 16], TM: [4, 8], TK: [16, 32] }),
+    valid: (s, d) => {
+      const t = { ...TILED, ...s };
+      return fits(d, n(t, 'WGX') * n(t, 'WGY'), 4 * (n(t, 'TM') * n(t, 'WGY') + 4 * n(t, 'WGX')) * n(t, 'TK'));
+    },
+  },
+});
+type TuneParams = Record<string, readonly TuneValue[]>;
+const REGS = { WGX: 8, WGY: 8, TM: 4, VN: 1, FMA: true };
+const KM = { WGX: 16, WGY: 16, TM: 8, VN: 2, TK: 16, PAD: 1 };
+/** Register-tiled kernel without workgroup memory: the default on CPU adapters. */
+registerVariant<MatmulKernelSpec>({
+  op: MATMUL_OP, name: 'matmul_regs', priority: 8,
+  spec: {
+    kernel: 'matmul_regs', defines: REGS, defaultOn: 'cpu',
+    workgroups: (s, d) => [ceilDiv(s.N, 4 * n(d, 'VN') * n(d, 'WGX')), ceilDiv(s.M, n(d, 'TM') * n(d, 'WGY')), s.batch],
+  },
+  tune: {
+    params: (d): TuneParams => (isCpuAdapter(d)
+      ? { TM: [2, 4, 8], VN: [1, 2], FMA: [true, false], WGX: [8, 16] }
+      : { TM: [4], VN: [1, 2], FMA: [true], WGX: [16] }),
+    valid: (s, d) => fits(d, n({ ...REGS, ...s }, 'WGX') * n({ ...REGS, ...s }, 'WGY'), 0),
+  },
+});
+/** k-major workgroup tiles without bank conflicts, explicit fma: the default on GPUs. */
+registerVariant<MatmulKernelSpec>({
+  op: MATMUL_OP, name: 'matmul_tiled_km', priority: 9,
+  spec: {
+    kernel: 'matmul_tiled_km', defines: KM, defaultOn: 'gpu',
+    workgroups: (s, d) => [ceilDiv(s.N, 4 * n(d, 'VN') * n(d, 'WGX')), ceilDiv(s.M, n(d, 'TM') * n(d, 'WGY')), s.batch],
+  },
+  tune: {
+    params: (d): TuneParams => (isCpuAdapter(d)
+      ? { TM: [4], VN: [1], TK: [16], PAD: [0] }
+      : { TM: [4, 8], VN: [1, 2], TK: [8, 16, 32], PAD: [0, 1] }),
+    valid: (s, d) => {
+      const t = { ...KM, ...s };
+      const bm = n(t, 'TM') * n(t, 'WGY'), bn = 4 * n(t, 'VN') * n(t, 'WGX'), pad = n(t, 'PAD') * 4;
+      return fits(d, n(t, 'WGX') * n(t, 'WGY'), 4 * n(t, 'TK') * (bm + bn + 2 * pad));
+    },
+  },
 });
 /** Lanes per output column in the B_NK gemv (power of two <= 256): they split K and reduce in workgroup memory. */
 const GEMV = { LANES: Number(typeof process !== 'undefined' ? process.env?.PARALLAX_GEMV_LANES ?? 32 : 32) };
@@ -50,9 +108,10 @@ registerVariant<MatmulKernelSpec>({
   spec: {
     kernel: 'matmul_gemv',
     defines: GEMV,
-    workgroups: (s) => [s.bNK ? ceilDiv(s.N, 256 / GEMV.LANES) : ceilDiv(s.N, 1024), ceilDiv(s.M, 4), s.batch],
+    workgroups: (s, d) => [s.bNK ? ceilDiv(s.N, 256 / n(d, 'LANES')) : ceilDiv(s.N, 1024), ceilDiv(s.M, 4), s.batch],
     prefer: (s) => s.M <= 4,
   },
+  tune: { params: { LANES: [8, 32, 64] } },
 });
 registerVariant<MatmulKernelSpec>({
   op: MATMUL_OP, name: 'matmul_naive', priority: 0,
@@ -64,15 +123,55 @@ export function matmulVariants(device: Device): Variant<MatmulKernelSpec>[] {
   return variants<MatmulKernelSpec>(MATMUL_OP, device);
 }
 
-/** The variant for a problem: an explicit name, else PARALLAX_KERNEL_MATMUL, else a preferring one, else priority. */
-export function chooseMatmulVariant(device: Device, s: MatmulShape, name?: string): Variant<MatmulKernelSpec> {
+/** A variant with the tile defines it runs with. */
+export interface MatmulChoice {
+  variant: Variant<MatmulKernelSpec>;
+  /** Effective tile defines: the spec's defaults, per-adapter defaults, then tuned or requested settings. */
+  defines: Defines;
+  /** Where the choice came from. */
+  source: 'forced' | 'tuned' | 'default';
+}
+
+/** Effective defines of a variant on a device, with settings layered on top. */
+export function matmulDefinesOf(v: Variant<MatmulKernelSpec>, device: Device, settings?: TuneSettings): Defines {
+  return { ...v.spec.defines, ...v.spec.definesFor?.(device), ...settings };
+}
+
+/**
+ * The shape class of a matmul problem for the tuner: layout, dtypes, epilogue kind, N and K in power-of-two
+ * buckets, and only whether M <= 4 (a vector) or not. Deliberately no row-count bucket: sequence-parallel ranks
+ * run the same linear on fewer rows than one device, and must pick the same kernel (the same per-output
+ * reduction order) to stay bit-identical to it.
+ */
+export function matmulClassKey(s: MatmulShape, dtypes: string, epilogue: string): string {
+  const b2 = (x: number) => 2 ** Math.ceil(Math.log2(Math.max(1, x)));
+  return `${s.bNK ? 'nk' : 'kn'} ${dtypes} ${epilogue} ${s.M <= 4 ? 'vec' : 'rows'} N${b2(s.N)} K${b2(s.K)}${s.batch > 1 ? ' batched' : ''}`;
+}
+
+/** The variant for a problem: an explicit name, else PARALLAX_KERNEL_MATMUL, else the tuned choice for its class,
+ *  else a preferring one, else the adapter kind's default, else priority. */
+export function chooseMatmulVariant(device: Device, s: MatmulShape, name?: string, classKey?: string): MatmulChoice {
   const forced = name ?? (typeof process !== 'undefined' ? process.env?.PARALLAX_KERNEL_MATMUL : undefined);
-  if (forced) return pickVariant<MatmulKernelSpec>(MATMUL_OP, device, forced);
+  if (forced) {
+    const v = pickVariant<MatmulKernelSpec>(MATMUL_OP, device, forced);
+    return { variant: v, defines: matmulDefinesOf(v, device), source: 'forced' };
+  }
   const ok = matmulVariants(device);
+  if (classKey) {
+    const t = tunedChoice(device, MATMUL_OP, classKey, (vn) => ok.find((v) => v.name === vn)?.spec.kernel);
+    const v = t && ok.find((x) => x.name === t.variant);
+    if (t && v) return { variant: v, defines: matmulDefinesOf(v, device, t.settings), source: 'tuned' };
+  }
   const preferred = ok.filter((v) => v.spec.prefer?.(s));
   const pool = preferred.length ? preferred : ok;
-  if (!pool.length) return pickVariant<MatmulKernelSpec>(MATMUL_OP, device);
-  return pool.reduce((a, b) => ((b.priority ?? 0) > (a.priority ?? 0) ? b : a));
+  if (!pool.length) {
+    const v = pickVariant<MatmulKernelSpec>(MATMUL_OP, device);
+    return { variant: v, defines: matmulDefinesOf(v, device), source: 'default' };
+  }
+  const kind = isCpuAdapter(device) ? 'cpu' : 'gpu';
+  const score = (v: Variant<MatmulKernelSpec>) => (v.spec.defaultOn === kind ? 1000 : 0) + (v.priority ?? 0);
+  const v = pool.reduce((a, b) => (score(b) > score(a) ? b : a));
+  return { variant: v, defines: matmulDefinesOf(v, device), source: 'default' };
 }
 
 export type Epilogue = 'none' | 'gelu_tanh' | 'silu';
@@ -94,6 +193,8 @@ export interface MatmulProblem {
   /** Consecutive rows (of the flattened M) sharing one gate row; M for a gate of shape [N]. */
   gateRows?: number;
   variant?: string;
+  /** Tile settings layered over the variant's defines (the tuner; needs `variant`). */
+  settings?: TuneSettings;
   /** Override of maxStorageBufferBindingSize (tests force the split path with a small value). */
   maxBindingBytes?: number;
 }
@@ -104,7 +205,9 @@ const OFFSET_ALIGN = 256;
 export function runMatmul(pr: MatmulProblem): void {
   const { a, b, out, shape: s } = pr;
   const device = a.device;
-  const variant = chooseMatmulVariant(device, s, pr.variant);
+  const choice = chooseMatmulVariant(device, s, pr.variant, matmulClassKey(s, problemDTypes(pr), problemEpilogue(pr)));
+  const variant = choice.variant;
+  const tile = pr.settings ? { ...choice.defines, ...pr.settings } : choice.defines;
   const limit = Math.min(pr.maxBindingBytes ?? Infinity, device.caps.maxStorageBufferBindingSize);
   const eb = (t: Tensor) => bytesPerElement(t.dtype);
   const bItemBytes = (pr.bBatchStride ? s.K * s.N : b.numel) * eb(b);
@@ -115,7 +218,7 @@ export function runMatmul(pr: MatmulProblem): void {
     }
   }
   const cStride = s.M * s.N;
-  const defines = matmulDefines(pr, variant.spec);
+  const defines = matmulDefines(pr, tile);
   const rowTensors: { t: Tensor; rowBytes: number; batchBytes: number }[] = [
     { t: a, rowBytes: s.K * eb(a), batchBytes: pr.aBatchStride * eb(a) },
     { t: out, rowBytes: s.N * eb(out), batchBytes: cStride * eb(out) },
@@ -144,7 +247,7 @@ export function runMatmul(pr: MatmulProblem): void {
       params: [u32(rows), u32(s.N), u32(s.K), u32(pr.aBatchStride), u32(pr.bBatchStride), u32(rows * s.N),
         u32(pr.gateRows ?? s.M), u32(m0)],
       bindings,
-      workgroups: variant.spec.workgroups(sub),
+      workgroups: variant.spec.workgroups(sub, tile),
     });
   };
   if (s.M === 0 || s.N === 0 || s.batch === 0) return;
@@ -174,7 +277,17 @@ export function runMatmul(pr: MatmulProblem): void {
   }
 }
 
-function matmulDefines(pr: MatmulProblem, spec: MatmulKernelSpec): Record<string, number | string | boolean> {
+/** dtypes of a, b and out, e.g. 'f32.f16.f32' (part of the tuner's class key). */
+function problemDTypes(pr: MatmulProblem): string {
+  return `${pr.a.dtype}.${pr.b.dtype}.${pr.out.dtype}`;
+}
+
+/** The epilogue part of the class key: activation plus whether a bias / (gated) residual is fused. */
+function problemEpilogue(pr: MatmulProblem): string {
+  return `${pr.epilogue ?? 'none'}${pr.bias ? '+b' : ''}${pr.residual ? (pr.gate ? '+gr' : '+r') : ''}`;
+}
+
+function matmulDefines(pr: MatmulProblem, tile: Defines): Record<string, number | string | boolean> {
   const { shape: s } = pr;
   const d: Record<string, number | string | boolean> = {
     TA: pr.a.dtype, TB: pr.b.dtype, TO: pr.out.dtype,
@@ -185,7 +298,7 @@ function matmulDefines(pr: MatmulProblem, spec: MatmulKernelSpec): Record<string
     VEC_BN: !s.bNK && s.N % 4 === 0 && pr.bBatchStride % 4 === 0,
     HAS_BIAS: !!pr.bias, HAS_RES: !!pr.residual, HAS_GATE: !!pr.gate,
     EPI_GELU: pr.epilogue === 'gelu_tanh', EPI_SILU: pr.epilogue === 'silu',
-    ...spec.defines,
+    ...tile,
   };
   let binding = 3;
   if (pr.bias) d.BIAS_BINDING = binding++;

@@ -63,8 +63,8 @@ describe('matmul', () => {
   it('picks gemv for M <= 4 and the tiled kernel otherwise', () => {
     const names = matmulVariants(device).map((v) => v.name);
     expect(names).toEqual(expect.arrayContaining(['matmul_tiled', 'matmul_naive', 'matmul_gemv']));
-    expect(chooseMatmulVariant(device, { M: 1, N: 1536, K: 1536, batch: 1, bNK: true }).name).toBe('matmul_gemv');
-    expect(chooseMatmulVariant(device, { M: 1296, N: 1536, K: 1536, batch: 1, bNK: true }).name).toBe('matmul_tiled');
+    expect(chooseMatmulVariant(device, { M: 1, N: 1536, K: 1536, batch: 1, bNK: true }).variant.name).toBe('matmul_gemv');
+    expect(chooseMatmulVariant(device, { M: 1296, N: 1536, K: 1536, batch: 1, bNK: true }).variant.name).toBe('matmul_tiled');
   });
 
   it('splits a batched matmul whose operands exceed the binding limit', async () => {
