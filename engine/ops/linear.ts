@@ -5,6 +5,7 @@ import type { DType } from '../dtype.js';
 import { ShapeError } from '../gpu/errors.js';
 import { Tensor } from '../tensor.js';
 import { checkFloat, runMatmul, type Epilogue } from './matmul.js';
+import type { TuneSettings } from './registry.js';
 
 export interface LinearResidual {
   /** r, the same shape as the output [.., N]. */
@@ -24,6 +25,8 @@ export interface LinearOptions {
   out?: Tensor;
   /** Force a matmul variant by name (else PARALLAX_KERNEL_MATMUL, else chosen by shape). */
   variant?: string;
+  /** Tile settings over the variant's defaults (the autotuner and benchmarks; needs `variant`). */
+  settings?: TuneSettings;
   /** Override of maxStorageBufferBindingSize (tests force the row-split path with a small value). */
   maxBindingBytes?: number;
 }
@@ -62,7 +65,7 @@ export function linear(x: Tensor, w: Tensor, bias?: Tensor, opts: LinearOptions 
     aBatchStride: 0, bBatchStride: 0,
     epilogue: opts.epilogue ?? 'none',
     residual: r?.x, gate: r?.gate, gateRows,
-    variant: opts.variant, maxBindingBytes: opts.maxBindingBytes,
+    variant: opts.variant, settings: opts.settings, maxBindingBytes: opts.maxBindingBytes,
   });
   return out;
 }

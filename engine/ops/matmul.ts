@@ -10,7 +10,7 @@ import { Tensor } from '../tensor.js';
 import type { Defines } from '../gpu/shader-source.js';
 import { pickVariant, registerVariant, variants, type TuneSettings, type TuneValue, type Variant } from './registry.js';
 import { isCpuAdapter } from './row-variants.js';
-import { tunedChoice } from './tuning.js';
+import { noteProblem, tunedChoice } from './tuning.js';
 
 /** The shape of one matmul problem as a variant sees it (after flattening). */
 export interface MatmulShape {
@@ -205,7 +205,12 @@ const OFFSET_ALIGN = 256;
 export function runMatmul(pr: MatmulProblem): void {
   const { a, b, out, shape: s } = pr;
   const device = a.device;
-  const choice = chooseMatmulVariant(device, s, pr.variant, matmulClassKey(s, problemDTypes(pr), problemEpilogue(pr)));
+  const classKey = matmulClassKey(s, problemDTypes(pr), problemEpilogue(pr));
+  noteProblem(MATMUL_OP, classKey, () => ({
+    shape: { ...s }, da: pr.a.dtype, db: pr.b.dtype, dout: pr.out.dtype, aBatchStride: pr.aBatchStride, bBatchStride: pr.bBatchStride,
+    epilogue: pr.epilogue ?? 'none', bias: !!pr.bias, residual: !!pr.residual, gate: !!pr.gate,
+  }));
+  const choice = chooseMatmulVariant(device, s, pr.variant, classKey);
   const variant = choice.variant;
   const tile = pr.settings ? { ...choice.defines, ...pr.settings } : choice.defines;
   const limit = Math.min(pr.maxBindingBytes ?? Infinity, device.caps.maxStorageBufferBindingSize);
@@ -324,8 +329,10 @@ export interface MatmulOptions {
   dtype?: DType;
   /** Write into this tensor instead of allocating. */
   out?: Tensor;
-  /** Force a variant by name (else PARALLAX_KERNEL_MATMUL, else chosen by shape). */
+  /** Force a variant by name (else PARALLAX_KERNEL_MATMUL, else tuned, else chosen by shape). */
   variant?: string;
+  /** Tile settings over the variant's defaults (the autotuner, benchmarks, tests). */
+  settings?: TuneSettings;
   /** Override of maxStorageBufferBindingSize (tests). */
   maxBindingBytes?: number;
 }
@@ -365,7 +372,7 @@ export function matmul(a: Tensor, b: Tensor, opts: MatmulOptions = {}): Tensor {
     op: name, a, b, out, shape,
     aBatchStride: fold || na === 1 ? 0 : M * K,
     bBatchStride: nb === 1 ? 0 : K * N,
-    variant: opts.variant, maxBindingBytes: opts.maxBindingBytes,
+    variant: opts.variant, settings: opts.settings, maxBindingBytes: opts.maxBindingBytes,
   });
   return out;
 }

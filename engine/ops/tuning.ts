@@ -193,3 +193,112 @@ function now(): number {
 export function settingsLabel(s: TuneSettings): string {
   return Object.entries(s).map(([k, v]) => `${k}=${v}`).join(',');
 }
+
+// ---------------------------------------------------------------- ops that can be tuned, and problem recording
+
+/** A problem of one op as the tuner sees it: its class key and what the op's tuner needs to rebuild it. */
+export interface TuneProblem {
+  op: string;
+  classKey: string;
+  /** Op-specific, plain data (shapes, dtypes, flags). */
+  problem: unknown;
+}
+
+/** What an op registers to be tunable: how to rebuild a problem with a given candidate, on fresh random buffers. */
+export interface OpTuner {
+  op: string;
+  /** Kernel file of a variant (for the source hash). */
+  kernelOf(variant: string): string | undefined;
+  /** A runnable for one candidate on buffers of the problem's size (the tuner may shrink row counts it does not key on). */
+  bench(device: Device, problem: unknown, c: Candidate): TimedRun;
+  /** Short text for progress and tables, e.g. 'M=1296 K=1536 N=6144 f32'. */
+  describe(problem: unknown): string;
+  /** Problems to tune when no model run was recorded (representative shapes for the op). */
+  defaults?(device: Device, dtype: 'f32' | 'f16'): TuneProblem[];
+}
+
+const tuners = new Map<string, OpTuner>();
+
+export function registerOpTuner(t: OpTuner): void {
+  tuners.set(t.op, t);
+}
+
+export function opTuner(op: string): OpTuner | undefined {
+  return tuners.get(op);
+}
+
+export function tunableOps(): string[] {
+  return [...tuners.keys()].sort();
+}
+
+let recording: Map<string, TuneProblem> | null = null;
+
+/** Ops call this for each problem they run; it only records while recordProblems() is active. */
+export function noteProblem(op: string, classKey: string, problem: () => unknown): void {
+  if (!recording) return;
+  const k = `${op}|${classKey}`;
+  if (!recording.has(k)) recording.set(k, { op, classKey, problem: problem() });
+}
+
+/** Runs f and returns the distinct (op, class) problems it hit (the first problem seen of each class). */
+export async function recordProblems(f: () => Promise<void>): Promise<TuneProblem[]> {
+  const prev = recording;
+  recording = new Map();
+  const mine = recording;
+  try {
+    await f();
+  } finally {
+    recording = prev;
+  }
+  return [...mine.values()];
+}
+
+/** One row of the winners table. */
+export interface TunedRow {
+  op: string;
+  classKey: string;
+  shape: string;
+  winner: Candidate;
+  ms: number;
+  /** The untuned default's median ms, when it was among the candidates. */
+  defaultMs: number | null;
+  /** Already in the table and not re-timed. */
+  cached: boolean;
+}
+
+export interface TuneProblemsOptions extends TuneOptions {
+  /** Re-time classes that already have a valid entry. */
+  force?: boolean;
+  /** The candidate an untuned run would use (for the speed-up column). */
+  defaultOf?(device: Device, p: TuneProblem): Candidate | undefined;
+  /** Keeps only the candidates it accepts (tests; --ops-like narrowing). */
+  filter?(c: Candidate): boolean;
+  /** Called before each class is timed. */
+  onProblem?(index: number, total: number, p: TuneProblem, candidates: number): void;
+}
+
+/** Tunes each problem's class on the device (skipping classes with a valid entry unless force) and records winners. */
+export async function tuneProblems(device: Device, problems: TuneProblem[], opts: TuneProblemsOptions = {}): Promise<TunedRow[]> {
+  const rows: TunedRow[] = [];
+  for (let i = 0; i < problems.length; i++) {
+    const p = problems[i]!;
+    const t = tuners.get(p.op);
+    if (!t) throw new Error(`No tuner registered for op ${p.op} (tunable: ${tunableOps().join(', ') || 'none'})`);
+    const shape = t.describe(p.problem);
+    const have = !opts.force ? tunedChoice(device, p.op, p.classKey, t.kernelOf) : undefined;
+    if (have) {
+      rows.push({ op: p.op, classKey: p.classKey, shape, winner: { variant: have.variant, settings: have.settings }, ms: have.ms, defaultMs: null, cached: true });
+      continue;
+    }
+    const cands = candidatesFor(p.op, device).filter((c) => !opts.filter || opts.filter(c));
+    const def = opts.defaultOf?.(device, p);
+    opts.onProblem?.(i, problems.length, p, cands.length);
+    const r = await timeCandidates(device, cands, (c) => t.bench(device, p.problem, c), opts);
+    const kernel = t.kernelOf(r.winner.variant);
+    if (!kernel) throw new Error(`${p.op}: the winner ${r.winner.variant} names no kernel`);
+    recordTuned(device, p.op, p.classKey, { variant: r.winner.variant, settings: r.winner.settings, sourceHash: kernelSourceHash(kernel), ms: r.ms, shape, at: new Date().toISOString() });
+    const defTiming = def && r.timings.find((x) => x.c.variant === def.variant && settingsLabel(x.c.settings) === settingsLabel(def.settings));
+    rows.push({ op: p.op, classKey: p.classKey, shape, winner: r.winner, ms: r.ms, defaultMs: defTiming?.ms ?? null, cached: false });
+  }
+  return rows;
+}
