@@ -52,12 +52,29 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
 //#if B_NK
   var cols: array<u32, 4u * VN>;
   for (var j = 0u; j < 4u * VN; j++) { cols[j] = min(n0 + j, p.N - 1u); }
+//#if VEC_A
+  // Vector paths: K % 4 == 0, indices clamped, so loads need no bounds checks: precomputed vec4 row bases.
+  var ab: array<u32, TM>;
+  for (var i = 0u; i < TM; i++) { ab[i] = (aoff + rows[i] * p.K) / 4u; }
+//#endif
+//#if VEC_BK
+  var bb: array<u32, 4u * VN>;
+  for (var j = 0u; j < 4u * VN; j++) { bb[j] = (boff + cols[j] * p.K) / 4u; }
+//#endif
   for (var k = 0u; k < p.K; k += 4u) {
     var av: array<vec4<f32>, TM>;
+//#if VEC_A
+    for (var i = 0u; i < TM; i++) { av[i] = vec4<f32>(a[ab[i] + k / 4u]); }
+//#else
     for (var i = 0u; i < TM; i++) { av[i] = loadA(aoff, rows[i], k); }
+//#endif
     for (var v = 0u; v < VN; v++) {
       for (var c = 0u; c < 4u; c++) {
+//#if VEC_BK
+        let w = vec4<f32>(b[bb[v * 4u + c] + k / 4u]);
+//#else
         let w = loadB(boff, cols[v * 4u + c], k);
+//#endif
         for (var i = 0u; i < TM; i++) { acc[i][v][c] = acc4(acc[i][v][c], av[i], w); }
       }
     }
@@ -66,14 +83,38 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   // Column groups start at n0 + 4v; a group past the last full one is clamped (its values are discarded).
   var cols: array<u32, VN>;
   for (var v = 0u; v < VN; v++) { cols[v] = min(n0 + 4u * v, ((p.N - 1u) / 4u) * 4u); }
+//#if VEC_A
+  var ab: array<u32, TM>;
+  for (var i = 0u; i < TM; i++) { ab[i] = (aoff + rows[i] * p.K) / 4u; }
+//#endif
   for (var k = 0u; k < p.K; k += 4u) {
     var av: array<vec4<f32>, TM>;
+//#if VEC_A
+    for (var i = 0u; i < TM; i++) { av[i] = vec4<f32>(a[ab[i] + k / 4u]); }
+//#else
     for (var i = 0u; i < TM; i++) { av[i] = loadA(aoff, rows[i], k); }
+//#endif
     for (var v = 0u; v < VN; v++) {
+//#if VEC_BN
+//#if VEC_A
+      // K % 4 == 0 and N % 4 == 0: rows k..k+3 exist and the clamped column group is in range.
+      let bi = (boff + k * p.N + cols[v]) / 4u;
+      let b0 = vec4<f32>(b[bi]);
+      let b1 = vec4<f32>(b[bi + p.N / 4u]);
+      let b2 = vec4<f32>(b[bi + p.N / 2u]);
+      let b3 = vec4<f32>(b[bi + 3u * p.N / 4u]);
+//#else
       let b0 = loadB(boff, k, cols[v]);
       let b1 = loadB(boff, k + 1u, cols[v]);
       let b2 = loadB(boff, k + 2u, cols[v]);
       let b3 = loadB(boff, k + 3u, cols[v]);
+//#endif
+//#else
+      let b0 = loadB(boff, k, cols[v]);
+      let b1 = loadB(boff, k + 1u, cols[v]);
+      let b2 = loadB(boff, k + 2u, cols[v]);
+      let b3 = loadB(boff, k + 3u, cols[v]);
+//#endif
       for (var i = 0u; i < TM; i++) { acc[i][v] = acc4(acc[i][v], av[i], b0, b1, b2, b3); }
     }
   }

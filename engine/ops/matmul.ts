@@ -67,7 +67,7 @@ registerVariant<MatmulKernelSpec>({
   },
 });
 type TuneParams = Record<string, readonly TuneValue[]>;
-const REGS = { WGX: 8, WGY: 8, TM: 4, VN: 1, FMA: true };
+const REGS = { WGX: 16, WGY: 8, TM: 4, VN: 1, FMA: true };
 const KM = { WGX: 16, WGY: 16, TM: 8, VN: 2, TK: 16, PAD: 1 };
 /** Register-tiled kernel without workgroup memory: the default on CPU adapters. */
 registerVariant<MatmulKernelSpec>({
@@ -78,7 +78,7 @@ registerVariant<MatmulKernelSpec>({
   },
   tune: {
     params: (d): TuneParams => (isCpuAdapter(d)
-      ? { TM: [2, 4, 8], VN: [1, 2], FMA: [true, false], WGX: [8, 16] }
+      ? { TM: [4, 8], VN: [1, 2], FMA: [true, false], WGX: [8, 16, 32], WGY: [4, 8] }
       : { TM: [4], VN: [1, 2], FMA: [true], WGX: [16] }),
     valid: (s, d) => fits(d, n({ ...REGS, ...s }, 'WGX') * n({ ...REGS, ...s }, 'WGY'), 0),
   },
@@ -175,6 +175,8 @@ export function chooseMatmulVariant(device: Device, s: MatmulShape, name?: strin
 }
 
 export type Epilogue = 'none' | 'gelu_tanh' | 'silu';
+/** Params.act of the kernels: the activation is a runtime flag, not a define (one pipeline serves all three). */
+const ACT: Record<Epilogue, number> = { none: 0, gelu_tanh: 1, silu: 2 };
 
 /** Everything the driver needs to run one (possibly batched, possibly split) matmul. */
 export interface MatmulProblem {
@@ -250,7 +252,7 @@ export function runMatmul(pr: MatmulProblem): void {
       kernel: variant.spec.kernel,
       defines,
       params: [u32(rows), u32(s.N), u32(s.K), u32(pr.aBatchStride), u32(pr.bBatchStride), u32(rows * s.N),
-        u32(pr.gateRows ?? s.M), u32(m0)],
+        u32(pr.gateRows ?? s.M), u32(m0), u32(ACT[pr.epilogue ?? 'none'])],
       bindings,
       workgroups: variant.spec.workgroups(sub, tile),
     });
@@ -302,7 +304,6 @@ function matmulDefines(pr: MatmulProblem, tile: Defines): Record<string, number 
     VEC_BK: s.bNK && s.K % 4 === 0 && pr.bBatchStride % 4 === 0,
     VEC_BN: !s.bNK && s.N % 4 === 0 && pr.bBatchStride % 4 === 0,
     HAS_BIAS: !!pr.bias, HAS_RES: !!pr.residual, HAS_GATE: !!pr.gate,
-    EPI_GELU: pr.epilogue === 'gelu_tanh', EPI_SILU: pr.epilogue === 'silu',
     ...tile,
   };
   let binding = 3;
