@@ -78,7 +78,7 @@ registerVariant<MatmulKernelSpec>({
   },
   tune: {
     params: (d): TuneParams => (isCpuAdapter(d)
-      ? { TM: [4, 8], VN: [1, 2], FMA: [true, false], WGX: [8, 16, 32], WGY: [4, 8] }
+      ? { TM: [4, 8], FMA: [true, false], WGY: [1, 4, 8] }
       : { TM: [4], VN: [1, 2], FMA: [true], WGX: [16] }),
     valid: (s, d) => fits(d, n({ ...REGS, ...s }, 'WGX') * n({ ...REGS, ...s }, 'WGY'), 0),
   },
