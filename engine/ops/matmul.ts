@@ -32,8 +32,8 @@ export interface MatmulKernelSpec {
   definesFor?(device: Device): Defines;
   /** Workgroup grid [x, y, z] for a problem under the effective tile defines `d`. */
   workgroups(s: MatmulShape, d: Defines): [number, number, number];
-  /** When no variant is forced or tuned, variants whose prefer() holds win over the rest (e.g. gemv for M <= 4). */
-  prefer?(s: MatmulShape): boolean;
+  /** When no variant is forced or tuned, variants whose prefer() holds win over the rest (e.g. gemv for M <= 4 on GPUs). */
+  prefer?(s: MatmulShape, device: Device): boolean;
   /** The adapter kind whose untuned default this variant is ('cpu': lavapipe/SwiftShader, 'gpu': the rest). */
   defaultOn?: 'cpu' | 'gpu';
 }
@@ -67,7 +67,9 @@ registerVariant<MatmulKernelSpec>({
   },
 });
 type TuneParams = Record<string, readonly TuneValue[]>;
-const REGS = { WGX: 16, WGY: 8, TM: 4, VN: 1, FMA: true };
+// CPU default from `parallax tune` on lavapipe (Mesa 25.0.7, LLVM 15, 2 shared cores): TM=8, WGY=4 and dot()
+// (FMA=false) won 3 of the 4 Vchitect-2B linear classes, 1.6-2.4x faster than TM=4, WGY=8 with fma().
+const REGS = { WGX: 16, WGY: 4, TM: 8, VN: 1, FMA: false };
 const KM = { WGX: 16, WGY: 16, TM: 8, VN: 2, TK: 16, PAD: 1 };
 /** Register-tiled kernel without workgroup memory: the default on CPU adapters. */
 registerVariant<MatmulKernelSpec>({
@@ -109,7 +111,8 @@ registerVariant<MatmulKernelSpec>({
     kernel: 'matmul_gemv',
     defines: GEMV,
     workgroups: (s, d) => [s.bNK ? ceilDiv(s.N, 256 / n(d, 'LANES')) : ceilDiv(s.N, 1024), ceilDiv(s.M, 4), s.batch],
-    prefer: (s) => s.M <= 4,
+    // On CPU adapters matmul_regs beats it even on one row (tuned on lavapipe: >3x).
+    prefer: (s, d) => s.M <= 4 && !isCpuAdapter(d),
   },
   tune: { params: { LANES: [8, 32, 64] } },
 });
@@ -162,7 +165,7 @@ export function chooseMatmulVariant(device: Device, s: MatmulShape, name?: strin
     const v = t && ok.find((x) => x.name === t.variant);
     if (t && v) return { variant: v, defines: matmulDefinesOf(v, device, t.settings), source: 'tuned' };
   }
-  const preferred = ok.filter((v) => v.spec.prefer?.(s));
+  const preferred = ok.filter((v) => v.spec.prefer?.(s, device));
   const pool = preferred.length ? preferred : ok;
   if (!pool.length) {
     const v = pickVariant<MatmulKernelSpec>(MATMUL_OP, device);

@@ -36,9 +36,15 @@ let hits = 0;
 
 /** Adapter identity: vendor, architecture, device, description (for Vulkan/Mesa it names the driver and LLVM) and backend. */
 export function adapterKey(device: Device): string {
-  const a = device.adapter;
-  return [a.vendor, a.architecture, a.device, a.description, a.backend].join(' / ');
+  let k = adapterKeys.get(device);
+  if (k === undefined) {
+    const a = device.adapter;
+    k = [a.vendor, a.architecture, a.device, a.description, a.backend].join(' / ');
+    adapterKeys.set(device, k);
+  }
+  return k;
 }
+const adapterKeys = new WeakMap<Device, string>();
 
 /** FNV-1a (32-bit) of a string, hex: cheap and stable; it only has to notice edits. */
 export function hashText(s: string): string {
@@ -92,7 +98,8 @@ export function tuneHits(): number {
  * unavailable, or its kernel source changed since it was timed. `kernelOf` maps a variant name to its kernel file.
  */
 export function tunedChoice(device: Device, op: string, classKey: string, kernelOf: (variant: string) => string | undefined): TuneEntry | undefined {
-  const e = table.adapters[adapterKey(device)]?.[`${op}|${classKey}`];
+  const forAdapter = table.adapters[adapterKey(device)];
+  const e = forAdapter && Object.hasOwn(forAdapter, `${op}|${classKey}`) ? forAdapter[`${op}|${classKey}`] : undefined;
   if (!e) return undefined;
   const v = variants(op, device).find((x) => x.name === e.variant);
   const kernel = v && kernelOf(e.variant);
