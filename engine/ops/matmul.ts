@@ -30,6 +30,9 @@ export interface MatmulKernelSpec {
   defines?: Defines;
   /** Per-adapter defaults layered over `defines` (e.g. smaller tiles on CPU adapters). */
   definesFor?(device: Device): Defines;
+  /** Per-shape defaults layered over those when the choice is not tuned. Only for settings that leave each
+   *  output's reduction order unchanged (so that parallel ranks with other row counts stay bit-identical). */
+  definesForShape?(s: MatmulShape): Defines;
   /** Workgroup grid [x, y, z] for a problem under the effective tile defines `d`. */
   workgroups(s: MatmulShape, d: Defines): [number, number, number];
   /** When no variant is forced or tuned, variants whose prefer() holds win over the rest (e.g. gemv for M <= 4 on GPUs). */
@@ -76,6 +79,8 @@ registerVariant<MatmulKernelSpec>({
   op: MATMUL_OP, name: 'matmul_regs', priority: 8,
   spec: {
     kernel: 'matmul_regs', defines: REGS, defaultOn: 'cpu',
+    // A few rows: one row-block of exactly M rows instead of 8 clamped copies (rows do not change the k order).
+    definesForShape: (s): Defines => (s.M <= 4 ? { TM: s.M, WGY: 1 } : {}),
     workgroups: (s, d) => [ceilDiv(s.N, 4 * n(d, 'VN') * n(d, 'WGX')), ceilDiv(s.M, n(d, 'TM') * n(d, 'WGY')), s.batch],
   },
   tune: {
@@ -135,9 +140,9 @@ export interface MatmulChoice {
   source: 'forced' | 'tuned' | 'default';
 }
 
-/** Effective defines of a variant on a device, with settings layered on top. */
-export function matmulDefinesOf(v: Variant<MatmulKernelSpec>, device: Device, settings?: TuneSettings): Defines {
-  return { ...v.spec.defines, ...v.spec.definesFor?.(device), ...settings };
+/** Effective defines of a variant on a device for a shape, with settings (tuned or requested) layered on top. */
+export function matmulDefinesOf(v: Variant<MatmulKernelSpec>, device: Device, s?: MatmulShape, settings?: TuneSettings): Defines {
+  return { ...v.spec.defines, ...v.spec.definesFor?.(device), ...(s && v.spec.definesForShape?.(s)), ...settings };
 }
 
 /**
@@ -157,24 +162,24 @@ export function chooseMatmulVariant(device: Device, s: MatmulShape, name?: strin
   const forced = name ?? (typeof process !== 'undefined' ? process.env?.PARALLAX_KERNEL_MATMUL : undefined);
   if (forced) {
     const v = pickVariant<MatmulKernelSpec>(MATMUL_OP, device, forced);
-    return { variant: v, defines: matmulDefinesOf(v, device), source: 'forced' };
+    return { variant: v, defines: matmulDefinesOf(v, device, s), source: 'forced' };
   }
   const ok = matmulVariants(device);
   if (classKey) {
     const t = tunedChoice(device, MATMUL_OP, classKey, (vn) => ok.find((v) => v.name === vn)?.spec.kernel);
     const v = t && ok.find((x) => x.name === t.variant);
-    if (t && v) return { variant: v, defines: matmulDefinesOf(v, device, t.settings), source: 'tuned' };
+    if (t && v) return { variant: v, defines: matmulDefinesOf(v, device, s, t.settings), source: 'tuned' };
   }
   const preferred = ok.filter((v) => v.spec.prefer?.(s, device));
   const pool = preferred.length ? preferred : ok;
   if (!pool.length) {
     const v = pickVariant<MatmulKernelSpec>(MATMUL_OP, device);
-    return { variant: v, defines: matmulDefinesOf(v, device), source: 'default' };
+    return { variant: v, defines: matmulDefinesOf(v, device, s), source: 'default' };
   }
   const kind = isCpuAdapter(device) ? 'cpu' : 'gpu';
   const score = (v: Variant<MatmulKernelSpec>) => (v.spec.defaultOn === kind ? 1000 : 0) + (v.priority ?? 0);
   const v = pool.reduce((a, b) => (score(b) > score(a) ? b : a));
-  return { variant: v, defines: matmulDefinesOf(v, device), source: 'default' };
+  return { variant: v, defines: matmulDefinesOf(v, device, s), source: 'default' };
 }
 
 export type Epilogue = 'none' | 'gelu_tanh' | 'silu';

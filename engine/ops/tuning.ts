@@ -299,6 +299,9 @@ export async function tuneProblems(device: Device, problems: TuneProblem[], opts
     }
     const cands = candidatesFor(p.op, device).filter((c) => !opts.filter || opts.filter(c));
     const def = opts.defaultOf?.(device, p);
+    // The untuned default always competes (it may use shape-specific settings outside the space), so tuning
+    // never makes a class slower than not tuning.
+    if (def && !cands.some((c) => c.variant === def.variant && settingsLabel(c.settings) === settingsLabel(def.settings))) cands.unshift(def);
     opts.onProblem?.(i, problems.length, p, cands.length);
     const r = await timeCandidates(device, cands, (c) => t.bench(device, p.problem, c), opts);
     const kernel = t.kernelOf(r.winner.variant);
