@@ -10,13 +10,20 @@ import { registerStages } from './commands/stages.js';
 import { registerServe } from './commands/serve.js';
 import { registerData } from './commands/data.js';
 import { registerEvalPrompts } from './commands/eval-prompts.js';
+import { registerTune } from './commands/tune.js';
+import { loadTuneCache } from '../engine/ops/tune-store.js';
 
 const program = new Command();
 program
   .name('parallax')
   .description('Parallax: WebGPU-native video diffusion (Vchitect-2.0) for Node and the browser.')
   .version('0.1.0')
-  .showHelpAfterError();
+  .showHelpAfterError()
+  .option('--cache-dir <dir>', 'kernel tuning cache folder (default $PARALLAX_CACHE_DIR, else $XDG_CACHE_HOME/parallax or ~/.cache/parallax)')
+  // Tuned kernel choices (`parallax tune`) apply to every command that runs kernels.
+  .hook('preAction', async () => {
+    await loadTuneCache(program.opts<{ cacheDir?: string }>().cacheDir);
+  });
 
 registerDoctor(program);
 registerDemo(program);
@@ -27,6 +34,7 @@ registerStages(program);
 registerServe(program);
 registerData(program);
 registerEvalPrompts(program);
+registerTune(program);
 
 try {
   await program.parseAsync(process.argv);

@@ -1,7 +1,7 @@
 // Snippet of the matmul family (params struct and storage bindings with vec4 views), spliced by `//#include`
 // into matmul_tiled.wgsl and matmul_gemv.wgsl; defines as documented in matmul_tiled.wgsl's header.
 
-struct Params { M: u32, N: u32, K: u32, a_bs: u32, b_bs: u32, c_bs: u32, gate_rows: u32, m_base: u32 }
+struct Params { M: u32, N: u32, K: u32, a_bs: u32, b_bs: u32, c_bs: u32, gate_rows: u32, m_base: u32, act: u32 }
 
 @group(0) @binding(0) var<uniform> p: Params;
 //#if VEC_A

@@ -2,9 +2,9 @@
 // baseline of the matmul kernel contract (see shaders/matmul_tiled.wgsl for the full contract text).
 // Contract: bindings, params and epilogue exactly as shaders/matmul_tiled.wgsl; grid (ceil(N / 16), ceil(M / 16),
 //   batch), workgroup (16, 16). Ignores VEC_* and tiling defines (all loads scalar, bounds-checked).
-// Defines: TA, TB, TO, TBIAS, TR, TG; B_NK; HAS_BIAS, HAS_RES, HAS_GATE; EPI_GELU | EPI_SILU; *_BINDING.
+// Defines: TA, TB, TO, TBIAS, TR, TG; B_NK; HAS_BIAS, HAS_RES, HAS_GATE; *_BINDING.
 
-struct Params { M: u32, N: u32, K: u32, a_bs: u32, b_bs: u32, c_bs: u32, gate_rows: u32, m_base: u32 }
+struct Params { M: u32, N: u32, K: u32, a_bs: u32, b_bs: u32, c_bs: u32, gate_rows: u32, m_base: u32, act: u32 }
 
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> a: array<{{TA}}>;

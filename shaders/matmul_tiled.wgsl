@@ -2,7 +2,8 @@
 // thread TM x 4 outputs; K advances in TK-wide tiles staged in workgroup memory as vec4 (vec4 global loads when the
 // contiguous axis is a multiple of 4, bounds-checked scalar loads otherwise). Math in f32 whatever the storage types.
 // Contract (the matmul kernel contract, engine/ops/matmul.ts and docs/kernels/matmul.md):
-//   binding 0: Params { M, N, K, a_bs, b_bs, c_bs, gate_rows, m_base } (uniform; *_bs = batch strides in elements)
+//   binding 0: Params { M, N, K, a_bs, b_bs, c_bs, gate_rows, m_base, act } (uniform; *_bs = batch strides in
+//              elements; act: 0 none, 1 GELU-tanh, 2 SiLU, applied after the bias)
 //   binding 1: a [batch, M, K] TA; binding 2: b [batch, K, N] (B_KN) or [batch, N, K] (B_NK) TB
 //   then, when defined: bias [N] TBIAS, res [batch, M, N] TR, gate [G, N] TG; last: out [batch, M, N] TO
 //   out[z, m, n] = res[z, m, n] + gate[(m + m_base) / gate_rows, n] * act(sum_k a[z, m, k] * b[z, k, n] + bias[n])
@@ -10,7 +11,7 @@
 // Preconditions: VEC_A only when K % 4 == 0; VEC_BK (B_NK) only when K % 4 == 0; VEC_BN (B_KN) only when N % 4 == 0;
 //   a_bs, b_bs multiples of 4 when the matching vector path is on.
 // Defines: TA, TB, TO, TBIAS, TR, TG (f32 | f16); B_NK; VEC_A, VEC_BK, VEC_BN; HAS_BIAS, HAS_RES, HAS_GATE;
-//   EPI_GELU | EPI_SILU; BIAS_BINDING, RES_BINDING, GATE_BINDING, OUT_BINDING; WGX, WGY, TM, TK (TK % 4 == 0).
+//   BIAS_BINDING, RES_BINDING, GATE_BINDING, OUT_BINDING; WGX, WGY, TM, TK (TK % 4 == 0).
 
 //#include matmul_bindings
 

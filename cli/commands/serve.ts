@@ -69,6 +69,15 @@ export async function createGenerators(opts: GeneratorOptions): Promise<{ genera
   return { generators: engines, kind: 'engine', layouts };
 }
 
+/** Compiles every engine group's kernels before the first job; a failure is reported, not fatal (jobs then compile). */
+export async function warmGenerators(engines: PipelineGenerator[], print: (s: string) => void): Promise<void> {
+  print(`Warming kernels on ${engines.length} group(s) (--no-warm skips)…`);
+  const r = await Promise.allSettled(engines.map((e) => e.warm()));
+  r.forEach((x, i) => print(x.status === 'fulfilled'
+    ? `${engines[i]!.label}: kernels ready in ${(x.value / 1000).toFixed(1)} s`
+    : `${engines[i]!.label}: warm-up failed (${x.reason instanceof Error ? x.reason.message : String(x.reason)}); the first job compiles its kernels`));
+}
+
 /** "0, 1+2 (sp1-cfg2)": each group's GPUs and, for a multi-GPU group, its parallel layout. */
 export function describeGroups(groups: number[][], layouts: (ParallelLayout | undefined)[]): string {
   return groups.map((g, i) => g.join('+') + (layouts[i] ? ` (${layoutName(layouts[i])})` : '')).join(', ');
@@ -133,6 +142,7 @@ interface ServeCliOptions {
   allowedHosts?: string[];
   logLevel: string;
   profile?: boolean;
+  warm: boolean;
 }
 
 export function registerServe(program: Command): void {
@@ -157,6 +167,7 @@ export function registerServe(program: Command): void {
     .option('--allowed-hosts <name...>', 'host names the server answers besides localhost, IP addresses and --host (DNS-rebinding protection): "studio.lan", ".example.com" for a domain and its subdomains, "all" to turn the check off')
     .option('--log-level <level>', 'silent, error, warn, info, debug', 'warn')
     .option('--profile', 'profile every job (one-GPU groups): per-op table profile.txt and Chrome trace trace.json (GPU timestamps, host spans) in the job\'s folder')
+    .option('--no-warm', 'skip compiling the kernels at start (a 1-step generation at the smallest size); the first job then compiles them')
     .action(async (o: ServeCliOptions) => {
       const print = (s: string) => console.log(s);
       const port = Number(o.port);
@@ -170,6 +181,7 @@ export function registerServe(program: Command): void {
       const groups = parseDevices(o.devices, { allowSharedGpu: !!o.allowSharedGpu });
       const { generators, kind, layouts, note } = await createGenerators({ model: o.model, groups, fake: !!o.fake, fakeMsPerStep: msPerStep, dtype: o.dtype, sp, cfgParallel: o.cfgParallel, profile: !!o.profile });
       if (note) print(`Note: ${note}`);
+      if (kind === 'engine' && o.warm) await warmGenerators(generators as PipelineGenerator[], print);
       const staticDir = o.static === CLIENT_DIST ? await ensureClientBuilt(CLIENT_DIST, print) : resolve(o.static ?? CLIENT_DIST);
       const server = await serve({
         dataDir: o.dataDir,

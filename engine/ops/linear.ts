@@ -5,7 +5,8 @@ import type { DType } from '../dtype.js';
 import { ShapeError } from '../gpu/errors.js';
 import { Tensor } from '../tensor.js';
 import { bytesPerElement } from '../dtype.js';
-import { checkFloat, chooseMatmulVariant, runMatmul, type Epilogue } from './matmul.js';
+import { checkFloat, runMatmul, type Epilogue } from './matmul.js';
+import type { TuneSettings } from './registry.js';
 
 export interface LinearResidual {
   /** r, the same shape as the output [.., N]. */
@@ -25,6 +26,8 @@ export interface LinearOptions {
   out?: Tensor;
   /** Force a matmul variant by name (else PARALLAX_KERNEL_MATMUL, else chosen by shape). */
   variant?: string;
+  /** Tile settings over the variant's defaults (the autotuner and benchmarks; needs `variant`). */
+  settings?: TuneSettings;
   /** Override of maxStorageBufferBindingSize (tests force the row-split path with a small value). */
   maxBindingBytes?: number;
   /** Read only rows [offset, offset + rows) of every item of x [B, R, K] (a view instead of a slice copy). */
@@ -88,7 +91,7 @@ export function linear(x: Tensor, w: Tensor, bias?: Tensor, opts: LinearOptions 
     aBatchStride: 0, bBatchStride: 0,
     epilogue: opts.epilogue ?? 'none',
     residual: r?.x, gate: r?.gate, gateRows,
-    variant: opts.variant, maxBindingBytes: opts.maxBindingBytes,
+    variant: opts.variant, settings: opts.settings, maxBindingBytes: opts.maxBindingBytes,
   });
   return out;
 }
@@ -129,8 +132,6 @@ function windowedLinear(x: Tensor, w: Tensor, bias: Tensor | undefined, opts: Li
   for (const [t, win] of [[x, opts.xRows], [out, opts.outRows]] as const) {
     if (win && !rowWindowFits(t, win)) throw new ShapeError(`linear: row window at row ${win.offset} of [${t.shape.join(', ')}] ${t.dtype} is not bindable (offset alignment or size); check rowWindowFits() and use slice/concat instead`);
   }
-  // The variant the flat problem (B * rows rows) would get, so the result is bit-identical to linear + slice/concat.
-  const variant = opts.variant ?? chooseMatmulVariant(x.device, { M: B * rows, N, K, batch: 1, bNK: true }).name;
   const eb = (t: Tensor) => bytesPerElement(t.dtype);
   runMatmul({
     op: 'linear', a: x, b: w, out, bias,
@@ -138,7 +139,9 @@ function windowedLinear(x: Tensor, w: Tensor, bias: Tensor | undefined, opts: Li
     aBatchStride: R * K, bBatchStride: 0,
     epilogue: opts.epilogue ?? 'none',
     residual: r, gateRows: rows,
-    variant,
+    // The variant and settings the flat problem (B * rows rows) would get, so the result is bit-identical to
+    // linear + slice/concat.
+    variant: opts.variant, settings: opts.settings, chooseAs: { M: B * rows, N, K, batch: 1, bNK: true },
     window: { aByteOffset: xw.offset * K * eb(x), outByteOffset: outOffset * N * eb(out), outBatchStride: outR * N },
   });
   return out;

@@ -7,7 +7,10 @@ import { u32, type Bindable, type Device } from '../gpu/device.js';
 import { LimitExceededError, ShapeError } from '../gpu/errors.js';
 import { ceilDiv } from '../gpu/grid.js';
 import { Tensor } from '../tensor.js';
-import { pickVariant, registerVariant, variants, type Variant } from './registry.js';
+import type { Defines } from '../gpu/shader-source.js';
+import { pickVariant, registerVariant, variants, type TuneSettings, type TuneValue, type Variant } from './registry.js';
+import { isCpuAdapter } from './row-variants.js';
+import { noteProblem, tunedChoice } from './tuning.js';
 
 /** The shape of one matmul problem as a variant sees it (after flattening). */
 export interface MatmulShape {
@@ -19,16 +22,23 @@ export interface MatmulShape {
   bNK: boolean;
 }
 
-/** What a matmul variant registers: its kernel file, extra defines and its grid. */
+/** What a matmul variant registers: its kernel file, default defines and its grid. */
 export interface MatmulKernelSpec {
   /** Shader file stem in shaders/. */
   kernel: string;
-  /** Extra defines (tile sizes). */
-  defines?: Record<string, number | string | boolean>;
-  /** Workgroup grid [x, y, z] for a problem. */
-  workgroups(s: MatmulShape): [number, number, number];
-  /** When no variant is forced, variants whose prefer() holds win over the rest (e.g. gemv for M <= 4). */
-  prefer?(s: MatmulShape): boolean;
+  /** Default tile defines (the tuner may override any of them with a TuneSettings of the same names). */
+  defines?: Defines;
+  /** Per-adapter defaults layered over `defines` (e.g. smaller tiles on CPU adapters). */
+  definesFor?(device: Device): Defines;
+  /** Per-shape defaults layered over those when the choice is not tuned. Only for settings that leave each
+   *  output's reduction order unchanged (so that parallel ranks with other row counts stay bit-identical). */
+  definesForShape?(s: MatmulShape): Defines;
+  /** Workgroup grid [x, y, z] for a problem under the effective tile defines `d`. */
+  workgroups(s: MatmulShape, d: Defines): [number, number, number];
+  /** When no variant is forced or tuned, variants whose prefer() holds win over the rest (e.g. gemv for M <= 4 on GPUs). */
+  prefer?(s: MatmulShape, device: Device): boolean;
+  /** The adapter kind whose untuned default this variant is ('cpu': lavapipe/SwiftShader, 'gpu': the rest). */
+  defaultOn?: 'cpu' | 'gpu';
 }
 
 export const MATMUL_OP = 'matmul';
@@ -39,9 +49,64 @@ function tiledDefines(env: string | undefined): { WGX: number; WGY: number; TM: 
   const [WGX = 16, WGY = 16, TM = 4, TK = 16] = (env ?? '').split(',').filter(Boolean).map(Number);
   return { WGX, WGY, TM, TK };
 }
+const n = (d: Defines, k: string) => Number(d[k]);
+/** Workgroup size and workgroup-memory checks shared by the tuning spaces. */
+function fits(device: Device, threads: number, wgBytes: number): boolean {
+  const lim = device.gpu.limits;
+  return threads <= lim.maxComputeInvocationsPerWorkgroup && wgBytes <= lim.maxComputeWorkgroupStorageSize;
+}
 registerVariant<MatmulKernelSpec>({
   op: MATMUL_OP, name: 'matmul_tiled', priority: 10,
-  spec: { kernel: 'matmul_tiled', defines: TILED, workgroups: (s) => [ceilDiv(s.N, 4 * TILED.WGX), ceilDiv(s.M, TILED.TM * TILED.WGY), s.batch] },
+  spec: {
+    kernel: 'matmul_tiled', defines: TILED,
+    workgroups: (s, d) => [ceilDiv(s.N, 4 * n(d, 'WGX')), ceilDiv(s.M, n(d, 'TM') * n(d, 'WGY')), s.batch],
+  },
+  tune: {
+    params: (d): TuneParams => (isCpuAdapter(d) ? { TM: [4], TK: [16] } : { WGX: [8, 16], WGY: [8, 16], TM: [4, 8], TK: [16, 32] }),
+    valid: (s, d) => {
+      const t = { ...TILED, ...s };
+      return fits(d, n(t, 'WGX') * n(t, 'WGY'), 4 * (n(t, 'TM') * n(t, 'WGY') + 4 * n(t, 'WGX')) * n(t, 'TK'));
+    },
+  },
+});
+type TuneParams = Record<string, readonly TuneValue[]>;
+// CPU default from `parallax tune` on lavapipe (Mesa 25.0.7, LLVM 15, 2 shared cores): TM=8, WGY=4 and dot()
+// (FMA=false) won 3 of the 4 Vchitect-2B linear classes, 1.6-2.4x faster than TM=4, WGY=8 with fma().
+const REGS = { WGX: 16, WGY: 4, TM: 8, VN: 1, FMA: false };
+const KM = { WGX: 16, WGY: 16, TM: 8, VN: 2, TK: 16, PAD: 1 };
+/** Register-tiled kernel without workgroup memory: the default on CPU adapters. */
+registerVariant<MatmulKernelSpec>({
+  op: MATMUL_OP, name: 'matmul_regs', priority: 8,
+  spec: {
+    kernel: 'matmul_regs', defines: REGS, defaultOn: 'cpu',
+    // A few rows: one row-block of exactly M rows instead of 8 clamped copies (rows do not change the k order).
+    definesForShape: (s): Defines => (s.M <= 4 ? { TM: s.M, WGY: 1 } : {}),
+    workgroups: (s, d) => [ceilDiv(s.N, 4 * n(d, 'VN') * n(d, 'WGX')), ceilDiv(s.M, n(d, 'TM') * n(d, 'WGY')), s.batch],
+  },
+  tune: {
+    params: (d): TuneParams => (isCpuAdapter(d)
+      ? { TM: [4, 8], FMA: [true, false], WGY: [1, 4, 8] }
+      : { TM: [4], VN: [1, 2], FMA: [true], WGX: [16] }),
+    valid: (s, d) => fits(d, n({ ...REGS, ...s }, 'WGX') * n({ ...REGS, ...s }, 'WGY'), 0),
+  },
+});
+/** k-major workgroup tiles without bank conflicts, explicit fma: the default on GPUs. */
+registerVariant<MatmulKernelSpec>({
+  op: MATMUL_OP, name: 'matmul_tiled_km', priority: 9,
+  spec: {
+    kernel: 'matmul_tiled_km', defines: KM, defaultOn: 'gpu',
+    workgroups: (s, d) => [ceilDiv(s.N, 4 * n(d, 'VN') * n(d, 'WGX')), ceilDiv(s.M, n(d, 'TM') * n(d, 'WGY')), s.batch],
+  },
+  tune: {
+    params: (d): TuneParams => (isCpuAdapter(d)
+      ? { TM: [4], VN: [1], TK: [16], PAD: [0] }
+      : { TM: [4, 8], VN: [1, 2], TK: [8, 16, 32], PAD: [0, 1] }),
+    valid: (s, d) => {
+      const t = { ...KM, ...s };
+      const bm = n(t, 'TM') * n(t, 'WGY'), bn = 4 * n(t, 'VN') * n(t, 'WGX'), pad = n(t, 'PAD') * 4;
+      return fits(d, n(t, 'WGX') * n(t, 'WGY'), 4 * n(t, 'TK') * (bm + bn + 2 * pad));
+    },
+  },
 });
 /** Lanes per output column in the B_NK gemv (power of two <= 256): they split K and reduce in workgroup memory. */
 const GEMV = { LANES: Number(typeof process !== 'undefined' ? process.env?.PARALLAX_GEMV_LANES ?? 32 : 32) };
@@ -50,9 +115,11 @@ registerVariant<MatmulKernelSpec>({
   spec: {
     kernel: 'matmul_gemv',
     defines: GEMV,
-    workgroups: (s) => [s.bNK ? ceilDiv(s.N, 256 / GEMV.LANES) : ceilDiv(s.N, 1024), ceilDiv(s.M, 4), s.batch],
-    prefer: (s) => s.M <= 4,
+    workgroups: (s, d) => [s.bNK ? ceilDiv(s.N, 256 / n(d, 'LANES')) : ceilDiv(s.N, 1024), ceilDiv(s.M, 4), s.batch],
+    // On CPU adapters matmul_regs beats it even on one row (tuned on lavapipe: >3x).
+    prefer: (s, d) => s.M <= 4 && !isCpuAdapter(d),
   },
+  tune: { params: { LANES: [8, 32, 64] } },
 });
 registerVariant<MatmulKernelSpec>({
   op: MATMUL_OP, name: 'matmul_naive', priority: 0,
@@ -64,18 +131,60 @@ export function matmulVariants(device: Device): Variant<MatmulKernelSpec>[] {
   return variants<MatmulKernelSpec>(MATMUL_OP, device);
 }
 
-/** The variant for a problem: an explicit name, else PARALLAX_KERNEL_MATMUL, else a preferring one, else priority. */
-export function chooseMatmulVariant(device: Device, s: MatmulShape, name?: string): Variant<MatmulKernelSpec> {
+/** A variant with the tile defines it runs with. */
+export interface MatmulChoice {
+  variant: Variant<MatmulKernelSpec>;
+  /** Effective tile defines: the spec's defaults, per-adapter defaults, then tuned or requested settings. */
+  defines: Defines;
+  /** Where the choice came from. */
+  source: 'forced' | 'tuned' | 'default';
+}
+
+/** Effective defines of a variant on a device for a shape, with settings (tuned or requested) layered on top. */
+export function matmulDefinesOf(v: Variant<MatmulKernelSpec>, device: Device, s?: MatmulShape, settings?: TuneSettings): Defines {
+  return { ...v.spec.defines, ...v.spec.definesFor?.(device), ...(s && v.spec.definesForShape?.(s)), ...settings };
+}
+
+/**
+ * The shape class of a matmul problem for the tuner: layout, dtypes, epilogue kind, N and K in power-of-two
+ * buckets, and only whether M <= 4 (a vector) or not. Deliberately no row-count bucket: sequence-parallel ranks
+ * run the same linear on fewer rows than one device, and must pick the same kernel (the same per-output
+ * reduction order) to stay bit-identical to it.
+ */
+export function matmulClassKey(s: MatmulShape, dtypes: string, epilogue: string): string {
+  const b2 = (x: number) => 2 ** Math.ceil(Math.log2(Math.max(1, x)));
+  return `${s.bNK ? 'nk' : 'kn'} ${dtypes} ${epilogue} ${s.M <= 4 ? 'vec' : 'rows'} N${b2(s.N)} K${b2(s.K)}${s.batch > 1 ? ' batched' : ''}`;
+}
+
+/** The variant for a problem: an explicit name, else PARALLAX_KERNEL_MATMUL, else the tuned choice for its class,
+ *  else a preferring one, else the adapter kind's default, else priority. */
+export function chooseMatmulVariant(device: Device, s: MatmulShape, name?: string, classKey?: string): MatmulChoice {
   const forced = name ?? (typeof process !== 'undefined' ? process.env?.PARALLAX_KERNEL_MATMUL : undefined);
-  if (forced) return pickVariant<MatmulKernelSpec>(MATMUL_OP, device, forced);
+  if (forced) {
+    const v = pickVariant<MatmulKernelSpec>(MATMUL_OP, device, forced);
+    return { variant: v, defines: matmulDefinesOf(v, device, s), source: 'forced' };
+  }
   const ok = matmulVariants(device);
-  const preferred = ok.filter((v) => v.spec.prefer?.(s));
+  if (classKey) {
+    const t = tunedChoice(device, MATMUL_OP, classKey, (vn) => ok.find((v) => v.name === vn)?.spec.kernel);
+    const v = t && ok.find((x) => x.name === t.variant);
+    if (t && v) return { variant: v, defines: matmulDefinesOf(v, device, s, t.settings), source: 'tuned' };
+  }
+  const preferred = ok.filter((v) => v.spec.prefer?.(s, device));
   const pool = preferred.length ? preferred : ok;
-  if (!pool.length) return pickVariant<MatmulKernelSpec>(MATMUL_OP, device);
-  return pool.reduce((a, b) => ((b.priority ?? 0) > (a.priority ?? 0) ? b : a));
+  if (!pool.length) {
+    const v = pickVariant<MatmulKernelSpec>(MATMUL_OP, device);
+    return { variant: v, defines: matmulDefinesOf(v, device, s), source: 'default' };
+  }
+  const kind = isCpuAdapter(device) ? 'cpu' : 'gpu';
+  const score = (v: Variant<MatmulKernelSpec>) => (v.spec.defaultOn === kind ? 1000 : 0) + (v.priority ?? 0);
+  const v = pool.reduce((a, b) => (score(b) > score(a) ? b : a));
+  return { variant: v, defines: matmulDefinesOf(v, device, s), source: 'default' };
 }
 
 export type Epilogue = 'none' | 'gelu_tanh' | 'silu';
+/** Params.act of the kernels: the activation is a runtime flag, not a define (one pipeline serves all three). */
+const ACT: Record<Epilogue, number> = { none: 0, gelu_tanh: 1, silu: 2 };
 
 /** Everything the driver needs to run one (possibly batched, possibly split) matmul. */
 export interface MatmulProblem {
@@ -94,6 +203,11 @@ export interface MatmulProblem {
   /** Consecutive rows (of the flattened M) sharing one gate row; M for a gate of shape [N]. */
   gateRows?: number;
   variant?: string;
+  /** Choose the variant and its settings as for this shape instead of `shape` (a windowed linear runs as batched
+   *  items but must get the kernel its flat problem would, to stay bit-identical to it). */
+  chooseAs?: MatmulShape;
+  /** Tile settings layered over the variant's defines (the tuner; needs `variant`). */
+  settings?: TuneSettings;
   /** Override of maxStorageBufferBindingSize (tests force the split path with a small value). */
   maxBindingBytes?: number;
   /**
@@ -109,7 +223,15 @@ const OFFSET_ALIGN = 256;
 export function runMatmul(pr: MatmulProblem): void {
   const { a, b, out, shape: s } = pr;
   const device = a.device;
-  const variant = chooseMatmulVariant(device, s, pr.variant);
+  const keyShape = pr.chooseAs ?? s;
+  const classKey = matmulClassKey(keyShape, problemDTypes(pr), problemEpilogue(pr));
+  noteProblem(MATMUL_OP, classKey, () => ({
+    shape: { ...s }, da: pr.a.dtype, db: pr.b.dtype, dout: pr.out.dtype, aBatchStride: pr.aBatchStride, bBatchStride: pr.bBatchStride,
+    epilogue: pr.epilogue ?? 'none', bias: !!pr.bias, residual: !!pr.residual, gate: !!pr.gate,
+  }));
+  const choice = chooseMatmulVariant(device, keyShape, pr.variant, classKey);
+  const variant = choice.variant;
+  const tile = pr.settings ? { ...choice.defines, ...pr.settings } : choice.defines;
   const limit = Math.min(pr.maxBindingBytes ?? Infinity, device.caps.maxStorageBufferBindingSize);
   const eb = (t: Tensor) => bytesPerElement(t.dtype);
   const bItemBytes = (pr.bBatchStride ? s.K * s.N : b.numel) * eb(b);
@@ -120,7 +242,7 @@ export function runMatmul(pr: MatmulProblem): void {
     }
   }
   const cStride = s.M * s.N;
-  const defines = matmulDefines(pr, variant.spec);
+  const defines = matmulDefines(pr, tile);
   const rowTensors: { t: Tensor; rowBytes: number; batchBytes: number }[] = [
     { t: a, rowBytes: s.K * eb(a), batchBytes: pr.aBatchStride * eb(a) },
     { t: out, rowBytes: s.N * eb(out), batchBytes: cStride * eb(out) },
@@ -157,9 +279,9 @@ export function runMatmul(pr: MatmulProblem): void {
       kernel: variant.spec.kernel,
       defines,
       params: [u32(rows), u32(s.N), u32(s.K), u32(pr.aBatchStride), u32(pr.bBatchStride), u32(win?.outBatchStride ?? rows * s.N),
-        u32(pr.gateRows ?? s.M), u32(m0)],
+        u32(pr.gateRows ?? s.M), u32(m0), u32(ACT[pr.epilogue ?? 'none'])],
       bindings,
-      workgroups: variant.spec.workgroups(sub),
+      workgroups: variant.spec.workgroups(sub, tile),
       flops: 2 * rows * s.N * s.K * nz,
     });
   };
@@ -190,7 +312,17 @@ export function runMatmul(pr: MatmulProblem): void {
   }
 }
 
-function matmulDefines(pr: MatmulProblem, spec: MatmulKernelSpec): Record<string, number | string | boolean> {
+/** dtypes of a, b and out, e.g. 'f32.f16.f32' (part of the tuner's class key). */
+function problemDTypes(pr: MatmulProblem): string {
+  return `${pr.a.dtype}.${pr.b.dtype}.${pr.out.dtype}`;
+}
+
+/** The epilogue part of the class key: activation plus whether a bias / (gated) residual is fused. */
+function problemEpilogue(pr: MatmulProblem): string {
+  return `${pr.epilogue ?? 'none'}${pr.bias ? '+b' : ''}${pr.residual ? (pr.gate ? '+gr' : '+r') : ''}`;
+}
+
+function matmulDefines(pr: MatmulProblem, tile: Defines): Record<string, number | string | boolean> {
   const { shape: s } = pr;
   const d: Record<string, number | string | boolean> = {
     TA: pr.a.dtype, TB: pr.b.dtype, TO: pr.out.dtype,
@@ -200,8 +332,7 @@ function matmulDefines(pr: MatmulProblem, spec: MatmulKernelSpec): Record<string
     VEC_BK: s.bNK && s.K % 4 === 0 && pr.bBatchStride % 4 === 0,
     VEC_BN: !s.bNK && s.N % 4 === 0 && pr.bBatchStride % 4 === 0,
     HAS_BIAS: !!pr.bias, HAS_RES: !!pr.residual, HAS_GATE: !!pr.gate,
-    EPI_GELU: pr.epilogue === 'gelu_tanh', EPI_SILU: pr.epilogue === 'silu',
-    ...spec.defines,
+    ...tile,
   };
   let binding = 3;
   if (pr.bias) d.BIAS_BINDING = binding++;
@@ -227,8 +358,10 @@ export interface MatmulOptions {
   dtype?: DType;
   /** Write into this tensor instead of allocating. */
   out?: Tensor;
-  /** Force a variant by name (else PARALLAX_KERNEL_MATMUL, else chosen by shape). */
+  /** Force a variant by name (else PARALLAX_KERNEL_MATMUL, else tuned, else chosen by shape). */
   variant?: string;
+  /** Tile settings over the variant's defaults (the autotuner, benchmarks, tests). */
+  settings?: TuneSettings;
   /** Override of maxStorageBufferBindingSize (tests). */
   maxBindingBytes?: number;
 }
@@ -268,7 +401,7 @@ export function matmul(a: Tensor, b: Tensor, opts: MatmulOptions = {}): Tensor {
     op: name, a, b, out, shape,
     aBatchStride: fold || na === 1 ? 0 : M * K,
     bBatchStride: nb === 1 ? 0 : K * N,
-    variant: opts.variant, maxBindingBytes: opts.maxBindingBytes,
+    variant: opts.variant, settings: opts.settings, maxBindingBytes: opts.maxBindingBytes,
   });
   return out;
 }

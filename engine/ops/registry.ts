@@ -16,6 +16,29 @@ export interface Variant<Spec = unknown> {
   available?: (device: Device) => boolean;
   /** Higher wins when several are available and none is forced. */
   priority?: number;
+  /** Settings the autotuner may try (engine/ops/tuning.ts); a variant without it is never a tuning candidate. */
+  tune?: TuneSpace;
+}
+
+export type TuneValue = number | string | boolean;
+export type TuneSettings = Record<string, TuneValue>;
+
+/** A variant's tuning space: every combination of `params` values that `valid` accepts (default: all). */
+export interface TuneSpace {
+  /** Setting name -> the values to try, e.g. { TM: [2, 4, 8] } (names are the op's spec knobs, e.g. defines);
+   *  a function when the useful space depends on the adapter (small on CPU adapters, where each try is slow). */
+  params: Record<string, readonly TuneValue[]> | ((device: Device) => Record<string, readonly TuneValue[]>);
+  /** Rejects combinations the device cannot run (workgroup size or storage limits) or that are pointless. */
+  valid?(settings: TuneSettings, device: Device): boolean;
+}
+
+/** Every settings combination of a variant's tuning space that is valid on the device ([{}] for an empty space). */
+export function tuneSettings(v: Variant, device: Device): TuneSettings[] {
+  if (!v.tune) return [];
+  let out: TuneSettings[] = [{}];
+  const params = typeof v.tune.params === 'function' ? v.tune.params(device) : v.tune.params;
+  for (const [k, vals] of Object.entries(params)) out = out.flatMap((s) => vals.map((x) => ({ ...s, [k]: x })));
+  return out.filter((s) => !v.tune!.valid || v.tune!.valid(s, device));
 }
 
 const table = new Map<string, Variant[]>();

@@ -32,6 +32,11 @@ afterAll(async () => {
 });
 
 describe('server with the engine', () => {
+  it('warms up (what `serve` does at start): a 1-step generation at the smallest size, then jobs run', async () => {
+    const ms = await gen.warm();
+    expect(ms).toBeGreaterThan(0);
+  }, 300_000);
+
   it('runs a job on the GPU pipeline: step events, previews, a real MP4', async () => {
     const ev = await openEvents(t.server.url, '?all=1');
     const { status, body } = await t.submit({ prompt: 'a lighthouse', frames: 2, width: 64, height: 80, steps: 3, guidance: 3, seed: 11, fps: 6 });

@@ -1,11 +1,15 @@
 // matmul against the float64 reference: every registered variant x dtype (incl. mixed f32 x f16) x layout on
-// awkward shapes, batched and broadcast batches, the row/batch split path and shape errors.
+// awkward shapes, every value of every tuning setting, batched and broadcast batches, the row/batch split path and
+// shape errors.
 
 import { describe, expect, it } from 'vitest';
 import type { DType } from '../../../engine/dtype.js';
 import { LimitExceededError, ShapeError } from '../../../engine/gpu/errors.js';
 import { chooseMatmulVariant, matmul, matmulVariants } from '../../../engine/ops/matmul.js';
 import { matmulRef } from '../../../engine/ops/matmul.ref.js';
+import type { TuneSettings, TuneValue, Variant } from '../../../engine/ops/registry.js';
+import { isCpuAdapter } from '../../../engine/ops/row-variants.js';
+import type { Device } from '../../../engine/gpu/device.js';
 import { Tensor } from '../../../engine/tensor.js';
 import { expectClose, tol } from '../../helpers/compare.js';
 import { testDTypes, testDevice, upload } from '../../helpers/gpu.js';
@@ -25,7 +29,19 @@ const SHAPES: [number, number, number][] = [
 const tolFor = (dtype: DType, K: number) => tol(dtype, Math.max(1, Math.sqrt(K) / 4));
 
 let seed = 1;
-function run(variant: string, da: DType, db: DType, batchA: number, batchB: number, M: number, K: number, N: number, transposeB: boolean, extra: { maxBindingBytes?: number } = {}) {
+/** Every value each tuning parameter of a variant takes, on this adapter and on a GPU (so CPU runs cover GPU tiles too). */
+function tuneValues(v: Variant): Record<string, TuneValue[]> {
+  const p = v.tune?.params;
+  if (!p) return {};
+  const gpuLike = { ...device, adapter: { ...device.adapter, description: 'gpu', device: 'gpu', backend: 'vulkan', isFallbackAdapter: false } } as Device;
+  const out: Record<string, TuneValue[]> = {};
+  for (const space of typeof p === 'function' ? [p(device), p(gpuLike)] : [p]) {
+    for (const [k, vals] of Object.entries(space)) out[k] = [...new Set([...(out[k] ?? []), ...vals])];
+  }
+  return out;
+}
+
+function run(variant: string, da: DType, db: DType, batchA: number, batchB: number, M: number, K: number, N: number, transposeB: boolean, extra: { maxBindingBytes?: number; settings?: TuneSettings } = {}) {
   const aShape = batchA ? [batchA, M, K] : [M, K];
   const bShape = batchB ? [batchB, ...(transposeB ? [N, K] : [K, N])] : transposeB ? [N, K] : [K, N];
   const a = upload(device, normal((batchA || 1) * M * K, seed++), aShape, da);
@@ -60,11 +76,32 @@ describe('matmul', () => {
     }
   }
 
-  it('picks gemv for M <= 4 and the tiled kernel otherwise', () => {
+  // Every value of every tuning setting (the CPU-adapter and the GPU spaces alike), one setting changed at a time.
+  for (const v of matmulVariants(device)) {
+    const space = tuneValues(v);
+    for (const [k, vals] of Object.entries(space)) {
+      for (const val of vals) {
+        if (v.spec.defines?.[k] === val) continue;
+        const settings = { [k]: val };
+        if (v.tune?.valid && !v.tune.valid(settings, device)) continue;
+        it(`${v.name} [${k}=${val}] a@b and a@b^T on awkward shapes${device.f16 ? ', f16' : ''}`, async () => {
+          for (const [M, K, N, tB, dt] of [[65, 67, 63, true, 'f32'], [130, 129, 131, false, 'f32'], [66, 128, 68, true, 'f32'], [7, 68, 5, false, 'f16']] as const) {
+            if (dt === 'f16' && !device.f16) continue;
+            const r = run(v.name, dt, dt, 0, 0, M, K, N, tB, { settings });
+            expectClose(await r.out.read(), r.want, tolFor(dt, K), `${v.name} ${k}=${val} M=${M} K=${K} N=${N}`);
+            r.dispose();
+          }
+        });
+      }
+    }
+  }
+
+  it('picks gemv for M <= 4 on GPUs and the adapter kind\'s default otherwise', () => {
     const names = matmulVariants(device).map((v) => v.name);
-    expect(names).toEqual(expect.arrayContaining(['matmul_tiled', 'matmul_naive', 'matmul_gemv']));
-    expect(chooseMatmulVariant(device, { M: 1, N: 1536, K: 1536, batch: 1, bNK: true }).name).toBe('matmul_gemv');
-    expect(chooseMatmulVariant(device, { M: 1296, N: 1536, K: 1536, batch: 1, bNK: true }).name).toBe('matmul_tiled');
+    expect(names).toEqual(expect.arrayContaining(['matmul_tiled', 'matmul_naive', 'matmul_gemv', 'matmul_regs', 'matmul_tiled_km']));
+    expect(chooseMatmulVariant(device, { M: 1, N: 1536, K: 1536, batch: 1, bNK: true }).variant.name).toBe(isCpuAdapter(device) ? 'matmul_regs' : 'matmul_gemv');
+    expect(chooseMatmulVariant(device, { M: 1296, N: 1536, K: 1536, batch: 1, bNK: true }).variant.name).toBe(isCpuAdapter(device) ? 'matmul_regs' : 'matmul_tiled_km');
+    expect(chooseMatmulVariant(device, { M: 1296, N: 1536, K: 1536, batch: 1, bNK: true }, 'matmul_tiled').source).toBe('forced');
   });
 
   it('splits a batched matmul whose operands exceed the binding limit', async () => {
