@@ -6,8 +6,8 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ProcessGroup } from '../engine/dist/collectives.js';
-import { createInProcessWorld } from '../engine/dist/inprocess.js';
+import { ProcessGroup } from '../engine/distributed/collectives.js';
+import { createInProcessWorld } from '../engine/distributed/inprocess.js';
 import { Device } from '../engine/gpu/device.js';
 import { openCheckpoint } from '../engine/io/checkpoint.js';
 import { makeTinyCheckpoint } from '../engine/io/make-tiny.js';

@@ -3,8 +3,8 @@
 import { InvalidArgumentError, Option, type Command } from 'commander';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { readDistEnv, type DistEnv } from '../../engine/dist/env.js';
-import { launchLocal } from '../../engine/dist/launch.js';
+import { readDistEnv, type DistEnv } from '../../engine/distributed/env.js';
+import { launchLocal } from '../../engine/distributed/launch.js';
 import { openCheckpoint, type Checkpoint } from '../../engine/io/checkpoint.js';
 import { layoutName } from '../../engine/parallel/parallel-backend.js';
 import { GENERATION_TIMEOUT_MS, InProcessParallelPipeline, resolveLayout } from '../../engine/parallel/parallel-pipeline.js';

@@ -3,7 +3,7 @@
 // order, and the options of dual-scope attention. Pure bookkeeping (no GPU), shared by the float64 reference, the
 // one-device GPU version and the N-rank version so that all three see the same windows.
 
-import { evenSplit } from '../dist/collectives.js';
+import { evenSplit } from '../distributed/collectives.js';
 
 export interface DualScopeOptions {
   /** Local window half-width p: a query at frame a sees frames a-p .. a+p (spec default 8). */

@@ -7,8 +7,8 @@
 // With no group (or one rank) the same class computes the whole video on one device, clip by clip, with the windows
 // sliced locally: the one-device dual-scope reference that N ranks reproduce.
 
-import type { ProcessGroup } from '../dist/collectives.js';
-import { abortOnLocalFailure } from '../dist/errors.js';
+import type { ProcessGroup } from '../distributed/collectives.js';
+import { abortOnLocalFailure } from '../distributed/errors.js';
 import type { DType } from '../dtype.js';
 import type { Device } from '../gpu/device.js';
 import { validateTransformer, type SubModel, type TransformerDims } from '../io/checkpoint.js';

@@ -4,8 +4,8 @@
 // full velocity, so every rank's sampler takes the same Euler steps (SPMD, as with Ulysses). A world of one rank with
 // `clips` = N computes the same N-clip dual-scope video on one device: the reference the N-rank world reproduces.
 
-import type { ProcessGroup } from '../dist/collectives.js';
-import { abortOnLocalFailure } from '../dist/errors.js';
+import type { ProcessGroup } from '../distributed/collectives.js';
+import { abortOnLocalFailure } from '../distributed/errors.js';
 import type { Device } from '../gpu/device.js';
 import type { SubModel } from '../io/checkpoint.js';
 import type { VchitectTransformerConfig } from '../io/configs.js';

@@ -4,8 +4,8 @@
 // velocity, so every rank's sampler takes bit-identical Euler steps; the VAE decodes a contiguous share of the
 // frames on each rank, then an all-gather gives every rank the whole video. Any local failure aborts the world so
 // the other ranks fail at once instead of waiting in a collective.
-import { concat, evenSplit, type ProcessGroup } from '../dist/collectives.js';
-import { abortOnLocalFailure, DistError } from '../dist/errors.js';
+import { concat, evenSplit, type ProcessGroup } from '../distributed/collectives.js';
+import { abortOnLocalFailure, DistError } from '../distributed/errors.js';
 import type { DType } from '../dtype.js';
 import type { Device } from '../gpu/device.js';
 import { validateCheckpoint, type Checkpoint } from '../io/checkpoint.js';

@@ -3,9 +3,9 @@
 // InProcessParallelPipeline, which drives N ranks (one GPU device each) from this process and stays loaded between
 // generations (used by `generate --transport inprocess` and by `serve` for GPU groups). The shared-memory and
 // socket runners (engine/parallel/rank-runners.ts) use the same rank pipeline.
-import { ProcessGroup } from '../dist/collectives.js';
-import { abortOnLocalFailure, DistError, errorText } from '../dist/errors.js';
-import { createInProcessWorld, type InProcessTransport } from '../dist/inprocess.js';
+import { ProcessGroup } from '../distributed/collectives.js';
+import { abortOnLocalFailure, DistError, errorText } from '../distributed/errors.js';
+import { createInProcessWorld, type InProcessTransport } from '../distributed/inprocess.js';
 import type { DType } from '../dtype.js';
 import { Device } from '../gpu/device.js';
 import { openCheckpoint, type Checkpoint } from '../io/checkpoint.js';

@@ -2,7 +2,7 @@
 // world rank r = c * sp + s runs branch c (0 cond, 1 uncond) as rank s of a Ulysses SP group; with cfg = 2 the
 // two branches run concurrently and exchange their velocity rows once per step (before the SP all-gather).
 
-import type { ProcessGroup } from '../dist/collectives.js';
+import type { ProcessGroup } from '../distributed/collectives.js';
 import type { Device } from '../gpu/device.js';
 import type { SubModel } from '../io/checkpoint.js';
 import type { VchitectTransformerConfig } from '../io/configs.js';

@@ -1,10 +1,10 @@
 // Runs a parallel generation with one rank per worker thread (shared-memory transport) or as one rank of a
 // multi-process world (socket transport, torchrun-style environment: one process per GPU, possibly on several
 // hosts). Both run the same rank body: open this rank's device, load its share of the pipeline, generate.
-import { ProcessGroup } from '../dist/collectives.js';
-import type { DistEnv } from '../dist/env.js';
-import { connectFromEnv } from '../dist/rendezvous.js';
-import { startWorkers } from '../dist/shm-launcher.js';
+import { ProcessGroup } from '../distributed/collectives.js';
+import type { DistEnv } from '../distributed/env.js';
+import { connectFromEnv } from '../distributed/rendezvous.js';
+import { startWorkers } from '../distributed/shm-launcher.js';
 import type { DType } from '../dtype.js';
 import { listAdapters } from '../gpu/adapters.js';
 import { Device } from '../gpu/device.js';

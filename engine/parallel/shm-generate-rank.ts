@@ -1,6 +1,6 @@
 // Worker-thread entry of `generate --transport shm` (started by generateWithWorkers): runs one rank of the
 // parallel pipeline and posts rank 0's per-step progress (without latents) to the launcher.
-import type { WorkerContext } from '../dist/shm-launcher.js';
+import type { WorkerContext } from '../distributed/shm-launcher.js';
 import type { GenerateResult } from '../pipeline/text-to-video.js';
 import { runRankJob, type RankJob } from './rank-runners.js';
 

@@ -2,7 +2,7 @@
 // all-gather over a ProcessGroup, upload the result. Byte-level, so any dtype works. Readbacks are double-buffered
 // (chunk i+1 is copied off the GPU while chunk i is in the collective) and every phase is timed.
 
-import type { CommStats, ProcessGroup } from '../dist/collectives.js';
+import type { CommStats, ProcessGroup } from '../distributed/collectives.js';
 import type { DType } from '../dtype.js';
 import type { Device } from '../gpu/device.js';
 import { Tensor } from '../tensor.js';

@@ -3,8 +3,8 @@
 // spatial and cross attention, wrapped in all-to-alls that trade the sequence split for a head split and back.
 // When the heads do not split over the group (H % P != 0), one all-gather of K/V per layer replaces the all-to-alls.
 
-import type { ProcessGroup } from '../dist/collectives.js';
-import { abortOnLocalFailure } from '../dist/errors.js';
+import type { ProcessGroup } from '../distributed/collectives.js';
+import { abortOnLocalFailure } from '../distributed/errors.js';
 import type { Device } from '../gpu/device.js';
 import type { TransformerDims, SubModel } from '../io/checkpoint.js';
 import type { VchitectTransformerConfig } from '../io/configs.js';

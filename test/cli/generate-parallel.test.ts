@@ -72,7 +72,7 @@ describe('parallax generate on several ranks', () => {
 
 describe('multi-host mode (--multi-host): two "hosts" on loopback TCP', () => {
   it('rank 0 started torchrun-style and rank 1 Slurm-style rendezvous over TCP; rank 0 writes the one-device video', async () => {
-    const { findFreePort } = await import('../../engine/dist/launch.js');
+    const { findFreePort } = await import('../../engine/distributed/launch.js');
     const port = await findFreePort();
     const out = join(dir, 'two-hosts.mp4');
     const lat = join(dir, 'two-hosts.safetensors');

@@ -2,8 +2,8 @@
 // segments take the whole-tensor path) and all-gather, on 3 ranks with one device each; byte and call counters.
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ProcessGroup } from '../../../engine/dist/collectives.js';
-import { createInProcessWorld } from '../../../engine/dist/inprocess.js';
+import { ProcessGroup } from '../../../engine/distributed/collectives.js';
+import { createInProcessWorld } from '../../../engine/distributed/inprocess.js';
 import { roundToF16, type DType } from '../../../engine/dtype.js';
 import { Device } from '../../../engine/gpu/device.js';
 import { readRanges, Stager } from '../../../engine/parallel/staging.js';

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { readDistEnv } from '../../../engine/dist/env.js';
+import { readDistEnv } from '../../../engine/distributed/env.js';
 
 describe('readDistEnv', () => {
   it('reads torchrun variables', () => {

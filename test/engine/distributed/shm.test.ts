@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { type RunWorkersOptions, startWorkers, WorldError } from '../../../engine/dist/shm-launcher.js';
+import { type RunWorkersOptions, startWorkers, WorldError } from '../../../engine/distributed/shm-launcher.js';
 import type { SuiteResult } from './collective-cases.js';
 import type { ScenarioArgs } from './rank-scenarios.js';
 

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { ProcessGroup } from '../../../engine/dist/collectives.js';
-import { createInProcessWorld } from '../../../engine/dist/inprocess.js';
-import { encodeFrame, FrameKind } from '../../../engine/dist/framing.js';
+import { ProcessGroup } from '../../../engine/distributed/collectives.js';
+import { createInProcessWorld } from '../../../engine/distributed/inprocess.js';
+import { encodeFrame, FrameKind } from '../../../engine/distributed/framing.js';
 import { randF32, runCollectiveSuite } from './collective-cases.js';
 
 describe('in-process transport', () => {

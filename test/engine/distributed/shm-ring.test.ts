@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { ProcessGroup } from '../../../engine/dist/collectives.js';
-import { allocateShmWorld, ShmTransport } from '../../../engine/dist/shm-transport.js';
-import { Ring } from '../../../engine/dist/shm-ring.js';
+import { ProcessGroup } from '../../../engine/distributed/collectives.js';
+import { allocateShmWorld, ShmTransport } from '../../../engine/distributed/shm-transport.js';
+import { Ring } from '../../../engine/distributed/shm-ring.js';
 import { randBytes } from './collective-cases.js';
 
 describe('shm ring and transport in one thread', () => {

@@ -1,4 +1,4 @@
-// torchrun-style local launcher: `node --import tsx engine/dist/launch.ts --nproc-per-node N script args`
+// torchrun-style local launcher: `node --import tsx engine/distributed/launch.ts --nproc-per-node N script args`
 // spawns N processes with MASTER_ADDR/MASTER_PORT/RANK/WORLD_SIZE/LOCAL_RANK set; if one fails the
 // others get a grace period, then SIGTERM, then SIGKILL. Exits with the first failing rank's code.
 import { type ChildProcess, spawn } from 'node:child_process';

@@ -30,7 +30,7 @@ function int(env: Env, names: readonly string[], what: string, fallback?: number
   const got = pick(env, names);
   if (!got) {
     if (fallback !== undefined) return fallback;
-    throw new DistError(`${what} is not set: export ${names[0]} (or launch with engine/dist/launch.ts, srun or mpirun, which set ${names.slice(1).join('/')})`);
+    throw new DistError(`${what} is not set: export ${names[0]} (or launch with engine/distributed/launch.ts, srun or mpirun, which set ${names.slice(1).join('/')})`);
   }
   const n = Number(got.value);
   if (!Number.isInteger(n) || n < 0) throw new DistError(`${got.name}=${JSON.stringify(got.value)} is not a non-negative integer`);

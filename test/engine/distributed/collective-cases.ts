@@ -1,6 +1,6 @@
 // Shared collective checks run by every transport test (in-process, worker threads, child processes):
 // each rank regenerates every rank's seeded inputs, so it can compute sequential references locally.
-import { concat, evenSplit, type ProcessGroup } from '../../../engine/dist/collectives.js';
+import { concat, evenSplit, type ProcessGroup } from '../../../engine/distributed/collectives.js';
 import { mulberry32 } from '../../../engine/mulberry32.js';
 
 /** Deterministic uniform [-1, 1) floats for (seed, label, a, b). */

@@ -1,8 +1,8 @@
-// Runs bench-rank.ts on every transport: `node --import tsx test/engine/dist/bench.ts [ranks] [MiB]`.
-import { createInProcessWorld } from '../../../engine/dist/inprocess.js';
-import { ProcessGroup } from '../../../engine/dist/collectives.js';
-import { launchLocal } from '../../../engine/dist/launch.js';
-import { runWorkers } from '../../../engine/dist/shm-launcher.js';
+// Runs bench-rank.ts on every transport: `node --import tsx test/engine/distributed/bench.ts [ranks] [MiB]`.
+import { createInProcessWorld } from '../../../engine/distributed/inprocess.js';
+import { ProcessGroup } from '../../../engine/distributed/collectives.js';
+import { launchLocal } from '../../../engine/distributed/launch.js';
+import { runWorkers } from '../../../engine/distributed/shm-launcher.js';
 import { bench } from './bench-rank.js';
 
 const n = Number(process.argv[2] ?? 4);

@@ -1,7 +1,7 @@
 // Child-process rank for the socket tests (started through launchLocal): joins the world from the
 // torchrun-style env, runs a scenario, prints one JSON line {rank, ok, result | error} and exits.
-import { ProcessGroup } from '../../../engine/dist/collectives.js';
-import { connectFromEnv } from '../../../engine/dist/rendezvous.js';
+import { ProcessGroup } from '../../../engine/distributed/collectives.js';
+import { connectFromEnv } from '../../../engine/distributed/rendezvous.js';
 import { runScenario, type ScenarioArgs } from './rank-scenarios.js';
 
 const args = JSON.parse(process.env.PARALLAX_TEST_ARGS ?? '{}') as ScenarioArgs & { timeoutMs: number };

@@ -1,7 +1,7 @@
 // Per-rank test programs shared by the shm worker tests and the socket child-process tests: the full
 // collective suite, or one injected fault (exit mid-collective, hang, garbage bytes, never arriving).
-import type { ProcessGroup } from '../../../engine/dist/collectives.js';
-import type { Transport } from '../../../engine/dist/transport.js';
+import type { ProcessGroup } from '../../../engine/distributed/collectives.js';
+import type { Transport } from '../../../engine/distributed/transport.js';
 import { runCollectiveSuite, type SuiteResult } from './collective-cases.js';
 
 export type Scenario = 'suite' | 'exit' | 'hang' | 'garbage' | 'absent' | 'drop';

@@ -1,5 +1,5 @@
 // Worker module for the shm tests: runs one scenario on its rank (see rank-scenarios.ts).
-import type { WorkerContext } from '../../../engine/dist/shm-launcher.js';
+import type { WorkerContext } from '../../../engine/distributed/shm-launcher.js';
 import { runScenario, type ScenarioArgs } from './rank-scenarios.js';
 
 export default function main(ctx: WorkerContext<ScenarioArgs>) {

@@ -1,8 +1,8 @@
 import net from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
-import { ProcessGroup } from '../../../engine/dist/collectives.js';
-import { findFreePort, launchLocal, type LaunchedWorld } from '../../../engine/dist/launch.js';
-import { connectSocketWorld } from '../../../engine/dist/rendezvous.js';
+import { ProcessGroup } from '../../../engine/distributed/collectives.js';
+import { findFreePort, launchLocal, type LaunchedWorld } from '../../../engine/distributed/launch.js';
+import { connectSocketWorld } from '../../../engine/distributed/rendezvous.js';
 import type { SuiteResult } from './collective-cases.js';
 import type { ScenarioArgs } from './rank-scenarios.js';
 

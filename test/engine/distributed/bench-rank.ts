@@ -1,8 +1,8 @@
 // Collective throughput probe (not a test): as a shm worker module (default export) or as a socket rank
 // (run under launchLocal). Times allReduce and allToAll on `mb` MiB per rank; prints/returns ms and GB/s.
-import { ProcessGroup } from '../../../engine/dist/collectives.js';
-import { connectFromEnv } from '../../../engine/dist/rendezvous.js';
-import type { WorkerContext } from '../../../engine/dist/shm-launcher.js';
+import { ProcessGroup } from '../../../engine/distributed/collectives.js';
+import { connectFromEnv } from '../../../engine/distributed/rendezvous.js';
+import type { WorkerContext } from '../../../engine/distributed/shm-launcher.js';
 
 export async function bench(world: ProcessGroup, mb: number, iters = 3) {
   const n = world.size;

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { crc32, encodeFrame, FrameDecoder, FrameKind, HEADER_BYTES, readHeader, type FrameHeader } from '../../../engine/dist/framing.js';
+import { crc32, encodeFrame, FrameDecoder, FrameKind, HEADER_BYTES, readHeader, type FrameHeader } from '../../../engine/distributed/framing.js';
 
 describe('framing', () => {
   it('crc32 matches the standard check value', () => {

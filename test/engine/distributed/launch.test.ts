@@ -2,7 +2,7 @@ import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 
-const cli = fileURLToPath(new URL('../../../engine/dist/launch.ts', import.meta.url));
+const cli = fileURLToPath(new URL('../../../engine/distributed/launch.ts', import.meta.url));
 const script = fileURLToPath(new URL('./launch-exit.mjs', import.meta.url));
 
 describe('launch.ts CLI', () => {
