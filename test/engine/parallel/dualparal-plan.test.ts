@@ -152,6 +152,28 @@ describe('windows (B = 2, C = 1, n = 3: blocks [0,3), [3,5), [5,7))', () => {
   });
 });
 
+describe('windows of a whole plan', () => {
+  it('every scheduled step: C previous frames unless block 0, C next frames exactly when the next block ran before it', () => {
+    for (const [B, C, n, T] of [[2, 1, 3, 3], [4, 2, 5, 6], [3, 0, 4, 2], [3, 3, 2, 4]] as const) {
+      const l = blockLayout(n * B + C, B, C);
+      for (const run of planQueue(l, T).iterations) {
+        run.forEach((s, i) => {
+          const w = windowOf(l, s);
+          const own = s.block === 0 ? B + C : B;
+          const prev = s.block === 0 ? 0 : C;
+          const nextRan = run.slice(0, i).some((x) => x.block === s.block + 1);
+          const next = nextRan ? C : 0;
+          expect(w.queryFrames.length).toBe(prev + own);
+          expect(w.keyFrames.length).toBe(prev + own + next);
+          expect(w.keyPositions).toEqual(Array.from({ length: prev + own + next }, (_, p) => p));
+          for (let f = 1; f < w.keyFrames.length; f++) expect(w.keyFrames[f]! - w.keyFrames[f - 1]!).toBe(1);
+          expect(w.queryFrames.slice(w.ownFrames.start, w.ownFrames.end)[0]).toBe(blockFrames(l, s.block).start);
+        });
+      }
+    }
+  });
+});
+
 describe('coordinated noise', () => {
   it('deterministic per seed, differs between seeds', () => {
     const l = blockLayout(4 * 20 + 2, 4, 2);
