@@ -5,22 +5,15 @@
 import { Option, type Command } from 'commander';
 import { readFile, writeFile, mkdir } from 'node:fs/promises';
 import { dirname } from 'node:path';
-import { ATTRIBUTE_NAMES, contactSheet, evaluatePrompts, heldOutPrompts, type EvalPrompt } from '../../engine/data/eval-prompts.js';
+import { ATTRIBUTE_NAMES, contactSheet, evaluatePrompts, heldOutPrompts, type EvalPrompt, type EvalSettings } from '../../engine/data/eval-prompts.js';
 import { BACKEND_NAMES, type BackendName } from '../../engine/pipeline/backends.js';
 import { TextToVideoPipeline } from '../../engine/pipeline/text-to-video.js';
 import { encodeRgbPng } from '../../engine/video/png.js';
 import { COMPUTE_DTYPE_CHOICES, parseFloatArg, parseIntArg, requireModelDir, type ComputeDType } from '../options.js';
 
-interface EvalCliOptions {
+interface EvalCliOptions extends EvalSettings {
   model: string;
   prompts?: string;
-  frames: number;
-  width: number;
-  height: number;
-  steps: number;
-  guidance: number;
-  seeds: number;
-  seed: number;
   backend: BackendName;
   dtype?: ComputeDType;
   out?: string;
@@ -69,7 +62,7 @@ export function registerEvalPrompts(program: Command): void {
       const prompts = o.prompts ? await readEvalPrompts(o.prompts) : heldOutPrompts();
       const pipe = await TextToVideoPipeline.fromPretrained(o.model, { backend: o.backend, backendOptions: { dtype: o.dtype } });
       try {
-        const settings = { frames: o.frames, width: o.width, height: o.height, steps: o.steps, guidance: o.guidance, seeds: o.seeds, seed: o.seed };
+        const settings: EvalSettings = { frames: o.frames, width: o.width, height: o.height, steps: o.steps, guidance: o.guidance, seeds: o.seeds, seed: o.seed };
         const report = await evaluatePrompts(pipe, prompts, settings, (done, total, s) => {
           const marks = ATTRIBUTE_NAMES.map((a) => `${a} ${s.correct[a] ? 'ok' : `${s.got[a]}`}`).join(', ');
           console.error(`[${done}/${total}] "${s.prompt}" seed ${s.seed}: ${marks}`);
