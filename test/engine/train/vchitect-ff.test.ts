@@ -138,13 +138,17 @@ describe('vchitect feed-forward half on the GPU (f32)', () => {
 
   it('names what is wrong', () => {
     const D = 8, H = 16;
-    const z = (s: number[]) => upload(device, new Float64Array(s.reduce((a, b) => a * b, 1)), s, 'f32').t;
+    const made: Tensor[] = [];
+    const z = (s: number[]) => { const t = upload(device, new Float64Array(s.reduce((a, b) => a * b, 1)), s, 'f32').t; made.push(t); return t; };
     const params = { w1: z([H, D]), b1: z([H]), w2: z([D, H]), b2: z([D]) };
     const mod = { g1: z([3, D]), sc2: z([3, D]), sh2: z([3, D]), g2: z([3, D]) };
     expect(() => ffForward(z([2, 4, D]), z([2, 4, D]), mod, params, LN_EPS)).toThrow(/G dividing the 8 rows/);
     expect(() => ffForward(z([3, 4, D]), z([3, 5, D]), mod, params, LN_EPS)).toThrow(/Ax \[3, 5, 8\] must have the shape of X/);
     expect(() => ffForward(z([3, 4, D]), z([3, 4, D]), { ...mod, sc2: z([D]) }, params, LN_EPS)).toThrow(/sc2 \[8\] must be \[3, 8\]/);
-    const { saved } = ffForward(z([3, 4, D]), z([3, 4, D]), mod, params, LN_EPS);
+    const { out, saved } = ffForward(z([3, 4, D]), z([3, 4, D]), mod, params, LN_EPS);
+    made.push(out);
     expect(() => ffBackward(saved, z([3, 5, D]))).toThrow(/dOut \[3, 5, 8\] must have the forward's shape/);
+    disposeFfSaved(saved);
+    for (const t of made) t.dispose();
   });
 });
