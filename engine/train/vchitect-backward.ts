@@ -1,0 +1,301 @@
+// Whole-model forward/backward of the Vchitect transformer for training (training.md sections 1-2), chaining the
+// tested pairs of engine/train/vchitect-*.ts exactly as vchitectBlock64 / vchitectForward64 do it:
+//   block: adaLN(temb) -> LN+mod of x and c -> attention (c broadcast over frames in block 0) -> ff halves of x and c;
+//   the last block (context_pre_only) has 2 norm1_context chunks (scale, shift) and no text output.
+//   model: patch embed + context embedder + temb -> blocks -> final layer.
+// Parameters are looked up and gradients returned under the checkpoint's own names (Map name -> f32 Tensor).
+
+import type { Tensor } from '../tensor.js';
+import { Tensor as T } from '../tensor.js';
+import { add } from '../ops/elementwise.js';
+import { broadcastTo, permute } from '../ops/layout.js';
+import { layerNorm } from '../ops/norm.js';
+import { layerNormBackward } from '../ops/norm-backward.js';
+import { reduce } from '../ops/reduce.js';
+import { ATTN_PARAMS, attnBackward, attnForward, disposeAttnSaved, type AttnParamName, type AttnParams, type AttnSaved } from './vchitect-attn.js';
+import { contextBackward, contextForward, patchEmbedBackward, patchEmbedForward, type ContextSaved, type PatchEmbedSaved } from './vchitect-embed.js';
+import { disposeFfSaved, ffBackward, ffForward, type FfSaved } from './vchitect-ff.js';
+import { disposeFinalSaved, finalBackward, finalForward, type FinalSaved } from './vchitect-final.js';
+import { adaLnBackward, adaLnForward, disposeAdaLnSaved, disposeTembSaved, TEMB_PREFIX, tembBackward, tembForward, type AdaLnSaved, type TembSaved } from './vchitect-temb.js';
+
+export type ParamMap = ReadonlyMap<string, Tensor>;
+export type GradMap = Map<string, Tensor>;
+
+export interface ModelShape {
+  numLayers: number;
+  heads: number;
+  patchSize: number;
+  eps: number;
+}
+
+/** Checkpoint module of each attention parameter (weight for w*, bias for b*). */
+const ATTN_MODULE: Record<string, string> = {
+  q: 'to_q', k: 'to_k', v: 'to_v', aq: 'add_q_proj', ak: 'add_k_proj', av: 'add_v_proj', qx: 'to_q_cross', ctx: 'to_out_context',
+  o: 'to_out.0', ao: 'to_add_out', qt: 'to_q_temp', kt: 'to_k_temp', vt: 'to_v_temp', ot: 'to_out_temporal', aot: 'to_add_out_temporal',
+};
+const attnName = (b: string, n: AttnParamName) => `${b}.attn.${ATTN_MODULE[n.slice(1)]}.${n[0] === 'w' ? 'weight' : 'bias'}`;
+
+function get(p: ParamMap, name: string): Tensor {
+  const t = p.get(name);
+  if (!t) throw new Error(`vchitect backward: parameter ${name} missing (pass every checkpoint tensor of the transformer)`);
+  return t;
+}
+
+/** Accumulates a gradient under a name (sums when present; takes ownership of g). */
+function accumulate(grads: GradMap, name: string, g: Tensor): void {
+  const old = grads.get(name);
+  if (!old) { grads.set(name, g); return; }
+  const s = add(old, g);
+  old.dispose(); g.dispose();
+  grads.set(name, s);
+}
+
+export interface BlockSaved {
+  index: number;
+  last: boolean;
+  F: number;
+  Tn: number;
+  D: number;
+  x: Tensor;
+  c: Tensor;
+  /** c broadcast to [F, T, D] (owned when c had one copy). */
+  cb: Tensor;
+  ownsCb: boolean;
+  ada: AdaLnSaved;
+  mods: Tensor[][];
+  xh: Tensor;
+  ch: Tensor;
+  attn: AttnSaved;
+  attnOut: Tensor[];
+  ffx: FfSaved;
+  ffc: FfSaved | null;
+  /** Zero to_add_out of the last block (the checkpoint has none). */
+  zeros: Tensor[];
+}
+
+/** One block: x [F, L, D], c [1 | F, T, D], temb [1, D] -> x [F, L, D] and c [F, T, D] (null for the last block). */
+export function blockForward(p: ParamMap, shape: ModelShape, index: number, x: Tensor, c: Tensor, temb: Tensor): { x: Tensor; c: Tensor | null; saved: BlockSaved } {
+  const [F, , D] = x.shape as [number, number, number];
+  const Tn = c.shape[1]!;
+  if (c.shape[0] !== 1 && c.shape[0] !== F) throw new Error(`vchitect block ${index}: text stream has ${c.shape[0]} copies, expected 1 or ${F}`);
+  const last = index === shape.numLayers - 1;
+  const b = `transformer_blocks.${index}`;
+  const proj = (n: string) => ({ w: get(p, `${b}.${n}.weight`), b: get(p, `${b}.${n}.bias`) });
+  const { mods, saved: ada } = adaLnForward(temb, [proj('norm1.linear'), proj('norm1_context.linear')]);
+  const [sh1, sc1, g1, sh2, sc2, g2] = mods[0]!;
+  const cm = mods[1]!;
+  const [csc1, csh1] = last ? [cm[0]!, cm[1]!] : [cm[1]!, cm[0]!];
+  const ownsCb = c.shape[0] !== F;
+  const cb = ownsCb ? broadcastTo(c, [F, Tn, D]) : c;
+  const xh = layerNorm(x, { eps: shape.eps, modulation: { scale: sc1!, shift: sh1! } });
+  const ch = layerNorm(cb, { eps: shape.eps, modulation: { scale: csc1, shift: csh1 } });
+  const zeros: Tensor[] = [];
+  const ap = {} as AttnParams;
+  for (const n of ATTN_PARAMS) {
+    if (last && (n === 'wao' || n === 'bao')) {
+      const z = T.from(x.device, new Float32Array(n === 'wao' ? D * D : D), n === 'wao' ? [D, D] : [D], 'f32');
+      zeros.push(z);
+      ap[n] = z;
+    } else ap[n] = get(p, attnName(b, n));
+  }
+  const a = attnForward(xh, ch, ap, shape.heads);
+  const ffp = (m: string) => ({ w1: get(p, `${b}.${m}.net.0.proj.weight`), b1: get(p, `${b}.${m}.net.0.proj.bias`), w2: get(p, `${b}.${m}.net.2.weight`), b2: get(p, `${b}.${m}.net.2.bias`) });
+  const fx = ffForward(x, a.visual, { g1: g1!, sc2: sc2!, sh2: sh2!, g2: g2! }, ffp('ff'), shape.eps);
+  let cOut: Tensor | null = null;
+  let ffc: FfSaved | null = null;
+  if (!last) {
+    const fc = ffForward(cb, a.text, { g1: cm[2]!, sh2: cm[3]!, sc2: cm[4]!, g2: cm[5]! }, ffp('ff_context'), shape.eps);
+    cOut = fc.out;
+    ffc = fc.saved;
+  }
+  return { x: fx.out, c: cOut, saved: { index, last, F, Tn, D, x, c, cb, ownsCb, ada, mods, xh, ch, attn: a.saved, attnOut: [a.visual, a.text], ffx: fx.saved, ffc, zeros } };
+}
+
+export function disposeBlockSaved(s: BlockSaved): void {
+  disposeAdaLnSaved(s.ada);
+  for (const m of s.mods) for (const t of m) t.dispose();
+  disposeAttnSaved(s.attn);
+  disposeFfSaved(s.ffx);
+  if (s.ffc) disposeFfSaved(s.ffc);
+  for (const t of [s.xh, s.ch, ...s.attnOut, ...s.zeros]) t.dispose();
+  if (s.ownsCb) s.cb.dispose();
+}
+
+/** Sum of [F, T, D] over frames -> [1, T, D]. */
+function sumFrames(t: Tensor): Tensor {
+  const [, Tn, D] = t.shape as [number, number, number];
+  const pt = permute(t, [1, 2, 0]);
+  const r = reduce('sum', pt);
+  pt.dispose();
+  const out = r.reshape([1, Tn, D]);
+  r.dispose();
+  return out;
+}
+
+/** The block's backward: dx, dc (shaped like the forward's c), dtemb; parameter gradients accumulated into grads. */
+export function blockBackward(s: BlockSaved, dxOut: Tensor, dcOut: Tensor | null, grads: GradMap): { dx: Tensor; dc: Tensor; dtemb: Tensor } {
+  const b = `transformer_blocks.${s.index}`;
+  const ffNames = (m: string, g: { dW1: Tensor; db1: Tensor; dW2: Tensor; db2: Tensor }) => {
+    accumulate(grads, `${b}.${m}.net.0.proj.weight`, g.dW1);
+    accumulate(grads, `${b}.${m}.net.0.proj.bias`, g.db1);
+    accumulate(grads, `${b}.${m}.net.2.weight`, g.dW2);
+    accumulate(grads, `${b}.${m}.net.2.bias`, g.db2);
+  };
+  const gx = ffBackward(s.ffx, dxOut);
+  ffNames('ff', gx);
+  let dText: Tensor;
+  let dcb1: Tensor | null = null;
+  let cmodGrads: Tensor[];
+  if (s.ffc) {
+    if (!dcOut) throw new Error(`vchitect block ${s.index} backward: the text output's gradient is missing`);
+    const gc = ffBackward(s.ffc, dcOut);
+    ffNames('ff_context', gc);
+    dText = gc.dAx;
+    dcb1 = gc.dX;
+    cmodGrads = [null!, null!, gc.dg1, gc.dsh2, gc.dsc2, gc.dg2];
+  } else {
+    dText = T.from(s.x.device, new Float32Array(s.F * s.Tn * s.D), [s.F, s.Tn, s.D], 'f32');
+    cmodGrads = [null!, null!];
+  }
+  const ga = attnBackward(s.attn, gx.dAx, dText);
+  for (const n of ATTN_PARAMS) {
+    const g = ga[`d${n}`];
+    if (s.last && (n === 'wao' || n === 'bao')) g.dispose();
+    else accumulate(grads, attnName(b, n), g);
+  }
+  const [sh1, sc1] = [s.mods[0]![0]!, s.mods[0]![1]!];
+  const cm = s.mods[1]!;
+  const [csc1, csh1] = s.last ? [cm[0]!, cm[1]!] : [cm[1]!, cm[0]!];
+  const lx = layerNormBackward(s.x, ga.dx, { eps: s.ffx.eps, modulation: { scale: sc1, shift: sh1 } });
+  const lc = layerNormBackward(s.cb, ga.dc, { eps: s.ffx.eps, modulation: { scale: csc1, shift: csh1 } });
+  const shaped = (t: Tensor, like: Tensor) => { const r = t.reshape(like.shape); t.dispose(); return r; };
+  const xg = [shaped(lx.dshift!, sh1), shaped(lx.dscale!, sc1), gx.dg1, gx.dsh2, gx.dsc2, gx.dg2];
+  if (s.last) cmodGrads = [shaped(lc.dscale!, csc1), shaped(lc.dshift!, csh1)];
+  else { cmodGrads[0] = shaped(lc.dshift!, csh1); cmodGrads[1] = shaped(lc.dscale!, csc1); }
+  const ag = adaLnBackward(s.ada, [xg, cmodGrads]);
+  accumulate(grads, `${b}.norm1.linear.weight`, ag.dW[0]!);
+  accumulate(grads, `${b}.norm1.linear.bias`, ag.db[0]!);
+  accumulate(grads, `${b}.norm1_context.linear.weight`, ag.dW[1]!);
+  accumulate(grads, `${b}.norm1_context.linear.bias`, ag.db[1]!);
+  const dx = add(gx.dX, lx.dx);
+  let dcb = lc.dx;
+  if (dcb1) { dcb = add(lc.dx, dcb1); lc.dx.dispose(); dcb1.dispose(); }
+  const dc = s.ownsCb ? sumFrames(dcb) : dcb;
+  if (dc !== dcb) dcb.dispose();
+  for (const t of [...xg, ...cmodGrads, gx.dX, gx.dAx, lx.dx, ga.dx, ga.dc, dText]) t.dispose();
+  return { dx, dc, dtemb: ag.dtemb };
+}
+
+export interface ModelInputs {
+  /** [1, F, C, Hl, Wl] f32. */
+  hidden: Tensor;
+  /** [1] f32: sigma * 1000. */
+  timestep: Tensor;
+  /** [1, T, J] f32. */
+  context: Tensor;
+  /** [1, P] f32. */
+  pooled: Tensor;
+}
+
+export interface ModelSaved {
+  shape: ModelShape;
+  hiddenShape: readonly number[];
+  patch: PatchEmbedSaved;
+  ctx: ContextSaved;
+  temb: TembSaved;
+  tembOut: Tensor;
+  blocks: BlockSaved[];
+  /** Every block's input/output activations (owned). */
+  acts: Tensor[];
+  final: FinalSaved;
+}
+
+/** The whole transformer: the velocity [1, F, outC, Hl, Wl] and the saved activations (disposeModelSaved). */
+export function modelForward(p: ParamMap, shape: ModelShape, inp: ModelInputs): { out: Tensor; saved: ModelSaved } {
+  const hs = inp.hidden.shape;
+  if (hs.length !== 5 || hs[0] !== 1) throw new Error(`vchitect modelForward: hidden [${hs.join(', ')}] must be [1, F, C, Hl, Wl]`);
+  const [, F, C, Hl, Wl] = hs as [number, number, number, number, number];
+  const lat = inp.hidden.reshape([F, C, Hl, Wl]);
+  const pe = patchEmbedForward(lat, { projW: get(p, 'pos_embed.proj.weight'), projB: get(p, 'pos_embed.proj.bias'), pos: get(p, 'pos_embed.pos_embed') });
+  const cx = contextForward(inp.context, { w: get(p, 'context_embedder.weight'), b: get(p, 'context_embedder.bias') });
+  const mlp = (pre: string) => ({ w1: get(p, `${pre}.linear_1.weight`), b1: get(p, `${pre}.linear_1.bias`), w2: get(p, `${pre}.linear_2.weight`), b2: get(p, `${pre}.linear_2.bias`) });
+  const te = tembForward(inp.timestep, inp.pooled, { timestep: mlp(TEMB_PREFIX.timestep), text: mlp(TEMB_PREFIX.text) });
+  const acts: Tensor[] = [lat, pe.tokens, cx.C];
+  let x = pe.tokens;
+  let c: Tensor | null = cx.C;
+  const blocks: BlockSaved[] = [];
+  for (let i = 0; i < shape.numLayers; i++) {
+    if (!c) throw new Error(`vchitect block ${i}: text stream missing (only the last block drops it)`);
+    const r = blockForward(p, shape, i, x, c, te.temb);
+    blocks.push(r.saved);
+    x = r.x;
+    c = r.c;
+    acts.push(x);
+    if (c) acts.push(c);
+  }
+  const P = shape.patchSize;
+  const fin = finalForward(x, te.temb, { normW: get(p, 'norm_out.linear.weight'), normB: get(p, 'norm_out.linear.bias'), projW: get(p, 'proj_out.weight'), projB: get(p, 'proj_out.bias') },
+    { h: Hl / P, w: Wl / P, patch: P }, shape.eps);
+  const out = fin.out.reshape([1, F, fin.out.shape[1]!, Hl, Wl]);
+  fin.out.dispose();
+  return { out, saved: { shape, hiddenShape: hs, patch: pe.saved, ctx: cx.saved, temb: te.saved, tembOut: te.temb, blocks, acts, final: fin.saved } };
+}
+
+export function disposeModelSaved(s: ModelSaved): void {
+  for (const b of s.blocks) disposeBlockSaved(b);
+  disposeFinalSaved(s.final);
+  disposeTembSaved(s.temb);
+  s.tembOut.dispose();
+  for (const t of s.acts) t.dispose();
+}
+
+/** The backward for dOut (shaped like out): every parameter's gradient by checkpoint name, and dHidden. */
+export function modelBackward(s: ModelSaved, dOut: Tensor): { grads: GradMap; dHidden: Tensor } {
+  const grads: GradMap = new Map();
+  const [, F, , Hl, Wl] = s.hiddenShape as [number, number, number, number, number];
+  const d4 = dOut.reshape([F, dOut.numel / (F * Hl * Wl), Hl, Wl]);
+  const gf = finalBackward(s.final, d4);
+  d4.dispose();
+  grads.set('norm_out.linear.weight', gf.dNormW);
+  grads.set('norm_out.linear.bias', gf.dNormB);
+  grads.set('proj_out.weight', gf.dProjW);
+  grads.set('proj_out.bias', gf.dProjB);
+  let dtemb = gf.dtemb;
+  let dx = gf.dX;
+  let dc: Tensor | null = null;
+  for (let i = s.blocks.length - 1; i >= 0; i--) {
+    const r = blockBackward(s.blocks[i]!, dx, dc, grads);
+    dx.dispose();
+    dc?.dispose();
+    dx = r.dx;
+    dc = r.dc;
+    const dt2 = r.dtemb.reshape(dtemb.shape);
+    r.dtemb.dispose();
+    const sum = add(dtemb, dt2);
+    dtemb.dispose(); dt2.dispose();
+    dtemb = sum;
+  }
+  const gp = patchEmbedBackward(s.patch, dx);
+  dx.dispose();
+  grads.set('pos_embed.proj.weight', gp.dProjW);
+  grads.set('pos_embed.proj.bias', gp.dProjB);
+  grads.set('pos_embed.pos_embed', gp.dPos);
+  const gc = contextBackward(s.ctx, dc!);
+  dc!.dispose();
+  grads.set('context_embedder.weight', gc.dW);
+  grads.set('context_embedder.bias', gc.dB);
+  gc.dEhs.dispose();
+  const gt = tembBackward(s.temb, dtemb);
+  dtemb.dispose();
+  for (const g of ['timestep', 'text'] as const) {
+    const pre = TEMB_PREFIX[g];
+    grads.set(`${pre}.linear_1.weight`, gt[g].w1);
+    grads.set(`${pre}.linear_1.bias`, gt[g].b1);
+    grads.set(`${pre}.linear_2.weight`, gt[g].w2);
+    grads.set(`${pre}.linear_2.bias`, gt[g].b2);
+  }
+  gt.dpooled.dispose();
+  const dHidden = gp.dLatents.reshape(s.hiddenShape);
+  gp.dLatents.dispose();
+  return { grads, dHidden };
+}
