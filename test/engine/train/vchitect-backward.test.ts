@@ -1,8 +1,8 @@
-// modelForward / modelBackward (engine/train/vchitect-backward.ts) on a 2-layer make-tiny checkpoint (D = 8; 2 frames
-// of 4x4 latents and 3 text tokens, 1 frame of 4x6 and 5 tokens): the training forward equals the inference model
-// (engine/model/vchitect.ts); the gradients of L = sum(dOut * out) match central finite differences of the float64
-// reference vchitectForward64 for a random sample of entries of every parameter tensor and of the input latents
-// (tolerance relative to each tensor's largest gradient); a rerun is bit-identical.
+// modelForward / modelBackward (engine/train/vchitect-backward.ts) on 2- and 3-layer make-tiny checkpoints (D = 8;
+// 2 frames of 4x4 latents and 3 text tokens, 1 frame of 4x6 and 5 tokens, 3 layers over 3 frames of 2x4): the forward
+// equals the inference model (engine/model/vchitect.ts); the gradients of L = sum(dOut * out) match central finite
+// differences of the float64 reference vchitectForward64 for a random sample of entries of every parameter tensor and
+// of the input latents (tolerance relative to each tensor's largest gradient); a rerun is bit-identical.
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -20,14 +20,18 @@ import { normal, rng } from '../../helpers/random.js';
 
 const device = await testDevice();
 let dir: string;
-let ckpt: Checkpoint;
-const weights64 = new Map<string, Tensor64>();
-const params = new Map<string, Tensor>();
+interface Loaded { ckpt: Checkpoint; weights64: Map<string, Tensor64>; params: Map<string, Tensor> }
+const loaded = new Map<number, Loaded>();
 
-beforeAll(async () => {
-  dir = mkdtempSync(join(tmpdir(), 'parallax-vchitect-bw-'));
-  await makeTinyCheckpoint(dir, { seed: 11, transformer: { num_layers: 2, num_attention_heads: 2, attention_head_dim: 4 } });
-  ckpt = await openCheckpoint(dir);
+/** A make-tiny checkpoint with `layers` blocks (D = 8), opened once, as float64 and GPU f32 tensors by name. */
+async function load(layers: number): Promise<Loaded> {
+  const have = loaded.get(layers);
+  if (have) return have;
+  const sub = join(dir, `l${layers}`);
+  await makeTinyCheckpoint(sub, { seed: 11 + layers, transformer: { num_layers: layers, num_attention_heads: 2, attention_head_dim: 4 } });
+  const ckpt = await openCheckpoint(sub);
+  const weights64 = new Map<string, Tensor64>();
+  const params = new Map<string, Tensor>();
   const store = ckpt.transformer.weights;
   for (const k of store.keys()) {
     const shape = [...store.info(k).shape];
@@ -35,26 +39,37 @@ beforeAll(async () => {
     weights64.set(k, { shape, data: Float64Array.from(data) });
     params.set(k, Tensor.from(device, data, shape, 'f32'));
   }
-}, 120_000);
+  const l = { ckpt, weights64, params };
+  loaded.set(layers, l);
+  return l;
+}
+
+beforeAll(() => {
+  dir = mkdtempSync(join(tmpdir(), 'parallax-vchitect-bw-'));
+});
 
 afterAll(async () => {
-  for (const t of params.values()) t.dispose();
-  await ckpt?.close();
+  for (const l of loaded.values()) {
+    for (const t of l.params.values()) t.dispose();
+    await l.ckpt.close();
+  }
   rmSync(dir, { recursive: true, force: true });
 });
 
 describe('Vchitect whole-model forward/backward', () => {
-  // [F, Hl, Wl, T]: two frames (text broadcast in block 0, temporal branch on) and one frame of a non-square grid.
-  for (const [F, Hl, Wl, Tn] of [[2, 4, 4, 3], [1, 4, 6, 5]] as const) it(`F=${F}, latent ${Hl}x${Wl}, T=${Tn}: matches the inference forward, finite differences of the float64 reference, and reruns bit-identically`, async () => {
+  // [layers, F, Hl, Wl, T]: two frames (text broadcast in block 0, temporal branch on), one frame of a non-square
+  // grid, and 3 layers (a middle block: per-frame text stream in and out) over 3 frames of 2x4 latents.
+  for (const [layers, F, Hl, Wl, Tn] of [[2, 2, 4, 4, 3], [2, 1, 4, 6, 5], [3, 3, 2, 4, 2]] as const) it(`${layers} layers, F=${F}, latent ${Hl}x${Wl}, T=${Tn}: matches the inference forward, finite differences of the float64 reference, and reruns bit-identically`, async () => {
+    const { ckpt, weights64, params } = await load(layers);
     const model = await VchitectTransformer.load(device, ckpt.transformer, { dtype: 'f32' });
     const d = model.dims;
     const cfg: VchitectConfig64 = {
       numLayers: d.numLayers, heads: d.heads, headDim: d.headDim, patchSize: d.patchSize, inChannels: d.inChannels,
       outChannels: d.outChannels, posEmbedMaxSize: d.M, jointAttentionDim: d.jointAttentionDim, pooledProjectionDim: d.pooledProjectionDim,
     };
-    expect(d.numLayers).toBe(2);
+    expect(d.numLayers).toBe(layers);
     const shape: ModelShape = { numLayers: d.numLayers, heads: d.heads, patchSize: d.patchSize, eps: LN_EPS };
-    const hidden = normal(F * d.inChannels * Hl * Wl, F + 1);
+    const hidden = normal(F * d.inChannels * Hl * Wl, F + 10 * layers);
     const context = normal(Tn * d.jointAttentionDim, 2);
     const pooled = normal(d.pooledProjectionDim, 3);
     const timestep = 613.25;
@@ -107,7 +122,7 @@ describe('Vchitect whole-model forward/backward', () => {
     for (let i = 0; i < outN; i++) s += dOut[i]! * r1.o[i]!;
     expect(Math.abs(s - want64)).toBeLessThan(1e-3 * Math.max(1, Math.abs(want64)));
     const h = 1e-3;
-    const pick = rng(5 + F);
+    const pick = rng(5 + F + 10 * layers);
     const checkEntries = (label: string, data: Float64Array, got: Float32Array, f: () => number) => {
       expect(got.length, `${label}: gradient size`).toBe(data.length);
       let norm = 0;
