@@ -1,0 +1,173 @@
+// trainStep / TrainState (engine/train/train-step.ts) on a 2-layer make-tiny checkpoint (D = 8, 2 frames of 4x4
+// latents, 3 text tokens): the same (seed, step) reruns bit-identically (loss, norm and every parameter); one step's
+// update equals the float64 AdamW reference applied to that step's read-back gradients and norm (clip folded in, no
+// weight decay on 1-D tensors and the positional table); the norm equals a float64 norm of the gradients;
+// overfitting one fixed draw lowers the loss; bad arguments are named.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { openCheckpoint, type Checkpoint } from '../../../engine/io/checkpoint.js';
+import { makeTinyCheckpoint } from '../../../engine/io/make-tiny.js';
+import { LN_EPS } from '../../../engine/model/vchitect.js';
+import { adamwRef } from '../../../engine/ops/optim.ref.js';
+import { Tensor } from '../../../engine/tensor.js';
+import { decays, drawSigmaNoise, TrainState, trainStep, type TrainBatch, type TrainStepOptions } from '../../../engine/train/train-step.js';
+import type { ModelShape } from '../../../engine/train/vchitect-backward.js';
+import { testDevice } from '../../helpers/gpu.js';
+import { normal } from '../../helpers/random.js';
+
+const device = await testDevice();
+let dir: string;
+let ckpt: Checkpoint;
+const host = new Map<string, { shape: number[]; data: Float32Array }>();
+const F = 2, Hl = 4, Wl = 4, Tn = 3;
+let shape: ModelShape;
+let C = 0, J = 0, P = 0;
+
+beforeAll(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'parallax-train-step-'));
+  await makeTinyCheckpoint(dir, { seed: 21, transformer: { num_layers: 2, num_attention_heads: 2, attention_head_dim: 4 } });
+  ckpt = await openCheckpoint(dir);
+  const store = ckpt.transformer.weights;
+  for (const k of store.keys()) host.set(k, { shape: [...store.info(k).shape], data: await store.readFloat32(k) });
+  const cfg = ckpt.transformer.config as unknown as Record<string, number>;
+  shape = { numLayers: 2, heads: 2, patchSize: cfg.patch_size ?? 2, eps: LN_EPS };
+  C = cfg.in_channels!;
+  J = cfg.joint_attention_dim!;
+  P = cfg.pooled_projection_dim!;
+});
+
+afterAll(async () => {
+  await ckpt.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+function freshParams(): Map<string, Tensor> {
+  return new Map([...host].map(([k, h]) => [k, Tensor.from(device, h.data, h.shape, 'f32')]));
+}
+
+function batch(): TrainBatch {
+  return {
+    x0: Tensor.from(device, normal(F * C * Hl * Wl, 5), [1, F, C, Hl, Wl], 'f32'),
+    context: Tensor.from(device, normal(Tn * J, 6), [1, Tn, J], 'f32'),
+    pooled: Tensor.from(device, normal(P, 7), [1, P], 'f32'),
+  };
+}
+
+const disposeBatch = (b: TrainBatch) => { b.x0.dispose(); b.context.dispose(); b.pooled.dispose(); };
+const disposeAll = (m: Map<string, Tensor>) => { for (const t of m.values()) t.dispose(); };
+
+async function readAll(m: ReadonlyMap<string, Tensor>): Promise<Map<string, Float32Array>> {
+  const r = new Map<string, Float32Array>();
+  for (const [k, t] of m) r.set(k, Float32Array.from(await t.read()));
+  return r;
+}
+
+const OPTS: TrainStepOptions = { seed: 1234, lr: { lr: 1e-3, warmup: 2, schedule: 'constant', steps: 10 }, sigma: { sampling: 'logit_normal', shift: 3 } };
+
+describe('flow-matching train step', () => {
+  it('reruns bit-identically for the same (seed, step); different steps draw different sigma and noise', async () => {
+    const run = async () => {
+      const params = freshParams();
+      const state = new TrainState(params, { ema: true });
+      const b = batch();
+      const res = [];
+      for (let i = 0; i < 2; i++) res.push(await trainStep(state, params, shape, b, { ...OPTS, emaDecay: {} }));
+      const p = await readAll(params);
+      const e = await readAll(state.ema!);
+      state.dispose(); disposeAll(params); disposeBatch(b);
+      return { res, p, e };
+    };
+    const a = await run();
+    const b = await run();
+    expect(a.res.map((r) => [r.loss, r.gradNorm, r.sigma])).toEqual(b.res.map((r) => [r.loss, r.gradNorm, r.sigma]));
+    for (const [k, v] of a.p) expect(Buffer.from(v.buffer).equals(Buffer.from(b.p.get(k)!.buffer)), k).toBe(true);
+    for (const [k, v] of a.e) expect(Buffer.from(v.buffer).equals(Buffer.from(b.e.get(k)!.buffer)), k).toBe(true);
+    expect(a.res[0]!.lr).toBeCloseTo(5e-4, 12);
+    expect(a.res[1]!.lr).toBeCloseTo(1e-3, 12);
+    expect(Number.isFinite(a.res[0]!.loss) && a.res[0]!.loss > 0).toBe(true);
+    // Each step has its own draw.
+    const d1 = drawSigmaNoise(1234, 1, 64, OPTS.sigma), d2 = drawSigmaNoise(1234, 2, 64, OPTS.sigma);
+    expect(d1.sigma).not.toBe(d2.sigma);
+    expect(d1.eps).not.toEqual(d2.eps);
+    expect(d1.sigma > 0 && d1.sigma < 1).toBe(true);
+  });
+
+  for (const clip of [1, 1e-3]) it(`one step equals float64 AdamW applied to the step's gradients (clip ${clip}${clip < 1 ? ', active' : ''})`, async () => {
+    const params = freshParams();
+    const state = new TrainState(params);
+    const b = batch();
+    const before = await readAll(params);
+    const lr = 3e-3;
+    // A large weight decay, so that decaying the wrong tensors shows far above the tolerance.
+    const wdOn = 0.5;
+    const r = await trainStep(state, params, shape, b, { ...OPTS, lr, clip, keepGrads: true, adamw: { weightDecay: wdOn } });
+    const grads = await readAll(r.grads!);
+    disposeAll(r.grads!);
+    const after = await readAll(params);
+    // The norm against a float64 norm of the read-back gradients.
+    let ss = 0;
+    for (const g of grads.values()) for (const x of g) ss += x * x;
+    expect(Math.abs(r.gradNorm - Math.sqrt(ss))).toBeLessThan(1e-5 * Math.sqrt(ss));
+    if (clip < 1) expect(r.gradNorm).toBeGreaterThan(clip);
+    expect(grads.size).toBeGreaterThan(20);
+    let decayed = 0, moved = 0;
+    for (const [k, g] of grads) {
+      const h = host.get(k)!;
+      const s = { param: Float64Array.from(before.get(k)!), m: new Float64Array(g.length), v: new Float64Array(g.length) };
+      const wd = decays(k, h.shape) ? wdOn : 0;
+      if (wd) decayed++;
+      adamwRef(s, g, { lr, step: 1, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: wd, clip, norm: r.gradNorm });
+      const got = after.get(k)!;
+      let worst = 0;
+      // A step moves each weight by up to ~lr; f32 rounding of the weight and of the update are far below that.
+      for (let i = 0; i < g.length; i++) worst = Math.max(worst, Math.abs(got[i]! - s.param[i]!) / (1e-6 * Math.max(1, Math.abs(s.param[i]!)) + 1e-4 * lr));
+      expect(worst, k).toBeLessThan(1);
+      // And it moved wherever it has a gradient (no silently skipped update; the last block's text-only tensors have
+      // none: its text output is dropped).
+      if (g.some((x) => x !== 0)) { moved++; expect(got.some((x, i) => x !== before.get(k)![i]), k).toBe(true); }
+    }
+    expect(decayed).toBeGreaterThan(5);
+    expect(moved).toBeGreaterThan(20);
+    expect(decays('pos_embed.pos_embed', [1, 4, 8])).toBe(false);
+    expect(decays('transformer_blocks.0.norm1.linear.bias', [48])).toBe(false);
+    state.dispose(); disposeAll(params); disposeBatch(b);
+  });
+
+  it('overfits one fixed batch and draw: the loss falls', async () => {
+    const params = freshParams();
+    const state = new TrainState(params);
+    const b = batch();
+    const losses: number[] = [];
+    for (let i = 0; i < 25; i++) losses.push((await trainStep(state, params, shape, b, { seed: 9, lr: 1e-2, sigma: { fixed: 0.5 }, drawStep: 1 })).loss);
+    state.dispose(); disposeAll(params); disposeBatch(b);
+    console.log('overfit losses', losses.map((l) => l.toFixed(4)).join(' '));
+    expect(state.step).toBe(25);
+    expect(losses.at(-1)!).toBeLessThan(0.5 * losses[0]!);
+  });
+
+  it('names bad arguments', async () => {
+    const params = freshParams();
+    const state = new TrainState(params);
+    const b = batch();
+    const bad = (o: Partial<TrainStepOptions>, bb: TrainBatch = b) => trainStep(state, params, shape, bb, { ...OPTS, ...o });
+    await expect(bad({ seed: -1 })).rejects.toThrow(/seed must be an integer/);
+    await expect(bad({ sigma: { fixed: 1.5 } })).rejects.toThrow(/sigma must be in \(0, 1\)/);
+    await expect(bad({ lr: Number.NaN })).rejects.toThrow(/learning rate/);
+    await expect(bad({ clip: -1 })).rejects.toThrow(/clip must be >= 0/);
+    await expect(bad({ emaDecay: {} })).rejects.toThrow(/keeps no EMA/);
+    const flat = Tensor.zeros(device, [F * C, Hl, Wl], 'f32');
+    await expect(bad({}, { ...b, x0: flat })).rejects.toThrow(/x0 must be f32 with 5 axes/);
+    flat.dispose();
+    const other = new Map(params);
+    other.delete('proj_out.bias');
+    await expect(trainStep(state, other, shape, b, OPTS)).rejects.toThrow(/2?parameters but the TrainState/);
+    expect(() => new TrainState(new Map())).toThrow(/no parameters/);
+    const h = Tensor.zeros(device, [4], 'f16');
+    expect(() => new TrainState(new Map([['w', h]]))).toThrow(/must be f32/);
+    h.dispose();
+    expect(state.step).toBe(0);
+    state.dispose(); disposeAll(params); disposeBatch(b);
+  });
+});
