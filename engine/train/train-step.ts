@@ -1,8 +1,8 @@
 // One flow-matching training step of the Vchitect transformer on GPU tensors (training.md section 3):
 //   sigma and eps drawn from (seed, step) with the engine's Philox generator; x_t = (1 - sigma) x0 + sigma eps;
 //   target = eps - x0; v = modelForward(x_t, timestep = 1000 sigma); loss = mean((v - target)^2);
-//   dOut = 2 (v - target) / n -> modelBackward; the global gradient norm over every gradient as one reduction (all
-//   gradients concatenated, one l2norm); AdamW per parameter tensor with the clip folded in (weight decay off for
+//   dOut = 2 (v - target) / n -> modelBackward; the global gradient norm over every gradient (the l2norm of the
+//   per-tensor l2norms, in parameter order: deterministic, no copy of the gradients); AdamW per parameter tensor with the clip folded in (weight decay off for
 //   1-D tensors (norms, biases) and the positional embedding table); optional EMA. One readback: [loss, norm].
 // TrainState owns the Adam moments (m, v per parameter), the optimizer step count and the optional EMA weights.
 
@@ -150,12 +150,13 @@ export async function trainStep(state: TrainState, params: ParamMap, shape: Mode
   disposeModelSaved(saved);
   xt.dispose(); timestep.dispose();
 
-  // Global norm: every gradient flattened and concatenated in the parameters' order, then one l2norm.
+  // Global norm = the l2norm of the per-tensor l2norms, taken in the parameters' order: fixed-order reductions
+  // only (deterministic), and no concatenated copy of the gradients.
   const names = [...params.keys()].filter((k) => grads.has(k));
   for (const k of grads.keys()) if (!params.has(k)) throw new Error(`train step: the backward produced a gradient for ${k}, which is not among the parameters`);
-  const flat = names.map((k) => grads.get(k)!.reshape([grads.get(k)!.numel]));
-  const all = concat(flat, 0);
-  for (const f of flat) f.dispose();
+  const norms = names.map((k) => reduce('l2norm', grads.get(k)!, { axis: 'all' }));
+  const all = concat(norms, 0);
+  for (const t of norms) t.dispose();
   const norm = reduce('l2norm', all, { axis: 'all' });
   all.dispose();
 

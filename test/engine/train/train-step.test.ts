@@ -2,7 +2,7 @@
 // latents, 3 text tokens): the same (seed, step) reruns bit-identically (loss, norm and every parameter); one step's
 // update equals the float64 AdamW reference applied to that step's read-back gradients and norm (clip folded in, no
 // weight decay on 1-D tensors and the positional table); the norm equals a float64 norm of the gradients;
-// overfitting one fixed draw lowers the loss; bad arguments are named.
+// the EMA follows diffusers' decay; overfitting one fixed draw lowers the loss; bad arguments are named.
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -10,7 +10,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openCheckpoint, type Checkpoint } from '../../../engine/io/checkpoint.js';
 import { makeTinyCheckpoint } from '../../../engine/io/make-tiny.js';
 import { LN_EPS } from '../../../engine/model/vchitect.js';
-import { adamwRef } from '../../../engine/ops/optim.ref.js';
+import { adamwRef, emaRef } from '../../../engine/ops/optim.ref.js';
+import { emaDecay } from '../../../engine/train/schedule.js';
 import { Tensor } from '../../../engine/tensor.js';
 import { decays, drawSigmaNoise, TrainState, trainStep, type TrainBatch, type TrainStepOptions } from '../../../engine/train/train-step.js';
 import type { ModelShape } from '../../../engine/train/vchitect-backward.js';
@@ -132,6 +133,25 @@ describe('flow-matching train step', () => {
     expect(moved).toBeGreaterThan(20);
     expect(decays('pos_embed.pos_embed', [1, 4, 8])).toBe(false);
     expect(decays('transformer_blocks.0.norm1.linear.bias', [48])).toBe(false);
+    state.dispose(); disposeAll(params); disposeBatch(b);
+  });
+
+  it('keeps the EMA as diffusers does: step 1 copies the weights (decay 0), step 2 uses decay (1 + 1) / (10 + 1)', async () => {
+    const params = freshParams();
+    const state = new TrainState(params, { ema: true });
+    const b = batch();
+    await trainStep(state, params, shape, b, { ...OPTS, emaDecay: {} });
+    const p1 = await readAll(params);
+    for (const [k, e] of await readAll(state.ema!)) expect(Buffer.from(e.buffer).equals(Buffer.from(p1.get(k)!.buffer)), k).toBe(true);
+    await trainStep(state, params, shape, b, { ...OPTS, emaDecay: {} });
+    const p2 = await readAll(params);
+    const d = emaDecay(2);
+    expect(d).toBeCloseTo(2 / 11, 12);
+    for (const [k, e] of await readAll(state.ema!)) {
+      const want = Float64Array.from(p1.get(k)!);
+      emaRef(want, p2.get(k)!, d);
+      for (let i = 0; i < e.length; i++) expect(Math.abs(e[i]! - want[i]!), k).toBeLessThan(1e-6 * Math.max(1, Math.abs(want[i]!)));
+    }
     state.dispose(); disposeAll(params); disposeBatch(b);
   });
 
