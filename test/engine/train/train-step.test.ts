@@ -1,7 +1,8 @@
 // trainStep / TrainState (engine/train/train-step.ts) on a 2-layer make-tiny checkpoint (D = 8, 2 frames of 4x4
 // latents, 3 text tokens): the same (seed, step) reruns bit-identically (loss, norm and every parameter); one step's
 // update equals the float64 AdamW reference applied to that step's read-back gradients and norm (clip folded in, no
-// weight decay on 1-D tensors and the positional table); the norm equals a float64 norm of the gradients;
+// weight decay on 1-D tensors and the positional table); the loss and sampled gradients equal the float64 model's
+// objective on the same (sigma, eps) draw (finite differences); the norm equals a float64 norm of the gradients;
 // the EMA follows diffusers' decay; overfitting one fixed draw lowers the loss; bad arguments are named.
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -9,7 +10,8 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openCheckpoint, type Checkpoint } from '../../../engine/io/checkpoint.js';
 import { makeTinyCheckpoint } from '../../../engine/io/make-tiny.js';
-import { LN_EPS } from '../../../engine/model/vchitect.js';
+import { LN_EPS, VchitectTransformer } from '../../../engine/model/vchitect.js';
+import { vchitectForward64, type VchitectConfig64 } from '../../../engine/reference/vchitect.js';
 import { adamwRef, emaRef } from '../../../engine/ops/optim.ref.js';
 import { emaDecay } from '../../../engine/train/schedule.js';
 import { Tensor } from '../../../engine/tensor.js';
@@ -134,6 +136,58 @@ describe('flow-matching train step', () => {
     expect(decays('pos_embed.pos_embed', [1, 4, 8])).toBe(false);
     expect(decays('transformer_blocks.0.norm1.linear.bias', [48])).toBe(false);
     state.dispose(); disposeAll(params); disposeBatch(b);
+  });
+
+  it('loss and gradients are those of the flow-matching objective: against the float64 model on the same draw', async () => {
+    const model = await VchitectTransformer.load(device, ckpt.transformer, { dtype: 'f32' });
+    const d = model.dims;
+    model.dispose();
+    const cfg: VchitectConfig64 = {
+      numLayers: d.numLayers, heads: d.heads, headDim: d.headDim, patchSize: d.patchSize, inChannels: d.inChannels,
+      outChannels: d.outChannels, posEmbedMaxSize: d.M, jointAttentionDim: d.jointAttentionDim, pooledProjectionDim: d.pooledProjectionDim,
+    };
+    const params = freshParams();
+    const state = new TrainState(params);
+    const b = batch();
+    const n = F * C * Hl * Wl;
+    const r = await trainStep(state, params, shape, b, { ...OPTS, lr: 0, keepGrads: true });
+    const grads = await readAll(r.grads!);
+    disposeAll(r.grads!);
+    state.dispose(); disposeAll(params); disposeBatch(b);
+    // The same draw, independently: sigma and eps of (seed, step 1); x_t and the target in float64.
+    const { sigma, eps } = drawSigmaNoise(OPTS.seed, 1, n, OPTS.sigma);
+    expect(r.sigma).toBe(sigma);
+    const x0 = normal(n, 5), ctx = normal(Tn * J, 6), pooled = normal(P, 7);
+    const xt = Float64Array.from(x0, (x, i) => (1 - sigma) * x + sigma * eps[i]!);
+    const w64 = new Map([...host].map(([k, h]) => [k, { shape: h.shape, data: Float64Array.from(h.data) }]));
+    const loss64 = () => {
+      const v = vchitectForward64(w64, cfg, {
+        hiddenStates: { shape: [1, F, C, Hl, Wl], data: xt }, timestep: 1000 * sigma,
+        encoderHiddenStates: { shape: [1, Tn, J], data: Float64Array.from(ctx) }, pooledProjections: { shape: [1, P], data: Float64Array.from(pooled) },
+      }).data;
+      let s = 0;
+      for (let i = 0; i < n; i++) s += (v[i]! - (eps[i]! - x0[i]!)) ** 2;
+      return s / n;
+    };
+    const want = loss64();
+    expect(Math.abs(r.loss - want)).toBeLessThan(1e-4 * want);
+    // Central differences of the float64 loss for a few entries of a few tensors (scaling of dOut included).
+    const h = 1e-3;
+    for (const k of ['proj_out.bias', 'proj_out.weight', 'transformer_blocks.0.attn.to_q.weight', 'pos_embed.proj.weight']) {
+      const data = w64.get(k)!.data;
+      const g = grads.get(k)!;
+      let big = 0;
+      for (const x of g) big = Math.max(big, Math.abs(x));
+      expect(big, k).toBeGreaterThan(0);
+      for (const i of [0, Math.floor(data.length / 3), data.length - 1]) {
+        const v = data[i]!;
+        data[i] = v + h; const lp = loss64();
+        data[i] = v - h; const lm = loss64();
+        data[i] = v;
+        const fd = (lp - lm) / (2 * h);
+        expect(Math.abs(g[i]! - fd), `${k}[${i}]: ${g[i]} vs finite difference ${fd}`).toBeLessThan(2e-3 * big + 1e-2 * Math.abs(fd) + 1e-5);
+      }
+    }
   });
 
   it('keeps the EMA as diffusers does: step 1 copies the weights (decay 0), step 2 uses decay (1 + 1) / (10 + 1)', async () => {
