@@ -8,7 +8,7 @@
 
 import type { Tensor } from '../tensor.js';
 import { Tensor as T } from '../tensor.js';
-import { axpby, mul, scale, sub } from '../ops/elementwise.js';
+import { axpby, cast, mul, scale, sub } from '../ops/elementwise.js';
 import { concat } from '../ops/layout.js';
 import { reduce } from '../ops/reduce.js';
 import { ADAMW_DEFAULTS, adamwStep, emaUpdate, type AdamWDefaults } from '../ops/optim.js';
@@ -34,12 +34,12 @@ export class TrainState {
 
   constructor(params: ParamMap, opts: { ema?: boolean } = {}) {
     if (params.size === 0) throw new Error('TrainState: no parameters (pass the transformer\'s checkpoint tensors as f32 master weights)');
+    for (const [k, p] of params) if (p.dtype !== 'f32') throw new Error(`TrainState: parameter ${k} is ${p.dtype}; master weights must be f32 (load them with dtype f32)`);
     for (const [k, p] of params) {
-      if (p.dtype !== 'f32') throw new Error(`TrainState: parameter ${k} is ${p.dtype}; master weights must be f32 (load them with dtype f32)`);
       this.m.set(k, T.zeros(p.device, p.shape, 'f32', `adam.m ${k}`));
       this.v.set(k, T.zeros(p.device, p.shape, 'f32', `adam.v ${k}`));
     }
-    this.ema = opts.ema ? new Map([...params].map(([k, p]) => [k, axpby(p, p, 1, 0)])) : null;
+    this.ema = opts.ema ? new Map([...params].map(([k, p]) => [k, cast(p, 'f32')])) : null;
   }
 
   dispose(): void {
