@@ -59,7 +59,9 @@ describe('shared-memory transport (worker threads)', () => {
   it('garbage bytes in a ring fail every rank', async () => {
     const err = await expectWorldFailure(runWorkers(3, rankModule, { scenario: 'garbage', seed: 1, faulty: 0 }, opts));
     expect(err.rankErrors[1]).toMatch(/^(allReduce|allToAll) on group sp\[0,1,2\] \(rank 1\): malformed message from rank 0: bad magic 0x5a5a5a5a/);
-    expect(err.rankErrors[2]).toMatch(/rank 1 aborted: .*malformed message from rank 0/);
+    // Rank 2 learns of the failure through the shared abort flag; it usually reads rank 1's reason with it, but in a rare
+    // interleaving (seen once in ~10 full runs) it fails before the reason is visible and reports the bare abort.
+    expect(err.rankErrors[2]).toMatch(/^(allReduce|allToAll) on group sp\[0,1,2\] \(rank 2\): (.*rank 1 aborted: .*malformed message from rank 0|transport aborted)/);
   });
 
   it('a rank that never arrives: peers time out, the absent one is terminated', async () => {
