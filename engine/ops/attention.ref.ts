@@ -25,6 +25,25 @@ export interface RefOptions {
 const at = (v: RefView, b: number, s: number, c: number): number =>
   v.data[(v.offset ?? 0) + (v.batch === 1 ? 0 : b) * v.batchStride + s * v.seqStride + c]!;
 
+/** Writes query row i's logits (scaled q.k + bias + mask, causal -Infinity) for batch b, head h; returns their max. */
+function rowLogits(q: RefView, k: RefView, o: RefOptions, b: number, h: number, i: number, scale: number, out: Float64Array): number {
+  const hd = o.headDim;
+  const Sq = q.seq;
+  const Sk = k.seq;
+  let max = -Infinity;
+  for (let j = 0; j < Sk; j++) {
+    let s = 0;
+    for (let d = 0; d < hd; d++) s += at(q, b, i, h * hd + d) * at(k, b, j, h * hd + d);
+    s *= scale;
+    if (o.bias) s += o.bias.length === Sk ? o.bias[j]! : o.bias[b * Sk + j]!;
+    if (o.mask) s += o.mask.length === Sq * Sk ? o.mask[i * Sk + j]! : o.mask[(b * Sq + i) * Sk + j]!;
+    if (o.causal && j > i) s = -Infinity;
+    out[j] = s;
+    if (s > max) max = s;
+  }
+  return max;
+}
+
 /** Returns the output in the standard layout [B, Sq, heads*headDim]. */
 export function attentionRef(q: RefView, k: RefView, v: RefView, o: RefOptions): Float64Array {
   const { heads: H, headDim: hd } = o;
@@ -37,17 +56,7 @@ export function attentionRef(q: RefView, k: RefView, v: RefView, o: RefOptions):
   for (let b = 0; b < B; b++) {
     for (let h = 0; h < H; h++) {
       for (let i = 0; i < Sq; i++) {
-        let max = -Infinity;
-        for (let j = 0; j < Sk; j++) {
-          let s = 0;
-          for (let d = 0; d < hd; d++) s += at(q, b, i, h * hd + d) * at(k, b, j, h * hd + d);
-          s *= scale;
-          if (o.bias) s += o.bias.length === Sk ? o.bias[j]! : o.bias[b * Sk + j]!;
-          if (o.mask) s += o.mask.length === Sq * Sk ? o.mask[i * Sk + j]! : o.mask[(b * Sq + i) * Sk + j]!;
-          if (o.causal && j > i) s = -Infinity;
-          logits[j] = s;
-          if (s > max) max = s;
-        }
+        const max = rowLogits(q, k, o, b, h, i, scale, logits);
         const row = ((b * Sq + i) * H + h) * hd;
         if (max === -Infinity) continue; // fully masked: output 0
         let sum = 0;
@@ -100,17 +109,7 @@ export function attentionBackwardRef(q: RefView, k: RefView, v: RefView, dO: Arr
     const vb = v.batch === 1 ? 0 : b;
     for (let h = 0; h < H; h++) {
       for (let i = 0; i < Sq; i++) {
-        let max = -Infinity;
-        for (let j = 0; j < Sk; j++) {
-          let s = 0;
-          for (let d = 0; d < hd; d++) s += at(q, b, i, h * hd + d) * at(k, b, j, h * hd + d);
-          s *= scale;
-          if (o.bias) s += o.bias.length === Sk ? o.bias[j]! : o.bias[b * Sk + j]!;
-          if (o.mask) s += o.mask.length === Sq * Sk ? o.mask[i * Sk + j]! : o.mask[(b * Sq + i) * Sk + j]!;
-          if (o.causal && j > i) s = -Infinity;
-          p[j] = s;
-          if (s > max) max = s;
-        }
+        const max = rowLogits(q, k, o, b, h, i, scale, p);
         if (max === -Infinity) {
           lse[(b * H + h) * Sq + i] = -Infinity;
           continue;
