@@ -1,54 +1,24 @@
-// One flow-matching training step of the Vchitect transformer on GPU tensors (training.md section 3):
-//   sigma and eps drawn from (seed, step) with the engine's Philox generator; x_t = (1 - sigma) x0 + sigma eps;
-//   target = eps - x0; v = modelForward(x_t, timestep = 1000 sigma); loss = mean((v - target)^2);
-//   dOut = 2 (v - target) / n -> modelBackward; the global gradient norm over every gradient (the l2norm of the
-//   per-tensor l2norms, in parameter order: deterministic, no copy of the gradients); AdamW per parameter tensor with the clip folded in (weight decay off for
-//   1-D tensors (norms, biases) and the positional embedding table); optional EMA. One readback: [loss, norm].
-// TrainState owns the Adam moments (m, v per parameter), the optimizer step count and the optional EMA weights.
+// One flow-matching training step of the Vchitect transformer on GPU tensors (training.md section 3), over a batch
+// of K clips: for item i, sigma and eps are drawn from (seed, draw index d*K + i) with the engine's Philox generator
+// (d = the optimizer step unless drawStep fixes it; K = 1 gives index d); x_t = (1 - sigma) x0 + sigma eps;
+// target = eps - x0; v = modelForward(x_t, timestep = 1000 sigma); loss_i = mean((v - target)^2);
+// dOut = 2 (v - target) / (n K) -> modelBackward, the items' gradients summed in item order (the batch loss is the
+// mean of the items'); then `clippedUpdate` (update.ts): the global gradient norm, clipped AdamW, optional EMA.
+// One readback per step: [loss, norm]. `itemGradients` is the per-item half, for callers that split a batch
+// (data-parallel ranks).
 
 import type { Tensor } from '../tensor.js';
 import { Tensor as T } from '../tensor.js';
-import { axpby, cast, mul, scale, sub } from '../ops/elementwise.js';
+import { add, axpby, mul, scale, sub } from '../ops/elementwise.js';
 import { concat } from '../ops/layout.js';
 import { reduce } from '../ops/reduce.js';
-import { ADAMW_DEFAULTS, adamwStep, emaUpdate, type AdamWDefaults } from '../ops/optim.js';
+import type { AdamWDefaults } from '../ops/optim.js';
 import { philoxBitsRef, randnRef, unitFromBits } from '../ops/random.ref.js';
-import { emaDecay, learningRate, sampleSigma, type EmaDecayOptions, type LrOptions, type SigmaOptions } from './schedule.js';
+import { learningRate, sampleSigma, type EmaDecayOptions, type LrOptions, type SigmaOptions } from './schedule.js';
+import { clippedUpdate, TrainState } from './update.js';
 import { disposeModelSaved, modelBackward, modelForward, type GradMap, type ModelShape, type ParamMap } from './vchitect-backward.js';
 
-/** Embedding tables that get no weight decay (besides every 1-D tensor: norms and biases). */
-const NO_DECAY_TABLES = new Set(['pos_embed.pos_embed']);
-
-/** Whether AdamW's weight decay applies to a parameter: matrices and conv kernels only (training.md section 3). */
-export function decays(name: string, shape: readonly number[]): boolean {
-  return shape.length >= 2 && !NO_DECAY_TABLES.has(name);
-}
-
-/** Adam moments per parameter, the optimizer step count and (optionally) the EMA weights. */
-export class TrainState {
-  readonly m = new Map<string, Tensor>();
-  readonly v = new Map<string, Tensor>();
-  readonly ema: Map<string, Tensor> | null;
-  /** Optimizer steps taken so far (AdamW's t of the next step is step + 1). */
-  step = 0;
-
-  constructor(params: ParamMap, opts: { ema?: boolean } = {}) {
-    if (params.size === 0) throw new Error('TrainState: no parameters (pass the transformer\'s checkpoint tensors as f32 master weights)');
-    for (const [k, p] of params) if (p.dtype !== 'f32') throw new Error(`TrainState: parameter ${k} is ${p.dtype}; master weights must be f32 (load them with dtype f32)`);
-    for (const [k, p] of params) {
-      this.m.set(k, T.zeros(p.device, p.shape, 'f32', `adam.m ${k}`));
-      this.v.set(k, T.zeros(p.device, p.shape, 'f32', `adam.v ${k}`));
-    }
-    this.ema = opts.ema ? new Map([...params].map(([k, p]) => [k, cast(p, 'f32')])) : null;
-  }
-
-  dispose(): void {
-    for (const t of [...this.m.values(), ...this.v.values(), ...(this.ema?.values() ?? [])]) t.dispose();
-    this.m.clear();
-    this.v.clear();
-    this.ema?.clear();
-  }
-}
+export { decays, TrainState } from './update.js';
 
 export interface TrainBatch {
   /** Clean latents [1, F, C, Hl, Wl] f32. */
@@ -67,7 +37,8 @@ export interface TrainStepOptions {
   adamw?: Partial<AdamWDefaults>;
   /** Global gradient-norm clip (default 1.0; 0 turns it off). */
   clip?: number;
-  /** The step whose (sigma, eps) are drawn (default: the optimizer step); a fixed value repeats one draw. */
+  /** The step whose (sigma, eps) are drawn (default: the optimizer step); a fixed value repeats one draw. Item i of
+   *  a K-item batch draws index drawStep * K + i. */
   drawStep?: number;
   /** EMA decay settings (needs a TrainState made with { ema: true }). */
   emaDecay?: EmaDecayOptions;
@@ -78,7 +49,9 @@ export interface TrainStepOptions {
 export interface TrainStepResult {
   loss: number;
   gradNorm: number;
+  /** The first item's sigma; `sigmas` has every item's. */
   sigma: number;
+  sigmas: number[];
   lr: number;
   /** The optimizer step just taken (1-based). */
   step: number;
@@ -110,30 +83,25 @@ function checkInput(name: string, t: Tensor, rank: number): void {
   }
 }
 
-/** One training step: updates params (and the EMA) in place and returns the loss and the gradient norm. */
-export async function trainStep(state: TrainState, params: ParamMap, shape: ModelShape, batch: TrainBatch, o: TrainStepOptions): Promise<TrainStepResult> {
-  checkInput('x0', batch.x0, 5);
-  checkInput('context', batch.context, 3);
-  checkInput('pooled', batch.pooled, 2);
-  for (const k of params.keys()) if (!state.m.has(k)) throw new Error(`train step: parameter ${k} has no optimizer state (make the TrainState from the same parameters)`);
-  if (params.size !== state.m.size) throw new Error(`train step: ${params.size} parameters but the TrainState has ${state.m.size} (make it from the same parameters)`);
-  const clip = o.clip ?? 1;
-  if (!(clip >= 0)) throw new Error(`train step: clip must be >= 0 (0 turns it off), got ${clip}`);
-  if (o.emaDecay && !state.ema) throw new Error('train step: emaDecay given but the TrainState keeps no EMA (make it with { ema: true })');
-  const step = state.step + 1;
-  const lr = typeof o.lr === 'number' ? o.lr : learningRate(step, o.lr);
-  if (!(lr >= 0) || !Number.isFinite(lr)) throw new Error(`train step: learning rate must be a finite number >= 0, got ${lr}`);
-  const x0 = batch.x0;
+/**
+ * Forward and backward of one item at a given (sigma, eps) draw, its gradients scaled by `weight` / n (n = latent
+ * elements; weight 1 / K for the mean over a K-item batch) and added into `acc` (or a new map when acc is null).
+ * Returns the item's loss f32[1] (the caller disposes it) and the gradient map.
+ */
+export function itemGradients(params: ParamMap, shape: ModelShape, item: TrainBatch, draw: { sigma: number; eps: Float32Array }, weight: number, acc: GradMap | null): { loss: Tensor; grads: GradMap } {
+  checkInput('x0', item.x0, 5);
+  checkInput('context', item.context, 3);
+  checkInput('pooled', item.pooled, 2);
+  const x0 = item.x0;
   const device = x0.device;
   const n = x0.numel;
-  const { sigma, eps } = drawSigmaNoise(o.seed, o.drawStep ?? step, n, o.sigma);
-
-  const epsT = T.from(device, eps, x0.shape, 'f32', 'train eps');
-  const xt = axpby(x0, epsT, 1 - sigma, sigma);
+  if (draw.eps.length !== n) throw new Error(`train step: eps has ${draw.eps.length} elements but x0 has ${n}`);
+  const epsT = T.from(device, draw.eps, x0.shape, 'f32', 'train eps');
+  const xt = axpby(x0, epsT, 1 - draw.sigma, draw.sigma);
   const target = sub(epsT, x0);
   epsT.dispose();
-  const timestep = T.from(device, [1000 * sigma], [1], 'f32');
-  const { out, saved } = modelForward(params, shape, { hidden: xt, timestep, context: batch.context, pooled: batch.pooled });
+  const timestep = T.from(device, [1000 * draw.sigma], [1], 'f32');
+  const { out, saved } = modelForward(params, shape, { hidden: xt, timestep, context: item.context, pooled: item.pooled });
   if (out.numel !== n) {
     out.dispose(); disposeModelSaved(saved); xt.dispose(); target.dispose(); timestep.dispose();
     throw new Error(`train step: the model predicts [${out.shape.join(', ')}] but the latents are [${x0.shape.join(', ')}] (out_channels must equal in_channels)`);
@@ -143,42 +111,58 @@ export async function trainStep(state: TrainState, params: ParamMap, shape: Mode
   const sq = mul(diff, diff);
   const loss = reduce('mean', sq, { axis: 'all' });
   sq.dispose();
-  const dOut = scale(diff, 2 / n);
+  const dOut = scale(diff, (2 * weight) / n);
   diff.dispose();
   const { grads, dHidden } = modelBackward(saved, dOut);
   dOut.dispose(); dHidden.dispose();
   disposeModelSaved(saved);
   xt.dispose(); timestep.dispose();
-
-  // Global norm = the l2norm of the per-tensor l2norms, taken in the parameters' order: fixed-order reductions
-  // only (deterministic), and no concatenated copy of the gradients.
-  const names = [...params.keys()].filter((k) => grads.has(k));
-  for (const k of grads.keys()) if (!params.has(k)) throw new Error(`train step: the backward produced a gradient for ${k}, which is not among the parameters`);
-  const norms = names.map((k) => reduce('l2norm', grads.get(k)!, { axis: 'all' }));
-  const all = concat(norms, 0);
-  for (const t of norms) t.dispose();
-  const norm = reduce('l2norm', all, { axis: 'all' });
-  all.dispose();
-
-  const wd = o.adamw?.weightDecay ?? ADAMW_DEFAULTS.weightDecay;
-  for (const k of names) {
-    const p = params.get(k)!;
-    adamwStep(p, grads.get(k)!, state.m.get(k)!, state.v.get(k)!, {
-      ...o.adamw, lr, step, weightDecay: decays(k, p.shape) ? wd : 0, clip, norm,
-    });
+  if (!acc) return { loss, grads };
+  for (const [k, g] of grads) {
+    const a = acc.get(k);
+    if (!a) acc.set(k, g);
+    else {
+      acc.set(k, add(a, g));
+      a.dispose(); g.dispose();
+    }
   }
-  if (state.ema) {
-    const d = emaDecay(step, o.emaDecay);
-    for (const [k, p] of params) emaUpdate(state.ema.get(k)!, p, d);
-  }
-  state.step = step;
+  return { loss, grads: acc };
+}
 
+/** One training step over a batch of one or more clips: updates params (and the EMA) in place. */
+export async function trainStep(state: TrainState, params: ParamMap, shape: ModelShape, batch: TrainBatch | readonly TrainBatch[], o: TrainStepOptions): Promise<TrainStepResult> {
+  const items = Array.isArray(batch) ? (batch as readonly TrainBatch[]) : [batch as TrainBatch];
+  if (items.length === 0) throw new Error('train step: the batch is empty');
+  state.check(params, 'train step');
+  const clip = o.clip ?? 1;
+  if (!(clip >= 0)) throw new Error(`train step: clip must be >= 0 (0 turns it off), got ${clip}`);
+  if (o.emaDecay && !state.ema) throw new Error('train step: emaDecay given but the TrainState keeps no EMA (make it with { ema: true })');
+  const step = state.step + 1;
+  const lr = typeof o.lr === 'number' ? o.lr : learningRate(step, o.lr);
+  if (!(lr >= 0) || !Number.isFinite(lr)) throw new Error(`train step: learning rate must be a finite number >= 0, got ${lr}`);
+  const K = items.length;
+  const d = o.drawStep ?? step;
+  const sigmas: number[] = [];
+  const losses: Tensor[] = [];
+  let grads: GradMap | null = null;
+  for (let i = 0; i < K; i++) {
+    const draw = drawSigmaNoise(o.seed, d * K + i, items[i]!.x0.numel, o.sigma);
+    sigmas.push(draw.sigma);
+    const r = itemGradients(params, shape, items[i]!, draw, 1 / K, grads);
+    losses.push(r.loss);
+    grads = r.grads;
+  }
+  const norm = clippedUpdate(state, params, grads!, { lr, step, adamw: o.adamw, clip, emaDecay: o.emaDecay });
+  const lossAll = K === 1 ? losses[0]! : concat(losses, 0);
+  const loss = K === 1 ? lossAll : reduce('mean', lossAll, { axis: 'all' });
+  if (K > 1) { for (const t of losses) t.dispose(); lossAll.dispose(); }
   const both = concat([loss, norm], 0);
   loss.dispose();
+  norm.dispose();
   const r = await both.read();
   both.dispose();
-  norm.dispose();
-  if (o.keepGrads) return { loss: r[0]!, gradNorm: r[1]!, sigma, lr, step, grads };
-  for (const g of grads.values()) g.dispose();
-  return { loss: r[0]!, gradNorm: r[1]!, sigma, lr, step };
+  const result: TrainStepResult = { loss: r[0]!, gradNorm: r[1]!, sigma: sigmas[0]!, sigmas, lr, step };
+  if (o.keepGrads) return { ...result, grads: grads! };
+  for (const g of grads!.values()) g.dispose();
+  return result;
 }

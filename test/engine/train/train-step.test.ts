@@ -15,7 +15,7 @@ import { vchitectForward64, type VchitectConfig64 } from '../../../engine/refere
 import { adamwRef, emaRef } from '../../../engine/ops/optim.ref.js';
 import { emaDecay } from '../../../engine/train/schedule.js';
 import { Tensor } from '../../../engine/tensor.js';
-import { decays, drawSigmaNoise, TrainState, trainStep, type TrainBatch, type TrainStepOptions } from '../../../engine/train/train-step.js';
+import { decays, drawSigmaNoise, itemGradients, TrainState, trainStep, type TrainBatch, type TrainStepOptions } from '../../../engine/train/train-step.js';
 import type { ModelShape } from '../../../engine/train/vchitect-backward.js';
 import { testDevice } from '../../helpers/gpu.js';
 import { normal } from '../../helpers/random.js';
@@ -50,11 +50,11 @@ function freshParams(): Map<string, Tensor> {
   return new Map([...host].map(([k, h]) => [k, Tensor.from(device, h.data, h.shape, 'f32')]));
 }
 
-function batch(): TrainBatch {
+function batch(seed = 5): TrainBatch {
   return {
-    x0: Tensor.from(device, normal(F * C * Hl * Wl, 5), [1, F, C, Hl, Wl], 'f32'),
-    context: Tensor.from(device, normal(Tn * J, 6), [1, Tn, J], 'f32'),
-    pooled: Tensor.from(device, normal(P, 7), [1, P], 'f32'),
+    x0: Tensor.from(device, normal(F * C * Hl * Wl, seed), [1, F, C, Hl, Wl], 'f32'),
+    context: Tensor.from(device, normal(Tn * J, seed + 1), [1, Tn, J], 'f32'),
+    pooled: Tensor.from(device, normal(P, seed + 2), [1, P], 'f32'),
   };
 }
 
@@ -219,6 +219,41 @@ describe('flow-matching train step', () => {
     console.log('overfit losses', losses.map((l) => l.toFixed(4)).join(' '));
     expect(state.step).toBe(25);
     expect(losses.at(-1)!).toBeLessThan(0.5 * losses[0]!);
+  });
+
+  it('a K-item batch: item i draws index step * K + i, the gradients are the mean of the items\' (float64), the loss the mean', async () => {
+    const params = freshParams();
+    const items = [batch(5), batch(50), batch(500)];
+    const K = items.length;
+    // Each item alone, weight 1, at the draw the batch step will use (step 1: indices K .. 2K - 1).
+    const alone: Map<string, Float32Array>[] = [];
+    const losses: number[] = [];
+    for (let i = 0; i < K; i++) {
+      const draw = drawSigmaNoise(OPTS.seed, K + i, items[i]!.x0.numel, OPTS.sigma);
+      const r = itemGradients(params, shape, items[i]!, draw, 1, null);
+      losses.push((await r.loss.read())[0]!);
+      r.loss.dispose();
+      alone.push(await readAll(r.grads));
+      disposeAll(r.grads);
+    }
+    const state = new TrainState(params);
+    const r = await trainStep(state, params, shape, items, { ...OPTS, lr: 0, keepGrads: true });
+    const got = await readAll(r.grads!);
+    disposeAll(r.grads!);
+    expect(r.sigmas).toEqual([0, 1, 2].map((i) => drawSigmaNoise(OPTS.seed, K + i, 4, OPTS.sigma).sigma));
+    expect(Math.abs(r.loss - (losses[0]! + losses[1]! + losses[2]!) / K)).toBeLessThan(1e-6 * r.loss);
+    expect(got.size).toBe(alone[0]!.size);
+    for (const [k, g] of got) {
+      let scaleK = 0, worst = 0;
+      const mean = g.map((_, j) => (alone[0]!.get(k)![j]! + alone[1]!.get(k)![j]! + alone[2]!.get(k)![j]!) / K);
+      for (const x of mean) scaleK = Math.max(scaleK, Math.abs(x));
+      for (let j = 0; j < g.length; j++) worst = Math.max(worst, Math.abs(g[j]! - mean[j]!));
+      expect(worst, k).toBeLessThanOrEqual(1e-5 * scaleK + 1e-12);
+    }
+    // K = 1 keeps the single-item draw index (the step).
+    const one = await trainStep(state, params, shape, [items[0]!], { ...OPTS, lr: 0 });
+    expect(one.sigma).toBe(drawSigmaNoise(OPTS.seed, 2, 4, OPTS.sigma).sigma);
+    state.dispose(); disposeAll(params); items.forEach(disposeBatch);
   });
 
   it('names bad arguments', async () => {

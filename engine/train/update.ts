@@ -1,0 +1,103 @@
+// The optimizer half of a training step, shared by every model the engine trains (training.md section 3): the global
+// gradient norm as the l2norm of the per-tensor l2norms in parameter order (fixed-order reductions: deterministic, no
+// concatenated copy of the gradients), AdamW per parameter tensor with the clip folded in (scale = min(1, clip/||g||)
+// read on the GPU, no readback), weight decay only where `decays` says, then the optional EMA of the weights.
+// TrainState owns the Adam moments, the optimizer step count and the EMA weights of any parameter map.
+
+import type { Tensor } from '../tensor.js';
+import { Tensor as T } from '../tensor.js';
+import { cast } from '../ops/elementwise.js';
+import { concat } from '../ops/layout.js';
+import { reduce } from '../ops/reduce.js';
+import { ADAMW_DEFAULTS, adamwStep, emaUpdate, type AdamWDefaults } from '../ops/optim.js';
+import { emaDecay, type EmaDecayOptions } from './schedule.js';
+
+/** Parameters (f32 master weights) and gradients by checkpoint name. */
+export type ParamMap = ReadonlyMap<string, Tensor>;
+export type GradMap = Map<string, Tensor>;
+
+/** Embedding tables that get no weight decay (besides every 1-D tensor: norms and biases). */
+const NO_DECAY_TABLES = new Set(['pos_embed.pos_embed']);
+
+/** Whether AdamW's weight decay applies to a parameter: matrices and conv kernels only (training.md section 3). */
+export function decays(name: string, shape: readonly number[]): boolean {
+  return shape.length >= 2 && !NO_DECAY_TABLES.has(name);
+}
+
+/** Adam moments per parameter, the optimizer step count and (optionally) the EMA weights. */
+export class TrainState {
+  readonly m = new Map<string, Tensor>();
+  readonly v = new Map<string, Tensor>();
+  readonly ema: Map<string, Tensor> | null;
+  /** Optimizer steps taken so far (AdamW's t of the next step is step + 1). */
+  step = 0;
+
+  constructor(params: ParamMap, opts: { ema?: boolean } = {}) {
+    if (params.size === 0) throw new Error('TrainState: no parameters (pass the model\'s checkpoint tensors as f32 master weights)');
+    for (const [k, p] of params) if (p.dtype !== 'f32') throw new Error(`TrainState: parameter ${k} is ${p.dtype}; master weights must be f32 (load them with dtype f32)`);
+    for (const [k, p] of params) {
+      this.m.set(k, T.zeros(p.device, p.shape, 'f32', `adam.m ${k}`));
+      this.v.set(k, T.zeros(p.device, p.shape, 'f32', `adam.v ${k}`));
+    }
+    this.ema = opts.ema ? new Map([...params].map(([k, p]) => [k, cast(p, 'f32')])) : null;
+  }
+
+  /** Throws unless the state was made from exactly these parameters. */
+  check(params: ParamMap, who: string): void {
+    for (const k of params.keys()) if (!this.m.has(k)) throw new Error(`${who}: parameter ${k} has no optimizer state (make the TrainState from the same parameters)`);
+    if (params.size !== this.m.size) throw new Error(`${who}: ${params.size} parameters but the TrainState has ${this.m.size} (make it from the same parameters)`);
+  }
+
+  dispose(): void {
+    for (const t of [...this.m.values(), ...this.v.values(), ...(this.ema?.values() ?? [])]) t.dispose();
+    this.m.clear();
+    this.v.clear();
+    this.ema?.clear();
+  }
+}
+
+/** The global gradient norm f32[1]: the l2norm of the per-tensor l2norms, in the order of `names`. */
+export function globalGradNorm(grads: GradMap, names: readonly string[]): Tensor {
+  const norms = names.map((k) => reduce('l2norm', grads.get(k)!, { axis: 'all' }));
+  const all = concat(norms, 0);
+  for (const t of norms) t.dispose();
+  const norm = reduce('l2norm', all, { axis: 'all' });
+  all.dispose();
+  return norm;
+}
+
+export interface UpdateOptions {
+  lr: number;
+  /** The optimizer step being taken (1-based). */
+  step: number;
+  adamw?: Partial<AdamWDefaults>;
+  /** Global gradient-norm clip (0 turns it off). */
+  clip: number;
+  emaDecay?: EmaDecayOptions;
+  /** A global norm computed elsewhere (e.g. all-reduced over ZeRO shards); default: globalGradNorm of grads. */
+  norm?: Tensor;
+}
+
+/**
+ * Clipped AdamW on every parameter that has a gradient (in parameter order), then the EMA of every parameter; sets
+ * state.step. Returns the global gradient norm f32[1] (the caller disposes it).
+ */
+export function clippedUpdate(state: TrainState, params: ParamMap, grads: GradMap, o: UpdateOptions): Tensor {
+  const names = [...params.keys()].filter((k) => grads.has(k));
+  for (const k of grads.keys()) if (!params.has(k)) throw new Error(`optimizer update: a gradient for ${k}, which is not among the parameters`);
+  if (o.emaDecay && !state.ema) throw new Error('optimizer update: emaDecay given but the TrainState keeps no EMA (make it with { ema: true })');
+  const norm = o.norm ?? globalGradNorm(grads, names);
+  const wd = o.adamw?.weightDecay ?? ADAMW_DEFAULTS.weightDecay;
+  for (const k of names) {
+    const p = params.get(k)!;
+    adamwStep(p, grads.get(k)!, state.m.get(k)!, state.v.get(k)!, {
+      ...o.adamw, lr: o.lr, step: o.step, weightDecay: decays(k, p.shape) ? wd : 0, clip: o.clip, norm,
+    });
+  }
+  if (state.ema) {
+    const d = emaDecay(o.step, o.emaDecay);
+    for (const [k, p] of params) emaUpdate(state.ema.get(k)!, p, d);
+  }
+  state.step = o.step;
+  return norm;
+}
