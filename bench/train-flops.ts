@@ -3,8 +3,9 @@
 // it: every linear (2 flops per multiply-add; the text rows of a block are broadcast over the frames, as the model
 // does) and every attention (4 Sq Sk D: q k^T and P V over all heads). Backward: 2x the forward's linears (dX and dW)
 // and 2.5x its attentions (FlashAttention-2's convention: q k^T recomputed, dV, dP, dQ, dK). Norms, elementwise ops and
-// the optimizer are not counted (they are memory-bound); nor are the engine's extra work (the last block's zero
-// to_add_out, the second q k^T of its dQ pass).
+// the optimizer are not counted (they are memory-bound); nor is the engine's extra work (the last block's zero
+// to_add_out, the temporal branch's projections at one frame where its output is multiplied by 0, the second q k^T
+// of its dQ pass). One frame has no temporal attention (the model skips the branch).
 
 export interface TrainShape {
   /** Model width D (heads x head dim). */
@@ -57,7 +58,7 @@ export function trainStepFlops(s: TrainShape): StepFlops {
   for (let i = 0; i < s.layers; i++) {
     const last = i === s.layers - 1;
     m += mac(1, D, 6 * D) + mac(1, D, (last ? 2 : 6) * D); // adaLN projections
-    m += mac(V, D, D) * (7 + 1 + (temporal ? 1 : 0)); // q k v, q_cross, q/k/v_temp; to_out.0; to_out_temporal
+    m += mac(V, D, D) * (5 + (temporal ? 4 : 0)); // q k v, q_cross, to_out.0; q/k/v_temp, to_out_temporal
     m += mac(Tr, D, D) * (3 + (last ? 0 : 1 + (temporal ? 1 : 0))); // add_q/k/v; to_add_out; to_add_out_temporal
     m += mac(V + Tr, D, D); // to_out_context over the cross attention's L + T queries
     m += 2 * mac(V, D, s.ffInner); // ff

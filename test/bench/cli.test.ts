@@ -34,6 +34,7 @@ const SCRIPTS: [string, string[]][] = [
   ['conv2d', ['--only', '--quick']],
   ['norms', ['--only', '--frames']],
   ['data', ['--videos', '--seed', '--size', '--no-write']],
+  ['train', ['--config', '--only', '--batch', '--options', '--cap', '--probes', '--no-search', '--no-torch', '--no-write']],
 ];
 
 describe('bench scripts --help', () => {
@@ -79,6 +80,14 @@ describe('bench scripts reject bad arguments before any GPU work', () => {
     const r = bench('model', ['--config', 'huge']);
     expect(r.status).toBe(2);
     expect(r.err).toMatch(/--config huge: unknown config \(choose from tiny, small, 2b, issue9\)/);
+  });
+  it('train: an unknown config or memory option names the choices', () => {
+    const r = bench('train', ['--config', 'huge']);
+    expect(r.status).toBe(2);
+    expect(r.err).toMatch(/--config huge: unknown config \(choose from small, base, large\)/);
+    const o = bench('train', ['--options', 'none,zero9']);
+    expect(o.status).toBe(2);
+    expect(o.err).toMatch(/--options zero9: unknown memory option \(choose from none/);
   });
   it('a non-numeric value is an error', () => {
     const r = bench('norms', ['--iters', 'many']);
