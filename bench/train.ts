@@ -52,8 +52,12 @@ const CONFIGS: Record<string, TrainConfig> = {
 };
 
 /**
- * trainStep's memory options, one line each: the step table, the peak-memory table and the longest-sequence search
- * run every entry. (Recomputation and activation offload are added here once trainStep takes them.)
+ * trainStep's memory options, one line each: the peak-memory table and the longest-sequence search run every entry
+ * (the first, 'none', is also the step table's setting). Once trainStep takes `recompute` / `offload`
+ * (engine/train/memory-plan.ts), their rows are:
+ *   { name: 'recompute 0.5', describe: "LiteGen's ratio 0.5: every other block checkpointed", opts: { recompute: 0.5 } },
+ *   { name: 'recompute', describe: 'every block checkpointed (ratio 0): keeps its input, reruns its forward in the backward', opts: { recompute: 0 } },
+ *   { name: 'recompute + offload', describe: 'every block checkpointed, every kept input in host memory until the backward', opts: { recompute: 0, offload: 1 } },
  */
 interface MemoryOption { name: string; describe: string; opts: Partial<TrainStepOptions> }
 const MEMORY_OPTIONS: MemoryOption[] = [
@@ -87,7 +91,7 @@ Writes its tables into docs/training.md unless --no-write (or --only).`,
     batch: { type: 'string', value: 'LIST', help: 'batch sizes for every config (default: each config\'s own)' },
     options: { type: 'string', value: 'LIST', help: `memory options to measure, from ${MEMORY_OPTIONS.map((o) => o.name).join(', ')} (default all)` },
     cap: { type: 'string', value: 'MIB', help: 'GPU memory cap of the longest-sequence search, MiB of live buffers (default 256)' },
-    probes: { type: 'string', value: 'N', help: 'at most N probes per option beyond the two small ones that fit the line (default 3)' },
+    probes: { type: 'string', value: 'N', help: 'at most N probes per option after the two small ones that give the line (default 4)' },
     'no-search': { type: 'boolean', help: 'skip the longest-sequence search' },
     'torch-threads': { type: 'string', value: 'N', help: 'PyTorch threads (default: the CPUs this process may use)' },
     'no-torch': { type: 'boolean', help: 'skip the PyTorch peer' },
@@ -116,7 +120,7 @@ if (userBatches?.some((k) => !Number.isInteger(k) || k < 1)) {
   process.exit(2);
 }
 const capMiB = args.num('cap', 256);
-const maxProbes = args.num('probes', 3);
+const maxProbes = args.num('probes', 4);
 if (!(capMiB > 0) || !Number.isInteger(maxProbes) || maxProbes < 1) {
   console.error('bench:train: --cap must be > 0 MiB and --probes a positive integer');
   process.exit(2);
@@ -275,10 +279,12 @@ interface Probe { frames: number; peakMiB: number; s: number }
 interface SearchResult { option: string; fits: Probe | null; over: Probe | null; probes: Probe[]; seconds: number }
 
 /**
- * The most latent frames (8x8, the base config's model) whose training step stays under `capMiB` of live GPU buffers:
- * two small probes fit the peak's line in frames, then at most `maxProbes` probes, each the line's (secant's) estimate
- * through the two nearest measurements, kept strictly inside the bracket of what is known to fit and not to fit.
- * Every probe is one whole trainStep (forward + backward + update) with its peak measured.
+ * The most latent frames (8x8, the base config's model) whose training step stays under `capMiB` of live GPU buffers.
+ * Every probe is one whole trainStep (forward + backward + update) with its peak measured. The peak is close to a line
+ * in frames but climbs in stairs (the pool's size classes move every large activation up together every few frames),
+ * so: two small probes (8 and 16 frames) give the line's slope; the first probe is the line's estimate; while only one
+ * side of the cap is known the next probe steps past it (by the line, at least 4% up or 8% down: one stair); once
+ * both are known, bisection. At most `maxProbes` probes after the small ones, stopping when the bracket is within 2%.
  */
 async function searchFrames(m: Model, opt: MemoryOption): Promise<SearchResult> {
   const t0 = performance.now();
@@ -286,6 +292,7 @@ async function searchFrames(m: Model, opt: MemoryOption): Promise<SearchResult> 
   const state = new TrainState(params, { ema: true });
   const probes: Probe[] = [];
   const capBytes = capMiB * MB;
+  const under = (p: Probe) => p.peakMiB * MB <= capBytes;
   const probe = async (frames: number): Promise<Probe> => {
     const [it] = hostItems(m, 1, frames);
     const items = [toGpu(it!)];
@@ -298,27 +305,27 @@ async function searchFrames(m: Model, opt: MemoryOption): Promise<SearchResult> 
     }
     const p = { frames, peakMiB: device.pool.stats.peakBytes / MB, s: (performance.now() - s0) / 1000 };
     probes.push(p);
-    console.log(`  [${opt.name}] ${frames} frames: peak ${p.peakMiB.toFixed(1)} MiB${p.peakMiB * MB <= capBytes ? '' : ' (over the cap)'}, ${p.s.toFixed(1)} s`);
+    console.log(`  [${opt.name}] ${frames} frames: peak ${p.peakMiB.toFixed(1)} MiB${under(p) ? '' : ' (over the cap)'}, ${p.s.toFixed(1)} s`);
     return p;
   };
   try {
     const small = [await probe(8), await probe(16)];
-    let fits: Probe | null = small.filter((p) => p.peakMiB * MB <= capBytes).at(-1) ?? null;
-    let over: Probe | null = small.find((p) => p.peakMiB * MB > capBytes) ?? null;
+    const slope = Math.max((small[1]!.peakMiB - small[0]!.peakMiB) / 8, 1e-6);
+    let fits: Probe | null = small.filter(under).at(-1) ?? null;
+    let over: Probe | null = small.find((p) => !under(p)) ?? null;
+    let bigFit = false;
+    let next = Math.floor(16 + (capMiB - small[1]!.peakMiB) / slope);
     for (let i = 0; i < maxProbes; i++) {
       const lo = fits?.frames ?? 0;
       const hi = over?.frames ?? Infinity;
-      if (hi - lo <= 1) break;
-      // Secant through the two measurements nearest the cap (peak is close to linear in frames).
-      const near = [...probes].sort((x, y) => Math.abs(x.peakMiB - capMiB) - Math.abs(y.peakMiB - capMiB)).slice(0, 2);
-      const [p, q] = near[0]!.frames < near[1]!.frames ? [near[0]!, near[1]!] : [near[1]!, near[0]!];
-      const slope = (q.peakMiB - p.peakMiB) / (q.frames - p.frames);
-      let next = slope > 0 ? Math.floor(p.frames + (capMiB - p.peakMiB) / slope) : 2 * q.frames;
-      // Strictly inside the bracket: an estimate on a known point tests its neighbour, which closes the bracket.
+      if (hi - lo <= Math.max(1, Math.floor(lo / 50))) break;
       next = Math.max(next, lo + 1);
       if (hi !== Infinity) next = Math.min(next, hi - 1);
       const r = await probe(next);
-      if (r.peakMiB * MB <= capBytes) fits = r; else over = r;
+      if (under(r)) { fits = r; bigFit = true; } else over = r;
+      if (over && (bigFit || !fits)) next = Math.floor(((fits?.frames ?? 0) + over.frames) / 2);
+      else if (over) next = over.frames - Math.max(Math.ceil((over.peakMiB - capMiB) / slope), Math.ceil(0.08 * over.frames));
+      else next = fits!.frames + Math.max(Math.ceil((capMiB - fits!.peakMiB) / slope), Math.ceil(0.04 * fits!.frames));
     }
     return { option: opt.name, fits, over, probes, seconds: (performance.now() - t0) / 1000 };
   } finally {
@@ -400,7 +407,7 @@ if (optionRows.length) {
 if (searches.length && searchModel) {
   const m = searchModel;
   const L = visualTokens(m, 1);
-  lines.push(`Longest trainable sequence under a ${capMiB} MiB cap of live GPU buffers (config base's model; latent frames of 8x8 = ${L} visual tokens each, plus ${m.cfg.textTokens} text tokens broadcast to every frame): two probes (8 and 16 frames) fit the peak's line, then at most ${maxProbes} probes at the line's estimate; every probe is one whole training step with its peak measured. LiteGen's numbers are theirs (Vchitect-2.0 on A100 80 GB, the real 2B model), not measured here.`);
+  lines.push(`Longest trainable sequence under a ${capMiB} MiB cap of live GPU buffers (config base's model; latent frames of 8x8 = ${L} visual tokens each, plus ${m.cfg.textTokens} text tokens broadcast to every frame): two probes (8 and 16 frames) give the peak's slope in frames, then at most ${maxProbes} probes: the line's estimate, a step past it until the cap is bracketed, then bisection (the peak climbs in stairs of a few frames: the buffer pool's size classes); every probe is one whole training step with its peak measured. LiteGen's numbers are theirs (Vchitect-2.0 on A100 80 GB, the real 2B model), not measured here.`);
   lines.push('');
   lines.push('| option | most frames that fit | visual tokens | peak MiB there | least frames measured over the cap | probes (s) | LiteGen (A100 80 GB) |');
   lines.push('|---|---|---|---|---|---|---|');
@@ -408,9 +415,9 @@ if (searches.length && searchModel) {
   for (const s of searches) {
     const lg = LITEGEN.find((x) => x.ours === s.option);
     if (lg) shown.add(lg.ours);
-    lines.push(`| ${s.option} | ${s.fits ? s.fits.frames : 'none'} | ${s.fits ? tok(s.fits.frames * L) : '–'} | ${s.fits ? f(s.fits.peakMiB, 1) : '–'} | ${s.over ? `${s.over.frames} (${f(s.over.peakMiB, 1)} MiB)` : 'not reached'} | ${s.probes.length} (${f(s.seconds, 0)}) | ${lg ? `${tok(lg.tokens)} tokens (${lg.theirs})` : '–'} |`);
+    lines.push(`| ${s.option} | ${s.fits ? s.fits.frames : 'none'} | ${s.fits ? tok(s.fits.frames * L) : '–'} | ${s.fits ? f(s.fits.peakMiB, 1) : '–'} | ${s.over ? `${s.over.frames} (${f(s.over.peakMiB, 1)} MiB)` : 'not reached'} | ${s.probes.length} (${f(s.seconds, 0)}) | ${lg ? `${(lg.tokens / 1e6).toFixed(2)} M tokens (${lg.theirs})` : "–"} |`);
   }
-  for (const lg of LITEGEN) if (!shown.has(lg.ours)) lines.push(`| ${lg.ours} | not in the engine yet | – | – | – | – | ${tok(lg.tokens)} tokens (${lg.theirs}) |`);
+  for (const lg of LITEGEN) if (!shown.has(lg.ours)) lines.push(`| ${lg.ours} | not in the engine yet | – | – | – | – | ${(lg.tokens / 1e6).toFixed(2)} M tokens (${lg.theirs}) |`);
   lines.push('');
 }
 const table = lines.join('\n');
