@@ -14,7 +14,8 @@ import { reduce } from '../ops/reduce.js';
 import { ADAMW_DEFAULTS, adamwStep, emaUpdate, type AdamWDefaults } from '../ops/optim.js';
 import { philoxBitsRef, randnRef, unitFromBits } from '../ops/random.ref.js';
 import { emaDecay, learningRate, sampleSigma, type EmaDecayOptions, type LrOptions, type SigmaOptions } from './schedule.js';
-import { disposeModelSaved, modelBackward, modelForward, type GradMap, type ModelShape, type ParamMap } from './vchitect-backward.js';
+import { memoryPlan, type MemoryOptions } from './memory-plan.js';
+import { disposeModelSaved, modelBackward, modelForward, offloadReady, type GradMap, type ModelShape, type ParamMap } from './vchitect-backward.js';
 
 /** Embedding tables that get no weight decay (besides every 1-D tensor: norms and biases). */
 const NO_DECAY_TABLES = new Set(['pos_embed.pos_embed']);
@@ -73,6 +74,9 @@ export interface TrainStepOptions {
   emaDecay?: EmaDecayOptions;
   /** Hand the step's gradients to the caller (who disposes them) instead of freeing them. */
   keepGrads?: boolean;
+  /** Selective recomputation and activation offload of the model forward (memory-plan.ts; default: neither). */
+  recompute?: MemoryOptions['recompute'];
+  offload?: MemoryOptions['offload'];
 }
 
 export interface TrainStepResult {
@@ -119,6 +123,7 @@ export async function trainStep(state: TrainState, params: ParamMap, shape: Mode
   if (params.size !== state.m.size) throw new Error(`train step: ${params.size} parameters but the TrainState has ${state.m.size} (make it from the same parameters)`);
   const clip = o.clip ?? 1;
   if (!(clip >= 0)) throw new Error(`train step: clip must be >= 0 (0 turns it off), got ${clip}`);
+  memoryPlan(shape.numLayers, { recompute: o.recompute, offload: o.offload }); // bad options named before any GPU work
   if (o.emaDecay && !state.ema) throw new Error('train step: emaDecay given but the TrainState keeps no EMA (make it with { ema: true })');
   const step = state.step + 1;
   const lr = typeof o.lr === 'number' ? o.lr : learningRate(step, o.lr);
@@ -133,7 +138,7 @@ export async function trainStep(state: TrainState, params: ParamMap, shape: Mode
   const target = sub(epsT, x0);
   epsT.dispose();
   const timestep = T.from(device, [1000 * sigma], [1], 'f32');
-  const { out, saved } = modelForward(params, shape, { hidden: xt, timestep, context: batch.context, pooled: batch.pooled });
+  const { out, saved } = modelForward(params, shape, { hidden: xt, timestep, context: batch.context, pooled: batch.pooled }, { recompute: o.recompute, offload: o.offload });
   if (out.numel !== n) {
     out.dispose(); disposeModelSaved(saved); xt.dispose(); target.dispose(); timestep.dispose();
     throw new Error(`train step: the model predicts [${out.shape.join(', ')}] but the latents are [${x0.shape.join(', ')}] (out_channels must equal in_channels)`);
@@ -145,6 +150,7 @@ export async function trainStep(state: TrainState, params: ParamMap, shape: Mode
   sq.dispose();
   const dOut = scale(diff, 2 / n);
   diff.dispose();
+  await offloadReady(saved);
   const { grads, dHidden } = modelBackward(saved, dOut);
   dOut.dispose(); dHidden.dispose();
   disposeModelSaved(saved);
