@@ -41,8 +41,14 @@ function parseCase(s: string): MemoryOptions {
 
 const layers = args.num('layers', 6), heads = args.num('heads', 4), headDim = args.num('head-dim', 16);
 const F = args.num('frames', 8), S = args.num('latent', 8), Tn = args.num('text', 32);
-const cases = (args.list('cases') ?? ['none', 'r0.5', 'r0', 'r0+o0.2']).map((c) => [c, parseCase(c)] as const);
-for (const [, c] of cases) memoryPlan(layers, c); // bad cases named before any work
+let cases: (readonly [string, MemoryOptions])[];
+try {
+  cases = (args.list('cases') ?? ['none', 'r0.5', 'r0', 'r0+o0.2']).map((c) => [c, parseCase(c)] as const);
+  for (const [, c] of cases) memoryPlan(layers, c); // bad cases named before any GPU work
+} catch (err) {
+  console.error(`bench/train-memory: ${(err as Error).message}`);
+  process.exit(2);
+}
 
 const dir = await mkdtemp(join(os.tmpdir(), 'parallax-train-memory-'));
 const device = await Device.create({ label: 'bench' });

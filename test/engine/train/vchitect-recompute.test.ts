@@ -3,8 +3,8 @@
 // checkpoint (D = 8, 4 frames of 16x16 latents, 3 text tokens): the block sets follow LiteGen's rule (written out by
 // hand for 4 blocks); the output, every gradient and d(hidden_states) are bit-identical to the plain run for recompute
 // ratios 0, 0.2, 0.5, 1 and an explicit list, with and without offload; trainStep with the options gives the same
-// loss, norm and parameters bit for bit; every checkpointed block lowers the pool's peak, offload lowers it further;
-// nothing leaks; misuse and bad ratios are named.
+// loss, norm and parameters bit for bit; checkpointing lowers the pool's peak and the bytes held between forward and
+// backward, offload lowers the held bytes and never raises the peak; nothing leaks; misuse and bad ratios are named.
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
