@@ -52,16 +52,17 @@ const CONFIGS: Record<string, TrainConfig> = {
 };
 
 /**
- * trainStep's memory options, one line each: the peak-memory table and the longest-sequence search run every entry
- * (the first, 'none', is also the step table's setting). Once trainStep takes `recompute` / `offload`
- * (engine/train/memory-plan.ts), their rows are:
- *   { name: 'recompute 0.5', describe: "LiteGen's ratio 0.5: every other block checkpointed", opts: { recompute: 0.5 } },
- *   { name: 'recompute', describe: 'every block checkpointed (ratio 0): keeps its input, reruns its forward in the backward', opts: { recompute: 0 } },
- *   { name: 'recompute + offload', describe: 'every block checkpointed, every kept input in host memory until the backward', opts: { recompute: 0, offload: 1 } },
+ * trainStep's memory options (engine/train/memory-plan.ts), one line each: the peak-memory table runs every entry and
+ * the longest-sequence search every entry without `search: false` (the first, 'none', is also the step table's
+ * setting). Recompute ratios are LiteGen's (the share of blocks that keep their activations), offload the share of
+ * the checkpointed blocks whose kept input waits in host memory.
  */
-interface MemoryOption { name: string; describe: string; opts: Partial<TrainStepOptions> }
+interface MemoryOption { name: string; describe: string; opts: Partial<TrainStepOptions>; search?: false }
 const MEMORY_OPTIONS: MemoryOption[] = [
   { name: 'none', describe: 'every block keeps its activations for the backward', opts: {} },
+  { name: 'recompute 0.5', describe: "LiteGen's ratio 0.5: blocks 1, 3, 5 (of 6) keep only their input and rerun their forward in the backward", opts: { recompute: 0.5 }, search: false },
+  { name: 'recompute', describe: 'ratio 0: every block keeps only its input and reruns its forward in the backward', opts: { recompute: 0 } },
+  { name: 'recompute + offload', describe: 'ratio 0, offload 1: every kept block input waits in host memory until its backward', opts: { recompute: 0, offload: 1 } },
 ];
 
 /** LiteGen's longest trainable sequence on A100 80 GB (Vchitect-2.0 paper, section V), by our option names. */
@@ -90,7 +91,7 @@ Writes its tables into docs/training.md unless --no-write (or --only).`,
     only: { type: 'string', value: 'LIST', help: 'same as --config, and implies --no-write' },
     batch: { type: 'string', value: 'LIST', help: 'batch sizes for every config (default: each config\'s own)' },
     options: { type: 'string', value: 'LIST', help: `memory options to measure, from ${MEMORY_OPTIONS.map((o) => o.name).join(', ')} (default all)` },
-    cap: { type: 'string', value: 'MIB', help: 'GPU memory cap of the longest-sequence search, MiB of live buffers (default 256)' },
+    cap: { type: 'string', value: 'MIB', help: 'GPU memory cap of the longest-sequence search, MiB of live buffers (default 128)' },
     probes: { type: 'string', value: 'N', help: 'at most N probes per option after the two small ones that give the line (default 4)' },
     'no-search': { type: 'boolean', help: 'skip the longest-sequence search' },
     'torch-threads': { type: 'string', value: 'N', help: 'PyTorch threads (default: the CPUs this process may use)' },
@@ -119,7 +120,7 @@ if (userBatches?.some((k) => !Number.isInteger(k) || k < 1)) {
   console.error(`bench:train: --batch ${args.str('batch')}: expected positive integers`);
   process.exit(2);
 }
-const capMiB = args.num('cap', 256);
+const capMiB = args.num('cap', 128);
 const maxProbes = args.num('probes', 4);
 if (!(capMiB > 0) || !Number.isInteger(maxProbes) || maxProbes < 1) {
   console.error('bench:train: --cap must be > 0 MiB and --probes a positive integer');
@@ -359,7 +360,7 @@ try {
     const m = searchModel ?? await loadModel(CONFIGS.base!);
     if (!searchModel) models.push(m);
     console.log(`\nLongest sequence under ${capMiB} MiB (${CONFIGS.base!.describe.split(', ').slice(0, 2).join(', ')}; frames of 8x8 latents)`);
-    for (const opt of options) searches.push(await searchFrames(m, opt));
+    for (const opt of options.filter((o) => o.search !== false)) searches.push(await searchFrames(m, opt));
   }
 } finally {
   for (const m of models) await rm(m.dir, { recursive: true, force: true });

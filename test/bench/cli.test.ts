@@ -35,6 +35,7 @@ const SCRIPTS: [string, string[]][] = [
   ['norms', ['--only', '--frames']],
   ['data', ['--videos', '--seed', '--size', '--no-write']],
   ['train', ['--config', '--only', '--batch', '--options', '--cap', '--probes', '--no-search', '--no-torch', '--no-write']],
+  ['train-memory', ['--cases', '--rounds', '--layers', '--frames']],
 ];
 
 describe('bench scripts --help', () => {
@@ -88,6 +89,14 @@ describe('bench scripts reject bad arguments before any GPU work', () => {
     const o = bench('train', ['--options', 'none,zero9']);
     expect(o.status).toBe(2);
     expect(o.err).toMatch(/--options zero9: unknown memory option \(choose from none/);
+  });
+  it('train-memory: a bad case or ratio is named', () => {
+    const r = bench('train-memory', ['--cases', 'none,half']);
+    expect(r.status).toBe(2);
+    expect(r.err).toMatch(/case 'half' is not none, rR or rR\+oO/);
+    const o = bench('train-memory', ['--cases', 'r1+o0.2']);
+    expect(o.status).toBe(2);
+    expect(o.err).toMatch(/offload 0\.2 needs checkpointed blocks/);
   });
   it('a non-numeric value is an error', () => {
     const r = bench('norms', ['--iters', 'many']);
