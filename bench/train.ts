@@ -91,7 +91,7 @@ Writes its tables into docs/training.md unless --no-write (or --only).`,
     only: { type: 'string', value: 'LIST', help: 'same as --config, and implies --no-write' },
     batch: { type: 'string', value: 'LIST', help: 'batch sizes for every config (default: each config\'s own)' },
     options: { type: 'string', value: 'LIST', help: `memory options to measure, from ${MEMORY_OPTIONS.map((o) => o.name).join(', ')} (default all)` },
-    cap: { type: 'string', value: 'MIB', help: 'GPU memory cap of the longest-sequence search, MiB of live buffers (default 128)' },
+    cap: { type: 'string', value: 'MIB', help: 'GPU memory cap of the longest-sequence search, MiB of live buffers (default 64)' },
     probes: { type: 'string', value: 'N', help: 'at most N probes per option after the two small ones that give the line (default 4)' },
     'no-search': { type: 'boolean', help: 'skip the longest-sequence search' },
     'torch-threads': { type: 'string', value: 'N', help: 'PyTorch threads (default: the CPUs this process may use)' },
@@ -120,7 +120,7 @@ if (userBatches?.some((k) => !Number.isInteger(k) || k < 1)) {
   console.error(`bench:train: --batch ${args.str('batch')}: expected positive integers`);
   process.exit(2);
 }
-const capMiB = args.num('cap', 128);
+const capMiB = args.num('cap', 64);
 const maxProbes = args.num('probes', 4);
 if (!(capMiB > 0) || !Number.isInteger(maxProbes) || maxProbes < 1) {
   console.error('bench:train: --cap must be > 0 MiB and --probes a positive integer');
