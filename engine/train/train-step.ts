@@ -4,51 +4,21 @@
 //   dOut = 2 (v - target) / n -> modelBackward; the global gradient norm over every gradient (the l2norm of the
 //   per-tensor l2norms, in parameter order: deterministic, no copy of the gradients); AdamW per parameter tensor with the clip folded in (weight decay off for
 //   1-D tensors (norms, biases) and the positional embedding table); optional EMA. One readback: [loss, norm].
-// TrainState owns the Adam moments (m, v per parameter), the optimizer step count and the optional EMA weights.
+// TrainState (./optimizer-update.ts, re-exported here) owns the Adam moments, the step count and the optional EMA;
+// the norm, AdamW and EMA are optimizer-update.ts's applyUpdate, shared with the VAE's step (vae-train-step.ts).
 
 import type { Tensor } from '../tensor.js';
 import { Tensor as T } from '../tensor.js';
-import { axpby, cast, mul, scale, sub } from '../ops/elementwise.js';
+import { axpby, mul, scale, sub } from '../ops/elementwise.js';
 import { concat } from '../ops/layout.js';
 import { reduce } from '../ops/reduce.js';
-import { ADAMW_DEFAULTS, adamwStep, emaUpdate, type AdamWDefaults } from '../ops/optim.js';
+import type { AdamWDefaults } from '../ops/optim.js';
 import { philoxBitsRef, randnRef, unitFromBits } from '../ops/random.ref.js';
-import { emaDecay, learningRate, sampleSigma, type EmaDecayOptions, type LrOptions, type SigmaOptions } from './schedule.js';
+import { applyUpdate, prepareUpdate, type TrainState } from './optimizer-update.js';
+import { sampleSigma, type EmaDecayOptions, type LrOptions, type SigmaOptions } from './schedule.js';
 import { disposeModelSaved, modelBackward, modelForward, type GradMap, type ModelShape, type ParamMap } from './vchitect-backward.js';
 
-/** Embedding tables that get no weight decay (besides every 1-D tensor: norms and biases). */
-const NO_DECAY_TABLES = new Set(['pos_embed.pos_embed']);
-
-/** Whether AdamW's weight decay applies to a parameter: matrices and conv kernels only (training.md section 3). */
-export function decays(name: string, shape: readonly number[]): boolean {
-  return shape.length >= 2 && !NO_DECAY_TABLES.has(name);
-}
-
-/** Adam moments per parameter, the optimizer step count and (optionally) the EMA weights. */
-export class TrainState {
-  readonly m = new Map<string, Tensor>();
-  readonly v = new Map<string, Tensor>();
-  readonly ema: Map<string, Tensor> | null;
-  /** Optimizer steps taken so far (AdamW's t of the next step is step + 1). */
-  step = 0;
-
-  constructor(params: ParamMap, opts: { ema?: boolean } = {}) {
-    if (params.size === 0) throw new Error('TrainState: no parameters (pass the transformer\'s checkpoint tensors as f32 master weights)');
-    for (const [k, p] of params) if (p.dtype !== 'f32') throw new Error(`TrainState: parameter ${k} is ${p.dtype}; master weights must be f32 (load them with dtype f32)`);
-    for (const [k, p] of params) {
-      this.m.set(k, T.zeros(p.device, p.shape, 'f32', `adam.m ${k}`));
-      this.v.set(k, T.zeros(p.device, p.shape, 'f32', `adam.v ${k}`));
-    }
-    this.ema = opts.ema ? new Map([...params].map(([k, p]) => [k, cast(p, 'f32')])) : null;
-  }
-
-  dispose(): void {
-    for (const t of [...this.m.values(), ...this.v.values(), ...(this.ema?.values() ?? [])]) t.dispose();
-    this.m.clear();
-    this.v.clear();
-    this.ema?.clear();
-  }
-}
+export { decays, TrainState } from './optimizer-update.js';
 
 export interface TrainBatch {
   /** Clean latents [1, F, C, Hl, Wl] f32. */
@@ -115,14 +85,8 @@ export async function trainStep(state: TrainState, params: ParamMap, shape: Mode
   checkInput('x0', batch.x0, 5);
   checkInput('context', batch.context, 3);
   checkInput('pooled', batch.pooled, 2);
-  for (const k of params.keys()) if (!state.m.has(k)) throw new Error(`train step: parameter ${k} has no optimizer state (make the TrainState from the same parameters)`);
-  if (params.size !== state.m.size) throw new Error(`train step: ${params.size} parameters but the TrainState has ${state.m.size} (make it from the same parameters)`);
-  const clip = o.clip ?? 1;
-  if (!(clip >= 0)) throw new Error(`train step: clip must be >= 0 (0 turns it off), got ${clip}`);
-  if (o.emaDecay && !state.ema) throw new Error('train step: emaDecay given but the TrainState keeps no EMA (make it with { ema: true })');
-  const step = state.step + 1;
-  const lr = typeof o.lr === 'number' ? o.lr : learningRate(step, o.lr);
-  if (!(lr >= 0) || !Number.isFinite(lr)) throw new Error(`train step: learning rate must be a finite number >= 0, got ${lr}`);
+  const prep = prepareUpdate('train step', state, params, o);
+  const { step, lr } = prep;
   const x0 = batch.x0;
   const device = x0.device;
   const n = x0.numel;
@@ -150,28 +114,7 @@ export async function trainStep(state: TrainState, params: ParamMap, shape: Mode
   disposeModelSaved(saved);
   xt.dispose(); timestep.dispose();
 
-  // Global norm = the l2norm of the per-tensor l2norms, taken in the parameters' order: fixed-order reductions
-  // only (deterministic), and no concatenated copy of the gradients.
-  const names = [...params.keys()].filter((k) => grads.has(k));
-  for (const k of grads.keys()) if (!params.has(k)) throw new Error(`train step: the backward produced a gradient for ${k}, which is not among the parameters`);
-  const norms = names.map((k) => reduce('l2norm', grads.get(k)!, { axis: 'all' }));
-  const all = concat(norms, 0);
-  for (const t of norms) t.dispose();
-  const norm = reduce('l2norm', all, { axis: 'all' });
-  all.dispose();
-
-  const wd = o.adamw?.weightDecay ?? ADAMW_DEFAULTS.weightDecay;
-  for (const k of names) {
-    const p = params.get(k)!;
-    adamwStep(p, grads.get(k)!, state.m.get(k)!, state.v.get(k)!, {
-      ...o.adamw, lr, step, weightDecay: decays(k, p.shape) ? wd : 0, clip, norm,
-    });
-  }
-  if (state.ema) {
-    const d = emaDecay(step, o.emaDecay);
-    for (const [k, p] of params) emaUpdate(state.ema.get(k)!, p, d);
-  }
-  state.step = step;
+  const norm = applyUpdate('train step', state, params, grads, o, prep);
 
   const both = concat([loss, norm], 0);
   loss.dispose();
