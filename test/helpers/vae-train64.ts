@@ -189,9 +189,10 @@ export interface Objective64 { loss: number; recon: number; kl: number; grads: G
 /**
  * The training objective of vaeTrainStep in float64: moments = encoder(x); mean / logvar = first / second half of the
  * channels, logvar clamped to [-30, 20]; z = mean + exp(logvar / 2) eps; recon = mean((decoder(z) - x)^2);
- * kl = 0.5 / N * sum(mean^2 + exp(logvar) - 1 - logvar); loss = recon + klWeight kl; and every parameter's gradient.
+ * kl = 0.5 / N * sum(mean^2 + exp(logvar) - 1 - logvar); loss = recon + klWeight kl; and every parameter's gradient
+ * (unless withGrads is false).
  */
-export function objective64(w: Weights64, cfg: AutoencoderKLConfig, images: Tensor64, eps: ArrayLike<number>, klWeight: number): Objective64 {
+export function objective64(w: Weights64, cfg: AutoencoderKLConfig, images: Tensor64, eps: ArrayLike<number>, klWeight: number, withGrads = true): Objective64 {
   const enc = encoder64(w, cfg, images);
   const [N, C2, h, wd] = enc.out.shape as [number, number, number, number];
   const L = C2 / 2;
@@ -217,6 +218,7 @@ export function objective64(w: Weights64, cfg: AutoencoderKLConfig, images: Tens
   let kl = 0;
   for (let i = 0; i < mean.length; i++) kl += mean[i]! ** 2 + Math.exp(logvar[i]!) - 1 - logvar[i]!;
   kl *= 0.5 / N;
+  if (!withGrads) return { loss: recon + klWeight * kl, recon, kl, grads: new Map(), mean, logvar };
   const { grads, dInput: dz } = backward64(w, dec, dRec);
   const dMom = new Float64Array(enc.out.data.length);
   for (let n = 0; n < N; n++)
