@@ -97,13 +97,24 @@ function run(c: Chain, input: Tensor, body: () => void): { out: Tensor; saved: V
   return c.finish(input);
 }
 
+/**
+ * Checks images for the encoder: f32 [N, in_channels, H, W] with H and W multiples of 2^(blocks - 1) (each down block
+ * but the last halves them). `who` prefixes the message.
+ */
+export function checkVaeImages(cfg: AutoencoderKLConfig, images: Tensor, who = 'vae encoder'): void {
+  const s = images.shape;
+  if (images.dtype !== 'f32' || s.length !== 4 || s[1] !== cfg.in_channels || !(s[0]! >= 1)) {
+    throw new ShapeError(`${who}: images must be f32 [N, ${cfg.in_channels}, H, W] (N >= 1), got ${images.dtype}[${s.join(', ')}]`);
+  }
+  const f = 2 ** (cfg.block_out_channels.length - 1);
+  if (s[2]! % f || s[3]! % f) {
+    throw new ShapeError(`${who}: image size ${s[2]}x${s[3]} must be a multiple of ${f} (2^(number of blocks - 1)) in both axes`);
+  }
+}
+
 /** Encoder on images [N, in_channels, H, W] (H, W multiples of 2^(blocks-1)) -> moments [N, 2 latent, h, w]. */
 export function encoderForward(p: ParamMap, cfg: AutoencoderKLConfig, images: Tensor): { out: Tensor; saved: VaeSaved } {
-  checkInput('encoder', images, cfg.in_channels, 'images');
-  const f = 2 ** (cfg.block_out_channels.length - 1);
-  if (images.shape[2]! % f || images.shape[3]! % f) {
-    throw new ShapeError(`vae encoder: image size ${images.shape[2]}x${images.shape[3]} must be a multiple of ${f} (2^(number of blocks - 1)) in both axes`);
-  }
+  checkVaeImages(cfg, images);
   const c = new Chain(p, groupsOf(cfg), images);
   return run(c, images, () => {
     c.conv('encoder.conv_in');

@@ -94,18 +94,24 @@ export interface ResnetSaved {
 
 /** ResnetBlock2D: out = conv2(SiLU(GN2(conv1(SiLU(GN1 x))))) + (conv_shortcut(x) | x). */
 export function resnetForward(p: ParamMap, prefix: string, groups: number, x: Tensor): { out: Tensor; saved: ResnetSaved } {
-  const a = gnForward(p, `${prefix}.norm1`, groups, x, true);
-  const h1 = convForward(p, `${prefix}.conv1`, a);
-  const b = gnForward(p, `${prefix}.norm2`, groups, h1, true);
-  const shortcut = p.has(`${prefix}.conv_shortcut.weight`);
-  const skip = shortcut ? convForward(p, `${prefix}.conv_shortcut`, x) : x;
-  if (skip.shape[1] !== h1.shape[1]) {
-    for (const t of [a, h1, b]) t.dispose();
-    throw new Error(`${prefix}: channels change ${x.shape[1]} -> ${h1.shape[1]} but "${prefix}.conv_shortcut.weight" is missing`);
+  const made: Tensor[] = [];
+  const t = (x: Tensor) => (made.push(x), x);
+  try {
+    const a = t(gnForward(p, `${prefix}.norm1`, groups, x, true));
+    const h1 = t(convForward(p, `${prefix}.conv1`, a));
+    const b = t(gnForward(p, `${prefix}.norm2`, groups, h1, true));
+    const shortcut = p.has(`${prefix}.conv_shortcut.weight`);
+    const skip = shortcut ? t(convForward(p, `${prefix}.conv_shortcut`, x)) : x;
+    if (skip.shape[1] !== h1.shape[1]) {
+      throw new Error(`${prefix}: channels change ${x.shape[1]} -> ${h1.shape[1]} but "${prefix}.conv_shortcut.weight" is missing`);
+    }
+    const out = convForward(p, `${prefix}.conv2`, b, 'same', skip);
+    if (shortcut) skip.dispose();
+    return { out, saved: { prefix, groups, x, a, h1, b, shortcut } };
+  } catch (e) {
+    for (const m of made) m.dispose(); // a failure part way (a missing parameter) frees what was made
+    throw e;
   }
-  const out = convForward(p, `${prefix}.conv2`, b, 'same', skip);
-  if (shortcut) skip.dispose();
-  return { out, saved: { prefix, groups, x, a, h1, b, shortcut } };
 }
 
 export function disposeResnetSaved(s: ResnetSaved): void {
@@ -148,30 +154,31 @@ const LINEARS = ['to_q', 'to_k', 'to_v'] as const;
 /** The mid block's attention: x + to_out(attention(q, k, v of GroupNorm(x) as tokens)), one head over the H*W pixels. */
 export function vaeAttnForward(p: ParamMap, prefix: string, groups: number, x: Tensor): { out: Tensor; saved: VaeAttnSaved } {
   const [N, C, H, W] = x.shape as [number, number, number, number];
-  const n = gnForward(p, `${prefix}.group_norm`, groups, x, false);
-  const n3 = n.reshape([N, C, H * W]);
-  const tokens = permute(n3, [0, 2, 1]);
-  n3.dispose();
-  n.dispose();
-  const lin = (t: Tensor, name: string) => linear(t, param(p, `${prefix}.${name}.weight`), param(p, `${prefix}.${name}.bias`));
-  const [q, k, v] = LINEARS.map((name) => lin(tokens, name)) as [Tensor, Tensor, Tensor];
-  const lse = T.empty(x.device, [N, 1, H * W], 'f32', 'vae attention lse');
-  let att: Tensor;
+  const made: Tensor[] = [];
+  const t = (x: Tensor) => (made.push(x), x);
   try {
-    att = attention(q, k, v, { heads: 1, lse });
+    const n = t(gnForward(p, `${prefix}.group_norm`, groups, x, false));
+    const tokens = t(permute(t(n.reshape([N, C, H * W])), [0, 2, 1]));
+    const lin = (u: Tensor, name: string) => t(linear(u, param(p, `${prefix}.${name}.weight`), param(p, `${prefix}.${name}.bias`)));
+    const [q, k, v] = LINEARS.map((name) => lin(tokens, name)) as [Tensor, Tensor, Tensor];
+    const lse = t(T.empty(x.device, [N, 1, H * W], 'f32', 'vae attention lse'));
+    let att: Tensor;
+    try {
+      att = t(attention(q, k, v, { heads: 1, lse }));
+    } catch (e) {
+      // As the inference model: a head dim beyond the tiled kernels' workgroup memory takes the simple kernel.
+      if (!(e instanceof ShapeError)) throw e;
+      att = t(attention(q, k, v, { heads: 1, lse, variant: 'attention_naive' }));
+    }
+    const oT = t(permute(lin(att, 'to_out.0'), [0, 2, 1]));
+    const out = add(x, t(oT.reshape([N, C, H, W])));
+    const saved = { prefix, groups, x, tokens, q, k, v, att, lse };
+    for (const m of made) if (!Object.values(saved).includes(m)) m.dispose();
+    return { out, saved };
   } catch (e) {
-    // As the inference model: a head dim beyond the tiled kernels' workgroup memory takes the simple kernel.
-    if (!(e instanceof ShapeError)) throw e;
-    att = attention(q, k, v, { heads: 1, lse, variant: 'attention_naive' });
+    for (const m of made) m.dispose(); // a failure part way (a missing parameter) frees what was made
+    throw e;
   }
-  const o = lin(att, 'to_out.0');
-  const oT = permute(o, [0, 2, 1]);
-  o.dispose();
-  const o4 = oT.reshape([N, C, H, W]);
-  const out = add(x, o4);
-  oT.dispose();
-  o4.dispose();
-  return { out, saved: { prefix, groups, x, tokens, q, k, v, att, lse } };
 }
 
 export function disposeVaeAttnSaved(s: VaeAttnSaved): void {

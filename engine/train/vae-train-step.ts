@@ -15,7 +15,6 @@
 // Then the optimizer-update.ts update: global gradient norm, AdamW (weight decay on conv kernels and linear weights
 // only) with the norm clip (default 1), optional EMA. One readback per step: [loss, recon, kl, norm].
 
-import { ShapeError } from '../gpu/errors.js';
 import type { AutoencoderKLConfig } from '../io/configs.js';
 import type { Tensor } from '../tensor.js';
 import { Tensor as T } from '../tensor.js';
@@ -27,7 +26,8 @@ import { randnRef } from '../ops/random.ref.js';
 import { reduce } from '../ops/reduce.js';
 import { applyUpdate, prepareUpdate, type TrainState } from './optimizer-update.js';
 import type { EmaDecayOptions, LrOptions } from './schedule.js';
-import { decoderForward, disposeVaeSaved, encoderForward, vaeBackward } from './vae-backward.js';
+import { Scratch } from '../model/scratch.js';
+import { checkVaeImages, decoderForward, disposeVaeSaved, encoderForward, vaeBackward, type VaeSaved } from './vae-backward.js';
 import type { GradMap, ParamMap } from './vchitect-backward.js';
 
 export interface VaeTrainBatch {
@@ -73,12 +73,7 @@ export function drawVaeNoise(seed: number, step: number, n: number): Float32Arra
   return Float32Array.from(randnRef(n, seed, (BigInt(step) << 32n) + 1n));
 }
 
-function checkImages(images: Tensor, config: AutoencoderKLConfig): void {
-  const s = images.shape;
-  if (images.dtype !== 'f32' || s.length !== 4 || s[1] !== config.in_channels || !(s[0]! >= 1)) {
-    throw new ShapeError(`${WHO}: images must be f32 [N, ${config.in_channels}, H, W] (N >= 1), got ${images.dtype}[${s.join(', ')}]`);
-  }
-}
+const checkImages = (images: Tensor, config: AutoencoderKLConfig) => checkVaeImages(config, images, WHO);
 
 /** The latent shape [N, L, h, w] the encoder gives for images [N, C, H, W]. */
 export function latentShape(config: AutoencoderKLConfig, images: Tensor): number[] {
@@ -98,73 +93,59 @@ export interface VaeObjective {
 export function vaeObjective(params: ParamMap, config: AutoencoderKLConfig, images: Tensor, eps: Float32Array, klWeight: number): VaeObjective {
   checkImages(images, config);
   if (!(klWeight >= 0) || !Number.isFinite(klWeight)) throw new Error(`${WHO}: klWeight must be a finite number >= 0, got ${klWeight}`);
-  const device = images.device;
   const L = config.latent_channels;
-  const enc = encoderForward(params, config, images);
-  const moments = enc.out;
-  if (moments.shape[1] !== 2 * L) {
-    moments.dispose(); disposeVaeSaved(enc.saved);
-    throw new Error(`${WHO}: the encoder gives ${moments.shape[1]} channels; a Gaussian posterior needs 2 x latent_channels = ${2 * L} (mean and logvar)`);
-  }
-  const N = moments.shape[0]!;
-  const zShape = [N, L, moments.shape[2]!, moments.shape[3]!];
+  const zShape = latentShape(config, images);
   const nz = zShape.reduce((a, b) => a * b, 1);
-  if (eps.length !== nz) {
-    moments.dispose(); disposeVaeSaved(enc.saved);
-    throw new Error(`${WHO}: eps has ${eps.length} values, the latents [${zShape.join(', ')}] have ${nz}`);
+  if (eps.length !== nz) throw new Error(`${WHO}: eps has ${eps.length} values, the latents [${zShape.join(', ')}] have ${nz}`);
+  const N = zShape[0]!;
+  // Every temporary is registered so that an error part way frees them, the saved forwards and the gradients.
+  const s = new Scratch();
+  let enc: { out: Tensor; saved: VaeSaved } | undefined;
+  let dec: { out: Tensor; saved: VaeSaved } | undefined;
+  const grads: GradMap = new Map();
+  const results: Tensor[] = [];
+  try {
+    enc = encoderForward(params, config, images);
+    const moments = s.t(enc.out);
+    if (moments.shape[1] !== 2 * L) {
+      throw new Error(`${WHO}: the encoder gives ${moments.shape[1]} channels; a Gaussian posterior needs 2 x latent_channels = ${2 * L} (mean and logvar)`);
+    }
+    const mean = s.t(slice(moments, 1, 0, L));
+    const lvRaw = s.t(slice(moments, 1, L, 2 * L));
+    const logvar = s.t(clamp(lvRaw, LOGVAR_MIN, LOGVAR_MAX));
+    const std = s.t(elementwise('exp', [s.t(scale(logvar, 0.5))]));
+    const epsT = s.t(T.from(images.device, eps, zShape, 'f32', 'vae eps'));
+    const z = s.t(add(mean, s.t(mul(std, epsT)))); // the decoder's saved state reads z (conv_in's input)
+    dec = decoderForward(params, config, z);
+    const diff = s.t(sub(s.t(dec.out), images));
+    const recon = reduce('mean', s.t(mul(diff, diff)), { axis: 'all' });
+    const dRec = s.t(scale(diff, 2 / images.numel));
+    // kl = the sum of 0.5/N (mean^2 + var - logvar) - 0.5/N over the latent elements.
+    const variance = s.t(elementwise('exp', [logvar]));
+    const terms = s.t(scale(s.t(add(s.t(mul(mean, mean)), s.t(sub(variance, logvar)))), 0.5 / N, -0.5 / N));
+    const kl = reduce('sum', terms, { axis: 'all' });
+    const loss = axpby(recon, kl, 1, klWeight);
+    results.push(recon, kl, loss);
+
+    const dz = s.t(vaeBackward(dec.saved, dRec, { grads }).dInput!);
+    disposeVaeSaved(dec.saved);
+    // dmean = dz + klWeight mean / N; dlogvar = dz eps std / 2 + klWeight (var - 1) / (2N), zero where clamped.
+    const dMean = s.t(axpby(dz, mean, 1, klWeight / N));
+    const c = s.t(axpby(s.t(mul(s.t(mul(dz, epsT)), std)), variance, 0.5, (0.5 * klWeight) / N));
+    const dLogvar = s.t(scale(c, 1, (-0.5 * klWeight) / N));
+    const dLvRaw = s.t(clampBackward(lvRaw, dLogvar, LOGVAR_MIN, LOGVAR_MAX));
+    const dMoments = s.t(concat([dMean, dLvRaw], 1));
+    vaeBackward(enc.saved, dMoments, { inputGrad: false, grads });
+    disposeVaeSaved(enc.saved);
+    s.release();
+    return { loss, recon, kl, grads };
+  } catch (e) {
+    s.release();
+    if (enc) disposeVaeSaved(enc.saved);
+    if (dec) disposeVaeSaved(dec.saved);
+    for (const t of [...grads.values(), ...results]) t.dispose();
+    throw e;
   }
-  const mean = slice(moments, 1, 0, L);
-  const lvRaw = slice(moments, 1, L, 2 * L);
-  moments.dispose();
-  const logvar = clamp(lvRaw, LOGVAR_MIN, LOGVAR_MAX);
-  const half = scale(logvar, 0.5);
-  const std = elementwise('exp', [half]);
-  half.dispose();
-  const epsT = T.from(device, eps, zShape, 'f32', 'vae eps');
-  const se = mul(std, epsT);
-  const z = add(mean, se);
-  se.dispose();
-  const dec = decoderForward(params, config, z); // its saved state reads z (conv_in's input) in the backward
-  const diff = sub(dec.out, images);
-  dec.out.dispose();
-  const sq = mul(diff, diff);
-  const recon = reduce('mean', sq, { axis: 'all' });
-  sq.dispose();
-  const dRec = scale(diff, 2 / images.numel);
-  diff.dispose();
-
-  // kl = sum of 0.5/N (mean^2 + var - logvar) - 0.5/N per element.
-  const variance = elementwise('exp', [logvar]);
-  const m2 = mul(mean, mean);
-  const vl = sub(variance, logvar);
-  const t = add(m2, vl);
-  m2.dispose(); vl.dispose();
-  const terms = scale(t, 0.5 / N, -0.5 / N);
-  t.dispose();
-  const kl = reduce('sum', terms, { axis: 'all' });
-  terms.dispose();
-  const loss = axpby(recon, kl, 1, klWeight);
-
-  const { grads, dInput: dz } = vaeBackward(dec.saved, dRec);
-  disposeVaeSaved(dec.saved);
-  dRec.dispose(); z.dispose();
-  const dMean = axpby(dz!, mean, 1, klWeight / N);
-  const a = mul(dz!, epsT);
-  dz!.dispose(); epsT.dispose();
-  const b = mul(a, std);
-  a.dispose(); std.dispose();
-  const c = axpby(b, variance, 0.5, (0.5 * klWeight) / N);
-  b.dispose(); variance.dispose();
-  const dLogvar = scale(c, 1, (-0.5 * klWeight) / N);
-  c.dispose();
-  const dLvRaw = clampBackward(lvRaw, dLogvar, LOGVAR_MIN, LOGVAR_MAX);
-  dLogvar.dispose();
-  const dMoments = concat([dMean, dLvRaw], 1);
-  for (const x of [dMean, dLvRaw, mean, lvRaw, logvar]) x.dispose();
-  vaeBackward(enc.saved, dMoments, { inputGrad: false, grads });
-  disposeVaeSaved(enc.saved);
-  dMoments.dispose();
-  return { loss, recon, kl, grads };
 }
 
 /** One training step: updates params (and the EMA) in place; returns the loss, its two terms and the gradient norm. */

@@ -208,13 +208,17 @@ describe('VAE training forward/backward', () => {
     const missing = new Map(params);
     missing.delete('decoder.mid_block.attentions.0.to_k.weight');
     const z = Tensor.zeros(device, [1, cfg.latent_channels, 2, 2], 'f32');
+    const live = device.pool.stats.liveBytes;
     expect(() => decoderForward(missing, cfg, z)).toThrow(/parameter decoder\.mid_block\.attentions\.0\.to_k\.weight missing/);
+    expect(device.pool.stats.liveBytes, 'a forward failing part way frees what it made').toBe(live);
     const { out, saved } = decoderForward(params, cfg, z);
     const bad = Tensor.zeros(device, [1, 3, 4, 5], 'f32');
     expect(() => vaeBackward(saved, bad)).toThrow(/dOut is f32\[1, 3, 4, 5\], expected the forward's output f32\[1, 3, 4, 4\]/);
     disposeVaeSaved(saved);
     expect(() => vaeBackward(saved, out)).toThrow(/disposed/);
     for (const t of [z, out, bad]) t.dispose();
-    expect(() => encoderForward(params, { ...cfg, norm_num_groups: 3 }, Tensor.zeros(device, [1, 3, 8, 8], 'f32'))).toThrow(/norm_num_groups 3 must divide/);
+    const img8 = Tensor.zeros(device, [1, 3, 8, 8], 'f32');
+    expect(() => encoderForward(params, { ...cfg, norm_num_groups: 3 }, img8)).toThrow(/norm_num_groups 3 must divide/);
+    img8.dispose();
   });
 });

@@ -190,7 +190,12 @@ describe('VAE training step', () => {
     const state = new TrainState(params);
     const img = images();
     const losses: number[] = [];
-    for (let i = 0; i < 30; i++) losses.push((await vaeTrainStep(state, params, cfg, { images: img }, { seed: 1, lr: 2e-2 })).loss);
+    let live = 0;
+    for (let i = 0; i < 30; i++) {
+      losses.push((await vaeTrainStep(state, params, cfg, { images: img }, { seed: 1, lr: 2e-2 })).loss);
+      if (i === 0) live = device.pool.stats.liveBytes;
+    }
+    expect(device.pool.stats.liveBytes, 'GPU memory held after 30 steps vs after 1').toBe(live);
     state.dispose(); disposeAll(params); img.dispose();
     const first = (losses[0]! + losses[1]! + losses[2]!) / 3;
     const last = (losses[27]! + losses[28]! + losses[29]!) / 3;
@@ -242,6 +247,10 @@ describe('VAE training step', () => {
     await expect(vaeTrainStep(state, fewer, cfg, { images: img }, o)).rejects.toThrow(/parameters but the TrainState has/);
     expect(() => vaeObjective(params, cfg, img, new Float32Array(3), 1e-6)).toThrow(/eps has 3 values, the latents \[2, 16, 4, 6\] have 768/);
     await expect(vaeLatentStats(params, cfg, [])).rejects.toThrow(/no images/);
+    // A failure part way (the decoder's last parameter missing, after the encoder ran) frees what the step made.
+    const live = device.pool.stats.liveBytes;
+    expect(() => vaeObjective(fewer, cfg, img, drawVaeNoise(1, 1, nz()), 1e-6)).toThrow(/parameter decoder\.conv_out\.bias missing/);
+    expect(device.pool.stats.liveBytes).toBe(live);
     expect(state.step).toBe(0);
     state.dispose(); disposeAll(params); img.dispose();
   });
