@@ -1,6 +1,6 @@
-// One training step of the AutoencoderKL on GPU tensors (diffusers' AutoencoderKL objective; training.md section 3,
-// ISSUE 11's `train-vae`), and the latent statistics a trained VAE's config needs. Exactly what is computed, for
-// images x [N, C, H, W] in [-1, 1]:
+// One training step of the AutoencoderKL on GPU tensors (diffusers' AutoencoderKL objective, for ISSUE 11's
+// `train-vae`: reconstruction + a small KL term; the optimizer as training.md section 3), and the latent statistics
+// a trained VAE's config needs. Exactly what is computed, for images x [N, C, H, W] in [-1, 1]:
 //   moments = encoder(x) [N, 2L, h, w] (L = latent_channels); mean = moments[:, :L]; logvar = clamp(moments[:, L:], -30, 20);
 //   std = exp(logvar / 2); eps ~ N(0, 1) from the engine's Philox with key `seed`, counter (step << 32) + 1 + i for
 //   element i of [N, L, h, w] (the transformer step's eps stream, drawSigmaNoise), step = the optimizer step (1-based);
@@ -16,6 +16,7 @@
 // only) with the norm clip (default 1), optional EMA. One readback per step: [loss, recon, kl, norm].
 
 import type { AutoencoderKLConfig } from '../io/configs.js';
+import { Scratch } from '../model/scratch.js';
 import type { Tensor } from '../tensor.js';
 import { Tensor as T } from '../tensor.js';
 import { add, axpby, clamp, elementwise, mul, scale, sub } from '../ops/elementwise.js';
@@ -26,7 +27,6 @@ import { randnRef } from '../ops/random.ref.js';
 import { reduce } from '../ops/reduce.js';
 import { applyUpdate, prepareUpdate, type TrainState } from './optimizer-update.js';
 import type { EmaDecayOptions, LrOptions } from './schedule.js';
-import { Scratch } from '../model/scratch.js';
 import { checkVaeImages, decoderForward, disposeVaeSaved, encoderForward, vaeBackward, type VaeSaved } from './vae-backward.js';
 import type { GradMap, ParamMap } from './vchitect-backward.js';
 
