@@ -36,9 +36,11 @@ export interface RankArgs {
   opts: Omit<TrainStepOptions, 'keepGrads'>;
   /** Worker ranks read the checkpoint folder; in-process ranks get host copies. */
   dir?: string;
-  /** Fault injection: this rank throws inside step `failStep` (1-based) before its items' backward. */
+  /** Fault injection on rank failRank in step failStep (1-based): 'throw' gives its first item a context with the
+   *  wrong width (the forward throws); 'crash' makes its transport vanish (like a killed process) once the step runs. */
   failRank?: number;
   failStep?: number;
+  failMode?: 'throw' | 'crash';
 }
 
 export interface RankOut {
@@ -91,8 +93,10 @@ export async function runTrainRank(world: ProcessGroup, device: Device, a: RankA
   try {
     for (let s = 1; s <= a.steps; s++) {
       if (a.failRank === world.rank && a.failStep === s) {
-        const bad = { ...items[0]!, context: Tensor.from(device, new Float32Array(a.geo.J + 1), [1, 1, a.geo.J + 1], 'f32') };
-        items[0] = bad;
+        if ((a.failMode ?? 'throw') === 'throw') {
+          items[0]!.context.dispose();
+          items[0] = { ...items[0]!, context: Tensor.from(device, new Float32Array(a.geo.J + 1), [1, 1, a.geo.J + 1], 'f32') };
+        } else setTimeout(() => (world.transport as unknown as { crash(): void }).crash(), 50);
       }
       device.pool.resetPeak();
       const r = await trainer.step(items, { ...a.opts, globalBatch: a.K });

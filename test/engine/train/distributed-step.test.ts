@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ProcessGroup } from '../../../engine/distributed/collectives.js';
 import { createInProcessWorld } from '../../../engine/distributed/inprocess.js';
-import { runWorkers } from '../../../engine/distributed/shm-launcher.js';
+import { runWorkers, WorldError } from '../../../engine/distributed/shm-launcher.js';
 import { Device } from '../../../engine/gpu/device.js';
 import { makeTinyCheckpoint } from '../../../engine/io/make-tiny.js';
 import { LN_EPS } from '../../../engine/model/vchitect.js';
@@ -201,4 +201,37 @@ describe('ZeRO stages 0-3 give the same bits', () => {
       expect(p(3), `rank ${r}: ZeRO 3 holds less than ZeRO 2`).toBeLessThan(p(2));
     }
   }, 600_000);
+});
+
+describe('other transports and failures', () => {
+  it('shared-memory worker threads, ZeRO 3 on 2 ranks (batch 3): the same bits as the in-process ZeRO 0 run', async () => {
+    const a = args(3, 0);
+    const ref = fulfilled(await runInProcess(2, a));
+    const outs = await runWorkers<RankArgs, RankOut>(2, new URL('./dist-train-rank.ts', import.meta.url), { ...a, zero: 3, dir }, { timeoutMs: 600_000, ringBytes: 1 << 20 });
+    outs.forEach((o, r) => {
+      expect(o.losses, `shm rank ${r} losses`).toEqual(ref[0]!.losses);
+      sameBits(o.params, ref[0]!.params, `shm ZeRO 3 rank ${r} parameters`);
+      sameBits(o.ema, ref[0]!.ema, `shm ZeRO 3 rank ${r} EMA`);
+    });
+  }, 300_000);
+
+  it('shared-memory worker threads: a rank failing in step 2 (ZeRO 2, 3 ranks) fails the world, every rank naming it', async () => {
+    const run = runWorkers<RankArgs, RankOut>(3, new URL('./dist-train-rank.ts', import.meta.url), { ...args(3, 2), dir, failRank: 1, failStep: 2 }, { timeoutMs: 600_000 });
+    const err = await run.then(() => null, (e: unknown) => e);
+    expect(err).toBeInstanceOf(WorldError);
+    const w = err as WorldError;
+    expect(w.failedRank).toBe(1);
+    expect(w.rankErrors[1]).toMatch(/data-parallel train step \(ZeRO 2\) on rank 1 of group world\[0,1,2\] failed: .*context/);
+    for (const r of [0, 2]) expect(w.rankErrors[r], `rank ${r}`).toMatch(/rank 1/);
+  }, 300_000);
+
+  // The receive timeout is 10 minutes: only the abort can end the other ranks within the test's timeout.
+  for (const [zero, mode] of [[0, 'throw'], [3, 'throw'], [1, 'crash'], [3, 'crash']] as const) it(`in-process, ZeRO ${zero}: rank 1 ${mode === 'throw' ? 'throwing in' : 'vanishing during'} step 2 ends every rank with an error naming it`, async () => {
+    const res = await runInProcess(3, { ...args(5, zero), failRank: 1, failStep: 2, failMode: mode });
+    res.forEach((r, i) => expect(r.status, `rank ${i}`).toBe('rejected'));
+    const msg = res.map((r) => String((r as PromiseRejectedResult).reason?.message));
+    if (mode === 'throw') expect(msg[1]).toMatch(new RegExp(`data-parallel train step \\(ZeRO ${zero}\\) on rank 1 of group world\\[0,1,2\\] failed: .*context`));
+    else expect(msg[1]).toMatch(/rank 1 crashed \(simulated\)/);
+    for (const r of [0, 2]) expect(msg[r], `rank ${r}`).toMatch(/rank 1/);
+  }, 120_000);
 });
