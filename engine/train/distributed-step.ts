@@ -62,7 +62,7 @@ export class DistributedTrainer {
   readonly state: TrainState;
   /** The parameters this rank holds (updated in place, same Tensor objects every step): all of them at stages 0-2, its own units at stage 3. */
   readonly params: Map<string, Tensor>;
-  /** Names this rank updates (parameter order). */
+  /** Names this rank updates: all (parameter order) at stage 0, else its units' (ownedNames order). */
   readonly owned: string[];
   /** This rank's device. */
   readonly device: Device;
@@ -190,10 +190,20 @@ export class DistributedTrainer {
         losses.push(r.loss);
         acc = r.grads;
       }
-      const names = this.layout.names;
-      const flat = acc ? await readFlat(names.map((k) => gradOf(acc!, k))) : new Float32Array(numelOf(this.layout, names));
+      // Unit by unit (the GPU holds one unit's extra copy at a time), each unit freed once read.
+      const order = this.layout.units.flatMap((u) => u.params);
+      const flat = new Float32Array(numelOf(this.layout, order));
+      if (acc) {
+        let off = 0;
+        for (const u of this.layout.units) {
+          const f = await readFlat(u.params.map((k) => gradOf(acc!, k)));
+          flat.set(f, off);
+          off += f.length;
+          for (const k of u.params) { acc.get(k)!.dispose(); acc.delete(k); }
+        }
+      }
       const sum = await this.group.allReduce(flat);
-      return uploadFlat(this.device, sum, names.map((k) => [k, this.layout.shapes.get(k)!]), 'grad ');
+      return uploadFlat(this.device, sum, order.map((k) => [k, this.layout.shapes.get(k)!]), 'grad ');
     } finally {
       if (acc) for (const t of acc.values()) t.dispose();
     }
@@ -263,11 +273,24 @@ export class DistributedTrainer {
 
   /** Stages 1/2: every rank's updated units to every rank (one all-gather of each rank's units, parameter order). */
   private async gatherUpdated(): Promise<void> {
-    const mine = await readFlat(this.owned.map((k) => this.params.get(k)!));
+    const mine = await this.readOwned(this.params);
     const all = await this.group.allGather(mine);
     all.forEach((flat, r) => {
       if (r !== this.rank) writeFlat(ownedNames(this.layout, r).map((k) => this.params.get(k)!), flat);
     });
+  }
+
+  /** This rank's units of `src` as one host array in ownedNames order, read one unit at a time (one unit's extra GPU copy at most). */
+  private async readOwned(src: ReadonlyMap<string, Tensor>): Promise<Float32Array> {
+    const mine = this.layout.units.filter((u) => u.owner === this.rank);
+    const out = new Float32Array(mine.reduce((a, u) => a + u.numel, 0));
+    let off = 0;
+    for (const u of mine) {
+      const f = await readFlat(u.params.map((k) => src.get(k)!));
+      out.set(f, off);
+      off += f.length;
+    }
+    return out;
   }
 
   /** The K items' losses and sigmas in batch order; the loss is their mean computed as trainStep does (f32 on the GPU). */
@@ -300,7 +323,7 @@ export class DistributedTrainer {
     const src = this.tensorsOf(kind);
     const names = this.layout.names;
     if (this.zero === 0) return split(await readFlat(names.map((k) => src.get(k)!)), names, this.layout);
-    const mine = await readFlat(this.owned.map((k) => src.get(k)!));
+    const mine = await this.readOwned(src);
     const all = await this.group.allGather(mine);
     const out: HostTensors = new Map();
     all.forEach((flat, r) => { for (const [k, v] of split(flat, ownedNames(this.layout, r), this.layout)) out.set(k, v); });

@@ -74,9 +74,9 @@ export function ownerOf(layout: ZeroLayout, name: string): number {
   return layout.units[u]!.owner;
 }
 
-/** The parameter names rank r owns, in parameter order. */
+/** The parameter names rank r owns, unit by unit (parameter order inside a unit): the order of its flat shards. */
 export function ownedNames(layout: ZeroLayout, rank: number): string[] {
-  return layout.names.filter((n) => ownerOf(layout, n) === rank);
+  return layout.units.filter((u) => u.owner === rank).flatMap((u) => u.params);
 }
 
 /** Items [offset, offset + count) of a K-item global batch that rank r of N trains on (contiguous; the first K mod N ranks take one more). */

@@ -6,6 +6,7 @@ import type { ProcessGroup } from '../../../engine/distributed/collectives.js';
 import type { WorkerContext } from '../../../engine/distributed/shm-launcher.js';
 import { Device } from '../../../engine/gpu/device.js';
 import { openCheckpoint } from '../../../engine/io/checkpoint.js';
+import { makeTinyCheckpoint } from '../../../engine/io/make-tiny.js';
 import { LN_EPS } from '../../../engine/model/vchitect.js';
 import { Tensor } from '../../../engine/tensor.js';
 import { DistributedTrainer, type ZeroStage } from '../../../engine/train/distributed-step.js';
@@ -77,6 +78,27 @@ export async function loadHost(dir: string): Promise<HostWeights> {
   } finally {
     await ck.close();
   }
+}
+
+/** The tests' checkpoint: a 2-layer make-tiny transformer (D = 8, 2 heads) in `dir`; its host tensors and the item geometry (2 frames of 4x4 latents, 3 text tokens). */
+export async function tinySetup(dir: string, seed: number): Promise<{ host: HostWeights; geo: Geometry }> {
+  await makeTinyCheckpoint(dir, { seed, transformer: { num_layers: 2, num_attention_heads: 2, attention_head_dim: 4 } });
+  const ck = await openCheckpoint(dir);
+  const cfg = ck.transformer.config as unknown as Record<string, number>;
+  await ck.close();
+  const geo = { numLayers: 2, heads: 2, patchSize: cfg.patch_size ?? 2, C: cfg.in_channels!, J: cfg.joint_attention_dim!, P: cfg.pooled_projection_dim!, F: 2, Hl: 4, Wl: 4, Tn: 3 };
+  return { host: await loadHost(dir), geo };
+}
+
+/** Byte equality of two tensor maps (same names, same order); names the first differing tensors. */
+export function differingTensors(a: Map<string, Float32Array>, b: Map<string, Float32Array>): string[] {
+  const out: string[] = [];
+  if ([...a.keys()].join() !== [...b.keys()].join()) return ['(different names)'];
+  for (const [k, v] of a) {
+    const w = b.get(k)!;
+    if (!Buffer.from(v.buffer, v.byteOffset, v.byteLength).equals(Buffer.from(w.buffer, w.byteOffset, w.byteLength))) out.push(k);
+  }
+  return out;
 }
 
 export async function runTrainRank(world: ProcessGroup, device: Device, a: RankArgs, hostIn?: HostWeights): Promise<RankOut> {
