@@ -131,7 +131,7 @@ export class DistributedTrainer {
     const lr = typeof o.lr === 'number' ? o.lr : learningRate(step, o.lr);
     if (!(lr >= 0) || !Number.isFinite(lr)) throw new Error(`train step: learning rate must be a finite number >= 0, got ${lr}`);
     const d = o.drawStep ?? step;
-    await this.agree({ step, K, d, seed: o.seed, zero: this.zero, params: this.layout.names.length, clip, lr });
+    await this.agree({ step, globalBatch: K, drawStep: d, seed: o.seed, zero: this.zero, parameters: this.layout.names.length, clip, lr, sigma: o.sigma, adamw: o.adamw ?? null, emaDecay: o.emaDecay ?? null });
 
     const draws = local.map((it, i) => drawSigmaNoise(o.seed, d * K + share.offset + i, it.x0.numel, o.sigma));
     const losses: Tensor[] = [];
@@ -168,15 +168,15 @@ export class DistributedTrainer {
   }
 
   /** Every rank must take the same step with the same settings: one small all-gather names the first difference. */
-  private async agree(h: Record<string, number>): Promise<void> {
+  private async agree(h: Record<string, unknown>): Promise<void> {
     const mine = JSON.stringify(h);
     const all = await this.group.allGather(new TextEncoder().encode(mine));
     all.forEach((b, r) => {
       const theirs = new TextDecoder().decode(b);
       if (theirs !== mine) {
-        const t = JSON.parse(theirs) as Record<string, number>;
-        const k = Object.keys(h).find((x) => t[x] !== h[x]) ?? '?';
-        throw new DistError(`ranks disagree on the train step: rank ${r} has ${k} = ${t[k]} but rank ${this.rank} has ${h[k]} (every rank must pass the same options and start from the same step)`);
+        const t = JSON.parse(theirs) as Record<string, unknown>;
+        const k = Object.keys(h).find((x) => JSON.stringify(t[x]) !== JSON.stringify(h[x])) ?? '?';
+        throw new DistError(`ranks disagree on the train step: rank ${r} has ${k} = ${JSON.stringify(t[k])} but rank ${this.rank} has ${JSON.stringify(h[k])} (every rank must pass the same options and start from the same step)`);
       }
     });
   }
