@@ -14,9 +14,9 @@ import { concat } from '../ops/layout.js';
 import { reduce } from '../ops/reduce.js';
 import type { AdamWDefaults } from '../ops/optim.js';
 import { philoxBitsRef, randnRef, unitFromBits } from '../ops/random.ref.js';
-import { learningRate, sampleSigma, type EmaDecayOptions, type LrOptions, type SigmaOptions } from './schedule.js';
+import { sampleSigma, type EmaDecayOptions, type LrOptions, type SigmaOptions } from './schedule.js';
 import { memoryPlan, type MemoryOptions } from './memory-plan.js';
-import { clippedUpdate, TrainState } from './update.js';
+import { clippedUpdate, prepareUpdate, TrainState } from './update.js';
 import { disposeModelSaved, modelBackward, modelForward, offloadReady, type GradMap, type ModelShape, type ParamMap } from './vchitect-backward.js';
 
 export { decays, TrainState } from './update.js';
@@ -139,15 +139,9 @@ export async function itemGradients(params: ParamMap, shape: ModelShape, item: T
 export async function trainStep(state: TrainState, params: ParamMap, shape: ModelShape, batch: TrainBatch | readonly TrainBatch[], o: TrainStepOptions): Promise<TrainStepResult> {
   const items = Array.isArray(batch) ? (batch as readonly TrainBatch[]) : [batch as TrainBatch];
   if (items.length === 0) throw new Error('train step: the batch is empty');
-  state.check(params, 'train step');
-  const clip = o.clip ?? 1;
-  if (!(clip >= 0)) throw new Error(`train step: clip must be >= 0 (0 turns it off), got ${clip}`);
+  const { step, lr, clip } = prepareUpdate('train step', state, params, o);
   const memory: MemoryOptions = { recompute: o.recompute, offload: o.offload };
   memoryPlan(shape.numLayers, memory); // bad options named before any GPU work
-  if (o.emaDecay && !state.ema) throw new Error('train step: emaDecay given but the TrainState keeps no EMA (make it with { ema: true })');
-  const step = state.step + 1;
-  const lr = typeof o.lr === 'number' ? o.lr : learningRate(step, o.lr);
-  if (!(lr >= 0) || !Number.isFinite(lr)) throw new Error(`train step: learning rate must be a finite number >= 0, got ${lr}`);
   const K = items.length;
   const d = o.drawStep ?? step;
   const sigmas: number[] = [];
