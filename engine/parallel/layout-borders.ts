@@ -3,8 +3,10 @@
 // at its clip starts, DualParal at its block starts; Ulysses SP splits tokens, not frames, and has no borders.
 // The VAE has no temporal compression, so latent borders are decoded-frame borders too.
 
-import { blockFrames, type BlockLayout } from './dualparal-plan.js';
+import { borderConsistency, framesOf, type BorderConsistency } from '../metrics/border-consistency.js';
+import type { DecodedVideo, Tensor32 } from '../pipeline/backend.js';
 import type { ClipLayout } from './clip-layout.js';
+import { blockFrames, type BlockLayout } from './dualparal-plan.js';
 
 /** A long-video strategy's frame layout. */
 export type LongLayout = { kind: 'sp' } | { kind: 'clip'; layout: ClipLayout } | { kind: 'dualparal'; layout: BlockLayout };
@@ -24,4 +26,23 @@ export function layoutBorders(l: LongLayout): number[] {
   if (l.kind === 'clip') return clipBorders(l.layout);
   if (l.kind === 'dualparal') return blockBorders(l.layout);
   return [];
+}
+
+/** The border consistency of one generation, on its final latents and on its decoded frames. */
+export interface GenerationBorders {
+  borders: number[];
+  latents: BorderConsistency;
+  video: BorderConsistency;
+}
+
+/**
+ * Measures a generation (latents [1, F, C, h, w] and decoded RGB frames) at `borders`: its own layout's
+ * (layoutBorders) or, to compare a strategy without borders (SP) on the same prompt and seed, another layout's.
+ */
+export function generationBorders(result: { latents: Tensor32; video: DecodedVideo }, borders: readonly number[]): GenerationBorders {
+  return {
+    borders: [...borders],
+    latents: borderConsistency(framesOf(result.latents.data, result.latents.shape), borders),
+    video: borderConsistency(result.video.frames, borders),
+  };
 }

@@ -1,12 +1,9 @@
 // The border-consistency measure on constructed videos whose frame-to-frame changes are known by construction:
 // steady motion (every change equal: ratio exactly 1), smooth motion (ratio near 1), a jump at a border (the ratio
 // is the jump's size over the steady change), a jump inside a clip (ratio below 1), latents split into frames, and
-// the errors on bad borders and ragged frames. Also the border positions of each layout kind.
+// the errors on bad borders and ragged frames.
 import { describe, expect, it } from 'vitest';
 import { borderConsistency, frameChanges, framesOf } from '../../../engine/metrics/border-consistency.js';
-import { clipLayout } from '../../../engine/parallel/clip-layout.js';
-import { blockLayout } from '../../../engine/parallel/dualparal-plan.js';
-import { blockBorders, clipBorders, layoutBorders } from '../../../engine/parallel/layout-borders.js';
 
 /** F frames of n values: value i of frame f = base(i) + step * f + (f >= jumpAt ? jump : 0). */
 function ramp(F: number, n: number, step: number, jumpAt = -1, jump = 0): Float64Array[] {
@@ -79,24 +76,5 @@ describe('borderConsistency on constructed videos', () => {
     expect(fr.map((f) => Array.from(f))).toEqual([[0, 1, 2, 3, 4, 5, 6, 7], [8, 9, 10, 11, 12, 13, 14, 15], [16, 17, 18, 19, 20, 21, 22, 23]]);
     expect(() => framesOf(data, [1, 4, 2, 2, 2])).toThrow(/24 values do not match shape \[1, 4, 2, 2, 2\]/);
     expect(() => framesOf(data, [2, 3, 2, 2, 1])).toThrow(/axes before the frame axis must be 1/);
-  });
-});
-
-describe('layout borders', () => {
-  it('clip parallelism: the clip starts after the first (7 frames on 3 ranks: 3, 2, 2)', () => {
-    expect(clipBorders(clipLayout(7, 3, { window: 1 }))).toEqual([3, 5]);
-    expect(clipBorders(clipLayout(7, 1))).toEqual([]);
-    expect(layoutBorders({ kind: 'clip', layout: clipLayout(64, 4, { window: 8 }) })).toEqual([16, 32, 48]);
-  });
-
-  it('DualParal: the block starts after the first (n*B + C frames, block k >= 1 starts at C + kB)', () => {
-    // B = 4, C = 2, 3 blocks: [0, 6), [6, 10), [10, 14)
-    expect(blockBorders(blockLayout(14, 4, 2))).toEqual([6, 10]);
-    expect(blockBorders(blockLayout(12, 4, 0))).toEqual([4, 8]);
-    expect(layoutBorders({ kind: 'dualparal', layout: blockLayout(6, 4, 2) })).toEqual([]);
-  });
-
-  it('SP has no borders', () => {
-    expect(layoutBorders({ kind: 'sp' })).toEqual([]);
   });
 });
