@@ -60,6 +60,7 @@ border-consistency ratio of one tiny generation per strategy (same prompt and se
     ranks: { type: 'string', value: 'N', help: 'ranks (devices on this adapter) per strategy (default 4)' },
     strategies: { type: 'string', value: 'LIST', help: 'from sp, clip (default both; a partial run implies --no-write)' },
     latent: { type: 'string', value: 'N', help: 'latent height = width of the forwards (default 8: 16 visual tokens per frame)' },
+    'head-dim': { type: 'string', value: 'N', help: 'attention head width of the make-tiny transformer (default 8: D = 32 with 4 heads)' },
     repeats: { type: 'string', value: 'N', help: 'forwards per row; the fastest is reported (default 2: a new length may compile new kernels)' },
     window: { type: 'string', value: 'P', help: 'dual-scope window half-width p of clip parallelism (default 2)' },
     'top-k': { type: 'string', value: 'N', help: 'dual-scope |G| (default 4)' },
@@ -130,6 +131,7 @@ const borderFrames = args.num('border-frames', 16);
 const keys = args.list('strategies') ?? STRATEGIES.map((s) => s.key);
 const bad: string[] = [];
 if (frameCounts.some((f) => !Number.isInteger(f) || f < 1)) bad.push(`--frames ${args.str('frames')}: expected positive integers`);
+if (!Number.isInteger(args.num('head-dim', 8)) || args.num('head-dim', 8) < 1) bad.push(`--head-dim ${args.str('head-dim')}: expected a positive integer`);
 if (!Number.isInteger(repeats) || repeats < 1) bad.push(`--repeats ${repeats}: expected a positive integer`);
 if (!Number.isInteger(N) || N < 1) bad.push(`--ranks ${N}: expected a positive integer`);
 if (!Number.isInteger(latent) || latent < 2 || latent % 2 !== 0 || latent > 32) bad.push(`--latent ${latent}: expected an even integer in [2, 32]`);
@@ -152,7 +154,7 @@ if (bad.length) {
 runSetup([]);
 
 const HEADS = 4;
-const HEAD_DIM = 8;
+const HEAD_DIM = args.num('head-dim', 8);
 const LAYERS = 2;
 const T = 8;
 const dir = mkdtempSync(join(os.tmpdir(), 'parallax-bench-long-'));
