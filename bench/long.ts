@@ -5,7 +5,7 @@
 // generation per strategy on the same prompt and seed, measured by the border-consistency ratio
 // (engine/metrics/border-consistency.ts). Writes the tables into docs/long-video.md (between the bench markers)
 // unless --no-write. A strategy is one entry of STRATEGIES (DualParal: add its entry once it runs).
-//   npm run bench:long -- [--frames 8,16,...] [--ranks 4] [--strategies sp,clip] [--no-border] [--no-write] [--help]
+//   npm run bench:long -- [--frames 8,16,...] [--ranks 4] [--only sp,clip] [--no-border] [--no-write] [--help]
 
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
@@ -25,7 +25,7 @@ import { InProcessParallelPipeline } from '../engine/parallel/parallel-pipeline.
 import type { ParallelLayout } from '../engine/parallel/parallel-transformer.js';
 import { tokenShard, UlyssesVchitect } from '../engine/parallel/ulysses.js';
 import { Tensor } from '../engine/tensor.js';
-import { parseBenchArgs, runSetup } from './cli.js';
+import { checkOnly, parseBenchArgs, runSetup } from './cli.js';
 
 /** One strategy: how a rank loads and runs one forward of its share of F frames, its analytical bytes, its layouts. */
 interface Strategy {
@@ -58,7 +58,7 @@ border-consistency ratio of one tiny generation per strategy (same prompt and se
   options: {
     frames: { type: 'string', value: 'LIST', help: 'latent frame counts (default 8,16,32,64,128,256)' },
     ranks: { type: 'string', value: 'N', help: 'ranks (devices on this adapter) per strategy (default 4)' },
-    strategies: { type: 'string', value: 'LIST', help: 'from sp, clip (default both; a partial run implies --no-write)' },
+    only: { type: 'string', value: 'LIST', help: 'strategies from sp, clip (default both; a partial table implies --no-write)' },
     latent: { type: 'string', value: 'N', help: 'latent height = width of the forwards (default 8: 16 visual tokens per frame)' },
     'head-dim': { type: 'string', value: 'N', help: 'attention head width of the make-tiny transformer (default 8: D = 32 with 4 heads)' },
     repeats: { type: 'string', value: 'N', help: 'forwards per row; the fastest is reported (default 2: a new length may compile new kernels)' },
@@ -128,14 +128,15 @@ const N = args.num('ranks', 4);
 const latent = args.num('latent', 8);
 const repeats = args.num('repeats', 2);
 const borderFrames = args.num('border-frames', 16);
-const keys = args.list('strategies') ?? STRATEGIES.map((s) => s.key);
+const only = args.list('only');
+checkOnly('strategy', only, STRATEGIES.map((s) => s.key));
+const keys = only ?? STRATEGIES.map((s) => s.key);
 const bad: string[] = [];
 if (frameCounts.some((f) => !Number.isInteger(f) || f < 1)) bad.push(`--frames ${args.str('frames')}: expected positive integers`);
 if (!Number.isInteger(args.num('head-dim', 8)) || args.num('head-dim', 8) < 1) bad.push(`--head-dim ${args.str('head-dim')}: expected a positive integer`);
 if (!Number.isInteger(repeats) || repeats < 1) bad.push(`--repeats ${repeats}: expected a positive integer`);
 if (!Number.isInteger(N) || N < 1) bad.push(`--ranks ${N}: expected a positive integer`);
 if (!Number.isInteger(latent) || latent < 2 || latent % 2 !== 0 || latent > 32) bad.push(`--latent ${latent}: expected an even integer in [2, 32]`);
-for (const k of keys) if (!STRATEGIES.some((s) => s.key === k)) bad.push(`--strategies ${k}: unknown; choose from ${STRATEGIES.map((s) => s.key).join(', ')}`);
 const strategies = STRATEGIES.filter((s) => keys.includes(s.key));
 for (const s of strategies) {
   for (const F of frameCounts) {
@@ -305,8 +306,8 @@ const block = ['`' + command + '`', '', header, '', ...table, ...borderTable].jo
 console.log(`\n${block}`);
 
 const doc = 'docs/long-video.md';
-const partial = args.list('strategies') !== undefined;
-if (partial && !args.flag('no-write')) console.log('--strategies: a partial table; docs/long-video.md left as it is.');
+const partial = only !== undefined;
+if (partial && !args.flag('no-write')) console.log('--only: a partial table; docs/long-video.md left as it is.');
 if (!args.flag('no-write') && !partial && existsSync(doc)) {
   const text = readFileSync(doc, 'utf8');
   const begin = '<!-- bench:long begin -->';

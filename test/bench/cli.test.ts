@@ -35,7 +35,7 @@ const SCRIPTS: [string, string[]][] = [
   ['norms', ['--only', '--frames']],
   ['data', ['--videos', '--seed', '--size', '--no-write']],
   ['train-memory', ['--cases', '--rounds', '--layers', '--frames']],
-  ['long', ['--frames', '--ranks', '--strategies', '--no-border', '--no-write']],
+  ['long', ['--frames', '--ranks', '--only', '--no-border', '--no-write']],
 ];
 
 describe('bench scripts --help', () => {
@@ -91,9 +91,9 @@ describe('bench scripts reject bad arguments before any GPU work', () => {
     expect(o.err).toMatch(/offload 0\.2 needs checkpointed blocks/);
   });
   it('long: an unknown strategy and a length that does not fit the clips are named', () => {
-    const r = bench('long', ['--strategies', 'sp,ring']);
+    const r = bench('long', ['--only', 'sp,ring']);
     expect(r.status).toBe(2);
-    expect(r.err).toMatch(/--strategies ring: unknown; choose from sp, clip/);
+    expect(r.err).toMatch(/--only ring: unknown strategy; choose from sp, clip/);
     const c = bench('long', ['--frames', '4', '--ranks', '4', '--no-border']);
     expect(c.status).toBe(2);
     expect(c.err).toMatch(/clip parallelism, 4 latent frames on 4 ranks: clip parallelism: clip 0 has 1 latent frames, but each clip needs at least 2/);
