@@ -79,7 +79,8 @@ export type TemporalScope = { kind: 'full' } | { kind: 'clip'; layout: ClipLayou
  * FLOPs of one transformer forward over the whole video (one CFG branch), as implemented: linears
  * 2 D^2 (17 L + S + 13 T) per frame and block; spatial attention 4 S^2 D and cross attention 4 S T D per frame; temporal
  * attention 4 S D x (query frames x key frames) per block: F x F (full), per clip F_r x (F_r + 2p + |G|) (the masked
- * window is computed densely), per DualParal block (B + C) x (B + 2C) (block 0: B + C queries, B + 2C keys).
+ * window is computed densely), per DualParal block (B + C) x (B + 2C) (block 0: B + C queries, B + 2C keys; the last
+ * block, which has no next context, is counted with it too: an upper bound by C of n frames).
  */
 export function forwardFlops(d: CostDims, F: number, scope: TemporalScope): { linear: number; attention: number; temporal: number } {
   const S = d.L + d.T;
