@@ -11,7 +11,7 @@ import { curate, type CurateProgress } from '../../engine/data/curate.js';
 import { ColourHistogramEmbedder } from '../../engine/data/events.js';
 import { probeVideo, probeVideos } from '../../engine/data/probe.js';
 import { detectCuts, frameStatsRows, scenesFromCuts, type DetectorKind, type ShotOptions } from '../../engine/data/shots.js';
-import { toCsv } from '../../engine/data/meta-table.js';
+import { toCsv, type MetaFormat } from '../../engine/data/meta-table.js';
 import { writeFile } from 'node:fs/promises';
 import type { StaticMode } from '../../engine/data/static.js';
 import { writeSynthDataset } from '../../engine/data/synth-dataset.js';
@@ -76,6 +76,7 @@ interface CurateCliOptions extends ShotCliOptions {
   motion?: boolean;
   minFlow?: number;
   csv?: boolean;
+  parquet?: boolean;
 }
 
 /** Progress per stage: cli-progress bars on a TTY, one line per finished video otherwise. */
@@ -113,6 +114,13 @@ interface SynthCliOptions {
   frames: number;
   fps: number;
   heldoutCount: number;
+  csv?: boolean;
+  parquet?: boolean;
+}
+
+/** The meta formats asked for besides the canonical JSONL. */
+function metaFormats(o: { csv?: boolean; parquet?: boolean }): MetaFormat[] {
+  return [...(o.csv ? ['csv' as const] : []), ...(o.parquet ? ['parquet' as const] : [])];
 }
 
 export function registerData(program: Command): void {
@@ -128,12 +136,14 @@ export function registerData(program: Command): void {
     .option('--frames <n>', 'frames per clip', parseIntArg('--frames', 2), 8)
     .option('--fps <n>', 'frames per second written into the MP4s and the meta file', parseFloatArg('--fps', 1), 8)
     .option('--heldout-count <n>', 'also write this many clips of the held-out combinations (evaluation references)', parseIntArg('--heldout-count', 0), 0)
+    .option('--csv', 'also write meta.csv (meta.jsonl is always written)')
+    .option('--parquet', 'also write meta.parquet (typed columns; meta.jsonl is always written)')
     .action(async (o: SynthCliOptions) => {
       const bar = process.stderr.isTTY
         ? new cliProgress.SingleBar({ format: 'synth [{bar}] {value}/{total} clips | ETA {eta_formatted}', stream: process.stderr, hideCursor: true }, cliProgress.Presets.shades_classic)
         : null;
       bar?.start(o.count + o.heldoutCount, 0);
-      const s = await writeSynthDataset({ ...o, onClip: (done) => bar?.update(done) }).finally(() => bar?.stop());
+      const s = await writeSynthDataset({ ...o, formats: metaFormats(o), onClip: (done) => bar?.update(done) }).finally(() => bar?.stop());
       console.log(`wrote ${s.train} training clips${s.heldoutClips ? ` and ${s.heldoutClips} held-out clips` : ''} (${o.width}x${o.height}, ${o.frames} frames at ${o.fps} fps) to ${o.out}: ${s.metaPath}, ${s.heldoutPrompts} held-out prompts in ${s.heldoutPath}`);
     });
   data
@@ -211,6 +221,7 @@ export function registerData(program: Command): void {
       .option('--motion', 'measure motion with dense optical flow (pyramidal Lucas-Kanade in WGSL): fills flow (mean px/frame at <= 128 px wide) and dynamic (VBench dynamic degree)')
       .option('--min-flow <x>', 'drop clips whose flow score is below this (implies --motion)', parseFloatArg('--min-flow', 0))
       .option('--csv', 'also write meta.csv and dropped.csv (JSONL is always written)')
+      .option('--parquet', 'also write meta.parquet and dropped.parquet (typed columns; JSONL is always written)')
       .option('--no-events', 'do not stitch shots into events (each shot is its own event)')
       .option('--event-threshold <x>', 'adjacent shots are one event when cos(tail of the previous 8 frames, head of the next 8) > this (the paper: 0.6 with ViCLIP; here a colour-histogram embedder)', parseFloatArg('--event-threshold', -1), 0.6)
       .option('--force', 'redo every video even when a finished state exists'),
@@ -225,7 +236,7 @@ export function registerData(program: Command): void {
         forceCutSeconds: o.maxShotSeconds ? (o.forceCutSeconds ?? 5) : undefined, crf: o.crf, preset: o.preset, force: o.force, captioner, onProgress: progress.on,
         events: o.events ? { embedder: new ColourHistogramEmbedder(), threshold: o.eventThreshold } : undefined,
         motion: o.motion || o.minFlow !== undefined ? { minFlow: o.minFlow } : undefined,
-        formats: o.csv ? ['csv'] : [],
+        formats: metaFormats(o),
       }).finally(() => progress.stop());
       for (const f of rep.failures) process.stderr.write(`skipped ${f.path}: ${f.error}\n`);
       for (const n of rep.notes) process.stderr.write(`note: ${n}\n`);
