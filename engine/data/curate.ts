@@ -211,8 +211,10 @@ async function scoreClips(r: ProbeRecord, o: CurateOptions, rows: CuratedRow[]):
     forEachFrameGroup(r.path, cand.map((x) => frames(x.start_frame, x.end_frame)), { width: m.width, height: m.height, chunkFrames: o.chunkFrames }, (g, f) => fn(cand[g]!, f));
   if (s.aesthetic) {
     const m = s.aesthetic;
-    await per(m, aestheticFrames, async (row, f) => {
-      const v = await m.score(f);
+    // A model that resizes itself (CLIP) is given the frames at the size it asks for (the display size for CLIP).
+    const size = m.frameSize ? m.frameSize(r.width, r.height) : { width: m.width, height: m.height };
+    await per(size, aestheticFrames, async (row, f) => {
+      const v = await m.score(f, size);
       row.aes = v.reduce((a, b) => a + b, 0) / v.length;
     });
   }
