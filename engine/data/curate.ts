@@ -312,7 +312,7 @@ export async function curate(o: CurateOptions): Promise<CurateReport> {
     dropped: Object.fromEntries(DROP_REASONS.map((k) => [k, dropped.filter((x) => x.drop_reason === k).length])) as Record<DropReason, number>,
     notes: [
       ...(o.motion ? [] : ['motion: skipped (flow and dynamic are null; --motion measures them)']),
-      ...(['aesthetic', 'watermark', 'text'] as const).filter((k) => !o.scores?.[k]).map((k) => `${k === 'text' ? 'text (OCR)' : k} score: skipped (no model configured; the column is null)`),
+      ...(['aesthetic', 'watermark', 'text'] as const).filter((k) => !o.scores?.[k]).map((k) => `${k === 'text' ? 'text (OCR)' : k} score: skipped (no model configured${k === 'aesthetic' ? ': --aesthetic-model DIR' : ''}; the column is null)`),
       ...(o.captioner ? [] : ['captions: none configured (text is empty)']),
     ],
     keptFrames: kept.reduce((a, x) => a + x.num_frames, 0),

@@ -146,7 +146,7 @@ describe('curate', () => {
     expect(rows.map((r) => r.drop_reason ?? 'kept').sort()).toEqual(['kept', 'text', 'watermark']);
     expect(rows.some((r) => r.ocr! > 0.3)).toBe(true); // a dark clip: the 8x2 box covers 1/3 of each 8x6 frame
     const plain = await curate({ inputs: [raw2], out: join(dir, 'plain'), backend: 'cpu', preset: 'ultrafast' });
-    expect(plain.notes).toEqual(expect.arrayContaining(['aesthetic score: skipped (no model configured; the column is null)', 'text (OCR) score: skipped (no model configured; the column is null)']));
+    expect(plain.notes).toEqual(expect.arrayContaining(['aesthetic score: skipped (no model configured: --aesthetic-model DIR; the column is null)', 'text (OCR) score: skipped (no model configured; the column is null)']));
   });
 
   it('a video that probes but fails to decode is reported and skipped, not fatal for the batch', async () => {
