@@ -73,7 +73,8 @@ function initTensor(sub: string, spec: KeySpec, seed: number, extra: Map<string,
   return rng.normals(n, gain / Math.sqrt(fanIn));
 }
 
-function tensorsFor(sub: string, specs: KeySpec[], dtype: DType, seed: number, extra = new Map<string, Float32Array>()): [string, WriteTensor][] {
+/** Seeded tensors of a key list in the real layout (optional keys left out, as most exports do). */
+export function tensorsFor(sub: string, specs: KeySpec[], dtype: DType, seed: number, extra = new Map<string, Float32Array>()): [string, WriteTensor][] {
   return specs
     .filter((s) => !s.optional || s.integer || s.key === 'shared.weight') // T5: store the tied embedding once, as HF does
     .map((s) => [s.key, { dtype: s.integer ? 'I64' : dtype, shape: s.shape, data: initTensor(sub, s, seed, extra) }]);
