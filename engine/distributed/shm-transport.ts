@@ -185,17 +185,33 @@ export class ShmTransport extends MailboxTransport {
   private async failWithFirstCause(peer: number): Promise<void> {
     const f = await this.firstCause();
     if (this.failure || this.stopped) return;
-    if (f && f.rank !== this.rank) this.checkWorld();
-    if (!this.failure) this.peerAborted(peer, `no reason published within ${CAUSE_WAIT_MS} ms`);
+    if (f && f.rank !== this.rank) this.adopt(f);
+    else this.peerAborted(peer, `no reason published within ${CAUSE_WAIT_MS} ms`);
   }
 
-  /** Fails this transport if another rank failed or died (the shared abort broadcast). */
+  /** Fails with the world's first failure `f` (another rank's): a dead worker is a lost peer, else its abort. */
+  private adopt(f: { rank: number; message: string }): void {
+    if (this.world.status(f.rank) === RankStatus.Dead) this.peerLost(f.rank, `died (${f.message})`);
+    else this.peerAborted(f.rank, f.message);
+  }
+
+  /** When a recorded first failure was first seen while its rank still had a live status (0: not seen). */
+  private causeSeenAt = 0;
+
+  /**
+   * Fails this transport if another rank failed or died (the shared abort broadcast). The reason is recorded
+   * before the failing rank's status (Failed by the rank itself, Dead by the launcher right after): while that
+   * status is not there yet, wait (bounded by CAUSE_WAIT_MS) so a dead worker is reported as dead everywhere.
+   */
   private checkWorld(): void {
     if (this.failure || this.stopped) return;
     const f = this.world.firstFailure();
     if (!f || f.rank === this.rank) return;
-    if (this.world.status(f.rank) === RankStatus.Dead) this.peerLost(f.rank, `died (${f.message})`);
-    else this.peerAborted(f.rank, f.message);
+    const s = this.world.status(f.rank);
+    if (s === RankStatus.Dead || s === RankStatus.Failed) return this.adopt(f);
+    const now = Date.now();
+    if (this.causeSeenAt === 0) this.causeSeenAt = now;
+    else if (now - this.causeSeenAt >= CAUSE_WAIT_MS) this.adopt(f);
   }
 
   private async readLoop(peer: number, ring: Ring): Promise<void> {
@@ -213,7 +229,9 @@ export class ShmTransport extends MailboxTransport {
             if (header || got > 0) this.malformed(peer, 'peer closed in the middle of a frame');
             else this.peerClosed(peer);
           } else if (s === RankStatus.Dead) {
-            this.peerLost(peer, 'died (worker exited or was terminated)');
+            const f = this.world.firstFailure(); // recorded before the Dead status: the launcher's reason
+            if (f && f.rank !== this.rank) this.adopt(f);
+            else this.peerLost(peer, 'died (worker exited or was terminated)');
           } else {
             await this.failWithFirstCause(peer);
           }

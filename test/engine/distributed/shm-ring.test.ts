@@ -87,6 +87,16 @@ describe('shm first cause', () => {
     for (const t of ts) t.abort(new Error('cleanup'));
   });
 
+  it('a reason recorded just before its rank is marked dead (the launcher) is reported as that death, not an abort', async () => {
+    const eps = allocateShmWorld(3, 1024);
+    const ts = eps.map((ep) => new ShmTransport(ep, { timeoutMs: 5000, pollMs: 10 }));
+    claimFirstFailure(eps[0]!.state, 3, 1)('worker of rank 1 exited with code 7 before finishing'); // status still Running
+    const waiting = ProcessGroup.world(ts[0]!).recv(2);
+    setTimeout(() => Atomics.store(new WorldState(eps[0]!.state, 3).words, 1, RankStatus.Dead), 60);
+    await expect(waiting).rejects.toThrow(/^recv on group world\[0,1,2\] \(rank 0\): peer rank 1 died \(worker of rank 1 exited with code 7 before finishing\)$/);
+    for (const t of ts) t.abort(new Error('cleanup'));
+  });
+
   it('a blocked send to a failed peer reports the first cause, not the bare abort', async () => {
     const eps = allocateShmWorld(3, 64);
     const ts = eps.map((ep) => new ShmTransport(ep, { timeoutMs: 5000, pollMs: 10 }));

@@ -43,7 +43,7 @@ describe('shared-memory transport (worker threads)', () => {
     const err = await expectWorldFailure(runWorkers(3, rankModule, { scenario: 'exit', seed: 1, faulty: 1 }, opts));
     expect(err.failedRank).toBe(1);
     expect(err.message).toMatch(/rank 1: worker of rank 1 exited with code 7/);
-    for (const r of [0, 2]) expect(err.rankErrors[r]).toMatch(/^allToAll on group sp\[0,1,2\] \(rank \d\): peer rank 1 died/);
+    for (const r of [0, 2]) expect(err.rankErrors[r]).toMatch(/^allToAll on group sp\[0,1,2\] \(rank \d\): peer rank 1 died \(worker of rank 1 exited with code 7 before finishing\)$/);
   });
 
   it('terminating a hung worker fails every rank', async () => {
