@@ -233,7 +233,10 @@ class Runner {
 
   /** Rank 0: reports the blocks that finished since the last call, in order. */
   private async flushDone(): Promise<void> {
-    while (this.done.length) await this.hooks.onBlockDone?.(this.done.shift()!);
+    while (this.done.length) {
+      const b = this.done.shift()!;
+      await this.hooks.onBlockDone?.(b);
+    }
   }
 
   private initialNoise(block: number): Float32Array {
