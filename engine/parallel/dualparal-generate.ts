@@ -114,7 +114,7 @@ export async function dualParalRank(world: ProcessGroup, device: Device, job: Du
     await world.barrier();
     const tLoad = performance.now();
     const blockMs: number[] = [];
-    const [, ch, h, w] = shape as [number, number, number, number, number];
+    const [, , ch, h, w] = shape as [number, number, number, number, number];
     const latents = await runDualParal(model, world.size > 1 ? world : null, text, {
       layout, steps: s.steps, shift: info.shift, numTrainTimesteps: info.numTrainTimesteps, guidance: s.guidance, guidanceMode: s.guidanceMode, seed: s.seed,
       latent: { channels: ch, height: h, width: w },
