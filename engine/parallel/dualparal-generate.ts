@@ -21,7 +21,7 @@ import { flowMatchSchedule } from '../reference/flow-match.js';
 import { Tensor } from '../tensor.js';
 import { Mp4Stream } from '../video/mp4-stream.js';
 import { DualParalVchitect } from './dualparal.js';
-import { blockLayout, splitLayers, type BlockLayout } from './dualparal-plan.js';
+import { blockLayout, checkWindowFits, splitLayers, type BlockLayout } from './dualparal-plan.js';
 import { runDualParal, type BranchText } from './dualparal-run.js';
 import { GENERATION_TIMEOUT_MS } from './parallel-pipeline.js';
 import { pickRankAdapter } from './rank-runners.js';
@@ -85,6 +85,11 @@ export async function dualParalRank(world: ProcessGroup, device: Device, job: Du
     const layout = blockLayout(shape[1]!, job.blockFrames, job.contextFrames);
     const parts = splitLayers(ckpt.transformer.config.num_layers, world.size);
     const dtype = job.dtype ?? 'f32';
+    const P = ckpt.transformer.config.patch_size;
+    checkWindowFits({
+      B: job.blockFrames, C: job.contextFrames, tokens: (shape[3]! / P) * (shape[4]! / P), modelDim: ckpt.transformer.config.num_attention_heads * ckpt.transformer.config.attention_head_dim,
+      bytesPerValue: dtype === 'f16' ? 2 : 4, maxBufferBytes: Math.min(device.caps.maxBufferSize, device.caps.maxStorageBufferBindingSize),
+    });
     const useCfg = s.guidance > 1;
     // Text: encoded on rank 0 (its encoders released before the transformer loads), broadcast to every rank.
     const prompts = useCfg ? [s.prompt, s.negativePrompt] : [s.prompt];

@@ -216,3 +216,23 @@ export function blockNoise(pool: Float32Array, frameElems: number, indices: read
   });
   return out;
 }
+
+// ---------------------------------------------------------------------------------------------------------------
+// 5. Does a window fit one GPU buffer?
+
+/**
+ * The largest single activation of a block window forward: the MLP's hidden rows [B + C, L, 4D] (window frames x
+ * visual tokens x 4D). DualParal's memory per GPU is one window (plus weights/N), whatever the video's length, so
+ * this, not the length, is what can fail to fit. Throws before any work when it exceeds `maxBufferBytes`, naming the
+ * largest --block-frames that fits.
+ */
+export function checkWindowFits(o: { B: number; C: number; tokens: number; modelDim: number; bytesPerValue: number; maxBufferBytes: number }): void {
+  checkBC(o.B, o.C);
+  const perFrame = o.tokens * 4 * o.modelDim * o.bytesPerValue;
+  const need = (o.B + o.C) * perFrame;
+  if (need <= o.maxBufferBytes) return;
+  const maxFrames = Math.floor(o.maxBufferBytes / perFrame);
+  const mib = (b: number) => `${(b / 2 ** 20).toFixed(1)} MiB`;
+  const fix = maxFrames >= 2 ? `use --block-frames ${Math.ceil(maxFrames / 2)} --context-frames ${Math.floor(maxFrames / 2)} or fewer (B + C <= ${maxFrames})` : 'use a smaller width and height';
+  throw new Error(`dualparal: a window of B + C = ${o.B + o.C} latent frames needs a ${mib(need)} buffer (the MLP's hidden activations, ${o.tokens} tokens x ${4 * o.modelDim} values per frame), above this GPU's ${mib(o.maxBufferBytes)} per buffer; ${fix}. The video's length does not matter: DualParal holds one window per GPU`);
+}
