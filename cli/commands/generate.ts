@@ -314,7 +314,7 @@ Parallel generation (docs/parallelism.md):
   The same seed gives the same video for every layout.
   long video, one clip per GPU:     ... --frames 64 --devices 0,1,2,3 --long clip-parallel [--dual-scope window=8,top-k=16]
                                     (the video depends on the clip count: dual-scope attention is not full attention)
-  long video, DualParal:            ... --frames 40 --devices 0,1,2,3 --long dualparal --block-frames 8 --context-frames 4
+  long video, DualParal:            ... --frames 36 --devices 0,1,2,3 --long dualparal --block-frames 8 --context-frames 4
                                     (frames = n*B + C; the transformer's layers split over the GPUs; the same video for
                                     any GPU count; each block is appended to the MP4 as soon as it is done)
 
