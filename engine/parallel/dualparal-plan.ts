@@ -1,8 +1,8 @@
 // DualParal planning layer (../shared/spec/parallel.md sections 3 and 3a): pure functions, no GPU. Says which
 // transformer layers each rank runs, which block is at which denoising step in which iteration (the FIFO block
 // queue), which global latent frames form each block's attention window (with window-local temporal RoPE
-// positions), and which frames of the coordinated noise pool each block starts from. The pipelined execution
-// over ranks is not implemented yet; this module is the rule it will follow.
+// positions), and which frames of the coordinated noise pool each block starts from; checkWindowFits says whether a
+// window fits one GPU buffer. The execution that follows it: dualparal-run.ts (the queue over a layer pipeline).
 //
 // Conventions (all 0-based): iteration j in [0, T + n - 1), block k in [0, n), step s in [0, T). Block k enters
 // the queue at iteration k and is at step j - k in iteration j. Frames are global latent-frame indices of a video
