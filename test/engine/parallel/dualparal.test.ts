@@ -1,7 +1,7 @@
 // DualParal execution (engine/parallel/dualparal-run.ts): one block with C = 0 equals ordinary sampling through the
 // GPU backend bit for bit; the executed block schedule follows the spec's formula (block k at step j - k in
 // iteration j, tail to head) and finished blocks are reported in order; the one-device GPU run matches the float64
-// reference (engine/reference/dualparal.ts) within f32 tolerance; N = 2..4 ranks (5 layers: uneven splits) over the
+// reference (engine/reference/dualparal.ts) within f32 tolerance, as do 2 ranks with C = B and C = 0; N = 2..4 ranks (5 layers: uneven splits) over the
 // in-process transport and N = 3 over sockets give the one-device latents bit for bit (each layer runs whole on one
 // rank: no reduction changes order); a failing rank ends the others with an error naming it; peak GPU memory per
 // rank does not grow with the number of frames.
@@ -92,6 +92,23 @@ async function rankRun(group: ProcessGroup | null, device: Device, j: DualParalJ
   }
 }
 
+/** The float64 reference run of a job (CFG branches cond, uncond; the pool's noise). */
+async function reference64(j: DualParalJob): Promise<ReturnType<typeof dualParal64>> {
+  const store = ckpt.transformer.weights;
+  const w64 = new Map<string, Tensor64>();
+  for (const k of store.keys()) w64.set(k, { shape: [...store.info(k).shape], data: Float64Array.from(await store.readFloat32(k)) });
+  const t64 = (t: TextConditioning) => ({
+    context: { shape: [1, T, t.jointDim], data: Float64Array.from(t.promptEmbeds) },
+    pooled: { shape: [1, t.pooled.length], data: Float64Array.from(t.pooled) },
+  });
+  const fe = channels() * Hl * Wl;
+  const pool = noisePool(j.layout, fe, j.seed);
+  const idx = noisePoolIndices(j.layout, j.seed);
+  return dualParal64(w64, vchitectConfig64(ckpt.transformer.config), [t64(cond), t64(uncond)], {
+    ...j, latent: [channels(), Hl, Wl], initial: (k) => Float64Array.from(blockNoise(pool, fe, idx[k]!)),
+  });
+}
+
 async function world(transports: Transport[], j: DualParalJob): Promise<Float32Array> {
   const res = await Promise.allSettled(transports.map((t, r) => rankRun(ProcessGroup.world(t), devices[r]!, j)));
   res.forEach((r, i) => {
@@ -152,21 +169,21 @@ describe('DualParal execution', () => {
     const fe = channels() * Hl * Wl;
     for (const d of done) expect(Buffer.from(d.latents.buffer).equals(Buffer.from(oneDevice.buffer, d.start * fe * 4, (d.end - d.start) * fe * 4))).toBe(true);
 
-    const store = ckpt.transformer.weights;
-    const w64 = new Map<string, Tensor64>();
-    for (const k of store.keys()) w64.set(k, { shape: [...store.info(k).shape], data: Float64Array.from(await store.readFloat32(k)) });
-    const t64 = (t: TextConditioning) => ({
-      context: { shape: [1, T, t.jointDim], data: Float64Array.from(t.promptEmbeds) },
-      pooled: { shape: [1, t.pooled.length], data: Float64Array.from(t.pooled) },
-    });
-    const pool = noisePool(j.layout, fe, j.seed);
-    const idx = noisePoolIndices(j.layout, j.seed);
-    const ref = dualParal64(w64, vchitectConfig64(ckpt.transformer.config), [t64(cond), t64(uncond)], {
-      ...j, latent: [channels(), Hl, Wl], initial: (k) => Float64Array.from(blockNoise(pool, fe, idx[k]!)),
-    });
+    const ref = await reference64(j);
     expect(ref.order.map((o) => [o.iteration, o.block, o.step])).toEqual(want);
     expectClose(oneDevice, ref.latents, { rtol: 1e-3, atol: 1e-3 }, 'dualparal GPU vs float64');
   }, 300_000);
+
+  // C = B (the whole previous block is context) and C = 0 (independent blocks): 2 ranks against the float64 reference.
+  for (const [F, B, C] of [[6, 2, 2], [4, 2, 0]] as const) {
+    it(`B = ${B}, C = ${C}: 2 ranks match the float64 reference`, async () => {
+      const l = blockLayout(F, B, C);
+      const j = job(l, { steps: 2 });
+      const got = await world(createInProcessWorld(2, { timeoutMs: 60_000 }), j);
+      const ref = await reference64(j);
+      expectClose(got, ref.latents, { rtol: 1e-3, atol: 1e-3 }, `dualparal B=${B} C=${C} GPU vs float64`);
+    }, 300_000);
+  }
 
   for (const N of [2, 3, 4]) {
     it(`${N} ranks (layers ${splitLayers(LAYERS, N).map((p) => p.end - p.start).join('+')}) over the in-process transport equal one device bit for bit`, async () => {
