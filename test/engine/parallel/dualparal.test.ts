@@ -1,10 +1,10 @@
 // DualParal execution (engine/parallel/dualparal-run.ts): one block with C = 0 equals ordinary sampling through the
 // GPU backend bit for bit; the executed block schedule follows the spec's formula (block k at step j - k in
 // iteration j, tail to head) and finished blocks are reported in order; the one-device GPU run matches the float64
-// reference (engine/reference/dualparal.ts) within f32 tolerance, as do 2 ranks with C = B and C = 0; N = 2..4 ranks (5 layers: uneven splits) over the
-// in-process transport and N = 3 over sockets give the one-device latents bit for bit (each layer runs whole on one
-// rank: no reduction changes order); a failing rank ends the others with an error naming it; peak GPU memory per
-// rank does not grow with the number of frames.
+// reference (engine/reference/dualparal.ts) within f32 tolerance, as do 2 ranks with C = B and C = 0; N = 2..4 ranks
+// (5 layers: uneven splits) over the in-process transport and N = 3 over sockets give the one-device latents bit for
+// bit (each layer runs whole on one rank: no reduction changes order); a failing rank ends the others with an error
+// naming it; peak GPU memory per rank does not grow with the number of frames.
 
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
