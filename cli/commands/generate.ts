@@ -25,6 +25,7 @@ import { writePngFrames } from '../../engine/video/png.js';
 import { MODEL_HASH_METHOD, SIDECAR_VERSION, sidecarPath, writeSidecar, type VideoSidecar } from '../../engine/video/sidecar.js';
 import { writeSafetensors } from '../../engine/io/safetensors.js';
 import { createStepProgress } from '../progress.js';
+import { DUALPARAL_DEFAULTS, runDualParalGenerate } from './generate-dualparal.js';
 import { newProfiler, PROFILE_HELP, tracePathFor, writeProfile } from '../profile-output.js';
 import { COMPUTE_DTYPE_CHOICES, fmtBytes, fmtMs, parseDeviceList, parseFloatArg, parseIntArg, requireModelDir, type ComputeDType } from '../options.js';
 
@@ -56,8 +57,11 @@ export interface GenerateCliOptions extends Omit<GenerateSettings, 'seed'> {
   cfgParallel?: boolean;
   /** How the ranks talk: in-process (default), shm worker threads, socket processes. */
   transport?: TransportChoice;
-  /** Long-video strategy: clip-parallel (one clip of latent frames per GPU, dual-scope attention). */
-  long?: LongStrategy;
+  /** Long-video strategy: clip-parallel (one clip of latent frames per GPU, dual-scope attention) or dualparal. */
+  long?: LongStrategy | 'dualparal';
+  /** DualParal: latent frames per block (B) and context frames (C); the video has n*B + C latent frames. */
+  blockFrames?: number;
+  contextFrames?: number;
   /** Dual-scope attention options of --long clip-parallel. */
   dualScope?: Partial<DualScopeOptions>;
   /** This process is one rank of a world described by torchrun-style environment variables. */
@@ -89,12 +93,14 @@ function placement(o: GenerateCliOptions, guidance: number): Placement {
   }
   if (!parallel && o.transport && o.transport !== 'inprocess') throw new Error(`--transport ${o.transport} needs several GPUs: pass --devices (e.g. --devices 0,1)`);
   if (o.dualScope && !o.long) throw new Error('--dual-scope sets the attention of --long clip-parallel: add --long clip-parallel');
-  const layout = resolveLayout({ ranks, sp: o.sp, cfgParallel: o.cfgParallel, guidance, long: o.long, dualScope: o.dualScope });
+  const layout = resolveLayout({ ranks, sp: o.sp, cfgParallel: o.cfgParallel, guidance, long: o.long as LongStrategy | undefined, dualScope: o.dualScope });
   return { parallel, ranks, layout, transport: env ? 'env' : (o.transport ?? 'inprocess'), env };
 }
 
-export async function runGenerate(o: GenerateCliOptions, log: (s: string) => void = (s) => console.error(s)): Promise<{ video: string; sidecar: string; result?: GenerateResult }> {
+export async function runGenerate(o: GenerateCliOptions, log: (s: string) => void = (s) => console.error(s)): Promise<{ video: string; sidecar: string; result?: GenerateResult; streamed?: true }> {
   await requireModelDir(o.model);
+  if (o.long === 'dualparal') return runDualParalGenerate(o, log, (x, n) => launchSocketRanks({ ...o, seed: x.seed, out: x.out }, n));
+  if (o.blockFrames !== undefined || o.contextFrames !== undefined) throw new Error('--block-frames and --context-frames set the blocks of --long dualparal: add --long dualparal');
   const seed = o.seed ?? randomSeed();
   const out = o.out ?? join('out', `parallax-${seed}.mp4`);
   if (!/\.mp4$/i.test(out)) throw new Error(`--out ${out}: expected a .mp4 file name`);
@@ -202,12 +208,14 @@ export function rankArgs(o: GenerateCliOptions & { seed: number; out: string }):
   if (o.sp !== undefined) a.push('--sp', String(o.sp));
   if (o.cfgParallel !== undefined) a.push(o.cfgParallel ? '--cfg-parallel' : '--no-cfg-parallel');
   if (o.long) a.push('--long', o.long);
+  if (o.blockFrames !== undefined) a.push('--block-frames', String(o.blockFrames));
+  if (o.contextFrames !== undefined) a.push('--context-frames', String(o.contextFrames));
   if (o.dualScope && formatDualScope(o.dualScope)) a.push('--dual-scope', formatDualScope(o.dualScope));
   if (o.progress === false) a.push('--no-progress');
   return a;
 }
 
-async function launchSocketRanks(o: GenerateCliOptions & { seed: number; out: string }, ranks: number): Promise<void> {
+export async function launchSocketRanks(o: GenerateCliOptions & { seed: number; out: string }, ranks: number): Promise<void> {
   const script = fileURLToPath(new URL('../main.ts', import.meta.url));
   const w = await launchLocal({ nproc: ranks, script, args: rankArgs(o), env: { PARALLAX_DIST_TIMEOUT_MS: process.env.PARALLAX_DIST_TIMEOUT_MS ?? String(GENERATION_TIMEOUT_MS) } });
   const r = await w.done;
@@ -288,7 +296,9 @@ export function registerGenerate(program: Command): void {
     .option('--sp <n>', 'sequence-parallel group size (default: every GPU of a CFG branch); Ulysses all-to-all when it divides the head count, else an all-gather of K/V', parseIntArg('--sp', 1))
     .option('--cfg-parallel', 'conditional and unconditional passes on different GPUs (default: on for an even GPU count when --guidance > 1)')
     .option('--no-cfg-parallel', 'run both CFG passes on every sequence-parallel group')
-    .addOption(new Option('--long <strategy>', 'long video: clip-parallel = one contiguous clip of latent frames per GPU, dual-scope temporal attention (Video-Infinity; docs/long-video.md)').choices(['clip-parallel']))
+    .addOption(new Option('--long <strategy>', 'long video (docs/long-video.md): clip-parallel = one contiguous clip of latent frames per GPU, dual-scope temporal attention (Video-Infinity); dualparal = a queue of frame blocks denoised over the GPUs as a pipeline of transformer layers, each finished block appended to the MP4 at once').choices(['clip-parallel', 'dualparal']))
+    .option('--block-frames <B>', `--long dualparal: latent frames per block (default ${DUALPARAL_DEFAULTS.blockFrames}); --frames must be n*B + C`, parseIntArg('--block-frames', 1))
+    .option('--context-frames <C>', `--long dualparal: context frames shared with each neighbouring block, 0..B (default ${DUALPARAL_DEFAULTS.contextFrames})`, parseIntArg('--context-frames', 0))
     .option('--dual-scope <k=v,...>', 'dual-scope attention of --long clip-parallel: window=<p> (8), top-k=<n> (16), switch=<t> (800), bias=<b> (10), rope=global|window, ends=zeros|mask', parseDualScopeArg)
     .addOption(new Option('--transport <kind>', 'how ranks on this host talk: inprocess (one process drives every GPU), shm (one worker thread per GPU, shared-memory rings), socket (one process per GPU over Unix sockets)').choices(TRANSPORTS))
     .option('--multi-host', 'run as ONE rank of a world started by a launcher (torchrun-style RANK, WORLD_SIZE, LOCAL_RANK, MASTER_ADDR, MASTER_PORT; Slurm and MPI variables work too); rank 0 writes the video')
@@ -304,6 +314,9 @@ Parallel generation (docs/parallelism.md):
   The same seed gives the same video for every layout.
   long video, one clip per GPU:     ... --frames 64 --devices 0,1,2,3 --long clip-parallel [--dual-scope window=8,top-k=16]
                                     (the video depends on the clip count: dual-scope attention is not full attention)
+  long video, DualParal:            ... --frames 36 --devices 0,1,2,3 --long dualparal --block-frames 8 --context-frames 4
+                                    (frames = n*B + C; the transformer's layers split over the GPUs; the same video for
+                                    any GPU count; each block is appended to the MP4 as soon as it is done)
 
 Initial latents (e.g. from a PyTorch run of the reference pipeline, or from --save-init-latents):
   parallax generate --model DIR --prompt "..." --init-latents noise.safetensors --frames 40 --width 768 --height 432
@@ -311,7 +324,7 @@ Initial latents (e.g. from a PyTorch run of the reference pipeline, or from --sa
   video for the same latents. The sidecar lists the sigmas and timesteps that ran (after the scheduler's shift).`)
     .action(async (opts: GenerateCliOptions) => {
       const { video, sidecar, result } = await runGenerate(opts);
-      if (!result) return;
+      if (!result) return; // --long dualparal prints its own lines (rank 0) as it streams
       console.log(video);
       console.error(`wrote ${video} and ${sidecar}`);
     });

@@ -132,7 +132,7 @@ export class VchitectTransformer {
   }
 
   /** Block i: returns the new visual stream X [F, L, D] and text stream C ([F, T, D]; unchanged in the last block). */
-  private block(i: number, X: Tensor, C: Tensor, e: Tensor, F: number): { X: Tensor; C: Tensor } {
+  protected block(i: number, X: Tensor, C: Tensor, e: Tensor, F: number): { X: Tensor; C: Tensor } {
     const s = new Scratch();
     const b = this.blockInputs(i, X, C, e, F, s);
     const { visual, text } = this.attention(i, b.Xh, b.Ch, F, s);
@@ -236,16 +236,27 @@ export class VchitectTransformer {
     if (F === 1) {
       return { visual: s.t(rowsLin(Hsum, 0, L, 'to_out.0')), text: last ? null : s.t(rowsLin(Hsum, L, T, 'to_add_out')) };
     }
-    const frames = Array.from({ length: F }, (_, f) => f);
-    const ropeF = (x: Tensor) => s.t(rope(x, { headDim, positions: frames, axis: 0, theta: ROPE_THETA }));
-    const Qt = ropeF(joint('to_q_temp', 'add_q_proj'));
-    const Kt = ropeF(joint('to_k_temp', 'add_k_proj'));
-    const Vt = joint('to_v_temp', 'add_v_proj');
-    const Tout = s.t(Tensor.empty(this.device, [F, S, D], Qt.dtype, 'temporal out'));
-    attention(temporalView(Qt), temporalView(Kt), temporalView(Vt), { heads, headDim, out: temporalView(Tout) });
+    const Tout = this.temporalAttention(i, joint('to_q_temp', 'add_q_proj'), joint('to_k_temp', 'add_k_proj'), joint('to_v_temp', 'add_v_proj'), s);
     const visual = s.t(rowsLin(Hsum, 0, L, 'to_out.0', { residual: { x: s.t(rowsLin(Tout, 0, L, 'to_out_temporal')) } }));
     const textOut = last ? null : s.t(rowsLin(Hsum, L, T, 'to_add_out', { residual: { x: s.t(rowsLin(Tout, L, T, 'to_add_out_temporal')) } }));
     return { visual, text: textOut };
+  }
+
+  /**
+   * Temporal attention of block i: unroped joint queries, keys and values [F, S, D] of the F frames -> [F, S, D]
+   * (registered in `s`). The model's own: every frame sees every frame, RoPE on the frame index. DualParal's block
+   * windows (engine/parallel/dualparal.ts) override it.
+   */
+  protected temporalAttention(_i: number, Qj: Tensor, Kj: Tensor, Vj: Tensor, s: Scratch): Tensor {
+    const { heads, headDim } = this.dims;
+    const [F, S, D] = Qj.shape as [number, number, number];
+    const frames = Array.from({ length: F }, (_, f) => f);
+    const ropeF = (x: Tensor) => s.t(rope(x, { headDim, positions: frames, axis: 0, theta: ROPE_THETA }));
+    const Qt = ropeF(Qj);
+    const Kt = ropeF(Kj);
+    const Tout = s.t(Tensor.empty(this.device, [F, S, D], Qt.dtype, 'temporal out'));
+    attention(temporalView(Qt), temporalView(Kt), temporalView(Vj), { heads, headDim, out: temporalView(Tout) });
+    return Tout;
   }
 
   /** TimestepEmbed(t) + TextEmbed(pooled): [1, D]. */

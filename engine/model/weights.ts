@@ -30,10 +30,13 @@ export class GpuWeights {
     readonly report: LoadReport,
   ) {}
 
-  /** Uploads every floating-point tensor of `store` (integer buffers such as position_ids are skipped). */
-  static async load(device: Device, store: WeightStore, dtype: DType, onProgress?: (p: LoadProgress) => void): Promise<GpuWeights> {
+  /**
+   * Uploads every floating-point tensor of `store` (integer buffers such as position_ids are skipped), or only those
+   * `keep` accepts (a pipeline stage that runs some of the layers).
+   */
+  static async load(device: Device, store: WeightStore, dtype: DType, onProgress?: (p: LoadProgress) => void, keep?: (key: string) => boolean): Promise<GpuWeights> {
     const t0 = performance.now();
-    const keys = store.keys().filter((k) => (FLOAT_DTYPES as readonly string[]).includes(store.info(k).dtype));
+    const keys = store.keys().filter((k) => (FLOAT_DTYPES as readonly string[]).includes(store.info(k).dtype) && (!keep || keep(k)));
     const tensors = new Map<string, Tensor>();
     let fileBytes = 0;
     let gpuBytes = 0;

@@ -1,8 +1,8 @@
 // DualParal planning layer (../shared/spec/parallel.md sections 3 and 3a): pure functions, no GPU. Says which
 // transformer layers each rank runs, which block is at which denoising step in which iteration (the FIFO block
 // queue), which global latent frames form each block's attention window (with window-local temporal RoPE
-// positions), and which frames of the coordinated noise pool each block starts from. The pipelined execution
-// over ranks is not implemented yet; this module is the rule it will follow.
+// positions), and which frames of the coordinated noise pool each block starts from; checkWindowFits says whether a
+// window fits one GPU buffer. The execution that follows it: dualparal-run.ts (the queue over a layer pipeline).
 //
 // Conventions (all 0-based): iteration j in [0, T + n - 1), block k in [0, n), step s in [0, T). Block k enters
 // the queue at iteration k and is at step j - k in iteration j. Frames are global latent-frame indices of a video
@@ -215,4 +215,24 @@ export function blockNoise(pool: Float32Array, frameElems: number, indices: read
     out.set(pool.subarray(f * frameElems, (f + 1) * frameElems), i * frameElems);
   });
   return out;
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// 5. Does a window fit one GPU buffer?
+
+/**
+ * The largest single activation of a block window forward: the MLP's hidden rows [B + C, L, 4D] (window frames x
+ * visual tokens x 4D). DualParal's memory per GPU is one window (plus weights/N), whatever the video's length, so
+ * this, not the length, is what can fail to fit. Throws before any work when it exceeds `maxBufferBytes`, naming the
+ * largest --block-frames that fits.
+ */
+export function checkWindowFits(o: { B: number; C: number; tokens: number; modelDim: number; bytesPerValue: number; maxBufferBytes: number }): void {
+  checkBC(o.B, o.C);
+  const perFrame = o.tokens * 4 * o.modelDim * o.bytesPerValue;
+  const need = (o.B + o.C) * perFrame;
+  if (need <= o.maxBufferBytes) return;
+  const maxFrames = Math.floor(o.maxBufferBytes / perFrame);
+  const mib = (b: number) => `${(b / 2 ** 20).toFixed(1)} MiB`;
+  const fix = maxFrames >= 2 ? `use --block-frames ${Math.ceil(maxFrames / 2)} --context-frames ${Math.floor(maxFrames / 2)} or fewer (B + C <= ${maxFrames})` : 'use a smaller width and height';
+  throw new Error(`dualparal: a window of B + C = ${o.B + o.C} latent frames needs a ${mib(need)} buffer (the MLP's hidden activations, ${o.tokens} tokens x ${4 * o.modelDim} values per frame), above this GPU's ${mib(o.maxBufferBytes)} per buffer; ${fix}. The video's length does not matter: DualParal holds one window per GPU`);
 }

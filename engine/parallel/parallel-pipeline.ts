@@ -41,7 +41,8 @@ export function resolveLayout(r: LayoutRequest): ParallelLayout {
   const { ranks } = r;
   if (!Number.isInteger(ranks) || ranks < 1) throw new Error(`parallel layout: need at least one rank, got ${ranks}`);
   if (r.long !== undefined) {
-    if (r.long !== 'clip-parallel') throw new Error(`--long ${String(r.long)}: the long-video strategies are: clip-parallel (DualParal is not implemented yet)`);
+    if ((r.long as string) === 'dualparal') throw new Error('--long dualparal has no SP x CFG layout: it runs through engine/parallel/dualparal-generate.ts (generate --long dualparal)');
+    if (r.long !== 'clip-parallel') throw new Error(`--long ${String(r.long)}: the long-video strategies are: clip-parallel, dualparal`);
     if (r.cfgParallel === true) throw new Error('--long clip-parallel puts one clip of frames on each GPU and runs both CFG branches there: drop --cfg-parallel');
     if (r.sp !== undefined && r.sp !== 1) throw new Error(`--long clip-parallel does not combine with sequence parallelism: drop --sp ${r.sp}`);
     const layout: ParallelLayout = { sp: 1, cfg: 1, clip: { clips: ranks, ...r.dualScope } };

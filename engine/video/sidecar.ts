@@ -13,7 +13,11 @@ export interface VideoSidecar {
   model: { path: string; hash: string; hashMethod: string };
   backend: { name: string; dtype?: string };
   /** Parallel generation: world size, layout, transport ('env' = multi-host launch) and adapter per rank. */
-  parallel?: { ranks: number; sp: number; cfg: number; transport: string; devices?: number[]; clip?: Record<string, number | string> };
+  parallel?: {
+    ranks: number; sp: number; cfg: number; transport: string; devices?: number[]; clip?: Record<string, number | string>;
+    /** --long dualparal: blocks, each rank's transformer blocks [start, end), its GPU peak and weight bytes. */
+    dualparal?: { blockFrames: number; contextFrames: number; blocks: number; layers: [number, number][]; peakBytesPerRank: number[]; weightBytesPerRank: number[] };
+  };
   output: { video?: string; pngFrames?: string; width: number; height: number; frames: number; encodedWidth?: number; encodedHeight?: number };
   latentShape: number[];
   /** Where the initial latents came from: the seed, or a file (path, SHA-256 of the file and of the f32 values). */
@@ -21,7 +25,7 @@ export interface VideoSidecar {
   /** The sigmas (N+1, after the scheduler's shift, last 0) and timesteps (N, sigma*1000) of the steps that ran. */
   schedule?: RanSchedule;
   /** Pipeline stages plus the MP4 write and the model hash (ms). */
-  timings: GenerateTimings & { videoWriteMs?: number; modelHashMs?: number };
+  timings: GenerateTimings & { videoWriteMs?: number; modelHashMs?: number; loadMs?: number; firstBlockMs?: number; blockMs?: number[] };
   peakMemoryBytes?: number;
   /** Weights streamed to the device: bytes read, tensors, ms. */
   weightsLoaded?: { bytes: number; tensors: number; ms: number };

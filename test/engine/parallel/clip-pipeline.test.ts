@@ -38,7 +38,8 @@ describe('resolveLayout --long clip-parallel', () => {
     expect(resolveLayout({ ranks: 3, long: 'clip-parallel', dualScope: { window: 2 } })).toEqual({ sp: 1, cfg: 1, clip: { clips: 3, window: 2 } });
     expect(() => resolveLayout({ ranks: 2, long: 'clip-parallel', cfgParallel: true })).toThrow(/drop --cfg-parallel/);
     expect(() => resolveLayout({ ranks: 2, long: 'clip-parallel', sp: 2 })).toThrow(/drop --sp 2/);
-    expect(() => resolveLayout({ ranks: 2, long: 'dualparal' as never })).toThrow(/clip-parallel \(DualParal is not implemented yet\)/);
+    expect(() => resolveLayout({ ranks: 2, long: 'dualparal' as never })).toThrow(/--long dualparal has no SP x CFG layout: .*dualparal-generate/);
+    expect(() => resolveLayout({ ranks: 2, long: 'fifo' as never })).toThrow(/--long fifo: the long-video strategies are: clip-parallel, dualparal/);
   });
 
   it('parses and formats --dual-scope', () => {

@@ -14,6 +14,7 @@ import {
   referenceIterationCount,
   splitLayers,
   windowOf,
+  checkWindowFits,
 } from '../../../engine/parallel/dualparal-plan.js';
 import { philoxNormalNoise } from '../../../engine/pipeline/noise.js';
 
@@ -220,5 +221,19 @@ describe('coordinated noise', () => {
       expect(nz.length).toBe(ix.length * F);
       ix.forEach((f, i) => expect(Array.from(nz.subarray(i * F, (i + 1) * F))).toEqual(Array.from(pool.subarray(f * F, (f + 1) * F))));
     }
+  });
+});
+
+describe('checkWindowFits', () => {
+  // 1024 tokens x 4 x 1536 values x 2 bytes (f16) = 12 MiB per window frame; a 128 MiB buffer limit holds 10 frames.
+  const o = { tokens: 1024, modelDim: 1536, bytesPerValue: 2, maxBufferBytes: 128 * 2 ** 20 };
+  it('accepts a window of up to 10 frames', () => {
+    expect(() => checkWindowFits({ ...o, B: 6, C: 4 })).not.toThrow();
+  });
+  it('refuses 15 frames (180 MiB), naming blocks that fit and that the length does not matter', () => {
+    expect(() => checkWindowFits({ ...o, B: 10, C: 5 })).toThrow(/B \+ C = 15 latent frames needs a 180\.0 MiB buffer .*128\.0 MiB per buffer; use --block-frames 5 --context-frames 5 or fewer \(B \+ C <= 10\).*length does not matter/);
+  });
+  it('asks for a smaller frame size when not even one window frame pair fits', () => {
+    expect(() => checkWindowFits({ ...o, B: 1, C: 0, maxBufferBytes: 10 * 2 ** 20 })).toThrow(/use a smaller width and height/);
   });
 });
