@@ -31,6 +31,7 @@ import { drawSigmaNoise, itemGradients, type TrainBatch, type TrainStepOptions, 
 import { clippedUpdate, globalGradNorm, TrainState, type GradMap, type ParamMap } from './update.js';
 import type { ModelShape } from './vchitect-backward.js';
 import { batchShare, numelOf, ownedNames, zeroLayout, type ZeroLayout } from './zero-layout.js';
+import { makeSpGroup, spItemGradients, type SpGroup } from './sp-model.js';
 
 export type ZeroStage = 0 | 1 | 2 | 3;
 export const ZERO_STAGES: readonly ZeroStage[] = [0, 1, 2, 3];
@@ -40,6 +41,13 @@ export interface DistributedTrainerOptions {
   zero?: ZeroStage;
   /** Keep an EMA of the weights (sharded like the Adam moments from stage 1). */
   ema?: boolean;
+  /**
+   * Ulysses sequence-parallel group of this rank (sp-groups.ts spDataGroups: `group` is then the data-parallel
+   * group of the ranks with the same SP rank). Every rank of an SP group passes the same items; each runs its share
+   * of the token rows (sp-model.ts) and the gradients are summed over the SP group (rank order), then over the
+   * data-parallel group. ZeRO 0 and 1 only (over the data-parallel group); H % sp.size must be 0.
+   */
+  sp?: ProcessGroup;
 }
 
 export interface DistributedStepOptions extends TrainStepOptions {
@@ -66,6 +74,8 @@ export class DistributedTrainer {
   readonly owned: string[];
   /** This rank's device. */
   readonly device: Device;
+  /** The sequence-parallel group (null when sp is 1). */
+  readonly sp: SpGroup | null;
 
   private constructor(
     readonly group: ProcessGroup,
@@ -73,11 +83,16 @@ export class DistributedTrainer {
     readonly zero: ZeroStage,
     params: Map<string, Tensor>,
     ema: boolean,
+    spGroup: ProcessGroup | null,
   ) {
     if (!ZERO_STAGES.includes(zero)) throw new Error(`distributed training: --zero must be 0, 1, 2 or 3, got ${zero}`);
     const first = params.values().next().value as Tensor | undefined;
     if (!first) throw new Error('distributed training: no parameters (pass the model\'s checkpoint tensors as f32 master weights)');
     this.device = first.device;
+    if (spGroup && spGroup.size > 1 && zero >= 2) {
+      throw new Error(`distributed training: sequence parallelism (--sp ${spGroup.size}) runs with ZeRO 0 or 1 over the data-parallel ranks; --zero ${zero} (sharded gradients/parameters) is not supported with --sp > 1 (use --zero 1, or --sp 1)`);
+    }
+    this.sp = spGroup && spGroup.size > 1 ? makeSpGroup(spGroup, this.device, shape.heads) : null;
     this.layout = zeroLayout([...params].map(([k, t]) => [k, t.shape]), shape.numLayers, group.size);
     this.owned = zero === 0 ? [...this.layout.names] : ownedNames(this.layout, group.rank);
     if (zero === 3) {
@@ -95,7 +110,7 @@ export class DistributedTrainer {
    * does not own are disposed at once (use `trainer.params` from then on).
    */
   static create(group: ProcessGroup, params: Map<string, Tensor>, shape: ModelShape, opts: DistributedTrainerOptions = {}): DistributedTrainer {
-    return new DistributedTrainer(group, shape, opts.zero ?? 0, params, opts.ema ?? false);
+    return new DistributedTrainer(group, shape, opts.zero ?? 0, params, opts.ema ?? false, opts.sp ?? null);
   }
 
   get rank(): number {
@@ -113,7 +128,8 @@ export class DistributedTrainer {
     try {
       return await this.stepBody(local, o);
     } catch (e) {
-      throw abortOnLocalFailure(this.group.transport, `data-parallel train step (ZeRO ${this.zero}) on rank ${this.rank} of group ${this.group.describe()}`, e);
+      const where = this.sp ? `sequence-parallel train step (SP rank ${this.sp.group.rank} of group ${this.sp.group.describe()}, ZeRO ${this.zero}) on data-parallel rank ${this.rank} of group ${this.group.describe()}` : `data-parallel train step (ZeRO ${this.zero}) on rank ${this.rank} of group ${this.group.describe()}`;
+      throw abortOnLocalFailure(this.group.transport, where, e);
     }
   }
 
@@ -131,7 +147,9 @@ export class DistributedTrainer {
     const lr = typeof o.lr === 'number' ? o.lr : learningRate(step, o.lr);
     if (!(lr >= 0) || !Number.isFinite(lr)) throw new Error(`train step: learning rate must be a finite number >= 0, got ${lr}`);
     const d = o.drawStep ?? step;
-    await this.agree({ step, globalBatch: K, drawStep: d, seed: o.seed, zero: this.zero, parameters: this.layout.names.length, clip, lr, sigma: o.sigma, adamw: o.adamw ?? null, emaDecay: o.emaDecay ?? null });
+    const settings = { step, sp: this.sp?.group.size ?? 1, globalBatch: K, drawStep: d, seed: o.seed, zero: this.zero, parameters: this.layout.names.length, clip, lr, sigma: o.sigma, adamw: o.adamw ?? null, emaDecay: o.emaDecay ?? null };
+    if (this.sp) await this.agree({ ...settings, items: local.length }, this.sp.group);
+    await this.agree(settings, this.group);
 
     const draws = local.map((it, i) => drawSigmaNoise(o.seed, d * K + share.offset + i, it.x0.numel, o.sigma));
     const losses: Tensor[] = [];
@@ -168,15 +186,15 @@ export class DistributedTrainer {
   }
 
   /** Every rank must take the same step with the same settings: one small all-gather names the first difference. */
-  private async agree(h: Record<string, unknown>): Promise<void> {
+  private async agree(h: Record<string, unknown>, group: ProcessGroup): Promise<void> {
     const mine = JSON.stringify(h);
-    const all = await this.group.allGather(new TextEncoder().encode(mine));
+    const all = await group.allGather(new TextEncoder().encode(mine));
     all.forEach((b, r) => {
       const theirs = new TextDecoder().decode(b);
       if (theirs !== mine) {
         const t = JSON.parse(theirs) as Record<string, unknown>;
         const k = Object.keys(h).find((x) => JSON.stringify(t[x]) !== JSON.stringify(h[x])) ?? '?';
-        throw new DistError(`ranks disagree on the train step: rank ${r} has ${k} = ${JSON.stringify(t[k])} but rank ${this.rank} has ${JSON.stringify(h[k])} (every rank must pass the same options and start from the same step)`);
+        throw new DistError(`ranks disagree on the train step: rank ${r} of group ${group.describe()} has ${k} = ${JSON.stringify(t[k])} but rank ${this.rank} has ${JSON.stringify(h[k])} (every rank must pass the same options and start from the same step)`);
       }
     });
   }
@@ -186,7 +204,9 @@ export class DistributedTrainer {
     let acc: GradMap | null = null;
     try {
       for (let i = 0; i < local.length; i++) {
-        const r = await itemGradients(this.params, this.shape, local[i]!, draws[i]!, 1 / K, acc);
+        const r: { loss: Tensor; grads: GradMap } = this.sp
+          ? await spItemGradients(this.params, this.shape, local[i]!, draws[i]!, 1 / K, acc, this.sp)
+          : await itemGradients(this.params, this.shape, local[i]!, draws[i]!, 1 / K, acc);
         losses.push(r.loss);
         acc = r.grads;
       }
@@ -202,7 +222,9 @@ export class DistributedTrainer {
           for (const k of u.params) { acc.get(k)!.dispose(); acc.delete(k); }
         }
       }
-      const sum = await this.group.allReduce(flat);
+      // With SP: each rank's share summed over its SP group, then the groups' sums over the data-parallel ranks.
+      const spSum = this.sp ? await this.sp.group.allReduce(flat) : flat;
+      const sum = await this.group.allReduce(spSum);
       return uploadFlat(this.device, sum, order.map((k) => [k, this.layout.shapes.get(k)!]), 'grad ');
     } finally {
       if (acc) for (const t of acc.values()) t.dispose();

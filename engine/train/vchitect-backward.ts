@@ -142,14 +142,20 @@ export function blockForward(p: ParamMap, shape: ModelShape, index: number, x: T
   return blockPost(p, shape, pre, attnForward(pre.xh, pre.ch, pre.ap, shape.heads));
 }
 
-/** Everything a block saved but its attention's own activations (disposeBlockSaved frees those too). */
-export function disposeBlockParts(s: BlockSaved<unknown>): void {
+/** What blockPre made (a block whose attention failed). */
+export function disposeBlockPre(s: BlockPre): void {
   disposeAdaLnSaved(s.ada);
   for (const m of s.mods) for (const t of m) t.dispose();
+  for (const t of [s.xh, s.ch, ...s.zeros]) t.dispose();
+  if (s.ownsCb) s.cb.dispose();
+}
+
+/** Everything a block saved but its attention's own activations (disposeBlockSaved frees those too). */
+export function disposeBlockParts(s: BlockSaved<unknown>): void {
+  disposeBlockPre(s);
   disposeFfSaved(s.ffx);
   if (s.ffc) disposeFfSaved(s.ffc);
-  for (const t of [s.xh, s.ch, ...s.attnOut, ...s.zeros]) t.dispose();
-  if (s.ownsCb) s.cb.dispose();
+  for (const t of s.attnOut) t.dispose();
 }
 
 export function disposeBlockSaved(s: BlockSaved): void {
