@@ -194,7 +194,7 @@ export class DistributedTrainer {
       if (theirs !== mine) {
         const t = JSON.parse(theirs) as Record<string, unknown>;
         const k = Object.keys(h).find((x) => JSON.stringify(t[x]) !== JSON.stringify(h[x])) ?? '?';
-        throw new DistError(`ranks disagree on the train step: rank ${r} of group ${group.describe()} has ${k} = ${JSON.stringify(t[k])} but rank ${this.rank} has ${JSON.stringify(h[k])} (every rank must pass the same options and start from the same step)`);
+        throw new DistError(`ranks disagree on the train step: rank ${r} has ${k} = ${JSON.stringify(t[k])} but rank ${group.rank} has ${JSON.stringify(h[k])} in group ${group.describe()} (every rank must pass the same options and start from the same step${k === 'items' ? '; every rank of an SP group passes the same items' : ''})`);
       }
     });
   }
