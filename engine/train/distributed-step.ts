@@ -45,7 +45,8 @@ export interface DistributedTrainerOptions {
    * Ulysses sequence-parallel group of this rank (sp-groups.ts spDataGroups: `group` is then the data-parallel
    * group of the ranks with the same SP rank). Every rank of an SP group passes the same items; each runs its share
    * of the token rows (sp-model.ts) and the gradients are summed over the SP group (rank order), then over the
-   * data-parallel group. ZeRO 0 and 1 only (over the data-parallel group); H % sp.size must be 0.
+   * data-parallel group. ZeRO 0 and 1 only (over the data-parallel group). Any SP size: Ulysses when H % sp.size
+   * == 0, else the K/V all-gather (sp-attn.ts).
    */
   sp?: ProcessGroup;
 }

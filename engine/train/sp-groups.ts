@@ -4,7 +4,7 @@
 // DistributedTrainer.create(dp, params, shape, { sp, zero }) takes the two groups.
 
 import type { ProcessGroup } from '../distributed/collectives.js';
-import { checkHeadSplit } from '../parallel/ulysses.js';
+import { spAttentionExchange } from '../parallel/ulysses.js';
 
 export interface SpDataGroups {
   /** The SP group of this rank (size sp). */
@@ -19,7 +19,7 @@ export function checkSpLayout(sp: number, worldSize: number, heads: number): voi
   if (worldSize % sp) {
     throw new Error(`sequence-parallel training: --sp ${sp} does not divide the ${worldSize} ranks (the world is sp x dp ranks); pick --sp in {${divisors(worldSize).join(', ')}} or change the rank count`);
   }
-  checkHeadSplit(heads, sp);
+  spAttentionExchange(heads, sp); // Ulysses when H % sp == 0, else the K/V all-gather (sp-attn.ts)
 }
 
 function divisors(n: number): number[] {

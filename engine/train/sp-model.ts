@@ -10,7 +10,7 @@
 // from the local rows' token gradients scattered into zeros; temb's from this rank's partial dtemb (the backward is
 // linear in it); the final layer's (and its dtemb) on SP rank 0 only, zeros elsewhere. Summed over the SP group in a
 // fixed rank order (DistributedTrainer does it) they are the one-rank gradients up to f32 summation order.
-// Needs H % P == 0 (the inference engine's K/V all-gather fallback for other P has no training backward here).
+// Any P: Ulysses all-to-alls when H % P == 0, else the K/V all-gather with its reduce-scatter backward (sp-attn.ts).
 
 import type { Tensor } from '../tensor.js';
 import { Tensor as T } from '../tensor.js';
@@ -18,7 +18,7 @@ import type { ProcessGroup } from '../distributed/collectives.js';
 import { add } from '../ops/elementwise.js';
 import { contiguousStrides, permute, slice, stridedCopy } from '../ops/layout.js';
 import { Stager } from '../parallel/staging.js';
-import { checkHeadSplit, tokenShard, type TokenShard } from '../parallel/ulysses.js';
+import { spAttentionExchange, tokenShard, type TokenShard } from '../parallel/ulysses.js';
 import { disposeSpAttnSaved, spAttnBackward, spAttnForward, type SpAttnSaved, type SpShards } from './sp-attn.js';
 import { itemGradientsWith, type TrainBatch } from './train-step.js';
 import {
@@ -35,9 +35,9 @@ export interface SpGroup {
   stager: Stager;
 }
 
-/** This rank's SP group for training on `device`; checks that the H heads split over it (Ulysses needs H % P == 0). */
+/** This rank's SP group for training on `device` (Ulysses when H % P == 0, else the K/V all-gather: sp-attn.ts). */
 export function makeSpGroup(group: ProcessGroup, device: Stager['device'], heads: number): SpGroup {
-  checkHeadSplit(heads, group.size);
+  spAttentionExchange(heads, group.size);
   return { group, stager: new Stager(device, group) };
 }
 
@@ -97,7 +97,6 @@ export async function spModelForward(p: ParamMap, shape: ModelShape, inp: ModelI
   const hs = inp.hidden.shape;
   if (hs.length !== 5 || hs[0] !== 1) throw new Error(`vchitect SP forward: hidden [${hs.join(', ')}] must be [1, F, C, Hl, Wl]`);
   const P = sp.group.size, rank = sp.group.rank;
-  checkHeadSplit(shape.heads, P);
   const [, F, C, Hl, Wl] = hs as [number, number, number, number, number];
   const ps = shape.patchSize;
   if (Hl % ps || Wl % ps) throw new Error(`vchitect SP forward: latents ${Hl}x${Wl} are not a multiple of the patch size ${ps}`);
