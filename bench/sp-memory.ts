@@ -1,4 +1,4 @@
-// Per-rank device memory of Ulysses sequence-parallel training (engine/train/sp-model.ts through DistributedTrainer
+// Per-rank device memory of sequence-parallel training (engine/train/sp-model.ts through DistributedTrainer
 // { sp }): SP 1/2/4 ranks in this process (in-process transport, one Dawn device each) train the same one item (a
 // make-tiny transformer, default 4 layers, D = 64 = 4 heads x 16; 16 frames of 8x8 latents = 16 visual tokens per
 // frame, 8 text tokens) for 2 steps. Reports, per rank, the bytes held between steps (parameters + Adam moments +
