@@ -22,6 +22,7 @@ import { Tensor as T } from '../tensor.js';
 import type { ProcessGroup } from '../distributed/collectives.js';
 import { abortOnLocalFailure, DistError } from '../distributed/errors.js';
 import type { Device } from '../gpu/device.js';
+import { add } from '../ops/elementwise.js';
 import { concat } from '../ops/layout.js';
 import { reduce } from '../ops/reduce.js';
 import { blockwiseItemGradients, type UnitSource } from './blockwise.js';
@@ -45,7 +46,7 @@ export interface DistributedTrainerOptions {
    * Ulysses sequence-parallel group of this rank (sp-groups.ts spDataGroups: `group` is then the data-parallel
    * group of the ranks with the same SP rank). Every rank of an SP group passes the same items; each runs its share
    * of the token rows (sp-model.ts) and the gradients are summed over the SP group (rank order), then over the
-   * data-parallel group. ZeRO 0 and 1 only (over the data-parallel group). Any SP size: Ulysses when H % sp.size
+   * data-parallel group. ZeRO 0, 1 and 2 (over the data-parallel group; not 3). Any SP size: Ulysses when H % sp.size
    * == 0, else the K/V all-gather (sp-attn.ts).
    */
   sp?: ProcessGroup;
@@ -90,8 +91,8 @@ export class DistributedTrainer {
     const first = params.values().next().value as Tensor | undefined;
     if (!first) throw new Error('distributed training: no parameters (pass the model\'s checkpoint tensors as f32 master weights)');
     this.device = first.device;
-    if (spGroup && spGroup.size > 1 && zero >= 2) {
-      throw new Error(`distributed training: sequence parallelism (--sp ${spGroup.size}) runs with ZeRO 0 or 1 over the data-parallel ranks; --zero ${zero} (sharded gradients/parameters) is not supported with --sp > 1 (use --zero 1, or --sp 1)`);
+    if (spGroup && spGroup.size > 1 && zero === 3) {
+      throw new Error(`distributed training: sequence parallelism (--sp ${spGroup.size}) runs with ZeRO 0, 1 or 2 over the data-parallel ranks; --zero 3 (sharded parameters) is not supported with --sp > 1 (use --zero 2, or --sp 1)`);
     }
     this.sp = spGroup && spGroup.size > 1 ? makeSpGroup(spGroup, this.device, shape.heads) : null;
     this.layout = zeroLayout([...params].map(([k, t]) => [k, t.shape]), shape.numLayers, group.size);
@@ -156,7 +157,7 @@ export class DistributedTrainer {
     const losses: Tensor[] = [];
     let grads: GradMap;
     try {
-      grads = this.zero <= 1 ? await this.gradsReplicated(local, draws, K, losses) : await this.gradsSharded(local, draws, K, losses);
+      grads = this.zero <= 1 ? await this.gradsReplicated(local, draws, K, losses) : this.sp ? await this.gradsSpSharded(local, draws, K, losses) : await this.gradsSharded(local, draws, K, losses);
     } catch (e) {
       for (const t of losses) t.dispose();
       throw e;
@@ -259,13 +260,45 @@ export class DistributedTrainer {
     }
   }
 
-  /** Unit u's gradient sums to its owner (rank order); the unit's entries leave acc (disposed) on every rank. */
+  /**
+   * Stage 2 with SP: every SP rank runs its share of each item (spItemGradients); on the last pass each block's
+   * gradients are reduced (SP sum, then to the owner) as soon as its backward is recorded. Ranks with fewer items
+   * than others make the same reduce calls without computing.
+   */
+  private async gradsSpSharded(local: readonly TrainBatch[], draws: { sigma: number; eps: Float32Array }[], K: number, losses: Tensor[]): Promise<GradMap> {
+    const passes = batchShare(K, this.group.size, 0).count;
+    const L = this.layout.numLayers;
+    const acc: GradMap = new Map();
+    const reduced: GradMap = new Map();
+    try {
+      for (let p = 0; p < passes; p++) {
+        const last = p === passes - 1;
+        const hook = async (i: number, gb: GradMap) => {
+          mergeGrads(acc, gb);
+          if (last) await this.reduceUnit(i, acc, reduced);
+        };
+        const item = local[p];
+        if (item) losses.push((await spItemGradients(this.params, this.shape, item, draws[p]!, 1 / K, acc, this.sp!, hook)).loss);
+        else if (last) for (let i = L - 1; i >= 0; i--) await this.reduceUnit(i, acc, reduced);
+      }
+      await this.reduceUnit(L, acc, reduced);
+      return reduced;
+    } catch (e) {
+      for (const t of reduced.values()) t.dispose();
+      throw e;
+    } finally {
+      for (const t of acc.values()) t.dispose();
+    }
+  }
+
+  /** Unit u's gradient sums to its owner (rank order; with SP first summed over the SP group); the unit's entries leave acc (disposed) on every rank. */
   private async reduceUnit(u: number, acc: GradMap, into: GradMap): Promise<void> {
     const unit = this.layout.units[u]!;
     const has = unit.params.filter((k) => acc.has(k)).length;
     if (has && has !== unit.params.length) throw new Error(`internal error: ${unit.name} has gradients for ${has} of its ${unit.params.length} parameters`);
-    const flat = has ? await readFlat(unit.params.map((k) => acc.get(k)!)) : new Float32Array(unit.numel);
+    const mine = has ? await readFlat(unit.params.map((k) => acc.get(k)!)) : new Float32Array(unit.numel);
     for (const k of unit.params) { acc.get(k)?.dispose(); acc.delete(k); }
+    const flat = this.sp ? await this.sp.group.allReduce(mine) : mine;
     const counts = new Array<number>(this.group.size).fill(0);
     counts[unit.owner] = unit.numel;
     const sum = await this.group.reduceScatter(flat, counts);
@@ -377,6 +410,18 @@ export class DistributedTrainer {
     this.state.dispose();
     for (const t of this.params.values()) t.dispose();
     this.params.clear();
+  }
+}
+
+/** Adds g's tensors into acc (acc + g, as itemGradients does; takes ownership of g's tensors). */
+function mergeGrads(acc: GradMap, g: GradMap): void {
+  for (const [k, t] of g) {
+    const a = acc.get(k);
+    if (!a) acc.set(k, t);
+    else {
+      acc.set(k, add(a, t));
+      a.dispose(); t.dispose();
+    }
   }
 }
 

@@ -171,11 +171,15 @@ export function disposeSpModelSaved(s: SpModelSaved): void {
   for (const t of [s.tembOut, s.lat, s.finalX]) t.dispose();
 }
 
+/** Takes block i's gradient shares of this item (ownership passes) as soon as its backward is recorded (ZeRO 2). */
+export type BlockGradsHook = (block: number, grads: GradMap) => Promise<void>;
+
 /**
  * This rank's backward for the whole dOut (the same on every rank of the group): its share of every parameter's
  * gradient by checkpoint name (see the header). Collective over the SP group; frees each block as it passes it.
+ * With `onBlockGrads`, each block's gradients go to the hook instead of the returned map (which then has the rest).
  */
-export async function spModelBackward(s: SpModelSaved, dOut: Tensor): Promise<GradMap> {
+export async function spModelBackward(s: SpModelSaved, dOut: Tensor, onBlockGrads?: BlockGradsHook): Promise<GradMap> {
   if (s.consumed) throw new Error('vchitect SP backward: these saved activations were already used by a backward, which frees them; run spModelForward again');
   s.consumed = true;
   const grads: GradMap = new Map();
@@ -202,9 +206,10 @@ export async function spModelBackward(s: SpModelSaved, dOut: Tensor): Promise<Gr
     try {
       for (let i = s.blocks.length - 1; i >= 0; i--) {
         const bs = s.blocks[i]!;
-        const m = blockBackwardFf(bs, dx, dc, grads);
+        const gb: GradMap = onBlockGrads ? new Map() : grads;
+        const m = blockBackwardFf(bs, dx, dc, gb);
         const ga = await spAttnBackward(bs.attn, m.dAx, m.dText);
-        const r = blockBackwardRest(bs, m, ga, grads);
+        const r = blockBackwardRest(bs, m, ga, gb);
         disposeSpAttnSaved(bs.attn);
         disposeBlockParts(bs);
         s.blocks[i] = null;
@@ -218,6 +223,7 @@ export async function spModelBackward(s: SpModelSaved, dOut: Tensor): Promise<Gr
         const sum = add(dtemb, dt2);
         dtemb.dispose(); dt2.dispose();
         dtemb = sum;
+        if (onBlockGrads) await onBlockGrads(i, gb);
       }
       const dTok = unshardRows(dx, s.sh.vis);
       const gp = patchEmbedBackward(s.patch, dTok);
@@ -253,11 +259,12 @@ export async function spModelBackward(s: SpModelSaved, dOut: Tensor): Promise<Gr
 
 /**
  * itemGradients for one rank of an SP group: the same item on every rank, the loss on the whole (gathered) velocity,
- * this rank's share of the gradients (summed over the group by the caller) added into acc.
+ * this rank's share of the gradients (summed over the group by the caller) added into acc (blocks' to the hook
+ * instead, when given).
  */
-export async function spItemGradients(params: ParamMap, shape: ModelShape, item: TrainBatch, draw: { sigma: number; eps: Float32Array }, weight: number, acc: GradMap | null, sp: SpGroup): Promise<{ loss: Tensor; grads: GradMap }> {
+export async function spItemGradients(params: ParamMap, shape: ModelShape, item: TrainBatch, draw: { sigma: number; eps: Float32Array }, weight: number, acc: GradMap | null, sp: SpGroup, onBlockGrads?: BlockGradsHook): Promise<{ loss: Tensor; grads: GradMap }> {
   return itemGradientsWith(item, draw, weight, acc, async (inputs) => {
     const { out, saved } = await spModelForward(params, shape, inputs, sp);
-    return { out, backward: (dOut) => spModelBackward(saved, dOut), dispose: () => disposeSpModelSaved(saved) };
+    return { out, backward: (dOut) => spModelBackward(saved, dOut, onBlockGrads), dispose: () => disposeSpModelSaved(saved) };
   });
 }

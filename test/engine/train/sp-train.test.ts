@@ -5,8 +5,9 @@
 // padded). SP ranks run as async tasks in this process (in-process transport, one Dawn device
 // each) and over shared-memory worker threads. Checked: the forward's velocity is bit-identical to one rank; the loss
 // and every parameter gradient (the ranks' shares summed in rank order) within 1e-6 relative; parameters and EMA after
-// 2 AdamW steps within 1e-6 for SP 2, 3 and 4 and for SP 2 x DP 2 against one rank with the doubled batch; shm gives
-// the in-process bits; a rank failing mid-step ends every rank with an error naming it; bad layouts are refused.
+// 2 AdamW steps within 1e-6 for SP 2, 3 and 4 and for SP 2 x DP 2 against one rank with the doubled batch; ZeRO 2
+// with SP gives ZeRO 0's bits; shm gives the in-process bits; a rank failing mid-step ends every rank with an error
+// naming it; bad layouts are refused.
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -180,6 +181,23 @@ describe('DistributedTrainer with sequence parallelism against one rank (2 AdamW
     expect(relDiff(got.params, new Map([...host].map(([k, h]) => [k, h.data]))), 'parameters changed').toBeGreaterThan(1e-5);
   }, 300_000);
 
+  it('SP 2 x DP 2 with an uneven batch of 3 (items [2, 1] over the DP ranks): ZeRO 2 gives ZeRO 0\'s bits, both within 1e-6 of one rank', async () => {
+    const z0 = fulfilled(await runInProcess(4, spArgs(2, 3, { zero: 0 })));
+    const z2 = fulfilled(await runInProcess(4, spArgs(2, 3, { zero: 2 })));
+    z2.forEach((o, r) => {
+      expect(o.losses, `ZeRO 2 rank ${r} losses`).toEqual(z0[0]!.losses);
+      expect(o.norms, `ZeRO 2 rank ${r} norms`).toEqual(z0[0]!.norms);
+      expect(differingTensors(o.params, z0[0]!.params), `ZeRO 2 rank ${r}: parameters differing from ZeRO 0`).toEqual([]);
+      expect(differingTensors(o.ema, z0[0]!.ema), `ZeRO 2 rank ${r}: EMA differing from ZeRO 0`).toEqual([]);
+    });
+    const want = await oneRank(3);
+    z0[0]!.losses.forEach((l, s) => expect(Math.abs(l - want.losses[s]!) / want.losses[s]!, `step ${s + 1} loss`).toBeLessThan(1e-6));
+    const dp = relDiff(z0[0]!.params, want.params);
+    console.log(`SP 2 x DP 2, batch 3, ZeRO 0 = ZeRO 2: params rel ${dp.toExponential(2)}; ZeRO 2 step peak KiB per rank ${z2.map((o) => (o.stepPeakBytes / 1024).toFixed(1)).join(' ')} (ZeRO 0: ${z0.map((o) => (o.stepPeakBytes / 1024).toFixed(1)).join(' ')})`);
+    expect(dp, 'parameters against one rank').toBeLessThan(1e-6);
+    expect(relDiff(z0[0]!.ema, want.ema), 'EMA against one rank').toBeLessThan(1e-6);
+  }, 300_000);
+
   it('shared-memory worker threads, SP 2: the same bits as the in-process run', async () => {
     const a = spArgs(2, 1);
     const ref = fulfilled(await runInProcess(2, a));
@@ -211,13 +229,13 @@ describe('failures and refusals', () => {
     expect(w.rankErrors[0], 'rank 0').toMatch(/rank 1/);
   }, 300_000);
 
-  it('refuses SP sizes the world does not split into, and ZeRO 2/3 with SP, naming the fix', async () => {
+  it('refuses SP sizes the world does not split into, and ZeRO 3 with SP, naming the fix', async () => {
     expect(() => checkSpLayout(2, 3, 4)).toThrow(/--sp 2 does not divide the 3 ranks .*\{1, 3\}/);
     expect(() => checkSpLayout(0, 2, 4)).toThrow(/--sp must be a positive integer/);
     const world = createInProcessWorld(2, { timeoutMs: 10_000 });
     const g = ProcessGroup.world(world[0]!);
     const p = upload(devices[0]!);
-    expect(() => DistributedTrainer.create(ProcessGroup.world(createInProcessWorld(1)[0]!), p, shapeOf(), { zero: 2, sp: g })).toThrow(/--zero 2 .*not supported with --sp > 1 \(use --zero 1, or --sp 1\)/);
+    expect(() => DistributedTrainer.create(ProcessGroup.world(createInProcessWorld(1)[0]!), p, shapeOf(), { zero: 3, sp: g })).toThrow(/--zero 3 .*not supported with --sp > 1 \(use --zero 2, or --sp 1\)/);
     for (const t of p.values()) t.dispose();
   });
 });
