@@ -15,6 +15,8 @@
 // The clip norm is the l2 norm of the per-tensor l2 norms in parameter order, as globalGradNorm computes it; in
 // stages 2/3 each owner computes its tensors' norms and a zero-padded vector of them is all-reduced (adding zeros is
 // exact), so every stage gives the same bits. The loss is the mean of the K items' losses (all-gathered).
+// With `sp` (sp-groups.ts, sp-model.ts): the group is the data-parallel group; every rank of an SP group trains its
+// share of the token rows of the same items, and each gradient is first summed over the SP group (ZeRO 0-2).
 // A failure on a rank aborts the group's transport, so every rank ends with an error instead of waiting.
 
 import type { Tensor } from '../tensor.js';
