@@ -106,7 +106,12 @@ export class Stager {
       let next = read(0);
       for (let c = 0; c < k; c++) {
         const host = await next;
-        if (c + 1 < k) next = read(c + 1); // double buffering: the next copy runs while this chunk is exchanged
+        if (c + 1 < k) {
+          next = read(c + 1); // double buffering: the next copy runs while this chunk is exchanged
+          // If the exchange fails, nobody awaits this readback: mark its rejection handled (a device torn down after
+          // the failure must not become an unhandled rejection that kills a worker thread without a message).
+          next.catch(() => undefined);
+        }
         const [lo, hi] = bounds[c]!;
         const w = hi - lo;
         const got = await this.exchange(Array.from({ length: P }, (_, p) => host.subarray(p * w, (p + 1) * w)));

@@ -377,7 +377,7 @@ interface Projections {
  * [rowStart, rowStart + n) of every frame of out [F, S, D], dropping the padding: ranks 0..full-1 hold `per` real
  * rows each (one strided copy), rank `full` the remaining n - full*per, the ranks after it none.
  */
-function unpackGathered(recv: Tensor, total: number, offset: number, shard: TokenShard, out: Tensor, rowStart: number): void {
+export function unpackGathered(recv: Tensor, total: number, offset: number, shard: TokenShard, out: Tensor, rowStart: number): void {
   const { n, per } = shard;
   if (n === 0) return;
   const [F, S, D] = out.shape as [number, number, number];

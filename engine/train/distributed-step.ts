@@ -15,6 +15,8 @@
 // The clip norm is the l2 norm of the per-tensor l2 norms in parameter order, as globalGradNorm computes it; in
 // stages 2/3 each owner computes its tensors' norms and a zero-padded vector of them is all-reduced (adding zeros is
 // exact), so every stage gives the same bits. The loss is the mean of the K items' losses (all-gathered).
+// With `sp` (sp-groups.ts, sp-model.ts): the group is the data-parallel group; every rank of an SP group trains its
+// share of the token rows of the same items, and each gradient is first summed over the SP group (ZeRO 0-2).
 // A failure on a rank aborts the group's transport, so every rank ends with an error instead of waiting.
 
 import type { Tensor } from '../tensor.js';
@@ -22,6 +24,7 @@ import { Tensor as T } from '../tensor.js';
 import type { ProcessGroup } from '../distributed/collectives.js';
 import { abortOnLocalFailure, DistError } from '../distributed/errors.js';
 import type { Device } from '../gpu/device.js';
+import { add } from '../ops/elementwise.js';
 import { concat } from '../ops/layout.js';
 import { reduce } from '../ops/reduce.js';
 import { blockwiseItemGradients, type UnitSource } from './blockwise.js';
@@ -31,6 +34,7 @@ import { drawSigmaNoise, itemGradients, type TrainBatch, type TrainStepOptions, 
 import { clippedUpdate, globalGradNorm, TrainState, type GradMap, type ParamMap } from './update.js';
 import type { ModelShape } from './vchitect-backward.js';
 import { batchShare, numelOf, ownedNames, zeroLayout, type ZeroLayout } from './zero-layout.js';
+import { makeSpGroup, spItemGradients, type SpGroup } from './sp-model.js';
 
 export type ZeroStage = 0 | 1 | 2 | 3;
 export const ZERO_STAGES: readonly ZeroStage[] = [0, 1, 2, 3];
@@ -40,6 +44,14 @@ export interface DistributedTrainerOptions {
   zero?: ZeroStage;
   /** Keep an EMA of the weights (sharded like the Adam moments from stage 1). */
   ema?: boolean;
+  /**
+   * Ulysses sequence-parallel group of this rank (sp-groups.ts spDataGroups: `group` is then the data-parallel
+   * group of the ranks with the same SP rank). Every rank of an SP group passes the same items; each runs its share
+   * of the token rows (sp-model.ts) and the gradients are summed over the SP group (rank order), then over the
+   * data-parallel group. ZeRO 0, 1 and 2 (over the data-parallel group; not 3). Any SP size: Ulysses when H % sp.size
+   * == 0, else the K/V all-gather (sp-attn.ts).
+   */
+  sp?: ProcessGroup;
 }
 
 export interface DistributedStepOptions extends TrainStepOptions {
@@ -66,6 +78,8 @@ export class DistributedTrainer {
   readonly owned: string[];
   /** This rank's device. */
   readonly device: Device;
+  /** The sequence-parallel group (null when sp is 1). */
+  readonly sp: SpGroup | null;
 
   private constructor(
     readonly group: ProcessGroup,
@@ -73,11 +87,16 @@ export class DistributedTrainer {
     readonly zero: ZeroStage,
     params: Map<string, Tensor>,
     ema: boolean,
+    spGroup: ProcessGroup | null,
   ) {
     if (!ZERO_STAGES.includes(zero)) throw new Error(`distributed training: --zero must be 0, 1, 2 or 3, got ${zero}`);
     const first = params.values().next().value as Tensor | undefined;
     if (!first) throw new Error('distributed training: no parameters (pass the model\'s checkpoint tensors as f32 master weights)');
     this.device = first.device;
+    if (spGroup && spGroup.size > 1 && zero === 3) {
+      throw new Error(`distributed training: sequence parallelism (--sp ${spGroup.size}) runs with ZeRO 0, 1 or 2 over the data-parallel ranks; --zero 3 (sharded parameters) is not supported with --sp > 1 (use --zero 2, or --sp 1)`);
+    }
+    this.sp = spGroup && spGroup.size > 1 ? makeSpGroup(spGroup, this.device, shape.heads) : null;
     this.layout = zeroLayout([...params].map(([k, t]) => [k, t.shape]), shape.numLayers, group.size);
     this.owned = zero === 0 ? [...this.layout.names] : ownedNames(this.layout, group.rank);
     if (zero === 3) {
@@ -95,7 +114,7 @@ export class DistributedTrainer {
    * does not own are disposed at once (use `trainer.params` from then on).
    */
   static create(group: ProcessGroup, params: Map<string, Tensor>, shape: ModelShape, opts: DistributedTrainerOptions = {}): DistributedTrainer {
-    return new DistributedTrainer(group, shape, opts.zero ?? 0, params, opts.ema ?? false);
+    return new DistributedTrainer(group, shape, opts.zero ?? 0, params, opts.ema ?? false, opts.sp ?? null);
   }
 
   get rank(): number {
@@ -113,7 +132,8 @@ export class DistributedTrainer {
     try {
       return await this.stepBody(local, o);
     } catch (e) {
-      throw abortOnLocalFailure(this.group.transport, `data-parallel train step (ZeRO ${this.zero}) on rank ${this.rank} of group ${this.group.describe()}`, e);
+      const where = this.sp ? `sequence-parallel train step (SP rank ${this.sp.group.rank} of group ${this.sp.group.describe()}, ZeRO ${this.zero}) on data-parallel rank ${this.rank} of group ${this.group.describe()}` : `data-parallel train step (ZeRO ${this.zero}) on rank ${this.rank} of group ${this.group.describe()}`;
+      throw abortOnLocalFailure(this.group.transport, where, e);
     }
   }
 
@@ -131,13 +151,15 @@ export class DistributedTrainer {
     const lr = typeof o.lr === 'number' ? o.lr : learningRate(step, o.lr);
     if (!(lr >= 0) || !Number.isFinite(lr)) throw new Error(`train step: learning rate must be a finite number >= 0, got ${lr}`);
     const d = o.drawStep ?? step;
-    await this.agree({ step, globalBatch: K, drawStep: d, seed: o.seed, zero: this.zero, parameters: this.layout.names.length, clip, lr, sigma: o.sigma, adamw: o.adamw ?? null, emaDecay: o.emaDecay ?? null });
+    const settings = { step, sp: this.sp?.group.size ?? 1, globalBatch: K, drawStep: d, seed: o.seed, zero: this.zero, parameters: this.layout.names.length, clip, lr, sigma: o.sigma, adamw: o.adamw ?? null, emaDecay: o.emaDecay ?? null };
+    if (this.sp) await this.agree({ ...settings, items: local.length }, this.sp.group);
+    await this.agree(settings, this.group);
 
     const draws = local.map((it, i) => drawSigmaNoise(o.seed, d * K + share.offset + i, it.x0.numel, o.sigma));
     const losses: Tensor[] = [];
     let grads: GradMap;
     try {
-      grads = this.zero <= 1 ? await this.gradsReplicated(local, draws, K, losses) : await this.gradsSharded(local, draws, K, losses);
+      grads = this.zero <= 1 ? await this.gradsReplicated(local, draws, K, losses) : this.sp ? await this.gradsSpSharded(local, draws, K, losses) : await this.gradsSharded(local, draws, K, losses);
     } catch (e) {
       for (const t of losses) t.dispose();
       throw e;
@@ -168,15 +190,15 @@ export class DistributedTrainer {
   }
 
   /** Every rank must take the same step with the same settings: one small all-gather names the first difference. */
-  private async agree(h: Record<string, unknown>): Promise<void> {
+  private async agree(h: Record<string, unknown>, group: ProcessGroup): Promise<void> {
     const mine = JSON.stringify(h);
-    const all = await this.group.allGather(new TextEncoder().encode(mine));
+    const all = await group.allGather(new TextEncoder().encode(mine));
     all.forEach((b, r) => {
       const theirs = new TextDecoder().decode(b);
       if (theirs !== mine) {
         const t = JSON.parse(theirs) as Record<string, unknown>;
         const k = Object.keys(h).find((x) => JSON.stringify(t[x]) !== JSON.stringify(h[x])) ?? '?';
-        throw new DistError(`ranks disagree on the train step: rank ${r} has ${k} = ${JSON.stringify(t[k])} but rank ${this.rank} has ${JSON.stringify(h[k])} (every rank must pass the same options and start from the same step)`);
+        throw new DistError(`ranks disagree on the train step: rank ${r} has ${k} = ${JSON.stringify(t[k])} but rank ${group.rank} has ${JSON.stringify(h[k])} in group ${group.describe()} (every rank must pass the same options and start from the same step${k === 'items' ? '; every rank of an SP group passes the same items' : ''})`);
       }
     });
   }
@@ -186,7 +208,9 @@ export class DistributedTrainer {
     let acc: GradMap | null = null;
     try {
       for (let i = 0; i < local.length; i++) {
-        const r = await itemGradients(this.params, this.shape, local[i]!, draws[i]!, 1 / K, acc);
+        const r: { loss: Tensor; grads: GradMap } = this.sp
+          ? await spItemGradients(this.params, this.shape, local[i]!, draws[i]!, 1 / K, acc, this.sp)
+          : await itemGradients(this.params, this.shape, local[i]!, draws[i]!, 1 / K, acc);
         losses.push(r.loss);
         acc = r.grads;
       }
@@ -202,7 +226,9 @@ export class DistributedTrainer {
           for (const k of u.params) { acc.get(k)!.dispose(); acc.delete(k); }
         }
       }
-      const sum = await this.group.allReduce(flat);
+      // With SP: each rank's share summed over its SP group, then the groups' sums over the data-parallel ranks.
+      const spSum = this.sp ? await this.sp.group.allReduce(flat) : flat;
+      const sum = await this.group.allReduce(spSum);
       return uploadFlat(this.device, sum, order.map((k) => [k, this.layout.shapes.get(k)!]), 'grad ');
     } finally {
       if (acc) for (const t of acc.values()) t.dispose();
@@ -236,13 +262,45 @@ export class DistributedTrainer {
     }
   }
 
-  /** Unit u's gradient sums to its owner (rank order); the unit's entries leave acc (disposed) on every rank. */
+  /**
+   * Stage 2 with SP: every SP rank runs its share of each item (spItemGradients); on the last pass each block's
+   * gradients are reduced (SP sum, then to the owner) as soon as its backward is recorded. Ranks with fewer items
+   * than others make the same reduce calls without computing.
+   */
+  private async gradsSpSharded(local: readonly TrainBatch[], draws: { sigma: number; eps: Float32Array }[], K: number, losses: Tensor[]): Promise<GradMap> {
+    const passes = batchShare(K, this.group.size, 0).count;
+    const L = this.layout.numLayers;
+    const acc: GradMap = new Map();
+    const reduced: GradMap = new Map();
+    try {
+      for (let p = 0; p < passes; p++) {
+        const last = p === passes - 1;
+        const hook = async (i: number, gb: GradMap) => {
+          mergeGrads(acc, gb);
+          if (last) await this.reduceUnit(i, acc, reduced);
+        };
+        const item = local[p];
+        if (item) losses.push((await spItemGradients(this.params, this.shape, item, draws[p]!, 1 / K, acc, this.sp!, hook)).loss);
+        else if (last) for (let i = L - 1; i >= 0; i--) await this.reduceUnit(i, acc, reduced);
+      }
+      await this.reduceUnit(L, acc, reduced);
+      return reduced;
+    } catch (e) {
+      for (const t of reduced.values()) t.dispose();
+      throw e;
+    } finally {
+      for (const t of acc.values()) t.dispose();
+    }
+  }
+
+  /** Unit u's gradient sums to its owner (rank order; with SP first summed over the SP group); the unit's entries leave acc (disposed) on every rank. */
   private async reduceUnit(u: number, acc: GradMap, into: GradMap): Promise<void> {
     const unit = this.layout.units[u]!;
     const has = unit.params.filter((k) => acc.has(k)).length;
     if (has && has !== unit.params.length) throw new Error(`internal error: ${unit.name} has gradients for ${has} of its ${unit.params.length} parameters`);
-    const flat = has ? await readFlat(unit.params.map((k) => acc.get(k)!)) : new Float32Array(unit.numel);
+    const mine = has ? await readFlat(unit.params.map((k) => acc.get(k)!)) : new Float32Array(unit.numel);
     for (const k of unit.params) { acc.get(k)?.dispose(); acc.delete(k); }
+    const flat = this.sp ? await this.sp.group.allReduce(mine) : mine;
     const counts = new Array<number>(this.group.size).fill(0);
     counts[unit.owner] = unit.numel;
     const sum = await this.group.reduceScatter(flat, counts);
@@ -354,6 +412,18 @@ export class DistributedTrainer {
     this.state.dispose();
     for (const t of this.params.values()) t.dispose();
     this.params.clear();
+  }
+}
+
+/** Adds g's tensors into acc (acc + g, as itemGradients does; takes ownership of g's tensors). */
+function mergeGrads(acc: GradMap, g: GradMap): void {
+  for (const [k, t] of g) {
+    const a = acc.get(k);
+    if (!a) acc.set(k, t);
+    else {
+      acc.set(k, add(a, t));
+      a.dispose(); t.dispose();
+    }
   }
 }
 

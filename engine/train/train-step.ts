@@ -17,7 +17,7 @@ import { philoxBitsRef, randnRef, unitFromBits } from '../ops/random.ref.js';
 import { sampleSigma, type EmaDecayOptions, type LrOptions, type SigmaOptions } from './schedule.js';
 import { memoryPlan, type MemoryOptions } from './memory-plan.js';
 import { clippedUpdate, prepareUpdate, TrainState } from './update.js';
-import { disposeModelSaved, modelBackward, modelForward, offloadReady, type GradMap, type ModelShape, type ParamMap } from './vchitect-backward.js';
+import { disposeModelSaved, modelBackward, modelForward, offloadReady, type GradMap, type ModelInputs, type ModelShape, type ParamMap } from './vchitect-backward.js';
 
 export { decays, TrainState } from './update.js';
 
@@ -94,6 +94,34 @@ function checkInput(name: string, t: Tensor, rank: number): void {
  * disposes it) and the gradient map.
  */
 export async function itemGradients(params: ParamMap, shape: ModelShape, item: TrainBatch, draw: { sigma: number; eps: Float32Array }, weight: number, acc: GradMap | null, memory: MemoryOptions = {}): Promise<{ loss: Tensor; grads: GradMap }> {
+  return itemGradientsWith(item, draw, weight, acc, async (inputs) => {
+    const { out, saved } = modelForward(params, shape, inputs, memory);
+    return {
+      out,
+      backward: async (dOut) => {
+        await offloadReady(saved);
+        const { grads, dHidden } = modelBackward(saved, dOut);
+        dHidden.dispose();
+        return grads;
+      },
+      dispose: () => disposeModelSaved(saved),
+    };
+  });
+}
+
+/** One forward of a model for itemGradientsWith: the velocity, its backward (the gradients by name) and the cleanup. */
+export interface ItemPass {
+  out: Tensor;
+  backward(dOut: Tensor): Promise<GradMap>;
+  dispose(): void;
+}
+
+/**
+ * itemGradients on any forward/backward pair (`run`: the whole model, or a sequence-parallel rank's share of it,
+ * sp-model.ts): x_t, the target and the timestep from the draw, loss = mean((v - target)^2), dOut = 2 (v - target)
+ * weight / n, the gradients added into acc in map order.
+ */
+export async function itemGradientsWith(item: TrainBatch, draw: { sigma: number; eps: Float32Array }, weight: number, acc: GradMap | null, run: (inputs: ModelInputs) => Promise<ItemPass>): Promise<{ loss: Tensor; grads: GradMap }> {
   checkInput('x0', item.x0, 5);
   checkInput('context', item.context, 3);
   checkInput('pooled', item.pooled, 2);
@@ -106,9 +134,16 @@ export async function itemGradients(params: ParamMap, shape: ModelShape, item: T
   const target = sub(epsT, x0);
   epsT.dispose();
   const timestep = T.from(device, [1000 * draw.sigma], [1], 'f32');
-  const { out, saved } = modelForward(params, shape, { hidden: xt, timestep, context: item.context, pooled: item.pooled }, memory);
+  let pass: ItemPass;
+  try {
+    pass = await run({ hidden: xt, timestep, context: item.context, pooled: item.pooled });
+  } catch (e) {
+    xt.dispose(); target.dispose(); timestep.dispose();
+    throw e;
+  }
+  const { out } = pass;
   if (out.numel !== n) {
-    out.dispose(); disposeModelSaved(saved); xt.dispose(); target.dispose(); timestep.dispose();
+    out.dispose(); pass.dispose(); xt.dispose(); target.dispose(); timestep.dispose();
     throw new Error(`train step: the model predicts [${out.shape.join(', ')}] but the latents are [${x0.shape.join(', ')}] (out_channels must equal in_channels)`);
   }
   const diff = sub(out, target);
@@ -118,11 +153,17 @@ export async function itemGradients(params: ParamMap, shape: ModelShape, item: T
   sq.dispose();
   const dOut = scale(diff, (2 * weight) / n);
   diff.dispose();
-  await offloadReady(saved);
-  const { grads, dHidden } = modelBackward(saved, dOut);
-  dOut.dispose(); dHidden.dispose();
-  disposeModelSaved(saved);
-  xt.dispose(); timestep.dispose();
+  let grads: GradMap;
+  try {
+    grads = await pass.backward(dOut);
+  } catch (e) {
+    loss.dispose();
+    throw e;
+  } finally {
+    dOut.dispose();
+    pass.dispose();
+    xt.dispose(); timestep.dispose();
+  }
   if (!acc) return { loss, grads };
   for (const [k, g] of grads) {
     const a = acc.get(k);

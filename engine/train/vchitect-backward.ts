@@ -21,7 +21,7 @@ import { broadcastTo, permute } from '../ops/layout.js';
 import { layerNorm } from '../ops/norm.js';
 import { layerNormBackward } from '../ops/norm-backward.js';
 import { reduce } from '../ops/reduce.js';
-import { ATTN_PARAMS, attnBackward, attnForward, disposeAttnSaved, type AttnParamName, type AttnParams, type AttnSaved } from './vchitect-attn.js';
+import { ATTN_PARAMS, attnBackward, attnForward, disposeAttnSaved, type AttnGrads, type AttnParamName, type AttnParams, type AttnSaved } from './vchitect-attn.js';
 import { contextBackward, contextForward, patchEmbedBackward, patchEmbedForward, type ContextSaved, type PatchEmbedSaved } from './vchitect-embed.js';
 import { disposeFfSaved, ffBackward, ffForward, type FfSaved } from './vchitect-ff.js';
 import { disposeFinalSaved, finalBackward, finalForward, type FinalSaved } from './vchitect-final.js';
@@ -61,7 +61,8 @@ function accumulate(grads: GradMap, name: string, g: Tensor): void {
   grads.set(name, s);
 }
 
-export interface BlockSaved {
+/** A block's forward up to its attention: the modulations, the normed inputs and the attention's parameters. */
+export interface BlockPre {
   index: number;
   last: boolean;
   F: number;
@@ -76,16 +77,22 @@ export interface BlockSaved {
   mods: Tensor[][];
   xh: Tensor;
   ch: Tensor;
-  attn: AttnSaved;
-  attnOut: Tensor[];
-  ffx: FfSaved;
-  ffc: FfSaved | null;
+  /** The attention's parameters (to_add_out of the last block: the zeros below). */
+  ap: AttnParams;
   /** Zero to_add_out of the last block (the checkpoint has none). */
   zeros: Tensor[];
 }
 
-/** One block: x [F, L, D], c [1 | F, T, D], temb [1, D] -> x [F, L, D] and c [F, T, D] (null for the last block). */
-export function blockForward(p: ParamMap, shape: ModelShape, index: number, x: Tensor, c: Tensor, temb: Tensor): { x: Tensor; c: Tensor | null; saved: BlockSaved } {
+/** A block's saved activations; A is what its attention saved (attnForward's, or sp-attn.ts's sequence-parallel one). */
+export interface BlockSaved<A = AttnSaved> extends BlockPre {
+  attn: A;
+  attnOut: Tensor[];
+  ffx: FfSaved;
+  ffc: FfSaved | null;
+}
+
+/** The block's first half: adaLN, the normed and modulated x and c, the attention's parameters (blockForward's split point). */
+export function blockPre(p: ParamMap, shape: ModelShape, index: number, x: Tensor, c: Tensor, temb: Tensor): BlockPre {
   const [F, , D] = x.shape as [number, number, number];
   const Tn = c.shape[1]!;
   if (c.shape[0] !== 1 && c.shape[0] !== F) throw new Error(`vchitect block ${index}: text stream has ${c.shape[0]} copies, expected 1 or ${F}`);
@@ -93,7 +100,7 @@ export function blockForward(p: ParamMap, shape: ModelShape, index: number, x: T
   const b = `transformer_blocks.${index}`;
   const proj = (n: string) => ({ w: get(p, `${b}.${n}.weight`), b: get(p, `${b}.${n}.bias`) });
   const { mods, saved: ada } = adaLnForward(temb, [proj('norm1.linear'), proj('norm1_context.linear')]);
-  const [sh1, sc1, g1, sh2, sc2, g2] = mods[0]!;
+  const [sh1, sc1] = mods[0]!;
   const cm = mods[1]!;
   const [csc1, csh1] = last ? [cm[0]!, cm[1]!] : [cm[1]!, cm[0]!];
   const ownsCb = c.shape[0] !== F;
@@ -109,27 +116,51 @@ export function blockForward(p: ParamMap, shape: ModelShape, index: number, x: T
       ap[n] = z;
     } else ap[n] = get(p, attnName(b, n));
   }
-  const a = attnForward(xh, ch, ap, shape.heads);
+  return { index, last, F, Tn, D, x, c, cb, ownsCb, ada, mods, xh, ch, ap, zeros };
+}
+
+/** The block's second half after its attention (outputs visual [F, L, D], text [F, T, D] and its saved A): the ff halves. */
+export function blockPost<A>(p: ParamMap, shape: ModelShape, pre: BlockPre, a: { visual: Tensor; text: Tensor; saved: A }): { x: Tensor; c: Tensor | null; saved: BlockSaved<A> } {
+  const b = `transformer_blocks.${pre.index}`;
+  const [, , g1, sh2, sc2, g2] = pre.mods[0]!;
+  const cm = pre.mods[1]!;
   const ffp = (m: string) => ({ w1: get(p, `${b}.${m}.net.0.proj.weight`), b1: get(p, `${b}.${m}.net.0.proj.bias`), w2: get(p, `${b}.${m}.net.2.weight`), b2: get(p, `${b}.${m}.net.2.bias`) });
-  const fx = ffForward(x, a.visual, { g1: g1!, sc2: sc2!, sh2: sh2!, g2: g2! }, ffp('ff'), shape.eps);
+  const fx = ffForward(pre.x, a.visual, { g1: g1!, sc2: sc2!, sh2: sh2!, g2: g2! }, ffp('ff'), shape.eps);
   let cOut: Tensor | null = null;
   let ffc: FfSaved | null = null;
-  if (!last) {
-    const fc = ffForward(cb, a.text, { g1: cm[2]!, sh2: cm[3]!, sc2: cm[4]!, g2: cm[5]! }, ffp('ff_context'), shape.eps);
+  if (!pre.last) {
+    const fc = ffForward(pre.cb, a.text, { g1: cm[2]!, sh2: cm[3]!, sc2: cm[4]!, g2: cm[5]! }, ffp('ff_context'), shape.eps);
     cOut = fc.out;
     ffc = fc.saved;
   }
-  return { x: fx.out, c: cOut, saved: { index, last, F, Tn, D, x, c, cb, ownsCb, ada, mods, xh, ch, attn: a.saved, attnOut: [a.visual, a.text], ffx: fx.saved, ffc, zeros } };
+  return { x: fx.out, c: cOut, saved: { ...pre, attn: a.saved, attnOut: [a.visual, a.text], ffx: fx.saved, ffc } };
+}
+
+/** One block: x [F, L, D], c [1 | F, T, D], temb [1, D] -> x [F, L, D] and c [F, T, D] (null for the last block). */
+export function blockForward(p: ParamMap, shape: ModelShape, index: number, x: Tensor, c: Tensor, temb: Tensor): { x: Tensor; c: Tensor | null; saved: BlockSaved } {
+  const pre = blockPre(p, shape, index, x, c, temb);
+  return blockPost(p, shape, pre, attnForward(pre.xh, pre.ch, pre.ap, shape.heads));
+}
+
+/** What blockPre made (a block whose attention failed). */
+export function disposeBlockPre(s: BlockPre): void {
+  disposeAdaLnSaved(s.ada);
+  for (const m of s.mods) for (const t of m) t.dispose();
+  for (const t of [s.xh, s.ch, ...s.zeros]) t.dispose();
+  if (s.ownsCb) s.cb.dispose();
+}
+
+/** Everything a block saved but its attention's own activations (disposeBlockSaved frees those too). */
+export function disposeBlockParts(s: BlockSaved<unknown>): void {
+  disposeBlockPre(s);
+  disposeFfSaved(s.ffx);
+  if (s.ffc) disposeFfSaved(s.ffc);
+  for (const t of s.attnOut) t.dispose();
 }
 
 export function disposeBlockSaved(s: BlockSaved): void {
-  disposeAdaLnSaved(s.ada);
-  for (const m of s.mods) for (const t of m) t.dispose();
   disposeAttnSaved(s.attn);
-  disposeFfSaved(s.ffx);
-  if (s.ffc) disposeFfSaved(s.ffc);
-  for (const t of [s.xh, s.ch, ...s.attnOut, ...s.zeros]) t.dispose();
-  if (s.ownsCb) s.cb.dispose();
+  disposeBlockParts(s);
 }
 
 /** Sum of [F, T, D] over frames -> [1, T, D]. */
@@ -143,8 +174,17 @@ function sumFrames(t: Tensor): Tensor {
   return out;
 }
 
-/** The block's backward: dx, dc (shaped like the forward's c), dtemb; parameter gradients accumulated into grads. */
-export function blockBackward(s: BlockSaved, dxOut: Tensor, dcOut: Tensor | null, grads: GradMap): { dx: Tensor; dc: Tensor; dtemb: Tensor } {
+/** The ff half of a block's backward: its gradients accumulated; dAx, dText are the attention outputs' gradients. */
+export interface BlockBackMid {
+  dX: Tensor;
+  dAx: Tensor;
+  dText: Tensor;
+  dcb1: Tensor | null;
+  xmodGrads: Tensor[];
+  cmodGrads: Tensor[];
+}
+
+export function blockBackwardFf(s: BlockSaved<unknown>, dxOut: Tensor, dcOut: Tensor | null, grads: GradMap): BlockBackMid {
   const b = `transformer_blocks.${s.index}`;
   const ffNames = (m: string, g: { dW1: Tensor; db1: Tensor; dW2: Tensor; db2: Tensor }) => {
     accumulate(grads, `${b}.${m}.net.0.proj.weight`, g.dW1);
@@ -168,19 +208,25 @@ export function blockBackward(s: BlockSaved, dxOut: Tensor, dcOut: Tensor | null
     dText = T.from(s.x.device, new Float32Array(s.F * s.Tn * s.D), [s.F, s.Tn, s.D], 'f32');
     cmodGrads = [null!, null!];
   }
-  const ga = attnBackward(s.attn, gx.dAx, dText);
+  return { dX: gx.dX, dAx: gx.dAx, dText, dcb1, xmodGrads: [gx.dg1, gx.dsh2, gx.dsc2, gx.dg2], cmodGrads };
+}
+
+/** The rest of a block's backward from its attention's gradients: the norms, adaLN; dx, dc (shaped like the forward's c), dtemb. */
+export function blockBackwardRest(s: BlockSaved<unknown>, m: BlockBackMid, ga: AttnGrads, grads: GradMap): { dx: Tensor; dc: Tensor; dtemb: Tensor } {
+  const b = `transformer_blocks.${s.index}`;
   for (const n of ATTN_PARAMS) {
     const g = ga[`d${n}`];
     if (s.last && (n === 'wao' || n === 'bao')) g.dispose();
     else accumulate(grads, attnName(b, n), g);
   }
+  let cmodGrads = m.cmodGrads;
   const [sh1, sc1] = [s.mods[0]![0]!, s.mods[0]![1]!];
   const cm = s.mods[1]!;
   const [csc1, csh1] = s.last ? [cm[0]!, cm[1]!] : [cm[1]!, cm[0]!];
   const lx = layerNormBackward(s.x, ga.dx, { eps: s.ffx.eps, modulation: { scale: sc1, shift: sh1 } });
   const lc = layerNormBackward(s.cb, ga.dc, { eps: s.ffx.eps, modulation: { scale: csc1, shift: csh1 } });
   const shaped = (t: Tensor, like: Tensor) => { const r = t.reshape(like.shape); t.dispose(); return r; };
-  const xg = [shaped(lx.dshift!, sh1), shaped(lx.dscale!, sc1), gx.dg1, gx.dsh2, gx.dsc2, gx.dg2];
+  const xg = [shaped(lx.dshift!, sh1), shaped(lx.dscale!, sc1), ...m.xmodGrads];
   if (s.last) cmodGrads = [shaped(lc.dscale!, csc1), shaped(lc.dshift!, csh1)];
   else { cmodGrads[0] = shaped(lc.dshift!, csh1); cmodGrads[1] = shaped(lc.dscale!, csc1); }
   const ag = adaLnBackward(s.ada, [xg, cmodGrads]);
@@ -188,13 +234,19 @@ export function blockBackward(s: BlockSaved, dxOut: Tensor, dcOut: Tensor | null
   accumulate(grads, `${b}.norm1.linear.bias`, ag.db[0]!);
   accumulate(grads, `${b}.norm1_context.linear.weight`, ag.dW[1]!);
   accumulate(grads, `${b}.norm1_context.linear.bias`, ag.db[1]!);
-  const dx = add(gx.dX, lx.dx);
+  const dx = add(m.dX, lx.dx);
   let dcb = lc.dx;
-  if (dcb1) { dcb = add(lc.dx, dcb1); lc.dx.dispose(); dcb1.dispose(); }
+  if (m.dcb1) { dcb = add(lc.dx, m.dcb1); lc.dx.dispose(); m.dcb1.dispose(); }
   const dc = s.ownsCb ? sumFrames(dcb) : dcb;
   if (dc !== dcb) dcb.dispose();
-  for (const t of [...xg, ...cmodGrads, gx.dX, gx.dAx, lx.dx, ga.dx, ga.dc, dText]) t.dispose();
+  for (const t of [...xg, ...cmodGrads, m.dX, m.dAx, lx.dx, ga.dx, ga.dc, m.dText]) t.dispose();
   return { dx, dc, dtemb: ag.dtemb };
+}
+
+/** The block's backward: dx, dc (shaped like the forward's c), dtemb; parameter gradients accumulated into grads. */
+export function blockBackward(s: BlockSaved, dxOut: Tensor, dcOut: Tensor | null, grads: GradMap): { dx: Tensor; dc: Tensor; dtemb: Tensor } {
+  const m = blockBackwardFf(s, dxOut, dcOut, grads);
+  return blockBackwardRest(s, m, attnBackward(s.attn, m.dAx, m.dText), grads);
 }
 
 export interface ModelInputs {
