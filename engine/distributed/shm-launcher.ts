@@ -132,11 +132,15 @@ export function startWorkers<A, R>(size: number, moduleUrl: string | URL, args: 
         settle.resolve(results as R[]);
         return;
       }
+      // The root cause is the world's first recorded failure (shared state, first writer wins): a rank aborted by
+      // it may report to the launcher sooner than the rank that caused it.
+      const first = state.firstFailure();
+      const root = first && errors[first.rank] !== null ? first.rank : firstFailed;
       const lines = errors.map((e, r) => `  rank ${r}: ${e ?? 'finished'}`);
       settle.reject(
         new WorldError(
-          `shm world of ${size} ranks failed: rank ${firstFailed}: ${errors[firstFailed]}\n${lines.join('\n')}`,
-          firstFailed,
+          `shm world of ${size} ranks failed: rank ${root}: ${errors[root]}\n${lines.join('\n')}`,
+          root,
           errors,
         ),
       );
