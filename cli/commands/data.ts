@@ -1,7 +1,7 @@
 // `parallax data ...`: data set tools. `data synth` writes captioned synthetic videos (coloured shapes moving over
 // plain backgrounds) with a meta file that training reads; `data read-attributes` reads a clip's attributes back
 // from its pixels (the detector the prompt-following evaluation uses). The curation pipeline (docs/data.md):
-// `data probe`, `data shots` and `data curate IN... --out DIR` (probe, shots, static filter, optional motion and
+// `data probe`, `data shots`, `data events` and `data curate IN... --out DIR` (probe, shots, events, static filter, optional motion and
 // aesthetic scores, clip export, meta).
 import { Option, type Command } from 'commander';
 import cliProgress from 'cli-progress';
@@ -10,7 +10,8 @@ import { analysisSize, analyzeVideo } from '../../engine/data/analyze.js';
 import { readCaptionSegments, segmentCaptioner } from '../../engine/data/caption.js';
 import { loadLaionAesthetic } from '../../engine/data/aesthetic-model.js';
 import { curate, type CurateProgress } from '../../engine/data/curate.js';
-import { ColourHistogramEmbedder } from '../../engine/data/events.js';
+import { ClipVideoEmbedder } from '../../engine/data/clip-events.js';
+import { ColourHistogramEmbedder, shotEdgeEmbeddings, stitchEvents, type VideoEmbedder } from '../../engine/data/events.js';
 import { probeVideo, probeVideos } from '../../engine/data/probe.js';
 import { detectCuts, frameStatsRows, scenesFromCuts, type DetectorKind, type ShotOptions } from '../../engine/data/shots.js';
 import { toCsv, type MetaFormat } from '../../engine/data/meta-table.js';
@@ -61,7 +62,39 @@ async function openBackend(b: 'auto' | 'gpu' | 'cpu'): Promise<{ backend: 'gpu' 
   }
 }
 
-interface CurateCliOptions extends ShotCliOptions {
+interface EventCliOptions {
+  eventThreshold: number;
+  eventEmbedder: 'histogram' | 'clip';
+  clipModel?: string;
+}
+
+function addEventOptions(c: Command): Command {
+  return c
+    .addOption(new Option('--event-embedder <kind>', 'what embeds the 8 head/tail frames of a shot: histogram (weightless joint RGB histogram; the default) or clip (a CLIP ViT image tower from --clip-model: the normalised mean of the 8 normalised frame embeddings; runs on WebGPU)').choices(['histogram', 'clip']).default('histogram'))
+    .option('--clip-model <dir>', 'CLIPVisionModelWithProjection folder for --event-embedder clip (config.json + model.safetensors; an --aesthetic-model folder works)')
+    .option('--event-threshold <x>', 'adjacent shots are one event when cos(embedding of the previous shot\'s last 8 frames, of the next shot\'s first 8) > this (the paper: 0.6 with ViCLIP; with CLIP image embeddings unrelated frames often exceed 0.6: Panda-70M\'s distance 0.6 is cos > 0.82)', parseFloatArg('--event-threshold', -1), 0.6);
+}
+
+/** The event embedder the options ask for; a CLIP one opens its own device when the scene statistics have none. */
+async function openEventEmbedder(o: EventCliOptions, device?: Device): Promise<{ embedder: VideoEmbedder; close: () => void }> {
+  if (o.eventEmbedder !== 'clip') {
+    if (o.clipModel) throw new Error('--clip-model is only read with --event-embedder clip');
+    return { embedder: new ColourHistogramEmbedder(), close: () => {} };
+  }
+  if (!o.clipModel) throw new Error('--event-embedder clip needs --clip-model DIR (a CLIPVisionModelWithProjection folder: config.json + model.safetensors)');
+  const own = device ? undefined : await Device.create({ label: 'events' }).catch((e: Error) => {
+    throw new Error(`--event-embedder clip needs a WebGPU device: ${e.message.split('\n')[0]}`);
+  });
+  try {
+    const e = await ClipVideoEmbedder.load((device ?? own)!, o.clipModel);
+    return { embedder: e, close: () => { e.dispose(); own?.destroy(); } };
+  } catch (err) {
+    own?.destroy();
+    throw err;
+  }
+}
+
+interface CurateCliOptions extends ShotCliOptions, EventCliOptions {
   out: string;
   minFrames: number;
   maxStaticRatio: number;
@@ -74,7 +107,6 @@ interface CurateCliOptions extends ShotCliOptions {
   force?: boolean;
   captions?: string;
   events: boolean;
-  eventThreshold: number;
   motion?: boolean;
   minFlow?: number;
   csv?: boolean;
@@ -207,7 +239,30 @@ export function registerData(program: Command): void {
       device?.destroy();
     }
   });
-  addShotOptions(
+  addEventOptions(
+    addShotOptions(
+      data
+        .command('events')
+        .description('detect shots in one video (as `data shots`), then stitch adjacent shots into events by the similarity of their head/tail frame embeddings; prints JSON: shots, per shot its event and the cosine to the previous shot')
+        .argument('<video>', 'a video file'),
+    ),
+  ).action(async (video: string, o: ShotCliOptions & EventCliOptions) => {
+    const r = await probeVideo(video);
+    const { backend, device } = await openBackend(o.backend);
+    const ev = await openEventEmbedder(o, device);
+    try {
+      const series = await analyzeVideo(r.path, { ...analysisSize(r.width, r.height), backend, device });
+      const scenes = scenesFromCuts(detectCuts(series, shotOptions(o)), series.frames);
+      const { head, tail } = await shotEdgeEmbeddings(r.path, scenes, ev.embedder);
+      const st = stitchEvents(scenes, head, tail, o.eventThreshold);
+      const shots = scenes.map(([start, end], i) => ({ start, end, event: st.events[i], similarity: i ? st.similarity[i] : null }));
+      console.log(JSON.stringify({ path: r.path, frames: series.frames, fps: r.fps, embedder: ev.embedder.name, threshold: o.eventThreshold, events: new Set(st.events).size, shots }));
+    } finally {
+      ev.close();
+      device?.destroy();
+    }
+  });
+  const curateCmd = addShotOptions(
     data
       .command('curate')
       .description('turn videos into a training set: probe, shot detection, static filter, frame-accurate clip export; writes DIR/clips/{id}_scene-{k}.mp4, meta.jsonl (kept clips), dropped.jsonl (with the reason), report.json. Rerunning skips finished videos.')
@@ -227,11 +282,11 @@ export function registerData(program: Command): void {
       .option('--csv', 'also write meta.csv and dropped.csv (JSONL is always written)')
       .option('--parquet', 'also write meta.parquet and dropped.parquet (typed columns; JSONL is always written)')
       .option('--no-events', 'do not stitch shots into events (each shot is its own event)')
-      .option('--event-threshold <x>', 'adjacent shots are one event when cos(tail of the previous 8 frames, head of the next 8) > this (the paper: 0.6 with ViCLIP; here a colour-histogram embedder)', parseFloatArg('--event-threshold', -1), 0.6)
       .option('--aesthetic-model <dir>', 'LAION aesthetic score (aes) with this model folder: config.json + model.safetensors of a CLIPVisionModelWithProjection (ViT-L/14 for the real predictor) and aesthetic.safetensors (the MLP head, layers.{0,2,4,6,7}); runs on the GPU. Without it aes stays null')
       .option('--min-aesthetic <x>', 'drop clips whose aesthetic score is below this (needs --aesthetic-model; Open-Sora uses 5, Panda 4.5)', parseFloatArg('--min-aesthetic', -1e9))
       .option('--force', 'redo every video even when a finished state exists'),
-  ).action(async (videos: string[], o: CurateCliOptions) => {
+  );
+  addEventOptions(curateCmd).action(async (videos: string[], o: CurateCliOptions) => {
     if (o.minAesthetic !== undefined && !o.aestheticModel) throw new Error('--min-aesthetic needs --aesthetic-model DIR (there is no aesthetic score without a model)');
     const captioner = o.captions ? segmentCaptioner(await readCaptionSegments(o.captions)) : undefined;
     const { backend, device } = await openBackend(o.backend);
@@ -240,13 +295,14 @@ export function registerData(program: Command): void {
       throw new Error(`--aesthetic-model needs a WebGPU device: ${e.message.split('\n')[0]}`);
     }))) : undefined;
     const aesthetic = o.aestheticModel ? await loadLaionAesthetic(modelDevice!, o.aestheticModel) : undefined;
+    const ev = o.events ? await openEventEmbedder(o, modelDevice ?? device) : undefined;
     const progress = curateProgress();
     try {
       const rep = await curate({
         inputs: videos, out: o.out, backend, device, shots: shotOptions(o), minFrames: o.minFrames, maxStaticRatio: o.maxStaticRatio,
         staticThreshold: o.staticThreshold, staticMode: o.staticMode, maxShotSeconds: o.maxShotSeconds,
         forceCutSeconds: o.maxShotSeconds ? (o.forceCutSeconds ?? 5) : undefined, crf: o.crf, preset: o.preset, force: o.force, captioner, onProgress: progress.on,
-        events: o.events ? { embedder: new ColourHistogramEmbedder(), threshold: o.eventThreshold } : undefined,
+        events: ev ? { embedder: ev.embedder, threshold: o.eventThreshold } : undefined,
         motion: o.motion || o.minFlow !== undefined ? { minFlow: o.minFlow } : undefined,
         formats: metaFormats(o),
         scores: aesthetic ? { aesthetic: aesthetic.scorer, minAesthetic: o.minAesthetic } : undefined,
@@ -258,6 +314,7 @@ export function registerData(program: Command): void {
       console.log(`meta: ${rep.metaPath}  dropped: ${rep.droppedPath}  report: ${o.out}/report.json`);
       if (!v.probed) process.exitCode = 1;
     } finally {
+      ev?.close();
       aesthetic?.model.dispose();
       if (modelDevice !== device) modelDevice?.destroy();
       device?.destroy();

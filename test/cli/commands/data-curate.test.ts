@@ -1,5 +1,6 @@
-// `parallax data probe`, `data shots` and `data curate` as a user runs them: JSON out, unreadable inputs reported
-// and skipped, the summary line, resumability, the aesthetic model flags, the help text and bad options.
+// `parallax data probe`, `data shots`, `data events` and `data curate` as a user runs them: JSON out, unreadable inputs
+// reported and skipped, the summary line, resumability, the aesthetic model and CLIP event-embedder flags, the help
+// text and bad options.
 import { existsSync, readFileSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -129,6 +130,30 @@ describe('parallax data probe / shots / curate', () => {
     const missing = await parallax(['data', 'curate', video, '--out', join(dir, 'noaes'), '--aesthetic-model', join(dir, 'nope')]);
     expect(missing.code).not.toBe(0);
     expect(missing.stderr).toMatch(/nope: no config\.json/);
+  });
+
+  it('events and curate stitch with --event-embedder clip --clip-model DIR (tiny CLIP); the flags are checked', async () => {
+    const model = join(dir, 'clip-model');
+    await makeTinyAestheticModel(model, { seed: 6 });
+    const r = await parallax(['data', 'events', video, '--backend', 'cpu', '--event-embedder', 'clip', '--clip-model', model, '--event-threshold', '-1']);
+    expect(r.code).toBe(0);
+    const j = JSON.parse(r.stdout);
+    expect(j.embedder).toMatch(/^clip-mean8\(/);
+    expect(j.shots.map((x: { start: number }) => x.start)).toEqual([0, ...truth]);
+    expect(j.events).toBe(1); // every cosine > -1
+    for (const x of j.shots.slice(1)) expect(x.similarity).toBeGreaterThan(-1);
+    const out = join(dir, 'clip-events');
+    const c = await parallax(['data', 'curate', video, '--out', out, '--backend', 'cpu', '--min-frames', '100', '--event-embedder', 'clip', '--clip-model', model, '--event-threshold', '1']);
+    expect(c.code).toBe(0);
+    const rows = readFileSync(join(out, 'dropped.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    expect(rows.map((x) => x.event)).toEqual([0, 1, 2]); // no cosine > 1
+    expect(JSON.parse(readFileSync(join(out, 'report.json'), 'utf8')).options.events).toEqual({ embedder: expect.stringMatching(/^clip-mean8\(/), threshold: 1 });
+    const noModel = await parallax(['data', 'events', video, '--event-embedder', 'clip']);
+    expect(noModel.code).not.toBe(0);
+    expect(noModel.stderr).toMatch(/--event-embedder clip needs --clip-model DIR/);
+    const stray = await parallax(['data', 'events', video, '--clip-model', model]);
+    expect(stray.code).not.toBe(0);
+    expect(stray.stderr).toMatch(/--clip-model is only read with --event-embedder clip/);
   });
 
   it('says what is wrong with bad options', async () => {
