@@ -11,7 +11,7 @@ import { readCaptionSegments, segmentCaptioner } from '../../engine/data/caption
 import { loadLaionAesthetic } from '../../engine/data/aesthetic-model.js';
 import { curate, type CurateProgress } from '../../engine/data/curate.js';
 import { ClipVideoEmbedder } from '../../engine/data/clip-events.js';
-import { ColourHistogramEmbedder, shotEdgeEmbeddings, stitchEvents, type VideoEmbedder } from '../../engine/data/events.js';
+import { ColourHistogramEmbedder, distance, eventRules, shotEdgeEmbeddings, stitchEvents, type VideoEmbedder } from '../../engine/data/events.js';
 import { probeVideo, probeVideos } from '../../engine/data/probe.js';
 import { detectCuts, frameStatsRows, scenesFromCuts, type DetectorKind, type ShotOptions } from '../../engine/data/shots.js';
 import { toCsv, type MetaFormat } from '../../engine/data/meta-table.js';
@@ -64,6 +64,9 @@ async function openBackend(b: 'auto' | 'gpu' | 'cpu'): Promise<{ backend: 'gpu' 
 
 interface EventCliOptions {
   eventThreshold: number;
+  transitionDistance?: number;
+  stillEventDistance?: number;
+  minEventSeconds?: number;
   eventEmbedder: 'histogram' | 'clip';
   clipModel?: string;
 }
@@ -72,7 +75,15 @@ function addEventOptions(c: Command): Command {
   return c
     .addOption(new Option('--event-embedder <kind>', 'what embeds the 8 head/tail frames of a shot: histogram (weightless joint RGB histogram; the default) or clip (a CLIP ViT image tower from --clip-model: the normalised mean of the 8 normalised frame embeddings; runs on WebGPU)').choices(['histogram', 'clip']).default('histogram'))
     .option('--clip-model <dir>', 'CLIPVisionModelWithProjection folder for --event-embedder clip (config.json + model.safetensors; an --aesthetic-model folder works)')
-    .option('--event-threshold <x>', 'adjacent shots are one event when cos(embedding of the previous shot\'s last 8 frames, of the next shot\'s first 8) > this (the paper: 0.6 with ViCLIP; with CLIP image embeddings unrelated frames often exceed 0.6: Panda-70M\'s distance 0.6 is cos > 0.82)', parseFloatArg('--event-threshold', -1), 0.6);
+    .option('--event-threshold <x>', 'adjacent shots are one event when cos(embedding of the previous shot\'s last 8 frames, of the next shot\'s first 8) > this (the paper: 0.6 with ViCLIP; with CLIP image embeddings unrelated frames often exceed 0.6: Panda-70M\'s distance 0.6 is cos > 0.82)', parseFloatArg('--event-threshold', -1), 0.6)
+    .option('--transition-distance <d>', 'Panda-70M: drop a shot whose head and tail embeddings are farther apart than this (Euclidean; a transition effect; Panda-70M 1.0). It is its own event and its neighbours do not join across it. Off by default', parseFloatArg('--transition-distance', 0))
+    .option('--still-event-distance <d>', 'Panda-70M: drop an event whose first shot\'s head and last shot\'s tail embeddings are closer than this (a still event; Panda-70M 0.15). Off by default', parseFloatArg('--still-event-distance', 0))
+    .option('--min-event-seconds <s>', 'Panda-70M: drop events spanning less than this (Panda-70M 2.0). Off by default', parseFloatArg('--min-event-seconds', 0));
+}
+
+/** Panda-70M's rule options for curate's events. */
+function eventRuleOptions(o: EventCliOptions): { transitionDistance?: number; stillDistance?: number; minEventSeconds?: number } {
+  return { transitionDistance: o.transitionDistance, stillDistance: o.stillEventDistance, minEventSeconds: o.minEventSeconds };
 }
 
 /** The event embedder the options ask for; a CLIP one opens its own device when the scene statistics have none. */
@@ -243,7 +254,7 @@ export function registerData(program: Command): void {
     addShotOptions(
       data
         .command('events')
-        .description('detect shots in one video (as `data shots`), then stitch adjacent shots into events by the similarity of their head/tail frame embeddings; prints JSON: shots, per shot its event and the cosine to the previous shot')
+        .description('detect shots in one video (as `data shots`), then stitch adjacent shots into events by the similarity of their head/tail frame embeddings; prints JSON: shots, per shot its event, the cosine to the previous shot, its head-tail distance and the Panda-70M rule that drops it (null: none, or the rule is off)')
         .argument('<video>', 'a video file'),
     ),
   ).action(async (video: string, o: ShotCliOptions & EventCliOptions) => {
@@ -254,8 +265,12 @@ export function registerData(program: Command): void {
       const series = await analyzeVideo(r.path, { ...analysisSize(r.width, r.height), backend, device });
       const scenes = scenesFromCuts(detectCuts(series, shotOptions(o)), series.frames);
       const { head, tail } = await shotEdgeEmbeddings(r.path, scenes, ev.embedder);
-      const st = stitchEvents(scenes, head, tail, o.eventThreshold);
-      const shots = scenes.map(([start, end], i) => ({ start, end, event: st.events[i], similarity: i ? st.similarity[i] : null }));
+      const st = stitchEvents(scenes, head, tail, o.eventThreshold, { transitionDistance: o.transitionDistance });
+      const rule = eventRules(scenes, st, head, tail, { stillDistance: o.stillEventDistance, minEventFrames: o.minEventSeconds !== undefined ? o.minEventSeconds * r.fps : undefined });
+      const shots = scenes.map(([start, end], i) => ({
+        start, end, event: st.events[i], similarity: i ? st.similarity[i] : null, head_tail_distance: distance(head[i]!, tail[i]!),
+        drop: st.transition[i] ? 'transition' : (rule[i] ?? null),
+      }));
       console.log(JSON.stringify({ path: r.path, frames: series.frames, fps: r.fps, embedder: ev.embedder.name, threshold: o.eventThreshold, events: new Set(st.events).size, shots }));
     } finally {
       ev.close();
@@ -302,7 +317,7 @@ export function registerData(program: Command): void {
         inputs: videos, out: o.out, backend, device, shots: shotOptions(o), minFrames: o.minFrames, maxStaticRatio: o.maxStaticRatio,
         staticThreshold: o.staticThreshold, staticMode: o.staticMode, maxShotSeconds: o.maxShotSeconds,
         forceCutSeconds: o.maxShotSeconds ? (o.forceCutSeconds ?? 5) : undefined, crf: o.crf, preset: o.preset, force: o.force, captioner, onProgress: progress.on,
-        events: ev ? { embedder: ev.embedder, threshold: o.eventThreshold } : undefined,
+        events: ev ? { embedder: ev.embedder, threshold: o.eventThreshold, ...eventRuleOptions(o) } : undefined,
         motion: o.motion || o.minFlow !== undefined ? { minFlow: o.minFlow } : undefined,
         formats: metaFormats(o),
         scores: aesthetic ? { aesthetic: aesthetic.scorer, minAesthetic: o.minAesthetic } : undefined,
@@ -310,7 +325,7 @@ export function registerData(program: Command): void {
       for (const f of rep.failures) process.stderr.write(`skipped ${f.path}: ${f.error}\n`);
       for (const n of rep.notes) process.stderr.write(`note: ${n}\n`);
       const v = rep.videos;
-      console.log(`${v.probed} of ${v.inputs} videos readable (${v.processed} processed, ${v.resumed} done before); ${rep.scenes} scenes: ${rep.kept} kept (${rep.keptFrames} frames), dropped ${rep.dropped.too_short} too short, ${rep.dropped.static} static${rep.dropped.low_flow ? `, ${rep.dropped.low_flow} low flow` : ''}${rep.dropped.low_aesthetic ? `, ${rep.dropped.low_aesthetic} low aesthetic` : ''}`);
+      console.log(`${v.probed} of ${v.inputs} videos readable (${v.processed} processed, ${v.resumed} done before); ${rep.scenes} scenes: ${rep.kept} kept (${rep.keptFrames} frames), dropped ${rep.dropped.too_short} too short, ${rep.dropped.static} static${rep.dropped.low_flow ? `, ${rep.dropped.low_flow} low flow` : ''}${rep.dropped.low_aesthetic ? `, ${rep.dropped.low_aesthetic} low aesthetic` : ''}${(['transition', 'still_event', 'short_event'] as const).map((k) => (rep.dropped[k] ? `, ${rep.dropped[k]} ${k.replace('_', ' ')}` : '')).join('')}`);
       console.log(`meta: ${rep.metaPath}  dropped: ${rep.droppedPath}  report: ${o.out}/report.json`);
       if (!v.probed) process.exitCode = 1;
     } finally {

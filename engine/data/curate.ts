@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import type { Device } from '../gpu/device.js';
 import { analysisSize, analyzeVideo } from './analyze.js';
 import type { Captioner } from './caption.js';
-import { shotEdgeEmbeddings, stitchEvents, type VideoEmbedder } from './events.js';
+import { eventRules, shotEdgeEmbeddings, stitchEvents, type VideoEmbedder } from './events.js';
 import { histogram, histogramPng, type Histogram } from './histogram.js';
 import { forEachFrameGroup } from './frame-groups.js';
 import { clipMotions } from './motion.js';
@@ -26,8 +26,8 @@ import { writeMetaTable, type MetaFormat } from './meta-table.js';
 import { META_COLUMNS } from './meta-columns.js';
 import type { MetaRow } from './synth-dataset.js';
 
-export type DropReason = 'too_short' | 'static' | 'low_flow' | 'low_aesthetic' | 'watermark' | 'text';
-const DROP_REASONS: DropReason[] = ['too_short', 'static', 'low_flow', 'low_aesthetic', 'watermark', 'text'];
+export type DropReason = 'transition' | 'too_short' | 'static' | 'still_event' | 'short_event' | 'low_flow' | 'low_aesthetic' | 'watermark' | 'text';
+const DROP_REASONS: DropReason[] = ['transition', 'too_short', 'static', 'still_event', 'short_event', 'low_flow', 'low_aesthetic', 'watermark', 'text'];
 
 /** A scene's row: the meta columns plus why it was dropped (dropped.jsonl only). */
 export interface CuratedRow extends MetaRow {
@@ -54,8 +54,12 @@ export interface CurateOptions {
   chunkFrames?: number;
   /** Ignore finished-video state and redo everything. */
   force?: boolean;
-  /** Event stitching of adjacent shots (none: every shot is its own event). */
-  events?: { embedder: VideoEmbedder; threshold?: number };
+  /**
+   * Event stitching of adjacent shots (none: every shot is its own event), with Panda-70M's rules as options (off when
+   * undefined): drop transition shots (|head - tail| > transitionDistance, Panda-70M 1.0), still events
+   * (|head of the first shot - tail of the last| < stillDistance, 0.15) and events shorter than minEventSeconds (2).
+   */
+  events?: { embedder: VideoEmbedder; threshold?: number; transitionDistance?: number; stillDistance?: number; minEventSeconds?: number };
   /** Optical-flow motion of the clips that pass the other filters: fills flow and dynamic; drops flow < minFlow. */
   motion?: { minFlow?: number; maxWidth?: number; maxPairs?: number };
   /** Model scores; a stage without a model is skipped with a note in the report. */
@@ -103,7 +107,7 @@ function settings(o: CurateOptions): Record<string, unknown> {
   return {
     shots: { detector: 'content', ...o.shots }, staticThreshold: o.staticThreshold ?? 0.9, maxStaticRatio: o.maxStaticRatio ?? 0.3, staticMode: o.staticMode ?? 'mad',
     minFrames: o.minFrames ?? 16, captioner: o.captioner?.name ?? null,
-    events: o.events ? { embedder: o.events.embedder.name, threshold: o.events.threshold ?? 0.6 } : null,
+    events: o.events ? { embedder: o.events.embedder.name, threshold: o.events.threshold ?? 0.6, transitionDistance: o.events.transitionDistance ?? null, stillDistance: o.events.stillDistance ?? null, minEventSeconds: o.events.minEventSeconds ?? null } : null,
     scores: {
       aesthetic: o.scores?.aesthetic ? { model: o.scores.aesthetic.name, min: o.scores.minAesthetic ?? null } : null,
       watermark: o.scores?.watermark ? { model: o.scores.watermark.name, max: o.scores.maxWatermark ?? 0.5 } : null,
@@ -140,10 +144,17 @@ async function curateVideo(r: ProbeRecord, o: CurateOptions, opts: Record<string
     forceCutFrames: o.forceCutSeconds ? Math.round(o.forceCutSeconds * fps) : undefined,
   });
   let events = scenes.map((_, k) => k);
-  if (o.events && scenes.length > 1) {
+  let transition = scenes.map(() => false);
+  let eventDrop: ('still_event' | 'short_event' | undefined)[] = scenes.map(() => undefined);
+  const ev = o.events;
+  const rules = ev && (ev.transitionDistance !== undefined || ev.stillDistance !== undefined || ev.minEventSeconds !== undefined);
+  if (ev && (scenes.length > 1 || rules)) {
     o.onProgress?.({ stage: 'events', video: r.id, done: 0, total: 1 });
-    const { head, tail } = await shotEdgeEmbeddings(r.path, scenes, o.events.embedder, o.chunkFrames);
-    events = stitchEvents(scenes, head, tail, o.events.threshold ?? 0.6).events;
+    const { head, tail } = await shotEdgeEmbeddings(r.path, scenes, ev.embedder, o.chunkFrames);
+    const st = stitchEvents(scenes, head, tail, ev.threshold ?? 0.6, { transitionDistance: ev.transitionDistance });
+    events = st.events;
+    transition = st.transition;
+    eventDrop = eventRules(scenes, st, head, tail, { stillDistance: ev.stillDistance, minEventFrames: ev.minEventSeconds !== undefined ? ev.minEventSeconds * r.fps : undefined });
     o.onProgress?.({ stage: 'events', video: r.id, done: 1, total: 1 });
   }
   const minFrames = opts.minFrames as number;
@@ -153,7 +164,7 @@ async function curateVideo(r: ProbeRecord, o: CurateOptions, opts: Record<string
   const rows: CuratedRow[] = scenes.map(([start, end], k) => {
     const n = end - start;
     const sr = staticRatio(series, start, end, { threshold: opts.staticThreshold as number, mode: opts.staticMode as StaticMode });
-    const drop: DropReason | undefined = n < minFrames ? 'too_short' : sr >= maxStatic ? 'static' : undefined;
+    const drop: DropReason | undefined = transition[k] ? 'transition' : n < minFrames ? 'too_short' : sr >= maxStatic ? 'static' : eventDrop[k];
     const row: CuratedRow = {
       path: drop ? '' : `clips/${clipName(r.id, k)}`,
       text: '', num_frames: n, fps, height: h, width: w, aspect_ratio: h / w, resolution: h * w, text_len: 0,

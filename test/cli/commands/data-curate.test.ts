@@ -135,19 +135,25 @@ describe('parallax data probe / shots / curate', () => {
   it('events and curate stitch with --event-embedder clip --clip-model DIR (tiny CLIP); the flags are checked', async () => {
     const model = join(dir, 'clip-model');
     await makeTinyAestheticModel(model, { seed: 6 });
-    const r = await parallax(['data', 'events', video, '--backend', 'cpu', '--event-embedder', 'clip', '--clip-model', model, '--event-threshold', '-1']);
+    const r = await parallax(['data', 'events', video, '--backend', 'cpu', '--event-embedder', 'clip', '--clip-model', model, '--event-threshold', '-1', '--still-event-distance', '2.1']);
     expect(r.code).toBe(0);
     const j = JSON.parse(r.stdout);
     expect(j.embedder).toMatch(/^clip-mean8\(/);
     expect(j.shots.map((x: { start: number }) => x.start)).toEqual([0, ...truth]);
     expect(j.events).toBe(1); // every cosine > -1
     for (const x of j.shots.slice(1)) expect(x.similarity).toBeGreaterThan(-1);
+    // Unit vectors are never 2.1 apart: the one event is still.
+    expect(j.shots.map((x: { drop: string | null }) => x.drop)).toEqual(['still_event', 'still_event', 'still_event']);
+    // testsrc2 and mandelbrot move, smptehdbars is still: its head and tail are the same frames.
+    expect(j.shots[0].head_tail_distance).toBeGreaterThan(1e-3);
+    expect(j.shots[1].head_tail_distance).toBeGreaterThan(1e-3);
+    expect(j.shots[2].head_tail_distance).toBeLessThan(1e-5);
     const out = join(dir, 'clip-events');
     const c = await parallax(['data', 'curate', video, '--out', out, '--backend', 'cpu', '--min-frames', '100', '--event-embedder', 'clip', '--clip-model', model, '--event-threshold', '1']);
     expect(c.code).toBe(0);
     const rows = readFileSync(join(out, 'dropped.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
     expect(rows.map((x) => x.event)).toEqual([0, 1, 2]); // no cosine > 1
-    expect(JSON.parse(readFileSync(join(out, 'report.json'), 'utf8')).options.events).toEqual({ embedder: expect.stringMatching(/^clip-mean8\(/), threshold: 1 });
+    expect(JSON.parse(readFileSync(join(out, 'report.json'), 'utf8')).options.events).toMatchObject({ embedder: expect.stringMatching(/^clip-mean8\(/), threshold: 1, transitionDistance: null });
     const noModel = await parallax(['data', 'events', video, '--event-embedder', 'clip']);
     expect(noModel.code).not.toBe(0);
     expect(noModel.stderr).toMatch(/--event-embedder clip needs --clip-model DIR/);
