@@ -3,7 +3,7 @@
 // from its pixels (the detector the prompt-following evaluation uses). The curation pipeline (docs/data.md):
 // `data probe`, `data shots`, `data events` and `data curate IN... --out DIR` (probe, shots, events, static filter, optional motion and
 // aesthetic scores, clip export, meta).
-import { Option, type Command } from 'commander';
+import { InvalidArgumentError, Option, type Command } from 'commander';
 import cliProgress from 'cli-progress';
 import { readClip } from '../../engine/data/attributes.js';
 import { analysisSize, analyzeVideo } from '../../engine/data/analyze.js';
@@ -13,7 +13,7 @@ import { curate, type CurateProgress } from '../../engine/data/curate.js';
 import { ClipVideoEmbedder } from '../../engine/data/clip-events.js';
 import { ColourHistogramEmbedder, distance, eventRules, shotEdgeEmbeddings, stitchEvents, type VideoEmbedder } from '../../engine/data/events.js';
 import { probeVideo, probeVideos } from '../../engine/data/probe.js';
-import { detectCuts, frameStatsRows, scenesFromCuts, type DetectorKind, type ShotOptions } from '../../engine/data/shots.js';
+import { DEFAULT_WEIGHTS, detectCuts, frameStatsRows, needsEdges, scenesFromCuts, type ContentWeights, type DetectorKind, type ShotOptions } from '../../engine/data/shots.js';
 import { toCsv, type MetaFormat } from '../../engine/data/meta-table.js';
 import { writeFile } from 'node:fs/promises';
 import type { StaticMode } from '../../engine/data/static.js';
@@ -31,7 +31,17 @@ interface ShotCliOptions {
   minSceneLen: number;
   fadeBias: number;
   flashMode: 'suppress' | 'merge';
+  weights: ContentWeights;
   backend: 'auto' | 'gpu' | 'cpu';
+}
+
+/** --weights H,S,L,E: four numbers (PySceneDetect's delta_hue, delta_sat, delta_lum, delta_edges weights). */
+function parseWeights(v: string): ContentWeights {
+  const parts = v.split(',').map((x) => x.trim());
+  const n = parts.map(Number);
+  if (parts.length !== 4 || parts.some((x) => x === '') || n.some((x) => !Number.isFinite(x))) throw new InvalidArgumentError(`--weights must be four comma-separated numbers H,S,L,E (e.g. 1,1,1,0), got "${v}"`);
+  if (n.every((x) => x === 0)) throw new InvalidArgumentError('--weights: at least one weight must be non-zero');
+  return { hue: n[0]!, sat: n[1]!, lum: n[2]!, edges: n[3]! };
 }
 
 function addShotOptions(c: Command): Command {
@@ -42,12 +52,13 @@ function addShotOptions(c: Command): Command {
     .option('--min-content-val <x>', 'adaptive: minimum content score for a cut', parseFloatArg('--min-content-val', 0), 15)
     .option('--min-scene-len <n>', 'frames between cuts at least', parseIntArg('--min-scene-len', 1), 15)
     .addOption(new Option('--flash-mode <m>', 'content: how --min-scene-len is enforced: suppress (cuts closer than it are dropped; the spec, PySceneDetect < 0.6.4) or merge (a run of close cuts becomes one; PySceneDetect 0.6.4+)').choices(['suppress', 'merge']).default('suppress'))
+    .option('--weights <h,s,l,e>', 'content/adaptive: weights of delta_hue, delta_sat, delta_lum, delta_edges (PySceneDetect\'s ContentDetector weights; the score is their weighted mean). A non-zero edge weight computes Canny edges of V on the CPU (slower)', parseWeights, { ...DEFAULT_WEIGHTS })
     .option('--fade-bias <x>', 'threshold: -1 cut at the fade-out .. +1 at the fade-in', parseFloatArg('--fade-bias', -1), 0)
     .addOption(new Option('--backend <b>', 'scene statistics on the GPU (WebGPU kernel) or the CPU (same integers); auto: GPU when an adapter exists').choices(['auto', 'gpu', 'cpu']).default('auto'));
 }
 
 function shotOptions(o: ShotCliOptions): ShotOptions {
-  return { detector: o.detector, threshold: o.threshold, adaptiveThreshold: o.adaptiveThreshold, minContentVal: o.minContentVal, minSceneLen: o.minSceneLen, fadeBias: o.fadeBias, flashMode: o.flashMode };
+  return { detector: o.detector, threshold: o.threshold, adaptiveThreshold: o.adaptiveThreshold, minContentVal: o.minContentVal, minSceneLen: o.minSceneLen, fadeBias: o.fadeBias, flashMode: o.flashMode, weights: o.weights };
 }
 
 /** The device for --backend: auto falls back to the CPU (with a note) when no WebGPU adapter is there. */
@@ -236,14 +247,14 @@ export function registerData(program: Command): void {
       .command('shots')
       .description('detect shots in one video with the PySceneDetect detectors (frames scaled to 256 wide like PySceneDetect, statistics on the GPU); prints JSON: cuts and scenes [start, end) in frames and seconds')
       .argument('<video>', 'a video file')
-      .option('--stats <file.csv>', 'also write per-frame metrics (content_val, delta_hue/sat/lum, adaptive_ratio, delta_gray, average_rgb) for tuning thresholds'),
+      .option('--stats <file.csv>', 'also write per-frame metrics (content_val, delta_hue/sat/lum, adaptive_ratio, delta_gray, average_rgb; delta_edges with an edge weight) for tuning thresholds'),
   ).action(async (video: string, o: ShotCliOptions & { stats?: string }) => {
     const r = await probeVideo(video);
     const { backend, device } = await openBackend(o.backend);
     try {
-      const series = await analyzeVideo(r.path, { ...analysisSize(r.width, r.height), backend, device });
+      const series = await analyzeVideo(r.path, { ...analysisSize(r.width, r.height), backend, device, edges: needsEdges(o.weights) && o.detector !== 'threshold' });
       const cuts = detectCuts(series, shotOptions(o));
-      if (o.stats) await writeFile(o.stats, toCsv(frameStatsRows(series, r.fps, { minContentVal: o.minContentVal }).map((row) => Object.fromEntries(Object.entries(row).map(([k, v]) => [k, Number.isNaN(v) ? null : v])))));
+      if (o.stats) await writeFile(o.stats, toCsv(frameStatsRows(series, r.fps, { minContentVal: o.minContentVal, weights: o.weights }).map((row) => Object.fromEntries(Object.entries(row).map(([k, v]) => [k, Number.isNaN(v) ? null : v])))));
       const scenes = scenesFromCuts(cuts, series.frames).map(([start, end]) => ({ start, end, start_time: start / r.fps, end_time: end / r.fps }));
       console.log(JSON.stringify({ path: r.path, frames: series.frames, fps: r.fps, detector: o.detector, backend, cuts, scenes }));
     } finally {
@@ -262,7 +273,7 @@ export function registerData(program: Command): void {
     const { backend, device } = await openBackend(o.backend);
     const ev = await openEventEmbedder(o, device);
     try {
-      const series = await analyzeVideo(r.path, { ...analysisSize(r.width, r.height), backend, device });
+      const series = await analyzeVideo(r.path, { ...analysisSize(r.width, r.height), backend, device, edges: needsEdges(o.weights) && o.detector !== 'threshold' });
       const scenes = scenesFromCuts(detectCuts(series, shotOptions(o)), series.frames);
       const { head, tail } = await shotEdgeEmbeddings(r.path, scenes, ev.embedder);
       const st = stitchEvents(scenes, head, tail, o.eventThreshold, { transitionDistance: o.transitionDistance });

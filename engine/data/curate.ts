@@ -20,7 +20,7 @@ import { clipMotions } from './motion.js';
 import { aestheticFrames, edgeMiddleFrames, ocrRule, textRatio, type FrameScorer, type TextDetector } from './scores.js';
 import { clipName, exportClip } from './export.js';
 import { probeVideos, type ProbeFailure, type ProbeRecord } from './probe.js';
-import { detectCuts, scenesFromCuts, type ShotOptions } from './shots.js';
+import { detectCuts, needsEdges, scenesFromCuts, type ShotOptions } from './shots.js';
 import { staticRatio, type StaticMode } from './static.js';
 import { writeMetaTable, type MetaFormat } from './meta-table.js';
 import { META_COLUMNS } from './meta-columns.js';
@@ -134,7 +134,7 @@ export { META_COLUMNS };
 async function curateVideo(r: ProbeRecord, o: CurateOptions, opts: Record<string, unknown>): Promise<CuratedRow[]> {
   const size = analysisSize(r.width, r.height);
   const series = await analyzeVideo(r.path, {
-    ...size, backend: o.backend, device: o.device, chunkFrames: o.chunkFrames,
+    ...size, backend: o.backend, device: o.device, chunkFrames: o.chunkFrames, edges: needsEdges(o.shots?.weights) && o.shots?.detector !== 'threshold',
     onFrames: (done) => o.onProgress?.({ stage: 'analyze', video: r.id, done: Math.min(done, r.numFrames), total: r.numFrames }),
   });
   const cuts = detectCuts(series, o.shots);

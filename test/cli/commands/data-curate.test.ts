@@ -52,6 +52,17 @@ describe('parallax data probe / shots / curate', () => {
     const bad = await parallax(['data', 'shots', video, '--detector', 'histogram']);
     expect(bad.code).not.toBe(0);
     expect(bad.stderr).toMatch(/Allowed choices are content, adaptive, threshold/);
+    // --weights with an edge weight: delta_edges in the stats, the cuts still found; malformed weights refused.
+    const edgeStats = join(dir, 'edge-stats.csv');
+    const e = await parallax(['data', 'shots', video, '--backend', 'cpu', '--weights', '1,1,1,1', '--stats', edgeStats]);
+    expect(e.code).toBe(0);
+    expect(JSON.parse(e.stdout).cuts).toEqual(truth);
+    const el = readFileSync(edgeStats, 'utf8').trim().split('\r\n');
+    expect(el[0]).toBe('frame,time,content_val,delta_hue,delta_sat,delta_lum,adaptive_ratio,delta_gray,average_rgb,delta_edges');
+    for (const c of truth) expect(Number(el[c + 1]!.split(',')[9])).toBeGreaterThan(0);
+    const badW = await parallax(['data', 'shots', video, '--weights', '1,1,1']);
+    expect(badW.code).not.toBe(0);
+    expect(badW.stderr).toMatch(/--weights must be four comma-separated numbers H,S,L,E/);
   });
 
   it('curate writes clips and meta, reports the summary, and skips finished videos on a rerun', async () => {
