@@ -307,14 +307,16 @@ export async function curate(o: CurateOptions): Promise<CurateReport> {
   await writeMetaTable(join(o.out, 'dropped'), dropped as unknown as Record<string, unknown>[], o.formats, [...META_COLUMNS, 'drop_reason']);
   const hist = histogram(all.map((x) => x.static_ratio), 10, 0, 1).counts;
   const histograms: CurateReport['histograms'] = {};
-  const draw = async (name: string, h: Histogram, marker?: number) => {
+  const draw = async (name: string, title: string, h: Histogram, marker?: number) => {
     const png = `report-${name}.png`;
-    await writeFile(join(o.out, png), histogramPng(h, 320, 160, marker));
+    await writeFile(join(o.out, png), histogramPng(h, { width: 360, height: 200, marker, title }));
     histograms[name] = { ...h, png };
   };
-  await draw('static_ratio', histogram(all.map((x) => x.static_ratio), 20, 0, 1), opts.maxStaticRatio as number);
+  const maxStatic = opts.maxStaticRatio as number;
+  await draw('static_ratio', `static_ratio of ${all.length} scenes, red: max ${maxStatic}`, histogram(all.map((x) => x.static_ratio), 20, 0, 1), maxStatic);
   const flows = all.map((x) => x.flow).filter((f): f is number => f !== null);
-  if (flows.length) await draw('flow', histogram(flows, 20, 0, Math.max(1, Math.ceil(Math.max(...flows)))), (opts.motion as { minFlow: number } | null)?.minFlow);
+  const minFlow = (opts.motion as { minFlow: number } | null)?.minFlow;
+  if (flows.length) await draw('flow', `flow px/frame of ${flows.length} clips${minFlow ? `, red: min ${minFlow}` : ''}`, histogram(flows, 20, 0, Math.max(1, Math.ceil(Math.max(...flows)))), minFlow || undefined);
   const report: CurateReport = {
     videos: { inputs: o.inputs.length, probed: records.length, failed: failures.length, processed: records.length - resumed - failedLater, resumed },
     failures,
