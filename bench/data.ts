@@ -2,8 +2,9 @@
 //   Accuracy: random concatenations of lavfi sources (known cut frames) -> precision / recall / F1 within +-1 frame
 //   for ContentDetector 27, AdaptiveDetector 3.0 (PySceneDetect default) and 21.0 (the paper), next to ffmpeg's
 //   select scene score (> 0.3, > 0.4) and scdet (> 10) on the same files; fades through black and crossfades scored
-//   separately. Speed: frames per second of the decode, the scene statistics (WebGPU kernel vs the CPU
-//   implementation, interleaved), ffmpeg's scene filter, and clip export. Writes docs/data.md between the bench
+//   separately; ContentDetector with the edge channel too. Speed: frames per second of the decode, the scene
+//   statistics (WebGPU kernel vs the CPU implementation, interleaved), the CPU edge channel, ffmpeg's scene filter,
+//   and clip export. Writes docs/data.md between the bench
 //   markers unless --no-write.
 //   npm run bench:data -- [--videos 12] [--seed 1] [--size 256x144] [--no-write] [--help]
 
@@ -13,6 +14,7 @@ import os from 'node:os';
 import { join } from 'node:path';
 import { analyzeVideo, analysisSize } from '../engine/data/analyze.js';
 import { exportClip } from '../engine/data/export.js';
+import { edgeDiffSums } from '../engine/data/edges.js';
 import { cutsAbove, ffmpegSceneScores } from '../engine/data/ffmpeg-scene.js';
 import { cutScores, detectCuts, type ShotOptions } from '../engine/data/shots.js';
 import { Device } from '../engine/gpu/device.js';
@@ -67,6 +69,7 @@ const DETECTORS: [string, ShotOptions][] = [
   ['ContentDetector 27, suppress (the spec; PySceneDetect < 0.6.4)', { detector: 'content' }],
   ['ContentDetector 27, merge (PySceneDetect 0.6.4+ default)', { detector: 'content', flashMode: 'merge' }],
   ['ContentDetector 25 (Panda-70M)', { detector: 'content', threshold: 25 }],
+  ['ContentDetector 27 with the edge channel (weights 1, 1, 1, 1)', { detector: 'content', weights: { hue: 1, sat: 1, lum: 1, edges: 1 } }],
   ['AdaptiveDetector 3.0 (PySceneDetect default, Open-Sora)', { detector: 'adaptive', adaptiveThreshold: 3 }],
   ['AdaptiveDetector 21.0 (the paper)', { detector: 'adaptive', adaptiveThreshold: 21 }],
 ];
@@ -96,7 +99,7 @@ async function accuracy(): Promise<string> {
     const truth = concatVideo(file, segs, { width: W, height: H, fps: FPS });
     frames += segs.reduce((a, s) => a + s.frames, 0);
     cutsN += truth.length;
-    const s = await analyzeVideo(file, { ...analysisSize(W, H), backend: 'cpu' });
+    const s = await analyzeVideo(file, { ...analysisSize(W, H), backend: 'cpu', edges: true });
     for (const [name, o] of DETECTORS) bump(name, cutScores(detectCuts(s, o), truth));
     const sel = await ffmpegSceneScores(file, FPS, 'select');
     const scd = await ffmpegSceneScores(file, FPS, 'scdet');
@@ -112,14 +115,14 @@ async function accuracy(): Promise<string> {
     const fade = join(dir, `fade-${v}.mp4`);
     concatVideo(fade, [{ src: a, frames: 24, vf: `fade=t=out:st=${18 / FPS}:d=${6 / FPS}` }, { src: 'color=c=black', frames: 4 }, { src: b, frames: 24, vf: `fade=t=in:st=0:d=${6 / FPS}` }], { width: W, height: H, fps: FPS });
     // True cut: the middle of the dark stretch (frames 18..33 fade out, black, fade in); +-1 around 26.
-    const fs = await analyzeVideo(fade, { ...analysisSize(W, H), backend: 'cpu' });
+    const fs = await analyzeVideo(fade, { ...analysisSize(W, H), backend: 'cpu', edges: true });
     for (const [name, o] of [['ThresholdDetector 12 (fades)', { detector: 'threshold' }] as const, ...DETECTORS]) {
       const k = name;
       fadeTotals.set(k, add(fadeTotals.get(k) ?? { tp: 0, fp: 0, fn: 0 }, cutScores(detectCuts(fs, o as ShotOptions), [26], 4)));
     }
     const xf = join(dir, `xf-${v}.mp4`);
     crossfadeVideo(xf, a, b, 30, 30, 16, { width: W, height: H, fps: FPS });
-    const xs = await analyzeVideo(xf, { ...analysisSize(W, H), backend: 'cpu' });
+    const xs = await analyzeVideo(xf, { ...analysisSize(W, H), backend: 'cpu', edges: true });
     // A crossfade over frames 14..29 counts as found when a cut lands anywhere inside it.
     for (const [name, o] of DETECTORS) xfTotals.set(name, add(xfTotals.get(name) ?? { tp: 0, fp: 0, fn: 0 }, cutScores(detectCuts(xs, o), [22], 8)));
     const sel = await ffmpegSceneScores(xf, FPS, 'select');
@@ -163,6 +166,13 @@ async function speed(device: Device | null): Promise<string> {
     cpuT.push(await t(async () => { for (let i = 0; i < chunks.length; i++) sceneSumsRef(chunks[i]!, counts[i]!, px); }));
   }
   const med = (a: number[]) => [...a].sort((x, y) => x - y)[a.length >> 1]!;
+  const edgeT: number[] = [];
+  for (let rep = 0; rep < 3; rep++) {
+    edgeT.push(await t(async () => {
+      let prev: Uint8Array | null = null;
+      for (let i = 0; i < chunks.length; i++) prev = edgeDiffSums(chunks[i]!, counts[i]!, size.width, size.height, prev).last;
+    }));
+  }
   // Optical flow on gray 128x72 frame pairs (the motion stage's size for this video), 8 pairs per run.
   const FW = 128, FH = 72;
   const grays = Array.from({ length: 9 }, (_, k) => Float64Array.from({ length: FW * FH }, (_, i) => 128 + 60 * Math.sin(0.21 * ((i % FW) + 2 * k) + 0.13 * Math.floor(i / FW))));
@@ -187,6 +197,7 @@ async function speed(device: Device | null): Promise<string> {
     `| decode to ${size.width}x${size.height} rgb24 (ffmpeg pipe, 32-frame chunks) | ${fps(N, decode)} |`,
     device ? `| scene statistics, WebGPU kernel (${device.adapter.description || 'adapter'}; upload + 2 dispatches + readback per chunk) | ${fps(N, med(gpuT))} |` : '| scene statistics, WebGPU kernel | (no adapter) |',
     `| scene statistics, CPU implementation (engine/ops/scene.ref.ts, one thread) | ${fps(N, med(cpuT))} |`,
+    `| edge channel (Canny + dilate of V, CPU, engine/data/edges.ts; only with an edge weight) | ${fps(N, med(edgeT))} |`,
     device ? `| optical flow ${FW}x${FH} pairs, WebGPU kernel (3 levels x 3 LK iterations, 7x7 window) | ${fps(8, med(flowT))} pairs/s |` : '| optical flow, WebGPU kernel | (no adapter) |',
     `| optical flow ${FW}x${FH} pairs, float64 reference on the CPU | ${fps(8, med(flowC))} pairs/s |`,
     `| ffmpeg select scene score (full ${SW}x${SH}, its own decode included) | ${fps(N, ff)} |`,

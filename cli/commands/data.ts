@@ -1,18 +1,19 @@
 // `parallax data ...`: data set tools. `data synth` writes captioned synthetic videos (coloured shapes moving over
 // plain backgrounds) with a meta file that training reads; `data read-attributes` reads a clip's attributes back
 // from its pixels (the detector the prompt-following evaluation uses). The curation pipeline (docs/data.md):
-// `data probe`, `data shots` and `data curate IN... --out DIR` (probe, shots, static filter, optional motion and
+// `data probe`, `data shots`, `data events` and `data curate IN... --out DIR` (probe, shots, events, static filter, optional motion and
 // aesthetic scores, clip export, meta).
-import { Option, type Command } from 'commander';
+import { InvalidArgumentError, Option, type Command } from 'commander';
 import cliProgress from 'cli-progress';
 import { readClip } from '../../engine/data/attributes.js';
 import { analysisSize, analyzeVideo } from '../../engine/data/analyze.js';
 import { readCaptionSegments, segmentCaptioner } from '../../engine/data/caption.js';
 import { loadLaionAesthetic } from '../../engine/data/aesthetic-model.js';
 import { curate, type CurateProgress } from '../../engine/data/curate.js';
-import { ColourHistogramEmbedder } from '../../engine/data/events.js';
+import { ClipVideoEmbedder } from '../../engine/data/clip-events.js';
+import { ColourHistogramEmbedder, distance, eventRules, shotEdgeEmbeddings, stitchEvents, type VideoEmbedder } from '../../engine/data/events.js';
 import { probeVideo, probeVideos } from '../../engine/data/probe.js';
-import { detectCuts, frameStatsRows, scenesFromCuts, type DetectorKind, type ShotOptions } from '../../engine/data/shots.js';
+import { DEFAULT_WEIGHTS, detectCuts, frameStatsRows, needsEdges, scenesFromCuts, type ContentWeights, type DetectorKind, type ShotOptions } from '../../engine/data/shots.js';
 import { toCsv, type MetaFormat } from '../../engine/data/meta-table.js';
 import { writeFile } from 'node:fs/promises';
 import type { StaticMode } from '../../engine/data/static.js';
@@ -30,7 +31,17 @@ interface ShotCliOptions {
   minSceneLen: number;
   fadeBias: number;
   flashMode: 'suppress' | 'merge';
+  weights: ContentWeights;
   backend: 'auto' | 'gpu' | 'cpu';
+}
+
+/** --weights H,S,L,E: four numbers (PySceneDetect's delta_hue, delta_sat, delta_lum, delta_edges weights). */
+function parseWeights(v: string): ContentWeights {
+  const parts = v.split(',').map((x) => x.trim());
+  const n = parts.map(Number);
+  if (parts.length !== 4 || parts.some((x) => x === '') || n.some((x) => !Number.isFinite(x))) throw new InvalidArgumentError(`--weights must be four comma-separated numbers H,S,L,E (e.g. 1,1,1,0), got "${v}"`);
+  if (n.every((x) => x === 0)) throw new InvalidArgumentError('--weights: at least one weight must be non-zero');
+  return { hue: n[0]!, sat: n[1]!, lum: n[2]!, edges: n[3]! };
 }
 
 function addShotOptions(c: Command): Command {
@@ -41,12 +52,13 @@ function addShotOptions(c: Command): Command {
     .option('--min-content-val <x>', 'adaptive: minimum content score for a cut', parseFloatArg('--min-content-val', 0), 15)
     .option('--min-scene-len <n>', 'frames between cuts at least', parseIntArg('--min-scene-len', 1), 15)
     .addOption(new Option('--flash-mode <m>', 'content: how --min-scene-len is enforced: suppress (cuts closer than it are dropped; the spec, PySceneDetect < 0.6.4) or merge (a run of close cuts becomes one; PySceneDetect 0.6.4+)').choices(['suppress', 'merge']).default('suppress'))
+    .option('--weights <h,s,l,e>', 'content/adaptive: weights of delta_hue, delta_sat, delta_lum, delta_edges (PySceneDetect\'s ContentDetector weights; the score is their weighted mean). A non-zero edge weight computes Canny edges of V on the CPU (slower)', parseWeights, { ...DEFAULT_WEIGHTS })
     .option('--fade-bias <x>', 'threshold: -1 cut at the fade-out .. +1 at the fade-in', parseFloatArg('--fade-bias', -1), 0)
     .addOption(new Option('--backend <b>', 'scene statistics on the GPU (WebGPU kernel) or the CPU (same integers); auto: GPU when an adapter exists').choices(['auto', 'gpu', 'cpu']).default('auto'));
 }
 
 function shotOptions(o: ShotCliOptions): ShotOptions {
-  return { detector: o.detector, threshold: o.threshold, adaptiveThreshold: o.adaptiveThreshold, minContentVal: o.minContentVal, minSceneLen: o.minSceneLen, fadeBias: o.fadeBias, flashMode: o.flashMode };
+  return { detector: o.detector, threshold: o.threshold, adaptiveThreshold: o.adaptiveThreshold, minContentVal: o.minContentVal, minSceneLen: o.minSceneLen, fadeBias: o.fadeBias, flashMode: o.flashMode, weights: o.weights };
 }
 
 /** The device for --backend: auto falls back to the CPU (with a note) when no WebGPU adapter is there. */
@@ -61,7 +73,50 @@ async function openBackend(b: 'auto' | 'gpu' | 'cpu'): Promise<{ backend: 'gpu' 
   }
 }
 
-interface CurateCliOptions extends ShotCliOptions {
+interface EventCliOptions {
+  eventThreshold: number;
+  transitionDistance?: number;
+  stillEventDistance?: number;
+  minEventSeconds?: number;
+  eventEmbedder: 'histogram' | 'clip';
+  clipModel?: string;
+}
+
+function addEventOptions(c: Command): Command {
+  return c
+    .addOption(new Option('--event-embedder <kind>', 'what embeds the 8 head/tail frames of a shot: histogram (weightless joint RGB histogram; the default) or clip (a CLIP ViT image tower from --clip-model: the normalised mean of the 8 normalised frame embeddings; runs on WebGPU)').choices(['histogram', 'clip']).default('histogram'))
+    .option('--clip-model <dir>', 'CLIPVisionModelWithProjection folder for --event-embedder clip (config.json + model.safetensors; an --aesthetic-model folder works)')
+    .option('--event-threshold <x>', 'adjacent shots are one event when cos(embedding of the previous shot\'s last 8 frames, of the next shot\'s first 8) > this (the paper: 0.6 with ViCLIP; with CLIP image embeddings unrelated frames often exceed 0.6: Panda-70M\'s distance 0.6 is cos > 0.82)', parseFloatArg('--event-threshold', -1), 0.6)
+    .option('--transition-distance <d>', 'Panda-70M: drop a shot whose head and tail embeddings are farther apart than this (Euclidean; a transition effect; Panda-70M 1.0). It is its own event and its neighbours do not join across it. Off by default', parseFloatArg('--transition-distance', 0))
+    .option('--still-event-distance <d>', 'Panda-70M: drop an event whose first shot\'s head and last shot\'s tail embeddings are closer than this (a still event; Panda-70M 0.15). Off by default', parseFloatArg('--still-event-distance', 0))
+    .option('--min-event-seconds <s>', 'Panda-70M: drop events spanning less than this (Panda-70M 2.0). Off by default', parseFloatArg('--min-event-seconds', 0));
+}
+
+/** Panda-70M's rule options for curate's events. */
+function eventRuleOptions(o: EventCliOptions): { transitionDistance?: number; stillDistance?: number; minEventSeconds?: number } {
+  return { transitionDistance: o.transitionDistance, stillDistance: o.stillEventDistance, minEventSeconds: o.minEventSeconds };
+}
+
+/** The event embedder the options ask for; a CLIP one opens its own device when the scene statistics have none. */
+async function openEventEmbedder(o: EventCliOptions, device?: Device): Promise<{ embedder: VideoEmbedder; close: () => void }> {
+  if (o.eventEmbedder !== 'clip') {
+    if (o.clipModel) throw new Error('--clip-model is only read with --event-embedder clip');
+    return { embedder: new ColourHistogramEmbedder(), close: () => {} };
+  }
+  if (!o.clipModel) throw new Error('--event-embedder clip needs --clip-model DIR (a CLIPVisionModelWithProjection folder: config.json + model.safetensors)');
+  const own = device ? undefined : await Device.create({ label: 'events' }).catch((e: Error) => {
+    throw new Error(`--event-embedder clip needs a WebGPU device: ${e.message.split('\n')[0]}`);
+  });
+  try {
+    const e = await ClipVideoEmbedder.load((device ?? own)!, o.clipModel);
+    return { embedder: e, close: () => { e.dispose(); own?.destroy(); } };
+  } catch (err) {
+    own?.destroy();
+    throw err;
+  }
+}
+
+interface CurateCliOptions extends ShotCliOptions, EventCliOptions {
   out: string;
   minFrames: number;
   maxStaticRatio: number;
@@ -74,7 +129,6 @@ interface CurateCliOptions extends ShotCliOptions {
   force?: boolean;
   captions?: string;
   events: boolean;
-  eventThreshold: number;
   motion?: boolean;
   minFlow?: number;
   csv?: boolean;
@@ -193,21 +247,48 @@ export function registerData(program: Command): void {
       .command('shots')
       .description('detect shots in one video with the PySceneDetect detectors (frames scaled to 256 wide like PySceneDetect, statistics on the GPU); prints JSON: cuts and scenes [start, end) in frames and seconds')
       .argument('<video>', 'a video file')
-      .option('--stats <file.csv>', 'also write per-frame metrics (content_val, delta_hue/sat/lum, adaptive_ratio, delta_gray, average_rgb) for tuning thresholds'),
+      .option('--stats <file.csv>', 'also write per-frame metrics (content_val, delta_hue/sat/lum, adaptive_ratio, delta_gray, average_rgb; delta_edges with an edge weight) for tuning thresholds'),
   ).action(async (video: string, o: ShotCliOptions & { stats?: string }) => {
     const r = await probeVideo(video);
     const { backend, device } = await openBackend(o.backend);
     try {
-      const series = await analyzeVideo(r.path, { ...analysisSize(r.width, r.height), backend, device });
+      const series = await analyzeVideo(r.path, { ...analysisSize(r.width, r.height), backend, device, edges: needsEdges(o.weights) && o.detector !== 'threshold' });
       const cuts = detectCuts(series, shotOptions(o));
-      if (o.stats) await writeFile(o.stats, toCsv(frameStatsRows(series, r.fps, { minContentVal: o.minContentVal }).map((row) => Object.fromEntries(Object.entries(row).map(([k, v]) => [k, Number.isNaN(v) ? null : v])))));
+      if (o.stats) await writeFile(o.stats, toCsv(frameStatsRows(series, r.fps, { minContentVal: o.minContentVal, weights: o.weights }).map((row) => Object.fromEntries(Object.entries(row).map(([k, v]) => [k, Number.isNaN(v) ? null : v])))));
       const scenes = scenesFromCuts(cuts, series.frames).map(([start, end]) => ({ start, end, start_time: start / r.fps, end_time: end / r.fps }));
       console.log(JSON.stringify({ path: r.path, frames: series.frames, fps: r.fps, detector: o.detector, backend, cuts, scenes }));
     } finally {
       device?.destroy();
     }
   });
-  addShotOptions(
+  addEventOptions(
+    addShotOptions(
+      data
+        .command('events')
+        .description('detect shots in one video (as `data shots`), then stitch adjacent shots into events by the similarity of their head/tail frame embeddings; prints JSON: shots, per shot its event, the cosine to the previous shot, its head-tail distance and the Panda-70M rule that drops it (null: none, or the rule is off)')
+        .argument('<video>', 'a video file'),
+    ),
+  ).action(async (video: string, o: ShotCliOptions & EventCliOptions) => {
+    const r = await probeVideo(video);
+    const { backend, device } = await openBackend(o.backend);
+    const ev = await openEventEmbedder(o, device);
+    try {
+      const series = await analyzeVideo(r.path, { ...analysisSize(r.width, r.height), backend, device, edges: needsEdges(o.weights) && o.detector !== 'threshold' });
+      const scenes = scenesFromCuts(detectCuts(series, shotOptions(o)), series.frames);
+      const { head, tail } = await shotEdgeEmbeddings(r.path, scenes, ev.embedder);
+      const st = stitchEvents(scenes, head, tail, o.eventThreshold, { transitionDistance: o.transitionDistance });
+      const rule = eventRules(scenes, st, head, tail, { stillDistance: o.stillEventDistance, minEventFrames: o.minEventSeconds !== undefined ? o.minEventSeconds * r.fps : undefined });
+      const shots = scenes.map(([start, end], i) => ({
+        start, end, event: st.events[i], similarity: i ? st.similarity[i] : null, head_tail_distance: distance(head[i]!, tail[i]!),
+        drop: st.transition[i] ? 'transition' : (rule[i] ?? null),
+      }));
+      console.log(JSON.stringify({ path: r.path, frames: series.frames, fps: r.fps, embedder: ev.embedder.name, threshold: o.eventThreshold, events: new Set(st.events).size, shots }));
+    } finally {
+      ev.close();
+      device?.destroy();
+    }
+  });
+  const curateCmd = addShotOptions(
     data
       .command('curate')
       .description('turn videos into a training set: probe, shot detection, static filter, frame-accurate clip export; writes DIR/clips/{id}_scene-{k}.mp4, meta.jsonl (kept clips), dropped.jsonl (with the reason), report.json. Rerunning skips finished videos.')
@@ -227,11 +308,11 @@ export function registerData(program: Command): void {
       .option('--csv', 'also write meta.csv and dropped.csv (JSONL is always written)')
       .option('--parquet', 'also write meta.parquet and dropped.parquet (typed columns; JSONL is always written)')
       .option('--no-events', 'do not stitch shots into events (each shot is its own event)')
-      .option('--event-threshold <x>', 'adjacent shots are one event when cos(tail of the previous 8 frames, head of the next 8) > this (the paper: 0.6 with ViCLIP; here a colour-histogram embedder)', parseFloatArg('--event-threshold', -1), 0.6)
       .option('--aesthetic-model <dir>', 'LAION aesthetic score (aes) with this model folder: config.json + model.safetensors of a CLIPVisionModelWithProjection (ViT-L/14 for the real predictor) and aesthetic.safetensors (the MLP head, layers.{0,2,4,6,7}); runs on the GPU. Without it aes stays null')
       .option('--min-aesthetic <x>', 'drop clips whose aesthetic score is below this (needs --aesthetic-model; Open-Sora uses 5, Panda 4.5)', parseFloatArg('--min-aesthetic', -1e9))
       .option('--force', 'redo every video even when a finished state exists'),
-  ).action(async (videos: string[], o: CurateCliOptions) => {
+  );
+  addEventOptions(curateCmd).action(async (videos: string[], o: CurateCliOptions) => {
     if (o.minAesthetic !== undefined && !o.aestheticModel) throw new Error('--min-aesthetic needs --aesthetic-model DIR (there is no aesthetic score without a model)');
     const captioner = o.captions ? segmentCaptioner(await readCaptionSegments(o.captions)) : undefined;
     const { backend, device } = await openBackend(o.backend);
@@ -240,13 +321,14 @@ export function registerData(program: Command): void {
       throw new Error(`--aesthetic-model needs a WebGPU device: ${e.message.split('\n')[0]}`);
     }))) : undefined;
     const aesthetic = o.aestheticModel ? await loadLaionAesthetic(modelDevice!, o.aestheticModel) : undefined;
+    const ev = o.events ? await openEventEmbedder(o, modelDevice ?? device) : undefined;
     const progress = curateProgress();
     try {
       const rep = await curate({
         inputs: videos, out: o.out, backend, device, shots: shotOptions(o), minFrames: o.minFrames, maxStaticRatio: o.maxStaticRatio,
         staticThreshold: o.staticThreshold, staticMode: o.staticMode, maxShotSeconds: o.maxShotSeconds,
         forceCutSeconds: o.maxShotSeconds ? (o.forceCutSeconds ?? 5) : undefined, crf: o.crf, preset: o.preset, force: o.force, captioner, onProgress: progress.on,
-        events: o.events ? { embedder: new ColourHistogramEmbedder(), threshold: o.eventThreshold } : undefined,
+        events: ev ? { embedder: ev.embedder, threshold: o.eventThreshold, ...eventRuleOptions(o) } : undefined,
         motion: o.motion || o.minFlow !== undefined ? { minFlow: o.minFlow } : undefined,
         formats: metaFormats(o),
         scores: aesthetic ? { aesthetic: aesthetic.scorer, minAesthetic: o.minAesthetic } : undefined,
@@ -254,10 +336,11 @@ export function registerData(program: Command): void {
       for (const f of rep.failures) process.stderr.write(`skipped ${f.path}: ${f.error}\n`);
       for (const n of rep.notes) process.stderr.write(`note: ${n}\n`);
       const v = rep.videos;
-      console.log(`${v.probed} of ${v.inputs} videos readable (${v.processed} processed, ${v.resumed} done before); ${rep.scenes} scenes: ${rep.kept} kept (${rep.keptFrames} frames), dropped ${rep.dropped.too_short} too short, ${rep.dropped.static} static${rep.dropped.low_flow ? `, ${rep.dropped.low_flow} low flow` : ''}${rep.dropped.low_aesthetic ? `, ${rep.dropped.low_aesthetic} low aesthetic` : ''}`);
+      console.log(`${v.probed} of ${v.inputs} videos readable (${v.processed} processed, ${v.resumed} done before); ${rep.scenes} scenes: ${rep.kept} kept (${rep.keptFrames} frames), dropped ${rep.dropped.too_short} too short, ${rep.dropped.static} static${rep.dropped.low_flow ? `, ${rep.dropped.low_flow} low flow` : ''}${rep.dropped.low_aesthetic ? `, ${rep.dropped.low_aesthetic} low aesthetic` : ''}${(['transition', 'still_event', 'short_event'] as const).map((k) => (rep.dropped[k] ? `, ${rep.dropped[k]} ${k.replace('_', ' ')}` : '')).join('')}`);
       console.log(`meta: ${rep.metaPath}  dropped: ${rep.droppedPath}  report: ${o.out}/report.json`);
       if (!v.probed) process.exitCode = 1;
     } finally {
+      ev?.close();
       aesthetic?.model.dispose();
       if (modelDevice !== device) modelDevice?.destroy();
       device?.destroy();

@@ -1,22 +1,18 @@
 // Streams a video once at the analysis size and collects the per-frame statistics that shot detection and the
 // static filter need (engine/data/shots.ts FrameSeries). Frames come in fixed-size chunks from ffmpeg; each chunk
 // (with the previous chunk's last frame in front, so differences continue across chunk borders) goes through the
-// scene kernel on the GPU or its CPU reference. Only one chunk of pixels is held at a time.
+// scene kernel on the GPU or its CPU reference; the optional edge channel (edges.ts) runs on the CPU. Only one chunk
+// of pixels is held at a time.
 
 import type { Device } from '../gpu/device.js';
 import { sceneSums } from '../ops/scene.js';
 import { sceneSumsRef, type SceneSums } from '../ops/scene.ref.js';
 import { streamVideoFrames } from '../video/decode.js';
+import { edgeDiffSums } from './edges.js';
+import { roundHalfEven } from './round.js';
 import type { FrameSeries } from './shots.js';
 
-/** Python's round(): halves to even. */
-export function roundHalfEven(x: number): number {
-  const f = Math.floor(x);
-  const d = x - f;
-  if (d > 0.5) return f + 1;
-  if (d < 0.5) return f;
-  return f % 2 === 0 ? f : f + 1;
-}
+export { roundHalfEven };
 
 /** PySceneDetect's downscale: frames at least 256 wide are scaled by f = width / 256 (to 256 x round(h / f)). */
 export function analysisSize(width: number, height: number, effectiveWidth = 256): { width: number; height: number } {
@@ -34,6 +30,8 @@ export interface AnalyzeOptions {
   device?: Device;
   chunkFrames?: number;
   maxFrames?: number;
+  /** Also compute PySceneDetect's edge channel (delta_edges, engine/data/edges.ts; on the CPU for both backends). */
+  edges?: boolean;
   onFrames?: (done: number) => void;
 }
 
@@ -62,6 +60,8 @@ export async function analyzeVideo(path: string, o: AnalyzeOptions): Promise<Fra
   const frameBytes = pixels * 3;
   const cols = { dh: new Growable(), ds: new Growable(), dv: new Growable(), dgray: new Growable(), sumRgb: new Growable(), sumGray: new Growable() };
   let last: Uint8Array | null = null;
+  let lastEdges: Uint8Array | null = null;
+  const dedges = o.edges ? new Growable() : null;
   let frames = 0;
   for await (const chunk of streamVideoFrames(path, { width: o.width, height: o.height, chunkFrames: o.chunkFrames ?? 32, maxFrames: o.maxFrames, scaleFlags: 'bilinear' })) {
     let data = chunk.data;
@@ -76,6 +76,12 @@ export async function analyzeVideo(path: string, o: AnalyzeOptions): Promise<Fra
     const s: SceneSums = o.backend === 'gpu' ? await sceneSums(o.device!, data, n, pixels) : sceneSumsRef(data, n, pixels);
     const from = last ? 1 : 0;
     for (const k of Object.keys(cols) as (keyof typeof cols)[]) cols[k].push(s[k], from);
+    if (dedges) {
+      // The chunk's own frames only: the previous chunk's last edge map carries the difference across the border.
+      const e = edgeDiffSums(data.subarray(from * frameBytes), n - from, o.width, o.height, lastEdges);
+      dedges.push(e.sums, 0);
+      lastEdges = e.last;
+    }
     last = data.slice((n - 1) * frameBytes, n * frameBytes);
     frames += chunk.count;
     o.onFrames?.(frames);
@@ -83,5 +89,6 @@ export async function analyzeVideo(path: string, o: AnalyzeOptions): Promise<Fra
   return {
     frames, pixels, width: o.width, height: o.height,
     dh: cols.dh.done(), ds: cols.ds.done(), dv: cols.dv.done(), dgray: cols.dgray.done(), sumRgb: cols.sumRgb.done(), sumGray: cols.sumGray.done(),
+    ...(dedges ? { dedges: dedges.done() } : {}),
   };
 }

@@ -1,7 +1,7 @@
 // `parallax data curate`: the curation stages chained over a batch of videos (Node only).
 //   probe (unreadable files reported, skipped) -> analyze (one streamed decode at PySceneDetect's analysis size;
 //   scene kernel on the GPU or the CPU reference) -> shots -> events (optional: stitching by head/tail embeddings,
-//   a second streamed decode) -> static filter -> motion (optional: optical flow score, dynamic degree, min flow)
+//   a second streamed decode; Panda-70M's transition, still-event and short-event rules as options) -> static filter -> motion (optional: optical flow score, dynamic degree, min flow)
 //   -> export of the kept clips ->
 //   meta.jsonl (kept clips, the columns of MetaRow; .csv / .parquet beside it on request), dropped.jsonl (every dropped scene with its reason), report.json.
 // Resumable: each finished video leaves state/{id}.json (its rows, keyed by the file's size and mtime and the
@@ -13,21 +13,21 @@ import { join } from 'node:path';
 import type { Device } from '../gpu/device.js';
 import { analysisSize, analyzeVideo } from './analyze.js';
 import type { Captioner } from './caption.js';
-import { shotEdgeEmbeddings, stitchEvents, type VideoEmbedder } from './events.js';
+import { eventRules, shotEdgeEmbeddings, stitchEvents, type VideoEmbedder } from './events.js';
 import { histogram, histogramPng, type Histogram } from './histogram.js';
 import { forEachFrameGroup } from './frame-groups.js';
 import { clipMotions } from './motion.js';
 import { aestheticFrames, edgeMiddleFrames, ocrRule, textRatio, type FrameScorer, type TextDetector } from './scores.js';
 import { clipName, exportClip } from './export.js';
 import { probeVideos, type ProbeFailure, type ProbeRecord } from './probe.js';
-import { detectCuts, scenesFromCuts, type ShotOptions } from './shots.js';
+import { detectCuts, needsEdges, scenesFromCuts, type ShotOptions } from './shots.js';
 import { staticRatio, type StaticMode } from './static.js';
 import { writeMetaTable, type MetaFormat } from './meta-table.js';
 import { META_COLUMNS } from './meta-columns.js';
 import type { MetaRow } from './synth-dataset.js';
 
-export type DropReason = 'too_short' | 'static' | 'low_flow' | 'low_aesthetic' | 'watermark' | 'text';
-const DROP_REASONS: DropReason[] = ['too_short', 'static', 'low_flow', 'low_aesthetic', 'watermark', 'text'];
+export type DropReason = 'transition' | 'too_short' | 'static' | 'still_event' | 'short_event' | 'low_flow' | 'low_aesthetic' | 'watermark' | 'text';
+const DROP_REASONS: DropReason[] = ['transition', 'too_short', 'static', 'still_event', 'short_event', 'low_flow', 'low_aesthetic', 'watermark', 'text'];
 
 /** A scene's row: the meta columns plus why it was dropped (dropped.jsonl only). */
 export interface CuratedRow extends MetaRow {
@@ -54,8 +54,12 @@ export interface CurateOptions {
   chunkFrames?: number;
   /** Ignore finished-video state and redo everything. */
   force?: boolean;
-  /** Event stitching of adjacent shots (none: every shot is its own event). */
-  events?: { embedder: VideoEmbedder; threshold?: number };
+  /**
+   * Event stitching of adjacent shots (none: every shot is its own event), with Panda-70M's rules as options (off when
+   * undefined): drop transition shots (|head - tail| > transitionDistance, Panda-70M 1.0), still events
+   * (|head of the first shot - tail of the last| < stillDistance, 0.15) and events shorter than minEventSeconds (2).
+   */
+  events?: { embedder: VideoEmbedder; threshold?: number; transitionDistance?: number; stillDistance?: number; minEventSeconds?: number };
   /** Optical-flow motion of the clips that pass the other filters: fills flow and dynamic; drops flow < minFlow. */
   motion?: { minFlow?: number; maxWidth?: number; maxPairs?: number };
   /** Model scores; a stage without a model is skipped with a note in the report. */
@@ -103,7 +107,7 @@ function settings(o: CurateOptions): Record<string, unknown> {
   return {
     shots: { detector: 'content', ...o.shots }, staticThreshold: o.staticThreshold ?? 0.9, maxStaticRatio: o.maxStaticRatio ?? 0.3, staticMode: o.staticMode ?? 'mad',
     minFrames: o.minFrames ?? 16, captioner: o.captioner?.name ?? null,
-    events: o.events ? { embedder: o.events.embedder.name, threshold: o.events.threshold ?? 0.6 } : null,
+    events: o.events ? { embedder: o.events.embedder.name, threshold: o.events.threshold ?? 0.6, transitionDistance: o.events.transitionDistance ?? null, stillDistance: o.events.stillDistance ?? null, minEventSeconds: o.events.minEventSeconds ?? null } : null,
     scores: {
       aesthetic: o.scores?.aesthetic ? { model: o.scores.aesthetic.name, min: o.scores.minAesthetic ?? null } : null,
       watermark: o.scores?.watermark ? { model: o.scores.watermark.name, max: o.scores.maxWatermark ?? 0.5 } : null,
@@ -130,7 +134,7 @@ export { META_COLUMNS };
 async function curateVideo(r: ProbeRecord, o: CurateOptions, opts: Record<string, unknown>): Promise<CuratedRow[]> {
   const size = analysisSize(r.width, r.height);
   const series = await analyzeVideo(r.path, {
-    ...size, backend: o.backend, device: o.device, chunkFrames: o.chunkFrames,
+    ...size, backend: o.backend, device: o.device, chunkFrames: o.chunkFrames, edges: needsEdges(o.shots?.weights) && o.shots?.detector !== 'threshold',
     onFrames: (done) => o.onProgress?.({ stage: 'analyze', video: r.id, done: Math.min(done, r.numFrames), total: r.numFrames }),
   });
   const cuts = detectCuts(series, o.shots);
@@ -140,10 +144,17 @@ async function curateVideo(r: ProbeRecord, o: CurateOptions, opts: Record<string
     forceCutFrames: o.forceCutSeconds ? Math.round(o.forceCutSeconds * fps) : undefined,
   });
   let events = scenes.map((_, k) => k);
-  if (o.events && scenes.length > 1) {
+  let transition = scenes.map(() => false);
+  let eventDrop: ('still_event' | 'short_event' | undefined)[] = scenes.map(() => undefined);
+  const ev = o.events;
+  const rules = ev && (ev.transitionDistance !== undefined || ev.stillDistance !== undefined || ev.minEventSeconds !== undefined);
+  if (ev && (scenes.length > 1 || rules)) {
     o.onProgress?.({ stage: 'events', video: r.id, done: 0, total: 1 });
-    const { head, tail } = await shotEdgeEmbeddings(r.path, scenes, o.events.embedder, o.chunkFrames);
-    events = stitchEvents(scenes, head, tail, o.events.threshold ?? 0.6).events;
+    const { head, tail } = await shotEdgeEmbeddings(r.path, scenes, ev.embedder, o.chunkFrames);
+    const st = stitchEvents(scenes, head, tail, ev.threshold ?? 0.6, { transitionDistance: ev.transitionDistance });
+    events = st.events;
+    transition = st.transition;
+    eventDrop = eventRules(scenes, st, head, tail, { stillDistance: ev.stillDistance, minEventFrames: ev.minEventSeconds !== undefined ? ev.minEventSeconds * r.fps : undefined });
     o.onProgress?.({ stage: 'events', video: r.id, done: 1, total: 1 });
   }
   const minFrames = opts.minFrames as number;
@@ -153,7 +164,7 @@ async function curateVideo(r: ProbeRecord, o: CurateOptions, opts: Record<string
   const rows: CuratedRow[] = scenes.map(([start, end], k) => {
     const n = end - start;
     const sr = staticRatio(series, start, end, { threshold: opts.staticThreshold as number, mode: opts.staticMode as StaticMode });
-    const drop: DropReason | undefined = n < minFrames ? 'too_short' : sr >= maxStatic ? 'static' : undefined;
+    const drop: DropReason | undefined = transition[k] ? 'transition' : n < minFrames ? 'too_short' : sr >= maxStatic ? 'static' : eventDrop[k];
     const row: CuratedRow = {
       path: drop ? '' : `clips/${clipName(r.id, k)}`,
       text: '', num_frames: n, fps, height: h, width: w, aspect_ratio: h / w, resolution: h * w, text_len: 0,
@@ -296,14 +307,16 @@ export async function curate(o: CurateOptions): Promise<CurateReport> {
   await writeMetaTable(join(o.out, 'dropped'), dropped as unknown as Record<string, unknown>[], o.formats, [...META_COLUMNS, 'drop_reason']);
   const hist = histogram(all.map((x) => x.static_ratio), 10, 0, 1).counts;
   const histograms: CurateReport['histograms'] = {};
-  const draw = async (name: string, h: Histogram, marker?: number) => {
+  const draw = async (name: string, title: string, h: Histogram, marker?: number) => {
     const png = `report-${name}.png`;
-    await writeFile(join(o.out, png), histogramPng(h, 320, 160, marker));
+    await writeFile(join(o.out, png), histogramPng(h, { width: 360, height: 200, marker, title }));
     histograms[name] = { ...h, png };
   };
-  await draw('static_ratio', histogram(all.map((x) => x.static_ratio), 20, 0, 1), opts.maxStaticRatio as number);
+  const maxStatic = opts.maxStaticRatio as number;
+  await draw('static_ratio', `static_ratio of ${all.length} scenes, red: max ${maxStatic}`, histogram(all.map((x) => x.static_ratio), 20, 0, 1), maxStatic);
   const flows = all.map((x) => x.flow).filter((f): f is number => f !== null);
-  if (flows.length) await draw('flow', histogram(flows, 20, 0, Math.max(1, Math.ceil(Math.max(...flows)))), (opts.motion as { minFlow: number } | null)?.minFlow);
+  const minFlow = (opts.motion as { minFlow: number } | null)?.minFlow;
+  if (flows.length) await draw('flow', `flow px/frame of ${flows.length} clips${minFlow ? `, red: min ${minFlow}` : ''}`, histogram(flows, 20, 0, Math.max(1, Math.ceil(Math.max(...flows)))), minFlow || undefined);
   const report: CurateReport = {
     videos: { inputs: o.inputs.length, probed: records.length, failed: failures.length, processed: records.length - resumed - failedLater, resumed },
     failures,

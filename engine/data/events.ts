@@ -3,7 +3,8 @@
 // Embedders plug in behind VideoEmbedder (a ViCLIP/CLIP loader would take 8 frames at 224x224); the weightless
 // default is a colour histogram (Hellinger-normalised, so the cosine is the Bhattacharyya coefficient of the mean
 // histograms). Frames come from a second streamed decode that keeps only the head/tail frames still waiting to be
-// embedded, so memory stays at a few frames whatever the video's length.
+// embedded, so memory stays at a few frames whatever the video's length. Panda-70M's rules on the same embeddings
+// (options, off by default): transition shots (head far from tail) and still or too short events are flagged.
 import { forEachFrameGroup } from './frame-groups.js';
 
 export interface VideoEmbedder {
@@ -60,10 +61,31 @@ export async function shotEdgeEmbeddings(path: string, shots: readonly [number, 
   return { head, tail };
 }
 
-/** Event id per shot: shot i joins shot i-1's event when they touch and cos(tail[i-1], head[i]) > threshold. */
-export function stitchEvents(shots: readonly [number, number][], head: readonly Float32Array[], tail: readonly Float32Array[], threshold = 0.6): { events: number[]; similarity: number[] } {
+/** Euclidean distance (Panda-70M's measure; for unit vectors sqrt(2 - 2 cos)). */
+export function distance(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  let d = 0;
+  for (let i = 0; i < a.length; i++) d += (a[i]! - b[i]!) ** 2;
+  return Math.sqrt(d);
+}
+
+export interface StitchOptions {
+  /**
+   * Panda-70M's transition-shot rule: a shot whose head and tail embeddings are farther apart than this (Euclidean;
+   * Panda-70M 1.0) holds a transition effect. It is flagged, is an event of its own, and the shots on either side
+   * do not join across it (Panda-70M removes it before stitching, so they no longer touch). Off when undefined.
+   */
+  transitionDistance?: number;
+}
+
+/**
+ * Event id per shot: shot i joins shot i-1's event when they touch and cos(tail[i-1], head[i]) > threshold.
+ * `similarity[i]` is that cosine (NaN for the first shot); `transition[i]` marks transition shots (options).
+ */
+export function stitchEvents(shots: readonly [number, number][], head: readonly Float32Array[], tail: readonly Float32Array[], threshold = 0.6, opts: StitchOptions = {}): { events: number[]; similarity: number[]; transition: boolean[] } {
   const events: number[] = [];
   const similarity: number[] = [];
+  const td = opts.transitionDistance;
+  const transition = shots.map((_, i) => td !== undefined && distance(head[i]!, tail[i]!) > td);
   shots.forEach(([s], i) => {
     if (i === 0) {
       events.push(0);
@@ -72,7 +94,38 @@ export function stitchEvents(shots: readonly [number, number][], head: readonly 
     }
     const sim = cosine(tail[i - 1]!, head[i]!);
     similarity.push(sim);
-    events.push(shots[i - 1]![1] === s && sim > threshold ? events[i - 1]! : events[i - 1]! + 1);
+    const join = shots[i - 1]![1] === s && sim > threshold && !transition[i] && !transition[i - 1];
+    events.push(join ? events[i - 1]! : events[i - 1]! + 1);
   });
-  return { events, similarity };
+  return { events, similarity, transition };
+}
+
+export interface EventRuleOptions {
+  /** Panda-70M's still-event rule: drop an event when |head of its first shot - tail of its last| < this (0.15). */
+  stillDistance?: number;
+  /** Panda-70M's length rule: drop an event when its last frame - first frame < this many frames (2 s there). */
+  minEventFrames?: number;
+}
+
+/**
+ * Panda-70M's event rules, per shot: 'still_event' when the shot's event hardly changes from its first frames to its
+ * last (embedding distance below stillDistance), 'short_event' when the event spans fewer than minEventFrames;
+ * undefined otherwise. Transition shots (stitchEvents) are left to their own rule and get undefined here.
+ */
+export function eventRules(shots: readonly [number, number][], stitched: { events: readonly number[]; transition: readonly boolean[] }, head: readonly Float32Array[], tail: readonly Float32Array[], opts: EventRuleOptions): ('still_event' | 'short_event' | undefined)[] {
+  const span = new Map<number, { first: number; last: number }>();
+  shots.forEach((_, i) => {
+    if (stitched.transition[i]) return;
+    const e = stitched.events[i]!;
+    const g = span.get(e);
+    if (g) g.last = i;
+    else span.set(e, { first: i, last: i });
+  });
+  const verdict = new Map<number, 'still_event' | 'short_event' | undefined>();
+  for (const [e, { first, last }] of span) {
+    const still = opts.stillDistance !== undefined && distance(head[first]!, tail[last]!) < opts.stillDistance;
+    const short = opts.minEventFrames !== undefined && shots[last]![1] - shots[first]![0] < opts.minEventFrames;
+    verdict.set(e, still ? 'still_event' : short ? 'short_event' : undefined);
+  }
+  return shots.map((_, i) => (stitched.transition[i] ? undefined : verdict.get(stitched.events[i]!)));
 }

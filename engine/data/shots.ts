@@ -18,22 +18,34 @@ export interface FrameSeries {
   /** Sums over the pixels of R+G+B and of gray. */
   sumRgb: Float64Array;
   sumGray: Float64Array;
+  /** Sums over the pixels of |dEdges| (0/255 edge maps, engine/data/edges.ts); only when analysed with edges. */
+  dedges?: Float64Array;
 }
 
 export interface ContentWeights {
   hue: number;
   sat: number;
   lum: number;
+  /** PySceneDetect's delta_edges weight (default 0: the edge channel is not computed). */
+  edges?: number;
 }
 
-export const DEFAULT_WEIGHTS: ContentWeights = { hue: 1, sat: 1, lum: 1 };
+export const DEFAULT_WEIGHTS: ContentWeights = { hue: 1, sat: 1, lum: 1, edges: 0 };
+
+/** Whether these weights need the edge channel (analyzeVideo's `edges`). */
+export const needsEdges = (w: ContentWeights | undefined) => (w?.edges ?? 0) !== 0;
 
 /** PySceneDetect's content_val of frame t: per-channel mean |x_t - x_{t-1}|, weighted, over the sum of |weights|. */
 export function contentScores(s: FrameSeries, w: ContentWeights = DEFAULT_WEIGHTS): Float64Array {
-  const norm = Math.abs(w.hue) + Math.abs(w.sat) + Math.abs(w.lum);
-  if (!(norm > 0)) throw new Error('content weights: at least one of hue, sat, lum must be non-zero');
+  const we = w.edges ?? 0;
+  const norm = Math.abs(w.hue) + Math.abs(w.sat) + Math.abs(w.lum) + Math.abs(we);
+  if (!(norm > 0)) throw new Error('content weights: at least one of hue, sat, lum, edges must be non-zero');
+  if (we !== 0 && !s.dedges) throw new Error('content weights: an edge weight needs the edge channel (analyzeVideo with edges: true)');
   const out = new Float64Array(s.frames);
-  for (let t = 1; t < s.frames; t++) out[t] = (s.dh[t]! / s.pixels * w.hue + s.ds[t]! / s.pixels * w.sat + s.dv[t]! / s.pixels * w.lum) / norm;
+  for (let t = 1; t < s.frames; t++) {
+    const e = we !== 0 ? (s.dedges![t]! / s.pixels) * we : 0;
+    out[t] = (s.dh[t]! / s.pixels * w.hue + s.ds[t]! / s.pixels * w.sat + s.dv[t]! / s.pixels * w.lum + e) / norm;
+  }
   return out;
 }
 
@@ -308,6 +320,7 @@ export function frameStatsRows(s: FrameSeries, fps: number, o: { weights?: Conte
     return {
       frame: t, time: t / fps, content_val: content[t]!, delta_hue: s.dh[t]! / s.pixels, delta_sat: s.ds[t]! / s.pixels, delta_lum: s.dv[t]! / s.pixels,
       adaptive_ratio: win ? AdaptiveDetector.ratio(win, w, o.minContentVal ?? 15) : NaN, delta_gray: s.dgray[t]! / s.pixels, average_rgb: avg[t]!,
+      ...(s.dedges ? { delta_edges: s.dedges[t]! / s.pixels } : {}),
     };
   });
 }

@@ -69,21 +69,34 @@ export class ClipVisionModel {
 
   /** image_embeds (visual_projection of the pooled class token, not normalised) of one image [3, S, S] (CLIP-normalised). */
   async embed(pixels: Float32Array): Promise<Float32Array> {
+    return (await this.embedBatch([pixels]))[0]!;
+  }
+
+  /**
+   * image_embeds of several images [3, S, S] in one pass through the tower (batch B: tokens [B, N+1, hidden],
+   * attention per image); one embedding per image, in order.
+   */
+  async embedBatch(images: readonly Float32Array[]): Promise<Float32Array[]> {
     const cfg = this.config;
     const S = cfg.image_size;
     const P = cfg.patch_size;
     const H = cfg.hidden_size;
-    if (pixels.length !== 3 * S * S) throw new Error(`${this.name}: ${pixels.length} values; expected 3 x ${S} x ${S} (image_size ${S})`);
+    const B = images.length;
+    if (!B) return [];
+    const px = new Float32Array(B * 3 * S * S);
+    images.forEach((im, b) => {
+      if (im.length !== 3 * S * S) throw new Error(`${this.name}: ${im.length} values${B > 1 ? ` in image ${b}` : ''}; expected 3 x ${S} x ${S} (image_size ${S})`);
+      px.set(im, b * 3 * S * S);
+    });
     const s = new Scratch();
-    const img = s.t(Tensor.from(this.device, pixels, [1, 3, S, S], this.dtype, 'clip pixels'));
-    const patches = s.t(patchify(img, { patch: P })); // [1, N, 3*P*P], channel order (c, i, j) = the conv weight's
+    const img = s.t(Tensor.from(this.device, px, [B, 3, S, S], this.dtype, 'clip pixels'));
+    const patches = s.t(patchify(img, { patch: P })); // [B, N, 3*P*P], channel order (c, i, j) = the conv weight's
     const convW = s.t(this.w('vision_model.embeddings.patch_embedding.weight').reshape([H, 3 * P * P]));
-    const tokens3 = s.t(linear(patches, convW));
-    const N = (S / P) ** 2;
-    const tokens = s.t(tokens3.reshape([N, H]));
-    const cls = s.t(this.w('vision_model.embeddings.class_embedding').reshape([1, H]));
-    const withCls = s.t(concat([cls, tokens], 0));
-    const x0 = s.t(add(withCls, this.w('vision_model.embeddings.position_embedding.weight')));
+    const tokens = s.t(linear(patches, convW)); // [B, N, H]
+    const cls1 = s.t(this.w('vision_model.embeddings.class_embedding').reshape([1, 1, H]));
+    const cls = B > 1 ? s.t(concat(Array.from({ length: B }, () => cls1), 0)) : cls1;
+    const withCls = s.t(concat([cls, tokens], 1)); // [B, N+1, H]
+    const x0 = s.t(add(withCls, this.w('vision_model.embeddings.position_embedding.weight'))); // broadcast over B
     let x = layerNorm(x0, { eps: cfg.layer_norm_eps, weight: this.w('vision_model.pre_layrnorm.weight'), bias: this.w('vision_model.pre_layrnorm.bias') });
     for (let i = 0; i < cfg.num_hidden_layers; i++) {
       const next = clipEncoderLayer(x, (n) => this.w(n), `vision_model.encoder.layers.${i}.`, { heads: cfg.num_attention_heads, eps: cfg.layer_norm_eps, act: this.act, causal: false });
@@ -91,12 +104,13 @@ export class ClipVisionModel {
       x = next;
     }
     s.t(x);
-    const row = s.t(slice(x, 0, 0, 1));
+    const row = s.t(slice(x, 1, 0, 1)); // [B, 1, H]: the class tokens
     const pooled = s.t(layerNorm(row, { eps: cfg.layer_norm_eps, weight: this.w('vision_model.post_layernorm.weight'), bias: this.w('vision_model.post_layernorm.bias') }));
     const proj = s.t(linear(pooled, this.w('visual_projection.weight')));
     const out = await proj.read();
     s.release();
-    return out;
+    const D = cfg.projection_dim;
+    return Array.from({ length: B }, (_, b) => out.slice(b * D, (b + 1) * D));
   }
 
   private w(name: string): Tensor {

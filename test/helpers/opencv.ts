@@ -12,7 +12,7 @@ export interface CvMat {
 }
 
 export interface OpenCv {
-  Mat: { new (): CvMat; new (rows: number, cols: number, type: number): CvMat };
+  Mat: { new (): CvMat; new (rows: number, cols: number, type: number): CvMat; ones(rows: number, cols: number, type: number): CvMat };
   CV_8UC3: number;
   CV_8UC1: number;
   COLOR_RGB2HSV: number;
@@ -20,6 +20,10 @@ export interface OpenCv {
   COLOR_RGB2GRAY: number;
   cvtColor(src: CvMat, dst: CvMat, code: number): void;
   absdiff(a: CvMat, b: CvMat, dst: CvMat): void;
+  /** Canny(image, edges, threshold1, threshold2[, apertureSize = 3, L2gradient = false]). */
+  Canny(src: CvMat, dst: CvMat, t1: number, t2: number, aperture?: number, l2?: boolean): void;
+  /** dilate(src, dst, kernel) with the default anchor (centre), one iteration and the default border. */
+  dilate(src: CvMat, dst: CvMat, kernel: CvMat): void;
 }
 
 let loading: Promise<{ cv: OpenCv }> | null = null;

@@ -1,5 +1,6 @@
-// `parallax data probe`, `data shots` and `data curate` as a user runs them: JSON out, unreadable inputs reported
-// and skipped, the summary line, resumability, the aesthetic model flags, the help text and bad options.
+// `parallax data probe`, `data shots`, `data events` and `data curate` as a user runs them: JSON out, unreadable inputs
+// reported and skipped, the summary line, resumability, the aesthetic model and CLIP event-embedder flags, the help
+// text and bad options.
 import { existsSync, readFileSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -51,6 +52,17 @@ describe('parallax data probe / shots / curate', () => {
     const bad = await parallax(['data', 'shots', video, '--detector', 'histogram']);
     expect(bad.code).not.toBe(0);
     expect(bad.stderr).toMatch(/Allowed choices are content, adaptive, threshold/);
+    // --weights with an edge weight: delta_edges in the stats, the cuts still found; malformed weights refused.
+    const edgeStats = join(dir, 'edge-stats.csv');
+    const e = await parallax(['data', 'shots', video, '--backend', 'cpu', '--weights', '1,1,1,1', '--stats', edgeStats]);
+    expect(e.code).toBe(0);
+    expect(JSON.parse(e.stdout).cuts).toEqual(truth);
+    const el = readFileSync(edgeStats, 'utf8').trim().split('\r\n');
+    expect(el[0]).toBe('frame,time,content_val,delta_hue,delta_sat,delta_lum,adaptive_ratio,delta_gray,average_rgb,delta_edges');
+    for (const c of truth) expect(Number(el[c + 1]!.split(',')[9])).toBeGreaterThan(0);
+    const badW = await parallax(['data', 'shots', video, '--weights', '1,1,1']);
+    expect(badW.code).not.toBe(0);
+    expect(badW.stderr).toMatch(/--weights must be four comma-separated numbers H,S,L,E/);
   });
 
   it('curate writes clips and meta, reports the summary, and skips finished videos on a rerun', async () => {
@@ -129,6 +141,36 @@ describe('parallax data probe / shots / curate', () => {
     const missing = await parallax(['data', 'curate', video, '--out', join(dir, 'noaes'), '--aesthetic-model', join(dir, 'nope')]);
     expect(missing.code).not.toBe(0);
     expect(missing.stderr).toMatch(/nope: no config\.json/);
+  });
+
+  it('events and curate stitch with --event-embedder clip --clip-model DIR (tiny CLIP); the flags are checked', async () => {
+    const model = join(dir, 'clip-model');
+    await makeTinyAestheticModel(model, { seed: 6 });
+    const r = await parallax(['data', 'events', video, '--backend', 'cpu', '--event-embedder', 'clip', '--clip-model', model, '--event-threshold', '-1', '--still-event-distance', '2.1']);
+    expect(r.code).toBe(0);
+    const j = JSON.parse(r.stdout);
+    expect(j.embedder).toMatch(/^clip-mean8\(/);
+    expect(j.shots.map((x: { start: number }) => x.start)).toEqual([0, ...truth]);
+    expect(j.events).toBe(1); // every cosine > -1
+    for (const x of j.shots.slice(1)) expect(x.similarity).toBeGreaterThan(-1);
+    // Unit vectors are never 2.1 apart: the one event is still.
+    expect(j.shots.map((x: { drop: string | null }) => x.drop)).toEqual(['still_event', 'still_event', 'still_event']);
+    // testsrc2 and mandelbrot move, smptehdbars is still: its head and tail are the same frames.
+    expect(j.shots[0].head_tail_distance).toBeGreaterThan(1e-3);
+    expect(j.shots[1].head_tail_distance).toBeGreaterThan(1e-3);
+    expect(j.shots[2].head_tail_distance).toBeLessThan(1e-5);
+    const out = join(dir, 'clip-events');
+    const c = await parallax(['data', 'curate', video, '--out', out, '--backend', 'cpu', '--min-frames', '100', '--event-embedder', 'clip', '--clip-model', model, '--event-threshold', '1']);
+    expect(c.code).toBe(0);
+    const rows = readFileSync(join(out, 'dropped.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    expect(rows.map((x) => x.event)).toEqual([0, 1, 2]); // no cosine > 1
+    expect(JSON.parse(readFileSync(join(out, 'report.json'), 'utf8')).options.events).toMatchObject({ embedder: expect.stringMatching(/^clip-mean8\(/), threshold: 1, transitionDistance: null });
+    const noModel = await parallax(['data', 'events', video, '--event-embedder', 'clip']);
+    expect(noModel.code).not.toBe(0);
+    expect(noModel.stderr).toMatch(/--event-embedder clip needs --clip-model DIR/);
+    const stray = await parallax(['data', 'events', video, '--clip-model', model]);
+    expect(stray.code).not.toBe(0);
+    expect(stray.stderr).toMatch(/--clip-model is only read with --event-embedder clip/);
   });
 
   it('says what is wrong with bad options', async () => {

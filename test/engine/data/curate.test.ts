@@ -2,7 +2,7 @@
 // clips on different backgrounds), a looped still and a too-short tail go in; clips + meta.jsonl come out with the
 // spec's columns, the still dropped as static, the tail as too short, captions from the generator's metadata,
 // clip frame counts equal to end - start (ffprobe), an unreadable input reported and skipped, and a rerun that
-// skips finished videos (or redoes them when the options change).
+// skips finished videos (or redoes them when the options change). Panda-70M's event rules with a stub embedder.
 import { stat, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -147,6 +147,36 @@ describe('curate', () => {
     expect(rows.some((r) => r.ocr! > 0.3)).toBe(true); // a dark clip: the 8x2 box covers 1/3 of each 8x6 frame
     const plain = await curate({ inputs: [raw2], out: join(dir, 'plain'), backend: 'cpu', preset: 'ultrafast' });
     expect(plain.notes).toEqual(expect.arrayContaining(['aesthetic score: skipped (no model configured: --aesthetic-model DIR; the column is null)', 'text (OCR) score: skipped (no model configured; the column is null)']));
+  });
+
+  it("Panda-70M's event rules drop a transition shot, a still event and a short event (stub embedder)", async () => {
+    // Gray shots: 40 (still), a ramp 120 -> 250 (a transition), 150 then 190 (one event), a ramp 10 -> 60 in 16 frames.
+    const gray = (v: number) => new Uint8Array(W * H * 3).fill(Math.round(v));
+    const ramp = (a: number, b: number, n: number) => Array.from({ length: n }, (_, i) => gray(a + ((b - a) * i) / (n - 1)));
+    const v = join(dir, 'panda.mp4');
+    await writeMp4(v, [...ramp(40, 40, 20), ...ramp(120, 250, 20), ...ramp(150, 150, 20), ...ramp(190, 190, 20), ...ramp(10, 60, 16)], { width: W, height: H, fps: FPS, crf: 12 });
+    // The embedding is the unit vector at angle pi * brightness / 255 (cosine and distance follow from the levels).
+    const embedder = {
+      name: 'stub-angle', width: 8, height: 6,
+      embed: async (f: readonly Uint8Array[]) => {
+        const m = f.reduce((a, x) => a + x.reduce((b, y) => b + y, 0) / x.length, 0) / f.length;
+        return Float32Array.from([Math.cos((Math.PI * m) / 255), Math.sin((Math.PI * m) / 255)]);
+      },
+    };
+    const out = join(dir, 'panda');
+    const rep = await curate({
+      inputs: [v], out, backend: 'cpu', preset: 'ultrafast', maxStaticRatio: 1.01, shots: { threshold: 10 },
+      events: { embedder, threshold: 0.6, transitionDistance: 0.5, stillDistance: 0.15, minEventSeconds: 2.5 },
+    });
+    const rows = [...(await readJsonl(join(out, 'meta.jsonl'))), ...(await readJsonl(join(out, 'dropped.jsonl')))].sort((a, b) => a.start_frame - b.start_frame);
+    expect(rows.map((r) => [r.start_frame, r.end_frame])).toEqual([[0, 20], [20, 40], [40, 60], [60, 80], [80, 96]]);
+    expect(rows.map((r) => r.drop_reason ?? 'kept')).toEqual(['still_event', 'transition', 'kept', 'kept', 'short_event']);
+    expect(rows.map((r) => r.event)).toEqual([0, 1, 2, 2, 3]);
+    expect(rep.dropped).toMatchObject({ transition: 1, still_event: 1, short_event: 1, static: 0, too_short: 0 });
+    expect(rep.options.events).toMatchObject({ transitionDistance: 0.5, stillDistance: 0.15, minEventSeconds: 2.5 });
+    // Without the rules the events drop nothing: all five scenes are kept.
+    const off = await curate({ inputs: [v], out: join(dir, 'panda-off'), backend: 'cpu', preset: 'ultrafast', maxStaticRatio: 1.01, shots: { threshold: 10 }, events: { embedder } });
+    expect(off.kept).toBe(5);
   });
 
   it('a video that probes but fails to decode is reported and skipped, not fatal for the batch', async () => {

@@ -1,14 +1,17 @@
 // Shot detection: the three PySceneDetect state machines on hand-worked score sequences (min scene length, the
 // adaptive window and its 255 cap, fade placement and bias), scenes from cuts, cut scoring; then end to end on
 // videos concatenated from ffmpeg test sources with known cut frames: GPU and CPU statistics identical (also across
-// chunk borders), precision / recall / F1 within +-1 frame, next to ffmpeg's own scene score on the same video.
+// chunk borders), precision / recall / F1 within +-1 frame, next to ffmpeg's own scene score on the same video; the
+// edge channel (delta_edges) across chunk borders and in the weighted content score.
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { analysisSize, analyzeVideo, roundHalfEven } from '../../../engine/data/analyze.js';
 import { cutsAbove, ffmpegSceneScores } from '../../../engine/data/ffmpeg-scene.js';
-import { AdaptiveDetector, ContentDetector, FlashFilter, ThresholdDetector, contentScores, cutScores, detectCuts, scenesFromCuts } from '../../../engine/data/shots.js';
+import { edgeDiffSums } from '../../../engine/data/edges.js';
+import { AdaptiveDetector, ContentDetector, FlashFilter, ThresholdDetector, contentScores, cutScores, detectCuts, frameStatsRows, scenesFromCuts } from '../../../engine/data/shots.js';
+import { readVideoFrames } from '../../../engine/video/decode.js';
 import { concatVideo, crossfadeVideo } from '../../helpers/lavfi.js';
 import { testDevice } from '../../helpers/gpu.js';
 
@@ -108,6 +111,28 @@ describe('shots on videos with known cuts', () => {
     const cpu = await analyzeVideo(video, { width: 64, height: 48, backend: 'cpu', chunkFrames: 64 });
     expect(gpu.frames).toBe(108);
     for (const k of ['dh', 'ds', 'dv', 'dgray', 'sumRgb', 'sumGray'] as const) expect([...gpu[k]], k).toEqual([...cpu[k]]);
+  });
+
+  it('edge channel: delta_edges across chunk borders equals one pass over all frames; weighted into content_val', async () => {
+    const device = await testDevice();
+    const gpu = await analyzeVideo(video, { width: 64, height: 48, backend: 'gpu', device, chunkFrames: 7, edges: true });
+    const plain = await analyzeVideo(video, { width: 64, height: 48, backend: 'cpu', chunkFrames: 64 });
+    const frames = await readVideoFrames(video, { width: 64, height: 48, scaleFlags: 'bilinear' });
+    const all = new Uint8Array(frames.length * 64 * 48 * 3);
+    frames.forEach((f, t) => all.set(f, t * 64 * 48 * 3));
+    const want = edgeDiffSums(all, frames.length, 64, 48).sums;
+    expect([...gpu.dedges!]).toEqual([...want]);
+    expect(plain.dedges).toBeUndefined();
+    // Default weights (edges 0) leave content_val as it was; an edge weight mixes delta_edges in over sum |w|.
+    expect([...contentScores(gpu)]).toEqual([...contentScores(plain)]);
+    const P = 64 * 48;
+    const w = { hue: 1, sat: 0.5, lum: 1, edges: 2 };
+    const sc = contentScores(gpu, w);
+    for (const t of [1, 19, 20, 60]) expect(sc[t]).toBeCloseTo((gpu.dh[t]! / P + 0.5 * gpu.ds[t]! / P + gpu.dv[t]! / P + 2 * want[t]! / P) / 4.5, 10);
+    for (const c of truth.slice(0, 3)) expect(want[c]! / P, `cut ${c}`).toBeGreaterThan(20); // new edges at a cut
+    expect(() => contentScores(plain, w)).toThrow('an edge weight needs the edge channel');
+    expect(frameStatsRows(gpu, fps, { weights: w })[20]!.delta_edges).toBe(want[20]! / P);
+    expect('delta_edges' in frameStatsRows(plain, fps)[20]!).toBe(false);
   });
 
   it('content and adaptive find every cut within +-1 frame; ffmpeg scene score on the same video for comparison', async () => {

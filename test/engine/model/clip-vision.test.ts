@@ -12,11 +12,10 @@ import type { ClipVisionConfig } from '../../../engine/io/configs.js';
 import { aestheticHeadKeys, clipVisionKeys } from '../../../engine/io/keys.js';
 import { makeTinyAestheticModel } from '../../../engine/io/make-tiny-aesthetic.js';
 import { tensorsFor } from '../../../engine/io/make-tiny.js';
-import { openSafetensors, writeSafetensors } from '../../../engine/io/safetensors.js';
+import { writeSafetensors } from '../../../engine/io/safetensors.js';
 import { ClipVisionModel, openClipVision } from '../../../engine/model/clip-vision.js';
-import { clipVisionForward64, type ClipVisionConfig64 } from '../../../engine/reference/clip-vision.js';
-import type { ClipActivation } from '../../../engine/reference/clip.js';
-import type { Tensor64 } from '../../../engine/reference/tensor64.js';
+import { clipVisionForward64 } from '../../../engine/reference/clip-vision.js';
+import { config64, weights64 } from '../../helpers/clip-vision.js';
 import { expectClose } from '../../helpers/compare.js';
 import { testDevice } from '../../helpers/gpu.js';
 import { rng } from '../../helpers/random.js';
@@ -27,19 +26,6 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   await rm(dir, { recursive: true, force: true });
-});
-
-async function weights64(path: string): Promise<Map<string, Tensor64>> {
-  const r = await openSafetensors(path);
-  const m = new Map<string, Tensor64>();
-  for (const k of r.keys()) if (r.info(k).dtype !== 'I64') m.set(k, { shape: [...r.info(k).shape], data: Float64Array.from(await r.readFloat32(k)) });
-  await r.close();
-  return m;
-}
-
-const config64 = (c: ClipVisionConfig): ClipVisionConfig64 => ({
-  hiddenSize: c.hidden_size, intermediateSize: c.intermediate_size, numLayers: c.num_hidden_layers, heads: c.num_attention_heads,
-  imageSize: c.image_size, patchSize: c.patch_size, projectionDim: c.projection_dim, hiddenAct: c.hidden_act as ClipActivation, layerNormEps: c.layer_norm_eps,
 });
 
 const T = { rtol: 1e-4, atol: 1e-5 };
@@ -68,6 +54,23 @@ describe('CLIP vision tower on the GPU vs the float64 reference', () => {
       model.dispose();
     });
   }
+
+  it('embedBatch: 3 images in one pass equal the reference of each (28 px / 7 px patches, gelu)', async () => {
+    const device = await testDevice();
+    const d = join(dir, 'batch');
+    const cfg = await makeTinyAestheticModel(d, { seed: 8, vision: variants[1]![1] });
+    const model = await ClipVisionModel.load(device, d);
+    const w = await weights64(join(d, 'model.safetensors'));
+    const r = rng(12);
+    const S = cfg.image_size;
+    const images = [0, 1, 2].map(() => Float32Array.from({ length: 3 * S * S }, () => (r() - 0.5) * 4));
+    const got = await model.embedBatch(images);
+    expect(got.length).toBe(3);
+    images.forEach((px, k) => expectClose(got[k]!, clipVisionForward64(w, config64(cfg), { shape: [3, S, S], data: Float64Array.from(px) }).imageEmbeds.data, T, `batched image ${k}`));
+    expect(got[0]!.some((v, i) => Math.abs(v - got[1]![i]!) > 1e-3)).toBe(true);
+    await expect(model.embedBatch([images[0]!, new Float32Array(7)])).rejects.toThrow(`7 values in image 1; expected 3 x ${S} x ${S}`);
+    model.dispose();
+  });
 
   it('aesthetic scorer: preprocessing, tower, L2 norm and the MLP (run layer by layer in float64) on 37 x 23 frames', async () => {
     const device = await testDevice();
