@@ -12,6 +12,7 @@ import { registerServe } from './commands/serve.js';
 import { registerData } from './commands/data.js';
 import { registerEvalPrompts } from './commands/eval-prompts.js';
 import { registerTune } from './commands/tune.js';
+import { registerTrain } from './commands/train.js';
 import { loadTuneCache } from '../engine/ops/tune-store.js';
 
 const program = new Command();
@@ -37,6 +38,7 @@ registerServe(program);
 registerData(program);
 registerEvalPrompts(program);
 registerTune(program);
+registerTrain(program);
 
 try {
   await program.parseAsync(process.argv);
