@@ -5,7 +5,7 @@
 import { Option, type Command } from 'commander';
 import { trainDit, type DitTrainOptions } from '../../engine/train/dit-trainer.js';
 import { createCountProgress, createTrainProgress } from '../progress.js';
-import { fmtMs, parseFloatArg, parseIntArg, requireModelDir } from '../options.js';
+import { fmtBytes, fmtMs, parseFloatArg, parseIntArg, requireModelDir } from '../options.js';
 
 interface TrainCliOptions extends Omit<DitTrainOptions, 'memoryLimit'> {
   memoryLimit?: number;
@@ -54,15 +54,22 @@ Outputs: OUT/train-log.jsonl (step, loss, grad_norm, lr, sigmas, seconds, tokens
       await requireModelDir(o.model);
       const cacheBar = o.progress ? createCountProgress('cache (VAE latents, text)') : null;
       const bar = o.progress ? createTrainProgress(o.logEvery) : null;
+      let stepSecs = 0;
       const r = await trainDit({ ...o, resume: !!o.resume, adapterIndex: o.device, memoryLimit: o.memoryLimit === undefined ? undefined : o.memoryLimit * 2 ** 30 }, {
         log: (m) => console.error(m),
         cacheProgress: cacheBar ? (d, t, w) => cacheBar.update(d, t, w) : undefined,
         start: (s, n) => bar?.start(s, n),
-        step: (rec, sm) => bar?.update(rec.step, sm, rec.tokens),
+        step: (rec, sm) => {
+          stepSecs += rec.seconds;
+          bar?.update(rec.step, sm, rec.tokens);
+        },
         stop: () => bar?.stop(),
       });
       const ran = r.lastStep - r.startStep;
-      if (ran > 0) console.error(`trained steps ${r.startStep + 1}..${r.lastStep} in ${fmtMs(r.seconds * 1000)} (${(r.seconds / ran).toFixed(3)} s/step, ${(r.tokens / r.seconds).toFixed(0)} tokens/s)`);
+      if (ran > 0) {
+        console.error(`trained steps ${r.startStep + 1}..${r.lastStep} in ${fmtMs(r.seconds * 1000)} (steps alone: ${(stepSecs / ran).toFixed(3)} s/step, ${(r.tokens / stepSecs).toFixed(1)} tokens/s; with saves and samples ${(r.seconds / ran).toFixed(3)} s/step)`);
+        console.error(`memory: measured device peak ${fmtBytes(r.peakBytes)} (estimated ${fmtBytes(r.memory.total)} per step)`);
+      }
       if (r.interrupted) {
         console.error(`${r.signal ?? 'interrupted'}: saved step ${r.lastStep} to ${r.out}. Continue with the same command plus --resume.`);
         process.exitCode = 130;

@@ -82,6 +82,8 @@ export interface TrainSummary {
   memory: MemoryEstimate;
   seconds: number;
   tokens: number;
+  /** Peak device bytes measured during the steps (samples and saves included). */
+  peakBytes: number;
 }
 
 /** The options a resumed run must share with the saved one (steps only matters to the cosine schedule). */
@@ -133,7 +135,9 @@ function restore(dst: Map<string, Tensor>, src: HostTensors, device: Device, wha
 
 export async function trainDit(o: DitTrainOptions, ui: TrainUi): Promise<TrainSummary> {
   checkOptions(o);
-  const ckpt = await openCheckpoint(o.model, 'training (parallax train)');
+  const ckpt = await openCheckpoint(o.model, 'training (parallax train)').catch((e: Error) => {
+    throw new Error(`--model ${o.model}: ${e.message}`);
+  });
   const device = await Device.create({ label: 'parallax train', adapterIndex: o.adapterIndex });
   const cleanup: (() => void)[] = [];
   try {
@@ -199,7 +203,7 @@ async function run(o: DitTrainOptions, ui: TrainUi, ckpt: Checkpoint, device: De
   }
   if (startStep >= o.steps) {
     ui.log(`${o.out} is already at step ${startStep} of --steps ${o.steps}: nothing to do (raise --steps to train further)`);
-    return { out: o.out, startStep, lastStep: startStep, interrupted: false, cache: cs, memory, seconds: 0, tokens: 0 };
+    return { out: o.out, startStep, lastStep: startStep, interrupted: false, cache: cs, memory, seconds: 0, tokens: 0, peakBytes: 0 };
   }
 
   const shape: ModelShape = { numLayers: cfg.num_layers, heads: cfg.num_attention_heads, patchSize: cfg.patch_size, eps: LN_EPS };
@@ -213,6 +217,8 @@ async function run(o: DitTrainOptions, ui: TrainUi, ckpt: Checkpoint, device: De
   const sampleSettings = { frames: Math.min(o.frames ?? first.shape[0], first.shape[0]), width: first.shape[3] * vs, height: first.shape[2] * vs, steps: o.sampleSteps, guidance: o.sampleGuidance, seed: o.seed };
   let tokens = 0;
 
+  ui.log(`memory: about ${(memory.total / 2 ** 20).toFixed(1)} MiB per step estimated (weights + optimizer ${(memory.persistent / 2 ** 20).toFixed(1)} MiB, activations ${(memory.activations / 2 ** 20).toFixed(1)} MiB)`);
+  device.pool.resetPeak();
   ui.start?.(startStep, o.steps);
   let result;
   try {
@@ -267,5 +273,5 @@ async function run(o: DitTrainOptions, ui: TrainUi, ckpt: Checkpoint, device: De
   } finally {
     ui.stop?.();
   }
-  return { out: o.out, startStep, lastStep: result.lastStep, interrupted: result.interrupted, signal: result.signal, cache: cs, memory, seconds: result.seconds, tokens };
+  return { out: o.out, startStep, lastStep: result.lastStep, interrupted: result.interrupted, signal: result.signal, cache: cs, memory, seconds: result.seconds, tokens, peakBytes: device.pool.stats.peakBytes };
 }

@@ -68,7 +68,7 @@ const fits = (g: StepGeometry, l: DeviceLimits) => {
   return e.largestTensor <= l.maxBinding && (l.budget === undefined || e.total <= l.budget);
 };
 
-const gib = (b: number) => `${(b / 2 ** 30).toFixed(2)} GiB`;
+const gib = (b: number) => (b >= 2 ** 30 ? `${(b / 2 ** 30).toFixed(2)} GiB` : `${(b / 2 ** 20).toFixed(2)} MiB`);
 
 /** Throws when the step would not fit, saying the largest --frames and --batch that would. */
 export function checkTrainFits(g: StepGeometry, l: DeviceLimits): MemoryEstimate {
