@@ -41,7 +41,7 @@ export interface SavedState {
 
 const exists = async (p: string) => !!(await stat(p).catch(() => null));
 
-/** Hard-links (or copies) src to dst unless dst exists; folders recursively. */
+/** Hard-links (or copies) src to dst unless dst already is that file or a copy of it; folders recursively. */
 async function linkTree(src: string, dst: string): Promise<void> {
   const st = await stat(src);
   if (st.isDirectory()) {
@@ -49,7 +49,8 @@ async function linkTree(src: string, dst: string): Promise<void> {
     for (const e of await readdir(src)) await linkTree(join(src, e), join(dst, e));
     return;
   }
-  if (await exists(dst)) return;
+  const d = await stat(dst).catch(() => null);
+  if (d && (d.ino === st.ino || (d.size === st.size && d.mtimeMs >= st.mtimeMs))) return; // the same file (or its copy)
   const tmp = `${dst}.${process.pid}.tmp`;
   await rm(tmp, { force: true });
   await link(src, tmp).catch(() => copyFile(src, tmp));
