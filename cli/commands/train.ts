@@ -27,7 +27,7 @@ export function registerTrain(program: Command): void {
     .addOption(new Option('--lr-schedule <kind>', 'learning rate after warmup').choices(['constant', 'cosine']).default('constant'))
     .option('--weight-decay <x>', 'AdamW weight decay (not on norms, biases, the position table)', parseFloatArg('--weight-decay', 0), 1e-4)
     .option('--clip <x>', 'global gradient-norm clip (0: off)', parseFloatArg('--clip', 0), 1)
-    .option('--ema', 'keep an EMA of the weights and export it (default)', true)
+    .option('--ema', 'keep an EMA of the weights and export it', true)
     .option('--no-ema', 'no EMA: export the raw weights')
     .option('--seed <n>', 'seed of the data order, frame windows, caption dropout, sigma and noise', parseIntArg('--seed', 0), 0)
     .option('--frames <n>', 'consecutive latent frames per clip, from a seeded start (default: all frames)', parseIntArg('--frames', 1))
