@@ -38,6 +38,9 @@ fn gelu_tanh_grad(x: {{F}}) -> {{F}} {
   let t = tanh(clamp(0.7978845608028654 * (x + 0.044715 * x * x * x), {{F}}(-15.0), {{F}}(15.0)));
   return 0.5 * (1.0 + t) + 0.5 * x * (1.0 - t * t) * 0.7978845608028654 * (1.0 + 0.134145 * x * x);
 }
+// clamp to [alpha, beta] as min(max(., alpha), beta); its gradient passes dy where alpha <= x <= beta.
+fn clamp_ab(x: {{F}}) -> {{F}} { return min(max(x, {{F}}(p.alpha)), {{F}}(p.beta)); }
+fn clamp_grad(x: {{F}}, dy: {{F}}) -> {{F}} { return select({{F}}(0.0), dy, (x >= {{F}}(p.alpha)) & (x <= {{F}}(p.beta))); }
 fn quick_gelu(x: {{F}}) -> {{F}} { return x / (1.0 + exp(-1.702 * x)); }
 // erf by Abramowitz & Stegun 7.1.26 (|error| <= 1.5e-7), odd extension.
 fn erf_as(x: {{F}}) -> {{F}} {

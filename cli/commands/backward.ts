@@ -6,6 +6,7 @@ import { openCheckpointParts, validateTransformer } from '../../engine/io/checkp
 import { openSafetensors, writeSafetensors, type WriteTensor } from '../../engine/io/safetensors.js';
 import { LN_EPS } from '../../engine/model/vchitect.js';
 import { Tensor } from '../../engine/tensor.js';
+import { compareGradients, GRAD_TOLERANCE } from '../../engine/train/grad-compare.js';
 import { disposeModelSaved, modelBackward, modelForward } from '../../engine/train/vchitect-backward.js';
 import { fmtMs, requireModelDir } from '../options.js';
 
@@ -29,7 +30,8 @@ export function registerBackward(program: Command): void {
     .requiredOption('--model <dir>', 'diffusers folder (only transformer/ is read), or a transformer folder itself')
     .requiredOption('--inputs <file.safetensors>', 'hidden_states [1,F,C,H,W], timestep [1], encoder_hidden_states [1,T,J], pooled_projections [1,P], target [1,F,C,H,W] (any float dtype)')
     .requiredOption('--out <file.safetensors>', 'output file of F32 gradients')
-    .action(async (o: { model: string; inputs: string; out: string }) => {
+    .option('--compare <ref.safetensors>', `compare with reference gradients of the same names (e.g. bench/torch_vchitect_grad.py's): relative L2 over all (must be <= ${GRAD_TOLERANCE.overall}) and per tensor against max(its norm, 1% of the mean tensor norm) (<= ${GRAD_TOLERANCE.perTensor}); exits 1 when outside`)
+    .action(async (o: { model: string; inputs: string; out: string; compare?: string }) => {
       await requireModelDir(o.model);
       const ckpt = await openCheckpointParts(o.model, ['transformer'], '`parallax backward`');
       const { Device } = await import('../../engine/gpu/device.js');
@@ -79,6 +81,25 @@ export function registerBackward(program: Command): void {
         for (const t of [out, dO, dHidden, ...Object.values(inp)]) t.dispose();
         await writeSafetensors(o.out, tensors);
         console.error(`backward ${fmtMs(ms)}: loss ${loss.toPrecision(6)}, ${grads.size} parameter gradients + hidden_states -> ${o.out}`);
+        if (o.compare) {
+          const ref = await openSafetensors(o.compare);
+          const want = new Map<string, Float32Array>();
+          try {
+            for (const k of ref.keys()) if (k !== 'loss' && k !== 'hidden_states') want.set(k, Float32Array.from(await ref.readFloat32(k)));
+          } finally {
+            await ref.close();
+          }
+          const got = new Map(Object.entries(tensors).filter(([k]) => k !== 'loss' && k !== 'hidden_states').map(([k, t]) => [k, t.data as Float32Array]));
+          const a = compareGradients(got, want);
+          console.log(`against ${o.compare}: relative L2 over all ${a.overall.toExponential(2)} (limit ${GRAD_TOLERANCE.overall}); worst tensors:`);
+          for (const x of a.perTensor.slice(0, 5)) console.log(`  ${x.rel.toExponential(2)}  ${x.name} (norm ${x.norm.toExponential(2)})`);
+          if (a.missing.length) console.log(`  missing here: ${a.missing.join(', ')}`);
+          if (a.extra.length) console.log(`  not in the reference: ${a.extra.join(', ')}`);
+          if (!a.ok) {
+            console.error(`gradients differ from ${o.compare} beyond the limits (overall ${GRAD_TOLERANCE.overall}, per tensor ${GRAD_TOLERANCE.perTensor})`);
+            process.exitCode = 1;
+          }
+        }
       } finally {
         for (const t of params.values()) t.dispose();
         device.destroy();

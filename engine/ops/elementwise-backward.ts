@@ -16,6 +16,10 @@ export const siluBackward = (x: Tensor, dy: Tensor, out?: Tensor) => elementwise
 /** dx = dy * gelu_tanh'(x), x the forward input. */
 export const geluTanhBackward = (x: Tensor, dy: Tensor, out?: Tensor) => elementwise('gelu_tanh_backward', [x, sameShape('gelu_tanh_backward', x, dy)], { out, dtype: dy.dtype });
 
+/** dx = dy where lo <= x <= hi, else 0 (x the forward input of clamp(x, lo, hi)). */
+export const clampBackward = (x: Tensor, dy: Tensor, lo: number, hi: number, out?: Tensor) =>
+  elementwise('clamp_backward', [x, sameShape('clamp_backward', x, dy)], { out, dtype: dy.dtype, alpha: lo, beta: hi });
+
 function sameShape(op: string, x: Tensor, dy: Tensor): Tensor {
   if (dy.numel !== x.numel) throw new ShapeError(`${op}: dy [${dy.shape.join(', ')}] must have the shape of x [${x.shape.join(', ')}]`);
   return dy;

@@ -63,6 +63,8 @@ export function elementwiseRef(op: ElementwiseOp, inputs: ArrayLike<number>[], a
       case 'gelu_erf': out[i] = geluErfRef(x); break;
       case 'relu': out[i] = Math.max(x, 0); break;
       case 'exp': out[i] = Math.exp(x); break;
+      case 'clamp': out[i] = Math.min(Math.max(x, alpha), beta); break;
+      case 'clamp_backward': out[i] = x >= alpha && x <= beta ? y : 0; break;
       case 'add': out[i] = x + y; break;
       case 'sub': out[i] = x - y; break;
       case 'mul': out[i] = x * y; break;

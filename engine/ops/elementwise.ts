@@ -19,6 +19,8 @@ export const ELEMENTWISE_EXPR = {
   gelu_erf: 'gelu_erf(x)',
   relu: 'max(x, x * 0.0)',
   exp: 'exp(x)',
+  /** min(max(x, alpha), beta): clamp to [alpha, beta] (the VAE posterior's logvar). */
+  clamp: 'clamp_ab(x)',
   add: 'x + y',
   sub: 'x - y',
   mul: 'x * y',
@@ -33,14 +35,16 @@ export const ELEMENTWISE_EXPR = {
   gelu_tanh_backward: 'y * gelu_tanh_grad(x)',
   /** x * (1 + y): the gradient through modulate's scale (x = dy, y = scale). */
   mul_1p: 'x * (1.0 + y)',
+  /** The gradient through clamp (x = the forward input, y = dy): dy where alpha <= x <= beta, else 0 (torch.clamp's). */
+  clamp_backward: 'clamp_grad(x, y)',
 } as const;
 
 export type ElementwiseOp = keyof typeof ELEMENTWISE_EXPR;
 
 /** Inputs each op takes (tests build their inputs from this). */
 export const ELEMENTWISE_ARITY: Record<ElementwiseOp, 1 | 2 | 3> = {
-  copy: 1, scale: 1, silu: 1, gelu_tanh: 1, quick_gelu: 1, gelu_erf: 1, relu: 1, exp: 1, add: 2, sub: 2, mul: 2, axpby: 2, modulate: 3, gated_add: 3,
-  silu_backward: 2, gelu_tanh_backward: 2, mul_1p: 2,
+  copy: 1, scale: 1, silu: 1, gelu_tanh: 1, quick_gelu: 1, gelu_erf: 1, relu: 1, exp: 1, clamp: 1, add: 2, sub: 2, mul: 2, axpby: 2, modulate: 3, gated_add: 3,
+  silu_backward: 2, gelu_tanh_backward: 2, mul_1p: 2, clamp_backward: 2,
 };
 
 export interface ElementwiseOptions {
@@ -104,4 +108,6 @@ export const modulate = (x: Tensor, scaleT: Tensor, shift: Tensor, o?: Elementwi
 export const gatedAdd = (x: Tensor, gate: Tensor, y: Tensor, o?: ElementwiseOptions) => elementwise('gated_add', [x, gate, y], o);
 export const axpby = (x: Tensor, y: Tensor, alpha: number, beta: number, o?: ElementwiseOptions) => elementwise('axpby', [x, y], { ...o, alpha, beta });
 /** Converts to another dtype (f32 <-> f16). */
+/** min(max(x, lo), hi). */
+export const clamp = (a: Tensor, lo: number, hi: number, o?: ElementwiseOptions) => elementwise('clamp', [a], { ...o, alpha: lo, beta: hi });
 export const cast = (a: Tensor, dtype: DType) => elementwise('copy', [a], { dtype });

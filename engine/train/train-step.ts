@@ -14,9 +14,10 @@ import { concat } from '../ops/layout.js';
 import { reduce } from '../ops/reduce.js';
 import type { AdamWDefaults } from '../ops/optim.js';
 import { philoxBitsRef, randnRef, unitFromBits } from '../ops/random.ref.js';
-import { learningRate, sampleSigma, type EmaDecayOptions, type LrOptions, type SigmaOptions } from './schedule.js';
-import { clippedUpdate, TrainState } from './update.js';
-import { disposeModelSaved, modelBackward, modelForward, type GradMap, type ModelShape, type ParamMap } from './vchitect-backward.js';
+import { sampleSigma, type EmaDecayOptions, type LrOptions, type SigmaOptions } from './schedule.js';
+import { memoryPlan, type MemoryOptions } from './memory-plan.js';
+import { clippedUpdate, prepareUpdate, TrainState } from './update.js';
+import { disposeModelSaved, modelBackward, modelForward, offloadReady, type GradMap, type ModelShape, type ParamMap } from './vchitect-backward.js';
 
 export { decays, TrainState } from './update.js';
 
@@ -42,6 +43,9 @@ export interface TrainStepOptions {
   drawStep?: number;
   /** EMA decay settings (needs a TrainState made with { ema: true }). */
   emaDecay?: EmaDecayOptions;
+  /** Selective recomputation and activation offload of the model forward (memory-plan.ts; default: neither). */
+  recompute?: MemoryOptions['recompute'];
+  offload?: MemoryOptions['offload'];
   /** Hand the step's gradients to the caller (who disposes them) instead of freeing them. */
   keepGrads?: boolean;
 }
@@ -86,9 +90,10 @@ function checkInput(name: string, t: Tensor, rank: number): void {
 /**
  * Forward and backward of one item at a given (sigma, eps) draw, its gradients scaled by `weight` / n (n = latent
  * elements; weight 1 / K for the mean over a K-item batch) and added into `acc` (or a new map when acc is null).
- * Returns the item's loss f32[1] (the caller disposes it) and the gradient map.
+ * `memory`: selective recomputation / activation offload (memory-plan.ts). Returns the item's loss f32[1] (the caller
+ * disposes it) and the gradient map.
  */
-export function itemGradients(params: ParamMap, shape: ModelShape, item: TrainBatch, draw: { sigma: number; eps: Float32Array }, weight: number, acc: GradMap | null): { loss: Tensor; grads: GradMap } {
+export async function itemGradients(params: ParamMap, shape: ModelShape, item: TrainBatch, draw: { sigma: number; eps: Float32Array }, weight: number, acc: GradMap | null, memory: MemoryOptions = {}): Promise<{ loss: Tensor; grads: GradMap }> {
   checkInput('x0', item.x0, 5);
   checkInput('context', item.context, 3);
   checkInput('pooled', item.pooled, 2);
@@ -101,7 +106,7 @@ export function itemGradients(params: ParamMap, shape: ModelShape, item: TrainBa
   const target = sub(epsT, x0);
   epsT.dispose();
   const timestep = T.from(device, [1000 * draw.sigma], [1], 'f32');
-  const { out, saved } = modelForward(params, shape, { hidden: xt, timestep, context: item.context, pooled: item.pooled });
+  const { out, saved } = modelForward(params, shape, { hidden: xt, timestep, context: item.context, pooled: item.pooled }, memory);
   if (out.numel !== n) {
     out.dispose(); disposeModelSaved(saved); xt.dispose(); target.dispose(); timestep.dispose();
     throw new Error(`train step: the model predicts [${out.shape.join(', ')}] but the latents are [${x0.shape.join(', ')}] (out_channels must equal in_channels)`);
@@ -113,6 +118,7 @@ export function itemGradients(params: ParamMap, shape: ModelShape, item: TrainBa
   sq.dispose();
   const dOut = scale(diff, (2 * weight) / n);
   diff.dispose();
+  await offloadReady(saved);
   const { grads, dHidden } = modelBackward(saved, dOut);
   dOut.dispose(); dHidden.dispose();
   disposeModelSaved(saved);
@@ -133,13 +139,9 @@ export function itemGradients(params: ParamMap, shape: ModelShape, item: TrainBa
 export async function trainStep(state: TrainState, params: ParamMap, shape: ModelShape, batch: TrainBatch | readonly TrainBatch[], o: TrainStepOptions): Promise<TrainStepResult> {
   const items = Array.isArray(batch) ? (batch as readonly TrainBatch[]) : [batch as TrainBatch];
   if (items.length === 0) throw new Error('train step: the batch is empty');
-  state.check(params, 'train step');
-  const clip = o.clip ?? 1;
-  if (!(clip >= 0)) throw new Error(`train step: clip must be >= 0 (0 turns it off), got ${clip}`);
-  if (o.emaDecay && !state.ema) throw new Error('train step: emaDecay given but the TrainState keeps no EMA (make it with { ema: true })');
-  const step = state.step + 1;
-  const lr = typeof o.lr === 'number' ? o.lr : learningRate(step, o.lr);
-  if (!(lr >= 0) || !Number.isFinite(lr)) throw new Error(`train step: learning rate must be a finite number >= 0, got ${lr}`);
+  const { step, lr, clip } = prepareUpdate('train step', state, params, o);
+  const memory: MemoryOptions = { recompute: o.recompute, offload: o.offload };
+  memoryPlan(shape.numLayers, memory); // bad options named before any GPU work
   const K = items.length;
   const d = o.drawStep ?? step;
   const sigmas: number[] = [];
@@ -148,7 +150,7 @@ export async function trainStep(state: TrainState, params: ParamMap, shape: Mode
   for (let i = 0; i < K; i++) {
     const draw = drawSigmaNoise(o.seed, d * K + i, items[i]!.x0.numel, o.sigma);
     sigmas.push(draw.sigma);
-    const r = itemGradients(params, shape, items[i]!, draw, 1 / K, grads);
+    const r = await itemGradients(params, shape, items[i]!, draw, 1 / K, grads, memory);
     losses.push(r.loss);
     grads = r.grads;
   }

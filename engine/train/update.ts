@@ -10,7 +10,7 @@ import { cast } from '../ops/elementwise.js';
 import { concat } from '../ops/layout.js';
 import { reduce } from '../ops/reduce.js';
 import { ADAMW_DEFAULTS, adamwStep, emaUpdate, type AdamWDefaults } from '../ops/optim.js';
-import { emaDecay, type EmaDecayOptions } from './schedule.js';
+import { emaDecay, learningRate, type EmaDecayOptions, type LrOptions } from './schedule.js';
 
 /** Parameters (f32 master weights) and gradients by checkpoint name. */
 export type ParamMap = ReadonlyMap<string, Tensor>;
@@ -64,6 +64,21 @@ export function globalGradNorm(grads: GradMap, names: readonly string[]): Tensor
   const norm = reduce('l2norm', all, { axis: 'all' });
   all.dispose();
   return norm;
+}
+
+/**
+ * Checks the state against the parameters and the options before any GPU work; returns the step about to be taken
+ * (1-based), its learning rate and the clip (default 1). `who` prefixes the messages ("train step", "vae train step").
+ */
+export function prepareUpdate(who: string, state: TrainState, params: ParamMap, o: { lr: number | LrOptions; clip?: number; emaDecay?: EmaDecayOptions }): { step: number; lr: number; clip: number } {
+  state.check(params, who);
+  const clip = o.clip ?? 1;
+  if (!(clip >= 0)) throw new Error(`${who}: clip must be >= 0 (0 turns it off), got ${clip}`);
+  if (o.emaDecay && !state.ema) throw new Error(`${who}: emaDecay given but the TrainState keeps no EMA (make it with { ema: true })`);
+  const step = state.step + 1;
+  const lr = typeof o.lr === 'number' ? o.lr : learningRate(step, o.lr);
+  if (!(lr >= 0) || !Number.isFinite(lr)) throw new Error(`${who}: learning rate must be a finite number >= 0, got ${lr}`);
+  return { step, lr, clip };
 }
 
 export interface UpdateOptions {

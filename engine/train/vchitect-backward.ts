@@ -4,6 +4,15 @@
 //   the last block (context_pre_only) has 2 norm1_context chunks (scale, shift) and no text output.
 //   model: patch embed + context embedder + temb -> blocks -> final layer.
 // Parameters are looked up and gradients returned under the checkpoint's own names (Map name -> f32 Tensor).
+// Memory (training.md section 4, options in memory-plan.ts): a checkpointed block (`recompute`) frees everything
+// but its input {x, c} right after its forward and reruns that forward (same kernels, same inputs: the same bits)
+// just before its backward. An offloaded block (`offload`, checkpointed blocks only) also sends its input to the
+// host: the copy into a MAP_READ staging buffer is submitted right after the block's forward and its mapping is
+// not waited for, so the forward never stalls per block; `await offloadReady(saved)` once before the backward
+// collects every readback (they resolve as the GPU passes each copy). The backward uploads block k - 1's input
+// (queue.writeBuffer, issued before block k's recompute and backward are recorded, so the transfer is queued ahead
+// of need while the host records block k's work; WebGPU has one queue, so the upload is ordered, not concurrent).
+// modelBackward frees each block's activations and input as soon as that block's backward is recorded.
 
 import type { Tensor } from '../tensor.js';
 import { Tensor as T } from '../tensor.js';
@@ -16,6 +25,8 @@ import { ATTN_PARAMS, attnBackward, attnForward, disposeAttnSaved, type AttnPara
 import { contextBackward, contextForward, patchEmbedBackward, patchEmbedForward, type ContextSaved, type PatchEmbedSaved } from './vchitect-embed.js';
 import { disposeFfSaved, ffBackward, ffForward, type FfSaved } from './vchitect-ff.js';
 import { disposeFinalSaved, finalBackward, finalForward, type FinalSaved } from './vchitect-final.js';
+import { memoryPlan, type MemoryOptions, type MemoryPlan } from './memory-plan.js';
+import { HostCopy } from './offload.js';
 import { adaLnBackward, adaLnForward, disposeAdaLnSaved, disposeTembSaved, TEMB_PREFIX, tembBackward, tembForward, type AdaLnSaved, type TembSaved } from './vchitect-temb.js';
 
 export type ParamMap = ReadonlyMap<string, Tensor>;
@@ -200,62 +211,138 @@ export interface ModelInputs {
 export interface ModelSaved {
   shape: ModelShape;
   hiddenShape: readonly number[];
+  /** The parameters (a checkpointed block's forward reruns on them). */
+  params: ParamMap;
+  plan: MemoryPlan;
   patch: PatchEmbedSaved;
   ctx: ContextSaved;
   temb: TembSaved;
   tembOut: Tensor;
-  blocks: BlockSaved[];
-  /** Every block's input/output activations (owned). */
-  acts: Tensor[];
+  /** Per block: its saved activations, or null for a checkpointed block (its forward reruns in the backward). */
+  blocks: (BlockSaved | null)[];
+  /** Per block: its input (owned). */
+  inputs: BlockInput[];
+  /** The latents as [F, C, Hl, Wl] and the final layer's input (owned). */
+  lat: Tensor;
+  finalX: Tensor;
   final: FinalSaved;
+  /** offloadReady has seen every offloaded input reach the host. */
+  offloadSettled: boolean;
+  /** modelBackward ran (it frees the activations as it passes them). */
+  consumed: boolean;
 }
 
-/** The whole transformer: the velocity [1, F, outC, Hl, Wl] and the saved activations (disposeModelSaved). */
-export function modelForward(p: ParamMap, shape: ModelShape, inp: ModelInputs): { out: Tensor; saved: ModelSaved } {
+/** A block's input: x [F, L, D] and the text stream c [1 | F, T, D], on the GPU or (offloaded) on the host. */
+export interface BlockInput {
+  x: Tensor | null;
+  c: Tensor | null;
+  host: { x: HostCopy; c: HostCopy } | null;
+}
+
+/**
+ * The whole transformer: the velocity [1, F, outC, Hl, Wl] and the saved activations (modelBackward, then
+ * disposeModelSaved). `mem` selects checkpointed blocks (recompute) and offloaded inputs (offload), see the header;
+ * with an offload, `await offloadReady(saved)` before modelBackward.
+ */
+export function modelForward(p: ParamMap, shape: ModelShape, inp: ModelInputs, mem: MemoryOptions = {}): { out: Tensor; saved: ModelSaved } {
   const hs = inp.hidden.shape;
   if (hs.length !== 5 || hs[0] !== 1) throw new Error(`vchitect modelForward: hidden [${hs.join(', ')}] must be [1, F, C, Hl, Wl]`);
+  const plan = memoryPlan(shape.numLayers, mem);
   const [, F, C, Hl, Wl] = hs as [number, number, number, number, number];
   const lat = inp.hidden.reshape([F, C, Hl, Wl]);
   const pe = patchEmbedForward(lat, { projW: get(p, 'pos_embed.proj.weight'), projB: get(p, 'pos_embed.proj.bias'), pos: get(p, 'pos_embed.pos_embed') });
   const cx = contextForward(inp.context, { w: get(p, 'context_embedder.weight'), b: get(p, 'context_embedder.bias') });
   const mlp = (pre: string) => ({ w1: get(p, `${pre}.linear_1.weight`), b1: get(p, `${pre}.linear_1.bias`), w2: get(p, `${pre}.linear_2.weight`), b2: get(p, `${pre}.linear_2.bias`) });
   const te = tembForward(inp.timestep, inp.pooled, { timestep: mlp(TEMB_PREFIX.timestep), text: mlp(TEMB_PREFIX.text) });
-  const acts: Tensor[] = [lat, pe.tokens, cx.C];
   let x = pe.tokens;
   let c: Tensor | null = cx.C;
-  const blocks: BlockSaved[] = [];
+  const blocks: (BlockSaved | null)[] = [];
+  const inputs: BlockInput[] = [];
   for (let i = 0; i < shape.numLayers; i++) {
     if (!c) throw new Error(`vchitect block ${i}: text stream missing (only the last block drops it)`);
     const r = blockForward(p, shape, i, x, c, te.temb);
-    blocks.push(r.saved);
+    const input: BlockInput = { x, c, host: null };
+    if (plan.checkpointed[i]) {
+      disposeBlockSaved(r.saved);
+      blocks.push(null);
+      if (plan.offloaded[i]) {
+        // The copies are recorded after this block's dispatches, so x and c can go back to the pool at once.
+        input.host = { x: HostCopy.start(x), c: HostCopy.start(c) };
+        x.dispose();
+        c.dispose();
+        input.x = input.c = null;
+      }
+    } else blocks.push(r.saved);
+    inputs.push(input);
     x = r.x;
     c = r.c;
-    acts.push(x);
-    if (c) acts.push(c);
   }
   const P = shape.patchSize;
   const fin = finalForward(x, te.temb, { normW: get(p, 'norm_out.linear.weight'), normB: get(p, 'norm_out.linear.bias'), projW: get(p, 'proj_out.weight'), projB: get(p, 'proj_out.bias') },
     { h: Hl / P, w: Wl / P, patch: P }, shape.eps);
   const out = fin.out.reshape([1, F, fin.out.shape[1]!, Hl, Wl]);
   fin.out.dispose();
-  return { out, saved: { shape, hiddenShape: hs, patch: pe.saved, ctx: cx.saved, temb: te.saved, tembOut: te.temb, blocks, acts, final: fin.saved } };
+  const saved: ModelSaved = {
+    shape, hiddenShape: hs, params: p, plan, patch: pe.saved, ctx: cx.saved, temb: te.saved, tembOut: te.temb, blocks, inputs,
+    lat, finalX: x, final: fin.saved, offloadSettled: !plan.offloaded.includes(true), consumed: false,
+  };
+  return { out, saved };
+}
+
+/** Waits until every offloaded block input is on the host (the readbacks started during the forward). */
+export async function offloadReady(s: ModelSaved): Promise<void> {
+  await Promise.all(s.inputs.flatMap((b) => (b.host ? [b.host.x.settle(), b.host.c.settle()] : [])));
+  s.offloadSettled = true;
+}
+
+function disposeInput(b: BlockInput): void {
+  b.x?.dispose();
+  b.c?.dispose();
+  b.host?.x.dispose();
+  b.host?.c.dispose();
+  b.x = b.c = null;
+  b.host = null;
 }
 
 export function disposeModelSaved(s: ModelSaved): void {
-  for (const b of s.blocks) disposeBlockSaved(b);
+  for (const b of s.blocks) if (b) disposeBlockSaved(b);
   disposeFinalSaved(s.final);
   disposeTembSaved(s.temb);
   s.tembOut.dispose();
-  for (const t of s.acts) t.dispose();
+  for (const b of s.inputs) disposeInput(b);
+  s.lat.dispose();
+  s.finalX.dispose();
 }
 
-/** The backward for dOut (shaped like out): every parameter's gradient by checkpoint name, and dHidden. */
+/** Puts an offloaded block input back on the GPU (no-op when it is there). */
+function toGpu(b: BlockInput, index: number): { x: Tensor; c: Tensor } {
+  if (b.host) {
+    b.x = b.host.x.upload(`block ${index} input`);
+    b.c = b.host.c.upload(`block ${index} text input`);
+    b.host.x.dispose();
+    b.host.c.dispose();
+    b.host = null;
+  }
+  return { x: b.x!, c: b.c! };
+}
+
+/**
+ * The backward for dOut (shaped like out): every parameter's gradient by checkpoint name, and dHidden. It frees each
+ * block's activations and input once that block's backward is recorded (so call it once per forward), reruns a
+ * checkpointed block's forward just before its backward, and uploads an offloaded input of block k - 1 before block
+ * k's work. disposeModelSaved frees the rest.
+ */
 export function modelBackward(s: ModelSaved, dOut: Tensor): { grads: GradMap; dHidden: Tensor } {
+  if (s.consumed) throw new Error('vchitect modelBackward: these saved activations were already used by a backward, which frees them; run modelForward again');
+  if (!s.offloadSettled) throw new Error('vchitect modelBackward: offloaded block inputs are not on the host yet; await offloadReady(saved) after modelForward');
+  s.consumed = true;
   const grads: GradMap = new Map();
   const [, F, , Hl, Wl] = s.hiddenShape as [number, number, number, number, number];
   const d4 = dOut.reshape([F, dOut.numel / (F * Hl * Wl), Hl, Wl]);
   const gf = finalBackward(s.final, d4);
   d4.dispose();
+  disposeFinalSaved(s.final);
+  s.finalX.dispose();
   grads.set('norm_out.linear.weight', gf.dNormW);
   grads.set('norm_out.linear.bias', gf.dNormB);
   grads.set('proj_out.weight', gf.dProjW);
@@ -264,7 +351,19 @@ export function modelBackward(s: ModelSaved, dOut: Tensor): { grads: GradMap; dH
   let dx = gf.dX;
   let dc: Tensor | null = null;
   for (let i = s.blocks.length - 1; i >= 0; i--) {
-    const r = blockBackward(s.blocks[i]!, dx, dc, grads);
+    const inp = toGpu(s.inputs[i]!, i);
+    if (i > 0 && s.plan.offloaded[i - 1]) toGpu(s.inputs[i - 1]!, i - 1); // prefetch: issued before block i's work
+    let bs = s.blocks[i];
+    if (!bs) {
+      const f = blockForward(s.params, s.shape, i, inp.x, inp.c, s.tembOut);
+      f.x.dispose();
+      f.c?.dispose();
+      bs = f.saved;
+    }
+    const r = blockBackward(bs, dx, dc, grads);
+    disposeBlockSaved(bs);
+    s.blocks[i] = null;
+    disposeInput(s.inputs[i]!);
     dx.dispose();
     dc?.dispose();
     dx = r.dx;

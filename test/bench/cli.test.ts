@@ -34,6 +34,7 @@ const SCRIPTS: [string, string[]][] = [
   ['conv2d', ['--only', '--quick']],
   ['norms', ['--only', '--frames']],
   ['data', ['--videos', '--seed', '--size', '--no-write']],
+  ['train-memory', ['--cases', '--rounds', '--layers', '--frames']],
 ];
 
 describe('bench scripts --help', () => {
@@ -79,6 +80,14 @@ describe('bench scripts reject bad arguments before any GPU work', () => {
     const r = bench('model', ['--config', 'huge']);
     expect(r.status).toBe(2);
     expect(r.err).toMatch(/--config huge: unknown config \(choose from tiny, small, 2b, issue9\)/);
+  });
+  it('train-memory: a bad case or ratio is named', () => {
+    const r = bench('train-memory', ['--cases', 'none,half']);
+    expect(r.status).toBe(2);
+    expect(r.err).toMatch(/case 'half' is not none, rR or rR\+oO/);
+    const o = bench('train-memory', ['--cases', 'r1+o0.2']);
+    expect(o.status).toBe(2);
+    expect(o.err).toMatch(/offload 0\.2 needs checkpointed blocks/);
   });
   it('a non-numeric value is an error', () => {
     const r = bench('norms', ['--iters', 'many']);

@@ -44,6 +44,25 @@ describe('elementwise', () => {
     expect(got.every((v) => v === 4)).toBe(true);
   });
 
+  it('clamp and clamp_backward with lo < hi: values inside, outside and exactly on both bounds (scalar and vec4 paths)', async () => {
+    const device = await testDevice();
+    for (const n of [13, 16]) {
+      const x = Float32Array.from(normal(n, 5 + n), (v) => 2 * v);
+      x[0] = -0.5; x[1] = 0.75; x[2] = -3; x[3] = 3; x[4] = 0.25; // bounds, both sides, inside
+      const dy = Float32Array.from(normal(n, 6 + n));
+      const xt = Tensor.from(device, x, [n]);
+      const dyt = Tensor.from(device, dy, [n]);
+      const out = Tensor.empty(device, [n]).poison();
+      elementwise('clamp', [xt], { alpha: -0.5, beta: 0.75, out });
+      expect(Array.from(await out.read())).toEqual(Array.from(elementwiseRef('clamp', [x], -0.5, 0.75), Math.fround));
+      elementwise('clamp_backward', [xt, dyt], { alpha: -0.5, beta: 0.75, out });
+      const g = await out.read();
+      expect(Array.from(g)).toEqual(Array.from(elementwiseRef('clamp_backward', [x, dy], -0.5, 0.75), Math.fround));
+      expect([g[0], g[1], g[2], g[3]]).toEqual([dy[0], dy[1], 0, 0]);
+      for (const t of [xt, dyt, out]) t.dispose();
+    }
+  });
+
   it('refuses inputs that do not broadcast', async () => {
     const device = await testDevice();
     const a = Tensor.zeros(device, [4, 6]);

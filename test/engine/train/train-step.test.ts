@@ -230,7 +230,7 @@ describe('flow-matching train step', () => {
     const losses: number[] = [];
     for (let i = 0; i < K; i++) {
       const draw = drawSigmaNoise(OPTS.seed, K + i, items[i]!.x0.numel, OPTS.sigma);
-      const r = itemGradients(params, shape, items[i]!, draw, 1, null);
+      const r = await itemGradients(params, shape, items[i]!, draw, 1, null);
       losses.push((await r.loss.read())[0]!);
       r.loss.dispose();
       alone.push(await readAll(r.grads));
