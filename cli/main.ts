@@ -13,6 +13,7 @@ import { registerData } from './commands/data.js';
 import { registerEvalPrompts } from './commands/eval-prompts.js';
 import { registerTune } from './commands/tune.js';
 import { registerTrain } from './commands/train.js';
+import { registerTrainVae } from './commands/train-vae.js';
 import { loadTuneCache } from '../engine/ops/tune-store.js';
 
 const program = new Command();
@@ -39,6 +40,7 @@ registerData(program);
 registerEvalPrompts(program);
 registerTune(program);
 registerTrain(program);
+registerTrainVae(program);
 
 try {
   await program.parseAsync(process.argv);

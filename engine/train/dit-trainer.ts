@@ -23,6 +23,7 @@ import { checkResume, exportCheckpoint, findTrainState, loadTrainState, saveTrai
 import { TrainLog, type StepRecord } from './train-log.js';
 import { readTrainClips } from './train-meta.js';
 import { TrainState, trainStep, type TrainBatch } from './train-step.js';
+import { readAll, restore, upload } from './tensor-io.js';
 import { runTrainingLoop } from './trainer.js';
 import type { ModelShape } from './vchitect-backward.js';
 
@@ -111,26 +112,6 @@ function checkOptions(o: DitTrainOptions): void {
   need(o.frames === undefined || (Number.isInteger(o.frames) && o.frames >= 1), `--frames must be an integer >= 1, got ${o.frames}`);
   need(o.shift === undefined || o.shift > 0, `--shift must be > 0, got ${o.shift}`);
   need(resolve(o.out) !== resolve(o.model), '--out must differ from --model (the trained checkpoint is written to --out; the source stays as it is)');
-}
-
-async function readAll(m: ReadonlyMap<string, Tensor>): Promise<HostTensors> {
-  const out: HostTensors = new Map();
-  for (const [k, t] of m) out.set(k, { shape: [...t.shape], data: Float32Array.from(await t.read()) });
-  return out;
-}
-
-function upload(device: Device, h: HostTensors, label: string): Map<string, Tensor> {
-  return new Map([...h].map(([k, t]) => [k, Tensor.from(device, t.data, t.shape, 'f32', `${label} ${k}`)]));
-}
-
-/** Replaces the zero moments / EMA of a fresh TrainState with saved values. */
-function restore(dst: Map<string, Tensor>, src: HostTensors, device: Device, what: string): void {
-  for (const [k, t] of dst) {
-    const s = src.get(k);
-    if (!s || s.data.length !== t.numel) throw new Error(`--resume: the saved ${what} lacks ${k} or has another shape (the train state is damaged)`);
-    t.dispose();
-    dst.set(k, Tensor.from(device, s.data, s.shape, 'f32', `${what} ${k}`));
-  }
 }
 
 export async function trainDit(o: DitTrainOptions, ui: TrainUi): Promise<TrainSummary> {
