@@ -16,6 +16,7 @@ import { Tensor } from '../tensor.js';
 import { DataOrder } from './data-order.js';
 import { treeFingerprint } from './fingerprint.js';
 import { checkTrainFits, memoryBudget, type MemoryEstimate } from './memory.js';
+import { memoryPlan } from './memory-plan.js';
 import { samplePrompts, writeSamples, type SamplePrompt } from './samples.js';
 import type { SigmaSampling } from './schedule.js';
 import { buildTrainCache, readClipLatents, readTextConditioning, type CacheProgress, type TrainCache } from './train-cache.js';
@@ -52,6 +53,9 @@ export interface DitTrainOptions {
   resume: boolean;
   sampleSteps: number;
   sampleGuidance: number;
+  /** Selective recomputation (LiteGen ratio) and activation offload ratio (memory-plan.ts); same results, less memory. */
+  recompute?: number;
+  offload?: number;
   /** Bytes training may use (default: see memory.ts). */
   memoryLimit?: number;
   adapterIndex?: number;
@@ -148,6 +152,7 @@ async function run(o: DitTrainOptions, ui: TrainUi, ckpt: Checkpoint, device: De
   const texts = await Promise.all(cache.texts.map(readTextConditioning));
 
   // memory
+  const plan = memoryPlan(cfg.num_layers, { recompute: o.recompute, offload: o.offload });
   const floatKeys = ckpt.transformer.weights.keys().filter((k) => (FLOAT_DTYPES as readonly string[]).includes(ckpt.transformer.weights.info(k).dtype));
   const nParams = floatKeys.reduce((a, k) => a + ckpt.transformer.weights.info(k).shape.reduce((x, y) => x * y, 1), 0);
   const biggest = cache.clips.reduce((a, c) => (c.shape[2] * c.shape[3] > a.shape[2] * a.shape[3] ? c : a));
@@ -155,6 +160,7 @@ async function run(o: DitTrainOptions, ui: TrainUi, ckpt: Checkpoint, device: De
     params: nParams, layers: cfg.num_layers, dim: cfg.num_attention_heads * cfg.attention_head_dim, ema: o.ema,
     frames: o.frames ?? Math.max(...cache.clips.map((c) => c.shape[0])), height: biggest.shape[2], width: biggest.shape[3], channels: cfg.in_channels, patch: cfg.patch_size,
     tokens: texts[0]!.tokens, joint: texts[0]!.jointDim, pooled: texts[0]!.pooled.length, batch: o.batch,
+    checkpointed: plan.checkpointed.filter(Boolean).length, offloaded: plan.offloaded.filter(Boolean).length,
   }, { maxBinding: device.caps.maxStorageBufferBindingSize, budget: memoryBudget(device.adapter, o.memoryLimit) });
 
   // weights and optimizer state
@@ -232,6 +238,7 @@ async function run(o: DitTrainOptions, ui: TrainUi, ckpt: Checkpoint, device: De
           const r = await trainStep(state, params, shape, items, {
             seed: o.seed, lr: { lr: o.lr, warmup: o.warmup, schedule: o.lrSchedule, steps: o.steps },
             sigma: { sampling: o.sigmaSampling, shift }, adamw: { weightDecay: o.weightDecay }, clip: o.clip, emaDecay: o.ema ? {} : undefined,
+            recompute: o.recompute, offload: o.offload,
           });
           if (r.step !== step) throw new Error(`internal error: optimizer step ${r.step}, expected ${step}`);
           if (!Number.isFinite(r.loss)) throw new Error(`step ${step}: the loss is ${r.loss} (diverged; lower --lr or raise --warmup, then --resume from the last save or start again)`);

@@ -4,7 +4,9 @@
 //               (6 or 5 copies of the parameters);
 //   activations: per block about ACT_PER_ROW x D floats per token row (visual + text rows of every frame: the saved
 //               linear inputs, attention outputs and log-sum-exps, the feed-forward's 4D pre-activations), plus a
-//               transient of TRANSIENT_ROWS x D per row while a block runs backward;
+//               transient of TRANSIENT_ROWS x D per row while a block runs backward; a block checkpointed by
+//               --recompute keeps only its input (D per row; none on the device when offloaded), and the one that
+//               reruns in the backward holds its activations again next to their gradients (counted twice);
 //   inputs: per item its latents and text conditioning.
 // The largest single tensor (the feed-forward's [rows, 4D]) must also fit one storage binding. The budget is
 // --memory-limit, or on a CPU adapter (lavapipe, SwiftShader) 70% of the host's memory; a GPU's total memory is not
@@ -31,6 +33,9 @@ export interface StepGeometry {
   joint: number;
   pooled: number;
   batch: number;
+  /** Blocks checkpointed by --recompute (they keep only their input; one reruns at a time) and of those offloaded. */
+  checkpointed?: number;
+  offloaded?: number;
 }
 
 export interface MemoryEstimate {
@@ -45,7 +50,9 @@ export interface MemoryEstimate {
 export function estimateTrainMemory(g: StepGeometry): MemoryEstimate {
   const persistent = g.params * 4 * (g.ema ? 6 : 5);
   const rows = g.frames * ((g.height / g.patch) * (g.width / g.patch) + g.tokens);
-  const activations = 4 * rows * g.dim * (ACT_PER_ROW * g.layers + TRANSIENT_ROWS);
+  const ck = g.checkpointed ?? 0;
+  const kept = ACT_PER_ROW * (g.layers - ck) + (ck - (g.offloaded ?? 0)) + (ck ? 2 * ACT_PER_ROW : 0);
+  const activations = 4 * rows * g.dim * (kept + TRANSIENT_ROWS);
   const inputs = 4 * g.batch * (g.frames * g.channels * g.height * g.width * 3 + g.tokens * g.joint + g.pooled);
   return { persistent, activations, inputs, total: persistent + activations + inputs, largestTensor: 4 * rows * 4 * g.dim };
 }

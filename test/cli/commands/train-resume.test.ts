@@ -1,6 +1,6 @@
 // `parallax train --resume` and the caches on a 2-layer make-tiny checkpoint (D = 8) and 6 synthetic 32x32 clips of
 // 4 frames: 2 steps + --resume 1 step equals 3 straight steps bit for bit (log and every saved tensor) and reuses the
-// caches (no encoding); an existing run is not overwritten without --resume; the measured device peak stays under
+// caches (no encoding), also with --recompute 0 --offload 0.5 on the resumed half; an existing run is not overwritten without --resume; the measured device peak stays under
 // the memory estimate; a changed VAE rebuilds the latents only; --resume with other options or another model says
 // what differs.
 import { readFileSync } from 'node:fs';
@@ -50,7 +50,8 @@ describe('parallax train --resume', () => {
     const again = await parallax(['train', '--model', model, '--data', meta, '--out', out, '--steps', '3', '--sample-every', '0', ...BASE]);
     expect(again.code).not.toBe(0);
     expect(again.stderr).toMatch(/already holds a training run .*pass --resume/);
-    const second = await parallax(['train', '--model', model, '--data', meta, '--out', out, '--steps', '3', '--sample-every', '0', '--resume', ...BASE]);
+    // the resumed half also recomputes every block and offloads half of them: the same numbers, bit for bit
+    const second = await parallax(['train', '--model', model, '--data', meta, '--out', out, '--steps', '3', '--sample-every', '0', '--resume', '--recompute', '0', '--offload', '0.5', ...BASE]);
     expect(second.code, second.stderr).toBe(0);
     expect(second.stderr).toMatch(/0 clips encoded, 6 reused; 0 prompts encoded, 7 reused/);
     const peak = /measured device peak ([\d.]+) (KiB|MiB) \(estimated ([\d.]+) (KiB|MiB) per step\)/.exec(second.stderr)!;

@@ -15,6 +15,10 @@ describe('training memory estimate', () => {
     expect(estimateTrainMemory({ ...G, batch: 16 }).activations).toBe(e.activations); // items run one after another
     expect(estimateTrainMemory({ ...G, batch: 16 }).inputs).toBe(2 * e.inputs);
     expect(estimateTrainMemory({ ...G, frames: 32 }).activations).toBe(2 * e.activations);
+    // --recompute: 4 of 6 blocks keep only their input (1 of them offloaded); the one rerunning counts twice
+    const r = estimateTrainMemory({ ...G, checkpointed: 4, offloaded: 1 });
+    const perUnit = e.activations / (40 * 6 + 24);
+    expect(r.activations / perUnit).toBeCloseTo(40 * 2 + 3 + 80 + 24, 9);
   });
 
   it('passes what fits; otherwise names the largest --frames and --batch that fit, and they do', () => {
