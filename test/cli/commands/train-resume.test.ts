@@ -2,7 +2,7 @@
 // 4 frames: 2 steps + --resume 1 step equals 3 straight steps bit for bit (log and every saved tensor) and reuses the
 // caches (no encoding), also with --recompute 0 --offload 0.5 on the resumed half; an existing run is not overwritten without --resume; the measured device peak stays under
 // the memory estimate; a changed VAE rebuilds the latents only; --resume with other options or another model says
-// what differs.
+// what differs. The runs whose console output is not the point call the engine in process (as the command does).
 import { readFileSync } from 'node:fs';
 import { cp, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -11,6 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { makeTinyCheckpoint } from '../../../engine/io/make-tiny.js';
 import { openSafetensors } from '../../../engine/io/safetensors.js';
 import { writeSynthDataset } from '../../../engine/data/synth-dataset.js';
+import { trainDit, type DitTrainOptions } from '../../../engine/train/dit-trainer.js';
 import { parallax } from '../../helpers/cli.js';
 
 let dir = '';
@@ -38,18 +39,21 @@ async function tensors(path: string): Promise<Map<string, Float32Array>> {
   }
 }
 
+/** The engine in process with the options BASE gives the command (used for the runs whose output is not the point). */
+const engine = (o: Partial<DitTrainOptions> & Pick<DitTrainOptions, 'model' | 'out' | 'steps'>) => trainDit({
+  data: meta, batch: 2, lr: 1e-3, warmup: 1, lrSchedule: 'constant', weightDecay: 1e-4, clip: 1, ema: true, seed: 3, captionDropout: 0.5,
+  sigmaSampling: 'logit_normal', saveEvery: 500, sampleEvery: 0, logEvery: 1, resume: false, sampleSteps: 10, sampleGuidance: 4, signals: false, ...o,
+}, { log: () => {} });
+
 const logOf = (out: string) => readFileSync(join(out, 'train-log.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { step: number; loss: number; grad_norm: number; sigmas: number[]; clips: number[]; dropped: number; seconds: number });
 
 describe('parallax train --resume', () => {
   it('continues exactly with --resume (same losses, bit-identical state) and reuses the caches', async () => {
-    const straight = await parallax(['train', '--model', model, '--data', meta, '--out', join(dir, 'a'), '--steps', '3', '--sample-every', '0', ...BASE]);
-    expect(straight.code, straight.stderr).toBe(0);
+    await engine({ model, out: join(dir, 'a'), steps: 3 });
     const out = join(dir, 'b');
     const first = await parallax(['train', '--model', model, '--data', meta, '--out', out, '--steps', '2', '--sample-every', '0', ...BASE]);
     expect(first.code, first.stderr).toBe(0);
-    const again = await parallax(['train', '--model', model, '--data', meta, '--out', out, '--steps', '3', '--sample-every', '0', ...BASE]);
-    expect(again.code).not.toBe(0);
-    expect(again.stderr).toMatch(/already holds a training run .*pass --resume/);
+    await expect(engine({ model, out, steps: 3 })).rejects.toThrow(/already holds a training run .*pass --resume/);
     // the resumed half also recomputes every block and offloads half of them: the same numbers, bit for bit
     const second = await parallax(['train', '--model', model, '--data', meta, '--out', out, '--steps', '3', '--sample-every', '0', '--resume', '--recompute', '0', '--offload', '0.5', ...BASE]);
     expect(second.code, second.stderr).toBe(0);
@@ -69,9 +73,7 @@ describe('parallax train --resume', () => {
 
   it('says which option, model or data differs on --resume', async () => {
     const out = join(dir, 'b');
-    const lr = await parallax(['train', '--model', model, '--data', meta, '--out', out, '--steps', '4', '--resume', ...BASE, '--lr', '2e-3', '--no-ema']);
-    expect(lr.code).not.toBe(0);
-    expect(lr.stderr).toMatch(/--resume: this run differs from the saved one at step 3: --lr was 0\.001, now 0\.002; --ema was true, now false/);
+    await expect(engine({ model, out, steps: 4, resume: true, lr: 2e-3, ema: false })).rejects.toThrow(/--resume: this run differs from the saved one at step 3: --lr was 0\.001, now 0\.002; --ema was true, now false/);
   });
 
   it('rebuilds the latent cache (only) when the VAE changes, and a resume onto another model is refused', async () => {
@@ -82,11 +84,8 @@ describe('parallax train --resume', () => {
     await cp(join(other, 'vae'), join(model2, 'vae'), { recursive: true, force: true });
     const out = join(dir, 'c');
     await cp(join(dir, 'b/cache'), join(out, 'cache'), { recursive: true });
-    const r = await parallax(['train', '--model', model2, '--data', meta, '--out', out, '--steps', '1', '--sample-every', '0', ...BASE]);
-    expect(r.code, r.stderr).toBe(0);
-    expect(r.stderr).toMatch(/6 clips encoded, 0 reused; 0 prompts encoded, 7 reused/);
-    const moved = await parallax(['train', '--model', model2, '--data', meta, '--out', join(dir, 'b'), '--steps', '4', '--resume', ...BASE]);
-    expect(moved.code).not.toBe(0);
-    expect(moved.stderr).toMatch(/the --model folder differs from the one it started from; the training data differs/);
+    const r = await engine({ model: model2, out, steps: 1 });
+    expect(r.cache).toEqual({ clipsEncoded: 6, clipsReused: 0, textsEncoded: 0, textsReused: 7 });
+    await expect(engine({ model: model2, out: join(dir, 'b'), steps: 4, resume: true })).rejects.toThrow(/the --model folder differs from the one it started from; the training data differs/);
   });
 });
