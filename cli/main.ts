@@ -14,6 +14,7 @@ import { registerEvalPrompts } from './commands/eval-prompts.js';
 import { registerTune } from './commands/tune.js';
 import { registerTrain } from './commands/train.js';
 import { registerTrainVae } from './commands/train-vae.js';
+import { registerBorderReport } from './commands/border-report.js';
 import { loadTuneCache } from '../engine/ops/tune-store.js';
 
 const program = new Command();
@@ -41,6 +42,7 @@ registerEvalPrompts(program);
 registerTune(program);
 registerTrain(program);
 registerTrainVae(program);
+registerBorderReport(program);
 
 try {
   await program.parseAsync(process.argv);

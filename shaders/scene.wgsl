@@ -4,7 +4,7 @@
 // Two stages, chosen by a define:
 //   CONVERT: hsvg[f*P + p] = H | S << 8 | V << 16 | GRAY << 24 with OpenCV's 8-bit COLOR_RGB2HSV (H 0..179,
 //     S and V 0..255; sdiv = round(255*2^12 / v), hdiv = round(180*2^12 / (6 diff)), rounding done in integers since
-//     neither table has a tie) and OpenCV's gray (4899 R + 9617 G + 1868 B + 8192) >> 14.
+//     neither table has a tie) and OpenCV 4's gray (9798 R + 19235 G + 3735 B + 16384) >> 15.
 //     grid: ceil(N*P / 256) workgroups of 256, folded 2-D.
 //   DIFF: for frame t and tile b of TILE pixels, partials[(t*tiles + b)*6 + c] = sums over the tile's pixels of
 //     c=0..3: |dH|, |dS|, |dV|, |dGray| between frame t and t-1 (0 for t = 0), c=4: R+G+B of frame t, c=5: gray.
@@ -49,7 +49,7 @@ fn convert_pixel(r: i32, g: i32, b: i32) -> u32 {
     h = (hn * hdiv + 2048) >> 12u;
     if (h < 0) { h += 180; }
   }
-  let gray = (4899 * r + 9617 * g + 1868 * b + 8192) >> 14u;
+  let gray = (9798 * r + 19235 * g + 3735 * b + 16384) >> 15u;
   return u32(h) | (u32(s) << 8u) | (u32(v) << 16u) | (u32(gray) << 24u);
 }
 

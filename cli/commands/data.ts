@@ -1,17 +1,19 @@
 // `parallax data ...`: data set tools. `data synth` writes captioned synthetic videos (coloured shapes moving over
 // plain backgrounds) with a meta file that training reads; `data read-attributes` reads a clip's attributes back
 // from its pixels (the detector the prompt-following evaluation uses). The curation pipeline (docs/data.md):
-// `data probe`, `data shots` and `data curate IN... --out DIR` (probe, shots, static filter, clip export, meta).
+// `data probe`, `data shots` and `data curate IN... --out DIR` (probe, shots, static filter, optional motion and
+// aesthetic scores, clip export, meta).
 import { Option, type Command } from 'commander';
 import cliProgress from 'cli-progress';
 import { readClip } from '../../engine/data/attributes.js';
 import { analysisSize, analyzeVideo } from '../../engine/data/analyze.js';
 import { readCaptionSegments, segmentCaptioner } from '../../engine/data/caption.js';
+import { loadLaionAesthetic } from '../../engine/data/aesthetic-model.js';
 import { curate, type CurateProgress } from '../../engine/data/curate.js';
 import { ColourHistogramEmbedder } from '../../engine/data/events.js';
 import { probeVideo, probeVideos } from '../../engine/data/probe.js';
 import { detectCuts, frameStatsRows, scenesFromCuts, type DetectorKind, type ShotOptions } from '../../engine/data/shots.js';
-import { toCsv } from '../../engine/data/meta-table.js';
+import { toCsv, type MetaFormat } from '../../engine/data/meta-table.js';
 import { writeFile } from 'node:fs/promises';
 import type { StaticMode } from '../../engine/data/static.js';
 import { writeSynthDataset } from '../../engine/data/synth-dataset.js';
@@ -76,6 +78,9 @@ interface CurateCliOptions extends ShotCliOptions {
   motion?: boolean;
   minFlow?: number;
   csv?: boolean;
+  parquet?: boolean;
+  aestheticModel?: string;
+  minAesthetic?: number;
 }
 
 /** Progress per stage: cli-progress bars on a TTY, one line per finished video otherwise. */
@@ -113,6 +118,13 @@ interface SynthCliOptions {
   frames: number;
   fps: number;
   heldoutCount: number;
+  csv?: boolean;
+  parquet?: boolean;
+}
+
+/** The meta formats asked for besides the canonical JSONL. */
+function metaFormats(o: { csv?: boolean; parquet?: boolean }): MetaFormat[] {
+  return [...(o.csv ? ['csv' as const] : []), ...(o.parquet ? ['parquet' as const] : [])];
 }
 
 export function registerData(program: Command): void {
@@ -128,12 +140,14 @@ export function registerData(program: Command): void {
     .option('--frames <n>', 'frames per clip', parseIntArg('--frames', 2), 8)
     .option('--fps <n>', 'frames per second written into the MP4s and the meta file', parseFloatArg('--fps', 1), 8)
     .option('--heldout-count <n>', 'also write this many clips of the held-out combinations (evaluation references)', parseIntArg('--heldout-count', 0), 0)
+    .option('--csv', 'also write meta.csv (meta.jsonl is always written)')
+    .option('--parquet', 'also write meta.parquet (typed columns; meta.jsonl is always written)')
     .action(async (o: SynthCliOptions) => {
       const bar = process.stderr.isTTY
         ? new cliProgress.SingleBar({ format: 'synth [{bar}] {value}/{total} clips | ETA {eta_formatted}', stream: process.stderr, hideCursor: true }, cliProgress.Presets.shades_classic)
         : null;
       bar?.start(o.count + o.heldoutCount, 0);
-      const s = await writeSynthDataset({ ...o, onClip: (done) => bar?.update(done) }).finally(() => bar?.stop());
+      const s = await writeSynthDataset({ ...o, formats: metaFormats(o), onClip: (done) => bar?.update(done) }).finally(() => bar?.stop());
       console.log(`wrote ${s.train} training clips${s.heldoutClips ? ` and ${s.heldoutClips} held-out clips` : ''} (${o.width}x${o.height}, ${o.frames} frames at ${o.fps} fps) to ${o.out}: ${s.metaPath}, ${s.heldoutPrompts} held-out prompts in ${s.heldoutPath}`);
     });
   data
@@ -211,12 +225,21 @@ export function registerData(program: Command): void {
       .option('--motion', 'measure motion with dense optical flow (pyramidal Lucas-Kanade in WGSL): fills flow (mean px/frame at <= 128 px wide) and dynamic (VBench dynamic degree)')
       .option('--min-flow <x>', 'drop clips whose flow score is below this (implies --motion)', parseFloatArg('--min-flow', 0))
       .option('--csv', 'also write meta.csv and dropped.csv (JSONL is always written)')
+      .option('--parquet', 'also write meta.parquet and dropped.parquet (typed columns; JSONL is always written)')
       .option('--no-events', 'do not stitch shots into events (each shot is its own event)')
       .option('--event-threshold <x>', 'adjacent shots are one event when cos(tail of the previous 8 frames, head of the next 8) > this (the paper: 0.6 with ViCLIP; here a colour-histogram embedder)', parseFloatArg('--event-threshold', -1), 0.6)
+      .option('--aesthetic-model <dir>', 'LAION aesthetic score (aes) with this model folder: config.json + model.safetensors of a CLIPVisionModelWithProjection (ViT-L/14 for the real predictor) and aesthetic.safetensors (the MLP head, layers.{0,2,4,6,7}); runs on the GPU. Without it aes stays null')
+      .option('--min-aesthetic <x>', 'drop clips whose aesthetic score is below this (needs --aesthetic-model; Open-Sora uses 5, Panda 4.5)', parseFloatArg('--min-aesthetic', -1e9))
       .option('--force', 'redo every video even when a finished state exists'),
   ).action(async (videos: string[], o: CurateCliOptions) => {
+    if (o.minAesthetic !== undefined && !o.aestheticModel) throw new Error('--min-aesthetic needs --aesthetic-model DIR (there is no aesthetic score without a model)');
     const captioner = o.captions ? segmentCaptioner(await readCaptionSegments(o.captions)) : undefined;
     const { backend, device } = await openBackend(o.backend);
+    // The aesthetic model runs on the GPU even when the scene statistics run on the CPU.
+    const modelDevice = o.aestheticModel ? (device ?? (await Device.create({ label: 'aesthetic' }).catch((e: Error) => {
+      throw new Error(`--aesthetic-model needs a WebGPU device: ${e.message.split('\n')[0]}`);
+    }))) : undefined;
+    const aesthetic = o.aestheticModel ? await loadLaionAesthetic(modelDevice!, o.aestheticModel) : undefined;
     const progress = curateProgress();
     try {
       const rep = await curate({
@@ -225,15 +248,18 @@ export function registerData(program: Command): void {
         forceCutSeconds: o.maxShotSeconds ? (o.forceCutSeconds ?? 5) : undefined, crf: o.crf, preset: o.preset, force: o.force, captioner, onProgress: progress.on,
         events: o.events ? { embedder: new ColourHistogramEmbedder(), threshold: o.eventThreshold } : undefined,
         motion: o.motion || o.minFlow !== undefined ? { minFlow: o.minFlow } : undefined,
-        formats: o.csv ? ['csv'] : [],
+        formats: metaFormats(o),
+        scores: aesthetic ? { aesthetic: aesthetic.scorer, minAesthetic: o.minAesthetic } : undefined,
       }).finally(() => progress.stop());
       for (const f of rep.failures) process.stderr.write(`skipped ${f.path}: ${f.error}\n`);
       for (const n of rep.notes) process.stderr.write(`note: ${n}\n`);
       const v = rep.videos;
-      console.log(`${v.probed} of ${v.inputs} videos readable (${v.processed} processed, ${v.resumed} done before); ${rep.scenes} scenes: ${rep.kept} kept (${rep.keptFrames} frames), dropped ${rep.dropped.too_short} too short, ${rep.dropped.static} static${rep.dropped.low_flow ? `, ${rep.dropped.low_flow} low flow` : ''}`);
+      console.log(`${v.probed} of ${v.inputs} videos readable (${v.processed} processed, ${v.resumed} done before); ${rep.scenes} scenes: ${rep.kept} kept (${rep.keptFrames} frames), dropped ${rep.dropped.too_short} too short, ${rep.dropped.static} static${rep.dropped.low_flow ? `, ${rep.dropped.low_flow} low flow` : ''}${rep.dropped.low_aesthetic ? `, ${rep.dropped.low_aesthetic} low aesthetic` : ''}`);
       console.log(`meta: ${rep.metaPath}  dropped: ${rep.droppedPath}  report: ${o.out}/report.json`);
       if (!v.probed) process.exitCode = 1;
     } finally {
+      aesthetic?.model.dispose();
+      if (modelDevice !== device) modelDevice?.destroy();
       device?.destroy();
     }
   });

@@ -3,7 +3,7 @@
 //   scene kernel on the GPU or the CPU reference) -> shots -> events (optional: stitching by head/tail embeddings,
 //   a second streamed decode) -> static filter -> motion (optional: optical flow score, dynamic degree, min flow)
 //   -> export of the kept clips ->
-//   meta.jsonl (kept clips, the columns of MetaRow), dropped.jsonl (every dropped scene with its reason), report.json.
+//   meta.jsonl (kept clips, the columns of MetaRow; .csv / .parquet beside it on request), dropped.jsonl (every dropped scene with its reason), report.json.
 // Resumable: each finished video leaves state/{id}.json (its rows, keyed by the file's size and mtime and the
 // options); a rerun reuses those and only processes the rest. Memory is bounded by one decode chunk per video.
 
@@ -23,6 +23,7 @@ import { probeVideos, type ProbeFailure, type ProbeRecord } from './probe.js';
 import { detectCuts, scenesFromCuts, type ShotOptions } from './shots.js';
 import { staticRatio, type StaticMode } from './static.js';
 import { writeMetaTable, type MetaFormat } from './meta-table.js';
+import { META_COLUMNS } from './meta-columns.js';
 import type { MetaRow } from './synth-dataset.js';
 
 export type DropReason = 'too_short' | 'static' | 'low_flow' | 'low_aesthetic' | 'watermark' | 'text';
@@ -122,9 +123,8 @@ async function writeAtomic(path: string, text: string): Promise<void> {
   await rename(`${path}.tmp`, path);
 }
 
-/** The meta columns in the spec's order (CSV header). */
-export const META_COLUMNS = ['path', 'text', 'num_frames', 'fps', 'height', 'width', 'aspect_ratio', 'resolution', 'text_len', 'aes', 'flow', 'ocr',
-  'id', 'source', 'event', 'start_frame', 'end_frame', 'start_time', 'end_time', 'static_ratio', 'dynamic', 'watermark_prob', 'valid'] as const;
+/** The meta columns in the spec's order (CSV header); their types are in meta-columns.ts. */
+export { META_COLUMNS };
 
 /** One video: analyse, cut into scenes, filter, export the kept clips; returns every scene's row. */
 async function curateVideo(r: ProbeRecord, o: CurateOptions, opts: Record<string, unknown>): Promise<CuratedRow[]> {
@@ -211,8 +211,10 @@ async function scoreClips(r: ProbeRecord, o: CurateOptions, rows: CuratedRow[]):
     forEachFrameGroup(r.path, cand.map((x) => frames(x.start_frame, x.end_frame)), { width: m.width, height: m.height, chunkFrames: o.chunkFrames }, (g, f) => fn(cand[g]!, f));
   if (s.aesthetic) {
     const m = s.aesthetic;
-    await per(m, aestheticFrames, async (row, f) => {
-      const v = await m.score(f);
+    // A model that resizes itself (CLIP) is given the frames at the size it asks for (the display size for CLIP).
+    const size = m.frameSize ? m.frameSize(r.width, r.height) : { width: m.width, height: m.height };
+    await per(size, aestheticFrames, async (row, f) => {
+      const v = await m.score(f, size);
       row.aes = v.reduce((a, b) => a + b, 0) / v.length;
     });
   }
@@ -310,7 +312,7 @@ export async function curate(o: CurateOptions): Promise<CurateReport> {
     dropped: Object.fromEntries(DROP_REASONS.map((k) => [k, dropped.filter((x) => x.drop_reason === k).length])) as Record<DropReason, number>,
     notes: [
       ...(o.motion ? [] : ['motion: skipped (flow and dynamic are null; --motion measures them)']),
-      ...(['aesthetic', 'watermark', 'text'] as const).filter((k) => !o.scores?.[k]).map((k) => `${k === 'text' ? 'text (OCR)' : k} score: skipped (no model configured; the column is null)`),
+      ...(['aesthetic', 'watermark', 'text'] as const).filter((k) => !o.scores?.[k]).map((k) => `${k === 'text' ? 'text (OCR)' : k} score: skipped (no model configured${k === 'aesthetic' ? ': --aesthetic-model DIR' : ''}; the column is null)`),
       ...(o.captioner ? [] : ['captions: none configured (text is empty)']),
     ],
     keptFrames: kept.reduce((a, x) => a + x.num_frames, 0),

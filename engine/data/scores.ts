@@ -8,21 +8,33 @@
 //     area over the frame's; a frame is significant above 2%; the clip is dropped when more than one frame is.
 import { openSafetensors } from '../io/safetensors.js';
 
-/** Something that maps RGB frames (width x height x 3 bytes) to one number each. */
+/** A frame size in pixels. */
+export interface FrameSize {
+  width: number;
+  height: number;
+}
+
+/**
+ * Something that maps RGB frames (width x height x 3 bytes) to one number each. A model that does its own resizing
+ * (CLIP: shorter side, centre crop) gives `frameSize`: the size to decode a video of the given size at; `score`
+ * then gets that size with the frames.
+ */
 export interface FrameScorer {
   readonly name: string;
   readonly width: number;
   readonly height: number;
-  score(frames: readonly Uint8Array[]): Promise<number[]>;
+  frameSize?(width: number, height: number): FrameSize;
+  score(frames: readonly Uint8Array[], size?: FrameSize): Promise<number[]>;
 }
 
-/** An image encoder: RGB frames -> L2-normalised embeddings (CLIP ViT-L/14: 768-d). */
+/** An image encoder: RGB frames -> L2-normalised embeddings (CLIP ViT-L/14: 768-d); frameSize as FrameScorer's. */
 export interface ImageEmbedder {
   readonly name: string;
   readonly width: number;
   readonly height: number;
   readonly dim: number;
-  embed(frames: readonly Uint8Array[]): Promise<Float32Array[]>;
+  frameSize?(width: number, height: number): FrameSize;
+  embed(frames: readonly Uint8Array[], size?: FrameSize): Promise<Float32Array[]>;
 }
 
 export interface TextBox {
@@ -118,8 +130,9 @@ export function laionAestheticScorer(embedder: ImageEmbedder, head: AestheticHea
   if (head.w.length !== embedder.dim) throw new Error(`aesthetic head takes ${head.w.length}-d embeddings but ${embedder.name} gives ${embedder.dim}-d`);
   return {
     name: `laion-aesthetic(${embedder.name})`, width: embedder.width, height: embedder.height,
-    async score(frames) {
-      return (await embedder.embed(frames)).map((e) => e.reduce((s, v, i) => s + v * head.w[i]!, head.b));
+    ...(embedder.frameSize ? { frameSize: (w: number, h: number) => embedder.frameSize!(w, h) } : {}),
+    async score(frames, size) {
+      return (await embedder.embed(frames, size)).map((e) => e.reduce((s, v, i) => s + v * head.w[i]!, head.b));
     },
   };
 }

@@ -1,10 +1,13 @@
 // Writes a synthetic data set to disk (Node only): each clip as an H.264 MP4 under clips/, one meta row per clip in
-// meta.jsonl with the columns of ../shared/spec/data.md section 6 (plus the clip's attributes), and heldout.jsonl
-// with the held-out prompts (combinations never shown in training) for evaluation.
+// meta.jsonl with the columns of ../shared/spec/data.md section 6 (plus the clip's attributes; meta.csv and
+// meta.parquet beside it on request), and heldout.jsonl with the held-out prompts (combinations never shown in
+// training) for evaluation.
 
 import { mkdir, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { writeMp4 } from '../video/mp4.js';
+import { META_COLUMNS } from './meta-columns.js';
+import { writeMetaTable, type MetaFormat } from './meta-table.js';
 import { caption, heldOutCombinations, synthClips, validateSize, type Attributes, type SynthClip, type SynthSize } from './synth.js';
 
 /** One row of meta.jsonl: Open-Sora's columns, then Vchitect's (the curation pipeline writes the same columns). */
@@ -51,6 +54,8 @@ export interface WriteSynthOptions extends SynthSize {
   fps: number;
   /** Also render this many clips of the held-out combinations (references for evaluation). Default 0. */
   heldoutCount?: number;
+  /** Meta table formats besides the canonical meta.jsonl (csv, parquet). Default none. */
+  formats?: MetaFormat[];
   onClip?: (done: number, total: number) => void;
 }
 
@@ -118,7 +123,6 @@ export async function writeSynthDataset(o: WriteSynthOptions): Promise<SynthSumm
   const prompts = heldOutCombinations().map((a) => JSON.stringify({ text: caption(a), attributes: a }));
   await writeFile(`${heldoutPath}.tmp`, prompts.join('\n') + '\n');
   await rename(`${heldoutPath}.tmp`, heldoutPath);
-  await writeFile(`${metaPath}.tmp`, rows.map((r) => JSON.stringify(r)).join('\n') + '\n');
-  await rename(`${metaPath}.tmp`, metaPath);
+  await writeMetaTable(join(o.out, 'meta'), rows as unknown as Record<string, unknown>[], o.formats ?? [], [...META_COLUMNS, 'split', 'attributes']);
   return { train: o.count, heldoutClips: heldCount, heldoutPrompts: prompts.length, metaPath, heldoutPath };
 }

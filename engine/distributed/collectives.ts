@@ -354,7 +354,9 @@ export class ProcessGroup {
       if (t.failure) throw t.failure;
       return await body(ctx);
     } catch (e) {
-      const err = new DistError(`${where()}: ${errorText(e)}`, { cause: e });
+      // a failed transport: its failure is the cause, whichever pending operation happened to reject first
+      const cause = t.failure ?? e;
+      const err = new DistError(`${where()}: ${errorText(cause)}`, { cause });
       t.abort(err);
       throw err;
     } finally {

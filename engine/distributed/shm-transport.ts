@@ -1,10 +1,12 @@
 // Shared-memory transport: one worker_thread per rank, one SharedArrayBuffer byte ring per directed pair,
 // framed messages chunked through the rings with Atomics.waitAsync; failures published in a shared
-// world-state block so every rank notices within one poll interval.
+// world-state block so every rank notices within one poll interval. The world's first failure (its rank and
+// reason, recorded atomically before that rank's Failed status) is the cause every rank reports: a rank that sees
+// a peer's Failed status before the reason is readable waits up to CAUSE_WAIT_MS for it.
 import { DistError } from './errors.js';
 import { type FrameHeader, FrameKind, HEADER_BYTES, checkPayload, readHeader, writeHeader } from './framing.js';
 import { RankStatus, Ring, WorldState } from './shm-ring.js';
-import { MailboxTransport, type TransportOptions } from './transport.js';
+import { CAUSE_WAIT_MS, MailboxTransport, type TransportOptions } from './transport.js';
 
 /** What a rank needs to join a shared-memory world (structured-cloneable: send it in workerData). */
 export interface ShmEndpoint {
@@ -83,7 +85,8 @@ export class ShmTransport extends MailboxTransport {
   protected abortPeers(message: string | null): void {
     if (message !== null) this.world.recordFailure(this.rank, message);
     this.world.setStatus(this.rank, RankStatus.Failed);
-    this.stop(new DistError(message ?? 'transport aborted'));
+    // pending sends fail with the transport's failure (the cause), not a bare 'aborted'
+    this.stop(this.failure ?? new DistError(message ?? 'transport aborted'));
   }
 
   protected async closePeers(): Promise<void> {
@@ -146,6 +149,11 @@ export class ShmTransport extends MailboxTransport {
             off += n;
             if (n === 0) {
               this.checkWorld();
+              if (this.world.status(peer) === RankStatus.Failed) {
+                // the peer failed: report the world's first cause, not this symptom
+                await this.failWithFirstCause(peer);
+                return;
+              }
               const problem = this.peerProblem(peer);
               if (problem) throw new DistError(`cannot send to rank ${peer}: ${problem}`);
               await ring.waitForSpace(this.pollMs);
@@ -156,20 +164,54 @@ export class ShmTransport extends MailboxTransport {
         item.resolve();
       }
     } catch (e) {
-      for (const w of q.splice(0)) w.reject(e as Error);
       this.abort(e as Error);
+      for (const w of q.splice(0)) w.reject(this.failure ?? (e as Error));
     } finally {
       this.writing[peer] = false;
     }
   }
 
-  /** Fails this transport if another rank failed or died (the shared abort broadcast). */
+  /** The world's first failure, waiting up to CAUSE_WAIT_MS for its reason to become readable. */
+  private async firstCause(): Promise<{ rank: number; message: string } | null> {
+    const until = Date.now() + CAUSE_WAIT_MS;
+    for (;;) {
+      const f = this.world.firstFailure();
+      if (f || this.failure || Date.now() >= until) return f;
+      await new Promise((r) => setTimeout(r, Math.min(5, this.pollMs)));
+    }
+  }
+
+  /** `peer` has the Failed status: fail with the world's first cause (waiting for its reason), else name `peer`. */
+  private async failWithFirstCause(peer: number): Promise<void> {
+    const f = await this.firstCause();
+    if (this.failure || this.stopped) return;
+    if (f && f.rank !== this.rank) this.adopt(f);
+    else this.peerAborted(peer, `no reason published within ${CAUSE_WAIT_MS} ms`);
+  }
+
+  /** Fails with the world's first failure `f` (another rank's): a dead worker is a lost peer, else its abort. */
+  private adopt(f: { rank: number; message: string }): void {
+    if (this.world.status(f.rank) === RankStatus.Dead) this.peerLost(f.rank, `died (${f.message})`);
+    else this.peerAborted(f.rank, f.message);
+  }
+
+  /** When a recorded first failure was first seen while its rank still had a live status (0: not seen). */
+  private causeSeenAt = 0;
+
+  /**
+   * Fails this transport if another rank failed or died (the shared abort broadcast). The reason is recorded
+   * before the failing rank's status (Failed by the rank itself, Dead by the launcher right after): while that
+   * status is not there yet, wait (bounded by CAUSE_WAIT_MS) so a dead worker is reported as dead everywhere.
+   */
   private checkWorld(): void {
     if (this.failure || this.stopped) return;
     const f = this.world.firstFailure();
     if (!f || f.rank === this.rank) return;
-    if (this.world.status(f.rank) === RankStatus.Dead) this.peerLost(f.rank, `died (${f.message})`);
-    else this.peerAborted(f.rank, f.message);
+    const s = this.world.status(f.rank);
+    if (s === RankStatus.Dead || s === RankStatus.Failed) return this.adopt(f);
+    const now = Date.now();
+    if (this.causeSeenAt === 0) this.causeSeenAt = now;
+    else if (now - this.causeSeenAt >= CAUSE_WAIT_MS) this.adopt(f);
   }
 
   private async readLoop(peer: number, ring: Ring): Promise<void> {
@@ -187,10 +229,11 @@ export class ShmTransport extends MailboxTransport {
             if (header || got > 0) this.malformed(peer, 'peer closed in the middle of a frame');
             else this.peerClosed(peer);
           } else if (s === RankStatus.Dead) {
-            this.peerLost(peer, 'died (worker exited or was terminated)');
+            const f = this.world.firstFailure(); // recorded before the Dead status: the launcher's reason
+            if (f && f.rank !== this.rank) this.adopt(f);
+            else this.peerLost(peer, 'died (worker exited or was terminated)');
           } else {
-            const f = this.world.firstFailure();
-            this.peerAborted(peer, f && f.rank === peer ? f.message : 'transport aborted');
+            await this.failWithFirstCause(peer);
           }
           return;
         }

@@ -1,9 +1,11 @@
 // Socket transport: one process per rank, a full mesh of node:net connections (Unix-domain or TCP)
 // carrying framed messages. Built by connectSocketWorld (rendezvous.ts) from established sockets.
+// A closed connection, seen on receive or on send, is one event (the peer lost); it and Abort frames open a
+// CAUSE_WAIT_MS window after which every rank reports the same cause (transport.ts, causeWaitMs).
 import type { Socket } from 'node:net';
 import { DistError } from './errors.js';
 import { abortPayload, encodeFrame, FrameDecoder, FrameKind, HEADER_BYTES, writeHeader } from './framing.js';
-import { MailboxTransport, type TransportOptions } from './transport.js';
+import { CAUSE_WAIT_MS, MailboxTransport, type TransportOptions } from './transport.js';
 
 export class SocketTransport extends MailboxTransport {
   readonly kind: 'unix' | 'tcp';
@@ -26,6 +28,7 @@ export class SocketTransport extends MailboxTransport {
     early: Uint8Array[][] = [],
   ) {
     super(rank, size, opts);
+    this.causeWaitMs = CAUSE_WAIT_MS;
     this.kind = kind;
     this.sockets = sockets;
     this.closedCleanly = sockets.map(() => false);
@@ -69,7 +72,9 @@ export class SocketTransport extends MailboxTransport {
   protected sendFrame(peer: number, kind: FrameKind, tag: number, payload: Uint8Array): Promise<void> {
     const s = this.sockets[peer];
     if (!s || s.destroyed || !s.writable) {
-      return Promise.reject(new DistError(`cannot send to rank ${peer}: the connection is closed`));
+      // the same event as the 'close' the reader sees (which may not have fired yet): report it the same way
+      if (this.closedCleanly[peer]) return Promise.reject(new DistError(`cannot send to rank ${peer}: peer rank ${peer} closed its transport`));
+      return this.lostOnSend(peer, 'closed the connection');
     }
     const header = new Uint8Array(HEADER_BYTES);
     writeHeader(header, 0, kind, this.rank, tag, payload, this.checksumPayloads);
@@ -80,10 +85,19 @@ export class SocketTransport extends MailboxTransport {
         if (!err) return resolve();
         const code = (err as NodeJS.ErrnoException).code;
         const closed = code === 'EPIPE' || code === 'ECONNRESET' || code === 'ERR_STREAM_DESTROYED';
-        reject(new DistError(closed ? `peer rank ${peer} closed the connection (write failed: ${code})` : `write to rank ${peer} failed: ${err.message}`));
+        if (closed && !this.closedCleanly[peer]) this.lostOnSend(peer, 'closed the connection').catch(reject);
+        else reject(new DistError(closed ? `cannot send to rank ${peer}: peer rank ${peer} closed its transport` : `write to rank ${peer} failed: ${err.message}`));
       });
       s.uncork();
     });
+  }
+
+  /** A send found the connection to `peer` gone: the peer is lost; rejects with the transport's (settled) failure. */
+  private lostOnSend(peer: number, how: string): Promise<never> {
+    this.peerLost(peer, how);
+    if (this.failure) return Promise.reject(this.failure);
+    if (!this.causePending) return Promise.reject(new DistError(`cannot send to rank ${peer}: peer rank ${peer} ${how}`)); // closing
+    return this.failed().then((e) => Promise.reject(e));
   }
 
   /** Testing: write raw bytes on the connection to `peer`. */

@@ -7,6 +7,11 @@ import { FrameKind } from './framing.js';
 export const DEFAULT_TIMEOUT_MS = 60_000;
 /** Default cap on one message (bytes); larger length fields are treated as corruption. */
 export const DEFAULT_MAX_MESSAGE_BYTES = 2 ** 32 - 1;
+/**
+ * How long a rank that sees a failure without its reason (a closed connection, a peer's abort flag) waits for the
+ * published first cause before it reports (ms). Bounded: far below any receive timeout, so never a hang.
+ */
+export const CAUSE_WAIT_MS = 200;
 
 export interface TransportOptions {
   /** Receive timeout in ms (default 60 s, or env PARALLAX_DIST_TIMEOUT_MS for launcher-built transports). */
@@ -35,6 +40,9 @@ export interface RecvOptions {
  *   and later operation rejects with the same DistError, which names the rank.
  * - `abort(err)` fails all pending operations locally and tells every reachable peer (Abort frame), so
  *   ranks blocked on other peers fail fast too. Idempotent; the first error wins.
+ * - Every rank reports the same root cause: the rank that detects a failure publishes its reason with the abort;
+ *   a rank that only sees the consequence (a closed connection, an abort flag) waits up to CAUSE_WAIT_MS for the
+ *   published reason and reports that (see MailboxTransport.causeWaitMs).
  * - `close()` flushes queued sends, tells peers (Close frame) and releases all resources.
  */
 export interface Transport {
@@ -76,6 +84,19 @@ export abstract class MailboxTransport implements Transport {
   readonly checksumPayloads: boolean;
   private _failure: DistError | null = null;
   private closing = false;
+  /**
+   * > 0: a lost peer or an Abort frame opens a window of this many ms in which concurrent reports are gathered; at
+   * its end the transport fails with the published reason of the lowest rank that sent one (Abort frames: the
+   * cause as the rank that detected it saw it), else with the first lost peer it saw itself. A published reason
+   * that is a lost peer (`peer rank N closed the connection`, N not this rank) is that root cause and is reported
+   * as is, so every rank that lost N, directly or by word of another, says the same. 0 (default): fail at once.
+   * Transports whose ranks learn of a failure from several peers at nearly the same time (sockets) set it.
+   */
+  protected causeWaitMs = 0;
+  private causeTimer: ReturnType<typeof setTimeout> | null = null;
+  private readonly publishedCauses: { source: number; message: string }[] = [];
+  private firstLoss: DistError | null = null;
+  private readonly failureWaiters: ((e: DistError) => void)[] = [];
   private readonly boxes = new Map<string, Mailbox>();
   /** Why a peer can no longer send to us (clean close or loss), by rank. */
   private readonly peerGone = new Map<number, string>();
@@ -126,6 +147,7 @@ export abstract class MailboxTransport implements Transport {
       return;
     }
     const gone = this.peerGone.get(peer);
+    if (gone && this.causePending) throw await this.failed();
     if (gone) throw new DistError(`cannot send to rank ${peer}: ${gone} (rank ${this.rank})`);
     await this.sendFrame(peer, FrameKind.Data, tag, bytes);
   }
@@ -144,6 +166,7 @@ export abstract class MailboxTransport implements Transport {
       return Promise.resolve(ready);
     }
     const gone = this.peerGone.get(peer);
+    if (gone && this.causePending) return this.failed().then((e) => Promise.reject(e));
     if (gone) return Promise.reject(new DistError(`${gone} (waiting for rank ${peer}, tag ${tag}; rank ${this.rank})`));
     if (this.closing) return Promise.reject(new DistError(`recv from rank ${peer} after close() (rank ${this.rank})`));
     const timeoutMs = opts.timeoutMs ?? this.timeoutMs; // (undefined in opts = transport default)
@@ -168,7 +191,7 @@ export abstract class MailboxTransport implements Transport {
   abort(err: Error): void {
     if (this._failure) return;
     const failure = err instanceof DistError ? err : new DistError(errorText(err), { cause: err });
-    this._failure = failure;
+    this.setFailure(failure);
     this.rejectAll(failure);
     try {
       this.abortPeers(failure.message);
@@ -199,9 +222,47 @@ export abstract class MailboxTransport implements Transport {
     }
   }
 
-  /** Subclasses: an Abort frame (or shared abort flag) from `source` arrived. */
+  /** Subclasses: an Abort frame (or shared abort flag) from `source` arrived, carrying its reason. */
   protected peerAborted(source: number, message: string): void {
-    this.failLocally(new DistError(`rank ${source} aborted: ${message}`));
+    if (this._failure) return;
+    if (this.causeWaitMs <= 0) return this.failLocally(new DistError(`rank ${source} aborted: ${message}`));
+    this.publishedCauses.push({ source, message });
+    this.openCauseWindow();
+  }
+
+  /** True while a cause window is open (a failure was seen, its reason not yet chosen). */
+  protected get causePending(): boolean {
+    return this.causeTimer !== null && this._failure === null;
+  }
+
+  /** Resolves with the failure once the transport has failed (at the latest when an open cause window ends). */
+  protected failed(): Promise<DistError> {
+    if (this._failure) return Promise.resolve(this._failure);
+    return new Promise((resolve) => this.failureWaiters.push(resolve));
+  }
+
+  private openCauseWindow(): void {
+    if (this.causeTimer) return;
+    this.causeTimer = setTimeout(() => this.settleCause(), this.causeWaitMs);
+  }
+
+  /** End of the cause window: the lowest rank's published reason, else the first lost peer. */
+  private settleCause(): void {
+    this.causeTimer = null;
+    if (this._failure) return;
+    const published = [...this.publishedCauses].sort((a, b) => a.source - b.source)[0];
+    if (published) {
+      const lost = LOST_PEER.exec(published.message);
+      const rootCause = lost !== null && Number(lost[1]) !== this.rank;
+      this.failLocally(new DistError(rootCause ? published.message : `rank ${published.source} aborted: ${published.message}`));
+    } else if (this.firstLoss) this.abort(this.firstLoss);
+  }
+
+  private setFailure(err: DistError): void {
+    this._failure = err;
+    if (this.causeTimer) clearTimeout(this.causeTimer);
+    this.causeTimer = null;
+    for (const w of this.failureWaiters.splice(0)) w(err);
   }
 
   /** Subclasses: `source` closed cleanly; receives from it that cannot be matched now fail. */
@@ -221,7 +282,11 @@ export abstract class MailboxTransport implements Transport {
   protected peerLost(source: number, how = 'closed the connection'): void {
     if (this._failure || this.closing) return;
     this.peerGone.set(source, `peer rank ${source} ${how}`);
-    this.abort(new DistError(`peer rank ${source} ${how}`));
+    const err = new DistError(`peer rank ${source} ${how}`);
+    if (this.causeWaitMs <= 0) return this.abort(err);
+    // maybe only a consequence of a failure elsewhere: wait for a published reason first
+    this.firstLoss ??= err;
+    this.openCauseWindow();
   }
 
   /** Subclasses: bytes from `source` do not form a valid frame. */
@@ -232,7 +297,7 @@ export abstract class MailboxTransport implements Transport {
   /** Abort state without broadcasting (used when a peer told us it failed). */
   private failLocally(err: DistError): void {
     if (this._failure) return;
-    this._failure = err;
+    this.setFailure(err);
     this.rejectAll(err);
     try {
       this.abortPeers(null);
@@ -267,4 +332,6 @@ export abstract class MailboxTransport implements Transport {
 }
 
 const key = (peer: number, tag: number) => `${peer}/${tag}`;
+/** A published reason that is a lost peer (peerLost's wording): the root cause itself, whoever relays it. */
+const LOST_PEER = /^peer rank (\d+) (?:closed the connection|died)/;
 const peerOf = (k: string) => Number(k.slice(0, k.indexOf('/')));

@@ -10,6 +10,7 @@ import {
 } from './configs.js';
 import { clipKeys, t5EmbeddingKey, t5Keys, transformerDim, transformerKeys, vaeKeys, type KeySpec } from './keys.js';
 import { FLOAT_DTYPES } from './dtype.js';
+import { readTextLengths, type TextLengths } from '../text/text-lengths.js';
 
 export type SubModelName = 'transformer' | 'text_encoder' | 'text_encoder_2' | 'text_encoder_3' | 'vae';
 
@@ -53,6 +54,11 @@ export interface PartialCheckpoint {
   scheduler?: FlowMatchSchedulerConfig;
   /** Tokenizer folders relative to the root (present ones only). */
   tokenizerDirs: { tokenizer?: string; tokenizer_2?: string; tokenizer_3?: string };
+  /**
+   * Text tokens per prompt from the tokenizer configs (engine/text/text-lengths.ts): 77 CLIP + 256 T5 in real
+   * checkpoints. Set when the text part is opened; undefined otherwise (consumers then assume 77 + 256).
+   */
+  textLengths?: TextLengths;
   close(): Promise<void>;
 }
 
@@ -205,6 +211,7 @@ export async function openCheckpointParts(dirOrStore: string | FileStore, parts:
       }
       throw new MissingCheckpointPartError(store.root, missing, purpose, parts, layout);
     }
+    if (want.has('text')) ckpt.textLengths = await readTextLengths(ckpt);
     return ckpt;
   } catch (e) {
     await ckpt.close();

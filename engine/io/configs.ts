@@ -30,6 +30,20 @@ export interface ClipTextConfig {
   pad_token_id: number;
 }
 
+/** Hugging Face CLIPVisionConfig (CLIPVisionModelWithProjection; a CLIPModel config's vision_config). */
+export interface ClipVisionConfig {
+  hidden_size: number;
+  intermediate_size: number;
+  num_hidden_layers: number;
+  num_attention_heads: number;
+  num_channels: number;
+  image_size: number;
+  patch_size: number;
+  projection_dim: number;
+  hidden_act: string;
+  layer_norm_eps: number;
+}
+
 export interface T5EncoderConfig {
   d_model: number;
   d_kv: number;
@@ -155,6 +169,33 @@ export function parseClipConfig(json: unknown, file = 'text_encoder/config.json'
   if (c.hidden_size % c.num_attention_heads !== 0) {
     throw new Error(`${file}: hidden_size ${c.hidden_size} is not divisible by num_attention_heads ${c.num_attention_heads}`);
   }
+  return c;
+}
+
+/**
+ * A CLIPVisionModelWithProjection config.json, or a CLIPModel one (its vision_config; projection_dim from the top
+ * level when the vision part lacks it). Defaults are transformers' CLIPVisionConfig defaults (ViT-B/32).
+ */
+export function parseClipVisionConfig(json: unknown, file = 'config.json'): ClipVisionConfig {
+  const top = asObject(json, file);
+  const o = top.vision_config === undefined ? top : { projection_dim: top.projection_dim, ...asObject(top.vision_config, `${file} (vision_config)`) };
+  const c: ClipVisionConfig = {
+    hidden_size: int(o, 'hidden_size', file, 768),
+    intermediate_size: int(o, 'intermediate_size', file, 3072),
+    num_hidden_layers: int(o, 'num_hidden_layers', file, 12),
+    num_attention_heads: int(o, 'num_attention_heads', file, 12),
+    num_channels: int(o, 'num_channels', file, 3),
+    image_size: int(o, 'image_size', file, 224),
+    patch_size: int(o, 'patch_size', file, 32),
+    projection_dim: int(o, 'projection_dim', file, 512),
+    hidden_act: str(o, 'hidden_act', file, 'quick_gelu'),
+    layer_norm_eps: num(o, 'layer_norm_eps', file, 1e-5),
+  };
+  if (c.num_attention_heads < 1 || c.hidden_size % c.num_attention_heads !== 0) {
+    throw new Error(`${file}: hidden_size ${c.hidden_size} is not divisible by num_attention_heads ${c.num_attention_heads}`);
+  }
+  if (c.patch_size < 1 || c.image_size % c.patch_size !== 0) throw new Error(`${file}: image_size ${c.image_size} is not a multiple of patch_size ${c.patch_size}`);
+  if (c.num_channels !== 3) throw new Error(`${file}: num_channels ${c.num_channels} is not supported (RGB images: 3)`);
   return c;
 }
 

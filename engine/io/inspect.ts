@@ -7,6 +7,7 @@ import { ShardedWeights, type WeightStore } from './sharded.js';
 import { DTYPE_SIZE, type DType } from './dtype.js';
 import { numel } from './safetensors-reader.js';
 import { transformerDim } from './keys.js';
+import { DEFAULT_TEXT_LENGTHS, textTokenCount } from '../text/text-lengths.js';
 
 export interface SubModelSummary {
   name: string;
@@ -30,6 +31,8 @@ export interface CheckpointInspection {
   subModels: SubModelSummary[];
   scheduler: FlowMatchSchedulerConfig;
   tokenizers: string[];
+  /** Text tokens per prompt (per frame in the transformer): CLIP + T5 lengths from the tokenizer configs. */
+  textTokens: { clip: number; t5: number; total: number };
   totalParameters: number;
   totalBytes: number;
   validation: { ok: boolean; problems: string[] };
@@ -79,6 +82,7 @@ export async function inspectCheckpoint(src: string | FileStore | Checkpoint): P
       subModels: subs,
       scheduler: ckpt.scheduler,
       tokenizers: Object.values(ckpt.tokenizerDirs).filter((t): t is string => !!t),
+      textTokens: { ...(ckpt.textLengths ?? DEFAULT_TEXT_LENGTHS), total: textTokenCount(ckpt.textLengths) },
       totalParameters: subs.reduce((a, s) => a + s.parameters, 0),
       totalBytes: subs.reduce((a, s) => a + s.bytes, 0),
       validation: { ok: problems.length === 0, problems },
@@ -125,6 +129,7 @@ export function formatInspect(i: CheckpointInspection): string {
   }
   lines.push(`  scheduler       FlowMatchEulerDiscreteScheduler num_train_timesteps=${i.scheduler.num_train_timesteps} shift=${i.scheduler.shift}`);
   lines.push(`  tokenizers      ${i.tokenizers.join(', ') || '(none)'}`);
+  lines.push(`  text tokens     ${i.textTokens.total} per prompt (${i.textTokens.clip} CLIP + ${i.textTokens.t5} T5)`);
   lines.push(`  total           ${formatCount(i.totalParameters)} params, ${formatBytes(i.totalBytes)} on disk`);
   lines.push(i.validation.ok ? '  validation      OK' : `  validation      FAILED:\n    ${i.validation.problems.join('\n    ')}`);
   return lines.join('\n');
@@ -138,7 +143,7 @@ export interface MemoryEstimateOptions {
   dtype: 'F32' | 'F16' | 'BF16';
   /** Classifier-free guidance runs cond + uncond in one batch (default true). */
   cfgBatch?: boolean;
-  /** Text tokens per frame (default 77 + 256 = 333). */
+  /** Text tokens per frame (default: the checkpoint's CLIP + T5 lengths, 77 + 256 = 333 in real checkpoints). */
   textTokens?: number;
 }
 
@@ -170,7 +175,8 @@ export function estimateMemory(ckpt: Checkpoint, opts: MemoryEstimateOptions): M
   const H = t.num_attention_heads;
   const F = opts.frames;
   const B = opts.cfgBatch === false ? 1 : 2;
-  const T = opts.textTokens ?? 333;
+  const lengths = ckpt.textLengths ?? DEFAULT_TEXT_LENGTHS;
+  const T = opts.textTokens ?? textTokenCount(lengths);
   const hl = Math.floor(opts.height / 8);
   const wl = Math.floor(opts.width / 8);
   const L = Math.floor(hl / t.patch_size) * Math.floor(wl / t.patch_size);
@@ -181,12 +187,14 @@ export function estimateMemory(ckpt: Checkpoint, opts: MemoryEstimateOptions): M
   const transformer = B * (F * perFrameTokens * D + scores) * el + B * F * t.in_channels * hl * wl * 4 * 3; // + f32 latents/velocity/noise
 
   let text = 0;
-  const clipAct = (hidden: number, inter: number, heads: number) => (77 * (4 * hidden + inter) + heads * 77 * 77) * el;
+  const n = lengths.clip;
+  const clipAct = (hidden: number, inter: number, heads: number) => (n * (4 * hidden + inter) + heads * n * n) * el;
   if (ckpt.textEncoder) text = Math.max(text, clipAct(ckpt.textEncoder.config.hidden_size, ckpt.textEncoder.config.intermediate_size, ckpt.textEncoder.config.num_attention_heads));
   if (ckpt.textEncoder2) text = Math.max(text, clipAct(ckpt.textEncoder2.config.hidden_size, ckpt.textEncoder2.config.intermediate_size, ckpt.textEncoder2.config.num_attention_heads));
   if (ckpt.textEncoder3) {
     const c = ckpt.textEncoder3.config;
-    text = Math.max(text, (256 * (3 * c.d_model + 4 * c.num_heads * c.d_kv + 2 * c.d_ff) + c.num_heads * 256 * 256) * 4);
+    const m = lengths.t5;
+    text = Math.max(text, (m * (3 * c.d_model + 4 * c.num_heads * c.d_kv + 2 * c.d_ff) + c.num_heads * m * m) * 4);
   }
   text += B * (T * t.joint_attention_dim + t.pooled_projection_dim) * 4;
 

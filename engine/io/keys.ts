@@ -1,6 +1,6 @@
 // Expected tensor names and shapes of every sub-model: the single source of truth for the real key
 // names used by make-tiny, the checkpoint validator and the model loaders.
-import type { AutoencoderKLConfig, ClipTextConfig, T5EncoderConfig, VchitectTransformerConfig } from './configs.js';
+import type { AutoencoderKLConfig, ClipTextConfig, ClipVisionConfig, T5EncoderConfig, VchitectTransformerConfig } from './configs.js';
 
 export interface KeySpec {
   key: string;
@@ -87,6 +87,38 @@ export function clipKeys(cfg: ClipTextConfig): KeySpec[] {
   }
   norm(k, 'text_model.final_layer_norm', H);
   linear(k, 'text_projection', cfg.projection_dim, H, false);
+  return k;
+}
+
+/** Hugging Face CLIPVisionModelWithProjection keys (the patch conv has no bias; "pre_layrnorm" is HF's spelling). */
+export function clipVisionKeys(cfg: ClipVisionConfig): KeySpec[] {
+  const H = cfg.hidden_size;
+  const P = cfg.patch_size;
+  const tokens = (cfg.image_size / P) ** 2 + 1;
+  const k: KeySpec[] = [];
+  k.push({ key: 'vision_model.embeddings.class_embedding', shape: [H] });
+  k.push({ key: 'vision_model.embeddings.patch_embedding.weight', shape: [H, cfg.num_channels, P, P] });
+  k.push({ key: 'vision_model.embeddings.position_embedding.weight', shape: [tokens, H] });
+  k.push({ key: 'vision_model.embeddings.position_ids', shape: [1, tokens], optional: true, integer: true });
+  norm(k, 'vision_model.pre_layrnorm', H);
+  for (let i = 0; i < cfg.num_hidden_layers; i++) {
+    const l = `vision_model.encoder.layers.${i}`;
+    for (const p of ['q_proj', 'k_proj', 'v_proj', 'out_proj']) linear(k, `${l}.self_attn.${p}`, H, H);
+    norm(k, `${l}.layer_norm1`, H);
+    linear(k, `${l}.mlp.fc1`, cfg.intermediate_size, H);
+    linear(k, `${l}.mlp.fc2`, H, cfg.intermediate_size);
+    norm(k, `${l}.layer_norm2`, H);
+  }
+  norm(k, 'vision_model.post_layernorm', H);
+  linear(k, 'visual_projection', cfg.projection_dim, H, false);
+  return k;
+}
+
+/** LAION's improved-aesthetic-predictor MLP (Linear, Dropout, ... : layers 0, 2, 4, 6, 7) on a dim-d embedding. */
+export function aestheticHeadKeys(dim: number): KeySpec[] {
+  const k: KeySpec[] = [];
+  const sizes = [dim, 1024, 128, 64, 16, 1];
+  [0, 2, 4, 6, 7].forEach((id, i) => linear(k, `layers.${id}`, sizes[i + 1]!, sizes[i]!));
   return k;
 }
 

@@ -1,5 +1,7 @@
 // Writes a complete tiny Vchitect-2.0 diffusers folder (configs, seeded random weights in the real key
 // layout, CLIP/T5 tokenizer files) for tests and demos; sizes live in the configs, never hard-coded elsewhere.
+// Presets: 'shapes' is the model trained on the synthetic shape clips (engine/data/synth.ts): short text
+// sequences (16 CLIP + 16 T5 tokens) whose tokenizers know every synth caption word.
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type {
@@ -9,7 +11,9 @@ import { clipKeys, t5Keys, transformerDim, transformerKeys, vaeKeys, type KeySpe
 import { writeSafetensors, numel, type WriteTensor } from './safetensors.js';
 import { DTYPE_SIZE, type DType } from './dtype.js';
 import { SeededRandom, hashString } from './tiny-random.js';
-import { makeClipTokenizerFiles, makeT5TokenizerFiles } from './tiny-tokenizers.js';
+import { makeClipTokenizerFiles, makeT5TokenizerFiles, TINY_CORPUS } from './tiny-tokenizers.js';
+import { allCombinations, caption } from '../data/synth.js';
+import { CLIP_DEFAULT_LENGTH, T5_DEFAULT_LENGTH, type TextLengths } from '../text/text-lengths.js';
 
 export interface TinyCheckpointOptions {
   /** Base seed (default 1234); each tensor gets its own stream from seed and name. */
@@ -22,6 +26,56 @@ export interface TinyCheckpointOptions {
   transformer?: Partial<Pick<VchitectTransformerConfig, 'num_layers' | 'num_attention_heads' | 'attention_head_dim' | 'pos_embed_max_size' | 'sample_size'>>;
   /** VAE size overrides. */
   vae?: Partial<Pick<AutoencoderKLConfig, 'block_out_channels' | 'layers_per_block' | 'norm_num_groups'>>;
+  /**
+   * Text sequence lengths (default 77 CLIP + 256 T5, as real checkpoints). CLIP: both text encoders'
+   * max_position_embeddings and both CLIP tokenizer configs' model_max_length; T5: tokenizer_3's model_max_length
+   * (at most 256, the cap the loader applies).
+   */
+  textTokens?: { clip: number; t5: number };
+  /** Extra lines the tiny BPE merges and T5 word pieces are learned from (after the built-in TINY_CORPUS). */
+  extraCorpus?: readonly string[];
+  /** Start from a preset (TINY_PRESETS); the other options override its fields. */
+  preset?: TinyPreset;
+}
+
+export type TinyPreset = 'shapes';
+
+/** Every synthetic caption (engine/data/synth.ts), so the corpus follows the synth vocabulary and template. */
+export function synthCaptions(): string[] {
+  return allCombinations().map(caption);
+}
+
+/**
+ * The model trained on the synthetic shape clips: 16 CLIP + 16 T5 = 32 text tokens (every synth caption fits
+ * without truncation: the corpus is the synth captions), the default tiny VAE (64x64 pixels -> 8x8 latents,
+ * 16 channels), transformer D = 64 (4 heads x 16), 6 layers, patch 2, sample_size and pos_embed_max_size 16
+ * (up to 256x256 pixels).
+ */
+export const SHAPES_PRESET: Readonly<TinyCheckpointOptions> = Object.freeze({
+  textTokens: { clip: 16, t5: 16 },
+  extraCorpus: synthCaptions(),
+  transformer: { num_layers: 6, num_attention_heads: 4, attention_head_dim: 16, sample_size: 16, pos_embed_max_size: 16 },
+});
+
+export const TINY_PRESETS: Readonly<Record<TinyPreset, Readonly<TinyCheckpointOptions>>> = Object.freeze({ shapes: SHAPES_PRESET });
+
+/** Options with the preset (if any) applied underneath: explicit fields win, transformer/vae merge per field. */
+export function resolveTinyOptions(opts: TinyCheckpointOptions): TinyCheckpointOptions {
+  if (opts.preset === undefined) return opts;
+  const p = TINY_PRESETS[opts.preset];
+  if (!p) throw new Error(`make-tiny: unknown preset ${JSON.stringify(opts.preset)} (known: ${Object.keys(TINY_PRESETS).join(', ')})`);
+  return {
+    ...p, ...opts,
+    transformer: { ...p.transformer, ...opts.transformer },
+    vae: { ...p.vae, ...opts.vae },
+  };
+}
+
+function checkTextTokens(t: { clip: number; t5: number }): void {
+  if (!Number.isInteger(t.clip) || t.clip < 2) throw new Error(`make-tiny: textTokens.clip ${t.clip} must be an integer >= 2 (BOS and EOS)`);
+  if (!Number.isInteger(t.t5) || t.t5 < 1 || t.t5 > T5_DEFAULT_LENGTH) {
+    throw new Error(`make-tiny: textTokens.t5 ${t.t5} must be an integer in 1..${T5_DEFAULT_LENGTH} (the loader caps T5 at ${T5_DEFAULT_LENGTH} tokens)`);
+  }
 }
 
 export interface TinyCheckpoint {
@@ -32,6 +86,8 @@ export interface TinyCheckpoint {
   textEncoder3: T5EncoderConfig;
   vae: AutoencoderKLConfig;
   scheduler: FlowMatchSchedulerConfig;
+  /** Text tokens per prompt the tokenizers produce (what the loader reads: 77 + 256 by default). */
+  textLengths: TextLengths;
 }
 
 /** Stored 2D sin-cos table [1, M*M, D] (spec section 2, step 2), computed in float64. */
@@ -73,7 +129,8 @@ function initTensor(sub: string, spec: KeySpec, seed: number, extra: Map<string,
   return rng.normals(n, gain / Math.sqrt(fanIn));
 }
 
-function tensorsFor(sub: string, specs: KeySpec[], dtype: DType, seed: number, extra = new Map<string, Float32Array>()): [string, WriteTensor][] {
+/** Seeded tensors of a key list in the real layout (optional keys left out, as most exports do). */
+export function tensorsFor(sub: string, specs: KeySpec[], dtype: DType, seed: number, extra = new Map<string, Float32Array>()): [string, WriteTensor][] {
   return specs
     .filter((s) => !s.optional || s.integer || s.key === 'shared.weight') // T5: store the tied embedding once, as HF does
     .map((s) => [s.key, { dtype: s.integer ? 'I64' : dtype, shape: s.shape, data: initTensor(sub, s, seed, extra) }]);
@@ -103,16 +160,22 @@ async function writeSharded(dir: string, base: string, tensors: [string, WriteTe
 }
 
 /** Write a complete tiny diffusers checkpoint into `dir` (created if needed). */
-export async function makeTinyCheckpoint(dir: string, opts: TinyCheckpointOptions = {}): Promise<TinyCheckpoint> {
+export async function makeTinyCheckpoint(dir: string, options: TinyCheckpointOptions = {}): Promise<TinyCheckpoint> {
+  const opts = resolveTinyOptions(options);
   const seed = opts.seed ?? 1234;
   const dtype: DType = opts.dtype ?? 'F32';
-  const clipLTok = makeClipTokenizerFiles({ padToken: '<|endoftext|>' });
-  const clipGTok = makeClipTokenizerFiles({ padToken: '!' });
-  const t5Tok = makeT5TokenizerFiles();
+  if (opts.textTokens) checkTextTokens(opts.textTokens);
+  const clipLen = opts.textTokens?.clip;
+  const corpus = opts.extraCorpus?.length ? [...TINY_CORPUS, ...opts.extraCorpus] : undefined;
+  // the synth corpus has many more distinct pairs than TINY_CORPUS: enough merges for every corpus word to be whole
+  const numMerges = corpus ? 400 : undefined;
+  const clipLTok = makeClipTokenizerFiles({ padToken: '<|endoftext|>', corpus, maxLength: clipLen, numMerges });
+  const clipGTok = makeClipTokenizerFiles({ padToken: '!', corpus, maxLength: clipLen, numMerges });
+  const t5Tok = makeT5TokenizerFiles({ corpus, maxLength: opts.textTokens?.t5 });
 
   const clip = (hidden: number, heads: number, act: string): ClipTextConfig => ({
     hidden_size: hidden, intermediate_size: 2 * hidden, num_hidden_layers: 2, num_attention_heads: heads,
-    max_position_embeddings: 77, vocab_size: clipLTok.vocabSize, projection_dim: hidden, hidden_act: act,
+    max_position_embeddings: clipLen ?? 77, vocab_size: clipLTok.vocabSize, projection_dim: hidden, hidden_act: act,
     layer_norm_eps: 1e-5, bos_token_id: clipLTok.bosId, eos_token_id: clipLTok.eosId, pad_token_id: 1,
   });
   const textEncoder = clip(32, 2, 'quick_gelu');
@@ -217,5 +280,6 @@ export async function makeTinyCheckpoint(dir: string, opts: TinyCheckpointOption
     const d = await sub('tokenizer_3');
     for (const f of ['tokenizer.json', 'tokenizer_config.json', 'special_tokens_map.json'] as const) await writeFile(join(d, f), t5Tok[f]);
   }
-  return { dir, transformer, textEncoder, textEncoder2, textEncoder3, vae, scheduler };
+  const textLengths = { clip: clipLen ?? CLIP_DEFAULT_LENGTH, t5: opts.textTokens?.t5 ?? T5_DEFAULT_LENGTH };
+  return { dir, transformer, textEncoder, textEncoder2, textEncoder3, vae, scheduler, textLengths };
 }

@@ -1,5 +1,6 @@
 // Generates small but complete tokenizer files for tiny checkpoints: a byte-level CLIP BPE
-// (vocab.json + merges.txt, any text tokenizes) and a T5 Unigram tokenizer.json (chars + common words).
+// (vocab.json + merges.txt, any text tokenizes) and a T5 Unigram tokenizer.json (chars + common words), both
+// learned from a small corpus (TINY_CORPUS by default) and padding to a given model_max_length.
 
 /** GPT-2/CLIP byte -> printable unicode character table (byte-level BPE alphabet). */
 export function bytesToUnicode(): string[] {
@@ -76,11 +77,18 @@ function learnMerges(words: string[][], numMerges: number): [string, string][] {
  * `<|startoftext|>` and `<|endoftext|>` last (as in the real CLIP vocab). `padToken` "<|endoftext|>"
  * (CLIP-L in SD3) or "!" (CLIP-bigG in SD3).
  */
-export function makeClipTokenizerFiles(opts: { numMerges?: number; padToken?: string } = {}): ClipTokenizerFiles {
+export function makeClipTokenizerFiles(opts: {
+  numMerges?: number;
+  padToken?: string;
+  /** Lines the merges are learned from (default TINY_CORPUS). */
+  corpus?: readonly string[];
+  /** tokenizer_config.json model_max_length (default 77, as real CLIP). */
+  maxLength?: number;
+} = {}): ClipTokenizerFiles {
   const b2u = bytesToUnicode();
   const enc = new TextEncoder();
   const words: string[][] = [];
-  for (const line of TINY_CORPUS) {
+  for (const line of opts.corpus ?? TINY_CORPUS) {
     for (const w of line.toLowerCase().match(/[\p{L}]+|[\p{N}]|[^\s\p{L}\p{N}]+/gu) ?? []) {
       const syms = [...enc.encode(w)].map((b) => b2u[b]);
       syms[syms.length - 1] += '</w>';
@@ -109,7 +117,7 @@ export function makeClipTokenizerFiles(opts: { numMerges?: number; padToken?: st
     do_lower_case: true,
     eos_token: '<|endoftext|>',
     errors: 'replace',
-    model_max_length: 77,
+    model_max_length: opts.maxLength ?? 77,
     pad_token: padToken,
     tokenizer_class: 'CLIPTokenizer',
     unk_token: '<|endoftext|>',
@@ -145,15 +153,16 @@ export interface T5TokenizerFiles {
 
 /**
  * T5 Unigram tokenizer: <pad>=0, </s>=1, <unk>=2, then "▁", printable ASCII characters (alone and
- * with the "▁" word prefix) and the corpus words, scored so whole words win over characters.
+ * with the "▁" word prefix) and the corpus words (default TINY_CORPUS), scored so whole words win over characters.
+ * `maxLength`: tokenizer_config.json model_max_length (default 512, as the real SD3 T5 tokenizer; read as 256).
  */
-export function makeT5TokenizerFiles(): T5TokenizerFiles {
+export function makeT5TokenizerFiles(opts: { corpus?: readonly string[]; maxLength?: number } = {}): T5TokenizerFiles {
   const pieces: [string, number][] = [['<pad>', 0], ['</s>', 0], ['<unk>', 0], ['▁', -2]];
   const seen = new Set(pieces.map((p) => p[0]));
   const add = (p: string, score: number) => {
     if (!seen.has(p)) { seen.add(p); pieces.push([p, score]); }
   };
-  const words = [...new Set(TINY_CORPUS.join(' ').split(/\s+/).map((w) => w.replace(/[^A-Za-z]/g, '')).filter((w) => w.length > 1))].sort();
+  const words = [...new Set((opts.corpus ?? TINY_CORPUS).join(' ').split(/\s+/).map((w) => w.replace(/[^A-Za-z]/g, '')).filter((w) => w.length > 1))].sort();
   for (const w of words) add(`▁${w}`, -3 - w.length * 0.01);
   for (let c = 0x21; c <= 0x7e; c++) {
     const ch = String.fromCharCode(c);
@@ -189,7 +198,7 @@ export function makeT5TokenizerFiles(): T5TokenizerFiles {
     unk_token: '<unk>',
     extra_ids: 0,
     additional_special_tokens: [],
-    model_max_length: 512,
+    model_max_length: opts.maxLength ?? 512,
     clean_up_tokenization_spaces: true,
     tokenizer_class: 'T5Tokenizer',
   };

@@ -41,9 +41,11 @@ export function clipPoolingIndex(ids: readonly number[], eosTokenId: number): nu
   return i < 0 ? 0 : i;
 }
 
-type Activation = { kind: 'epilogue'; epilogue: 'gelu_tanh' } | { kind: 'op'; f: (x: Tensor) => Tensor };
+export type ClipActivation = { kind: 'epilogue'; epilogue: 'gelu_tanh' } | { kind: 'op'; f: (x: Tensor) => Tensor };
+type Activation = ClipActivation;
 
-function activationOf(name: string, where: string): Activation {
+/** The MLP activation of a CLIP config's hidden_act (`where` names the config in errors). */
+export function activationOf(name: string, where: string): Activation {
   switch (name) {
     case 'quick_gelu':
       return { kind: 'op', f: (x) => quickGelu(x) };
@@ -55,6 +57,38 @@ function activationOf(name: string, where: string): Activation {
     default:
       throw new Error(`${where}: hidden_act "${name}" is not supported (quick_gelu, gelu, gelu_new, gelu_pytorch_tanh)`);
   }
+}
+
+export interface ClipLayerOptions {
+  heads: number;
+  eps: number;
+  act: ClipActivation;
+  causal: boolean;
+}
+
+/**
+ * One pre-LN CLIP encoder layer (text and vision towers): x + out_proj(attn(LN1 x)), then + fc2(act(fc1(LN2 x))).
+ * x [S, hidden]; `w` looks weights up by name; prefix ends with '.' (e.g. 'vision_model.encoder.layers.3.').
+ */
+export function clipEncoderLayer(x: Tensor, w: (name: string) => Tensor, prefix: string, o: ClipLayerOptions): Tensor {
+  const p = prefix;
+  const s = new Scratch();
+  const lin = (t: Tensor, name: string, opts?: LinearOptions) => linear(t, w(`${name}.weight`), w(`${name}.bias`), opts);
+  const h = s.t(layerNorm(x, { eps: o.eps, weight: w(`${p}layer_norm1.weight`), bias: w(`${p}layer_norm1.bias`) }));
+  const [q, k, v] = ['q_proj', 'k_proj', 'v_proj'].map((n) => s.t(lin(h, `${p}self_attn.${n}`)));
+  const att3 = s.t(attention(q!, k!, v!, { heads: o.heads, causal: o.causal })); // [1, S, hidden]
+  const att = s.t(att3.reshape(x.shape));
+  const x1 = s.t(lin(att, `${p}self_attn.out_proj`, { residual: { x } }));
+  const h2 = s.t(layerNorm(x1, { eps: o.eps, weight: w(`${p}layer_norm2.weight`), bias: w(`${p}layer_norm2.bias`) }));
+  let f1: Tensor;
+  if (o.act.kind === 'epilogue') {
+    f1 = s.t(lin(h2, `${p}mlp.fc1`, { epilogue: o.act.epilogue }));
+  } else {
+    f1 = s.t(o.act.f(s.t(lin(h2, `${p}mlp.fc1`))));
+  }
+  const out = lin(f1, `${p}mlp.fc2`, { residual: { x: x1 } });
+  s.release();
+  return out;
 }
 
 export class ClipTextModel {
@@ -117,31 +151,10 @@ export class ClipTextModel {
     return { penultimate: penultimate!, textEmbeds, eosIndex };
   }
 
-  /** Pre-LN layer i: x + out_proj(attn(LN1 x)) (causal), then + fc2(act(fc1(LN2 x))). */
+  /** Pre-LN layer i (causal self-attention). */
   private layer(i: number, x: Tensor): Tensor {
     const cfg = this.config;
-    const p = `text_model.encoder.layers.${i}.`;
-    const s = new Scratch();
-    const eps = cfg.layer_norm_eps;
-    const h = s.t(layerNorm(x, { eps, weight: this.w(`${p}layer_norm1.weight`), bias: this.w(`${p}layer_norm1.bias`) }));
-    const [q, k, v] = ['q_proj', 'k_proj', 'v_proj'].map((n) => s.t(this.lin(h, `${p}self_attn.${n}`)));
-    const att3 = s.t(attention(q!, k!, v!, { heads: cfg.num_attention_heads, causal: true })); // [1, S, hidden]
-    const att = s.t(att3.reshape(x.shape));
-    const x1 = s.t(this.lin(att, `${p}self_attn.out_proj`, { residual: { x } }));
-    const h2 = s.t(layerNorm(x1, { eps, weight: this.w(`${p}layer_norm2.weight`), bias: this.w(`${p}layer_norm2.bias`) }));
-    let f1: Tensor;
-    if (this.act.kind === 'epilogue') {
-      f1 = s.t(this.lin(h2, `${p}mlp.fc1`, { epilogue: this.act.epilogue }));
-    } else {
-      f1 = s.t(this.act.f(s.t(this.lin(h2, `${p}mlp.fc1`))));
-    }
-    const out = this.lin(f1, `${p}mlp.fc2`, { residual: { x: x1 } });
-    s.release();
-    return out;
-  }
-
-  private lin(x: Tensor, name: string, opts?: LinearOptions): Tensor {
-    return linear(x, this.w(`${name}.weight`), this.w(`${name}.bias`), opts);
+    return clipEncoderLayer(x, (n) => this.w(n), `text_model.encoder.layers.${i}.`, { heads: cfg.num_attention_heads, eps: cfg.layer_norm_eps, act: this.act, causal: true });
   }
 
   private w(name: string): Tensor {

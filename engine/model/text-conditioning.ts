@@ -1,11 +1,13 @@
 // SD3-style text conditioning on the GPU (spec section 3): CLIP-L and CLIP-bigG penultimate states concatenated on
-// channels and zero-padded to the joint width J, T5 states appended on the token axis (77 + 256 tokens), pooled =
+// channels and zero-padded to the joint width J, T5 states appended on the token axis (the tokenizers' lengths:
+// 77 + 256 tokens in real checkpoints, engine/text/text-lengths.ts), pooled =
 // concat of both projected CLIP pooled outputs. Sizes come from the models' configs.
 
 import type { DType } from '../dtype.js';
 import { ShapeError } from '../gpu/errors.js';
 import { cast } from '../ops/elementwise.js';
 import { concat, padAxis } from '../ops/layout.js';
+import { T5_DEFAULT_LENGTH } from '../text/text-lengths.js';
 import type { Sd3Tokenizers } from '../text/tokenizers.js';
 import { Tensor } from '../tensor.js';
 import type { ClipTextModel } from './clip.js';
@@ -24,12 +26,12 @@ export interface EncodePromptOptions {
   jointDim?: number;
   /** Output dtype (the transformer's). Default f32. */
   dtype?: DType;
-  /** T5 token count when there is no T5 model (default: the T5 tokenizer's maxLength, else 256). */
+  /** T5 token count when there is no T5 model (default: the T5 tokenizer's maxLength, else 256 as in SD3). */
   t5Tokens?: number;
 }
 
 export interface PromptEmbeddings {
-  /** [77 + T5 tokens, J]: CLIP tokens first, then T5 tokens. */
+  /** [CLIP tokens + T5 tokens, J] (77 + 256 in real checkpoints): CLIP tokens first, then T5 tokens. */
   promptEmbeds: Tensor;
   /** [projL + projG]. */
   pooled: Tensor;
@@ -66,7 +68,7 @@ export function encodePrompt(models: TextEncoders, tokenizers: Sd3Tokenizers, pr
     const t5d = as(t5);
     t5Part = t5d.shape[1] === J ? t5d : s.t(padAxis(t5d, 1, J));
   } else {
-    const n = opts.t5Tokens ?? tokenizers.t5?.maxLength ?? 256;
+    const n = opts.t5Tokens ?? tokenizers.t5?.maxLength ?? T5_DEFAULT_LENGTH;
     t5Part = s.t(Tensor.zeros(models.clipL.device, [n, J], dtype, 't5 zeros'));
   }
   const promptEmbeds = concat([clipPadded, t5Part], 0);

@@ -1,6 +1,6 @@
 // CPU reference of shaders/scene.wgsl (engine/ops/scene.ts), written the way OpenCV does it (float64 division
-// tables rounded like saturate_cast<int>): 8-bit RGB -> HSV (H 0..179) and gray, then per-frame sums of absolute
-// differences. Integers throughout, so GPU and CPU agree exactly. Also the CPU implementation of the stage.
+// tables rounded like saturate_cast<int>): 8-bit RGB -> HSV (H 0..179) and gray (OpenCV 4's 15-bit weights), then
+// per-frame sums of absolute differences. Integers throughout, so GPU and CPU agree exactly. Also the CPU implementation of the stage.
 
 const HSV_SHIFT = 12;
 const SDIV = new Int32Array(256);
@@ -24,9 +24,13 @@ export function rgbToHsvRef(r: number, g: number, b: number): [number, number, n
   return [h, s, v];
 }
 
-/** OpenCV cvtColor(COLOR_RGB2GRAY) for one 8-bit pixel. */
+/**
+ * OpenCV 4's cvtColor(COLOR_RGB2GRAY) for one 8-bit pixel: 15-bit coefficients (RY15, GY15, BY15 of color.hpp).
+ * OpenCV 3's 14-bit form (4899 R + 9617 G + 1868 B + 8192) >> 14, which the spec quotes, differs by one level on
+ * 43864 of the 2^24 colours; test/engine/ops/scene.opencv.test.ts checks every colour against opencv-js.
+ */
 export function rgbToGrayRef(r: number, g: number, b: number): number {
-  return (4899 * r + 9617 * g + 1868 * b + 8192) >> 14;
+  return (9798 * r + 19235 * g + 3735 * b + 16384) >> 15;
 }
 
 /** The packed per-pixel output of the CONVERT stage: H | S << 8 | V << 16 | GRAY << 24 (as an unsigned number). */

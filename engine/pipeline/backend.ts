@@ -7,7 +7,7 @@ import type { GenerateSettings, InitLatentsInfo } from './generate-settings.js';
 export interface TextConditioning {
   /** prompt_embeds [T, J] row-major (T tokens, J = joint_attention_dim). */
   promptEmbeds: Float32Array;
-  /** Token count T (77 CLIP + T5 tokens). */
+  /** Token count T (CLIP + T5 tokens: 77 + 256 in real checkpoints, the tokenizer configs' lengths). */
   tokens: number;
   /** Channel count J. */
   jointDim: number;

@@ -5,6 +5,7 @@ import type { ClipTextConfig } from '../io/configs.js';
 import { requirePart, validateCheckpoint, validateCheckpointParts } from '../io/checkpoint.js';
 import type { WeightStore } from '../io/sharded.js';
 import { FLOAT_DTYPES } from '../io/dtype.js';
+import { T5_DEFAULT_LENGTH } from '../text/text-lengths.js';
 import { loadCheckpointTokenizers, type Sd3Tokenizers } from '../text/tokenizers.js';
 import type { Tensor64 } from '../reference/tensor64.js';
 import { clipTextForward64 } from '../reference/clip.js';
@@ -87,7 +88,7 @@ export class ReferenceBackend implements ModelBackend {
       t5 = { rows: h.shape[0], cols: h.shape[1], data: h.data };
     }
     return assembleTextConditioning(
-      { clipL: l.hidden, clipG: g.hidden, t5, t5Tokens: tok.t5?.maxLength ?? 256, clipLPooled: l.pooled, clipGPooled: g.pooled },
+      { clipL: l.hidden, clipG: g.hidden, t5, t5Tokens: tok.t5?.maxLength ?? ck.textLengths?.t5 ?? T5_DEFAULT_LENGTH, clipLPooled: l.pooled, clipGPooled: g.pooled },
       this.info.jointDim, this.info.pooledDim,
     );
   }

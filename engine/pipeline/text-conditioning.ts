@@ -10,11 +10,11 @@ export interface Matrix {
 }
 
 export interface EncoderOutputs {
-  /** CLIP-L hidden_states[-2] [77, dL]. */
+  /** CLIP-L hidden_states[-2] [C, dL] (C = the CLIP length, 77 in real checkpoints). */
   clipL: Matrix;
-  /** CLIP-G hidden_states[-2] [77, dG]. */
+  /** CLIP-G hidden_states[-2] [C, dG]. */
   clipG: Matrix;
-  /** T5 last_hidden_state [256, dT], or null when the checkpoint has no T5 (zeros of t5Tokens rows then). */
+  /** T5 last_hidden_state [T5 length (256 in real checkpoints), dT], or null when the checkpoint has no T5 (zeros of t5Tokens rows then). */
   t5: Matrix | null;
   /** Rows of T5 tokens used when t5 is null (diffusers uses zeros of max_sequence_length). */
   t5Tokens: number;
@@ -24,7 +24,7 @@ export interface EncoderOutputs {
 }
 
 /**
- * prompt_embeds = concat_tokens(zero_pad_channels(concat_channels(clipL, clipG), J), t5) -> [77 + T5, J];
+ * prompt_embeds = concat_tokens(zero_pad_channels(concat_channels(clipL, clipG), J), t5) -> [C + T5, J];
  * pooled = concat(clipL_pooled, clipG_pooled) -> [pL + pG]. Checks the sizes against J and P.
  */
 export function assembleTextConditioning(e: EncoderOutputs, jointDim: number, pooledDim: number): TextConditioning {

@@ -74,20 +74,29 @@ function lin(w: WeightSource64, prefix: string, x: Tensor64, outF: number, inF: 
   return linear64(x, getWeight64(w, `${prefix}.weight`, [outF, inF]), getWeight64(w, `${prefix}.bias`, [outF]));
 }
 
-function ln(w: WeightSource64, prefix: string, x: Tensor64, cfg: ClipTextConfig64): Tensor64 {
+function ln(w: WeightSource64, prefix: string, x: Tensor64, cfg: Pick<ClipTextConfig64, 'hiddenSize' | 'layerNormEps'>): Tensor64 {
   const d = cfg.hiddenSize;
   return layerNorm64(x, cfg.layerNormEps, getWeight64(w, `${prefix}.weight`, [d]), getWeight64(w, `${prefix}.bias`, [d]));
 }
 
-/** One pre-LN encoder layer: x + attn(LN1 x) (causal), then + mlp(LN2 x). x [S, hidden]. */
-export function clipEncoderLayer64(w: WeightSource64, cfg: ClipTextConfig64, layer: number, x: Tensor64): Tensor64 {
+/**
+ * One pre-LN encoder layer: x + attn(LN1 x), then + mlp(LN2 x). x [S, hidden]. The text tower's defaults (causal,
+ * text_model.*); the vision tower passes 'vision_model' and causal false.
+ */
+export function clipEncoderLayer64(
+  w: WeightSource64,
+  cfg: Pick<ClipTextConfig64, 'hiddenSize' | 'intermediateSize' | 'heads' | 'hiddenAct' | 'layerNormEps'>,
+  layer: number,
+  x: Tensor64,
+  tower: { model: 'text_model' | 'vision_model'; causal: boolean } = { model: 'text_model', causal: true },
+): Tensor64 {
   const d = cfg.hiddenSize;
-  const p = `text_model.encoder.layers.${layer}`;
+  const p = `${tower.model}.encoder.layers.${layer}`;
   const h = ln(w, `${p}.layer_norm1`, x, cfg);
   const q = lin(w, `${p}.self_attn.q_proj`, h, d, d);
   const k = lin(w, `${p}.self_attn.k_proj`, h, d, d);
   const v = lin(w, `${p}.self_attn.v_proj`, h, d, d);
-  const att = sdpa64(q, k, v, cfg.heads, { causal: true });
+  const att = sdpa64(q, k, v, cfg.heads, { causal: tower.causal });
   const x1 = add64(x, lin(w, `${p}.self_attn.out_proj`, att, d, d));
   const h2 = ln(w, `${p}.layer_norm2`, x1, cfg);
   const act = clipActivation64(cfg.hiddenAct);

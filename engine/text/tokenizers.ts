@@ -1,12 +1,14 @@
 // SD3-style text tokenizers over Hugging Face tokenizer folders (via @huggingface/tokenizers, offline):
-// CLIP BPE (vocab.json + merges.txt) with the slow CLIPTokenizer's text rules, padded/truncated to 77;
-// T5 Unigram (tokenizer.json, as T5TokenizerFast) to 256 with EOS. Reference rules: docs/encoders.md.
+// CLIP BPE (vocab.json + merges.txt) with the slow CLIPTokenizer's text rules, padded/truncated to model_max_length
+// (77 in real CLIP); T5 Unigram (tokenizer.json, as T5TokenizerFast) to min(256, model_max_length) with EOS
+// (lengths: text-lengths.ts). Reference rules: docs/encoders.md.
 import { Tokenizer } from '@huggingface/tokenizers';
 import type { FileStore } from '../io/file-store.js';
 import { joinRel } from '../io/file-store.js';
 import { CLIP_SPLIT_REGEX } from '../io/tiny-tokenizers.js';
 import { AddedTokenSplitter, type AddedTokenSpec } from './added-tokens.js';
 import { clipBasicClean } from './clip-clean.js';
+import { clipLengthFromConfig, readTextLengths, t5LengthFromConfig, type TextLengths } from './text-lengths.js';
 
 export interface TextTokenizer {
   /** Token ids of exactly `maxLength` entries (special tokens and padding included). */
@@ -162,12 +164,16 @@ async function readClipModel(store: FileStore, dir: string): Promise<{ vocab: Re
  * added_tokens.json]) with the rules of transformers' slow CLIPTokenizer, which the reference pipeline loads
  * (see docs/encoders.md): added/special tokens in the text are single tokens, the rest is cleaned up as
  * BasicTokenizer does without ftfy, split by CLIP's regex and BPE-encoded word by word.
- * encode(): BOS, up to maxLength-2 text tokens, EOS, then the folder's pad token up to maxLength (77).
+ * encode(): BOS, up to maxLength-2 text tokens, EOS, then the folder's pad token up to maxLength (default: the
+ * config's model_max_length, else 77).
  */
-export async function loadClipTokenizer(loc: TokenizerLocation, maxLength = 77): Promise<TextTokenizer> {
+export async function loadClipTokenizer(loc: TokenizerLocation, maxLength?: number): Promise<TextTokenizer> {
   const { store, dir } = await resolve(loc);
   const where = joinRel(store.root, dir) || store.root;
   const config = (await readJson(store, joinRel(dir, 'tokenizer_config.json'), true))!;
+  maxLength ??= clipLengthFromConfig(config, joinRel(store.root, joinRel(dir, 'tokenizer_config.json')));
+  if (!Number.isInteger(maxLength) || maxLength < 2) throw new Error(`${where}: CLIP tokenizer length ${maxLength} must be an integer >= 2 (BOS and EOS)`);
+  const len = maxLength;
   const { vocab, merges } = await readClipModel(store, dir);
   const defaults = { bos_token: '<|startoftext|>', eos_token: '<|endoftext|>', unk_token: '<|endoftext|>', pad_token: '<|endoftext|>' };
   const vocabId = (c: string) => (Object.hasOwn(vocab, c) ? vocab[c] : undefined);
@@ -204,11 +210,11 @@ export async function loadClipTokenizer(loc: TokenizerLocation, maxLength = 77):
     return ids;
   };
   return {
-    maxLength, padId, eosId, bosId, inner,
+    maxLength: len, padId, eosId, bosId, inner,
     encode(text: string): number[] {
-      const ids = textIds(text).slice(0, maxLength - 2);
+      const ids = textIds(text).slice(0, len - 2);
       const out = [bosId, ...ids, eosId];
-      while (out.length < maxLength) out.push(padId);
+      while (out.length < len) out.push(padId);
       return out;
     },
   };
@@ -216,12 +222,16 @@ export async function loadClipTokenizer(loc: TokenizerLocation, maxLength = 77):
 
 /**
  * Load a T5 tokenizer folder (tokenizer.json + tokenizer_config.json). encode(): text tokens truncated to
- * maxLength-1, EOS appended, padded with the pad token (id 0 in T5) to maxLength (256 in SD3).
+ * maxLength-1, EOS appended, padded with the pad token (id 0 in T5) to maxLength (default: min(256, the config's
+ * model_max_length), else 256 as in SD3).
  */
-export async function loadT5Tokenizer(loc: TokenizerLocation, maxLength = 256): Promise<TextTokenizer> {
+export async function loadT5Tokenizer(loc: TokenizerLocation, maxLength?: number): Promise<TextTokenizer> {
   const { store, dir } = await resolve(loc);
   const where = joinRel(store.root, dir) || store.root;
   const config = (await readJson(store, joinRel(dir, 'tokenizer_config.json'), true))!;
+  maxLength ??= t5LengthFromConfig(config, joinRel(store.root, joinRel(dir, 'tokenizer_config.json')));
+  if (!Number.isInteger(maxLength) || maxLength < 1) throw new Error(`${where}: T5 tokenizer length ${maxLength} must be an integer >= 1 (EOS)`);
+  const len = maxLength;
   const tokRel = joinRel(dir, 'tokenizer.json');
   if (!(await store.exists(tokRel))) {
     throw new Error(`${joinRel(store.root, tokRel)} not found: the T5 tokenizer needs tokenizer.json (spiece.model alone is not supported; convert it with transformers' T5TokenizerFast.save_pretrained)`);
@@ -253,37 +263,42 @@ export async function loadT5Tokenizer(loc: TokenizerLocation, maxLength = 256): 
   const eosId = idOf(inner, roles.get('eos_token')!, where);
   const padId = idOf(inner, roles.get('pad_token')!, where);
   return {
-    maxLength, padId, eosId, inner,
+    maxLength: len, padId, eosId, inner,
     encode(text: string): number[] {
-      const ids = inner.encode(text, { add_special_tokens: false }).ids.slice(0, maxLength - 1);
+      const ids = inner.encode(text, { add_special_tokens: false }).ids.slice(0, len - 1);
       const out = [...ids, eosId];
-      while (out.length < maxLength) out.push(padId);
+      while (out.length < len) out.push(padId);
       return out;
     },
   };
 }
 
 export interface Sd3Tokenizers {
-  /** CLIP-L (tokenizer/), 77 tokens. */
+  /** CLIP-L (tokenizer/), 77 tokens in real checkpoints (its model_max_length). */
   clipL: TextTokenizer;
-  /** CLIP-bigG (tokenizer_2/), 77 tokens. */
+  /** CLIP-bigG (tokenizer_2/), the same length as CLIP-L. */
   clipG: TextTokenizer;
-  /** T5 (tokenizer_3/), 256 tokens; undefined when the checkpoint has no tokenizer_3. */
+  /** T5 (tokenizer_3/), 256 tokens in real checkpoints; undefined when the checkpoint has no tokenizer_3. */
   t5?: TextTokenizer;
 }
 
-/** Load the three tokenizers of an opened checkpoint (works for Node folders and HTTP stores). */
+/**
+ * Load the three tokenizers of an opened checkpoint (works for Node folders and HTTP stores) at the checkpoint's
+ * text lengths (ckpt.textLengths when opened with them, else read and checked here; see text-lengths.ts).
+ * `t5MaxLength` overrides the T5 length.
+ */
 export async function loadCheckpointTokenizers(
-  ckpt: { store: FileStore; tokenizerDirs: { tokenizer?: string; tokenizer_2?: string; tokenizer_3?: string } },
-  t5MaxLength = 256,
+  ckpt: Parameters<typeof readTextLengths>[0] & { textLengths?: TextLengths },
+  t5MaxLength?: number,
 ): Promise<Sd3Tokenizers> {
   const { store, tokenizerDirs: d } = ckpt;
   if (!d.tokenizer || !d.tokenizer_2) {
     throw new Error(`${store.root}: tokenizer/ and tokenizer_2/ (with tokenizer_config.json) are required for the CLIP encoders`);
   }
+  const lengths = ckpt.textLengths ?? (await readTextLengths(ckpt));
   return {
-    clipL: await loadClipTokenizer({ store, dir: d.tokenizer }),
-    clipG: await loadClipTokenizer({ store, dir: d.tokenizer_2 }),
-    t5: d.tokenizer_3 ? await loadT5Tokenizer({ store, dir: d.tokenizer_3 }, t5MaxLength) : undefined,
+    clipL: await loadClipTokenizer({ store, dir: d.tokenizer }, lengths.clip),
+    clipG: await loadClipTokenizer({ store, dir: d.tokenizer_2 }, lengths.clip),
+    t5: d.tokenizer_3 ? await loadT5Tokenizer({ store, dir: d.tokenizer_3 }, t5MaxLength ?? lengths.t5) : undefined,
   };
 }

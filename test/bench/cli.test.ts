@@ -34,7 +34,9 @@ const SCRIPTS: [string, string[]][] = [
   ['conv2d', ['--only', '--quick']],
   ['norms', ['--only', '--frames']],
   ['data', ['--videos', '--seed', '--size', '--no-write']],
+  ['train', ['--config', '--only', '--batch', '--options', '--cap', '--probes', '--no-search', '--no-torch', '--no-write']],
   ['train-memory', ['--cases', '--rounds', '--layers', '--frames']],
+  ['long', ['--frames', '--ranks', '--only', '--no-border', '--no-write']],
 ];
 
 describe('bench scripts --help', () => {
@@ -81,6 +83,14 @@ describe('bench scripts reject bad arguments before any GPU work', () => {
     expect(r.status).toBe(2);
     expect(r.err).toMatch(/--config huge: unknown config \(choose from tiny, small, 2b, issue9\)/);
   });
+  it('train: an unknown config or memory option names the choices', () => {
+    const r = bench('train', ['--config', 'huge']);
+    expect(r.status).toBe(2);
+    expect(r.err).toMatch(/--config huge: unknown config \(choose from small, base, large\)/);
+    const o = bench('train', ['--options', 'none,zero9']);
+    expect(o.status).toBe(2);
+    expect(o.err).toMatch(/--options zero9: unknown memory option \(choose from none/);
+  });
   it('train-memory: a bad case or ratio is named', () => {
     const r = bench('train-memory', ['--cases', 'none,half']);
     expect(r.status).toBe(2);
@@ -88,6 +98,14 @@ describe('bench scripts reject bad arguments before any GPU work', () => {
     const o = bench('train-memory', ['--cases', 'r1+o0.2']);
     expect(o.status).toBe(2);
     expect(o.err).toMatch(/offload 0\.2 needs checkpointed blocks/);
+  });
+  it('long: an unknown strategy and a length that does not fit the clips are named', () => {
+    const r = bench('long', ['--only', 'sp,ring']);
+    expect(r.status).toBe(2);
+    expect(r.err).toMatch(/--only ring: unknown strategy; choose from sp, clip/);
+    const c = bench('long', ['--frames', '4', '--ranks', '4', '--no-border']);
+    expect(c.status).toBe(2);
+    expect(c.err).toMatch(/clip parallelism, 4 latent frames on 4 ranks: clip parallelism: clip 0 has 1 latent frames, but each clip needs at least 2/);
   });
   it('a non-numeric value is an error', () => {
     const r = bench('norms', ['--iters', 'many']);

@@ -1,10 +1,12 @@
 // `parallax data probe`, `data shots` and `data curate` as a user runs them: JSON out, unreadable inputs reported
-// and skipped, the summary line, resumability, the help text and bad options.
+// and skipped, the summary line, resumability, the aesthetic model flags, the help text and bad options.
 import { existsSync, readFileSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { readMetaTable } from '../../../engine/data/meta-read.js';
+import { makeTinyAestheticModel } from '../../../engine/io/make-tiny-aesthetic.js';
 import { parallax } from '../../helpers/cli.js';
 import { concatVideo, panVideo, stillImage } from '../../helpers/lavfi.js';
 
@@ -105,6 +107,28 @@ describe('parallax data probe / shots / curate', () => {
     const clips = segs.filter((s) => s.kind === 'clip');
     expect(rows.map((x) => [x.start_frame, x.end_frame, x.text])).toEqual(clips.map((s) => [s.start_frame, s.end_frame, s.text]));
     for (const x of rows) expect(x.text_len).toBe(x.text.split(' ').length);
+  });
+
+  it('--aesthetic-model scores every scene with a tiny CLIP + LAION head; --min-aesthetic drops by it; Parquet reads back', async () => {
+    const model = join(dir, 'aes-model');
+    await makeTinyAestheticModel(model, { seed: 2 });
+    const out = join(dir, 'aes');
+    const r = await parallax(['data', 'curate', video, '--out', out, '--backend', 'cpu', '--no-events', '--max-static-ratio', '1.01', '--aesthetic-model', model, '--min-aesthetic', '1e6', '--parquet']);
+    expect(r.stderr).not.toMatch(/aesthetic score: skipped/);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/3 scenes: 0 kept .* 3 low aesthetic/);
+    const dropped = await readMetaTable(join(out, 'dropped.parquet'));
+    expect(dropped.map((x) => x.drop_reason)).toEqual(['low_aesthetic', 'low_aesthetic', 'low_aesthetic']);
+    for (const x of dropped) expect(Number.isFinite(x.aes)).toBe(true);
+    // Three different sources: three different scores.
+    expect(new Set(dropped.map((x) => x.aes)).size).toBe(3);
+    expect(await readMetaTable(join(out, 'meta.parquet'))).toEqual([]);
+    const plain = await parallax(['data', 'curate', video, '--out', join(dir, 'noaes'), '--min-aesthetic', '5']);
+    expect(plain.code).not.toBe(0);
+    expect(plain.stderr).toMatch(/--min-aesthetic needs --aesthetic-model DIR/);
+    const missing = await parallax(['data', 'curate', video, '--out', join(dir, 'noaes'), '--aesthetic-model', join(dir, 'nope')]);
+    expect(missing.code).not.toBe(0);
+    expect(missing.stderr).toMatch(/nope: no config\.json/);
   });
 
   it('says what is wrong with bad options', async () => {

@@ -4,6 +4,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { readMetaTable } from '../../../engine/data/meta-read.js';
 import { parallax } from '../../helpers/cli.js';
 
 describe('parallax data', () => {
@@ -17,7 +18,7 @@ describe('parallax data', () => {
 
   it('synth writes MP4 clips, meta.jsonl with the spec columns and heldout.jsonl; read-attributes reads a clip back', async () => {
     const out = join(dir, 'set');
-    const r = await parallax(['data', 'synth', '--out', out, '--count', '5', '--heldout-count', '2', '--width', '48', '--height', '40', '--frames', '5', '--seed', '7']);
+    const r = await parallax(['data', 'synth', '--out', out, '--count', '5', '--heldout-count', '2', '--width', '48', '--height', '40', '--frames', '5', '--seed', '7', '--parquet']);
     expect(r.stderr).toBe('');
     expect(r.code).toBe(0);
     expect(r.stdout).toMatch(/wrote 5 training clips and 2 held-out clips/);
@@ -33,6 +34,7 @@ describe('parallax data', () => {
       expect(row.text).toBe(`a ${a.colour} ${a.shape} moving ${a.direction} on a ${a.background} background`);
     }
     expect(rows.filter((x) => x.split === 'heldout').length).toBe(2);
+    expect(await readMetaTable(join(out, 'meta.parquet'))).toEqual(rows);
     const held = readFileSync(join(out, 'heldout.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l).text);
     expect(held.length).toBeGreaterThan(5);
     for (const row of rows) expect(held.includes(row.text)).toBe(row.split === 'heldout');

@@ -10,6 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { segmentCaptioner, stripOpeners, type CaptionSegment } from '../../../engine/data/caption.js';
 import { curate, type CuratedRow } from '../../../engine/data/curate.js';
 import { ColourHistogramEmbedder } from '../../../engine/data/events.js';
+import { readMetaTable } from '../../../engine/data/meta-read.js';
 import { movingClips } from '../../../engine/data/synth-raw.js';
 import type { SynthClip } from '../../../engine/data/synth.js';
 import { writeMp4 } from '../../../engine/video/mp4.js';
@@ -67,7 +68,7 @@ describe('curate', () => {
   it('turns raw videos into clips + meta.jsonl; drops the still (static) and the tail (too short); resumes', async () => {
     const device = await testDevice();
     const out = join(dir, 'set');
-    const opts = { inputs: [raw1, broken, raw2], out, backend: 'gpu' as const, device, captioner: segmentCaptioner(segments), preset: 'ultrafast', events: { embedder: new ColourHistogramEmbedder() }, formats: ['csv' as const] };
+    const opts = { inputs: [raw1, broken, raw2], out, backend: 'gpu' as const, device, captioner: segmentCaptioner(segments), preset: 'ultrafast', events: { embedder: new ColourHistogramEmbedder() }, formats: ['csv' as const, 'parquet' as const] };
     const stages = new Set<string>();
     const rep = await curate({ ...opts, onProgress: (e) => stages.add(e.stage) });
     expect([...stages].sort()).toEqual(['analyze', 'events', 'export', 'probe', 'video']);
@@ -97,6 +98,9 @@ describe('curate', () => {
     const csv = (await readFile(join(out, 'meta.csv'), 'utf8')).trim().split('\r\n');
     expect(csv[0]).toBe(columns.join(','));
     expect(csv.length).toBe(5);
+    // The typed readers give back the same rows from every format.
+    for (const f of ['meta.jsonl', 'meta.csv', 'meta.parquet']) expect(await readMetaTable(join(out, f)), f).toEqual(meta);
+    expect((await readMetaTable(join(out, 'dropped.parquet'))).map((r) => [r.id, r.drop_reason])).toEqual([['raw1_scene-2', 'static'], ['raw2_scene-1', 'too_short']]);
     const report = JSON.parse(await readFile(join(out, 'report.json'), 'utf8'));
     expect(report.staticHistogram.reduce((x: number, y: number) => x + y, 0)).toBe(6);
     expect(report.histograms.static_ratio.counts.reduce((x: number, y: number) => x + y, 0)).toBe(6);
@@ -142,7 +146,7 @@ describe('curate', () => {
     expect(rows.map((r) => r.drop_reason ?? 'kept').sort()).toEqual(['kept', 'text', 'watermark']);
     expect(rows.some((r) => r.ocr! > 0.3)).toBe(true); // a dark clip: the 8x2 box covers 1/3 of each 8x6 frame
     const plain = await curate({ inputs: [raw2], out: join(dir, 'plain'), backend: 'cpu', preset: 'ultrafast' });
-    expect(plain.notes).toEqual(expect.arrayContaining(['aesthetic score: skipped (no model configured; the column is null)', 'text (OCR) score: skipped (no model configured; the column is null)']));
+    expect(plain.notes).toEqual(expect.arrayContaining(['aesthetic score: skipped (no model configured: --aesthetic-model DIR; the column is null)', 'text (OCR) score: skipped (no model configured; the column is null)']));
   });
 
   it('a video that probes but fails to decode is reported and skipped, not fatal for the batch', async () => {

@@ -1,7 +1,10 @@
+// Shared-memory rings and the shm transport in one thread: byte order, chunking, abort propagation, and the
+// world's first failure as the one cause every rank reports (waiting, bounded, for its reason).
 import { describe, expect, it } from 'vitest';
 import { ProcessGroup } from '../../../engine/distributed/collectives.js';
 import { allocateShmWorld, ShmTransport } from '../../../engine/distributed/shm-transport.js';
-import { Ring } from '../../../engine/distributed/shm-ring.js';
+import { RankStatus, Ring, WorldState } from '../../../engine/distributed/shm-ring.js';
+import { CAUSE_WAIT_MS } from '../../../engine/distributed/transport.js';
 import { randBytes } from './collective-cases.js';
 
 describe('shm ring and transport in one thread', () => {
@@ -46,5 +49,62 @@ describe('shm ring and transport in one thread', () => {
     await expect(waiting).rejects.toThrow(/^recv on group world\[0,1,2\] \(rank 0\): rank 2 aborted: rank 2 lost its GPU device/);
     expect(Date.now() - t0).toBeLessThan(2000);
     ts[1]!.abort(new Error('cleanup'));
+  });
+});
+
+describe('shm first cause', () => {
+  /** Marks `rank` as the world's first failure without its reason yet (the first half of WorldState.recordFailure). */
+  function claimFirstFailure(state: SharedArrayBuffer, size: number, rank: number): (reason: string) => void {
+    const words = new Int32Array(state, 0, size + 2);
+    expect(Atomics.compareExchange(words, size, 0, rank + 1)).toBe(0);
+    return (reason) => {
+      const bytes = new TextEncoder().encode(reason);
+      new Uint8Array(state, (size + 2) * 4, bytes.length).set(bytes); // WorldState layout: reason text after the words
+      Atomics.store(words, size + 1, bytes.length);
+    };
+  }
+
+  it("a peer's Failed status seen before the first failure's reason: the rank waits for it and reports that cause", async () => {
+    const eps = allocateShmWorld(3, 1024);
+    const ts = eps.map((ep) => new ShmTransport(ep, { timeoutMs: 5000, pollMs: 10 }));
+    const world = new WorldState(eps[0]!.state, 3);
+    const publish = claimFirstFailure(eps[0]!.state, 3, 2); // rank 2 failed first, still writing its reason
+    world.setStatus(1, RankStatus.Failed); // rank 1 failed because of it (a consequence)
+    const waiting = ProcessGroup.world(ts[0]!).recv(1);
+    setTimeout(() => publish('rank 2 lost its GPU device'), 60);
+    await expect(waiting).rejects.toThrow(/^recv on group world\[0,1,2\] \(rank 0\): rank 2 aborted: rank 2 lost its GPU device$/);
+    for (const t of ts) t.abort(new Error('cleanup'));
+  });
+
+  it('no reason ever published: the rank reports the failed peer after the bounded wait, never hangs', async () => {
+    const eps = allocateShmWorld(2, 1024);
+    const ts = eps.map((ep) => new ShmTransport(ep, { timeoutMs: 60_000, pollMs: 10 }));
+    claimFirstFailure(eps[0]!.state, 2, 1);
+    new WorldState(eps[0]!.state, 2).setStatus(1, RankStatus.Failed);
+    const t0 = Date.now();
+    await expect(ts[0]!.recv(1, 3)).rejects.toThrow(new RegExp(`^rank 1 aborted: no reason published within ${CAUSE_WAIT_MS} ms`));
+    expect(Date.now() - t0).toBeLessThan(10_000); // far below the 60 s receive timeout
+    for (const t of ts) t.abort(new Error('cleanup'));
+  });
+
+  it('a reason recorded just before its rank is marked dead (the launcher) is reported as that death, not an abort', async () => {
+    const eps = allocateShmWorld(3, 1024);
+    const ts = eps.map((ep) => new ShmTransport(ep, { timeoutMs: 5000, pollMs: 10 }));
+    claimFirstFailure(eps[0]!.state, 3, 1)('worker of rank 1 exited with code 7 before finishing'); // status still Running
+    const waiting = ProcessGroup.world(ts[0]!).recv(2);
+    setTimeout(() => Atomics.store(new WorldState(eps[0]!.state, 3).words, 1, RankStatus.Dead), 60);
+    await expect(waiting).rejects.toThrow(/^recv on group world\[0,1,2\] \(rank 0\): peer rank 1 died \(worker of rank 1 exited with code 7 before finishing\)$/);
+    for (const t of ts) t.abort(new Error('cleanup'));
+  });
+
+  it('a blocked send to a failed peer reports the first cause, not the bare abort', async () => {
+    const eps = allocateShmWorld(3, 64);
+    const ts = eps.map((ep) => new ShmTransport(ep, { timeoutMs: 5000, pollMs: 10 }));
+    const publish = claimFirstFailure(eps[0]!.state, 3, 2);
+    new WorldState(eps[0]!.state, 3).setStatus(1, RankStatus.Failed);
+    const sending = ts[0]!.send(1, 4, new Uint8Array(10_000)); // more than the 64-byte ring: blocks on rank 1
+    setTimeout(() => publish('rank 2 ran out of memory'), 60);
+    await expect(sending).rejects.toThrow(/^rank 2 aborted: rank 2 ran out of memory$/);
+    for (const t of ts) t.abort(new Error('cleanup'));
   });
 });

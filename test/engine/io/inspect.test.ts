@@ -37,6 +37,7 @@ describe('inspect', () => {
   it('summarizes sub-models with parameter counts, dtypes and bytes', async () => {
     const insp = await inspectCheckpoint(tiny.dir);
     expect(insp.validation).toEqual({ ok: true, problems: [] });
+    expect(insp.textTokens).toEqual({ clip: 77, t5: 256, total: 333 });
     expect(insp.subModels.map((s) => s.name)).toEqual(['transformer', 'text_encoder', 'text_encoder_2', 'text_encoder_3', 'vae']);
     const t = insp.subModels[0];
     expect(t.parameters).toBe(transformerParams(tiny.transformer));
@@ -91,6 +92,21 @@ describe('estimateMemory', () => {
     expect(c.activations.vae).toBeGreaterThan(a.activations.vae * 4);
     expect(a.peakAllResident).toBeGreaterThanOrEqual(a.peakSequential);
     expect(formatMemoryEstimate(a)).toMatch(/ESTIMATE/);
+    expect(a.notes.join('\n')).toMatch(/L=12, T=333\)/); // 77 + 256 text tokens
+    await ck.close();
+  });
+
+  it("uses the checkpoint's text lengths (32 tokens on the shapes preset) unless told", async () => {
+    const shapes = await makeTinyCheckpoint(join(root, 'shapes'), { preset: 'shapes' });
+    const ck = await openCheckpoint(shapes.dir);
+    const opts = { frames: 8, width: 64, height: 64, dtype: 'F32' } as const;
+    const m = estimateMemory(ck, opts);
+    expect(m.notes.join('\n')).toMatch(/8 frames x 48 tokens \(L=16, T=32\)/);
+    expect(m.activations.transformer).toBe(estimateMemory(ck, { ...opts, textTokens: 32 }).activations.transformer);
+    expect(m.activations.transformer).toBeLessThan(estimateMemory(ck, { ...opts, textTokens: 333 }).activations.transformer);
+    const insp = await inspectCheckpoint(ck);
+    expect(insp.textTokens).toEqual({ clip: 16, t5: 16, total: 32 });
+    expect(formatInspect(insp)).toMatch(/text tokens +32 per prompt \(16 CLIP \+ 16 T5\)/);
     await ck.close();
   });
 

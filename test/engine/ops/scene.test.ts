@@ -2,7 +2,7 @@
 // HSV/gray conversion over a colour grid that covers every branch and tie, and the per-frame sums on awkward sizes
 // (pixel counts that are not multiples of the tile or of 4 bytes, several tiles), with poisoned outputs. The
 // reference itself is checked against OpenCV's documented float formulas (within the integer rounding) and
-// hand-worked colours.
+// hand-worked colours here, and against OpenCV itself (opencv-js) in scene.opencv.test.ts.
 import { describe, expect, it } from 'vitest';
 import { sceneConvert, sceneDiff, sceneSums, sceneTiles, sumPartials, uploadRgb } from '../../../engine/ops/scene.js';
 import { rgbToGrayRef, rgbToHsvRef, sceneConvertRef, sceneSumsRef } from '../../../engine/ops/scene.ref.js';

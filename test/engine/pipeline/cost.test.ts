@@ -30,5 +30,15 @@ describe('estimateGenerationCost', () => {
     expect(f2.decodeFlops / a.decodeFlops).toBeCloseTo(2, 6);
     expect(estimateGenerationCost(ck, { ...base, width: 128 }).velocityFlops).toBeGreaterThan(a.velocityFlops);
     expect(a.totalFlops).toBeCloseTo(a.textEncodeFlops + 8 * a.velocityFlops + a.decodeFlops, 0);
+    expect(a.velocityFlops).toBe(estimateGenerationCost(ck, base, 333).velocityFlops); // 77 + 256 text tokens
+  });
+
+  it("counts the checkpoint's text tokens: 32 on the shapes preset", async () => {
+    const s = await openCheckpoint((await makeTinyCheckpoint(join(dir, 'shapes'), { preset: 'shapes' })).dir);
+    const base = { frames: 8, width: 64, height: 64, steps: 4, guidance: 7.5 };
+    const c = estimateGenerationCost(s, base);
+    expect(c.velocityFlops).toBe(estimateGenerationCost(s, base, 32).velocityFlops);
+    expect(c.velocityFlops).toBeLessThan(estimateGenerationCost(s, base, 333).velocityFlops);
+    await s.close();
   });
 });

@@ -1,0 +1,35 @@
+// `parallax make-tiny`: --preset shapes writes the 32-text-token model and says so; the help documents the preset;
+// an unknown preset is refused with the known ones.
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parallax } from '../../helpers/cli.js';
+
+let root = '';
+beforeAll(async () => { root = await mkdtemp(join(tmpdir(), 'parallax-cli-make-tiny-')); });
+afterAll(async () => { await rm(root, { recursive: true, force: true }); });
+
+describe('parallax make-tiny', () => {
+  it('--preset shapes writes 16 CLIP + 16 T5 text tokens and 6 layers; inspect reports 32 text tokens', async () => {
+    const dir = join(root, 'shapes');
+    const r = await parallax(['make-tiny', dir, '--preset', 'shapes']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/preset shapes.*6 layers, D=64, 16 CLIP \+ 16 T5 text tokens/);
+    const cfg = JSON.parse(await readFile(join(dir, 'text_encoder', 'config.json'), 'utf8')) as { max_position_embeddings: number };
+    expect(cfg.max_position_embeddings).toBe(16);
+    const i = await parallax(['inspect', dir, '--width', '64', '--height', '64', '--frames', '8']);
+    expect(i.code, i.stderr).toBe(0);
+    expect(i.stdout).toMatch(/text tokens +32 per prompt \(16 CLIP \+ 16 T5\)/);
+    expect(i.stdout).toMatch(/8 frames x 48 tokens \(L=16, T=32\)/);
+  });
+
+  it('documents the preset and refuses an unknown one', async () => {
+    const h = await parallax(['make-tiny', '--help']);
+    expect(h.stdout).toMatch(/--preset <name>/);
+    expect(h.stdout).toMatch(/32 text tokens/);
+    const r = await parallax(['make-tiny', join(root, 'x'), '--preset', 'cats']);
+    expect(r.code).not.toBe(0);
+    expect(r.stderr).toMatch(/'cats' is invalid.*shapes/s);
+  });
+});
