@@ -18,7 +18,7 @@ export function registerTrainVae(program: Command): void {
     .command('train-vae')
     .description('train the VAE on frames of captioned clips (reconstruction + KL); OUT becomes a diffusers checkpoint with the trained vae/ and its measured scaling_factor / shift_factor')
     .requiredOption('--model <dir>', 'diffusers checkpoint to start from (its other parts are linked into OUT unchanged)')
-    .requiredOption('--data <meta.jsonl>', "meta table of clips of one frame size (only split 'train' rows when there is a split column)")
+    .requiredOption('--data <meta>', "meta table (.jsonl, .csv, .parquet) of clips of one frame size (only split 'train' rows when there is a split column)")
     .requiredOption('--out <dir>', 'output folder: the checkpoint, train-state/, cache/frames/, samples/, train-log.jsonl, loss.png')
     .option('--steps <n>', 'optimizer steps in total', parseIntArg('--steps', 1), 1000)
     .option('--batch <n>', 'frames per step', parseIntArg('--batch', 1), 8)

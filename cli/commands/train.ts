@@ -18,7 +18,7 @@ export function registerTrain(program: Command): void {
     .command('train')
     .description('train the transformer on captioned clips (flow matching; frozen, cached text encoders and VAE); OUT becomes a diffusers checkpoint that generate loads')
     .requiredOption('--model <dir>', 'diffusers checkpoint to start from (its text encoders and VAE stay frozen)')
-    .requiredOption('--data <meta.jsonl>', "meta table of clips (path, text, num_frames, height, width; only split 'train' rows when the table has a split column)")
+    .requiredOption('--data <meta>', "meta table of clips: .jsonl (path, text, num_frames, height, width per row) or .csv / .parquet (every spec column); only split 'train' rows when the table has a split column")
     .requiredOption('--out <dir>', 'output folder: the trained checkpoint, train-state/, cache/, samples/, train-log.jsonl, loss.png')
     .option('--steps <n>', 'optimizer steps in total (a resumed run continues to this step)', parseIntArg('--steps', 1), 1000)
     .option('--batch <k>', 'clips per step (run one after another: memory grows only by their inputs)', parseIntArg('--batch', 1), 1)

@@ -147,7 +147,7 @@ async function run(o: DitTrainOptions, ui: TrainUi, ckpt: Checkpoint, device: De
   ui.log(`data: ${clips.length} training clips, ${cache.texts.length - 1} captions; cache ${resolve(o.out, 'cache')}: ${cs.clipsEncoded} clips encoded, ${cs.clipsReused} reused; ${cs.textsEncoded} prompts encoded, ${cs.textsReused} reused`);
   if (o.frames !== undefined) {
     const short = cache.clips.find((c) => c.shape[0] < o.frames!);
-    if (short) throw new Error(`${o.data}:${short.clip.line}: clip ${short.clip.rel} has ${short.shape[0]} frames, fewer than --frames ${o.frames}; lower --frames or drop the clip`);
+    if (short) throw new Error(`${short.clip.where}: clip ${short.clip.rel} has ${short.shape[0]} frames, fewer than --frames ${o.frames}; lower --frames or drop the clip`);
   }
   const texts = await Promise.all(cache.texts.map(readTextConditioning));
 

@@ -23,7 +23,7 @@ export async function loadClipFrames(clips: readonly TrainClip[], o: { dir: stri
   let decoded = 0;
   let reused = 0;
   for (const c of clips) {
-    if (!(await stat(c.path).catch(() => null))) throw new Error(`${o.meta}:${c.line}: clip ${c.rel} not found (${c.path})`);
+    if (!(await stat(c.path).catch(() => null))) throw new Error(`${c.where}: clip ${c.rel} not found (${c.path})`);
     const key = textFingerprint(`${await fileFingerprint(c.path)}\n${c.width}x${c.height}`);
     keys.push(key);
     const file = join(dir, `${key.slice(0, 32)}.safetensors`);
@@ -39,9 +39,9 @@ export async function loadClipFrames(clips: readonly TrainClip[], o: { dir: stri
       try {
         frames = await readVideoFrames(c.path, { width: c.width, height: c.height });
       } catch (e) {
-        throw new Error(`${o.meta}:${c.line}: cannot decode clip ${c.rel}: ${(e as Error).message}`);
+        throw new Error(`${c.where}: cannot decode clip ${c.rel}: ${(e as Error).message}`);
       }
-      if (!frames.length) throw new Error(`${o.meta}:${c.line}: clip ${c.rel} has no decodable frames (corrupt or empty file)`);
+      if (!frames.length) throw new Error(`${c.where}: clip ${c.rel} has no decodable frames (corrupt or empty file)`);
       const per = c.width * c.height * 3;
       rgb = new Uint8Array(per * frames.length);
       frames.forEach((f, i) => rgb!.set(f, i * per));

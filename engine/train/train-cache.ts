@@ -66,7 +66,7 @@ export function checkClipSize(c: TrainClip, ckpt: Checkpoint, meta: string): voi
   const m = s * p;
   const ok = (v: number) => v % m === 0 && v / m <= M;
   if (!ok(c.width) || !ok(c.height)) {
-    throw new Error(`${meta}:${c.line}: clip ${c.rel} is ${c.width}x${c.height}; this model needs width and height that are multiples of ${m} (VAE x${s} times patch ${p}) and at most ${m * M} (pos_embed_max_size ${M}); re-export the clips at a size like ${Math.max(m, Math.min(m * M, Math.round(c.width / m) * m))}x${Math.max(m, Math.min(m * M, Math.round(c.height / m) * m))}`);
+    throw new Error(`${c.where}: clip ${c.rel} is ${c.width}x${c.height}; this model needs width and height that are multiples of ${m} (VAE x${s} times patch ${p}) and at most ${m * M} (pos_embed_max_size ${M}); re-export the clips at a size like ${Math.max(m, Math.min(m * M, Math.round(c.width / m) * m))}x${Math.max(m, Math.min(m * M, Math.round(c.height / m) * m))}`);
   }
 }
 
@@ -106,7 +106,7 @@ export async function buildTrainCache(clips: readonly TrainClip[], o: BuildCache
   const keys: string[] = [];
   try {
     for (const c of clips) {
-      if (!(await exists(c.path))) throw new Error(`${o.meta}:${c.line}: clip ${c.rel} not found (${c.path})`);
+      if (!(await exists(c.path))) throw new Error(`${c.where}: clip ${c.rel} not found (${c.path})`);
       const key = textFingerprint(`${vaeKey}\n${await fileFingerprint(c.path)}\n${c.width}x${c.height}`);
       keys.push(key);
       const file = join(latDir, `${key.slice(0, 32)}.safetensors`);
@@ -157,9 +157,9 @@ async function encodeClip(vae: VaeModel, c: TrainClip, meta: string, file: strin
   try {
     frames = await readVideoFrames(c.path, { width: c.width, height: c.height });
   } catch (e) {
-    throw new Error(`${meta}:${c.line}: cannot decode clip ${c.rel}: ${(e as Error).message}`);
+    throw new Error(`${c.where}: cannot decode clip ${c.rel}: ${(e as Error).message}`);
   }
-  if (!frames.length) throw new Error(`${meta}:${c.line}: clip ${c.rel} has no decodable frames (corrupt or empty file)`);
+  if (!frames.length) throw new Error(`${c.where}: clip ${c.rel} has no decodable frames (corrupt or empty file)`);
   const parts: Float32Array[] = [];
   let shape: number[] = [];
   for (const f of frames) {

@@ -127,8 +127,8 @@ async function run(o: VaeTrainOptions, ui: VaeTrainUi, ckpt: PartialCheckpoint, 
   const first = rows[0]!;
   const s = vaeScaleFactor(cfg);
   for (const c of rows) {
-    if (c.width !== first.width || c.height !== first.height) throw new Error(`${o.data}:${c.line}: clip ${c.rel} is ${c.width}x${c.height} but ${first.rel} is ${first.width}x${first.height}; train-vae batches frames of one size`);
-    if (c.width % s || c.height % s) throw new Error(`${o.data}:${c.line}: clip ${c.rel} is ${c.width}x${c.height}; the VAE (x${s}) needs multiples of ${s}`);
+    if (c.width !== first.width || c.height !== first.height) throw new Error(`${c.where}: clip ${c.rel} is ${c.width}x${c.height} but ${first.rel} is ${first.width}x${first.height}; train-vae batches frames of one size`);
+    if (c.width % s || c.height % s) throw new Error(`${c.where}: clip ${c.rel} is ${c.width}x${c.height}; the VAE (x${s}) needs multiples of ${s}`);
   }
   const H = first.height, W = first.width;
   const frames = await loadClipFrames(rows, { dir: resolve(o.out, 'cache'), meta: o.data, onProgress: ui.cacheProgress });
