@@ -47,7 +47,7 @@ export function registerTrain(program: Command): void {
     .option('--no-progress', 'no progress bar')
     .addHelpText('after', `
 Example (tiny model, synthetic data):
-  parallax make-tiny tiny && parallax data synth --out data/shapes --count 200
+  parallax make-tiny tiny --preset shapes && parallax data synth --out data/shapes --count 200
   parallax train --model tiny --data data/shapes/meta.jsonl --out runs/shapes --steps 2000 --batch 4 --lr 5e-4 --warmup 100
   parallax generate --model runs/shapes --prompt "a red circle moving left on a blue background" --width 64 --height 64
 Ctrl-C finishes the current step, saves and exits (code 130); continue with the same command plus --resume.
