@@ -12,6 +12,8 @@ import { registerServe } from './commands/serve.js';
 import { registerData } from './commands/data.js';
 import { registerEvalPrompts } from './commands/eval-prompts.js';
 import { registerTune } from './commands/tune.js';
+import { registerTrain } from './commands/train.js';
+import { registerTrainVae } from './commands/train-vae.js';
 import { registerBorderReport } from './commands/border-report.js';
 import { loadTuneCache } from '../engine/ops/tune-store.js';
 
@@ -38,6 +40,8 @@ registerServe(program);
 registerData(program);
 registerEvalPrompts(program);
 registerTune(program);
+registerTrain(program);
+registerTrainVae(program);
 registerBorderReport(program);
 
 try {

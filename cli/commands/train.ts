@@ -1,0 +1,83 @@
+// `parallax train`: trains the Vchitect transformer of a diffusers folder on a meta table of clips (flow matching,
+// frozen text encoders and VAE with cached latents and embeddings, AdamW + EMA), writing OUT/ as a checkpoint that
+// `parallax generate --model OUT` loads, plus the train state for --resume, a JSONL log, loss.png and sample grids.
+// The engine is engine/train/dit-trainer.ts; this file parses options and draws progress.
+import { Option, type Command } from 'commander';
+import { trainDit, type DitTrainOptions } from '../../engine/train/dit-trainer.js';
+import { createCountProgress, createTrainProgress } from '../progress.js';
+import { fmtBytes, fmtMs, parseFloatArg, parseIntArg, requireModelDir } from '../options.js';
+
+interface TrainCliOptions extends Omit<DitTrainOptions, 'memoryLimit'> {
+  memoryLimit?: number;
+  progress: boolean;
+  device?: number;
+}
+
+export function registerTrain(program: Command): void {
+  program
+    .command('train')
+    .description('train the transformer on captioned clips (flow matching; frozen, cached text encoders and VAE); OUT becomes a diffusers checkpoint that generate loads')
+    .requiredOption('--model <dir>', 'diffusers checkpoint to start from (its text encoders and VAE stay frozen)')
+    .requiredOption('--data <meta>', "meta table of clips: .jsonl (path, text, num_frames, height, width per row) or .csv / .parquet (every spec column); only split 'train' rows when the table has a split column")
+    .requiredOption('--out <dir>', 'output folder: the trained checkpoint, train-state/, cache/, samples/, train-log.jsonl, loss.png')
+    .option('--steps <n>', 'optimizer steps in total (a resumed run continues to this step)', parseIntArg('--steps', 1), 1000)
+    .option('--batch <k>', 'clips per step (run one after another: memory grows only by their inputs)', parseIntArg('--batch', 1), 1)
+    .option('--lr <x>', 'peak learning rate (AdamW)', parseFloatArg('--lr', 0), 1e-4)
+    .option('--warmup <n>', 'linear warmup steps', parseIntArg('--warmup', 0), 0)
+    .addOption(new Option('--lr-schedule <kind>', 'learning rate after warmup').choices(['constant', 'cosine']).default('constant'))
+    .option('--weight-decay <x>', 'AdamW weight decay (not on norms, biases, the position table)', parseFloatArg('--weight-decay', 0), 1e-4)
+    .option('--clip <x>', 'global gradient-norm clip (0: off)', parseFloatArg('--clip', 0), 1)
+    .option('--ema', 'keep an EMA of the weights and export it', true)
+    .option('--no-ema', 'no EMA: export the raw weights')
+    .option('--seed <n>', 'seed of the data order, frame windows, caption dropout, sigma and noise', parseIntArg('--seed', 0), 0)
+    .option('--frames <n>', 'consecutive latent frames per clip, from a seeded start (default: all frames)', parseIntArg('--frames', 1))
+    .option('--caption-dropout <p>', 'probability of training on the empty prompt (enables guidance)', parseFloatArg('--caption-dropout', 0), 0.1)
+    .addOption(new Option('--sigma-sampling <kind>', 'how training sigmas are drawn').choices(['logit_normal', 'uniform', 'mode']).default('logit_normal'))
+    .option('--shift <s>', "sigma shift s u / (1 + (s - 1) u) (default: the scheduler's shift)", parseFloatArg('--shift', 0))
+    .option('--save-every <n>', 'save OUT/ every n steps (and always at the end; 0: only at the end)', parseIntArg('--save-every', 0), 500)
+    .option('--sample-every <n>', 'write OUT/samples/step-N.png every n steps (0: never)', parseIntArg('--sample-every', 0), 500)
+    .option('--log-every <n>', 'redraw OUT/loss.png (and print a line when not on a terminal) every n steps', parseIntArg('--log-every', 1), 10)
+    .option('--sample-steps <n>', 'denoising steps of the samples', parseIntArg('--sample-steps', 1), 10)
+    .option('--sample-guidance <g>', 'guidance scale of the samples', parseFloatArg('--sample-guidance', 0), 4)
+    .option('--resume', 'continue the run saved in OUT (same model, data and options; says which differs)')
+    .option('--recompute <ratio>', "selective recomputation, LiteGen's ratio in [0, 1]: the share of blocks that keep their activations (0 reruns every block's forward in the backward; same results, less memory)", parseFloatArg('--recompute', 0))
+    .option('--offload <ratio>', 'share of the recomputed blocks whose kept input waits in host memory (needs --recompute < 1)', parseFloatArg('--offload', 0))
+    .option('--memory-limit <GiB>', 'memory training may use (default: 70% of host memory on a CPU adapter; a GPU is checked against its binding limit only)', parseFloatArg('--memory-limit', 0))
+    .option('--device <index>', 'GPU adapter index (parallax doctor --list)', parseIntArg('--device', 0))
+    .option('--no-progress', 'no progress bar')
+    .addHelpText('after', `
+Example (tiny model, synthetic data):
+  parallax make-tiny tiny --preset shapes && parallax data synth --out data/shapes --count 200
+  parallax train --model tiny --data data/shapes/meta.jsonl --out runs/shapes --steps 2000 --batch 4 --lr 5e-4 --warmup 100
+  parallax generate --model runs/shapes --prompt "a red circle moving left on a blue background" --width 64 --height 64
+Ctrl-C finishes the current step, saves and exits (code 130); continue with the same command plus --resume.
+Outputs: OUT/train-log.jsonl (step, loss, grad_norm, lr, sigmas, seconds, tokens), OUT/loss.png, OUT/samples/.`)
+    .action(async (o: TrainCliOptions) => {
+      await requireModelDir(o.model);
+      const cacheBar = o.progress ? createCountProgress('cache (VAE latents, text)') : null;
+      const bar = o.progress ? createTrainProgress(o.logEvery) : null;
+      let stepSecs = 0;
+      const r = await trainDit({ ...o, resume: !!o.resume, adapterIndex: o.device, memoryLimit: o.memoryLimit === undefined ? undefined : o.memoryLimit * 2 ** 30 }, {
+        log: (m) => console.error(m),
+        cacheProgress: cacheBar ? (d, t, w) => cacheBar.update(d, t, w) : undefined,
+        start: (s, n) => bar?.start(s, n),
+        step: (rec, sm) => {
+          stepSecs += rec.seconds;
+          bar?.update(rec.step, sm, rec.tokens);
+        },
+        stop: () => bar?.stop(),
+      });
+      const ran = r.lastStep - r.startStep;
+      if (ran > 0) {
+        console.error(`trained steps ${r.startStep + 1}..${r.lastStep} in ${fmtMs(r.seconds * 1000)} (steps alone: ${(stepSecs / ran).toFixed(3)} s/step, ${(r.tokens / stepSecs).toFixed(1)} tokens/s; with saves and samples ${(r.seconds / ran).toFixed(3)} s/step)`);
+        console.error(`memory: measured device peak ${fmtBytes(r.peakBytes)} (estimated ${fmtBytes(r.memory.total)} per step)`);
+      }
+      if (r.interrupted) {
+        console.error(`${r.signal ?? 'interrupted'}: saved step ${r.lastStep} to ${r.out}. Continue with the same command plus --resume.`);
+        process.exitCode = 130;
+        return;
+      }
+      console.log(r.out);
+      console.error(`wrote ${r.out} (a diffusers checkpoint: parallax generate --model ${r.out} ...)`);
+    });
+}

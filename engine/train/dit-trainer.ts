@@ -1,0 +1,265 @@
+// `parallax train`'s engine (Node only): trains the Vchitect transformer of a diffusers folder on a meta table of
+// clips with the text encoders and the VAE frozen. Setup: read the training rows, build or reuse the latent and text
+// caches (train-cache.ts), check the step fits memory (memory.ts), load the weights (or the saved state with
+// --resume, checked against the model, data and options), then the generic loop (trainer.ts) runs flow-matching
+// steps (train-step.ts) on K cached clips chosen by DataOrder from (seed, step, item): a --frames window and
+// caption dropout drawn the same way. Saves write OUT/ as a diffusers checkpoint plus OUT/train-state/.
+
+import { readdir, readFile } from 'node:fs/promises';
+import { resolve } from 'node:path';
+import { Device } from '../gpu/device.js';
+import { openCheckpoint, type Checkpoint } from '../io/checkpoint.js';
+import { FLOAT_DTYPES } from '../io/dtype.js';
+import { LN_EPS } from '../model/vchitect.js';
+import { vaeScaleFactor } from '../pipeline/reference-configs.js';
+import { Tensor } from '../tensor.js';
+import { DataOrder } from './data-order.js';
+import { treeFingerprint } from './fingerprint.js';
+import { checkTrainFits, memoryBudget, type MemoryEstimate } from './memory.js';
+import { memoryPlan } from './memory-plan.js';
+import { samplePrompts, writeSamples, type SamplePrompt } from './samples.js';
+import type { SigmaSampling } from './schedule.js';
+import { buildTrainCache, readClipLatents, readTextConditioning, type CacheProgress, type TrainCache } from './train-cache.js';
+import { checkResume, exportCheckpoint, findTrainState, loadTrainState, saveTrainState, STATE_VERSION, type HostTensors, type TrainStateFile } from './train-checkpoint.js';
+import { TrainLog, type StepRecord } from './train-log.js';
+import { readTrainClips } from './train-meta.js';
+import { TrainState, trainStep, type TrainBatch } from './train-step.js';
+import { readAll, restore, upload } from './tensor-io.js';
+import { runTrainingLoop } from './trainer.js';
+import type { ModelShape } from './vchitect-backward.js';
+
+export interface DitTrainOptions {
+  model: string;
+  data: string;
+  out: string;
+  steps: number;
+  batch: number;
+  lr: number;
+  warmup: number;
+  lrSchedule: 'constant' | 'cosine';
+  weightDecay: number;
+  clip: number;
+  ema: boolean;
+  seed: number;
+  /** Consecutive latent frames per item (default: every frame of the clip). */
+  frames?: number;
+  captionDropout: number;
+  sigmaSampling: SigmaSampling;
+  /** Default: the scheduler's shift. */
+  shift?: number;
+  saveEvery: number;
+  sampleEvery: number;
+  logEvery: number;
+  resume: boolean;
+  sampleSteps: number;
+  sampleGuidance: number;
+  /** Selective recomputation (LiteGen ratio) and activation offload ratio (memory-plan.ts); same results, less memory. */
+  recompute?: number;
+  offload?: number;
+  /** Bytes training may use (default: see memory.ts). */
+  memoryLimit?: number;
+  adapterIndex?: number;
+  /** Listen for SIGINT / SIGTERM (default true). */
+  signals?: boolean;
+}
+
+export interface TrainUi {
+  log(msg: string): void;
+  cacheProgress?: CacheProgress;
+  start?(startStep: number, steps: number): void;
+  step?(r: DitStepRecord, smoothedLoss: number): void;
+  stop?(): void;
+}
+
+export interface DitStepRecord extends StepRecord {
+  sigmas: number[];
+  clips: number[];
+  dropped: number;
+}
+
+export interface TrainSummary {
+  out: string;
+  startStep: number;
+  lastStep: number;
+  interrupted: boolean;
+  signal?: string;
+  cache: TrainCache['stats'];
+  memory: MemoryEstimate;
+  seconds: number;
+  tokens: number;
+  /** Peak device bytes measured during the steps (samples and saves included). */
+  peakBytes: number;
+}
+
+/** The options a resumed run must share with the saved one (steps only matters to the cosine schedule). */
+function resumeOptions(o: DitTrainOptions, shift: number): Record<string, unknown> {
+  return {
+    batch: o.batch, lr: o.lr, warmup: o.warmup, lrSchedule: o.lrSchedule, weightDecay: o.weightDecay, clip: o.clip, ema: o.ema, seed: o.seed,
+    frames: o.frames ?? null, captionDropout: o.captionDropout, sigmaSampling: o.sigmaSampling, shift, ...(o.lrSchedule === 'cosine' ? { steps: o.steps } : {}),
+  };
+}
+
+const FLAGS: Record<string, string> = {
+  batch: '--batch', lr: '--lr', warmup: '--warmup', lrSchedule: '--lr-schedule', weightDecay: '--weight-decay', clip: '--clip', ema: '--ema',
+  seed: '--seed', frames: '--frames', captionDropout: '--caption-dropout', sigmaSampling: '--sigma-sampling', shift: '--shift', steps: '--steps (the cosine schedule depends on it)',
+};
+
+function checkOptions(o: DitTrainOptions): void {
+  const need = (ok: boolean, msg: string) => { if (!ok) throw new Error(msg); };
+  need(Number.isInteger(o.steps) && o.steps >= 1, `--steps must be an integer >= 1, got ${o.steps}`);
+  need(Number.isInteger(o.batch) && o.batch >= 1, `--batch must be an integer >= 1, got ${o.batch}`);
+  need(o.lr > 0 && Number.isFinite(o.lr), `--lr must be > 0, got ${o.lr}`);
+  need(Number.isInteger(o.warmup) && o.warmup >= 0, `--warmup must be an integer >= 0, got ${o.warmup}`);
+  need(o.weightDecay >= 0, `--weight-decay must be >= 0, got ${o.weightDecay}`);
+  need(o.clip >= 0, `--clip must be >= 0 (0 turns it off), got ${o.clip}`);
+  need(o.captionDropout >= 0 && o.captionDropout <= 1, `--caption-dropout must be in [0, 1], got ${o.captionDropout}`);
+  need(o.frames === undefined || (Number.isInteger(o.frames) && o.frames >= 1), `--frames must be an integer >= 1, got ${o.frames}`);
+  need(o.shift === undefined || o.shift > 0, `--shift must be > 0, got ${o.shift}`);
+  need(resolve(o.out) !== resolve(o.model), '--out must differ from --model (the trained checkpoint is written to --out; the source stays as it is)');
+}
+
+export async function trainDit(o: DitTrainOptions, ui: TrainUi): Promise<TrainSummary> {
+  checkOptions(o);
+  const ckpt = await openCheckpoint(o.model, 'training (parallax train)').catch((e: Error) => {
+    throw new Error(`--model ${o.model}: ${e.message}`);
+  });
+  const device = await Device.create({ label: 'parallax train', adapterIndex: o.adapterIndex });
+  const cleanup: (() => void)[] = [];
+  try {
+    return await run(o, ui, ckpt, device, cleanup);
+  } finally {
+    for (const f of cleanup.reverse()) f();
+    device.destroy();
+    await ckpt.close();
+  }
+}
+
+async function run(o: DitTrainOptions, ui: TrainUi, ckpt: Checkpoint, device: Device, cleanup: (() => void)[]): Promise<TrainSummary> {
+  const cfg = ckpt.transformer.config;
+  const shift = o.shift ?? ckpt.scheduler.shift;
+  const haveState = await findTrainState(o.out);
+  if (haveState && !o.resume) throw new Error(`${o.out} already holds a training run (${haveState}): pass --resume to continue it, or choose another --out`);
+
+  // data and caches
+  const clips = await readTrainClips(o.data);
+  const cache = await buildTrainCache(clips, { device, ckpt, model: o.model, meta: o.data, dir: resolve(o.out, 'cache'), onProgress: ui.cacheProgress });
+  const cs = cache.stats;
+  ui.log(`data: ${clips.length} training clips, ${cache.texts.length - 1} captions; cache ${resolve(o.out, 'cache')}: ${cs.clipsEncoded} clips encoded, ${cs.clipsReused} reused; ${cs.textsEncoded} prompts encoded, ${cs.textsReused} reused`);
+  if (o.frames !== undefined) {
+    const short = cache.clips.find((c) => c.shape[0] < o.frames!);
+    if (short) throw new Error(`${short.clip.where}: clip ${short.clip.rel} has ${short.shape[0]} frames, fewer than --frames ${o.frames}; lower --frames or drop the clip`);
+  }
+  const texts = await Promise.all(cache.texts.map(readTextConditioning));
+
+  // memory
+  const plan = memoryPlan(cfg.num_layers, { recompute: o.recompute, offload: o.offload });
+  const floatKeys = ckpt.transformer.weights.keys().filter((k) => (FLOAT_DTYPES as readonly string[]).includes(ckpt.transformer.weights.info(k).dtype));
+  const nParams = floatKeys.reduce((a, k) => a + ckpt.transformer.weights.info(k).shape.reduce((x, y) => x * y, 1), 0);
+  const biggest = cache.clips.reduce((a, c) => (c.shape[2] * c.shape[3] > a.shape[2] * a.shape[3] ? c : a));
+  const memory = checkTrainFits({
+    params: nParams, layers: cfg.num_layers, dim: cfg.num_attention_heads * cfg.attention_head_dim, ema: o.ema,
+    frames: o.frames ?? Math.max(...cache.clips.map((c) => c.shape[0])), height: biggest.shape[2], width: biggest.shape[3], channels: cfg.in_channels, patch: cfg.patch_size,
+    tokens: texts[0]!.tokens, joint: texts[0]!.jointDim, pooled: texts[0]!.pooled.length, batch: o.batch,
+    checkpointed: plan.checkpointed.filter(Boolean).length, offloaded: plan.offloaded.filter(Boolean).length,
+  }, { maxBinding: device.caps.maxStorageBufferBindingSize, budget: memoryBudget(device.adapter, o.memoryLimit) });
+
+  // weights and optimizer state
+  const modelFingerprint = await treeFingerprint(o.model, (await readdir(o.model)).sort());
+  const options = resumeOptions(o, shift);
+  let host: HostTensors;
+  let saved: Awaited<ReturnType<typeof loadTrainState>> | null = null;
+  if (o.resume) {
+    saved = await loadTrainState(o.out);
+    checkResume(saved.file, { part: 'transformer', modelFingerprint, dataFingerprint: cache.fingerprint, options }, (k) => FLAGS[k] ?? k);
+    host = saved.params;
+  } else {
+    host = new Map();
+    for (const k of floatKeys) host.set(k, { shape: [...ckpt.transformer.weights.info(k).shape], data: await ckpt.transformer.weights.readFloat32(k) });
+  }
+  const params = upload(device, host, 'param');
+  cleanup.push(() => { for (const t of params.values()) t.dispose(); });
+  const state = new TrainState(params, { ema: o.ema });
+  cleanup.push(() => state.dispose());
+  const startStep = saved?.file.step ?? 0;
+  if (saved) {
+    restore(state.m, saved.m, device, 'adam.m');
+    restore(state.v, saved.v, device, 'adam.v');
+    if (state.ema) restore(state.ema, saved.ema ?? new Map(), device, 'ema');
+    state.step = startStep;
+    saved = null;
+  }
+  if (startStep >= o.steps) {
+    ui.log(`${o.out} is already at step ${startStep} of --steps ${o.steps}: nothing to do (raise --steps to train further)`);
+    return { out: o.out, startStep, lastStep: startStep, interrupted: false, cache: cs, memory, seconds: 0, tokens: 0, peakBytes: 0 };
+  }
+
+  const shape: ModelShape = { numLayers: cfg.num_layers, heads: cfg.num_attention_heads, patchSize: cfg.patch_size, eps: LN_EPS };
+  const order = new DataOrder(o.seed, cache.clips.length, o.batch);
+  const log = await TrainLog.open(o.out, startStep);
+  const sourceConfig = JSON.parse(await readFile(resolve(o.model, ckpt.transformer.configFile), 'utf8')) as Record<string, unknown>;
+  const exported = () => readAll(state.ema ?? params);
+  const prompts: SamplePrompt[] = await samplePrompts(o.data, clips.map((c) => c.text));
+  const first = cache.clips[0]!;
+  const vs = vaeScaleFactor(ckpt.vae.config);
+  const sampleSettings = { frames: Math.min(o.frames ?? first.shape[0], first.shape[0]), width: first.shape[3] * vs, height: first.shape[2] * vs, steps: o.sampleSteps, guidance: o.sampleGuidance, seed: o.seed };
+  let tokens = 0;
+
+  ui.log(`memory: about ${(memory.total / 2 ** 20).toFixed(1)} MiB per step estimated (weights + optimizer ${(memory.persistent / 2 ** 20).toFixed(1)} MiB, activations ${(memory.activations / 2 ** 20).toFixed(1)} MiB)`);
+  device.pool.resetPeak();
+  ui.start?.(startStep, o.steps);
+  let result;
+  try {
+    result = await runTrainingLoop<DitStepRecord>({
+      log,
+      step: async (step) => {
+        const t0 = performance.now();
+        const items: TrainBatch[] = [];
+        const picked: number[] = [];
+        let dropped = 0;
+        let stepTokens = 0;
+        try {
+          for (let i = 0; i < o.batch; i++) {
+            const { clip } = order.clip(step, i);
+            const c = cache.clips[clip]!;
+            const F = o.frames ?? c.shape[0];
+            const start = order.frameStart(step, i, c.shape[0], F);
+            const drop = order.dropCaption(step, i, o.captionDropout);
+            if (drop) dropped++;
+            picked.push(clip);
+            const t = texts[drop ? 0 : c.text]!;
+            const lat = await readClipLatents(c, start, F);
+            items.push({
+              x0: Tensor.from(device, lat, [1, F, c.shape[1], c.shape[2], c.shape[3]], 'f32', 'x0'),
+              context: Tensor.from(device, t.context, [1, t.tokens, t.jointDim], 'f32', 'context'),
+              pooled: Tensor.from(device, t.pooled, [1, t.pooled.length], 'f32', 'pooled'),
+            });
+            stepTokens += F * (c.shape[2] / cfg.patch_size) * (c.shape[3] / cfg.patch_size);
+          }
+          const r = await trainStep(state, params, shape, items, {
+            seed: o.seed, lr: { lr: o.lr, warmup: o.warmup, schedule: o.lrSchedule, steps: o.steps },
+            sigma: { sampling: o.sigmaSampling, shift }, adamw: { weightDecay: o.weightDecay }, clip: o.clip, emaDecay: o.ema ? {} : undefined,
+            recompute: o.recompute, offload: o.offload,
+          });
+          if (r.step !== step) throw new Error(`internal error: optimizer step ${r.step}, expected ${step}`);
+          if (!Number.isFinite(r.loss)) throw new Error(`step ${step}: the loss is ${r.loss} (diverged; lower --lr or raise --warmup, then --resume from the last save or start again)`);
+          tokens += stepTokens;
+          return { step, loss: r.loss, grad_norm: r.gradNorm, lr: r.lr, sigmas: r.sigmas, clips: picked, dropped, seconds: (performance.now() - t0) / 1000, tokens: stepTokens };
+        } finally {
+          for (const b of items) { b.x0.dispose(); b.context.dispose(); b.pooled.dispose(); }
+        }
+      },
+      save: async (step) => {
+        await exportCheckpoint({ source: o.model, out: o.out, part: 'transformer', config: sourceConfig, sourceWeights: ckpt.transformer.weights, weights: await exported() });
+        const file: TrainStateFile = { version: STATE_VERSION, part: 'transformer', step, options, modelFingerprint, dataFingerprint: cache.fingerprint, savedAt: new Date().toISOString() };
+        await saveTrainState(o.out, { file, params: await readAll(params), m: await readAll(state.m), v: await readAll(state.v), ema: state.ema ? await readAll(state.ema) : null });
+      },
+      sample: prompts.length ? async (step) => {
+        await writeSamples({ device, ckpt, weights: await exported(), prompts, settings: sampleSettings, dir: resolve(o.out, 'samples'), step });
+      } : undefined,
+      onStep: (r, sm) => ui.step?.(r, sm),
+    }, { startStep, steps: o.steps, saveEvery: o.saveEvery, sampleEvery: o.sampleEvery, logEvery: o.logEvery, signals: o.signals });
+  } finally {
+    ui.stop?.();
+  }
+  return { out: o.out, startStep, lastStep: result.lastStep, interrupted: result.interrupted, signal: result.signal, cache: cs, memory, seconds: result.seconds, tokens, peakBytes: device.pool.stats.peakBytes };
+}

@@ -1,0 +1,89 @@
+// The generic training loop, shared by every model the engine trains (`parallax train`, `train-vae`): steps
+// startStep+1..steps, a JSONL log record per step, the loss picture every logEvery steps, samples every sampleEvery,
+// a save every saveEvery and at the end. Ctrl-C (SIGINT) or SIGTERM asks to stop: the running step finishes, the
+// state is saved, and the loop returns { interrupted: true } (a second signal exits at once; the last save stays).
+
+import type { StepRecord, TrainLog } from './train-log.js';
+
+export interface LoopHooks<R extends StepRecord> {
+  /** One optimizer step (1-based). */
+  step(step: number): Promise<R>;
+  save(step: number): Promise<void>;
+  sample?(step: number): Promise<void>;
+  log: TrainLog;
+  /** Called after each step with the smoothed loss. */
+  onStep?(r: R, smoothedLoss: number): void;
+}
+
+export interface LoopOptions {
+  startStep: number;
+  steps: number;
+  saveEvery: number;
+  sampleEvery: number;
+  logEvery: number;
+  /** Listen for SIGINT / SIGTERM (default true). */
+  signals?: boolean;
+}
+
+export interface LoopResult {
+  lastStep: number;
+  interrupted: boolean;
+  /** The signal that stopped the run. */
+  signal?: string;
+  seconds: number;
+}
+
+/** Stops after the current step on the first SIGINT/SIGTERM; exits (code 130) on the second. */
+export class StopSignal {
+  requested: string | null = null;
+  private readonly handler = (sig: NodeJS.Signals) => {
+    if (this.requested) {
+      process.stderr.write(`\n${sig} again: exiting without saving (the last saved checkpoint is intact)\n`);
+      process.exit(130);
+    }
+    this.requested = sig;
+    process.stderr.write(`\n${sig}: finishing the current step, then saving (press Ctrl-C again to exit without saving)\n`);
+  };
+
+  constructor(listen: boolean) {
+    if (listen) {
+      process.on('SIGINT', this.handler);
+      process.on('SIGTERM', this.handler);
+    }
+  }
+
+  dispose(): void {
+    process.off('SIGINT', this.handler);
+    process.off('SIGTERM', this.handler);
+  }
+}
+
+export async function runTrainingLoop<R extends StepRecord>(h: LoopHooks<R>, o: LoopOptions): Promise<LoopResult> {
+  const stop = new StopSignal(o.signals ?? true);
+  const t0 = performance.now();
+  let smoothed = 0;
+  let n = 0;
+  let step = o.startStep;
+  let saved = o.startStep;
+  try {
+    while (step < o.steps && !stop.requested) {
+      const r = await h.step(step + 1);
+      step = r.step;
+      n++;
+      smoothed = 0.9 * smoothed + 0.1 * r.loss;
+      await h.log.append(r);
+      h.onStep?.(r, smoothed / (1 - 0.9 ** n));
+      if (o.logEvery > 0 && step % o.logEvery === 0) await h.log.plot();
+      if (o.saveEvery > 0 && step % o.saveEvery === 0) {
+        await h.save(step);
+        saved = step;
+      }
+      if (h.sample && o.sampleEvery > 0 && step % o.sampleEvery === 0) await h.sample(step);
+    }
+    if (saved !== step) await h.save(step);
+    await h.log.plot();
+  } finally {
+    stop.dispose();
+  }
+  return { lastStep: step, interrupted: !!stop.requested && step < o.steps, signal: stop.requested ?? undefined, seconds: (performance.now() - t0) / 1000 };
+}
