@@ -32,6 +32,7 @@ export function registerTrainVae(program: Command): void {
     .option('--seed <n>', 'seed of the frame choice and the posterior noise', parseIntArg('--seed', 0), 0)
     .option('--kl-weight <x>', 'weight of the KL term', parseFloatArg('--kl-weight', 0), DEFAULT_KL_WEIGHT)
     .option('--stats-frames <n>', 'frames whose posterior means set scaling_factor / shift_factor at each save', parseIntArg('--stats-frames', 1), 64)
+    .option('--crop <px>', 'train on random px x px squares of the frames (a multiple of the VAE scale factor: cheaper steps; the VAE is convolutional, so it then runs on whole frames)', parseIntArg('--crop', 1))
     .option('--save-every <n>', 'save every n steps (and at the end; 0: only at the end)', parseIntArg('--save-every', 0), 500)
     .option('--sample-every <n>', 'write OUT/samples/step-N.png (frames and reconstructions) every n steps (0: never)', parseIntArg('--sample-every', 0), 500)
     .option('--log-every <n>', 'redraw OUT/loss.png (and print a line when not on a terminal) every n steps', parseIntArg('--log-every', 1), 10)

@@ -11,6 +11,8 @@ import { philoxBitsRef, unitFromBits } from '../ops/random.ref.js';
 const TAG_ORDER = 1n;
 const TAG_FRAMES = 2n;
 const TAG_DROPOUT = 3n;
+const TAG_CROP_X = 4n;
+const TAG_CROP_Y = 5n;
 /** Items per step are addressed by the low 20 bits of the counter. */
 export const MAX_BATCH = 1 << 20;
 
@@ -70,6 +72,13 @@ export class DataOrder {
     if (frames > total) throw new Error(`data order: a ${frames}-frame window does not fit a ${total}-frame clip`);
     if (frames === total) return 0;
     return Math.min(total - frames, Math.floor(itemUniform(this.seed, TAG_FRAMES, step, item) * (total - frames + 1)));
+  }
+
+  /** Top-left corner of a size x size crop of a W x H frame, on a multiple of `align` pixels, drawn from (seed, step, item). */
+  cropOrigin(step: number, item: number, W: number, H: number, size: number, align: number): { x: number; y: number } {
+    if (size > W || size > H) throw new Error(`data order: a ${size}x${size} crop does not fit a ${W}x${H} frame`);
+    const pick = (tag: bigint, total: number) => align * Math.min(Math.floor((total - size) / align), Math.floor(itemUniform(this.seed, tag, step, item) * (Math.floor((total - size) / align) + 1)));
+    return { x: pick(TAG_CROP_X, W), y: pick(TAG_CROP_Y, H) };
   }
 
   /** Whether the item trains on the empty prompt instead of its caption (probability p). */

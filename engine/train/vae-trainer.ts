@@ -47,6 +47,8 @@ export interface VaeTrainOptions {
   klWeight: number;
   /** Frames whose posterior means give scaling_factor / shift_factor at each save. */
   statsFrames: number;
+  /** Train on random crop x crop squares of the frames (a multiple of the VAE's scale factor; default: whole frames). */
+  crop?: number;
   saveEvery: number;
   sampleEvery: number;
   logEvery: number;
@@ -80,7 +82,7 @@ export interface VaeTrainSummary {
 
 const FLAGS: Record<string, string> = {
   batch: '--batch', lr: '--lr', warmup: '--warmup', lrSchedule: '--lr-schedule', weightDecay: '--weight-decay', clip: '--clip', ema: '--ema',
-  seed: '--seed', klWeight: '--kl-weight', statsFrames: '--stats-frames', steps: '--steps (the cosine schedule depends on it)',
+  seed: '--seed', klWeight: '--kl-weight', statsFrames: '--stats-frames', crop: '--crop', steps: '--steps (the cosine schedule depends on it)',
 };
 
 function checkOptions(o: VaeTrainOptions): void {
@@ -93,12 +95,22 @@ function checkOptions(o: VaeTrainOptions): void {
   need(resolve(o.out) !== resolve(o.model), '--out must differ from --model (the trained checkpoint is written to --out; the source stays as it is)');
 }
 
-/** Frames [N, 3, H, W] in [-1, 1] from (clip, frame) pairs. */
-function imagesOf(device: Device, clips: readonly ClipFrames[], picks: readonly [number, number][], H: number, W: number): Tensor {
-  const per = 3 * H * W;
+/** Frames [N, 3, H, W] in [-1, 1] from (clip, frame) pairs; with crops, each pick's size x size square at its origin. */
+function imagesOf(device: Device, clips: readonly ClipFrames[], picks: readonly [number, number][], H: number, W: number, crops?: { size: number; at: readonly { x: number; y: number }[] }): Tensor {
+  const h = crops ? crops.size : H, w = crops ? crops.size : W;
+  const per = 3 * h * w;
   const data = new Float32Array(per * picks.length);
-  picks.forEach(([c, f], i) => data.set(rgbToPlanar(clips[c]!.rgb.subarray(f * H * W * 3, (f + 1) * H * W * 3), H, W), i * per));
-  return Tensor.from(device, data, [picks.length, 3, H, W], 'f32', 'vae images');
+  picks.forEach(([c, f], i) => {
+    let rgb = clips[c]!.rgb.subarray(f * H * W * 3, (f + 1) * H * W * 3);
+    if (crops) {
+      const { x, y } = crops.at[i]!;
+      const out = new Uint8Array(h * w * 3);
+      for (let r = 0; r < h; r++) out.set(rgb.subarray(((y + r) * W + x) * 3, ((y + r) * W + x + w) * 3), r * w * 3);
+      rgb = out;
+    }
+    data.set(rgbToPlanar(rgb, h, w), i * per);
+  });
+  return Tensor.from(device, data, [picks.length, 3, h, w], 'f32', 'vae images');
 }
 
 export async function trainVae(o: VaeTrainOptions, ui: VaeTrainUi): Promise<VaeTrainSummary> {
@@ -131,6 +143,9 @@ async function run(o: VaeTrainOptions, ui: VaeTrainUi, ckpt: PartialCheckpoint, 
     if (c.width % s || c.height % s) throw new Error(`${c.where}: clip ${c.rel} is ${c.width}x${c.height}; the VAE (x${s}) needs multiples of ${s}`);
   }
   const H = first.height, W = first.width;
+  if (o.crop !== undefined && (!Number.isInteger(o.crop) || o.crop < s || o.crop % s || o.crop > Math.min(W, H))) {
+    throw new Error(`--crop ${o.crop}: expected a multiple of the VAE's scale factor ${s} between ${s} and ${Math.min(W, H)} (the frames are ${W}x${H})`);
+  }
   const frames = await loadClipFrames(rows, { dir: resolve(o.out, 'cache'), meta: o.data, onProgress: ui.cacheProgress });
   ui.log(`data: ${rows.length} training clips of ${W}x${H}; frame cache ${resolve(o.out, 'cache', 'frames')}: ${frames.decoded} decoded, ${frames.reused} reused`);
   const clips = frames.clips;
@@ -138,7 +153,7 @@ async function run(o: VaeTrainOptions, ui: VaeTrainUi, ckpt: PartialCheckpoint, 
   const modelFingerprint = await treeFingerprint(o.model, (await readdir(o.model)).sort());
   const options: Record<string, unknown> = {
     batch: o.batch, lr: o.lr, warmup: o.warmup, lrSchedule: o.lrSchedule, weightDecay: o.weightDecay, clip: o.clip, ema: o.ema, seed: o.seed,
-    klWeight: o.klWeight, statsFrames: o.statsFrames, ...(o.lrSchedule === 'cosine' ? { steps: o.steps } : {}),
+    klWeight: o.klWeight, statsFrames: o.statsFrames, ...(o.crop !== undefined ? { crop: o.crop } : {}), ...(o.lrSchedule === 'cosine' ? { steps: o.steps } : {}),
   };
   const floatKeys = vae.weights.keys().filter((k) => (FLOAT_DTYPES as readonly string[]).includes(vae.weights.info(k).dtype));
   let saved: Awaited<ReturnType<typeof loadTrainState>> | null = null;
@@ -190,14 +205,15 @@ async function run(o: VaeTrainOptions, ui: VaeTrainUi, ckpt: PartialCheckpoint, 
           const { clip } = order.clip(step, i);
           picks.push([clip, order.frameStart(step, i, clips[clip]!.frames, 1)]);
         }
-        const images = imagesOf(device, clips, picks, H, W);
+        const crops = o.crop === undefined ? undefined : { size: o.crop, at: picks.map((_, i) => order.cropOrigin(step, i, W, H, o.crop!, s)) };
+        const images = imagesOf(device, clips, picks, H, W, crops);
         try {
           const r = await vaeTrainStep(state, params, cfg, { images }, {
             seed: o.seed, lr: { lr: o.lr, warmup: o.warmup, schedule: o.lrSchedule, steps: o.steps }, klWeight: o.klWeight,
             adamw: { weightDecay: o.weightDecay }, clip: o.clip, emaDecay: o.ema ? {} : undefined,
           });
           if (!Number.isFinite(r.loss)) throw new Error(`step ${step}: the loss is ${r.loss} (diverged; lower --lr or raise --warmup)`);
-          return { step, loss: r.loss, recon: r.recon, kl: r.kl, grad_norm: r.gradNorm, lr: r.lr, seconds: (performance.now() - t0) / 1000, tokens: o.batch * (H / s) * (W / s) };
+          return { step, loss: r.loss, recon: r.recon, kl: r.kl, grad_norm: r.gradNorm, lr: r.lr, seconds: (performance.now() - t0) / 1000, tokens: o.batch * ((o.crop ?? H) / s) * ((o.crop ?? W) / s) };
         } finally {
           images.dispose();
         }

@@ -110,4 +110,17 @@ describe('parallax train-vae', () => {
     expect(bad.code).not.toBe(0);
     expect(bad.stderr).toMatch(/--kl-weight was 0\.000001, now 0\.1/);
   });
+
+  it('trains on random crops (--crop), naming a crop that is not a multiple of the scale factor', async () => {
+    const out = join(dir, 'crop');
+    const r = await parallax(['train-vae', '--model', model, '--data', meta, '--out', out, '--steps', '1', '--sample-every', '0', '--crop', '16', ...BASE]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(logOf(out)[0]).toMatchObject({ step: 1 });
+    expect(Number.isFinite(logOf(out)[0]!.loss as number)).toBe(true);
+    // the same step on whole frames (run 'a') sees other pixels: a different loss
+    expect(logOf(out)[0]!.loss).not.toBe(logOf(join(dir, 'a'))[0]!.loss);
+    const bad = await parallax(['train-vae', '--model', model, '--data', meta, '--out', join(dir, 'crop-bad'), '--steps', '1', '--crop', '12', ...BASE]);
+    expect(bad.code).not.toBe(0);
+    expect(bad.stderr).toMatch(/--crop 12: expected a multiple of the VAE's scale factor/);
+  });
 });

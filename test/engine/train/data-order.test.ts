@@ -64,6 +64,24 @@ describe('data order', () => {
     expect(() => o.frameStart(1, 0, 4, 5)).toThrow(/5-frame window does not fit a 4-frame clip/);
   });
 
+  it('draws crop origins on the alignment grid, uniformly over every position that fits', () => {
+    const o = new DataOrder(3, 10, 2);
+    // 40x24 frame, 16-pixel crops on an 8-pixel grid: x in {0, 8, 16, 24}, y in {0, 8}.
+    const xs = new Map<number, number>(), ys = new Map<number, number>();
+    const draws = 8000;
+    for (let s = 1; s <= draws; s++) {
+      const { x, y } = o.cropOrigin(s, 1, 40, 24, 16, 8);
+      xs.set(x, (xs.get(x) ?? 0) + 1);
+      ys.set(y, (ys.get(y) ?? 0) + 1);
+    }
+    expect([...xs.keys()].sort((a, b) => a - b)).toEqual([0, 8, 16, 24]);
+    expect([...ys.keys()].sort((a, b) => a - b)).toEqual([0, 8]);
+    for (const c of xs.values()) expect(Math.abs(c - draws / 4)).toBeLessThan(4.5 * Math.sqrt(draws * (1 / 4) * (3 / 4)));
+    expect(o.cropOrigin(5, 0, 40, 24, 16, 8)).toEqual(new DataOrder(3, 10, 2).cropOrigin(5, 0, 40, 24, 16, 8));
+    expect(o.cropOrigin(1, 0, 16, 16, 16, 8)).toEqual({ x: 0, y: 0 });
+    expect(() => o.cropOrigin(1, 0, 16, 8, 16, 8)).toThrow(/16x16 crop does not fit a 16x8 frame/);
+  });
+
   it('names bad arguments', () => {
     expect(() => new DataOrder(1, 0, 1)).toThrow(/no training clips/);
     expect(() => new DataOrder(1, 5, 0)).toThrow(/--batch/);
