@@ -1,5 +1,5 @@
-// 2-D convolution for the VAE (shaders/conv2d.wgsl and conv2d_tiled128.wgsl tiled implicit GEMMs,
-// shaders/conv2d_direct.wgsl simple):
+// 2-D convolution for the VAE (shaders/conv2d.wgsl and conv2d_tiled128.wgsl tiled implicit GEMMs, conv2d_small.wgsl
+// the same with 16 / 32-channel tiles for few channels, shaders/conv2d_direct.wgsl simple):
 // NCHW, [Cout, Cin, KH, KW] weights, bias, any stride and (asymmetric) zero padding, optional fused residual add
 // and fused nearest 2x input upsampling; plus the standalone upsampleNearest2x (shaders/resample.wgsl).
 
@@ -11,7 +11,7 @@ import { Tensor } from '../tensor.js';
 import { pickVariant, registerVariant } from './registry.js';
 
 export interface Conv2dSpec {
-  kernel: 'conv2d' | 'conv2d_tiled128' | 'conv2d_direct';
+  kernel: 'conv2d' | 'conv2d_tiled128' | 'conv2d_small' | 'conv2d_direct';
   /** Tiled kernel: output tile (channels x pixels) of one workgroup. */
   tileM?: number;
   tileN?: number;
@@ -20,6 +20,8 @@ export interface Conv2dSpec {
 registerVariant<Conv2dSpec>({ op: 'conv2d', name: 'conv2d_direct', spec: { kernel: 'conv2d_direct' }, priority: 0 });
 registerVariant<Conv2dSpec>({ op: 'conv2d', name: 'conv2d_tiled', spec: { kernel: 'conv2d', tileM: 64, tileN: 64 }, priority: 10 });
 registerVariant<Conv2dSpec>({ op: 'conv2d', name: 'conv2d_tiled128', spec: { kernel: 'conv2d_tiled128', tileM: 128, tileN: 128 }, priority: 20 });
+registerVariant<Conv2dSpec>({ op: 'conv2d', name: 'conv2d_small16', spec: { kernel: 'conv2d_small', tileM: 16, tileN: 128 }, priority: 1 });
+registerVariant<Conv2dSpec>({ op: 'conv2d', name: 'conv2d_small32', spec: { kernel: 'conv2d_small', tileM: 32, tileN: 64 }, priority: 2 });
 registerVariant({ op: 'upsample_nearest2x', name: 'upsample_nearest2x', spec: { kernel: 'resample' } });
 
 export interface Padding {
@@ -43,11 +45,11 @@ export interface Conv2dOptions {
   variant?: string;
 }
 
-const zeroBias = new WeakMap<Device, Map<string, Tensor>>();
+const zeroBiases = new WeakMap<Device, Map<string, Tensor>>();
 
 function zeros(device: Device, n: number, dtype: Tensor['dtype']): Tensor {
-  let m = zeroBias.get(device);
-  if (!m) zeroBias.set(device, (m = new Map()));
+  let m = zeroBiases.get(device);
+  if (!m) zeroBiases.set(device, (m = new Map()));
   const key = `${n}|${dtype}`;
   let t = m.get(key);
   if (!t || t.disposed) m.set(key, (t = Tensor.zeros(device, [n], dtype, 'zero bias')));
@@ -86,28 +88,54 @@ export function conv2d(x: Tensor, w: Tensor, opts: Conv2dOptions = {}): Tensor {
   const out = opts.out ?? Tensor.empty(device, outShape, x.dtype, 'conv2d');
   check(out, 'out');
   const bias = opts.bias ?? zeros(device, Cout, x.dtype);
-  // Few output channels (conv_out: 3, the latent 8/16) fill a 128-channel tile poorly: take the 64 x 64 kernel.
   const forced = opts.variant ?? (typeof process !== 'undefined' ? process.env?.PARALLAX_KERNEL_CONV2D : undefined);
-  const v = pickVariant<Conv2dSpec>('conv2d', device, forced ?? (Cout <= 64 ? 'conv2d_tiled' : undefined));
+  const v = pickVariant<Conv2dSpec>('conv2d', device, forced ?? defaultConv2dVariant(Cout));
+  dispatchConv2d(v.spec, { x, w, bias, residual: opts.residual, out }, { N, Cin, H, W, Cout, Ho, Wo, stride, top: pad.top, left: pad.left, KH, KW, upsample: !!opts.upsample });
+  return out;
+}
+
+/** Few output channels (conv_out: 3, the latent 8/16, the small VAE's 16 / 32) fill a 128-channel tile poorly. */
+export function defaultConv2dVariant(Cout: number): string | undefined {
+  return Cout <= 16 ? 'conv2d_small16' : Cout <= 32 ? 'conv2d_small32' : Cout <= 64 ? 'conv2d_tiled' : undefined;
+}
+
+/** Geometry of one conv2d dispatch: x [N, Cin, H, W] (stored size) -> out [N, Cout, Ho, Wo]. */
+export interface ConvGeometry {
+  N: number; Cin: number; H: number; W: number; Cout: number; Ho: number; Wo: number;
+  stride: number; top: number; left: number; KH: number; KW: number; upsample: boolean;
+  /** Read w as the channel-transposed, flipped kernel of a [Cin, Cout, KH, KW] forward (conv2d_small only; dX). */
+  flipW?: boolean;
+}
+
+/** Dispatches one conv2d kernel (shapes checked by the caller); shared with conv2d-backward.ts's stride-1 dX. */
+export function dispatchConv2d(spec: Conv2dSpec, t: { x: Tensor; w: Tensor; bias: Tensor; residual?: Tensor; out: Tensor }, g: ConvGeometry, op = 'conv2d'): void {
+  const device = t.x.device;
+  const { N, Cin, H, W, Cout, Ho, Wo, KH, KW } = g;
   const K = Cin * KH * KW;
   const P = Ho * Wo;
-  const res = !!opts.residual;
-  const defines = { T: x.dtype, KH, KW, RES: res, UPSAMPLE: !!opts.upsample, OUT_BINDING: res ? 5 : 4 };
-  const params = [Cin, H, W, Cout, Ho, Wo, stride, pad.top, pad.left, K].map(u32);
-  const bindings = opts.residual ? [x, w, bias, opts.residual, out] : [x, w, bias, out];
-  if (v.spec.kernel === 'conv2d' || v.spec.kernel === 'conv2d_tiled128') {
+  const res = !!t.residual;
+  if (g.flipW && spec.kernel !== 'conv2d_small') throw new Error(`conv2d: flipped weights need conv2d_small, not ${spec.kernel}`);
+  const defines = { T: t.x.dtype, KH, KW, RES: res, UPSAMPLE: g.upsample, OUT_BINDING: res ? 5 : 4, FLIP_W: !!g.flipW, TCO: spec.tileM ?? 16, TP: spec.tileN ?? 128 };
+  const params = [Cin, H, W, Cout, Ho, Wo, g.stride, g.top, g.left, K].map(u32);
+  const bindings = t.residual ? [t.x, t.w, t.bias, t.residual, t.out] : [t.x, t.w, t.bias, t.out];
+  const flops = 2 * N * Cout * P * K;
+  if (spec.kernel !== 'conv2d_direct') {
     device.dispatch({
-      op: 'conv2d', kernel: v.spec.kernel, defines, params, bindings,
-      workgroups: [ceilDiv(P, v.spec.tileN ?? 64), ceilDiv(Cout, v.spec.tileM ?? 64), N],
+      op, kernel: spec.kernel, defines, params, bindings, flops,
+      workgroups: [ceilDiv(P, spec.tileN ?? 64), ceilDiv(Cout, spec.tileM ?? 64), N],
     });
   } else {
     const n = N * Cout * P;
     device.dispatch({
-      op: 'conv2d', kernel: 'conv2d_direct', defines, params: [...params, u32(n)], bindings,
+      op, kernel: 'conv2d_direct', defines, params: [...params, u32(n)], bindings, flops,
       workgroups: grid2D(ceilDiv(n, 256), device.caps.maxComputeWorkgroupsPerDimension),
     });
   }
-  return out;
+}
+
+/** The cached zero bias of Cout channels (conv2d-backward.ts's dX convolution). */
+export function zeroBias(device: Device, n: number, dtype: Tensor['dtype']): Tensor {
+  return zeros(device, n, dtype);
 }
 
 /** Nearest 2x upsampling of the last two axes: [..., H, W] -> [..., 2H, 2W]. */
