@@ -51,7 +51,7 @@ device.dispatch = (spec: DispatchSpec) => {
   else if (spec.op === 'conv2d_backward' && spec.kernel === 'colsum') key = 'conv dW finish (colsum)';
   else if (spec.op === 'conv2d_backward' && (d.DX || d.DW)) key = `conv ${d.DX ? 'dX' : 'dW'} ${pv[1]}->${pv[4]} ${pv[2]}x${pv[3]}${d.UPSAMPLE ? ' up' : ''} s${pv[7]} k${d.KH}`;
   else if (spec.op === 'conv2d_backward' && spec.kernel === 'conv2d_dw') key = `conv dW ${pv[1]}->${pv[4]} ${pv[2]}x${pv[3]}${d.UPSAMPLE ? ' up' : ''} s${pv[7]} k${d.KH}`;
-  else if (spec.op === 'conv2d_backward' && spec.kernel === 'conv2d_small') key = `conv dX ${pv[3]}->${pv[0]} ${pv[4]}x${pv[5]} (conv at the upsampled size if up) k${d.KH}`;
+  else if (spec.op === 'conv2d_backward' && spec.kernel === 'conv2d_regs') key = `conv dX ${pv[3]}->${pv[0]} ${pv[4]}x${pv[5]} (conv at the upsampled size if up) k${d.KH}`;
   else if (spec.op.startsWith('conv2d_backward')) key = `${spec.op} ${spec.kernel}`;
   keys.push(key);
   return orig(spec);

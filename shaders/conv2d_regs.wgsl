@@ -5,8 +5,9 @@
 // same for every invocation of the channel block), 4 TM FMAs. The reduction over k runs in order (ci, ky, kx).
 // FLIP_W (the stride-1 dX of engine/ops/conv2d-backward.ts): the weight read is the channel-transposed, flipped
 // kernel, w'[co, c, ky, kx] = w[c, co, KH-1-ky, KW-1-kx] with w stored as the forward's [C, Cout, KH, KW].
-// Contract (engine/ops/conv2d.ts, conv2d-backward.ts): that of conv2d.wgsl (conv2d_io); workgroup 64;
-// grid (ceil(Ho*Wo / 256), ceil(Cout / TM), N). Defines: T, KH, KW, RES, UPSAMPLE, FLIP_W, TM (4, 8 or 16).
+// Contract (engine/ops/conv2d.ts, conv2d-backward.ts): that of conv2d.wgsl (conv2d_io); workgroup 64; invocation
+// g = 64 wid.x + li of item wid.z owns pixel group g % ceil(Ho*Wo / 4) and channel block g / ceil(Ho*Wo / 4) (so
+// small planes, 8x8, still fill the workgroup); grid (ceil(ceil(Ho*Wo / 4) * ceil(Cout / TM) / 64), 1, N). Defines: T, KH, KW, RES, UPSAMPLE, FLIP_W, TM (4, 8 or 16).
 
 //#include conv2d_io
 
@@ -16,9 +17,12 @@ const TM = {{TM}}u;
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) li: u32) {
   let img = wid.z;
-  let co0 = wid.y * TM;
-  let q0 = (wid.x * 64u + li) * 4u;
   let P = p.Ho * p.Wo;
+  let PG = (P + 3u) / 4u;
+  let g = wid.x * 64u + li;
+  let co0 = (g / PG) * TM;
+  if (co0 >= p.Cout) { return; }
+  let q0 = (g % PG) * 4u;
   let xbase = img * p.Cin * p.H * p.W;
   let HW = p.H * p.W;
   var iy0: vec4i;

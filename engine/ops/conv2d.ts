@@ -123,7 +123,7 @@ export function dispatchConv2d(spec: Conv2dSpec, t: { x: Tensor; w: Tensor; bias
   if (spec.kernel === 'conv2d_regs') {
     device.dispatch({
       op, kernel: spec.kernel, defines: { ...defines, TM: spec.tileM ?? 16 }, params, bindings, flops,
-      workgroups: [ceilDiv(P, 256), ceilDiv(Cout, spec.tileM ?? 16), N],
+      workgroups: [ceilDiv(ceilDiv(P, 4) * ceilDiv(Cout, spec.tileM ?? 16), 64), 1, N],
     });
   } else if (spec.kernel !== 'conv2d_direct') {
     device.dispatch({
