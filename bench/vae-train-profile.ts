@@ -21,6 +21,7 @@ const args = parseBenchArgs({
     size: { type: 'string', value: 'PX', help: 'image height = width (default 64)' },
     blocks: { type: 'string', value: 'C,C,..', help: 'block_out_channels (default the make-tiny 16,16,32,32)' },
     steps: { type: 'string', value: 'S', help: 'profiled steps after one warm-up step (default 1)' },
+    plain: { type: 'boolean', help: 'no per-dispatch profile: wall and CPU time per step only' },
   },
 });
 const N = Number(args.str('batch') ?? 8);
@@ -29,7 +30,8 @@ const steps = Number(args.str('steps') ?? 1);
 const blocks = args.list('blocks')?.map(Number);
 const dir = mkdtempSync(join(tmpdir(), 'parallax-vae-prof-'));
 const cfg = (await makeTinyCheckpoint(dir, { seed: 3, vae: blocks ? { block_out_channels: blocks } : {} })).vae;
-const device = await Device.create({ label: 'vae-prof', profile: true });
+const plain = args.flag('plain');
+const device = await Device.create({ label: 'vae-prof', profile: !plain });
 const ckpt = await openCheckpoint(dir);
 const params = new Map<string, Tensor>();
 for (const k of ckpt.vae.weights.keys()) params.set(k, Tensor.from(device, await ckpt.vae.weights.readFloat32(k), [...ckpt.vae.weights.info(k).shape], 'f32'));
@@ -65,7 +67,7 @@ const t0 = performance.now();
 const entries = [];
 for (let s = 0; s < steps; s++) {
   await vaeTrainStep(state, params, cfg, { images }, { seed: 1, lr });
-  entries.push(...(await device.takeProfile()));
+  if (!plain) entries.push(...(await device.takeProfile()));
 }
 const wall = (performance.now() - t0) / steps;
 const cpu = process.cpuUsage(cpu0);
@@ -78,8 +80,10 @@ entries.forEach((e, i) => {
   byKey.set(k, r);
   total += e.ms / steps;
 });
-console.log(`VAE train step: blocks [${cfg.block_out_channels}], batch ${N}, ${S}x${S}, timing ${device.profileTiming}; ` +
-  `${wall.toFixed(0)} ms wall per step (dispatches timed alone), ${((cpu.user + cpu.system) / 1e6 / steps).toFixed(1)} CPU-s per step; sum of dispatch times ${total.toFixed(0)} ms`);
+console.log(`VAE train step: blocks [${cfg.block_out_channels}], batch ${N}, ${S}x${S}, timing ${device.profileTiming ?? 'none (--plain)'}; ` +
+  `${wall.toFixed(0)} ms wall per step${plain ? '' : ' (dispatches timed alone)'}, ${((cpu.user + cpu.system) / 1e6 / steps).toFixed(2)} CPU-s per step` +
+  (plain ? '' : `; sum of dispatch times ${total.toFixed(0)} ms`));
+if (plain) { device.destroy(); process.exit(0); }
 const rows = [...byKey].sort((a, b) => b[1].ms - a[1].ms);
 for (const [k, r] of rows) {
   const g = r.flops ? ` ${(r.flops / 1e6 / r.ms).toFixed(2)} GFLOP/s` : '';

@@ -4,7 +4,8 @@
 // consecutive pixels straight from global memory: per tap k one 4-pixel im2col gather and TM weight reads (the
 // same for every invocation of the channel block), 4 TM FMAs. The reduction over k runs in order (ci, ky, kx).
 // FLIP_W (the stride-1 dX of engine/ops/conv2d-backward.ts): the weight read is the channel-transposed, flipped
-// kernel, w'[co, c, ky, kx] = w[c, co, KH-1-ky, KW-1-kx] with w stored as the forward's [C, Cout, KH, KW].
+// kernel, w'[co, c, ky, kx] = w[c, co, KH-1-ky, KW-1-kx] with w stored as the forward's [C, Cout, KH, KW];
+// DILATE = s (the stride-s dX): the input is read with s - 1 zeros between neighbours (conv2d_io.wgsl).
 // Contract (engine/ops/conv2d.ts, conv2d-backward.ts): that of conv2d.wgsl (conv2d_io); workgroup 64; invocation
 // g = 64 wid.x + li of item wid.z owns pixel group g % ceil(Ho*Wo / 4) and channel block g / ceil(Ho*Wo / 4) (so
 // small planes, 8x8, still fill the workgroup); grid (ceil(ceil(Ho*Wo / 4) * ceil(Cout / TM) / 64), 1, N). Defines: T, KH, KW, RES, UPSAMPLE, FLIP_W, TM (4, 8 or 16).

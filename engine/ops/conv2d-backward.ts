@@ -2,9 +2,9 @@
 // transposed convolution, dW as a correlation of X with dY in per-block partials then a fixed-order sum, db as
 // row sums of dY per (item, channel) then over items in order. Deterministic (fixed summation order, no atomics).
 // Variants (engine/ops/registry.ts; PARALLAX_KERNEL_CONV2D_BACKWARD_DX / _DW or opts.dxVariant / dwVariant):
-//   dX: conv2d_dx_conv (stride 1: a forward convolution of dy with the flipped, channel-transposed kernel on the
-//       register-tiled conv2d_regs.wgsl; with the fused upsample, at the upsampled size then the 2x2 block sums of
-//       resample.wgsl), conv2d_dx_direct (shaders/conv2d_backward.wgsl DX; any stride: the stride-2 downsampler).
+//   dX: conv2d_dx_conv (a stride-1 convolution of dy, read with stride - 1 zeros between neighbours, with the
+//       flipped, channel-transposed kernel on the register-tiled conv2d_regs.wgsl; with the fused upsample, at the upsampled size then the 2x2 block sums of
+//       resample.wgsl; top / left padding <= kernel - 1), conv2d_dx_direct (shaders/conv2d_backward.wgsl DX).
 //   dW: conv2d_dw_gemm (shaders/conv2d_dw.wgsl: split-K implicit GEMM over pixel blocks, register tiles), conv2d_dw_direct
 //       (conv2d_backward.wgsl DW); both finish with shaders/colsum.wgsl (FINISH) over the blocks in order.
 // Kernels: shaders/conv2d_backward.wgsl, conv2d_dw.wgsl, conv2d_regs.wgsl, resample.wgsl (BACKWARD).
@@ -26,9 +26,9 @@ registerVariant<Conv2dDxSpec>({ op: 'conv2d_backward_dx', name: 'conv2d_dx_conv'
 registerVariant<Conv2dDwSpec>({ op: 'conv2d_backward_dw', name: 'conv2d_dw_direct', spec: { kernel: 'direct' }, priority: 0 });
 registerVariant<Conv2dDwSpec>({ op: 'conv2d_backward_dw', name: 'conv2d_dw_gemm', spec: { kernel: 'gemm' }, priority: 10 });
 
-/** Whether conv2d_dx_conv can compute this dX (stride 1, padding at most kernel - 1 on the top / left). */
-export function dxConvApplies(stride: number, pad: Padding, KH: number, KW: number): boolean {
-  return stride === 1 && pad.top <= KH - 1 && pad.left <= KW - 1;
+/** Whether conv2d_dx_conv can compute this dX (padding at most kernel - 1 on the top / left; any stride). */
+export function dxConvApplies(pad: Padding, KH: number, KW: number): boolean {
+  return pad.top <= KH - 1 && pad.left <= KW - 1;
 }
 
 /** Pixels per dW block of conv2d_dw_gemm: ~32 blocks, 256..4096 pixels, a multiple of 16 (depends on the shape only). */
@@ -100,11 +100,11 @@ export function conv2dBackwardDx(x: Tensor, w: Tensor, dy: Tensor, opts: Conv2dB
   const dx = opts.dx ?? Tensor.empty(device, x.shape, x.dtype, `${op} dx`);
   if (dx.numel !== x.numel || dx.dtype !== x.dtype) throw new ShapeError(`${op}: dx ${fmt(dx)} must match x ${fmt(x)}`);
   const forced = opts.dxVariant ?? env('PARALLAX_KERNEL_CONV2D_BACKWARD_DX');
-  const conv = dxConvApplies(stride, pad, KH, KW);
+  const conv = dxConvApplies(pad, KH, KW);
   const v = pickVariant<Conv2dDxSpec>('conv2d_backward_dx', device, forced ?? (conv ? 'conv2d_dx_conv' : 'conv2d_dx_direct'));
   if (v.spec.kernel === 'conv') {
-    if (!conv) throw new ShapeError(`${op}: ${v.name} needs stride 1 and top / left padding <= kernel - 1 (got stride ${stride}, padding ${JSON.stringify(pad)}); use conv2d_dx_direct`);
-    dxByConvolution(device, dy, w, dx, { N, Cin, H, W, Cout, Ho, Wo, KH, KW, pad, up: !!opts.upsample });
+    if (!conv) throw new ShapeError(`${op}: ${v.name} needs top / left padding <= kernel - 1 (got ${JSON.stringify(pad)} for a ${KH}x${KW} kernel); use conv2d_dx_direct`);
+    dxByConvolution(device, dy, w, dx, { N, Cin, H, W, Cout, Ho, Wo, KH, KW, pad, stride, up: !!opts.upsample });
   } else {
     device.dispatch({
       op, kernel: 'conv2d_backward', defines: { T: x.dtype, KH, KW, UPSAMPLE: !!opts.upsample, DX: true }, bindings: [dy, w, dx],
@@ -170,17 +170,18 @@ export function conv2dBackward(x: Tensor, w: Tensor, dy: Tensor, opts: Conv2dBac
   return res;
 }
 
-/** Stride-1 dX as the forward convolution of dy [N, Cout, Ho, Wo] with w flipped and channel-transposed, padding
- *  KH-1-top / KW-1-left, to the (upsampled) input size; with the fused upsample, then the 2x2 block sums. */
+/** dX as the stride-1 convolution of dy [N, Cout, Ho, Wo] (stride s: seen with s - 1 zeros between neighbours) with
+ *  w flipped and channel-transposed, padding KH-1-top / KW-1-left, to the (upsampled) input size; with the fused
+ *  upsample, then the 2x2 block sums. */
 function dxByConvolution(device: Device, dy: Tensor, w: Tensor, dx: Tensor,
-  g: { N: number; Cin: number; H: number; W: number; Cout: number; Ho: number; Wo: number; KH: number; KW: number; pad: Padding; up: boolean }): void {
+  g: { N: number; Cin: number; H: number; W: number; Cout: number; Ho: number; Wo: number; KH: number; KW: number; pad: Padding; stride: number; up: boolean }): void {
   const He = g.H * (g.up ? 2 : 1);
   const We = g.W * (g.up ? 2 : 1);
   const spec: Conv2dSpec = { kernel: 'conv2d_regs', tileM: g.Cin <= 4 ? 4 : 16 };
   const full = g.up ? Tensor.empty(device, [g.N, g.Cin, He, We], dx.dtype, 'conv2d_backward dx upsampled') : dx;
   dispatchConv2d(spec, { x: dy, w, bias: zeroBias(device, g.Cin, dx.dtype), out: full }, {
     N: g.N, Cin: g.Cout, H: g.Ho, W: g.Wo, Cout: g.Cin, Ho: He, Wo: We, stride: 1, top: g.KH - 1 - g.pad.top, left: g.KW - 1 - g.pad.left,
-    KH: g.KH, KW: g.KW, upsample: false, flipW: true,
+    KH: g.KH, KW: g.KW, upsample: false, flipW: true, dilate: g.stride,
   }, 'conv2d_backward');
   if (g.up) {
     const view = dx.reshape([g.N, g.Cin, g.H, g.W]);

@@ -106,6 +106,8 @@ export interface ConvGeometry {
   stride: number; top: number; left: number; KH: number; KW: number; upsample: boolean;
   /** Read w as the channel-transposed, flipped kernel of a [Cin, Cout, KH, KW] forward (conv2d_regs only; dX). */
   flipW?: boolean;
+  /** Read x with dilate - 1 zeros between neighbours, i.e. as [(H-1) dilate + 1, (W-1) dilate + 1] (conv2d_regs; strided dX). */
+  dilate?: number;
 }
 
 /** Dispatches one conv2d kernel (shapes checked by the caller); shared with conv2d-backward.ts's stride-1 dX. */
@@ -115,8 +117,9 @@ export function dispatchConv2d(spec: Conv2dSpec, t: { x: Tensor; w: Tensor; bias
   const K = Cin * KH * KW;
   const P = Ho * Wo;
   const res = !!t.residual;
-  if (g.flipW && spec.kernel !== 'conv2d_regs') throw new Error(`conv2d: flipped weights need conv2d_regs, not ${spec.kernel}`);
-  const defines = { T: t.x.dtype, KH, KW, RES: res, UPSAMPLE: g.upsample, OUT_BINDING: res ? 5 : 4, FLIP_W: !!g.flipW };
+  const dilate = g.dilate ?? 1;
+  if ((g.flipW || dilate > 1) && spec.kernel !== 'conv2d_regs') throw new Error(`conv2d: flipped weights and dilated inputs need conv2d_regs, not ${spec.kernel}`);
+  const defines = { T: t.x.dtype, KH, KW, RES: res, UPSAMPLE: g.upsample, OUT_BINDING: res ? 5 : 4, FLIP_W: !!g.flipW, DILATE: dilate > 1 ? dilate : false };
   const params = [Cin, H, W, Cout, Ho, Wo, g.stride, g.top, g.left, K].map(u32);
   const bindings = t.residual ? [t.x, t.w, t.bias, t.residual, t.out] : [t.x, t.w, t.bias, t.out];
   const flops = 2 * N * Cout * P * K;

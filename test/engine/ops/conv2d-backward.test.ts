@@ -1,8 +1,8 @@
 // conv2d backward (dX transposed convolution, dW correlation, db) and the nearest-2x upsample backward against the
 // float64 backward references: f32 and f16, 3x3 / 1x1 kernels, stride 2 with the encoder's asymmetric padding, the
 // decoder's fused upsample, [Cin, H, W] inputs, odd sizes, poisoned outputs, bit-identical reruns; every dX variant
-// (conv2d_dx_conv where it applies, conv2d_dx_direct) and dW variant (conv2d_dw_gemm with small and default pixel
-// blocks, conv2d_dw_direct), on channel counts that are not multiples of the 16 / 32-channel and 64-tap tiles.
+// (conv2d_dx_conv where it applies: strides 1, 2, 3; conv2d_dx_direct) and dW variant (conv2d_dw_gemm with small and default pixel
+// blocks, conv2d_dw_direct), on channel counts that are not multiples of the 16-channel and 64-tap blocks.
 
 import { describe, expect, it } from 'vitest';
 import type { DType } from '../../../engine/dtype.js';
@@ -27,6 +27,7 @@ const CASES: Case[] = [
   { name: '1x1, [Cin, H, W]', N: 1, Cin: 5, H: 4, W: 3, Cout: 6, K: 1, stride: 1, pad: p(0), rank3: true },
   { name: '3x3 pad 1, 18 -> 33 channels (partial tiles)', N: 2, Cin: 18, H: 5, W: 6, Cout: 33, K: 3, stride: 1, pad: p(1) },
   { name: 'upsample, 33 -> 17 channels', N: 1, Cin: 33, H: 3, W: 5, Cout: 17, K: 3, stride: 1, pad: p(1), upsample: true },
+  { name: 'stride 3, pad 1, 20 -> 6 channels', N: 2, Cin: 20, H: 8, W: 7, Cout: 6, K: 3, stride: 3, pad: p(1) },
   { name: '3x3 pad (0, 2, 2, 0)', N: 1, Cin: 3, H: 6, W: 5, Cout: 5, K: 3, stride: 1, pad: { top: 0, bottom: 2, left: 2, right: 0 } },
 ];
 const DX = variants('conv2d_backward_dx', device).map((v) => v.name);
@@ -42,7 +43,7 @@ describe('conv2dBackward', () => {
   for (const dtype of dtypes) {
     // Each case: every dW variant once, paired with the dX variants in turn (conv2d_dx_conv only where it applies).
     for (const c of CASES) for (const [i, dw] of DW_RUNS.entries()) {
-      const dxs = DX.filter((v) => v !== 'conv2d_dx_conv' || dxConvApplies(c.stride, c.pad, c.K, c.K));
+      const dxs = DX.filter((v) => v !== 'conv2d_dx_conv' || dxConvApplies(c.pad, c.K, c.K));
       const dxv = dxs[i % dxs.length]!;
       it(`${c.name} ${dtype} ${dxv} ${dw.v} ${JSON.stringify(dw.opt)}`, async () => {
         const up = c.upsample ? 2 : 1;
@@ -102,11 +103,10 @@ describe('conv2dBackward', () => {
     expect(() => conv2dBackward(x, w, Tensor.zeros(device, [1, 3, 4, 4]))).toThrow(/expected the forward's output f32\[1, 3, 2, 2\]/);
   });
 
-  it('refuses conv2d_dx_conv on a stride-2 conv and a bad dW block size', () => {
+  it('refuses conv2d_dx_conv with padding over kernel - 1 and a bad dW block size', () => {
     const x = Tensor.zeros(device, [1, 2, 4, 4]);
     const w = Tensor.zeros(device, [3, 2, 3, 3]);
-    const down = { stride: 2, padding: { top: 0, bottom: 1, left: 0, right: 1 } };
-    expect(() => conv2dBackward(x, w, Tensor.zeros(device, [1, 3, 2, 2]), { ...down, dxVariant: 'conv2d_dx_conv' })).toThrow(/needs stride 1.*use conv2d_dx_direct/);
+    expect(() => conv2dBackward(x, w, Tensor.zeros(device, [1, 3, 8, 8]), { padding: 3, dxVariant: 'conv2d_dx_conv' })).toThrow(/needs top \/ left padding <= kernel - 1.*use conv2d_dx_direct/);
     expect(() => conv2dBackward(x, w, Tensor.zeros(device, [1, 3, 4, 4]), { padding: 1, chunk: 20, dwVariant: 'conv2d_dw_gemm' })).toThrow(/chunk must be a multiple of 16/);
   });
 });
