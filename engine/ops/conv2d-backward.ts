@@ -61,9 +61,9 @@ export interface Conv2dBackwardOptions {
   dwTile?: number;
 }
 
-/** conv2d_dw_gemm's channels per invocation: 4 for few channels (conv_out's 3), else 16. */
+/** conv2d_dw_gemm's channels per invocation: 4 or 8 for few channels (conv_out's 3), else 16. */
 export function dwTile(Cout: number): number {
-  return Cout <= 4 ? 4 : 16;
+  return Cout <= 4 ? 4 : Cout <= 8 ? 8 : 16;
 }
 
 const env = (name: string) => (typeof process !== 'undefined' ? process.env?.[name] : undefined);
@@ -177,7 +177,7 @@ function dxByConvolution(device: Device, dy: Tensor, w: Tensor, dx: Tensor,
   g: { N: number; Cin: number; H: number; W: number; Cout: number; Ho: number; Wo: number; KH: number; KW: number; pad: Padding; stride: number; up: boolean }): void {
   const He = g.H * (g.up ? 2 : 1);
   const We = g.W * (g.up ? 2 : 1);
-  const spec: Conv2dSpec = { kernel: 'conv2d_regs', tileM: g.Cin <= 4 ? 4 : 16 };
+  const spec: Conv2dSpec = { kernel: 'conv2d_regs', tileM: g.Cin <= 4 ? 4 : g.Cin <= 8 ? 8 : 16 };
   const full = g.up ? Tensor.empty(device, [g.N, g.Cin, He, We], dx.dtype, 'conv2d_backward dx upsampled') : dx;
   dispatchConv2d(spec, { x: dy, w, bias: zeroBias(device, g.Cin, dx.dtype), out: full }, {
     N: g.N, Cin: g.Cout, H: g.Ho, W: g.Wo, Cout: g.Cin, Ho: He, Wo: We, stride: 1, top: g.KH - 1 - g.pad.top, left: g.KW - 1 - g.pad.left,

@@ -21,6 +21,7 @@ registerVariant<Conv2dSpec>({ op: 'conv2d', name: 'conv2d_direct', spec: { kerne
 registerVariant<Conv2dSpec>({ op: 'conv2d', name: 'conv2d_tiled', spec: { kernel: 'conv2d', tileM: 64, tileN: 64 }, priority: 10 });
 registerVariant<Conv2dSpec>({ op: 'conv2d', name: 'conv2d_tiled128', spec: { kernel: 'conv2d_tiled128', tileM: 128, tileN: 128 }, priority: 20 });
 registerVariant<Conv2dSpec>({ op: 'conv2d', name: 'conv2d_regs4', spec: { kernel: 'conv2d_regs', tileM: 4 }, priority: 1 });
+registerVariant<Conv2dSpec>({ op: 'conv2d', name: 'conv2d_regs8', spec: { kernel: 'conv2d_regs', tileM: 8 }, priority: 1 });
 registerVariant<Conv2dSpec>({ op: 'conv2d', name: 'conv2d_regs16', spec: { kernel: 'conv2d_regs', tileM: 16 }, priority: 2 });
 registerVariant({ op: 'upsample_nearest2x', name: 'upsample_nearest2x', spec: { kernel: 'resample' } });
 
@@ -95,9 +96,9 @@ export function conv2d(x: Tensor, w: Tensor, opts: Conv2dOptions = {}): Tensor {
 }
 
 /** Few output channels (conv_out: 3, the latent 8/16, the small VAE's 16 / 32) fill a 128-channel tile poorly: the
- *  register-tiled kernel (4 or 16 channels per invocation) is 2x faster than the 64 x 64 tile there on lavapipe. */
+ *  register-tiled kernel (4, 8 or 16 channels per invocation) is 2x faster than the 64 x 64 tile there on lavapipe. */
 export function defaultConv2dVariant(Cout: number): string | undefined {
-  return Cout <= 4 ? 'conv2d_regs4' : Cout <= 32 ? 'conv2d_regs16' : Cout <= 64 ? 'conv2d_tiled' : undefined;
+  return Cout <= 4 ? 'conv2d_regs4' : Cout <= 8 ? 'conv2d_regs8' : Cout <= 32 ? 'conv2d_regs16' : Cout <= 64 ? 'conv2d_tiled' : undefined;
 }
 
 /** Geometry of one conv2d dispatch: x [N, Cin, H, W] (stored size) -> out [N, Cout, Ho, Wo]. */
