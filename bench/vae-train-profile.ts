@@ -1,6 +1,8 @@
 // Per-op profile of one VAE training step (not a test): the default make-tiny AutoencoderKL (or --blocks), batch N
 // of HxW random images, f32; each dispatch timed alone (DeviceOptions.profile), conv2d split by shape and by
-// forward / dX / dW. Run: node --import tsx bench/vae-train-profile.ts [--batch 8] [--size 64] [--blocks 16,16,32,32] [--steps 2]
+// forward / dX / dW; --plain times whole steps without the profile (wall and CPU seconds of this process, which
+// include lavapipe's threads). Run: node --import tsx bench/vae-train-profile.ts [--batch 8] [--size 64]
+// [--blocks 16,16,32,32] [--steps 2] [--plain]
 
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';

@@ -9,6 +9,7 @@ import { ShapeError } from '../gpu/errors.js';
 import { ceilDiv, grid2D } from '../gpu/grid.js';
 import { Tensor } from '../tensor.js';
 import { pickVariant, registerVariant } from './registry.js';
+import { isCpuAdapter } from './row-variants.js';
 
 export interface Conv2dSpec {
   kernel: 'conv2d' | 'conv2d_tiled128' | 'conv2d_regs' | 'conv2d_direct';
@@ -90,15 +91,17 @@ export function conv2d(x: Tensor, w: Tensor, opts: Conv2dOptions = {}): Tensor {
   check(out, 'out');
   const bias = opts.bias ?? zeros(device, Cout, x.dtype);
   const forced = opts.variant ?? (typeof process !== 'undefined' ? process.env?.PARALLAX_KERNEL_CONV2D : undefined);
-  const v = pickVariant<Conv2dSpec>('conv2d', device, forced ?? defaultConv2dVariant(Cout));
+  const v = pickVariant<Conv2dSpec>('conv2d', device, forced ?? defaultConv2dVariant(Cout, isCpuAdapter(device)));
   dispatchConv2d(v.spec, { x, w, bias, residual: opts.residual, out }, { N, Cin, H, W, Cout, Ho, Wo, stride, top: pad.top, left: pad.left, KH, KW, upsample: !!opts.upsample });
   return out;
 }
 
-/** Few output channels (conv_out: 3, the latent 8/16, the small VAE's 16 / 32) fill a 128-channel tile poorly: the
- *  register-tiled kernel (4, 8 or 16 channels per invocation) is 2x faster than the 64 x 64 tile there on lavapipe. */
-export function defaultConv2dVariant(Cout: number): string | undefined {
-  return Cout <= 4 ? 'conv2d_regs4' : Cout <= 8 ? 'conv2d_regs8' : Cout <= 32 ? 'conv2d_regs16' : Cout <= 64 ? 'conv2d_tiled' : undefined;
+/** Few output channels (conv_out: 3, the latent 8/16, the small VAE's 16 / 32) fill a 128-channel tile poorly: on CPU
+ *  adapters the register-tiled kernel (4, 8 or 16 channels per invocation) is 5-7x faster than the 64 x 64 tile there
+ *  (lavapipe); GPUs keep the 64 x 64 tile (the register kernel is not measured on one yet). */
+export function defaultConv2dVariant(Cout: number, cpu: boolean): string | undefined {
+  if (cpu && Cout <= 32) return Cout <= 4 ? 'conv2d_regs4' : Cout <= 8 ? 'conv2d_regs8' : 'conv2d_regs16';
+  return Cout <= 64 ? 'conv2d_tiled' : undefined;
 }
 
 /** Geometry of one conv2d dispatch: x [N, Cin, H, W] (stored size) -> out [N, Cout, Ho, Wo]. */
