@@ -1,5 +1,5 @@
-// 2-D convolution for the VAE (shaders/conv2d.wgsl and conv2d_tiled128.wgsl tiled implicit GEMMs,
-// shaders/conv2d_direct.wgsl simple):
+// 2-D convolution for the VAE (shaders/conv2d.wgsl and conv2d_tiled128.wgsl tiled implicit GEMMs, conv2d_regs.wgsl
+// register tiles without workgroup memory for few channels, shaders/conv2d_direct.wgsl simple):
 // NCHW, [Cout, Cin, KH, KW] weights, bias, any stride and (asymmetric) zero padding, optional fused residual add
 // and fused nearest 2x input upsampling; plus the standalone upsampleNearest2x (shaders/resample.wgsl).
 
@@ -9,10 +9,11 @@ import { ShapeError } from '../gpu/errors.js';
 import { ceilDiv, grid2D } from '../gpu/grid.js';
 import { Tensor } from '../tensor.js';
 import { pickVariant, registerVariant } from './registry.js';
+import { isCpuAdapter } from './row-variants.js';
 
 export interface Conv2dSpec {
-  kernel: 'conv2d' | 'conv2d_tiled128' | 'conv2d_direct';
-  /** Tiled kernel: output tile (channels x pixels) of one workgroup. */
+  kernel: 'conv2d' | 'conv2d_tiled128' | 'conv2d_regs' | 'conv2d_direct';
+  /** Tiled kernel: output tile (channels x pixels) of one workgroup; conv2d_regs: tileM channels per invocation. */
   tileM?: number;
   tileN?: number;
 }
@@ -20,6 +21,9 @@ export interface Conv2dSpec {
 registerVariant<Conv2dSpec>({ op: 'conv2d', name: 'conv2d_direct', spec: { kernel: 'conv2d_direct' }, priority: 0 });
 registerVariant<Conv2dSpec>({ op: 'conv2d', name: 'conv2d_tiled', spec: { kernel: 'conv2d', tileM: 64, tileN: 64 }, priority: 10 });
 registerVariant<Conv2dSpec>({ op: 'conv2d', name: 'conv2d_tiled128', spec: { kernel: 'conv2d_tiled128', tileM: 128, tileN: 128 }, priority: 20 });
+registerVariant<Conv2dSpec>({ op: 'conv2d', name: 'conv2d_regs4', spec: { kernel: 'conv2d_regs', tileM: 4 }, priority: 1 });
+registerVariant<Conv2dSpec>({ op: 'conv2d', name: 'conv2d_regs8', spec: { kernel: 'conv2d_regs', tileM: 8 }, priority: 1 });
+registerVariant<Conv2dSpec>({ op: 'conv2d', name: 'conv2d_regs16', spec: { kernel: 'conv2d_regs', tileM: 16 }, priority: 2 });
 registerVariant({ op: 'upsample_nearest2x', name: 'upsample_nearest2x', spec: { kernel: 'resample' } });
 
 export interface Padding {
@@ -43,11 +47,11 @@ export interface Conv2dOptions {
   variant?: string;
 }
 
-const zeroBias = new WeakMap<Device, Map<string, Tensor>>();
+const zeroBiases = new WeakMap<Device, Map<string, Tensor>>();
 
 function zeros(device: Device, n: number, dtype: Tensor['dtype']): Tensor {
-  let m = zeroBias.get(device);
-  if (!m) zeroBias.set(device, (m = new Map()));
+  let m = zeroBiases.get(device);
+  if (!m) zeroBiases.set(device, (m = new Map()));
   const key = `${n}|${dtype}`;
   let t = m.get(key);
   if (!t || t.disposed) m.set(key, (t = Tensor.zeros(device, [n], dtype, 'zero bias')));
@@ -86,28 +90,65 @@ export function conv2d(x: Tensor, w: Tensor, opts: Conv2dOptions = {}): Tensor {
   const out = opts.out ?? Tensor.empty(device, outShape, x.dtype, 'conv2d');
   check(out, 'out');
   const bias = opts.bias ?? zeros(device, Cout, x.dtype);
-  // Few output channels (conv_out: 3, the latent 8/16) fill a 128-channel tile poorly: take the 64 x 64 kernel.
   const forced = opts.variant ?? (typeof process !== 'undefined' ? process.env?.PARALLAX_KERNEL_CONV2D : undefined);
-  const v = pickVariant<Conv2dSpec>('conv2d', device, forced ?? (Cout <= 64 ? 'conv2d_tiled' : undefined));
+  const v = pickVariant<Conv2dSpec>('conv2d', device, forced ?? defaultConv2dVariant(Cout, isCpuAdapter(device)));
+  dispatchConv2d(v.spec, { x, w, bias, residual: opts.residual, out }, { N, Cin, H, W, Cout, Ho, Wo, stride, top: pad.top, left: pad.left, KH, KW, upsample: !!opts.upsample });
+  return out;
+}
+
+/** Few output channels (conv_out: 3, the latent 8/16, the small VAE's 16 / 32) fill a 128-channel tile poorly: on CPU
+ *  adapters the register-tiled kernel (4, 8 or 16 channels per invocation) is 5-7x faster than the 64 x 64 tile there
+ *  (lavapipe); GPUs keep the 64 x 64 tile (the register kernel is not measured on one yet). */
+export function defaultConv2dVariant(Cout: number, cpu: boolean): string | undefined {
+  if (cpu && Cout <= 32) return Cout <= 4 ? 'conv2d_regs4' : Cout <= 8 ? 'conv2d_regs8' : 'conv2d_regs16';
+  return Cout <= 64 ? 'conv2d_tiled' : undefined;
+}
+
+/** Geometry of one conv2d dispatch: x [N, Cin, H, W] (stored size) -> out [N, Cout, Ho, Wo]. */
+export interface ConvGeometry {
+  N: number; Cin: number; H: number; W: number; Cout: number; Ho: number; Wo: number;
+  stride: number; top: number; left: number; KH: number; KW: number; upsample: boolean;
+  /** Read w as the channel-transposed, flipped kernel of a [Cin, Cout, KH, KW] forward (conv2d_regs only; dX). */
+  flipW?: boolean;
+  /** Read x with dilate - 1 zeros between neighbours, i.e. as [(H-1) dilate + 1, (W-1) dilate + 1] (conv2d_regs; strided dX). */
+  dilate?: number;
+}
+
+/** Dispatches one conv2d kernel (shapes checked by the caller); shared with conv2d-backward.ts's stride-1 dX. */
+export function dispatchConv2d(spec: Conv2dSpec, t: { x: Tensor; w: Tensor; bias: Tensor; residual?: Tensor; out: Tensor }, g: ConvGeometry, op = 'conv2d'): void {
+  const device = t.x.device;
+  const { N, Cin, H, W, Cout, Ho, Wo, KH, KW } = g;
   const K = Cin * KH * KW;
   const P = Ho * Wo;
-  const res = !!opts.residual;
-  const defines = { T: x.dtype, KH, KW, RES: res, UPSAMPLE: !!opts.upsample, OUT_BINDING: res ? 5 : 4 };
-  const params = [Cin, H, W, Cout, Ho, Wo, stride, pad.top, pad.left, K].map(u32);
-  const bindings = opts.residual ? [x, w, bias, opts.residual, out] : [x, w, bias, out];
-  if (v.spec.kernel === 'conv2d' || v.spec.kernel === 'conv2d_tiled128') {
+  const res = !!t.residual;
+  const dilate = g.dilate ?? 1;
+  if ((g.flipW || dilate > 1) && spec.kernel !== 'conv2d_regs') throw new Error(`conv2d: flipped weights and dilated inputs need conv2d_regs, not ${spec.kernel}`);
+  const defines = { T: t.x.dtype, KH, KW, RES: res, UPSAMPLE: g.upsample, OUT_BINDING: res ? 5 : 4, FLIP_W: !!g.flipW, DILATE: dilate > 1 ? dilate : false };
+  const params = [Cin, H, W, Cout, Ho, Wo, g.stride, g.top, g.left, K].map(u32);
+  const bindings = t.residual ? [t.x, t.w, t.bias, t.residual, t.out] : [t.x, t.w, t.bias, t.out];
+  const flops = 2 * N * Cout * P * K;
+  if (spec.kernel === 'conv2d_regs') {
     device.dispatch({
-      op: 'conv2d', kernel: v.spec.kernel, defines, params, bindings,
-      workgroups: [ceilDiv(P, v.spec.tileN ?? 64), ceilDiv(Cout, v.spec.tileM ?? 64), N],
+      op, kernel: spec.kernel, defines: { ...defines, TM: spec.tileM ?? 16 }, params, bindings, flops,
+      workgroups: [ceilDiv(ceilDiv(P, 4) * ceilDiv(Cout, spec.tileM ?? 16), 64), 1, N],
+    });
+  } else if (spec.kernel !== 'conv2d_direct') {
+    device.dispatch({
+      op, kernel: spec.kernel, defines, params, bindings, flops,
+      workgroups: [ceilDiv(P, spec.tileN ?? 64), ceilDiv(Cout, spec.tileM ?? 64), N],
     });
   } else {
     const n = N * Cout * P;
     device.dispatch({
-      op: 'conv2d', kernel: 'conv2d_direct', defines, params: [...params, u32(n)], bindings,
+      op, kernel: 'conv2d_direct', defines, params: [...params, u32(n)], bindings, flops,
       workgroups: grid2D(ceilDiv(n, 256), device.caps.maxComputeWorkgroupsPerDimension),
     });
   }
-  return out;
+}
+
+/** The cached zero bias of Cout channels (conv2d-backward.ts's dX convolution). */
+export function zeroBias(device: Device, n: number, dtype: Tensor['dtype']): Tensor {
+  return zeros(device, n, dtype);
 }
 
 /** Nearest 2x upsampling of the last two axes: [..., H, W] -> [..., 2H, 2W]. */
