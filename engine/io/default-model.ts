@@ -9,7 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { openCheckpoint, validateCheckpoint } from './checkpoint.js';
 import { MODEL_CARD_FILE, parseModelCard, shapesModelCard, type ModelCard, type ShapesCardOptions } from './model-card.js';
 
-/** Environment variable naming the default model folder (beats the committed one). */
+/** Environment variable naming the default model folder (beats the committed one); "none": no default model. */
 export const MODEL_ENV = 'PARALLAX_MODEL';
 /** The repository's root folder. */
 export const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -92,12 +92,13 @@ export async function writeShapesModelCard(dir: string, o: ShapesCardOptions): P
 }
 
 /**
- * The default model: $PARALLAX_MODEL (must be a valid checkpoint, else an error naming the variable), else
- * models/shapes when it is a valid checkpoint, else none with the reason (and how to get it).
+ * The default model: $PARALLAX_MODEL (must be a valid checkpoint, else an error naming the variable; "none" means
+ * no default model, for the fallbacks), else models/shapes when it is a valid checkpoint, else none with the reason.
  */
 export async function resolveDefaultModel(opts: { env?: NodeJS.ProcessEnv; repoDir?: string } = {}): Promise<DefaultModelLookup> {
   const env = opts.env ?? process.env;
   const fromEnv = env[MODEL_ENV];
+  if (fromEnv?.trim() === 'none') return { model: null, reason: `${MODEL_ENV}=none` };
   if (fromEnv !== undefined && fromEnv.trim() !== '') {
     const dir = resolve(fromEnv);
     const problem = await checkpointProblem(dir);

@@ -91,6 +91,8 @@ describe('resolveDefaultModel', () => {
     const b = await resolveDefaultModel({ env: {}, repoDir: broken });
     expect(b.model).toBeNull();
     expect(b.reason).toMatch(/broken does not load: /);
+    // PARALLAX_MODEL=none: no default model even when the repository has one
+    expect(await resolveDefaultModel({ env: { [MODEL_ENV]: 'none' }, repoDir: ckpt })).toEqual({ model: null, reason: 'PARALLAX_MODEL=none' });
   });
 
   it('the committed default lives at <repo>/models/shapes', () => {
