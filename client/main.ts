@@ -44,7 +44,7 @@ async function main(): Promise<void> {
   const tokenBtn = h('button', { type: 'button', class: 'pill button-pill', id: 'token-button', onclick: () => void changeToken('Enter the API token printed by the server.') }, icon('key'), h('span', { id: 'token-label' }, tokens.get() ? 'Token set' : 'Set token'));
   const tokenLabel = tokenBtn.querySelector('#token-label')!;
   const header = h('header', { class: 'topbar' },
-    h('div', { class: 'brand' }, h('span', { class: 'logo' }), 'Parallax', h('span', { class: 'muted small' }, ` text-to-video · server ${cfg.version} · ${cfg.groups} GPU group${cfg.groups === 1 ? '' : 's'}`)),
+    h('div', { class: 'brand' }, h('span', { class: 'logo' }), 'Parallax', h('span', { class: 'muted small', id: 'server-info' }, ` text-to-video · server ${cfg.version} · ${cfg.groups} GPU group${cfg.groups === 1 ? '' : 's'}${cfg.model?.card ? ` · model: ${cfg.model.card.name}` : ''}`)),
     h('div', { class: 'pills' }, gpuPill, conn, tokenBtn));
 
   const player = buildPlayer();
@@ -53,7 +53,7 @@ async function main(): Promise<void> {
     gpuPill.textContent = info?.webgpu ? `WebGPU ✓ ${info.f16 ? 'f16' : 'f32'}` : 'WebGPU ✗';
     gpuPill.className = `pill ${info?.webgpu ? 'ok' : 'bad'}`;
     gpuPill.title = info?.webgpu ? `In-browser WebGPU: ${info.adapter}` : `No in-browser WebGPU: ${info?.error ?? 'navigator.gpu missing'}`;
-  }, cfg.model ? new URL(cfg.model.url, location.href).href : undefined);
+  }, cfg.model ? new URL(cfg.model.url, location.href).href : undefined, cfg.model?.card?.name ?? cfg.model?.name);
   if (!preview) local.setInfo({ webgpu: false, error: 'navigator.gpu is missing' });
   else void preview.init().then(local.setInfo, (err: unknown) => local.setInfo({ webgpu: false, error: String(err) }));
 

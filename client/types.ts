@@ -3,8 +3,9 @@
 // pulls Node code.
 
 import type { GuidanceMode, JobRequest } from '../server/schema.js';
+import type { ModelCard } from '../engine/io/model-card.js';
 
-export type { GuidanceMode, JobRequest };
+export type { GuidanceMode, JobRequest, ModelCard };
 export type JobStatus = 'queued' | 'running' | 'succeeded' | 'failed' | 'cancelled' | 'interrupted';
 export const FINAL_STATUSES: readonly JobStatus[] = ['succeeded', 'failed', 'cancelled', 'interrupted'];
 
@@ -32,8 +33,11 @@ export interface ServerConfig {
   };
   defaults: Omit<JobRequest, 'prompt' | 'seed'>;
   guidance_modes: GuidanceMode[];
-  /** Checkpoint folder exposed read-only for in-browser inference (null when the server has none). */
-  model?: { url: string; name: string } | null;
+  /**
+   * Checkpoint folder exposed read-only for in-browser inference (null when the server has none), with its card
+   * (name, vocabulary, recommended settings, example prompts; null when the folder has no parallax-card.json).
+   */
+  model?: { url: string; name: string; card?: ModelCard | null } | null;
 }
 
 export interface JobOutputs {

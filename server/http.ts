@@ -11,7 +11,8 @@ import { HttpError, readJsonBody, sendError, sendJson, serveFile } from './http-
 import { hostNotAllowedMessage, type HostCheck } from './host-check.js';
 import { isJobId, realpathUnder, realpathUnderModel, resolveUnder } from './paths.js';
 import { QueueLimitError, type JobQueue } from './queue.js';
-import { GUIDANCE_MODES, MAX_SEED, parseJobRequest, requestDefaults, type RequestLimits } from './schema.js';
+import type { ModelCard } from '../engine/io/model-card.js';
+import { GUIDANCE_MODES, MAX_SEED, modelRequestDefaults, parseJobRequest, requestDefaults, type RequestLimits } from './schema.js';
 import { bearerMatches } from './token.js';
 
 export interface ApiContext {
@@ -30,6 +31,8 @@ export interface ApiContext {
   staticDir: string | null;
   /** Checkpoint folder exposed read-only at /api/model/ (Range reads for in-browser inference) or null. */
   modelDir?: string | null;
+  /** The served model's card (parallax-card.json): published in /api/config; its recommended settings are the defaults. */
+  modelCard?: ModelCard | null;
   bodyLimitBytes: number;
   maxQueuedPerClient: number;
   maxQueuedTotal: number;
@@ -208,10 +211,10 @@ async function routeApi(ctx: ApiContext, req: IncomingMessage, res: ServerRespon
         max_queued_per_client: ctx.maxQueuedPerClient,
         max_queued_total: ctx.maxQueuedTotal,
       },
-      defaults: requestDefaults(limits),
+      defaults: requestDefaults(limits, modelRequestDefaults(ctx.modelCard)),
       guidance_modes: GUIDANCE_MODES,
       preview: { format: 'png', encoding: 'base64', min_interval_ms: ctx.previewIntervalMs },
-      model: ctx.modelDir ? { url: '/api/model/', name: basename(ctx.modelDir) } : null,
+      model: ctx.modelDir ? { url: '/api/model/', name: basename(ctx.modelDir), card: ctx.modelCard ?? null } : null,
     }, cors);
     return;
   }
@@ -232,7 +235,7 @@ async function routeApi(ctx: ApiContext, req: IncomingMessage, res: ServerRespon
     if (method !== 'POST') methodNotAllowed('GET, POST');
     requireAuth(ctx, req);
     const body = await readJsonBody(req, ctx.bodyLimitBytes);
-    const parsed = parseJobRequest(body, ctx.limits(), () => randomInt(0, MAX_SEED));
+    const parsed = parseJobRequest(body, ctx.limits(), () => randomInt(0, MAX_SEED), modelRequestDefaults(ctx.modelCard));
     if (!parsed.ok) {
       const summary = parsed.errors.map((e) => `${e.field} ${e.message}`).join('; ');
       throw new HttpError(400, 'invalid_request', `invalid job request: ${summary}`, { fields: parsed.errors });

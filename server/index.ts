@@ -5,6 +5,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join, resolve } from 'node:path';
 import type { Logger } from 'pino';
+import type { ModelCard } from '../engine/io/model-card.js';
 import { JobStore } from './db.js';
 import type { Generator } from './generator.js';
 import { createHostCheck } from './host-check.js';
@@ -42,6 +43,8 @@ export interface ServerOptions {
   staticDir?: string;
   /** Checkpoint folder exposed read-only at /api/model/ with Range support (for in-browser inference); none if omitted. */
   modelDir?: string;
+  /** That model's card (parallax-card.json): published in /api/config (model.card), its recommended settings become the request defaults. */
+  modelCard?: ModelCard | null;
   limits?: Partial<RequestLimits>;
   maxQueuedPerClient?: number;
   maxQueuedTotal?: number;
@@ -101,6 +104,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     hostAllowed: createHostCheck(opts.host ?? '127.0.0.1', opts.allowedHosts),
     staticDir: opts.staticDir ? resolve(opts.staticDir) : null,
     modelDir: opts.modelDir ? resolve(opts.modelDir) : null,
+    modelCard: opts.modelCard ?? null,
     bodyLimitBytes: opts.bodyLimitBytes ?? 64 * 1024,
     maxQueuedPerClient,
     maxQueuedTotal,

@@ -1,6 +1,7 @@
 // Job request validation (zod): field limits, defaults, and the 400-error shape naming each bad field.
 // The same limits are published by GET /api/config so clients can validate before submitting.
 import { z } from 'zod';
+import type { ModelCard } from '../engine/io/model-card.js';
 
 export const GUIDANCE_MODES = ['reference', 'constant'] as const;
 export type GuidanceMode = (typeof GUIDANCE_MODES)[number];
@@ -42,6 +43,15 @@ export const REQUEST_DEFAULTS = {
 };
 
 export const MAX_SEED = 0xffffffff;
+
+export type RequestDefaults = typeof REQUEST_DEFAULTS;
+
+/** The defaults for a model: its card's recommended settings (size, frames, steps, guidance, fps), else the spec's. */
+export function modelRequestDefaults(card: ModelCard | null | undefined): RequestDefaults {
+  if (!card) return REQUEST_DEFAULTS;
+  const r = card.recommended;
+  return { ...REQUEST_DEFAULTS, width: r.width, height: r.height, frames: r.frames, steps: r.steps, guidance: r.guidance, guidance_mode: r.guidanceMode, fps: r.fps };
+}
 
 /** A fully defaulted, validated job request (what is stored and handed to the Generator). */
 export interface JobRequest {
@@ -89,11 +99,12 @@ export function tightenLimits(base: RequestLimits, parts: readonly (Partial<Requ
 }
 
 /**
- * The request defaults under `limits`: the spec's 768x432 scaled down (same aspect, rounded down to the size
- * multiple) to fit a model that cannot make it, frames and steps clamped. Published in /api/config.
+ * The request defaults under `limits`: `base` (the spec's, or a model card's: modelRequestDefaults) with its size
+ * scaled down (same aspect, rounded down to the size multiple) to fit a model that cannot make it, frames and steps
+ * clamped. Published in /api/config.
  */
-export function requestDefaults(limits: RequestLimits): typeof REQUEST_DEFAULTS {
-  const d = REQUEST_DEFAULTS;
+export function requestDefaults(limits: RequestLimits, base: RequestDefaults = REQUEST_DEFAULTS): RequestDefaults {
+  const d = base;
   const m = limits.sizeMultiple;
   const scale = Math.min(1, limits.maxWidth / d.width, limits.maxHeight / d.height);
   const side = (v: number, max: number) => clampDefault(Math.floor((v * scale) / m) * m, Math.floor(max / m) * m, Math.ceil(limits.minSize / m) * m);
@@ -109,7 +120,7 @@ export function requestDefaults(limits: RequestLimits): typeof REQUEST_DEFAULTS 
 }
 
 /** Builds the zod schema for a POST /api/jobs body under the given limits. */
-export function jobRequestSchema(limits: RequestLimits) {
+export function jobRequestSchema(limits: RequestLimits, base: RequestDefaults = REQUEST_DEFAULTS) {
   const size = (max: number) =>
     z
       .number({ error: 'must be a number' })
@@ -117,7 +128,7 @@ export function jobRequestSchema(limits: RequestLimits) {
       .min(limits.minSize, { error: `must be >= ${limits.minSize}` })
       .max(max, { error: `must be <= ${max}` })
       .refine((v) => v % limits.sizeMultiple === 0, { error: `must be a multiple of ${limits.sizeMultiple}` });
-  const d = requestDefaults(limits);
+  const d = requestDefaults(limits, base);
   return z.strictObject(
     {
       prompt: z
@@ -171,8 +182,8 @@ export type ParseResult = { ok: true; value: JobRequest } | { ok: false; errors:
  * Validates a parsed JSON body. A missing seed is drawn at random (so every stored job is reproducible).
  * Errors list every offending field, e.g. {field: 'width', message: 'must be a multiple of 16'}.
  */
-export function parseJobRequest(body: unknown, limits: RequestLimits, randomSeed: () => number): ParseResult {
-  const result = jobRequestSchema(limits).safeParse(body);
+export function parseJobRequest(body: unknown, limits: RequestLimits, randomSeed: () => number, base: RequestDefaults = REQUEST_DEFAULTS): ParseResult {
+  const result = jobRequestSchema(limits, base).safeParse(body);
   if (!result.success) {
     const errors: FieldError[] = [];
     for (const issue of result.error.issues) {

@@ -1,13 +1,16 @@
 // `parallax serve`: the job server with the web app. Builds one Generator per GPU group (createGenerators: the
-// engine's PipelineGenerator with --model — the parallel engine on groups of several GPUs —, FakeGenerator with
-// --fake), serves client/dist (building it if missing), exposes the checkpoint folder read-only for in-browser
-// inference, and prints a ready-to-click URL.
+// engine's PipelineGenerator with --model or, without it, the default model (engine/io/default-model.ts: the trained
+// models/shapes or $PARALLAX_MODEL) — the parallel engine on groups of several GPUs —, FakeGenerator with --fake or
+// when there is no model at all), publishes the model's card in /api/config, serves client/dist (building it if
+// missing), exposes the checkpoint folder read-only for in-browser inference, and prints a ready-to-click URL.
 
 import { existsSync, statSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Option, type Command } from 'commander';
+import { displayPath, MODEL_ENV, readModelCard, resolveDefaultModel, TRAIN_HINT } from '../../engine/io/default-model.js';
+import type { ModelCard } from '../../engine/io/model-card.js';
 import { layoutName } from '../../engine/parallel/parallel-backend.js';
 import type { ParallelLayout } from '../../engine/parallel/parallel-transformer.js';
 import { measurePeaks } from '../../bench/peak.js';
@@ -67,6 +70,35 @@ export async function createGenerators(opts: GeneratorOptions): Promise<{ genera
     throw failed.reason;
   }
   return { generators: engines, kind: 'engine', layouts };
+}
+
+/** The model `serve` runs: the folder, its card, and a line for the start log saying which and why. */
+export interface ServeModel {
+  /** Checkpoint folder, or undefined for the FakeGenerator. */
+  model?: string;
+  card: ModelCard | null;
+  /** One line for the start log: which model (or the fake generator) and why. */
+  describe: string;
+}
+
+/**
+ * --model DIR as given; --fake: none; neither: the default model ($PARALLAX_MODEL, else the trained models/shapes)
+ * when there is one, else none (the FakeGenerator) with the reason and how to get the trained model. The card is
+ * read from the model folder either way (parallax-card.json; none is fine).
+ */
+export async function resolveServeModel(o: { model?: string; fake?: boolean }, env: NodeJS.ProcessEnv = process.env): Promise<ServeModel> {
+  if (o.fake) return { card: null, describe: 'Model: none (--fake: FakeGenerator, placeholder videos)' };
+  const named = (dir: string, card: ModelCard | null) => `${displayPath(dir)}${card ? ` (${card.name}: recommended ${card.recommended.width}x${card.recommended.height}, ${card.recommended.frames} frames, ${card.recommended.steps} steps)` : ''}`;
+  if (o.model) {
+    const card = await readModelCard(o.model);
+    return { model: o.model, card, describe: `Model: ${named(o.model, card)} (--model)` };
+  }
+  const found = await resolveDefaultModel({ env });
+  if (!found.model) {
+    return { card: null, describe: `Model: none, so the FakeGenerator (placeholder videos): no --model given and ${found.reason}; ${TRAIN_HINT}, or pass --model DIR` };
+  }
+  const { dir, source, card } = found.model;
+  return { model: dir, card, describe: `Model: ${named(dir, card)} (the default model${source === 'env' ? `, from $${MODEL_ENV}` : ''}; --model DIR serves another, --fake none)` };
 }
 
 /** Compiles every engine group's kernels before the first job; a failure is reported, not fatal (jobs then compile). */
@@ -149,7 +181,7 @@ export function registerServe(program: Command): void {
   program
     .command('serve')
     .description('run the job server and the web app (queue, live previews, gallery)')
-    .option('--model <dir>', 'Vchitect-2.0 checkpoint folder (also exposed read-only at /api/model/ for in-browser inference)')
+    .option('--model <dir>', `Vchitect-2.0 checkpoint folder (also exposed read-only at /api/model/ for in-browser inference); default: the trained shapes model in models/shapes (or $${MODEL_ENV}) when there, else the FakeGenerator`)
     .option('--port <n>', 'port (0 = any free port)', '8080')
     .option('--host <addr>', 'listen address (reads are open to whoever can reach it: keep 127.0.0.1 unless behind a proxy)', '127.0.0.1')
     .option('--data-dir <dir>', 'database, token and job outputs', process.env.PARALLAX_DATA_DIR ?? join(homedir(), '.parallax'))
@@ -159,7 +191,7 @@ export function registerServe(program: Command): void {
     .option('--cfg-parallel', 'multi-GPU groups put the conditional and unconditional passes on different GPUs (default when a group has an even GPU count)')
     .option('--no-cfg-parallel', 'multi-GPU groups use every GPU for sequence parallelism')
     .option('--allow-shared-gpu', 'allow a GPU index repeated inside one group: several ranks on one adapter (for testing on one GPU or a CPU adapter such as lavapipe)')
-    .option('--fake', 'use the FakeGenerator (no GPU, placeholder videos); the default without --model')
+    .option('--fake', 'use the FakeGenerator (no GPU, placeholder videos) even when there is a model; the fallback when there is none')
     .option('--fake-ms-per-step <ms>', 'FakeGenerator speed', '60')
     .addOption(new Option('--dtype <dtype>', 'engine compute dtype (f16 needs shader-f16)').choices(['f32', 'f16']).default('f32'))
     .option('--static <dir>', 'web app folder to serve', CLIENT_DIST)
@@ -179,8 +211,9 @@ export function registerServe(program: Command): void {
       const sp = o.sp === undefined ? undefined : Number(o.sp);
       if (sp !== undefined && !(Number.isInteger(sp) && sp >= 1)) throw new Error(`--sp ${o.sp}: expected a positive integer (a divisor of the model's attention heads)`);
       const groups = parseDevices(o.devices, { allowSharedGpu: !!o.allowSharedGpu });
-      const { generators, kind, layouts, note } = await createGenerators({ model: o.model, groups, fake: !!o.fake, fakeMsPerStep: msPerStep, dtype: o.dtype, sp, cfgParallel: o.cfgParallel, profile: !!o.profile });
-      if (note) print(`Note: ${note}`);
+      const served = await resolveServeModel(o);
+      print(served.describe);
+      const { generators, kind, layouts } = await createGenerators({ model: served.model, groups, fake: !!o.fake, fakeMsPerStep: msPerStep, dtype: o.dtype, sp, cfgParallel: o.cfgParallel, profile: !!o.profile });
       if (kind === 'engine' && o.warm) await warmGenerators(generators as PipelineGenerator[], print);
       const staticDir = o.static === CLIENT_DIST ? await ensureClientBuilt(CLIENT_DIST, print) : resolve(o.static ?? CLIENT_DIST);
       const server = await serve({
@@ -190,7 +223,8 @@ export function registerServe(program: Command): void {
         host: o.host,
         token: o.token,
         staticDir: staticDir ?? undefined,
-        modelDir: o.model,
+        modelDir: served.model,
+        modelCard: served.card,
         corsOrigins: o.cors,
         allowedHosts: o.allowedHosts,
         logLevel: o.logLevel as LogLevel,

@@ -1,6 +1,7 @@
-// The generation form: prompt, negative prompt, presets, settings with inline validation messages (limits
-// from GET /api/config), seed randomizer, and the Generate / Preview-in-browser buttons.
-import { PRESETS, matchPreset } from '../presets.js';
+// The generation form: prompt, the model's example prompts (clickable), negative prompt, presets (the model's
+// recommended settings first when it has a card), settings with inline validation messages (limits from
+// GET /api/config), seed randomizer, and the Generate / Preview-in-browser buttons.
+import { examplePrompts, matchPreset, presetsFor } from '../presets.js';
 import type { JobRequest, JobRequestBody, ServerConfig } from '../types.js';
 import { checkRequest, REQUEST_FIELDS, validateForm, type FieldErrors, type RawForm, type RequestField } from '../validation.js';
 import { h, icon } from './dom.js';
@@ -34,7 +35,18 @@ export function buildForm(cfg: ServerConfig, handlers: { onSubmit(body: JobReque
     return e;
   };
 
-  const prompt = h('textarea', { id: 'f-prompt', name: 'prompt', rows: 3, placeholder: 'A corgi surfing a wave at sunset, cinematic, 35mm', maxlength: cfg.limits.prompt_max_chars });
+  const examples = examplePrompts(cfg);
+  const prompt = h('textarea', { id: 'f-prompt', name: 'prompt', rows: 3, placeholder: examples[0] ?? 'A corgi surfing a wave at sunset, cinematic, 35mm', maxlength: cfg.limits.prompt_max_chars });
+  const card = cfg.model?.card;
+  const exampleRow = examples.length
+    ? h('div', { class: 'examples', id: 'examples', title: card ? `${card.name} knows only its training captions: ${card.promptTemplate}` : '' },
+        h('span', { class: 'muted small' }, 'Try:'),
+        ...examples.map((text) => h('button', { type: 'button', class: 'example', 'data-example': text, onclick: () => {
+          prompt.value = text;
+          if (touched) validateNow();
+          prompt.focus();
+        } }, text)))
+    : null;
   const negative = h('textarea', { id: 'f-negative_prompt', name: 'negative_prompt', rows: 2, placeholder: 'blurry, low quality, watermark', maxlength: cfg.limits.prompt_max_chars });
   inputs.set('prompt', prompt);
   inputs.set('negative_prompt', negative);
@@ -44,12 +56,13 @@ export function buildForm(cfg: ServerConfig, handlers: { onSubmit(body: JobReque
   const seed = h('input', { id: 'f-seed', name: 'seed', type: 'text', inputmode: 'numeric', placeholder: 'random', autocomplete: 'off' });
   inputs.set('seed', seed);
 
-  const presetButtons = PRESETS.map((p) => {
+  const presets = presetsFor(cfg);
+  const presetButtons = presets.map((p) => {
     // A preset the server's model cannot make (e.g. 768x432 on a 256-pixel model) is shown but disabled.
     const bad = Object.keys(checkRequest({ ...cfg.defaults, prompt: 'x', ...p.values }, cfg));
     const title = bad.length ? `${p.hint} — beyond this server's limits (${bad.join(', ')}: see the hints below)` : p.hint;
     return h('button', { type: 'button', class: 'preset', 'data-preset': p.id, title, disabled: bad.length > 0, onclick: () => {
-      fill(p.values);
+      fill({ ...p.values, ...(p.mode ? { guidance_mode: p.mode } : {}) });
       syncPreset();
     } }, h('span', { class: 'preset-name' }, p.label), h('span', { class: 'preset-hint' }, p.hint));
   });
@@ -69,6 +82,7 @@ export function buildForm(cfg: ServerConfig, handlers: { onSubmit(body: JobReque
     'form',
     { class: 'card form', id: 'job-form', novalidate: true },
     h('label', { class: 'field wide' }, h('span', { class: 'label' }, 'Prompt'), prompt, errEl('prompt')),
+    ...(exampleRow ? [exampleRow] : []),
     h('label', { class: 'field wide' }, h('span', { class: 'label' }, 'Negative prompt'), negative, errEl('negative_prompt')),
     h('div', { class: 'presets' }, ...presetButtons),
     h('div', { class: 'grid' },
@@ -102,7 +116,7 @@ export function buildForm(cfg: ServerConfig, handlers: { onSubmit(body: JobReque
 
   function syncPreset(): void {
     const num = (f: RequestField) => Number(inputs.get(f)!.value);
-    const p = matchPreset({ width: num('width'), height: num('height'), frames: num('frames'), steps: num('steps') });
+    const p = matchPreset({ width: num('width'), height: num('height'), frames: num('frames'), steps: num('steps'), guidance: num('guidance'), fps: num('fps') }, presets);
     for (const b of presetButtons) b.classList.toggle('active', b.dataset.preset === p?.id);
   }
 

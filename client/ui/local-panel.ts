@@ -11,16 +11,16 @@ export interface LocalPanel {
   run(body: JobRequestBody): Promise<void>;
 }
 
-export function buildLocalPanel(preview: LocalPreview | null, onGpuInfo: (info: WorkerInfo | null) => void, modelUrl?: string): LocalPanel {
+export function buildLocalPanel(preview: LocalPreview | null, onGpuInfo: (info: WorkerInfo | null) => void, modelUrl?: string, modelName?: string): LocalPanel {
   const status = h('div', { class: 'local-status', id: 'local-status' }, preview ? 'Starting the WebGPU worker…' : 'WebGPU is not available in this browser: videos are generated on the server only.');
   const canvas = h('canvas', { id: 'local-canvas', width: 512, height: 288 });
   const fill = h('div', { class: 'fill' });
   const bar = h('div', { class: 'progress' }, fill);
   const stats = h('div', { class: 'stats', id: 'local-stats' });
   const stage = h('div', { class: 'stage', hidden: true }, canvas);
-  const note = h('div', { class: 'muted small' }, modelUrl
-    ? 'Runs the model in a Web Worker on this computer’s GPU, streaming the server’s checkpoint by HTTP range reads: keep it small (few frames, steps and pixels).'
-    : 'Runs in a Web Worker on this computer’s GPU. The server exposes no model (start it with --model), so this is a stand-in sampler on the engine’s kernels.');
+  const note = h('div', { class: 'muted small', id: 'local-note' }, modelUrl
+    ? `Runs ${modelName ?? 'the server’s model'} in a Web Worker on this computer’s GPU, streaming the server’s checkpoint by HTTP range reads: keep it small (few frames, steps and pixels).`
+    : 'Runs in a Web Worker on this computer’s GPU. The server has no model (no --model, and no trained default model in models/shapes), so this is a stand-in sampler on the engine’s kernels.');
   const root = h('section', { class: 'card local', id: 'local' }, h('h2', {}, 'Preview in browser'), status, stage, bar, stats, note);
   bar.hidden = true;
   let info: WorkerInfo | null = null;

@@ -1,15 +1,17 @@
 // End-to-end: builds the web app with Vite, serves it from the job server (FakeGenerator, 127.0.0.1:0) and
 // drives it in headless Chromium (SwiftShader WebGPU): token from #token=, submit, live progress and previews,
-// the finished video, re-run, cancel, validation, 401 handling, WebSocket reconnect, in-browser preview.
+// the finished video, re-run, cancel, validation, 401 handling, WebSocket reconnect, in-browser preview; a model with
+// a card: its preset first, its example prompts clickable.
 // Screenshots go to test-artifacts/client-*.png. (The in-browser preview with a real model: local-model.e2e.test.ts.)
 import { mkdirSync } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Browser, Page } from 'playwright-core';
 import { build } from 'vite';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parseModelCard } from '../../engine/io/model-card.js';
 import { launchChromium } from '../browser/chromium.js';
 import { startTestServer, TEST_TOKEN, type TestServer } from '../server/helpers.js';
 
@@ -314,5 +316,60 @@ describe('web app on a server whose model makes at most 256x256, with many jobs'
     expect(await p2.isHidden('#gallery-more')).toBe(true);
     expect(await p2.textContent('.gallery-item:last-child .prompt')).toBe('old job 0');
     expect(await p2.textContent('.gallery-item .meta')).toMatch(/1 frame @/);
+  });
+});
+
+describe('web app on a server whose model has a card (the trained default model)', () => {
+  // Written by hand, so the expected labels and values do not come from the code under test.
+  const card = {
+    format: 'parallax-model-card/1', name: 'Parallax shapes', description: 'test card', promptTemplate: 'a {colour} {shape} moving {direction} on a {background} background',
+    vocabulary: { colour: ['red', 'blue'], shape: ['circle', 'square'], direction: ['left', 'up'], background: ['black'] },
+    recommended: { width: 64, height: 64, frames: 8, steps: 24, guidance: 4, guidanceMode: 'constant', fps: 6 },
+    examples: ['a red circle moving left on a black background', 'a blue square moving up on a black background'],
+  } as const;
+  let ts3: TestServer;
+  let p3: Page;
+  let modelDir: string;
+  beforeAll(async () => {
+    modelDir = await mkdtemp(join(tmpdir(), 'parallax-client-card-'));
+    await writeFile(join(modelDir, 'model_index.json'), '{"_class_name":"VchitectXLPipeline"}');
+    ts3 = await startTestServer({ staticDir: outDir, modelDir, modelCard: parseModelCard(card, 'test'), fake: { msPerStep: 5, limits: { maxWidth: 256, maxHeight: 256 } } });
+    p3 = await browser.newPage({ viewport: { width: 1360, height: 1000 } });
+    p3.on('console', (m) => logs.push(`${m.type()}: ${m.text()}`));
+    await p3.goto(`${ts3.server.url}/#token=${TEST_TOKEN}`);
+    await p3.waitForFunction(() => window.__parallaxApp?.ready === true, undefined, { timeout: 20_000 });
+  }, 60_000);
+  afterAll(async () => {
+    await p3?.close();
+    await ts3?.close();
+    if (modelDir) await rm(modelDir, { recursive: true, force: true });
+  });
+
+  it('offers the card\'s settings as the first, active preset and its example prompts; a click fills the prompt; a job gets the card\'s values', async () => {
+    expect(await p3.textContent('#server-info')).toContain('model: Parallax shapes');
+    expect(await p3.getAttribute('.preset:first-child', 'data-preset')).toBe('model');
+    expect(await p3.textContent('[data-preset=model] .preset-name')).toBe('Shapes 64×64 · 8 frames');
+    expect(await p3.getAttribute('[data-preset=model]', 'class')).toContain('active');
+    expect(await p3.isDisabled('[data-preset=default]')).toBe(true);
+    expect(await p3.inputValue('#f-width')).toBe('64');
+    expect(await p3.inputValue('#f-guidance')).toBe('4');
+    expect(await p3.getAttribute('#f-prompt', 'placeholder')).toBe(card.examples[0]);
+    expect(await p3.$$eval('.example', (els) => els.map((e) => e.textContent))).toEqual([...card.examples]);
+    // another preset, then the model's again: guidance, fps and the guidance mode come back too
+    await p3.click('[data-preset=preview]');
+    await p3.fill('#f-guidance', '9');
+    expect(await p3.getAttribute('[data-preset=model]', 'class')).not.toContain('active');
+    await p3.selectOption('#f-guidance_mode', 'reference');
+    await p3.click('[data-preset=model]');
+    expect(await p3.inputValue('#f-steps')).toBe('24');
+    expect(await p3.inputValue('#f-fps')).toBe('6');
+    expect(await p3.inputValue('#f-guidance_mode')).toBe('constant');
+    await p3.click('.example:nth-of-type(2)');
+    expect(await p3.inputValue('#f-prompt')).toBe(card.examples[1]);
+    expect(await p3.textContent('#local-note')).toContain('Runs Parallax shapes in a Web Worker');
+    await p3.click('#generate');
+    const job = await waitFor(async () => ((await (await ts3.api('/api/jobs')).json()) as { jobs: JobLite[] }).jobs[0], 'the submitted job');
+    expect(job.request).toMatchObject({ prompt: card.examples[1], width: 64, height: 64, frames: 8, steps: 24, guidance: 4, guidance_mode: 'constant', fps: 6 });
+    await p3.screenshot({ path: join(SHOTS, 'client-model-card.png') });
   });
 });

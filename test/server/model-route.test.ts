@@ -1,10 +1,12 @@
 // GET/HEAD /api/model/<path>: the checkpoint folder exposed read-only with Range support, read back through
-// the engine's HttpFileStore as the browser will; hidden files, traversal and symlink escapes are 404.
+// the engine's HttpFileStore as the browser will; hidden files, traversal and symlink escapes are 404. The model's
+// card in /api/config, whose recommended settings become the request defaults.
 import { mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { HttpFileStore } from '../../engine/io/file-store.js';
+import { parseModelCard } from '../../engine/io/model-card.js';
 import { startTestServer, type TestServer } from './helpers.js';
 
 let modelDir: string;
@@ -37,7 +39,7 @@ afterAll(async () => {
 describe('/api/model/', () => {
   it('is announced in /api/config', async () => {
     const cfg = await (await ts.api('/api/config')).json();
-    expect(cfg.model).toEqual({ url: '/api/model/', name: modelDir.split('/').at(-1) });
+    expect(cfg.model).toEqual({ url: '/api/model/', name: modelDir.split('/').at(-1), card: null });
     expect((await (await noModel.api('/api/config')).json()).model).toBeNull();
   });
 
@@ -64,6 +66,34 @@ describe('/api/model/', () => {
     }
     expect((await ts.api('/api/model/model_index.json', { method: 'POST' })).status).toBe(405);
     expect((await noModel.api('/api/model/model_index.json')).status).toBe(404);
+  });
+});
+
+describe('the model card in /api/config', () => {
+  // A card written by hand (not by shapesModelCard), so the expected values do not come from the code under test.
+  const card = {
+    format: 'parallax-model-card/1', name: 'Test shapes', description: 'a test card', promptTemplate: 'a {colour} {shape}',
+    vocabulary: { colour: ['red', 'blue'], shape: ['circle'] },
+    recommended: { width: 96, height: 64, frames: 6, steps: 12, guidance: 3.5, guidanceMode: 'constant', fps: 10 },
+    examples: ['a red circle', 'a blue circle'],
+  } as const;
+  let withCard: TestServer;
+  beforeAll(async () => {
+    withCard = await startTestServer({ modelDir, modelCard: parseModelCard(card, 'test') });
+  });
+  afterAll(async () => {
+    await withCard?.close();
+  });
+
+  it('carries the card, and its recommended settings are the defaults of the form and of omitted fields', async () => {
+    const cfg = await (await withCard.api('/api/config')).json();
+    expect(cfg.model).toEqual({ url: '/api/model/', name: modelDir.split('/').at(-1), card });
+    expect(cfg.defaults).toEqual({ negative_prompt: '', width: 96, height: 64, frames: 6, steps: 12, guidance: 3.5, guidance_mode: 'constant', fps: 10 });
+    const job = await withCard.submit({ prompt: 'a red circle', seed: 1 });
+    expect(job.status).toBe(201);
+    expect(job.body.request).toEqual({ prompt: 'a red circle', negative_prompt: '', width: 96, height: 64, frames: 6, steps: 12, guidance: 3.5, guidance_mode: 'constant', fps: 10, seed: 1 });
+    // without a card: the spec's defaults, as before
+    expect((await (await ts.api('/api/config')).json()).defaults).toMatchObject({ width: 768, height: 432, frames: 40, steps: 100, guidance: 7.5 });
   });
 });
 

@@ -1,6 +1,8 @@
 // `parallax serve`: --devices parsing (--allow-shared-gpu), createGenerators (engine per group with a model, the parallel
-// layout of multi-GPU groups from --sp / --cfg-parallel checked at start, FakeGenerator without a model), and the command
-// itself started as a process (--fake, port 0, a static dir): prints the URL and a #token= link that work.
+// layout of multi-GPU groups from --sp / --cfg-parallel checked at start, FakeGenerator without a model), the model it
+// serves without --model (resolveServeModel: the default model, else the FakeGenerator), and the command itself started
+// as a process (--fake, port 0, a static dir): prints the URL and a #token= link that work; without --model it serves
+// $PARALLAX_MODEL and /api/config carries its card.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { request as httpRequest } from 'node:http';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
@@ -8,8 +10,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
-import { createGenerators, describeGroups, parseDevices } from '../../../cli/commands/serve.js';
+import { createGenerators, describeGroups, parseDevices, resolveServeModel } from '../../../cli/commands/serve.js';
 import { makeTinyCheckpoint } from '../../../engine/io/make-tiny.js';
+import { writeModelCard } from '../../../engine/io/default-model.js';
+import { parseModelCard } from '../../../engine/io/model-card.js';
 import { PipelineGenerator } from '../../../server/pipeline-generator.js';
 import { FakeGenerator } from '../../../server/fake-generator.js';
 
@@ -166,4 +170,83 @@ describe('parallax serve', () => {
     expect(b.code).toBe(1);
     expect(b.err).toMatch(/GPU 0 is listed twice in group 0\+0; pass --allow-shared-gpu/);
   }, 60_000);
+});
+
+describe('the model serve runs without --model', () => {
+  // Written by hand, so the expected values do not come from the code under test.
+  const card = {
+    format: 'parallax-model-card/1', name: 'Test shapes', description: 'A test model.', promptTemplate: 'a {colour} {shape}',
+    vocabulary: { colour: ['red'], shape: ['circle'] },
+    recommended: { width: 64, height: 64, frames: 4, steps: 3, guidance: 2.5, guidanceMode: 'reference', fps: 6 },
+    examples: ['a red circle moving left on a black background'],
+  } as const;
+  let model = '';
+  let bare = '';
+  const made = (async () => {
+    const root = await mkdtemp(join(tmpdir(), 'parallax-serve-default-'));
+    cleanup.push(() => rm(root, { recursive: true, force: true }));
+    model = join(root, 'trained');
+    bare = join(root, 'bare');
+    await makeTinyCheckpoint(model, { preset: 'shapes', transformer: { num_layers: 1 } });
+    await writeModelCard(model, parseModelCard(card, 'test'));
+    await makeTinyCheckpoint(bare, { transformer: { num_layers: 1 } });
+  })();
+
+  it('is the default model ($PARALLAX_MODEL here) with its card; --model and --fake win; none: the FakeGenerator, saying why', async () => {
+    await made;
+    const d = await resolveServeModel({}, { PARALLAX_MODEL: model });
+    expect(d.model).toBe(model);
+    expect(d.card).toEqual(card);
+    expect(d.describe).toMatch(/^Model: .*trained \(Test shapes: recommended 64x64, 4 frames, 3 steps\) \(the default model, from \$PARALLAX_MODEL; --model DIR serves another, --fake none\)$/);
+    const m = await resolveServeModel({ model: bare }, { PARALLAX_MODEL: model });
+    expect(m).toMatchObject({ model: bare, card: null });
+    expect(m.describe).toMatch(/bare \(--model\)$/);
+    expect((await resolveServeModel({ model }, {})).card).toEqual(card);
+    const f = await resolveServeModel({ fake: true }, { PARALLAX_MODEL: model });
+    expect(f).toEqual({ card: null, describe: 'Model: none (--fake: FakeGenerator, placeholder videos)' });
+    const none = await resolveServeModel({}, { PARALLAX_MODEL: 'none' });
+    expect(none.model).toBeUndefined();
+    expect(none.describe).toMatch(/Model: none, so the FakeGenerator \(placeholder videos\): no --model given and PARALLAX_MODEL=none; `npm run train:tiny` trains it/);
+  }, 120_000);
+
+  it('`parallax serve` without --model serves $PARALLAX_MODEL, logs which, and /api/config carries the card and its defaults', async () => {
+    await made;
+    const dataDir = await mkdtemp(join(tmpdir(), 'parallax-serve-cli-default-'));
+    const staticDir = await mkdtemp(join(tmpdir(), 'parallax-serve-static-'));
+    await writeFile(join(staticDir, 'index.html'), '<!doctype html><title>app</title>');
+    const child: ChildProcess = spawn(process.execPath, [join(repo, 'bin/parallax'), 'serve', '--port', '0', '--no-warm', '--data-dir', dataDir, '--static', staticDir, '--token', 'cli-test-token-0123456789', '--log-level', 'silent'], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, PARALLAX_MODEL: model } });
+    cleanup.push(async () => {
+      if (child.exitCode === null) {
+        const exited = new Promise((r) => child.once('exit', r));
+        child.kill('SIGTERM');
+        await exited;
+      }
+      await rm(dataDir, { recursive: true, force: true });
+      await rm(staticDir, { recursive: true, force: true });
+    });
+    let out = '';
+    let err = '';
+    child.stderr!.on('data', (d) => (err += d));
+    const link = await new Promise<string>((resolve, reject) => {
+      const t = setTimeout(() => reject(new Error(`no link printed in 100 s; stdout:\n${out}\nstderr:\n${err}`)), 100_000);
+      child.stdout!.on('data', (d) => {
+        out += d;
+        const m = /Open the app: (\S+)/.exec(out);
+        if (m) {
+          clearTimeout(t);
+          resolve(m[1]!);
+        }
+      });
+      child.once('exit', (code) => reject(new Error(`serve exited with ${code}; stdout:\n${out}\nstderr:\n${err}`)));
+    });
+    expect(out).toMatch(/Model: .*trained \(Test shapes: .*\) \(the default model, from \$PARALLAX_MODEL/);
+    expect(out).toMatch(/Generator: engine on 1 group\(s\): 0/);
+    const cfg = await (await fetch(new URL('/api/config', link))).json();
+    expect(cfg.model).toEqual({ url: '/api/model/', name: 'trained', card });
+    expect(cfg.defaults).toMatchObject({ width: 64, height: 64, frames: 4, steps: 3, guidance: 2.5, fps: 6 });
+    // the engine's limits: the shapes preset makes sides up to 16 patches x 16 pixels
+    expect(cfg.limits.width).toEqual({ min: 64, max: 256, multiple_of: 16 });
+    // the in-browser preview reads the same checkpoint
+    expect((await fetch(new URL('/api/model/model_index.json', link))).status).toBe(200);
+  }, 150_000);
 });
