@@ -3,7 +3,7 @@
 // GPU, SP x CFG layout). Either way the model stays loaded between jobs, per-step latent previews stream, cancellation
 // is honoured at step boundaries, and the MP4, PNG frames and sidecar are written into the job's directory.
 
-import { readFileSync, statSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
 import { checkDualParalLayout } from '../cli/commands/generate-dualparal.js';
 import { generateDualParalInProcess } from '../engine/parallel/dualparal-generate.js';
@@ -25,6 +25,10 @@ import { writePngFrames } from '../engine/video/png.js';
 import type { GenerateHooks, GenerateResult, Generator } from './generator.js';
 import { latentPreview } from './latent-preview.js';
 import { dualParalBlocks, jobDualScope, longJobError } from './long-job.js';
+import { sizeAfterGrowth } from './stream-file.js';
+
+/** How long a block event waits for ffmpeg to write the block's fragment into the growing MP4. */
+const BLOCK_WRITE_WAIT_MS = 2000;
 import type { JobRequest, RequestLimits } from './schema.js';
 
 export interface PipelineGeneratorOptions {
@@ -192,21 +196,21 @@ export class PipelineGenerator implements Generator {
     };
     const total = layout.blocks * req.steps;
     let done = 0;
+    // Block events in order, each once the file holds the block (ffmpeg writes it just after the frames reach its pipe).
+    let events = Promise.resolve();
+    let size = 0;
     const r = await generateDualParalInProcess(
       { model: this.opts.model, dtype: this.opts.dtype, devices: [...this.devices], settings, blockFrames: B, contextFrames: C, out: videoPath, fps: req.fps },
       this.devices.length,
       (p) => {
-        const bytes = (() => {
-          try {
-            return statSync(videoPath).size;
-          } catch {
-            return 0;
-          }
-        })();
-        hooks.onBlock?.({ ...p, video: videoPath, bytes });
+        events = events.then(async () => {
+          size = await sizeAfterGrowth(videoPath, size, BLOCK_WRITE_WAIT_MS);
+          hooks.onBlock?.({ ...p, video: videoPath, bytes: size });
+        });
       },
       { signal: hooks.signal, onBlockStep: () => hooks.onStep(++done, total) },
     );
+    await events;
     return {
       videoPath,
       framePaths: [],

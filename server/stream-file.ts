@@ -62,3 +62,16 @@ export async function sendGrowingRange(req: IncomingMessage, res: ServerResponse
   await pipeRange(path, res, start, end);
   res.end();
 }
+
+/**
+ * The size of `path` once it exceeds `than` bytes (ffmpeg writes a block's fragment shortly after the frames reached
+ * its pipe), or its size after `timeoutMs` whatever it is (0 when missing).
+ */
+export async function sizeAfterGrowth(path: string, than: number, timeoutMs: number): Promise<number> {
+  const end = Date.now() + timeoutMs;
+  for (;;) {
+    const size = (await sizeOf(path)) ?? 0;
+    if (size > than || Date.now() >= end) return size;
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
