@@ -1,13 +1,15 @@
 // Long-video jobs on the server with the real engine (tiny checkpoint, 3 layers): a job with long: 'dualparal' on a
 // group of two GPUs (two ranks on the one adapter here) reports every block step and every finished block over the
 // WebSocket in order, the MP4 grows block by block and is served while it grows (byte ranges of what is there, and a
-// chunked response that follows it to the end: the same bytes as the finished video), and bad long options are refused
+// chunked response that follows it to the end, and the web app's block-by-block loader: the same bytes as the finished
+// video), and bad long options are refused
 // with the `generate` command's own texts while the server keeps serving.
 import { execFileSync } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { avcCodecString, GrowingLoader, httpRangeFetch } from '../../client/growing-video.js';
 import { makeTinyCheckpoint } from '../../engine/io/make-tiny.js';
 import { PipelineGenerator } from '../../server/pipeline-generator.js';
 import { openEvents, startTestServer, waitFor, waitForStatus, type TestServer } from './helpers.js';
@@ -39,9 +41,17 @@ describe('long-video jobs', () => {
     let tail: Promise<Buffer> | null = null;
     let id = '';
     // At the first block: a range read of what is there, and a chunked read that follows the file to its end.
+    // The web app's loader (client/growing-video.ts) appends the new bytes at every block event, the rest at the end.
+    const got: number[] = [];
+    let ended = false;
+    let loader: GrowingLoader | null = null;
     ev.ws.on('message', (d) => {
       const m = JSON.parse(d.toString());
-      if (m.type !== 'block' || m.jobId !== id || m.block !== 0) return;
+      if (m.jobId !== id || !id) return;
+      loader ??= new GrowingLoader(httpRangeFetch(`${t.server.url}/api/jobs/${id}/stream`), { append: async (b) => void got.push(...b), end: () => (ended = true) });
+      if (m.type === 'block') void loader.onBlock(m.bytes);
+      if (m.type === 'finished') void loader.onFinished();
+      if (m.type !== 'block' || m.block !== 0) return;
       tail = t.api(`/api/jobs/${id}/stream`).then(async (r) => Buffer.from(await r.arrayBuffer()));
       void t.api(`/api/jobs/${id}/stream`, { headers: { range: 'bytes=0-' } }).then(async (r) => {
         const b = Buffer.from(await r.arrayBuffer());
@@ -87,10 +97,17 @@ describe('long-video jobs', () => {
     // The chunked read begun at the first block ends with the job: exactly the finished video.
     expect(tail).not.toBeNull();
     expect((await tail!).equals(video)).toBe(true);
+    await waitFor(() => ended, 'the loader to end');
+    expect(loader!.error).toBeNull();
+    expect(Buffer.from(got).equals(video)).toBe(true);
     const file = join(dir, 'long.mp4');
     await writeFile(file, video);
     const p = JSON.parse(execFileSync('ffprobe', ['-v', 'error', '-count_frames', '-show_entries', 'stream=codec_name,width,height,nb_read_frames', '-of', 'json', file]).toString()).streams[0];
     expect(p).toMatchObject({ codec_name: 'h264', width: 32, height: 32, nb_read_frames: '7' });
+    // The codec string MSE is given: High profile (x264's default for yuv420p) at ffprobe's level.
+    const { profile, level } = JSON.parse(execFileSync('ffprobe', ['-v', 'error', '-show_entries', 'stream=profile,level', '-of', 'json', file]).toString()).streams[0];
+    expect(profile).toBe('High');
+    expect(avcCodecString(video)).toMatch(new RegExp(`^avc1\\.64[0-9a-f]{2}${Number(level).toString(16).padStart(2, '0')}$`));
     const side = await (await t.api(`/api/jobs/${id}/sidecar`)).json();
     expect(side.parallel.dualparal).toMatchObject({ blockFrames: 2, contextFrames: 1, blocks: 3, layers: [[0, 2], [2, 3]] });
     expect(side.request).toMatchObject({ long: 'dualparal', block_frames: 2, context_frames: 1 });
