@@ -3,7 +3,8 @@
 // WebSocket in order, the MP4 grows block by block and is served while it grows (byte ranges of what is there, and a
 // chunked response that follows it to the end, and the web app's block-by-block loader: the same bytes as the finished
 // video), and bad long options are refused
-// with the `generate` command's own texts while the server keeps serving.
+// with the `generate` command's own texts while the server keeps serving; a cancelled DualParal job stops every rank
+// and leaves the group ready for the next job.
 import { execFileSync } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -114,6 +115,30 @@ describe('long-video jobs', () => {
     ev.ws.close();
   }, 300_000);
 
+  it('cancelling a DualParal job at its first block ends every rank; the group runs the next job', async () => {
+    const ev = await openEvents(t.server.url, '?all=1');
+    const { body } = await t.submit({ ...job, steps: 6, frames: 9 }); // 4 blocks x 6 steps
+    await waitFor(() => ev.messages.some((m) => m.type === 'block' && m.jobId === body.id), 'first block', 240_000);
+    expect((await t.api(`/api/jobs/${body.id}/cancel`, { method: 'POST' })).status).toBe(202);
+    const j = await waitForStatus(t, body.id, ['cancelled', 'failed', 'succeeded'], 120_000);
+    expect(j.status, j.error).toBe('cancelled');
+    expect(ev.messages.filter((m) => m.jobId === body.id && m.type === 'block').length).toBeLessThan(4);
+    expect((await t.api(`/api/jobs/${body.id}/stream`)).status).toBe(404); // no partial video kept
+    const next = await t.submit({ ...job, steps: 1 });
+    expect((await waitForStatus(t, next.body.id, ['succeeded', 'failed'], 240_000)).status).toBe('succeeded');
+    ev.ws.close();
+  }, 480_000);
+
+  it('clip parallelism: one clip per GPU of the group, the dual-scope options in the sidecar', async () => {
+    const { status, body } = await t.submit({ prompt: 'a kite', width: 32, height: 32, frames: 4, steps: 1, guidance: 1, seed: 3, long: 'clip-parallel', dual_scope: 'window=1,top-k=2' });
+    expect(status, JSON.stringify(body)).toBe(201);
+    const j = await waitForStatus(t, body.id, ['succeeded', 'failed'], 240_000);
+    expect(j.status, j.error).toBe('succeeded');
+    const side = await (await t.api(`/api/jobs/${body.id}/sidecar`)).json();
+    expect(side.layout).toEqual({ sp: 1, cfg: 1, clip: { clips: 2, window: 1, topK: 2 } });
+    expect(j.outputs.frames).toHaveLength(4);
+  }, 240_000);
+
   it('bad long options are refused with the CLI\'s texts, before queueing; the server keeps serving', async () => {
     const refuse = async (body: Record<string, unknown>, re: RegExp) => {
       const r = await t.submit({ prompt: 'x', width: 32, height: 32, steps: 1, ...body });
@@ -126,6 +151,7 @@ describe('long-video jobs', () => {
     await refuse({ frames: 7, long: 'dualparal', block_frames: 2, context_frames: 1, dual_scope: 'window=1' }, /--dual-scope does not combine with --long dualparal/);
     await refuse({ frames: 7, dual_scope: 'window=1' }, /--dual-scope sets the attention of --long clip-parallel: add --long clip-parallel/);
     await refuse({ frames: 7, long: 'clip-parallel', dual_scope: 'size=3' }, /--dual-scope: /);
+    await refuse({ frames: 3, long: 'clip-parallel', dual_scope: 'window=2' }, /clip 1 has 1 latent frames, but each clip needs at least 2 .*at least 4 latent frames for 2 ranks/);
     // Schema-level: the strategy's name.
     const bad = await t.submit({ prompt: 'x', long: 'fifo' });
     expect(bad.status).toBe(400);
