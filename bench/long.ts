@@ -1,11 +1,13 @@
 // `npm run bench:long`: latency and peak GPU memory per rank of one transformer forward against the video length
-// (latent frames), per long-video strategy (Ulysses SP, clip parallelism with dual-scope attention), ranks as async
+// (latent frames), per long-video strategy (Ulysses SP, clip parallelism with dual-scope attention, DualParal), ranks as async
 // tasks in one process with one Dawn device each (the bench:parallel machinery), a make-tiny checkpoint at a tiny
 // spatial size. Next to each measured byte count, the analytical one (engine/parallel/long-cost.ts). Then one tiny
 // generation per strategy on the same prompt and seed, measured by the border-consistency ratio
 // (engine/metrics/border-consistency.ts). Writes the tables into docs/long-video.md (between the bench markers)
-// unless --no-write. A strategy is one entry of STRATEGIES (DualParal: add its entry once it runs).
-//   npm run bench:long -- [--frames 8,16,...] [--ranks 4] [--only sp,clip] [--no-border] [--no-write] [--help]
+// unless --no-write. A strategy is one entry of STRATEGIES. DualParal's "forward" is every block of the video one step
+// further (the n block steps of one denoising step through the layer pipeline; its peak is one block window's).
+//   npm run bench:long -- [--frames 8,16,...] [--ranks 4] [--only sp,clip,dualparal] [--block-frames 4 --context-frames 4]
+//                         [--no-border] [--no-write] [--help]
 
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
@@ -20,7 +22,13 @@ import type { VchitectInputs } from '../engine/model/vchitect.js';
 import { clipLayout, type DualScopeOptions } from '../engine/parallel/clip-layout.js';
 import { ClipParallelVchitect } from '../engine/parallel/clip-parallel.js';
 import { generationBorders, layoutBorders, type LongLayout } from '../engine/parallel/layout-borders.js';
-import { clipForwardBytes, spForwardBytes, type CostDims } from '../engine/parallel/long-cost.js';
+import { clipForwardBytes, dualParalStepBytes, spForwardBytes, type CostDims } from '../engine/parallel/long-cost.js';
+import { DualParalVchitect } from '../engine/parallel/dualparal.js';
+import { generateDualParalInProcess } from '../engine/parallel/dualparal-generate.js';
+import { blockLayout, splitLayers } from '../engine/parallel/dualparal-plan.js';
+import { runDualParal } from '../engine/parallel/dualparal-run.js';
+import type { DecodedVideo, Tensor32 } from '../engine/pipeline/backend.js';
+import { GpuBackend } from '../engine/pipeline/gpu-backend.js';
 import { InProcessParallelPipeline } from '../engine/parallel/parallel-pipeline.js';
 import type { ParallelLayout } from '../engine/parallel/parallel-transformer.js';
 import { tokenShard, UlyssesVchitect } from '../engine/parallel/ulysses.js';
@@ -42,7 +50,11 @@ interface Strategy {
   rowsPerFrame(d: CostDims, N: number): number;
   /** The layout of a generation (for the border measure) and the frame borders to measure it at (own: its own). */
   generation(F: number, N: number): { layout: ParallelLayout; borders: LongLayout; own: boolean };
+  /** A generation that does not run through InProcessParallelPipeline (DualParal): its latents and decoded frames. */
+  generate?(req: GenerationRequest, N: number): Promise<{ latents: Tensor32; video: DecodedVideo }>;
 }
+
+type GenerationRequest = { prompt: string; negativePrompt: string; frames: number; width: number; height: number; steps: number; guidance: number; guidanceMode: 'reference'; seed: number };
 
 interface RankModel {
   /** One forward of this rank's share; resolves when the output is read back. */
@@ -52,13 +64,17 @@ interface RankModel {
 
 const args = parseBenchArgs({
   command: 'npm run bench:long --',
-  summary: `Latency and peak GPU memory per rank of one transformer forward against the video length, for Ulysses SP and clip
-parallelism on in-process ranks (one device each), bytes sent per rank next to the analytical count, and the
-border-consistency ratio of one tiny generation per strategy (same prompt and seed).`,
+  summary: `Latency and peak GPU memory per rank of one transformer forward against the video length, for Ulysses SP, clip
+parallelism and DualParal (every block one step further through the layer pipeline) on in-process ranks (one device
+each), bytes sent per rank next to the analytical count, and the border-consistency ratio of one tiny generation per
+strategy (same prompt and seed).`,
   options: {
     frames: { type: 'string', value: 'LIST', help: 'latent frame counts (default 8,16,32,64,128,256)' },
     ranks: { type: 'string', value: 'N', help: 'ranks (devices on this adapter) per strategy (default 4)' },
-    only: { type: 'string', value: 'LIST', help: 'strategies from sp, clip (default both; a partial table implies --no-write)' },
+    only: { type: 'string', value: 'LIST', help: 'strategies from sp, clip, dualparal (default all; a partial table implies --no-write)' },
+    layers: { type: 'string', value: 'N', help: 'transformer blocks of the make-tiny checkpoint (default 4; DualParal needs at least one per rank)' },
+    'block-frames': { type: 'string', value: 'B', help: 'DualParal latent frames per block (default 4; every length must be n*B + C)' },
+    'context-frames': { type: 'string', value: 'C', help: 'DualParal context frames (default 4)' },
     latent: { type: 'string', value: 'N', help: 'latent height = width of the forwards (default 8: 16 visual tokens per frame)' },
     'head-dim': { type: 'string', value: 'N', help: 'attention head width of the make-tiny transformer (default 8: D = 32 with 4 heads)' },
     repeats: { type: 'string', value: 'N', help: 'forwards per row; the fastest is reported (default 2: a new length may compile new kernels)' },
@@ -123,6 +139,55 @@ const STRATEGIES: Strategy[] = [
   },
 ];
 
+const B = args.num('block-frames', 4);
+const C = args.num('context-frames', 4);
+const dualParalRefusal = (F: number, N: number): string | null => {
+  if (N > LAYERS) return `${N} ranks need at least ${N} transformer blocks (one per rank): pass --layers ${N}`;
+  try {
+    blockLayout(F, B, C);
+    return null;
+  } catch (e) {
+    return (e as Error).message;
+  }
+};
+STRATEGIES.push({
+  key: 'dualparal',
+  name: 'DualParal',
+  refuse: dualParalRefusal,
+  load: async (device, sub, group) => {
+    const m = await DualParalVchitect.loadPart(device, sub, splitLayers(sub.config.num_layers, group.size)[group.rank]!);
+    return {
+      // Every block one step (steps = 1, no CFG): the n block steps of one denoising step through the pipeline. The
+      // queue draws its own noise; the inputs give the text (context on rank 0, pooled on every rank).
+      forward: async (inp, F) => {
+        const { context, pooled } = inp(0, 1);
+        const { height, width } = { height: latent, width: latent };
+        await runDualParal(m, group.size > 1 ? group : null, [{ context, pooled }], {
+          layout: blockLayout(F, B, C), steps: 1, shift: 3, numTrainTimesteps: 1000, guidance: 1, guidanceMode: 'constant', seed: 7,
+          latent: { channels: sub.config.in_channels, height, width },
+        });
+      },
+      dispose: () => m.dispose(),
+    };
+  },
+  analyticalBytes: (d, F, N, r) => dualParalStepBytes(d, blockLayout(F, B, C), N, r, 4, 1),
+  framesHeld: () => B + C,
+  rowsPerFrame: (d) => d.L + d.T,
+  generation: (F) => ({ layout: { sp: 1, cfg: 1 }, borders: { kind: 'dualparal', layout: blockLayout(F, B, C) }, own: true }),
+  generate: async (req, N) => {
+    const out = join(dir, `dualparal-${N}.mp4`);
+    const r = await generateDualParalInProcess({ model: dir, devices: Array(N).fill(0), settings: req, blockFrames: B, contextFrames: C, out, fps: 8, timeoutMs: 600_000 }, N);
+    // The final latents decoded by the VAE (not the H.264 file), as the other strategies' frames are.
+    const vae = await GpuBackend.forParts(ckpt, ['vae'], { device: devices[0]! });
+    try {
+      return { latents: { shape: r.latents.shape, data: r.latents.data }, video: await vae.decode({ shape: r.latents.shape, data: r.latents.data }) };
+    } finally {
+      await vae.dispose();
+    }
+  },
+});
+
+const LAYERS = args.num('layers', 4);
 const frameCounts = (args.list('frames') ?? ['8', '16', '32', '64', '128', '256']).map(Number);
 const N = args.num('ranks', 4);
 const latent = args.num('latent', 8);
@@ -136,6 +201,8 @@ if (frameCounts.some((f) => !Number.isInteger(f) || f < 1)) bad.push(`--frames $
 if (!Number.isInteger(args.num('head-dim', 8)) || args.num('head-dim', 8) < 1) bad.push(`--head-dim ${args.str('head-dim')}: expected a positive integer`);
 if (!Number.isInteger(repeats) || repeats < 1) bad.push(`--repeats ${repeats}: expected a positive integer`);
 if (!Number.isInteger(N) || N < 1) bad.push(`--ranks ${N}: expected a positive integer`);
+if (!Number.isInteger(LAYERS) || LAYERS < 1) bad.push(`--layers ${LAYERS}: expected a positive integer`);
+if (!Number.isInteger(B) || B < 1 || !Number.isInteger(C) || C < 0 || C > B) bad.push(`--block-frames ${B} --context-frames ${C}: expected integers B >= 1, 0 <= C <= B`);
 if (!Number.isInteger(latent) || latent < 2 || latent % 2 !== 0 || latent > 32) bad.push(`--latent ${latent}: expected an even integer in [2, 32]`);
 const strategies = STRATEGIES.filter((s) => keys.includes(s.key));
 for (const s of strategies) {
@@ -156,7 +223,6 @@ runSetup([]);
 
 const HEADS = 4;
 const HEAD_DIM = args.num('head-dim', 8);
-const LAYERS = 2;
 const T = 8;
 const dir = mkdtempSync(join(os.tmpdir(), 'parallax-bench-long-'));
 await makeTinyCheckpoint(dir, { seed: 5, transformer: { num_attention_heads: HEADS, attention_head_dim: HEAD_DIM, num_layers: LAYERS, pos_embed_max_size: Math.max(16, latent) } });
@@ -170,7 +236,7 @@ const a = devices[0]!.adapter;
 const header =
   `Adapter: ${a.vendor} ${a.architecture} ${a.description} (${a.backend}); CPU: ${os.cpus()[0]?.model} x${os.cpus().length}; load average ${os.loadavg()[0]!.toFixed(1)} at the start; ` +
   `${N} ranks in one process; make-tiny transformer D = ${dims.D} (${HEADS} heads x ${HEAD_DIM}), ${LAYERS} layers, latent ${latent}x${latent} (L = ${dims.L}), T = ${T}, f32; ` +
-  `clip parallelism p = ${dual.window}, top-k = ${dual.topK}; fastest of ${repeats} forwards at t = 500 per row (after one warm-up forward per strategy); activations = pool peak minus what was live before the forward (weights, inputs)`;
+  `clip parallelism p = ${dual.window}, top-k = ${dual.topK}; DualParal B = ${B}, C = ${C} (a row: every block one step, no CFG; frames held = one window); fastest of ${repeats} forwards at t = 500 per row (after one warm-up forward per strategy); activations = pool peak minus what was live before the forward (weights, inputs)`;
 console.log(header);
 
 interface Row {
@@ -268,13 +334,19 @@ if (!args.flag('no-border')) {
   for (const s of strategies) {
     const g = s.generation(borderFrames, N);
     const t0 = performance.now();
-    const pp = await InProcessParallelPipeline.create(dir, { devices: Array(N).fill(0), layout: g.layout, timeoutMs: 600_000 });
-    try {
-      const res = await pp.generate(req);
+    const measure = (res: { latents: Tensor32; video: DecodedVideo }) => {
       const m = generationBorders(res, layoutBorders(g.borders));
       const row = { strategy: s.name, borders: m.borders, own: g.own, latents: m.latents.ratio, video: m.video.ratio, ms: performance.now() - t0 };
       borderRows.push(row);
       console.log(JSON.stringify(row));
+    };
+    if (s.generate) {
+      measure(await s.generate(req, N));
+      continue;
+    }
+    const pp = await InProcessParallelPipeline.create(dir, { devices: Array(N).fill(0), layout: g.layout, timeoutMs: 600_000 });
+    try {
+      measure(await pp.generate(req));
     } finally {
       await pp.dispose();
     }

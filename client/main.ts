@@ -86,7 +86,7 @@ async function main(): Promise<void> {
   function settle(id: string): void {
     const j = state.jobs.get(id);
     if (!j && player.current() === id) player.clear();
-    if (j?.status === 'succeeded' && j.outputs && (autoPlay === id || player.current() === null)) {
+    if (j?.status === 'succeeded' && j.outputs && (autoPlay === id || player.current() === null || player.current() === id)) {
       autoPlay = null;
       player.show(j);
     }
@@ -219,6 +219,11 @@ async function main(): Promise<void> {
   const fetching = new Set<string>();
   feed.onMessage((ev) => {
     const { unknown } = state.apply(ev);
+    // A DualParal job submitted from this tab (or any, when nothing plays) plays while it grows.
+    if (ev.type === 'block') {
+      const j = state.jobs.get(ev.jobId);
+      if (j && (autoPlay === ev.jobId || player.current() === null || player.current() === ev.jobId)) player.block(j, ev.block, ev.blocks, ev.bytes);
+    }
     if (unknown && !fetching.has(unknown)) {
       fetching.add(unknown);
       void api.getJob(unknown).then((j) => state.upsert(j), () => {}).finally(() => fetching.delete(unknown));

@@ -9,6 +9,8 @@ export interface LiveInfo {
   /** data: URL of the latest preview PNG. */
   preview?: string;
   previewStep?: number;
+  /** A streaming long-video job: blocks in its video so far, of how many, and the video's size then. */
+  blocks?: { done: number; total: number; lastFrames: { start: number; end: number }; bytes: number };
 }
 
 export class JobState {
@@ -120,6 +122,9 @@ export class JobState {
         job.progress = { step: ev.step, total: ev.total };
         live.its = ev.its;
         live.eta_s = ev.eta_s;
+        break;
+      case 'block':
+        live.blocks = { done: ev.block + 1, total: ev.blocks, lastFrames: ev.frames, bytes: ev.bytes };
         break;
       case 'preview':
         live.preview = `data:image/png;base64,${ev.data}`;

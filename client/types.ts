@@ -33,6 +33,8 @@ export interface ServerConfig {
   };
   defaults: Omit<JobRequest, 'prompt' | 'seed'>;
   guidance_modes: GuidanceMode[];
+  /** Long-video strategies the server takes (request field `long`); absent on older servers. */
+  long_strategies?: string[];
   /**
    * Checkpoint folder exposed read-only for in-browser inference (null when the server has none), with its card
    * (name, vocabulary, recommended settings, example prompts; null when the folder has no parallax-card.json).
@@ -71,6 +73,8 @@ export type ServerEvent =
   | { type: 'started'; jobId: string; group: number }
   | { type: 'step'; jobId: string; step: number; total: number; its: number; eta_s: number }
   | { type: 'preview'; jobId: string; step: number; total: number; width: number; height: number; format: 'png'; data: string }
+  /** A long-video job (long: 'dualparal') appended block `block` (0-based) of `blocks` to its growing MP4 (now `bytes`). */
+  | { type: 'block'; jobId: string; block: number; blocks: number; frames: { start: number; end: number }; ms: number; bytes: number }
   | { type: 'finished'; jobId: string; outputs: JobOutputs }
   | { type: 'failed'; jobId: string; error: string }
   | { type: 'cancelled'; jobId: string }

@@ -83,3 +83,35 @@ export function validateForm(raw: RawForm, cfg: Pick<ServerConfig, 'limits' | 'g
   for (const f of REQUEST_FIELDS) if (!errors[f] && checked[f]) errors[f] = checked[f];
   return Object.keys(errors).length > 0 ? { body: null, errors } : { body, errors };
 }
+
+/** The long-video part of the form as typed: strategy ('' = none), DualParal B and C, clip-parallel dual-scope. */
+export interface RawLong {
+  long: string;
+  block_frames: string;
+  context_frames: string;
+  dual_scope: string;
+}
+export type LongField = keyof RawLong;
+
+/**
+ * The request fields of the long-video options (only those of the chosen strategy; blank B / C / dual-scope = the
+ * server's defaults), or the errors per field. Whether the frames fit the blocks (C <= B, frames = n*B + C) and the
+ * group's GPUs is the server's to say (its message is `generate --long`'s, shown in the form's banner).
+ */
+export function validateLong(raw: RawLong, strategies: readonly string[]): { body: Partial<Pick<JobRequestBody, 'long' | 'block_frames' | 'context_frames' | 'dual_scope'>> | null; errors: Partial<Record<LongField, string>> } {
+  const errors: Partial<Record<LongField, string>> = {};
+  if (raw.long === '') return { body: {}, errors };
+  if (!strategies.includes(raw.long)) return { body: null, errors: { long: `must be one of: ${strategies.join(', ')}` } };
+  const body: Partial<Pick<JobRequestBody, 'long' | 'block_frames' | 'context_frames' | 'dual_scope'>> = { long: raw.long as JobRequestBody['long'] };
+  if (raw.long === 'dualparal') {
+    for (const [f, min] of [['block_frames', 1], ['context_frames', 0]] as const) {
+      if (raw[f].trim() === '') continue;
+      const v = parseNumber(raw[f]);
+      const err = typeof v === 'string' ? v : intIn(v, min, Number.MAX_SAFE_INTEGER);
+      if (err) errors[f] = err;
+      else body[f] = v as number;
+    }
+  }
+  if (raw.long === 'clip-parallel' && raw.dual_scope.trim() !== '') body.dual_scope = raw.dual_scope.trim();
+  return Object.keys(errors).length > 0 ? { body: null, errors } : { body, errors };
+}

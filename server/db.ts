@@ -1,6 +1,7 @@
 // SQLite persistence of jobs (better-sqlite3, WAL). Schema versioned with PRAGMA user_version; each entry
 // of MIGRATIONS upgrades the database by one version inside a transaction.
 import Database from 'better-sqlite3';
+import { jobTotalSteps } from './long-job.js';
 import type { JobRequest } from './schema.js';
 
 export const JOB_STATUSES = ['queued', 'running', 'succeeded', 'failed', 'cancelled', 'interrupted'] as const;
@@ -149,7 +150,7 @@ export class JobStore {
   }
 
   insert(id: string, request: JobRequest, clientId: string, createdAt: number): JobRecord {
-    this.stmts.insert.run({ id, request: JSON.stringify(request), clientId, createdAt, totalSteps: request.steps });
+    this.stmts.insert.run({ id, request: JSON.stringify(request), clientId, createdAt, totalSteps: jobTotalSteps(request) });
     return this.get(id)!;
   }
 

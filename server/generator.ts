@@ -28,6 +28,25 @@ export interface GenerateHooks {
   /** Directory owned by this job (already created). All output paths must lie under it. */
   outDir: string;
   jobId: string;
+  /**
+   * Long videos that stream (DualParal): called when a block has left the queue and its frames were appended to the
+   * growing MP4 at `video` (under outDir; `bytes` long at that moment). Blocks come in order.
+   */
+  onBlock?(b: BlockProgress): void;
+}
+
+/** One finished block of a streaming long-video job. */
+export interface BlockProgress {
+  /** 0-based block index and block count. */
+  block: number;
+  blocks: number;
+  /** Video frames [start, end) of the block. */
+  frames: { start: number; end: number };
+  /** Milliseconds since the denoising began. */
+  ms: number;
+  /** The growing MP4 and its size in bytes after the block's frames were appended. */
+  video: string;
+  bytes: number;
 }
 
 export interface GenerateResult {
@@ -46,4 +65,9 @@ export interface Generator {
    * /api/config: the server accepts only requests within every generator's limits (400 naming the limit).
    */
   limits?(): Partial<RequestLimits>;
+  /**
+   * Why this generator cannot run a valid request (e.g. long-video options that do not fit its GPU group: the
+   * `generate` command's error text), or null. Asked before a job is queued: a refusal is a 400.
+   */
+  check?(req: JobRequest): string | null;
 }

@@ -12,7 +12,8 @@ import { hostNotAllowedMessage, type HostCheck } from './host-check.js';
 import { isJobId, realpathUnder, realpathUnderModel, resolveUnder } from './paths.js';
 import { QueueLimitError, type JobQueue } from './queue.js';
 import type { ModelCard } from '../engine/io/model-card.js';
-import { GUIDANCE_MODES, MAX_SEED, modelRequestDefaults, parseJobRequest, requestDefaults, type RequestLimits } from './schema.js';
+import { GUIDANCE_MODES, LONG_STRATEGIES, MAX_SEED, modelRequestDefaults, parseJobRequest, requestDefaults, type JobRequest, type RequestLimits } from './schema.js';
+import { tailGrowingFile, sendGrowingRange } from './stream-file.js';
 import { bearerMatches } from './token.js';
 
 export interface ApiContext {
@@ -41,6 +42,8 @@ export interface ApiContext {
   wsMaxClients: number;
   version: string;
   startedAt: number;
+  /** Why no generator can run a (schema-valid) request, e.g. long-video options that do not fit; null when fine. */
+  checkRequest?(req: JobRequest): string | null;
 }
 
 /** Public representation of a job (GET /api/jobs/:id, list items, POST reply). */
@@ -213,6 +216,7 @@ async function routeApi(ctx: ApiContext, req: IncomingMessage, res: ServerRespon
       },
       defaults: requestDefaults(limits, modelRequestDefaults(ctx.modelCard)),
       guidance_modes: GUIDANCE_MODES,
+      long_strategies: LONG_STRATEGIES,
       preview: { format: 'png', encoding: 'base64', min_interval_ms: ctx.previewIntervalMs },
       model: ctx.modelDir ? { url: '/api/model/', name: basename(ctx.modelDir), card: ctx.modelCard ?? null } : null,
     }, cors);
@@ -240,6 +244,8 @@ async function routeApi(ctx: ApiContext, req: IncomingMessage, res: ServerRespon
       const summary = parsed.errors.map((e) => `${e.field} ${e.message}`).join('; ');
       throw new HttpError(400, 'invalid_request', `invalid job request: ${summary}`, { fields: parsed.errors });
     }
+    const refused = ctx.checkRequest?.(parsed.value) ?? null;
+    if (refused) throw new HttpError(400, 'invalid_request', `invalid job request: ${refused}`, { fields: [{ field: 'long', message: refused }] });
     let job: JobRecord;
     try {
       job = ctx.queue.submit(parsed.value, clientIdOf(req));
@@ -278,6 +284,10 @@ async function routeApi(ctx: ApiContext, req: IncomingMessage, res: ServerRespon
     const job = getJob(ctx, id);
     return outputFile(ctx, req, res, job, requireOutputs(job).video, { 'Content-Type': 'video/mp4', 'Cache-Control': 'private, max-age=3600' });
   }
+  if (parts.length === 3 && parts[2] === 'stream') {
+    if (!isRead) methodNotAllowed('GET, HEAD');
+    return streamVideo(ctx, req, res, getJob(ctx, id));
+  }
   if (parts.length === 3 && parts[2] === 'sidecar') {
     if (!isRead) methodNotAllowed('GET, HEAD');
     return sendSidecar(ctx, req, res, getJob(ctx, id));
@@ -314,6 +324,27 @@ async function serveModelFile(ctx: ApiContext, req: IncomingMessage, res: Server
   const file = await realpathUnderModel(ctx.modelDir, rel.join('/'));
   if (!file || !(await isFile(file))) throw new HttpError(404, 'not_found', `no model file ${JSON.stringify(rel.join('/').slice(0, 200))} in the exposed model folder`);
   await serveFile(req, res, file, { ...cors, 'Cache-Control': 'private, max-age=3600' });
+}
+
+/**
+ * GET /api/jobs/:id/stream: the video while it grows (a DualParal job appends each finished block to a fragmented
+ * MP4). Running: without Range, a chunked response that follows the file until the job ends (a <video> plays it as it
+ * comes); with Range "bytes=a-" or "bytes=a-b", the bytes there now (206, total "*"), for Media Source Extensions.
+ * Finished: the final video, as /video. Before the first block: 404 not_ready.
+ */
+async function streamVideo(ctx: ApiContext, req: IncomingMessage, res: ServerResponse, job: JobRecord): Promise<void> {
+  const headers = { 'Content-Type': 'video/mp4', 'Cache-Control': 'no-store', ...corsHeaders(ctx, req) };
+  const growing = job.status === 'running' ? ctx.queue.streamingVideo(job.id) : null;
+  if (!growing) {
+    if (job.outputs) return outputFile(ctx, req, res, job, job.outputs.video, { 'Content-Type': 'video/mp4', 'Cache-Control': 'no-store' });
+    if (job.status === 'running' || job.status === 'queued') {
+      throw new HttpError(404, 'not_ready', `job ${job.id} has no streamed video yet (status ${job.status}): a DualParal job (long: 'dualparal') appends each block as it leaves the queue (WebSocket event 'block'); other jobs have a video once they succeed`);
+    }
+    requireOutputs(job);
+  }
+  const running = () => ctx.store.get(job.id)?.status === 'running';
+  if (req.headers.range !== undefined) return sendGrowingRange(req, res, growing!, req.headers.range, headers);
+  return tailGrowingFile(req, res, growing!, running, headers);
 }
 
 function cancel(ctx: ApiContext, res: ServerResponse, id: string, cors: Record<string, string>): void {

@@ -12,6 +12,7 @@ import { createHostCheck } from './host-check.js';
 import { answeredEarly, createApiHandler, type ApiContext } from './http.js';
 import { connectionErrorResponse } from './http-util.js';
 import { createLogger, type LogLevel } from './logger.js';
+import { longJobError } from './long-job.js';
 import { JobQueue } from './queue.js';
 import { DEFAULT_LIMITS, tightenLimits, type RequestLimits } from './schema.js';
 import { resolveToken, type TokenSource } from './token.js';
@@ -113,6 +114,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     wsMaxClients: opts.wsMaxClients ?? 256,
     version: SERVER_VERSION,
     startedAt: Date.now(),
+    checkRequest: (req) => longJobError(req) ?? opts.generators.map((g) => g.check?.(req) ?? null).find((m) => m !== null) ?? null,
   };
   const headersTimeout = opts.headersTimeoutMs ?? 20_000;
   const requestTimeout = Math.max(opts.requestTimeoutMs ?? 60_000, headersTimeout);

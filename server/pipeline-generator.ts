@@ -3,7 +3,10 @@
 // GPU, SP x CFG layout). Either way the model stays loaded between jobs, per-step latent previews stream, cancellation
 // is honoured at step boundaries, and the MP4, PNG frames and sidecar are written into the job's directory.
 
+import { readFileSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
+import { checkDualParalLayout } from '../cli/commands/generate-dualparal.js';
+import { generateDualParalInProcess } from '../engine/parallel/dualparal-generate.js';
 import type { DType } from '../engine/dtype.js';
 import { Device } from '../engine/gpu/device.js';
 import { writeProfile } from '../engine/gpu/profile-files.js';
@@ -21,6 +24,11 @@ import { writeMp4 } from '../engine/video/mp4.js';
 import { writePngFrames } from '../engine/video/png.js';
 import type { GenerateHooks, GenerateResult, Generator } from './generator.js';
 import { latentPreview } from './latent-preview.js';
+import { dualParalBlocks, jobDualScope, longJobError } from './long-job.js';
+import { sizeAfterGrowth } from './stream-file.js';
+
+/** How long a block event waits for ffmpeg to write the block's fragment into the growing MP4. */
+const BLOCK_WRITE_WAIT_MS = 2000;
 import type { JobRequest, RequestLimits } from './schema.js';
 
 export interface PipelineGeneratorOptions {
@@ -130,9 +138,99 @@ export class PipelineGenerator implements Generator {
     return performance.now() - t0;
   }
 
+  private layers?: number;
+  /** The checkpoint's transformer block count (transformer/config.json), or undefined when unreadable. */
+  private numLayers(): number | undefined {
+    if (this.layers === undefined) {
+      try {
+        const n = (JSON.parse(readFileSync(join(this.opts.model, 'transformer', 'config.json'), 'utf8')) as { num_layers?: unknown }).num_layers;
+        if (typeof n === 'number') this.layers = n;
+      } catch {
+        /* the load reports a bad checkpoint */
+      }
+    }
+    return this.layers;
+  }
+
+  /** Long-video options that do not fit this group (its GPU count, the loaded model's layers): `generate`'s text. */
+  check(req: JobRequest): string | null {
+    if (req.long === undefined) return null;
+    if (this.opts.profile) return `${this.label}: --profile profiles one-GPU jobs without long; a job with long: '${req.long}' cannot run on a profiled server`;
+    return longJobError(req, { ranks: this.devices.length, numLayers: this.numLayers() });
+  }
+
   async generate(req: JobRequest, hooks: GenerateHooks): Promise<GenerateResult> {
-    const loading = this.load();
-    const engine = await loading;
+    if (req.long === 'dualparal') return this.generateDualParal(req, hooks);
+    if (req.long === 'clip-parallel') return this.generateClipParallel(req, hooks);
+    return this.generateWith(await this.load(), req, hooks, true);
+  }
+
+  /**
+   * long 'clip-parallel': one clip of latent frames per GPU of the group (dual-scope attention), a pipeline with that
+   * layout made for the job (weights loaded again) and freed after it.
+   */
+  private async generateClipParallel(req: JobRequest, hooks: GenerateHooks): Promise<GenerateResult> {
+    const layout = resolveLayout({ ranks: this.devices.length, guidance: req.guidance, long: 'clip-parallel', dualScope: jobDualScope(req) });
+    const engine = await InProcessParallelPipeline.create(this.opts.model, { devices: this.devices, layout, dtype: this.opts.dtype ?? 'f32' });
+    try {
+      const r = await this.generateWith(engine, req, hooks, false);
+      return { ...r, sidecar: { ...r.sidecar, layout } };
+    } finally {
+      await engine.dispose();
+    }
+  }
+
+  /**
+   * long 'dualparal': the block queue over the group's GPUs as a layer pipeline (one rank per GPU, in this process,
+   * weights loaded for the job), each finished block decoded and appended to the job's video.mp4 as it leaves the
+   * queue (hooks.onBlock), progress per block step.
+   */
+  private async generateDualParal(req: JobRequest, hooks: GenerateHooks): Promise<GenerateResult> {
+    await this.load(); // the model's info (and a failing checkpoint fails here, as for other jobs)
+    const { B, C } = dualParalBlocks(req);
+    const { layout } = checkDualParalLayout(req.frames, req.frames, B, C, this.devices.length, this.numLayers());
+    const videoPath = join(hooks.outDir, 'video.mp4');
+    const settings = {
+      prompt: req.prompt, negativePrompt: req.negative_prompt, frames: req.frames, width: req.width, height: req.height,
+      steps: req.steps, guidance: req.guidance, guidanceMode: req.guidance_mode, seed: req.seed,
+    };
+    const total = layout.blocks * req.steps;
+    let done = 0;
+    // Block events in order, each once the file holds the block (ffmpeg writes it just after the frames reach its pipe).
+    let events = Promise.resolve();
+    let size = 0;
+    const r = await generateDualParalInProcess(
+      { model: this.opts.model, dtype: this.opts.dtype, devices: [...this.devices], settings, blockFrames: B, contextFrames: C, out: videoPath, fps: req.fps },
+      this.devices.length,
+      (p) => {
+        events = events.then(async () => {
+          size = await sizeAfterGrowth(videoPath, size, BLOCK_WRITE_WAIT_MS);
+          hooks.onBlock?.({ ...p, video: videoPath, bytes: size });
+        });
+      },
+      { signal: hooks.signal, onBlockStep: () => hooks.onStep(++done, total) },
+    );
+    await events;
+    return {
+      videoPath,
+      framePaths: [],
+      sidecar: {
+        request: req,
+        settings: r.settings,
+        backend: { name: `webgpu-${this.opts.dtype ?? 'f32'}-dualparal${r.ranks}`, dtype: this.opts.dtype ?? 'f32' },
+        devices: this.devices,
+        parallel: { ranks: r.ranks, dualparal: { blockFrames: B, contextFrames: C, blocks: r.layout.blocks, layers: r.layers, peakBytesPerRank: r.peakBytesPerRank, weightBytesPerRank: r.weightBytesPerRank } },
+        output: { width: r.video.width, height: r.video.height, frames: r.video.frames },
+        schedule: r.schedule,
+        timings: r.timings,
+        peakMemoryBytes: r.peakBytesPerRank[0],
+        model: await this.describeModel(await this.load()),
+      },
+    };
+  }
+
+  private async generateWith(engine: Engine, req: JobRequest, hooks: GenerateHooks, shared: boolean): Promise<GenerateResult> {
+    const loading = this.engine;
     const profiler = this.opts.profile && this.device ? new Profiler(this.opts.profile) : undefined;
     if (profiler) {
       await this.device!.takeProfile(); // drop what ran before this job (loading, earlier warm-up)
@@ -165,7 +263,7 @@ export class PipelineGenerator implements Generator {
     } catch (e) {
       // A parallel pipeline that failed (not an agreed cancellation) refuses further work: free it now and load a
       // fresh one on the next job, so one bad job does not take the group down for good.
-      if (this.layout && !isCancellation(e, hooks.signal) && this.engine === loading) {
+      if (shared && this.layout && !isCancellation(e, hooks.signal) && this.engine === loading) {
         this.engine = undefined;
         await engine.dispose().catch(() => undefined);
       }

@@ -5,7 +5,7 @@ import { mkdir, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import { join, relative } from 'node:path';
 import type { Logger } from 'pino';
 import type { JobOutputs, JobRecord, JobStore } from './db.js';
-import type { Generator, GenerateResult, RgbaImage } from './generator.js';
+import type { BlockProgress, Generator, GenerateResult, RgbaImage } from './generator.js';
 import { isJobId, resolveUnder } from './paths.js';
 import type { JobRequest } from './schema.js';
 
@@ -14,6 +14,7 @@ export type QueueEvent =
   | { type: 'started'; jobId: string; group: number }
   | { type: 'step'; jobId: string; step: number; total: number; its: number; eta_s: number }
   | { type: 'preview'; jobId: string; step: number; total: number; image: RgbaImage }
+  | { type: 'block'; jobId: string; block: number; blocks: number; frames: { start: number; end: number }; ms: number; bytes: number }
   | { type: 'finished'; jobId: string }
   | { type: 'failed'; jobId: string; error: string }
   | { type: 'cancelled'; jobId: string }
@@ -59,6 +60,8 @@ interface Running {
   startedAt: number;
   firstStepAt: number | null;
   done: Promise<void>;
+  /** The growing MP4 of a streaming long-video job (absolute), once its first block is in it. */
+  streamPath: string | null;
 }
 
 export class JobQueue {
@@ -233,7 +236,7 @@ export class JobQueue {
   }
 
   private launch(group: number, id: string): void {
-    const run: Running = { id, controller: new AbortController(), reason: null, startedAt: Date.now(), firstStepAt: null, done: Promise.resolve() };
+    const run: Running = { id, controller: new AbortController(), reason: null, startedAt: Date.now(), firstStepAt: null, done: Promise.resolve(), streamPath: null };
     this.running[group] = run;
     this.emit({ type: 'started', jobId: id, group });
     run.done = this.execute(group, run).finally(() => {
@@ -257,6 +260,7 @@ export class JobQueue {
         signal: run.controller.signal,
         onStep: (step, total, preview) => this.onStep(run, step, total, preview),
         wantsPreview: (step, total) => !run.controller.signal.aborted && this.previewPolicy(run.id, step, total),
+        onBlock: (b) => this.onBlock(run, outDir, b),
       });
       const outputs = await this.collectOutputs(outDir, result, job);
       if (store.finish(run.id, 'succeeded', Date.now(), null, outputs)) {
@@ -279,6 +283,22 @@ export class JobQueue {
         log.warn({ err }, 'job failed');
       }
     }
+  }
+
+  /** The growing MP4 of a running streaming job (absolute path inside its folder), or null. */
+  streamingVideo(id: string): string | null {
+    return this.running.find((r) => r?.id === id)?.streamPath ?? null;
+  }
+
+  private onBlock(run: Running, outDir: string, b: BlockProgress): void {
+    if (run.controller.signal.aborted) return;
+    const abs = resolveUnder(outDir, b.video);
+    if (!abs) {
+      this.opts.logger.warn({ jobId: run.id, video: b.video }, 'generator streamed a video outside the job directory; not served');
+      return;
+    }
+    run.streamPath = abs;
+    this.emit({ type: 'block', jobId: run.id, block: b.block, blocks: b.blocks, frames: b.frames, ms: b.ms, bytes: b.bytes });
   }
 
   private onStep(run: Running, step: number, total: number, preview?: RgbaImage): void {

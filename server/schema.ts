@@ -53,6 +53,10 @@ export function modelRequestDefaults(card: ModelCard | null | undefined): Reques
   return { ...REQUEST_DEFAULTS, width: r.width, height: r.height, frames: r.frames, steps: r.steps, guidance: r.guidance, guidance_mode: r.guidanceMode, fps: r.fps };
 }
 
+/** Long-video strategies a job may ask for (docs/long-video.md; the same as `generate --long`). */
+export const LONG_STRATEGIES = ['clip-parallel', 'dualparal'] as const;
+export type LongStrategyName = (typeof LONG_STRATEGIES)[number];
+
 /** A fully defaulted, validated job request (what is stored and handed to the Generator). */
 export interface JobRequest {
   prompt: string;
@@ -65,6 +69,13 @@ export interface JobRequest {
   guidance_mode: GuidanceMode;
   seed: number;
   fps: number;
+  /** Long video (absent: ordinary sampling): `generate --long`. */
+  long?: LongStrategyName;
+  /** long 'dualparal': latent frames per block and context frames (`--block-frames`, `--context-frames`). */
+  block_frames?: number;
+  context_frames?: number;
+  /** long 'clip-parallel': dual-scope options as `--dual-scope` takes them, e.g. "window=4,top-k=8". */
+  dual_scope?: string;
 }
 
 export interface FieldError {
@@ -171,6 +182,10 @@ export function jobRequestSchema(limits: RequestLimits, base: RequestDefaults = 
         .min(1, { error: 'must be >= 1' })
         .max(limits.maxFps, { error: `must be <= ${limits.maxFps}` })
         .default(d.fps),
+      long: z.enum(LONG_STRATEGIES, { error: `must be one of: ${LONG_STRATEGIES.join(', ')}` }).optional(),
+      block_frames: z.number({ error: 'must be a number' }).int({ error: 'must be an integer' }).min(1, { error: 'must be >= 1' }).optional(),
+      context_frames: z.number({ error: 'must be a number' }).int({ error: 'must be an integer' }).min(0, { error: 'must be >= 0' }).optional(),
+      dual_scope: z.string({ error: 'must be a string' }).max(200, { error: 'must be at most 200 characters' }).optional(),
     },
     { error: 'must be a JSON object' },
   );

@@ -49,8 +49,8 @@ export interface DualParalCliOptions extends Omit<GenerateSettings, 'seed'> {
   profile?: boolean | string;
 }
 
-/** Options DualParal does not combine with, and why. */
-function refuseUnsupported(o: DualParalCliOptions): void {
+/** Options DualParal does not combine with, and why (also `serve`'s check of a job with long: 'dualparal'). */
+export function refuseUnsupported(o: Pick<DualParalCliOptions, 'backend' | 'sp' | 'cfgParallel' | 'dualScope' | 'initLatents' | 'saveInitLatents' | 'pngFrames' | 'profile'>): void {
   const no = (flag: string, why: string) => {
     throw new Error(`${flag} does not combine with --long dualparal: ${why}`);
   };
@@ -61,6 +61,23 @@ function refuseUnsupported(o: DualParalCliOptions): void {
   if (o.initLatents || o.saveInitLatents) no(o.initLatents ? '--init-latents' : '--save-init-latents', 'each block starts from the coordinated noise pool of the seed (spec parallel.md section 3)');
   if (o.pngFrames) no('--png-frames', 'frames are streamed to the MP4 block by block; extract PNGs from it');
   if (o.profile) no('--profile', 'profiling covers one device without --long');
+}
+
+/**
+ * The block layout of `latentFrames` (video frames `frames`) and the split of `numLayers` transformer blocks over
+ * `ranks` GPUs (numLayers undefined: the layout only), or the error saying what would fit. Used by the command and by
+ * `serve` (a job with long: 'dualparal'), so both refuse with the same text.
+ */
+export function checkDualParalLayout(frames: number, latentFrames: number, B: number, C: number, ranks: number, numLayers?: number): { layout: ReturnType<typeof blockLayout>; parts: ReturnType<typeof splitLayers> } {
+  let layout: ReturnType<typeof blockLayout>;
+  try {
+    layout = blockLayout(latentFrames, B, C);
+  } catch (e) {
+    throw new Error(`--frames ${frames} (= latent frames: the VAE has no temporal compression): ${(e as Error).message.replace(/^dualparal: /, '')}`);
+  }
+  if (numLayers === undefined) return { layout, parts: [] };
+  if (ranks > numLayers) throw new Error(`--long dualparal puts at least one of the ${numLayers} transformer blocks on each GPU: ${ranks} GPUs is too many, use at most ${numLayers}`);
+  return { layout, parts: splitLayers(numLayers, ranks) };
 }
 
 export async function runDualParalGenerate(
@@ -87,14 +104,7 @@ export async function runDualParalGenerate(
     settings = resolveGenerateSettings({ ...o, seed }, info);
     const F = latentShape(settings, info)[1]!;
     // Checked here, before any weight loads: the block layout and the layer split.
-    try {
-      layout = blockLayout(F, B, C);
-    } catch (e) {
-      throw new Error(`--frames ${settings.frames} (= latent frames: the VAE has no temporal compression): ${(e as Error).message.replace(/^dualparal: /, '')}`);
-    }
-    const L = ckpt.transformer.config.num_layers;
-    if (ranks > L) throw new Error(`--long dualparal puts at least one of the ${L} transformer blocks on each GPU: ${ranks} GPUs is too many, use at most ${L}`);
-    parts = splitLayers(L, ranks);
+    ({ layout, parts } = checkDualParalLayout(settings.frames, F, B, C, ranks, ckpt.transformer.config.num_layers));
     if (o.dryRun) {
       console.log(JSON.stringify({ settings: { ...settings, fps: o.fps }, out, latentShape: latentShape(settings, info), dualparal: { ...layout, ranks, layers: parts.map((p) => [p.start, p.end]), transport } }, null, 2));
       return { video: out, sidecar: sidecarPath(out), streamed: true };

@@ -92,15 +92,23 @@ function placement(o: GenerateCliOptions, guidance: number): Placement {
     throw new Error('--profile profiles one GPU device: use it with --backend gpu and at most one device (no --devices list, --sp, --cfg-parallel or --multi-host)');
   }
   if (!parallel && o.transport && o.transport !== 'inprocess') throw new Error(`--transport ${o.transport} needs several GPUs: pass --devices (e.g. --devices 0,1)`);
-  if (o.dualScope && !o.long) throw new Error('--dual-scope sets the attention of --long clip-parallel: add --long clip-parallel');
   const layout = resolveLayout({ ranks, sp: o.sp, cfgParallel: o.cfgParallel, guidance, long: o.long as LongStrategy | undefined, dualScope: o.dualScope });
   return { parallel, ranks, layout, transport: env ? 'env' : (o.transport ?? 'inprocess'), env };
 }
 
+/**
+ * Long-video options that need a --long strategy: --block-frames/--context-frames (dualparal), --dual-scope
+ * (clip-parallel). Also `serve`'s check of a job's long options (same texts).
+ */
+export function checkLongFlags(o: Pick<GenerateCliOptions, 'long' | 'blockFrames' | 'contextFrames' | 'dualScope'>): void {
+  if (o.long !== 'dualparal' && (o.blockFrames !== undefined || o.contextFrames !== undefined)) throw new Error('--block-frames and --context-frames set the blocks of --long dualparal: add --long dualparal');
+  if (o.dualScope && !o.long) throw new Error('--dual-scope sets the attention of --long clip-parallel: add --long clip-parallel');
+}
+
 export async function runGenerate(o: GenerateCliOptions, log: (s: string) => void = (s) => console.error(s)): Promise<{ video: string; sidecar: string; result?: GenerateResult; streamed?: true }> {
   await requireModelDir(o.model);
+  checkLongFlags(o);
   if (o.long === 'dualparal') return runDualParalGenerate(o, log, (x, n) => launchSocketRanks({ ...o, seed: x.seed, out: x.out }, n));
-  if (o.blockFrames !== undefined || o.contextFrames !== undefined) throw new Error('--block-frames and --context-frames set the blocks of --long dualparal: add --long dualparal');
   const seed = o.seed ?? randomSeed();
   const out = o.out ?? join('out', `parallax-${seed}.mp4`);
   if (!/\.mp4$/i.test(out)) throw new Error(`--out ${out}: expected a .mp4 file name`);

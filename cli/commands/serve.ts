@@ -175,12 +175,13 @@ interface ServeCliOptions {
   logLevel: string;
   profile?: boolean;
   warm: boolean;
+  maxFrames?: string;
 }
 
 export function registerServe(program: Command): void {
   program
     .command('serve')
-    .description('run the job server and the web app (queue, live previews, gallery)')
+    .description('run the job server and the web app (queue, live previews, gallery; long videos per job: long = clip-parallel | dualparal, a DualParal job playing while its MP4 grows)')
     .option('--model <dir>', `Vchitect-2.0 checkpoint folder (also exposed read-only at /api/model/ for in-browser inference); default: the trained shapes model in models/shapes (or $${MODEL_ENV}) when there, else the FakeGenerator`)
     .option('--port <n>', 'port (0 = any free port)', '8080')
     .option('--host <addr>', 'listen address (reads are open to whoever can reach it: keep 127.0.0.1 unless behind a proxy)', '127.0.0.1')
@@ -199,7 +200,15 @@ export function registerServe(program: Command): void {
     .option('--allowed-hosts <name...>', 'host names the server answers besides localhost, IP addresses and --host (DNS-rebinding protection): "studio.lan", ".example.com" for a domain and its subdomains, "all" to turn the check off')
     .option('--log-level <level>', 'silent, error, warn, info, debug', 'warn')
     .option('--profile', 'profile every job (one-GPU groups): per-op table profile.txt and Chrome trace trace.json (GPU timestamps, host spans) in the job\'s folder')
+    .option('--max-frames <n>', 'largest `frames` a job may ask for (default 120; raise it for long videos)')
     .option('--no-warm', 'skip compiling the kernels at start (a 1-step generation at the smallest size); the first job then compiles them')
+    .addHelpText('after', `
+Long videos (docs/long-video.md, docs/server.md): a job asks for one in its request, as generate --long does, and runs
+on its GPU group: {"long": "dualparal", "frames": 36, "block_frames": 8, "context_frames": 4} (frames = n*B + C; the
+group's GPUs split the transformer's layers: progress per block, GET /api/jobs/<id>/stream serves the MP4 while it
+grows) or {"long": "clip-parallel", "dual_scope": "window=8,top-k=16"} (one clip per GPU of the group). Options that
+do not fit are refused with generate's message; --max-frames raises the 120-frame limit. Test on one adapter:
+--devices 0+0 --allow-shared-gpu.`)
     .action(async (o: ServeCliOptions) => {
       const print = (s: string) => console.log(s);
       const port = Number(o.port);
@@ -210,6 +219,8 @@ export function registerServe(program: Command): void {
       if (!Number.isFinite(msPerStep) || msPerStep < 0) throw new Error(`--fake-ms-per-step ${o.fakeMsPerStep}: expected a number of milliseconds >= 0`);
       const sp = o.sp === undefined ? undefined : Number(o.sp);
       if (sp !== undefined && !(Number.isInteger(sp) && sp >= 1)) throw new Error(`--sp ${o.sp}: expected a positive integer (a divisor of the model's attention heads)`);
+      const maxFrames = o.maxFrames === undefined ? undefined : Number(o.maxFrames);
+      if (maxFrames !== undefined && !(Number.isInteger(maxFrames) && maxFrames >= 1)) throw new Error(`--max-frames ${o.maxFrames}: expected a positive integer`);
       const groups = parseDevices(o.devices, { allowSharedGpu: !!o.allowSharedGpu });
       const served = await resolveServeModel(o);
       print(served.describe);
@@ -228,6 +239,7 @@ export function registerServe(program: Command): void {
         corsOrigins: o.cors,
         allowedHosts: o.allowedHosts,
         logLevel: o.logLevel as LogLevel,
+        ...(maxFrames !== undefined && { limits: { maxFrames } }),
         print,
       });
       print(`Generator: ${kind === 'fake' ? 'FakeGenerator (placeholder videos)' : 'engine'} on ${groups.length} group(s): ${describeGroups(groups, layouts)}`);

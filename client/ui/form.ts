@@ -3,7 +3,7 @@
 // GET /api/config), seed randomizer, and the Generate / Preview-in-browser buttons.
 import { examplePrompts, matchPreset, presetsFor } from '../presets.js';
 import type { JobRequest, JobRequestBody, ServerConfig } from '../types.js';
-import { checkRequest, REQUEST_FIELDS, validateForm, type FieldErrors, type RawForm, type RequestField } from '../validation.js';
+import { checkRequest, REQUEST_FIELDS, validateForm, validateLong, type FieldErrors, type LongField, type RawForm, type RequestField } from '../validation.js';
 import { h, icon } from './dom.js';
 
 const NUMERIC: { field: RequestField; label: string; step?: string; hint?: (c: ServerConfig) => string }[] = [
@@ -74,6 +74,36 @@ export function buildForm(cfg: ServerConfig, handlers: { onSubmit(body: JobReque
     return h('label', { class: 'field' }, h('span', { class: 'label' }, label, h('span', { class: 'hint' }, hint?.(cfg) ?? '')), input, errEl(field));
   });
 
+  // Long video (docs/long-video.md): a strategy, DualParal's block and context frames, clip parallelism's dual-scope.
+  const strategies = cfg.long_strategies ?? [];
+  const longSel = h('select', { id: 'f-long', name: 'long' }, h('option', { value: '' }, 'off'), ...strategies.map((x) => h('option', { value: x }, x === 'dualparal' ? 'DualParal (blocks, plays while it grows)' : x === 'clip-parallel' ? 'clip parallelism (one clip per GPU)' : x)));
+  const blockIn = h('input', { id: 'f-block_frames', name: 'block_frames', type: 'number', step: '1', inputmode: 'numeric', placeholder: '8' });
+  const contextIn = h('input', { id: 'f-context_frames', name: 'context_frames', type: 'number', step: '1', inputmode: 'numeric', placeholder: '4' });
+  const scopeIn = h('input', { id: 'f-dual_scope', name: 'dual_scope', type: 'text', placeholder: 'window=8,top-k=16', autocomplete: 'off' });
+  const longInputs: Record<LongField, HTMLInputElement | HTMLSelectElement> = { long: longSel, block_frames: blockIn, context_frames: contextIn, dual_scope: scopeIn };
+  const longErr = new Map<LongField, HTMLElement>((['long', 'block_frames', 'context_frames', 'dual_scope'] as const).map((f) => [f, h('div', { class: 'field-error', id: `err-${f}`, role: 'alert' })]));
+  const blockField = h('label', { class: 'field' }, h('span', { class: 'label' }, 'Block frames', h('span', { class: 'hint' }, 'B; frames = n·B + C')), blockIn, longErr.get('block_frames')!);
+  const contextField = h('label', { class: 'field' }, h('span', { class: 'label' }, 'Context frames', h('span', { class: 'hint' }, 'C, 0–B')), contextIn, longErr.get('context_frames')!);
+  const scopeField = h('label', { class: 'field' }, h('span', { class: 'label' }, 'Dual-scope', h('span', { class: 'hint' }, 'blank = defaults')), scopeIn, longErr.get('dual_scope')!);
+  const syncLong = () => {
+    blockField.hidden = contextField.hidden = longSel.value !== 'dualparal';
+    scopeField.hidden = longSel.value !== 'clip-parallel';
+  };
+  longSel.addEventListener('change', syncLong);
+  syncLong();
+  const longRow = h('div', { class: 'grid', id: 'long-options', hidden: strategies.length === 0 },
+    h('label', { class: 'field' }, h('span', { class: 'label' }, 'Long video', h('span', { class: 'hint' }, 'progress per block')), longSel, longErr.get('long')!),
+    blockField, contextField, scopeField);
+  function readLong() {
+    const raw = { long: longSel.value, block_frames: blockIn.value, context_frames: contextIn.value, dual_scope: scopeIn.value };
+    const r = validateLong(raw, strategies);
+    for (const [f, el] of longErr) {
+      el.textContent = r.errors[f] ? `${f === 'long' ? 'Long video' : f === 'block_frames' ? 'Block frames' : f === 'context_frames' ? 'Context frames' : 'Dual-scope'} ${r.errors[f]}` : '';
+      longInputs[f].classList.toggle('invalid', !!r.errors[f]);
+    }
+    return r.body;
+  }
+
   const banner = h('div', { class: 'banner', id: 'form-banner', hidden: true });
   const submit = h('button', { type: 'submit', class: 'primary', id: 'generate' }, 'Generate');
   const local = h('button', { type: 'button', class: 'secondary', id: 'preview-local', title: 'Run a preview on this computer’s GPU (WebGPU)' }, 'Preview in browser');
@@ -95,6 +125,7 @@ export function buildForm(cfg: ServerConfig, handlers: { onSubmit(body: JobReque
         } }, icon('dice'))),
         errEl('seed')),
     ),
+    longRow,
     banner,
     h('div', { class: 'actions' }, submit, local),
   );
@@ -109,6 +140,14 @@ export function buildForm(cfg: ServerConfig, handlers: { onSubmit(body: JobReque
     for (const f of REQUEST_FIELDS) {
       const v = req[f];
       if (v !== undefined) inputs.get(f)!.value = String(v);
+    }
+    if ('long' in req || 'prompt' in req) {
+      // A job's own request (rerun): its long options, or none.
+      longSel.value = req.long ?? '';
+      blockIn.value = req.block_frames === undefined ? '' : String(req.block_frames);
+      contextIn.value = req.context_frames === undefined ? '' : String(req.context_frames);
+      scopeIn.value = req.dual_scope ?? '';
+      syncLong();
     }
     syncPreset();
     if (touched) validateNow();
@@ -142,7 +181,8 @@ export function buildForm(cfg: ServerConfig, handlers: { onSubmit(body: JobReque
     ev.preventDefault();
     touched = true;
     const body = validateNow();
-    if (body) handlers.onSubmit(body);
+    const long = readLong();
+    if (body && long) handlers.onSubmit({ ...body, ...long });
   });
   local.addEventListener('click', () => {
     touched = true;

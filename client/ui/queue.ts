@@ -1,9 +1,10 @@
 // The queue panel: running jobs with live preview, progress bar, step k/n, it/s and ETA; queued jobs with their
-// place in line; a cancel button on each. Items are keyed by job id and updated in place.
+// place in line; a cancel button on each; a DualParal job's blocks in its growing video. Items are keyed by job id and
+// updated in place.
 import type { JobState } from '../store.js';
 import type { Job } from '../types.js';
 import { fmtDuration, fmtRate, h } from './dom.js';
-import { statusLabel } from './job-text.js';
+import { progressText, statusLabel } from './job-text.js';
 
 interface Item {
   root: HTMLElement;
@@ -58,7 +59,7 @@ export function buildQueue(state: JobState, onCancel: (job: Job) => void): { roo
       (it.bar.firstChild as HTMLElement).style.width = `${total ? (100 * step) / total : 0}%`;
       it.bar.setAttribute('aria-valuemax', String(total));
       it.bar.setAttribute('aria-valuenow', String(step));
-      it.stats.textContent = job.status === 'running' ? `Step ${step}/${total} · ${fmtRate(live.its ?? NaN)} · ETA ${fmtDuration(live.eta_s ?? NaN)}` : `${total} steps · waiting for a GPU`;
+      it.stats.textContent = job.status === 'running' ? `${progressText(job, live)} · ${fmtRate(live.its ?? NaN)} · ETA ${fmtDuration(live.eta_s ?? NaN)}` : `${total} steps · waiting for a GPU`;
       if (live.preview && it.img.getAttribute('src') !== live.preview) it.img.src = live.preview;
       it.img.classList.toggle('blank', !live.preview);
       it.cancel.disabled = job.cancel_requested;

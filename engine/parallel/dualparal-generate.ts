@@ -22,7 +22,7 @@ import { Tensor } from '../tensor.js';
 import { Mp4Stream } from '../video/mp4-stream.js';
 import { DualParalVchitect } from './dualparal.js';
 import { blockLayout, checkWindowFits, splitLayers, type BlockLayout } from './dualparal-plan.js';
-import { runDualParal, type BranchText } from './dualparal-run.js';
+import { runDualParal, type BranchText, type DualParalStep } from './dualparal-run.js';
 import { GENERATION_TIMEOUT_MS } from './parallel-pipeline.js';
 import { pickRankAdapter } from './rank-runners.js';
 
@@ -67,13 +67,20 @@ export interface DualParalResult {
   weightBytesPerRank: number[];
 }
 
+/** Rank 0's finer hooks (in-process ranks): each block step as it is dispatched, and an abort checked at each one. */
+export interface DualParalRankHooks {
+  onBlockStep?: (s: DualParalStep) => void;
+  /** Aborted: rank 0 throws its reason at the next block step, which ends every rank (abortOnLocalFailure). */
+  signal?: AbortSignal;
+}
+
 /** The block layout of the settings' latent frames (throws, saying what would fit). */
 export function dualParalLayout(latentFrames: number, B: number, C: number): BlockLayout {
   return blockLayout(latentFrames, B, C);
 }
 
 /** One rank (collective over `world`): rank 0 returns the result, the others null. */
-export async function dualParalRank(world: ProcessGroup, device: Device, job: DualParalGenerateJob, onProgress?: (p: DualParalProgress) => void): Promise<DualParalResult | null> {
+export async function dualParalRank(world: ProcessGroup, device: Device, job: DualParalGenerateJob, onProgress?: (p: DualParalProgress) => void, hooks: DualParalRankHooks = {}): Promise<DualParalResult | null> {
   const t0 = performance.now();
   const s = job.settings;
   const rank = world.rank;
@@ -124,6 +131,10 @@ export async function dualParalRank(world: ProcessGroup, device: Device, job: Du
       layout, steps: s.steps, shift: info.shift, numTrainTimesteps: info.numTrainTimesteps, guidance: s.guidance, guidanceMode: s.guidanceMode, seed: s.seed,
       latent: { channels: ch, height: h, width: w },
     }, {
+      onBlockStep: (st) => {
+        hooks.signal?.throwIfAborted();
+        hooks.onBlockStep?.(st);
+      },
       onBlockDone: async (b) => {
         const frames = b.frames.end - b.frames.start;
         const video = await vae!.decode({ shape: [1, frames, ch, h, w], data: b.latents });
@@ -180,12 +191,12 @@ async function broadcastText(world: ProcessGroup, c: TextConditioning | null): P
 }
 
 /** `--transport inprocess`: every rank in this process, one device each. */
-export async function generateDualParalInProcess(job: DualParalGenerateJob, ranks: number, onProgress?: (p: DualParalProgress) => void): Promise<DualParalResult> {
+export async function generateDualParalInProcess(job: DualParalGenerateJob, ranks: number, onProgress?: (p: DualParalProgress) => void, hooks: DualParalRankHooks = {}): Promise<DualParalResult> {
   const devices: Device[] = [];
   try {
     for (let r = 0; r < ranks; r++) devices.push(await Device.create({ adapterIndex: job.devices?.[r], label: `rank${r}` }));
     const transports = createInProcessWorld(ranks, { timeoutMs: job.timeoutMs ?? GENERATION_TIMEOUT_MS });
-    const res = await Promise.allSettled(transports.map((t, r) => dualParalRank(ProcessGroup.world(t), devices[r]!, job, onProgress)));
+    const res = await Promise.allSettled(transports.map((t, r) => dualParalRank(ProcessGroup.world(t), devices[r]!, job, onProgress, r === 0 ? hooks : {})));
     await Promise.allSettled(transports.map((t) => t.close()));
     const failed = res.findIndex((r) => r.status === 'rejected');
     if (failed >= 0) {

@@ -63,13 +63,14 @@ export function clipVelocityGatherBytes(d: CostDims, layout: ClipLayout, rank: n
 /**
  * DualParal (spec section 3), bytes rank r of N sends while every frame of the video advances one step (each of
  * the n blocks one step): every rank but the last passes each block's window hidden states (B + C frames of S rows of
- * D; CFG as a batch of `cfgBatch`) to the next rank; the last rank returns each block's B frames of velocity to rank 0.
+ * D; CFG as a batch of `cfgBatch`) to the next rank; the last rank returns each block's own frames' velocity to rank 0
+ * (B frames, block 0 B + C: every frame of the video once).
  */
 export function dualParalStepBytes(d: CostDims, blocks: BlockLayout, ranks: number, rank: number, bytes: number, cfgBatch: 1 | 2): number {
   const { blockFrames: B, contextFrames: C, blocks: n } = blocks;
   if (ranks === 1) return 0;
   if (rank < ranks - 1) return n * (B + C) * (d.L + d.T) * d.D * bytes * cfgBatch;
-  return n * B * d.L * d.velocity * bytes;
+  return (n * B + C) * d.L * d.velocity * bytes; // each block's own frames (block 0: B + C), i.e. every frame once
 }
 
 /** Temporal attention of a forward: full over the F frames (SP), dual-scope (clip), or per block window (DualParal). */

@@ -1,6 +1,7 @@
 // Incremental MP4 writing (Node only): one ffmpeg process stays open while frames arrive (e.g. each DualParal block as
 // it leaves the queue), rgb24 on its stdin, H.264 yuv420p out as a fragmented MP4 (empty moov + one fragment per
-// keyframe, a keyframe every `gop` frames), so the file on disk is playable while it grows. close() ends the stream.
+// keyframe, a keyframe every `gop` frames, x264 without lookahead), so the file on disk is playable while it grows and
+// grows as frames arrive. close() ends the stream.
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { mkdir } from 'node:fs/promises';
 import { dirname } from 'node:path';
@@ -17,8 +18,13 @@ export function mp4StreamArgs(out: string, o: Mp4StreamOptions): string[] {
   const gop = o.gop ?? 16;
   if (!Number.isInteger(gop) || gop < 1) throw new FfmpegError(`mp4 stream: gop must be an integer >= 1, got ${gop}`);
   return [
-    '-hide_banner', '-loglevel', 'error', '-y', '-f', 'rawvideo', '-pix_fmt', 'rgb24', '-s', `${ew}x${eh}`, '-r', String(o.fps), '-i', 'pipe:0',
+    '-hide_banner', '-loglevel', 'error', '-y', '-f', 'rawvideo', '-pix_fmt', 'rgb24', '-s', `${ew}x${eh}`, '-r', String(o.fps),
+    // The input's format is given: no probing, else ffmpeg reads seconds of frames before it writes anything.
+    '-probesize', '32', '-analyzeduration', '0', '-i', 'pipe:0',
     '-c:v', 'libx264', '-preset', o.preset ?? 'medium', '-crf', String(o.crf ?? 17), '-pix_fmt', 'yuv420p', '-g', String(gop),
+    // No lookahead or B-frames, each packet written at once: a block's frames reach the file when the block is written
+    // (all but its last, which the muxer holds until the next frame gives its duration), not when ffmpeg exits.
+    '-tune', 'zerolatency', '-flush_packets', '1',
     '-movflags', '+frag_keyframe+empty_moov+default_base_moof', out,
   ];
 }

@@ -36,7 +36,7 @@ const SCRIPTS: [string, string[]][] = [
   ['data', ['--videos', '--seed', '--size', '--no-write']],
   ['train', ['--config', '--only', '--batch', '--options', '--cap', '--probes', '--no-search', '--no-torch', '--no-write']],
   ['train-memory', ['--cases', '--rounds', '--layers', '--frames']],
-  ['long', ['--frames', '--ranks', '--only', '--no-border', '--no-write']],
+  ['long', ['--frames', '--ranks', '--only', '--layers', '--block-frames', '--context-frames', '--no-border', '--no-write']],
 ];
 
 describe('bench scripts --help', () => {
@@ -106,6 +106,12 @@ describe('bench scripts reject bad arguments before any GPU work', () => {
     const c = bench('long', ['--frames', '4', '--ranks', '4', '--no-border']);
     expect(c.status).toBe(2);
     expect(c.err).toMatch(/clip parallelism, 4 latent frames on 4 ranks: clip parallelism: clip 0 has 1 latent frames, but each clip needs at least 2/);
+    expect(r.err).toMatch(/choose from sp, clip, dualparal/);
+    const d = bench('long', ['--only', 'dualparal', '--frames', '10', '--no-border']);
+    expect(d.status).toBe(2);
+    expect(d.err).toMatch(/DualParal, 10 latent frames on 4 ranks: .*do not fit blocks of B = 4 with C = 4/);
+    const l = bench('long', ['--only', 'dualparal', '--layers', '2', '--no-border']);
+    expect(l.err).toMatch(/DualParal, 8 latent frames on 4 ranks: 4 ranks need at least 4 transformer blocks \(one per rank\): pass --layers 4/);
   });
   it('a non-numeric value is an error', () => {
     const r = bench('norms', ['--iters', 'many']);

@@ -95,4 +95,14 @@ describe('JobState', () => {
     expect(s.jobs.get(a.id)!.status).toBe('succeeded'); // the newer copy stays
     expect(s.sorted().map((x) => x.id)).toEqual([older[1]!.id, older[0]!.id, a.id]);
   });
+
+  it('a block event records the blocks in the growing video of a running job', () => {
+    const s = new JobState();
+    const j = job('running');
+    s.replaceAll([j]);
+    s.apply({ type: 'block', jobId: j.id, block: 0, blocks: 3, frames: { start: 0, end: 3 }, ms: 120, bytes: 1500 });
+    expect(s.live.get(j.id)?.blocks).toEqual({ done: 1, total: 3, lastFrames: { start: 0, end: 3 }, bytes: 1500 });
+    s.apply({ type: 'block', jobId: j.id, block: 1, blocks: 3, frames: { start: 3, end: 5 }, ms: 240, bytes: 2100 });
+    expect(s.live.get(j.id)?.blocks).toEqual({ done: 2, total: 3, lastFrames: { start: 3, end: 5 }, bytes: 2100 });
+  });
 });

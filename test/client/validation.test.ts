@@ -2,7 +2,7 @@
 // for random requests around every limit, and parse form text the way people type it.
 import { describe, expect, it } from 'vitest';
 import { DEFAULT_LIMITS, GUIDANCE_MODES, MAX_SEED, parseJobRequest, type RequestLimits } from '../../server/schema.js';
-import { checkRequest, parseNumber, validateForm, type RawForm } from '../../client/validation.js';
+import { checkRequest, parseNumber, validateForm, validateLong, type RawForm } from '../../client/validation.js';
 import type { JobRequestBody, ServerConfig } from '../../client/types.js';
 
 /** The /api/config limits block for server limits (as server/http.ts publishes it). */
@@ -117,5 +117,26 @@ describe('parseNumber and validateForm', () => {
       seed: 'must be <= 4294967295',
       fps: 'must be <= 60',
     });
+  });
+});
+
+describe('validateLong: the long-video options of the form', () => {
+  const strategies = ['clip-parallel', 'dualparal'];
+  const raw = { long: '', block_frames: '', context_frames: '', dual_scope: '' };
+  it('off: no fields; a strategy: only its own fields, blanks left to the server defaults', () => {
+    expect(validateLong(raw, strategies)).toEqual({ body: {}, errors: {} });
+    expect(validateLong({ ...raw, long: 'dualparal', dual_scope: 'window=2' }, strategies).body).toEqual({ long: 'dualparal' });
+    expect(validateLong({ ...raw, long: 'dualparal', block_frames: '4', context_frames: '0' }, strategies).body).toEqual({ long: 'dualparal', block_frames: 4, context_frames: 0 });
+    expect(validateLong({ ...raw, long: 'clip-parallel', block_frames: '4', dual_scope: ' window=2,top-k=4 ' }, strategies).body).toEqual({ long: 'clip-parallel', dual_scope: 'window=2,top-k=4' });
+  });
+  it('bad numbers and unknown strategies, in the server schema wording', () => {
+    expect(validateLong({ ...raw, long: 'dualparal', block_frames: '0', context_frames: '1.5' }, strategies)).toEqual({
+      body: null, errors: { block_frames: 'must be >= 1', context_frames: 'must be an integer' },
+    });
+    expect(validateLong({ ...raw, long: 'dualparal', context_frames: 'x' }, strategies).errors).toEqual({ context_frames: 'must be a number' });
+    expect(validateLong({ ...raw, long: 'fifo' }, strategies).errors).toEqual({ long: 'must be one of: clip-parallel, dualparal' });
+    // the server's wording for the same values
+    const server = parseJobRequest({ prompt: 'x', long: 'dualparal', block_frames: 0, context_frames: 1.5 }, DEFAULT_LIMITS, () => 1);
+    expect(server.ok ? [] : server.errors).toEqual([{ field: 'block_frames', message: 'must be >= 1' }, { field: 'context_frames', message: 'must be an integer' }]);
   });
 });

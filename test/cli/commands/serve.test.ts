@@ -108,7 +108,7 @@ describe('parallax serve', () => {
     const dataDir = await mkdtemp(join(tmpdir(), 'parallax-serve-cli-'));
     const staticDir = await mkdtemp(join(tmpdir(), 'parallax-serve-static-'));
     await writeFile(join(staticDir, 'index.html'), '<!doctype html><title>app</title>');
-    const child: ChildProcess = spawn(process.execPath, [join(repo, 'bin/parallax'), 'serve', '--fake', '--port', '0', '--data-dir', dataDir, '--static', staticDir, '--token', 'cli-test-token-0123456789', '--devices', '0,1+2+3+4', '--cfg-parallel', '--allowed-hosts', 'studio.lan', '--log-level', 'silent'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child: ChildProcess = spawn(process.execPath, [join(repo, 'bin/parallax'), 'serve', '--fake', '--port', '0', '--data-dir', dataDir, '--static', staticDir, '--token', 'cli-test-token-0123456789', '--devices', '0,1+2+3+4', '--cfg-parallel', '--allowed-hosts', 'studio.lan', '--max-frames', '300', '--log-level', 'silent'], { stdio: ['ignore', 'pipe', 'pipe'] });
     cleanup.push(async () => {
       if (child.exitCode === null) {
         const exited = new Promise((r) => child.once('exit', r));
@@ -140,6 +140,7 @@ describe('parallax serve', () => {
     expect(await (await fetch(new URL('/some/app/route', url))).text()).toContain('<title>app</title>');
     const health = await (await fetch(new URL('/api/health', url))).json();
     expect(health.groups).toBe(2);
+    expect((await (await fetch(new URL('/api/config', url))).json()).limits.frames).toEqual({ min: 1, max: 300 }); // --max-frames
     const post = await fetch(new URL('/api/jobs', url), { method: 'POST', headers: { 'content-type': 'application/json', authorization: 'Bearer cli-test-token-0123456789' }, body: JSON.stringify({ prompt: 'x', width: 64, height: 64, frames: 1, steps: 1 }) });
     expect(post.status).toBe(201);
     // --allowed-hosts: that name is served, a foreign one is refused (DNS rebinding).
@@ -164,7 +165,9 @@ describe('parallax serve', () => {
         c.stderr!.on('data', (d) => (err += d));
         c.once('exit', (code) => resolve({ code, err }));
       });
-    const [a, b] = await Promise.all([run(['--devices', '0+0+0+0', '--allow-shared-gpu', '--sp', '3', '--no-cfg-parallel']), run(['--devices', '0+0'])]);
+    const [a, b, c] = await Promise.all([run(['--devices', '0+0+0+0', '--allow-shared-gpu', '--sp', '3', '--no-cfg-parallel']), run(['--devices', '0+0']), run(['--max-frames', '0'])]);
+    expect(c.code).toBe(1);
+    expect(c.err).toMatch(/--max-frames 0: expected a positive integer/);
     expect(a.code).toBe(1);
     expect(a.err).toMatch(/--sp 3 does not fit 4 GPU\(s\)/);
     expect(b.code).toBe(1);

@@ -1,7 +1,8 @@
 // Border positions of each long-video layout kind (clip starts, DualParal block starts, none for SP), and the
 // border-consistency measure on tiny real generations of the existing strategies on the same prompt and seed:
 // Ulysses SP on 2 ranks and clip parallelism on 2 ranks (in-process, one device each), measured at the clip layout's
-// borders: the values are finite and the borders are the layout's.
+// borders, and DualParal on 2 ranks at its block start (latents and the streamed MP4's frames): the values are finite
+// and the borders are the layout's.
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -10,9 +11,11 @@ import { makeTinyCheckpoint } from '../../../engine/io/make-tiny.js';
 import { clipLayout } from '../../../engine/parallel/clip-layout.js';
 import { blockLayout } from '../../../engine/parallel/dualparal-plan.js';
 import { blockBorders, clipBorders, generationBorders, layoutBorders } from '../../../engine/parallel/layout-borders.js';
+import { generateDualParalInProcess } from '../../../engine/parallel/dualparal-generate.js';
 import { InProcessParallelPipeline } from '../../../engine/parallel/parallel-pipeline.js';
 import type { ParallelLayout } from '../../../engine/parallel/parallel-transformer.js';
 import type { GenerateResult } from '../../../engine/pipeline/text-to-video.js';
+import { readVideoFrames } from '../../../engine/video/decode.js';
 
 describe('layout borders', () => {
   it('clip parallelism: the clip starts after the first (7 frames on 3 ranks: 3, 2, 2)', () => {
@@ -72,5 +75,25 @@ describe('border consistency of tiny real generations (same prompt and seed)', (
     }
     // the two strategies compute different videos (dual-scope attention is not full attention)
     expect(clip.latents.changes).not.toEqual(sp.latents.changes);
+  }, 300_000);
+
+  it('DualParal on 2 ranks (layers 1 + 1): finite ratios at its block start, on the latents and the streamed MP4', async () => {
+    const layout = blockLayout(req.frames, 2, 2); // blocks [0, 4), [4, 6)
+    const borders = layoutBorders({ kind: 'dualparal', layout });
+    expect(borders).toEqual([4]);
+    const out = join(dir, 'dualparal.mp4');
+    const r = await generateDualParalInProcess({ model: dir, devices: [0, 0], settings: req, blockFrames: 2, contextFrames: 2, out, fps: 8, timeoutMs: 60_000 }, 2);
+    expect(r.layers).toEqual([[0, 1], [1, 2]]);
+    const frames = await readVideoFrames(out, { width: req.width, height: req.height });
+    const m = generationBorders({ latents: r.latents, video: { width: req.width, height: req.height, frames } }, borders);
+    for (const x of [m.latents, m.video]) {
+      expect(x.borders).toEqual([4]);
+      expect(x.changes.length).toBe(req.frames - 1);
+      for (const v of [x.across, x.inside, x.ratio]) {
+        expect(Number.isFinite(v), JSON.stringify(x)).toBe(true);
+        expect(v!).toBeGreaterThan(0);
+      }
+      expect(x.across).toBe(x.changes[3]);
+    }
   }, 300_000);
 });

@@ -37,10 +37,10 @@ describe('bytes sent per rank', () => {
     expect(clipVelocityGatherBytes(small, layout, 1, 4)).toBe(2 * 4 * 64 * 4 * 2);
   });
 
-  it('DualParal: each block window (B + C frames, S rows, CFG batch) to the next rank; the last returns B frames of velocity', () => {
+  it('DualParal: each block window (B + C frames, S rows, CFG batch) to the next rank; the last returns the velocity of each block\'s own frames (block 0: B + C)', () => {
     const blocks = blockLayout(14, 4, 2); // 3 blocks
     expect(dualParalStepBytes(small, blocks, 4, 0, 2, 2)).toBe(3 * 6 * 6 * 2 * 2 * 2);
-    expect(dualParalStepBytes(small, blocks, 4, 3, 2, 2)).toBe(3 * 4 * 4 * 64 * 2);
+    expect(dualParalStepBytes(small, blocks, 4, 3, 2, 2)).toBe((6 + 4 + 4) * 4 * 64 * 2); // blocks of 6, 4 and 4 own frames
     expect(dualParalStepBytes(small, blocks, 1, 0, 2, 2)).toBe(0);
   });
 });

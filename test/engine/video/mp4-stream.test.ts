@@ -2,7 +2,7 @@
 // H.264 yuv420p video with the right count and colours, stored as a fragmented MP4 (a moof box per fragment, an
 // empty moov up front); missing ffmpeg, bad frames and an empty stream give clear errors.
 import { execFileSync } from 'node:child_process';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -44,6 +44,23 @@ describe('Mp4Stream', () => {
       const mid = (11 * 38 + 19) * 3;
       for (let k = 0; k < 3; k++) expect(Math.abs(fr[mid + k]! - c[k]!), `frame ${f} channel ${k}`).toBeLessThanOrEqual(6);
     });
+  }, 60_000);
+
+  it('the file grows while the stream is open: the first block is readable before the next is written (fps 4)', async () => {
+    // At a low frame rate ffmpeg used to read seconds of input before writing anything (input probing).
+    const out = join(dir, 'open.mp4');
+    const s = await Mp4Stream.open(out, { width: 16, height: 16, fps: 4, gop: 3 });
+    await s.write([0, 1, 2].map((f) => flat(f, 16, 16)));
+    const sizeNow = async () => (await stat(out).catch(() => null))?.size ?? 0;
+    const end = Date.now() + 20_000;
+    while ((await sizeNow()) === 0 && Date.now() < end) await new Promise((r) => setTimeout(r, 50));
+    const first = await readFile(out);
+    expect(first.length).toBeGreaterThan(0);
+    expect(first.subarray(4, 8).toString('latin1')).toBe('ftyp');
+    await s.write([3, 4, 5].map((f) => flat(f, 16, 16)));
+    await s.close();
+    expect((await readFile(out)).length).toBeGreaterThan(first.length);
+    expect((await readVideoFrames(out, { width: 16, height: 16 })).length).toBe(6);
   }, 60_000);
 
   it('rejects a frame of the wrong size, an empty stream and a missing ffmpeg with clear errors', async () => {
