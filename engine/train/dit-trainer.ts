@@ -206,6 +206,8 @@ async function run(o: DitTrainOptions, ui: TrainUi, ckpt: Checkpoint, device: De
   const shift = o.shift ?? ckpt.scheduler.shift;
   const rank = par?.world.rank ?? 0;
   const lead = rank === 0;
+  // every rank has its device (a rank that could not open one fails here, before any GPU work of the others)
+  if (par) await par.world.barrier();
   const haveState = await findTrainState(o.out);
   if (haveState && !o.resume) throw new Error(`${o.out} already holds a training run (${haveState}): pass --resume to continue it, or choose another --out`);
 

@@ -38,6 +38,10 @@ export type TrainTransport = 'inprocess' | 'shm' | 'env';
 /** Receive timeout of a training world (ms): a step of a large model on a slow adapter is long. */
 export const TRAIN_TIMEOUT_MS = 30 * 60_000;
 
+/** shm: after a rank fails, how long the others get to fail on their own (their next collective is aborted) before
+ *  their threads are terminated; terminating a thread inside a Dawn call can take the process down. */
+export const SHM_GRACE_MS = 20_000;
+
 export interface TrainRanksOptions<A> {
   transport: TrainTransport;
   /** A module (file: URL) whose default export is the TrainRankBody; args must be plain data (cloned for workers).
@@ -85,7 +89,7 @@ export async function runTrainingRanks<A, R>(o: TrainRanksOptions<A>): Promise<R
   if (!ranks || !Number.isInteger(ranks) || ranks < 1) throw new Error(`training on transport ${o.transport}: give the number of ranks (or --devices, one adapter per rank)`);
   if (o.devices && o.devices.length !== ranks) throw new Error(`--devices lists ${o.devices.length} adapters for ${ranks} ranks: list one per rank`);
   if (o.transport === 'shm') {
-    const w = startWorkers<WorkerArgs<A>, R>(ranks, new URL('./train-rank-worker.ts', import.meta.url), { module: o.module.href, args: o.args, devices: o.devices ? [...o.devices] : undefined }, { timeoutMs, ringBytes: 4 << 20, onMessage: o.onMessage });
+    const w = startWorkers<WorkerArgs<A>, R>(ranks, new URL('./train-rank-worker.ts', import.meta.url), { module: o.module.href, args: o.args, devices: o.devices ? [...o.devices] : undefined }, { timeoutMs, ringBytes: 4 << 20, onMessage: o.onMessage, graceMs: SHM_GRACE_MS });
     return w.done;
   }
   if (o.transport !== 'inprocess') throw new Error(`unknown training transport ${String(o.transport)}: inprocess, shm or env`);
