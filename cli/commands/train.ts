@@ -37,9 +37,9 @@ async function launchSocketRanks(ranks: number): Promise<void> {
   const i = process.argv.indexOf('train');
   const script = fileURLToPath(new URL('../main.ts', import.meta.url));
   const w = await launchLocal({ nproc: ranks, script, args: socketRankArgs(process.argv.slice(i)), env: { PARALLAX_DIST_TIMEOUT_MS: process.env.PARALLAX_DIST_TIMEOUT_MS ?? String(TRAIN_TIMEOUT_MS) } });
-  // Ctrl-C on a terminal reaches every rank (one process group): they agree to stop, rank 0 saves. A SIGTERM sent to
-  // this process alone is passed on.
-  const onInt = () => {};
+  // Signals are passed on to every rank (they agree to stop after the same step; rank 0 saves). Ctrl-C on a terminal
+  // also reaches them directly: a rank takes the two copies within a second as one (trainer.ts StopSignal).
+  const onInt = () => w.killAll('SIGINT');
   const onTerm = () => w.killAll('SIGTERM');
   process.on('SIGINT', onInt);
   process.on('SIGTERM', onTerm);

@@ -47,12 +47,16 @@ export interface LoopResult {
 /** Stops after the current step on the first SIGINT/SIGTERM; exits (code 130) on the second. */
 export class StopSignal {
   requested: string | null = null;
+  private at = 0;
   private readonly handler = (sig: NodeJS.Signals) => {
+    // one Ctrl-C can arrive twice (from the terminal and forwarded by a launcher): a repeat within a second is the same
+    if (this.requested && performance.now() - this.at < 1000) return;
     if (this.requested) {
       process.stderr.write(`\n${sig} again: exiting without saving (the last saved checkpoint is intact)\n`);
       process.exit(130);
     }
     this.requested = sig;
+    this.at = performance.now();
     process.stderr.write(`\n${sig}: finishing the current step, then saving (press Ctrl-C again to exit without saving)\n`);
     this.onRequest?.(sig);
   };
