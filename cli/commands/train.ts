@@ -88,7 +88,7 @@ export function registerTrain(program: Command): void {
     .option('--sample-steps <n>', 'denoising steps of the samples', parseIntArg('--sample-steps', 1), 10)
     .option('--sample-guidance <g>', 'guidance scale of the samples', parseFloatArg('--sample-guidance', 0), 4)
     .option('--resume', 'continue the run saved in OUT (same model, data and options; says which differs)')
-    .option('--recompute <ratio>', "selective recomputation, LiteGen's ratio in [0, 1]: the share of blocks that keep their activations (0 reruns every block's forward in the backward; same results, less memory)", parseFloatArg('--recompute', 0))
+    .option('--recompute <ratio>', "selective recomputation, LiteGen's ratio in [0, 1]: the share of blocks that keep their activations (0 reruns every block's forward in the backward; same results, less memory; on several ranks with --zero 0 or 1, not with --sp > 1)", parseFloatArg('--recompute', 0))
     .option('--offload <ratio>', 'share of the recomputed blocks whose kept input waits in host memory (needs --recompute < 1)', parseFloatArg('--offload', 0))
     .option('--memory-limit <GiB>', 'memory training may use (default: 70% of host memory on a CPU adapter; a GPU is checked against its binding limit only)', parseFloatArg('--memory-limit', 0))
     .option('--device <index>', 'GPU adapter index (parallax doctor --list)', parseIntArg('--device', 0))
