@@ -1,5 +1,5 @@
 // `parallax train` with --sp 2 (one SP group of 2 ranks on one adapter: the tokens of each item split over them)
-// matches the one-device run within 1e-6 relative after 2 steps; --transport socket (the command relaunched as one
+// matches the one-device run within 1e-6 relative after 2 steps; recompute + offload on 2 ranks keep its bits; --transport socket (the command relaunched as one
 // --multi-host process per rank) with ZeRO 3 gives its bits exactly; unsupported combinations and a rank that cannot
 // open its adapter are named with the fix.
 import { rm } from 'node:fs/promises';
@@ -43,6 +43,21 @@ describe('parallax train --sp, --transport socket, errors', () => {
       const e = relL2(x, y);
       expect(e, file).toBeLessThan(1e-6); // measured 1.2e-8 (weights) .. 1.8e-7 (adam_v)
       if (file === 'weights') expect(e).toBeGreaterThan(0); // the SP sums are regrouped: not the same bits (the comparison can fail)
+    }
+  }, 120_000);
+
+  it('--recompute 0 --offload 1 on 2 ranks (ZeRO 1) equals one device without them, bit for bit', async () => {
+    const out = join(f.dir, 'recompute');
+    await seedCache(join(f.dir, 'ref'), out);
+    const withRc = await runTrain(engineOptions(f, { out, steps: 2, devices: [0, 0], zero: 1, recompute: 0, offload: 1 }), quiet);
+    expect(logOf(out)).toEqual(logOf(join(f.dir, 'ref')));
+    const plain = join(f.dir, 'plain');
+    await seedCache(join(f.dir, 'ref'), plain);
+    const without = await runTrain(engineOptions(f, { out: plain, steps: 2, devices: [0, 0], zero: 1 }), quiet);
+    expect(withRc.peakBytes).toBeLessThan(without.peakBytes); // the options reach the ranks' passes
+    for (const file of STATE_FILES) {
+      const x = await stateOf(out, file);
+      for (const [k, v] of await stateOf(join(f.dir, 'ref'), file)) expect(x.get(k), `${file} ${k}`).toEqual(v);
     }
   }, 120_000);
 
