@@ -33,6 +33,7 @@ import { learningRate } from './schedule.js';
 import { drawSigmaNoise, itemGradients, type TrainBatch, type TrainStepOptions, type TrainStepResult } from './train-step.js';
 import { clippedUpdate, globalGradNorm, TrainState, type GradMap, type ParamMap } from './update.js';
 import type { ModelShape } from './vchitect-backward.js';
+import type { MemoryOptions } from './memory-plan.js';
 import { batchShare, numelOf, ownedNames, zeroLayout, type ZeroLayout } from './zero-layout.js';
 import { makeSpGroup, spItemGradients, type SpGroup } from './sp-model.js';
 
@@ -144,6 +145,9 @@ export class DistributedTrainer {
     if (local.length !== share.count) {
       throw new Error(`a global batch of ${K} over ${g.size} ranks gives rank ${g.rank} items [${share.offset}, ${share.offset + share.count}) (${share.count}), but it was passed ${local.length}; pass batchShare(K, N, rank)'s items`);
     }
+    if ((o.recompute !== undefined || o.offload !== undefined) && (this.sp || this.zero >= 2)) {
+      throw new Error(`distributed training: recompute / offload apply at ZeRO 0 and 1 without sequence parallelism only (ZeRO ${this.zero}${this.sp ? `, SP ${this.sp.group.size}` : ''}); ZeRO 3 already reruns every block's forward in its backward`);
+    }
     const clip = o.clip ?? 1;
     if (!(clip >= 0)) throw new Error(`train step: clip must be >= 0 (0 turns it off), got ${clip}`);
     if (o.emaDecay && !this.state.ema && this.owned.length) throw new Error('train step: emaDecay given but the trainer keeps no EMA (create it with { ema: true })');
@@ -159,7 +163,7 @@ export class DistributedTrainer {
     const losses: Tensor[] = [];
     let grads: GradMap;
     try {
-      grads = this.zero <= 1 ? await this.gradsReplicated(local, draws, K, losses) : this.sp ? await this.gradsSpSharded(local, draws, K, losses) : await this.gradsSharded(local, draws, K, losses);
+      grads = this.zero <= 1 ? await this.gradsReplicated(local, draws, K, losses, { recompute: o.recompute, offload: o.offload }) : this.sp ? await this.gradsSpSharded(local, draws, K, losses) : await this.gradsSharded(local, draws, K, losses);
     } catch (e) {
       for (const t of losses) t.dispose();
       throw e;
@@ -204,13 +208,13 @@ export class DistributedTrainer {
   }
 
   /** Stages 0/1: this rank's items through itemGradients, then one all-reduce of every gradient. */
-  private async gradsReplicated(local: readonly TrainBatch[], draws: { sigma: number; eps: Float32Array }[], K: number, losses: Tensor[]): Promise<GradMap> {
+  private async gradsReplicated(local: readonly TrainBatch[], draws: { sigma: number; eps: Float32Array }[], K: number, losses: Tensor[], memory: MemoryOptions): Promise<GradMap> {
     let acc: GradMap | null = null;
     try {
       for (let i = 0; i < local.length; i++) {
         const r: { loss: Tensor; grads: GradMap } = this.sp
           ? await spItemGradients(this.params, this.shape, local[i]!, draws[i]!, 1 / K, acc, this.sp)
-          : await itemGradients(this.params, this.shape, local[i]!, draws[i]!, 1 / K, acc);
+          : await itemGradients(this.params, this.shape, local[i]!, draws[i]!, 1 / K, acc, memory);
         losses.push(r.loss);
         acc = r.grads;
       }

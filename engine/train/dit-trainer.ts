@@ -7,6 +7,7 @@
 
 import { readdir, readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
+import type { ProcessGroup } from '../distributed/collectives.js';
 import { Device } from '../gpu/device.js';
 import { openCheckpoint, type Checkpoint } from '../io/checkpoint.js';
 import { FLOAT_DTYPES } from '../io/dtype.js';
@@ -14,6 +15,9 @@ import { LN_EPS } from '../model/vchitect.js';
 import { vaeScaleFactor } from '../pipeline/reference-configs.js';
 import { Tensor } from '../tensor.js';
 import { DataOrder } from './data-order.js';
+import { DistributedTrainer, ZERO_STAGES, type ZeroStage } from './distributed-step.js';
+import { spDataGroups } from './sp-groups.js';
+import { batchShare } from './zero-layout.js';
 import { treeFingerprint } from './fingerprint.js';
 import { checkTrainFits, memoryBudget, type MemoryEstimate } from './memory.js';
 import { memoryPlan } from './memory-plan.js';
@@ -23,9 +27,9 @@ import { buildTrainCache, readClipLatents, readTextConditioning, type CacheProgr
 import { checkResume, exportCheckpoint, findTrainState, loadTrainState, saveTrainState, STATE_VERSION, type HostTensors, type TrainStateFile } from './train-checkpoint.js';
 import { TrainLog, type StepRecord } from './train-log.js';
 import { readTrainClips } from './train-meta.js';
-import { TrainState, trainStep, type TrainBatch } from './train-step.js';
+import { TrainState, trainStep, type TrainBatch, type TrainStepOptions, type TrainStepResult } from './train-step.js';
 import { readAll, restore, upload } from './tensor-io.js';
-import { runTrainingLoop } from './trainer.js';
+import { runTrainingLoop, type LoopLog } from './trainer.js';
 import type { ModelShape } from './vchitect-backward.js';
 
 export interface DitTrainOptions {
@@ -61,6 +65,16 @@ export interface DitTrainOptions {
   adapterIndex?: number;
   /** Listen for SIGINT / SIGTERM (default true). */
   signals?: boolean;
+  /** Parallel training (dit-parallel.ts): adapter index per rank (several = data / sequence parallel ranks). */
+  devices?: number[];
+  /** How the ranks of this host talk (default inprocess); socket is started by the command (one process per rank). */
+  transport?: 'inprocess' | 'shm' | 'socket';
+  /** This process is one rank of a launcher's world (RANK, WORLD_SIZE, ... in the environment). */
+  multiHost?: boolean;
+  /** ZeRO stage over the data-parallel ranks (default 0). */
+  zero?: ZeroStage;
+  /** Sequence-parallel group size (default 1; divides the rank count). */
+  sp?: number;
 }
 
 export interface TrainUi {
@@ -79,6 +93,8 @@ export interface DitStepRecord extends StepRecord {
 
 export interface TrainSummary {
   out: string;
+  /** World rank of this process's summary (0 unless --multi-host); rank 0 wrote the outputs. */
+  rank: number;
   startStep: number;
   lastStep: number;
   interrupted: boolean;
@@ -118,6 +134,57 @@ function checkOptions(o: DitTrainOptions): void {
   need(resolve(o.out) !== resolve(o.model), '--out must differ from --model (the trained checkpoint is written to --out; the source stays as it is)');
 }
 
+/** The parallel options against a world of `ranks` ranks (before any rank starts, and again on each rank). */
+export function checkParallelOptions(o: DitTrainOptions, ranks: number): void {
+  const need = (ok: boolean, msg: string) => { if (!ok) throw new Error(msg); };
+  const sp = o.sp ?? 1;
+  const zero = o.zero ?? 0;
+  need(ZERO_STAGES.includes(zero), `--zero must be 0, 1, 2 or 3, got ${zero}`);
+  need(Number.isInteger(sp) && sp >= 1, `--sp must be an integer >= 1, got ${sp}`);
+  need(ranks % sp === 0, `--sp ${sp} does not divide the ${ranks} rank(s) (the ranks are sp x data-parallel groups): list a multiple of ${sp} in --devices, or pick --sp in {${Array.from({ length: ranks }, (_, i) => i + 1).filter((p) => ranks % p === 0).join(', ')}}`);
+  const mem = o.recompute !== undefined || o.offload !== undefined;
+  need(!(zero === 3 && sp > 1), `--zero 3 (sharded parameters) does not combine with --sp ${sp}: use --zero 2 (sharded gradients and optimizer state), or --sp 1`);
+  need(!(mem && sp > 1), `--recompute / --offload are not applied on the sequence-parallel path (--sp ${sp} keeps every block's activations of its rows, already 1/${sp} of them): drop them, or use --sp 1`);
+  if (ranks > 1) {
+    need(!(mem && zero === 3), "--zero 3 already reruns every block's forward in its backward: drop --recompute / --offload");
+    need(!(mem && zero === 2), '--recompute / --offload work with --zero 0 or 1 on several ranks: use --zero 1 (sharded optimizer state), or --zero 3 (which recomputes every block)');
+  }
+  need(!(o.multiHost && o.transport), '--multi-host makes this process one rank of a launcher\'s world; --transport is for the ranks this command starts on one host: drop one of them');
+  need(o.multiHost || ranks > 1 || !o.transport || o.transport === 'inprocess', `--transport ${o.transport} needs several ranks: pass --devices (e.g. --devices 0,0 for two ranks on adapter 0)`);
+}
+
+/** A parallel rank's world and layout (dit-parallel.ts starts the ranks). */
+export interface RankRun {
+  world: ProcessGroup;
+  /** Set to 1 (SIGINT) or 2 (SIGTERM) by the launcher of in-process / worker ranks: stop after the current step. */
+  stopFlag?: Int32Array;
+}
+
+/** One rank of a parallel run: the same setup and loop as trainDit on this rank's device; rank 0 writes the outputs. */
+export async function trainRank(o: DitTrainOptions, ui: TrainUi, device: Device, par: RankRun): Promise<TrainSummary> {
+  checkOptions(o);
+  checkParallelOptions(o, par.world.size);
+  const ckpt = await openCheckpoint(o.model, 'training (parallax train)').catch((e: Error) => {
+    throw new Error(`--model ${o.model}: ${e.message}`);
+  });
+  const cleanup: (() => void)[] = [];
+  try {
+    return await run(o, ui, ckpt, device, cleanup, par);
+  } finally {
+    for (const f of cleanup.reverse()) f();
+    await ckpt.close();
+  }
+}
+
+/** What a step needs from the single-device trainer or the DistributedTrainer. */
+interface Stepper {
+  /** This rank's items of the global batch. */
+  share: { offset: number; count: number };
+  step(items: TrainBatch[], o: TrainStepOptions): Promise<TrainStepResult>;
+  /** The full state on the host (a collective on parallel ranks: every rank calls it, in the same order). */
+  host(kind: 'params' | 'm' | 'v' | 'ema'): Promise<HostTensors>;
+}
+
 export async function trainDit(o: DitTrainOptions, ui: TrainUi): Promise<TrainSummary> {
   checkOptions(o);
   const ckpt = await openCheckpoint(o.model, 'training (parallax train)').catch((e: Error) => {
@@ -134,15 +201,26 @@ export async function trainDit(o: DitTrainOptions, ui: TrainUi): Promise<TrainSu
   }
 }
 
-async function run(o: DitTrainOptions, ui: TrainUi, ckpt: Checkpoint, device: Device, cleanup: (() => void)[]): Promise<TrainSummary> {
+async function run(o: DitTrainOptions, ui: TrainUi, ckpt: Checkpoint, device: Device, cleanup: (() => void)[], par?: RankRun): Promise<TrainSummary> {
   const cfg = ckpt.transformer.config;
   const shift = o.shift ?? ckpt.scheduler.shift;
+  const rank = par?.world.rank ?? 0;
+  const lead = rank === 0;
+  // every rank has its device (a rank that could not open one fails here, before any GPU work of the others)
+  if (par) await par.world.barrier();
   const haveState = await findTrainState(o.out);
   if (haveState && !o.resume) throw new Error(`${o.out} already holds a training run (${haveState}): pass --resume to continue it, or choose another --out`);
 
-  // data and caches
+  // data and caches: on parallel ranks rank 0 builds them, then the others read (or, without a shared OUT, build) them
   const clips = await readTrainClips(o.data);
-  const cache = await buildTrainCache(clips, { device, ckpt, model: o.model, meta: o.data, dir: resolve(o.out, 'cache'), onProgress: ui.cacheProgress });
+  const buildCache = (progress?: CacheProgress) => buildTrainCache(clips, { device, ckpt, model: o.model, meta: o.data, dir: resolve(o.out, 'cache'), onProgress: progress });
+  let cache: TrainCache;
+  if (par) {
+    if (lead) cache = await buildCache(ui.cacheProgress);
+    await par.world.barrier();
+    if (!lead) cache = await buildCache();
+  } else cache = await buildCache(ui.cacheProgress);
+  cache = cache!;
   const cs = cache.stats;
   ui.log(`data: ${clips.length} training clips, ${cache.texts.length - 1} captions; cache ${resolve(o.out, 'cache')}: ${cs.clipsEncoded} clips encoded, ${cs.clipsReused} reused; ${cs.textsEncoded} prompts encoded, ${cs.textsReused} reused`);
   if (o.frames !== undefined) {
@@ -151,7 +229,13 @@ async function run(o: DitTrainOptions, ui: TrainUi, ckpt: Checkpoint, device: De
   }
   const texts = await Promise.all(cache.texts.map(readTextConditioning));
 
-  // memory
+  // parallel layout: world = sp x dp ranks; every SP rank of a data-parallel rank trains the same items
+  const shape: ModelShape = { numLayers: cfg.num_layers, heads: cfg.num_attention_heads, patchSize: cfg.patch_size, eps: LN_EPS };
+  const sp = o.sp ?? 1;
+  const groups = par ? (sp > 1 ? await spDataGroups(par.world, sp, shape.heads) : { sp: null, dp: par.world }) : null;
+  const share = groups ? batchShare(o.batch, groups.dp.size, groups.dp.rank) : { offset: 0, count: o.batch };
+
+  // memory (per rank: its largest share of the batch)
   const plan = memoryPlan(cfg.num_layers, { recompute: o.recompute, offload: o.offload });
   const floatKeys = ckpt.transformer.weights.keys().filter((k) => (FLOAT_DTYPES as readonly string[]).includes(ckpt.transformer.weights.info(k).dtype));
   const nParams = floatKeys.reduce((a, k) => a + ckpt.transformer.weights.info(k).shape.reduce((x, y) => x * y, 1), 0);
@@ -159,7 +243,7 @@ async function run(o: DitTrainOptions, ui: TrainUi, ckpt: Checkpoint, device: De
   const memory = checkTrainFits({
     params: nParams, layers: cfg.num_layers, dim: cfg.num_attention_heads * cfg.attention_head_dim, ema: o.ema,
     frames: o.frames ?? Math.max(...cache.clips.map((c) => c.shape[0])), height: biggest.shape[2], width: biggest.shape[3], channels: cfg.in_channels, patch: cfg.patch_size,
-    tokens: texts[0]!.tokens, joint: texts[0]!.jointDim, pooled: texts[0]!.pooled.length, batch: o.batch,
+    tokens: texts[0]!.tokens, joint: texts[0]!.jointDim, pooled: texts[0]!.pooled.length, batch: groups ? Math.max(1, batchShare(o.batch, groups.dp.size, 0).count) : o.batch,
     checkpointed: plan.checkpointed.filter(Boolean).length, offloaded: plan.offloaded.filter(Boolean).length,
   }, { maxBinding: device.caps.maxStorageBufferBindingSize, budget: memoryBudget(device.adapter, o.memoryLimit) });
 
@@ -176,35 +260,58 @@ async function run(o: DitTrainOptions, ui: TrainUi, ckpt: Checkpoint, device: De
     host = new Map();
     for (const k of floatKeys) host.set(k, { shape: [...ckpt.transformer.weights.info(k).shape], data: await ckpt.transformer.weights.readFloat32(k) });
   }
-  const params = upload(device, host, 'param');
-  cleanup.push(() => { for (const t of params.values()) t.dispose(); });
-  const state = new TrainState(params, { ema: o.ema });
-  cleanup.push(() => state.dispose());
   const startStep = saved?.file.step ?? 0;
-  if (saved) {
-    restore(state.m, saved.m, device, 'adam.m');
-    restore(state.v, saved.v, device, 'adam.v');
-    if (state.ema) restore(state.ema, saved.ema ?? new Map(), device, 'ema');
-    state.step = startStep;
-    saved = null;
+  const params = upload(device, host, 'param');
+  let stepper: Stepper;
+  if (groups) {
+    const dt = DistributedTrainer.create(groups.dp, params, shape, { zero: o.zero ?? 0, ema: o.ema, sp: groups.sp ?? undefined });
+    cleanup.push(() => dt.dispose());
+    if (saved) {
+      const flat = (h: HostTensors) => new Map([...h].map(([k, t]) => [k, t.data]));
+      dt.loadHost('m', flat(saved.m), startStep);
+      dt.loadHost('v', flat(saved.v), startStep);
+      if (o.ema) dt.loadHost('ema', flat(saved.ema ?? new Map()), startStep);
+    }
+    const shapes = new Map([...host].map(([k, t]) => [k, t.shape]));
+    stepper = {
+      share,
+      step: (items, so) => dt.step(items, { ...so, globalBatch: o.batch }),
+      host: async (kind) => new Map([...(await dt.gatherHost(kind))].map(([k, data]) => [k, { shape: shapes.get(k)!, data }])),
+    };
+  } else {
+    cleanup.push(() => { for (const t of params.values()) t.dispose(); });
+    const state = new TrainState(params, { ema: o.ema });
+    cleanup.push(() => state.dispose());
+    if (saved) {
+      restore(state.m, saved.m, device, 'adam.m');
+      restore(state.v, saved.v, device, 'adam.v');
+      if (state.ema) restore(state.ema, saved.ema ?? new Map(), device, 'ema');
+      state.step = startStep;
+    }
+    stepper = {
+      share,
+      step: (items, so) => trainStep(state, params, shape, items, so),
+      host: (kind) => readAll(kind === 'params' ? params : kind === 'm' ? state.m : kind === 'v' ? state.v : state.ema!),
+    };
   }
+  saved = null;
+  host = new Map();
   if (startStep >= o.steps) {
     ui.log(`${o.out} is already at step ${startStep} of --steps ${o.steps}: nothing to do (raise --steps to train further)`);
-    return { out: o.out, startStep, lastStep: startStep, interrupted: false, cache: cs, memory, seconds: 0, tokens: 0, peakBytes: 0 };
+    return { out: o.out, rank, startStep, lastStep: startStep, interrupted: false, cache: cs, memory, seconds: 0, tokens: 0, peakBytes: 0 };
   }
 
-  const shape: ModelShape = { numLayers: cfg.num_layers, heads: cfg.num_attention_heads, patchSize: cfg.patch_size, eps: LN_EPS };
   const order = new DataOrder(o.seed, cache.clips.length, o.batch);
-  const log = await TrainLog.open(o.out, startStep);
+  const log: LoopLog = lead ? await TrainLog.open(o.out, startStep) : { append: async () => {}, plot: async () => '' };
   const sourceConfig = JSON.parse(await readFile(resolve(o.model, ckpt.transformer.configFile), 'utf8')) as Record<string, unknown>;
-  const exported = () => readAll(state.ema ?? params);
+  const exported = () => stepper.host(o.ema ? 'ema' : 'params');
   const prompts: SamplePrompt[] = await samplePrompts(o.data, clips.map((c) => c.text));
   const first = cache.clips[0]!;
   const vs = vaeScaleFactor(ckpt.vae.config);
   const sampleSettings = { frames: Math.min(o.frames ?? first.shape[0], first.shape[0]), width: first.shape[3] * vs, height: first.shape[2] * vs, steps: o.sampleSteps, guidance: o.sampleGuidance, seed: o.seed };
   let tokens = 0;
 
-  ui.log(`memory: about ${(memory.total / 2 ** 20).toFixed(1)} MiB per step estimated (weights + optimizer ${(memory.persistent / 2 ** 20).toFixed(1)} MiB, activations ${(memory.activations / 2 ** 20).toFixed(1)} MiB)`);
+  ui.log(`memory: about ${(memory.total / 2 ** 20).toFixed(1)} MiB per step estimated${groups ? ' per rank' : ''} (weights + optimizer ${(memory.persistent / 2 ** 20).toFixed(1)} MiB, activations ${(memory.activations / 2 ** 20).toFixed(1)} MiB)`);
   device.pool.resetPeak();
   ui.start?.(startStep, o.steps);
   let result;
@@ -218,6 +325,7 @@ async function run(o: DitTrainOptions, ui: TrainUi, ckpt: Checkpoint, device: De
         let dropped = 0;
         let stepTokens = 0;
         try {
+          // every item of the global batch is drawn (the log lists them all); this rank loads its share
           for (let i = 0; i < o.batch; i++) {
             const { clip } = order.clip(step, i);
             const c = cache.clips[clip]!;
@@ -226,6 +334,8 @@ async function run(o: DitTrainOptions, ui: TrainUi, ckpt: Checkpoint, device: De
             const drop = order.dropCaption(step, i, o.captionDropout);
             if (drop) dropped++;
             picked.push(clip);
+            stepTokens += F * (c.shape[2] / cfg.patch_size) * (c.shape[3] / cfg.patch_size);
+            if (i < share.offset || i >= share.offset + share.count) continue;
             const t = texts[drop ? 0 : c.text]!;
             const lat = await readClipLatents(c, start, F);
             items.push({
@@ -233,9 +343,8 @@ async function run(o: DitTrainOptions, ui: TrainUi, ckpt: Checkpoint, device: De
               context: Tensor.from(device, t.context, [1, t.tokens, t.jointDim], 'f32', 'context'),
               pooled: Tensor.from(device, t.pooled, [1, t.pooled.length], 'f32', 'pooled'),
             });
-            stepTokens += F * (c.shape[2] / cfg.patch_size) * (c.shape[3] / cfg.patch_size);
           }
-          const r = await trainStep(state, params, shape, items, {
+          const r = await stepper.step(items, {
             seed: o.seed, lr: { lr: o.lr, warmup: o.warmup, schedule: o.lrSchedule, steps: o.steps },
             sigma: { sampling: o.sigmaSampling, shift }, adamw: { weightDecay: o.weightDecay }, clip: o.clip, emaDecay: o.ema ? {} : undefined,
             recompute: o.recompute, offload: o.offload,
@@ -249,17 +358,26 @@ async function run(o: DitTrainOptions, ui: TrainUi, ckpt: Checkpoint, device: De
         }
       },
       save: async (step) => {
-        await exportCheckpoint({ source: o.model, out: o.out, part: 'transformer', config: sourceConfig, sourceWeights: ckpt.transformer.weights, weights: await exported() });
+        // gathered on every rank (a collective on parallel ranks), written by rank 0
+        const p = await stepper.host('params');
+        const m = await stepper.host('m');
+        const v = await stepper.host('v');
+        const ema = o.ema ? await stepper.host('ema') : null;
+        if (!lead) return;
+        await exportCheckpoint({ source: o.model, out: o.out, part: 'transformer', config: sourceConfig, sourceWeights: ckpt.transformer.weights, weights: ema ?? p });
         const file: TrainStateFile = { version: STATE_VERSION, part: 'transformer', step, options, modelFingerprint, dataFingerprint: cache.fingerprint, savedAt: new Date().toISOString() };
-        await saveTrainState(o.out, { file, params: await readAll(params), m: await readAll(state.m), v: await readAll(state.v), ema: state.ema ? await readAll(state.ema) : null });
+        await saveTrainState(o.out, { file, params: p, m, v, ema });
       },
       sample: prompts.length ? async (step) => {
-        await writeSamples({ device, ckpt, weights: await exported(), prompts, settings: sampleSettings, dir: resolve(o.out, 'samples'), step });
+        const weights = await exported();
+        if (lead) await writeSamples({ device, ckpt, weights, prompts, settings: sampleSettings, dir: resolve(o.out, 'samples'), step });
       } : undefined,
       onStep: (r, sm) => ui.step?.(r, sm),
-    }, { startStep, steps: o.steps, saveEvery: o.saveEvery, sampleEvery: o.sampleEvery, logEvery: o.logEvery, signals: o.signals });
+      stopRequested: par?.stopFlag ? () => { const f = Atomics.load(par.stopFlag!, 0); return f === 0 ? null : f === 2 ? 'SIGTERM' : 'SIGINT'; } : undefined,
+      agreeStop: par ? async (requested) => (await par.world.allReduce(Float32Array.of(requested ? 1 : 0)))[0]! > 0 : undefined,
+    }, { startStep, steps: o.steps, saveEvery: o.saveEvery, sampleEvery: o.sampleEvery, logEvery: o.logEvery, signals: par?.stopFlag ? false : o.signals });
   } finally {
     ui.stop?.();
   }
-  return { out: o.out, startStep, lastStep: result.lastStep, interrupted: result.interrupted, signal: result.signal, cache: cs, memory, seconds: result.seconds, tokens, peakBytes: device.pool.stats.peakBytes };
+  return { out: o.out, rank, startStep, lastStep: result.lastStep, interrupted: result.interrupted, signal: result.signal, cache: cs, memory, seconds: result.seconds, tokens, peakBytes: device.pool.stats.peakBytes };
 }

@@ -27,6 +27,8 @@ export interface TrainRankContext<A> {
   /** Rank on this host (adapter choice). */
   localRank: number;
   args: A;
+  /** shm worker ranks: sends a value to the launcher's onMessage (structured-cloned); absent elsewhere (same process). */
+  post?: (value: unknown) => void;
 }
 
 export type TrainRankBody<A, R> = (ctx: TrainRankContext<A>) => Promise<R>;
@@ -35,6 +37,10 @@ export type TrainTransport = 'inprocess' | 'shm' | 'env';
 
 /** Receive timeout of a training world (ms): a step of a large model on a slow adapter is long. */
 export const TRAIN_TIMEOUT_MS = 30 * 60_000;
+
+/** shm: after a rank fails, how long the others get to fail on their own (their next collective is aborted) before
+ *  their threads are terminated; terminating a thread inside a Dawn call can take the process down. */
+export const SHM_GRACE_MS = 20_000;
 
 export interface TrainRanksOptions<A> {
   transport: TrainTransport;
@@ -49,6 +55,8 @@ export interface TrainRanksOptions<A> {
   timeoutMs?: number;
   /** env: the launcher's environment (readDistEnv()); only its timeout is read here. */
   env?: DistEnv;
+  /** shm: receives what a rank sends with ctx.post (progress, log lines). */
+  onMessage?: (rank: number, value: unknown) => void;
 }
 
 async function body<A, R>(module: URL): Promise<TrainRankBody<A, R>> {
@@ -81,7 +89,7 @@ export async function runTrainingRanks<A, R>(o: TrainRanksOptions<A>): Promise<R
   if (!ranks || !Number.isInteger(ranks) || ranks < 1) throw new Error(`training on transport ${o.transport}: give the number of ranks (or --devices, one adapter per rank)`);
   if (o.devices && o.devices.length !== ranks) throw new Error(`--devices lists ${o.devices.length} adapters for ${ranks} ranks: list one per rank`);
   if (o.transport === 'shm') {
-    const w = startWorkers<WorkerArgs<A>, R>(ranks, new URL('./train-rank-worker.ts', import.meta.url), { module: o.module.href, args: o.args, devices: o.devices ? [...o.devices] : undefined }, { timeoutMs, ringBytes: 4 << 20 });
+    const w = startWorkers<WorkerArgs<A>, R>(ranks, new URL('./train-rank-worker.ts', import.meta.url), { module: o.module.href, args: o.args, devices: o.devices ? [...o.devices] : undefined }, { timeoutMs, ringBytes: 4 << 20, onMessage: o.onMessage, graceMs: SHM_GRACE_MS });
     return w.done;
   }
   if (o.transport !== 'inprocess') throw new Error(`unknown training transport ${String(o.transport)}: inprocess, shm or env`);
@@ -118,12 +126,12 @@ export interface WorkerArgs<A> {
 }
 
 /** One rank: its device, the body, the device destroyed after. */
-export async function runOne<A, R>(world: ProcessGroup, localRank: number, module: URL, args: A, devices?: readonly number[]): Promise<R> {
+export async function runOne<A, R>(world: ProcessGroup, localRank: number, module: URL, args: A, devices?: readonly number[], post?: (value: unknown) => void): Promise<R> {
   const f = await body<A, R>(module);
   const adapterIndex = await pickRankAdapter(devices, localRank);
   const device = await Device.create({ adapterIndex, label: `rank${world.rank}` });
   try {
-    return await f({ world, device, localRank, args });
+    return await f({ world, device, localRank, args, post });
   } finally {
     device.destroy();
   }
@@ -131,5 +139,5 @@ export async function runOne<A, R>(world: ProcessGroup, localRank: number, modul
 
 /** @internal the shm worker's side (train-rank-worker.ts). */
 export function runWorkerRank<A, R>(ctx: WorkerContext<WorkerArgs<A>>): Promise<R> {
-  return runOne<A, R>(ctx.world, ctx.rank, new URL(ctx.args.module), ctx.args.args, ctx.args.devices);
+  return runOne<A, R>(ctx.world, ctx.rank, new URL(ctx.args.module), ctx.args.args, ctx.args.devices, (v) => ctx.post(v));
 }

@@ -2,17 +2,28 @@
 // startStep+1..steps, a JSONL log record per step, the loss picture every logEvery steps, samples every sampleEvery,
 // a save every saveEvery and at the end. Ctrl-C (SIGINT) or SIGTERM asks to stop: the running step finishes, the
 // state is saved, and the loop returns { interrupted: true } (a second signal exits at once; the last save stays).
+// Parallel ranks agree on the stop before every step (agreeStop), so they all stop after the same one.
 
 import type { StepRecord, TrainLog } from './train-log.js';
+
+/** What the loop writes to (a TrainLog on the rank that owns the log; a no-op elsewhere). */
+export type LoopLog = Pick<TrainLog, 'append' | 'plot'>;
 
 export interface LoopHooks<R extends StepRecord> {
   /** One optimizer step (1-based). */
   step(step: number): Promise<R>;
   save(step: number): Promise<void>;
   sample?(step: number): Promise<void>;
-  log: TrainLog;
+  log: LoopLog;
   /** Called after each step with the smoothed loss. */
   onStep?(r: R, smoothedLoss: number): void;
+  /**
+   * Parallel ranks: turns this rank's stop request into the world's decision (every rank must stop after the same
+   * step); called before every step. Default: the local request.
+   */
+  agreeStop?(requested: boolean): Promise<boolean>;
+  /** A stop request from outside this process's signal handlers (e.g. a flag the launcher of worker ranks sets). */
+  stopRequested?(): string | null;
 }
 
 export interface LoopOptions {
@@ -36,16 +47,22 @@ export interface LoopResult {
 /** Stops after the current step on the first SIGINT/SIGTERM; exits (code 130) on the second. */
 export class StopSignal {
   requested: string | null = null;
+  private at = 0;
   private readonly handler = (sig: NodeJS.Signals) => {
+    // one Ctrl-C can arrive twice (from the terminal and forwarded by a launcher): a repeat within a second is the same
+    if (this.requested && performance.now() - this.at < 1000) return;
     if (this.requested) {
       process.stderr.write(`\n${sig} again: exiting without saving (the last saved checkpoint is intact)\n`);
       process.exit(130);
     }
     this.requested = sig;
+    this.at = performance.now();
     process.stderr.write(`\n${sig}: finishing the current step, then saving (press Ctrl-C again to exit without saving)\n`);
+    this.onRequest?.(sig);
   };
 
-  constructor(listen: boolean) {
+  /** onRequest: also told of the first signal (e.g. to raise a flag that worker ranks read). */
+  constructor(listen: boolean, private readonly onRequest?: (sig: NodeJS.Signals) => void) {
     if (listen) {
       process.on('SIGINT', this.handler);
       process.on('SIGTERM', this.handler);
@@ -65,8 +82,15 @@ export async function runTrainingLoop<R extends StepRecord>(h: LoopHooks<R>, o: 
   let n = 0;
   let step = o.startStep;
   let saved = o.startStep;
+  let stopped: string | null = null;
+  const shouldStop = async () => {
+    const local = stop.requested ?? h.stopRequested?.() ?? null;
+    const all = h.agreeStop ? await h.agreeStop(local !== null) : local !== null;
+    if (all) stopped = local ?? 'stop requested by another rank';
+    return all;
+  };
   try {
-    while (step < o.steps && !stop.requested) {
+    while (step < o.steps && !(await shouldStop())) {
       const r = await h.step(step + 1);
       step = r.step;
       n++;
@@ -85,5 +109,5 @@ export async function runTrainingLoop<R extends StepRecord>(h: LoopHooks<R>, o: 
   } finally {
     stop.dispose();
   }
-  return { lastStep: step, interrupted: !!stop.requested && step < o.steps, signal: stop.requested ?? undefined, seconds: (performance.now() - t0) / 1000 };
+  return { lastStep: step, interrupted: stopped !== null && step < o.steps, signal: stopped ?? undefined, seconds: (performance.now() - t0) / 1000 };
 }

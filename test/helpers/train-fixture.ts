@@ -1,0 +1,62 @@
+// Shared setup of the parallel `parallax train` tests: a 2-layer make-tiny checkpoint (D = 8, 2 heads) and 6
+// synthetic 32x32 clips of 4 frames (as train.test.ts), the engine options the CLI's BASE flags give, and readers
+// of the saved train state and log.
+import { readFileSync } from 'node:fs';
+import { cp, mkdtemp } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { makeTinyCheckpoint } from '../../engine/io/make-tiny.js';
+import { openSafetensors } from '../../engine/io/safetensors.js';
+import { writeSynthDataset } from '../../engine/data/synth-dataset.js';
+import type { DitTrainOptions } from '../../engine/train/dit-trainer.js';
+
+export interface TrainFixture { dir: string; model: string; meta: string }
+
+export async function trainFixture(name: string): Promise<TrainFixture> {
+  const dir = await mkdtemp(join(tmpdir(), `parallax-${name}-`));
+  const model = join(dir, 'tiny');
+  await makeTinyCheckpoint(model, { seed: 5, transformer: { num_layers: 2, num_attention_heads: 2, attention_head_dim: 4 } });
+  const meta = (await writeSynthDataset({ out: join(dir, 'data'), count: 6, seed: 1, width: 32, height: 32, frames: 4, fps: 8 })).metaPath;
+  return { dir, model, meta };
+}
+
+/** The CLI flags matching engineOptions. */
+export const BASE = ['--batch', '2', '--lr', '1e-3', '--warmup', '1', '--seed', '3', '--caption-dropout', '0.5', '--log-every', '1', '--no-progress', '--sample-every', '0'];
+
+export function engineOptions(f: TrainFixture, o: Partial<DitTrainOptions> & Pick<DitTrainOptions, 'out' | 'steps'>): DitTrainOptions {
+  return {
+    model: f.model, data: f.meta, batch: 2, lr: 1e-3, warmup: 1, lrSchedule: 'constant', weightDecay: 1e-4, clip: 1, ema: true, seed: 3, captionDropout: 0.5,
+    sigmaSampling: 'logit_normal', saveEvery: 500, sampleEvery: 0, logEvery: 1, resume: false, sampleSteps: 10, sampleGuidance: 4, signals: false, ...o,
+  };
+}
+
+/** Seeds OUT/cache from another run's (the cache is keyed by content: nothing is encoded again). */
+export const seedCache = (from: string, out: string) => cp(join(from, 'cache'), join(out, 'cache'), { recursive: true });
+
+export const STATE_FILES = ['weights', 'adam_m', 'adam_v', 'ema'] as const;
+
+export async function stateOf(out: string, file: (typeof STATE_FILES)[number]): Promise<Map<string, Float32Array>> {
+  const r = await openSafetensors(join(out, 'train-state', `${file}.safetensors`));
+  try {
+    return new Map(await Promise.all(r.keys().map(async (k) => [k, await r.readFloat32(k)] as const)));
+  } finally {
+    await r.close();
+  }
+}
+
+/** Every record of OUT/train-log.jsonl without its wall time. */
+export const logOf = (out: string) => readFileSync(join(out, 'train-log.jsonl'), 'utf8').trim().split('\n').map((l) => {
+  const { seconds: _s, ...r } = JSON.parse(l) as Record<string, unknown>;
+  return r;
+});
+
+/** ||a - b|| / ||b|| over every tensor of two states. */
+export function relL2(a: Map<string, Float32Array>, b: Map<string, Float32Array>): number {
+  let num = 0;
+  let den = 0;
+  for (const [k, y] of b) {
+    const x = a.get(k)!;
+    for (let i = 0; i < y.length; i++) { num += (x[i]! - y[i]!) ** 2; den += y[i]! ** 2; }
+  }
+  return Math.sqrt(num / den);
+}
