@@ -3,12 +3,13 @@
 // resumable (a stopped run continues where its last checkpoint left it; a finished stage is skipped):
 //   data  parallax data synth      synthetic captioned clips (engine/data/synth.ts), 64x64, 8 frames
 //   init  parallax make-tiny       the `shapes` preset: 32 text tokens, D = 64, 6 layers, random weights
-//   vae   parallax train-vae       the tiny AutoencoderKL on random crops of the clips' frames
+//   vae   parallax train-vae       the tiny AutoencoderKL on random 32x32 crops of the clips' frames (cheap steps)
+//   vae2  parallax train-vae       then on whole 64x64 frames (shapes whole, not cut by the crops), from vae's weights
 //   dit   parallax train           the transformer on the trained VAE's cached latents (frozen text encoders)
 //   eval  parallax eval-prompts    held-out prompts, attributes read back from the frames
 //   ship  models/shapes/           the trained checkpoint (EMA weights) without its training state
 // Usage: node scripts/train-tiny.mjs [--dir runs/shapes] [--only STAGE[,STAGE]] [--until STAGE] [--vae-steps N]
-//        [--dit-steps N] [--clips N]. Ctrl-C stops the running stage after its current step, saved; rerun to continue.
+//        [--vae2-steps N] [--dit-steps N] [--clips N]. Ctrl-C stops the running stage after its current step, saved; rerun to continue.
 import { spawnSync } from 'node:child_process';
 import { cpSync, existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
@@ -16,7 +17,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
-const STAGES = ['data', 'init', 'vae', 'dit', 'eval', 'ship'];
+const STAGES = ['data', 'init', 'vae', 'vae2', 'dit', 'eval', 'ship'];
 const { values: a } = parseArgs({
   options: {
     dir: { type: 'string', default: 'runs/shapes' },
@@ -24,6 +25,7 @@ const { values: a } = parseArgs({
     until: { type: 'string', default: 'ship' },
     clips: { type: 'string', default: '480' },
     'vae-steps': { type: 'string', default: '600' },
+    'vae2-steps': { type: 'string', default: '1200' },
     'dit-steps': { type: 'string', default: '6000' },
     help: { type: 'boolean', short: 'h' },
   },
@@ -40,6 +42,7 @@ const meta = join(data, 'meta.jsonl');
 const P = {
   init: join(dir, 'init'),
   vae: join(dir, 'vae'),
+  vae2: join(dir, 'vae2'),
   dit: join(dir, 'dit'),
 };
 const want = (s) => (only ? only.includes(s) : STAGES.indexOf(s) <= STAGES.indexOf(a.until));
@@ -47,7 +50,7 @@ const want = (s) => (only ? only.includes(s) : STAGES.indexOf(s) <= STAGES.index
 function parallax(args) {
   console.error(`\n$ parallax ${args.join(' ')}`);
   const r = spawnSync(join(root, 'bin', 'parallax'), args, { stdio: 'inherit', cwd: root });
-  if (r.status === 130) {
+  if (r.status === 130 || r.signal === 'SIGINT' || r.signal === 'SIGTERM') {
     console.error('stopped: rerun `npm run train:tiny` to continue from the saved step');
     process.exit(130);
   }
@@ -73,8 +76,12 @@ if (want('vae')) {
   train('train-vae', P.vae, Number(a['vae-steps']), ['--model', P.init, '--data', meta, '--batch', '8', '--crop', '32', '--lr', '1e-3', '--warmup', '50',
     '--lr-schedule', 'cosine', '--save-every', '50', '--sample-every', '100', '--log-every', '10']);
 }
+if (want('vae2')) {
+  train('train-vae', P.vae2, Number(a['vae2-steps']), ['--model', P.vae, '--data', meta, '--batch', '4', '--lr', '1e-3', '--warmup', '20',
+    '--save-every', '50', '--sample-every', '100', '--log-every', '10']);
+}
 if (want('dit')) {
-  train('train', P.dit, Number(a['dit-steps']), ['--model', P.vae, '--data', meta, '--batch', '2', '--lr', '5e-4', '--warmup', '200',
+  train('train', P.dit, Number(a['dit-steps']), ['--model', P.vae2, '--data', meta, '--batch', '2', '--lr', '5e-4', '--warmup', '200',
     '--save-every', '200', '--sample-every', '500', '--log-every', '20', '--sample-steps', '20', '--sample-guidance', '4']);
 }
 if (want('eval')) parallax(['eval-prompts', '--model', P.dit, '--steps', '20', '--seeds', '2', '--out', join(dir, 'eval.json'), '--sheet', join(dir, 'eval.png')]);
