@@ -126,6 +126,7 @@ interface CurateCliOptions extends ShotCliOptions, EventCliOptions {
   forceCutSeconds?: number;
   crf: number;
   preset: string;
+  exportSize?: { width: number; height: number };
   force?: boolean;
   captions?: string;
   events: boolean;
@@ -135,6 +136,14 @@ interface CurateCliOptions extends ShotCliOptions, EventCliOptions {
   parquet?: boolean;
   aestheticModel?: string;
   minAesthetic?: number;
+}
+
+/** --export-size WxH: two even positive integers (H.264 yuv420p). */
+function parseExportSize(v: string): { width: number; height: number } {
+  const m = /^(\d+)x(\d+)$/i.exec(v.trim());
+  const [width, height] = m ? [Number(m[1]), Number(m[2])] : [NaN, NaN];
+  if (!m || width < 2 || height < 2 || width % 2 || height % 2) throw new InvalidArgumentError(`--export-size must be WIDTHxHEIGHT with two even positive numbers (H.264 yuv420p), e.g. 64x48, got "${v}"`);
+  return { width, height };
 }
 
 /** Progress per stage: cli-progress bars on a TTY, one line per finished video otherwise. */
@@ -302,6 +311,7 @@ export function registerData(program: Command): void {
       .option('--force-cut-seconds <s>', 'piece length when splitting long shots', parseFloatArg('--force-cut-seconds', 0))
       .option('--crf <n>', 'x264 CRF of the exported clips', parseIntArg('--crf', 0), 18)
       .option('--preset <p>', 'x264 preset of the exported clips', 'medium')
+      .option('--export-size <WxH>', 'scale the exported clips to exactly W x H (even; not cropped: keep the aspect to avoid stretching). `parallax train` needs multiples of the VAE scale x patch (16 for make-tiny models); default: the source size (odd sizes cut to even)', parseExportSize)
       .option('--captions <file.jsonl>', 'captions of known source segments ({"source", "start_frame", "end_frame", "text"} per line, e.g. from the synthetic generator): each clip gets the text of the segment it overlaps most')
       .option('--motion', 'measure motion with dense optical flow (pyramidal Lucas-Kanade in WGSL): fills flow (mean px/frame at <= 128 px wide) and dynamic (VBench dynamic degree)')
       .option('--min-flow <x>', 'drop clips whose flow score is below this (implies --motion)', parseFloatArg('--min-flow', 0))
@@ -327,7 +337,7 @@ export function registerData(program: Command): void {
       const rep = await curate({
         inputs: videos, out: o.out, backend, device, shots: shotOptions(o), minFrames: o.minFrames, maxStaticRatio: o.maxStaticRatio,
         staticThreshold: o.staticThreshold, staticMode: o.staticMode, maxShotSeconds: o.maxShotSeconds,
-        forceCutSeconds: o.maxShotSeconds ? (o.forceCutSeconds ?? 5) : undefined, crf: o.crf, preset: o.preset, force: o.force, captioner, onProgress: progress.on,
+        forceCutSeconds: o.maxShotSeconds ? (o.forceCutSeconds ?? 5) : undefined, crf: o.crf, preset: o.preset, exportSize: o.exportSize, force: o.force, captioner, onProgress: progress.on,
         events: ev ? { embedder: ev.embedder, threshold: o.eventThreshold, ...eventRuleOptions(o) } : undefined,
         motion: o.motion || o.minFlow !== undefined ? { minFlow: o.minFlow } : undefined,
         formats: metaFormats(o),

@@ -51,6 +51,8 @@ export interface CurateOptions {
   forceCutSeconds?: number;
   crf?: number;
   preset?: string;
+  /** Export the kept clips scaled to this size (both even; e.g. multiples of the VAE scale x patch for training). */
+  exportSize?: { width: number; height: number };
   chunkFrames?: number;
   /** Ignore finished-video state and redo everything. */
   force?: boolean;
@@ -114,6 +116,7 @@ function settings(o: CurateOptions): Record<string, unknown> {
       text: o.scores?.text ? { model: o.scores.text.name } : null,
     },
     motion: o.motion ? { minFlow: o.motion.minFlow ?? 0, maxWidth: o.motion.maxWidth ?? 128, maxPairs: o.motion.maxPairs ?? 16 } : null, maxShotSeconds: o.maxShotSeconds ?? null, forceCutSeconds: o.forceCutSeconds ?? null, crf: o.crf ?? 18,
+    exportSize: o.exportSize ?? null,
   };
 }
 
@@ -159,8 +162,8 @@ async function curateVideo(r: ProbeRecord, o: CurateOptions, opts: Record<string
   }
   const minFrames = opts.minFrames as number;
   const maxStatic = opts.maxStaticRatio as number;
-  const w = r.width - (r.width % 2);
-  const h = r.height - (r.height % 2);
+  const w = o.exportSize?.width ?? r.width - (r.width % 2);
+  const h = o.exportSize?.height ?? r.height - (r.height % 2);
   const rows: CuratedRow[] = scenes.map(([start, end], k) => {
     const n = end - start;
     const sr = staticRatio(series, start, end, { threshold: opts.staticThreshold as number, mode: opts.staticMode as StaticMode });
@@ -199,7 +202,7 @@ async function curateVideo(r: ProbeRecord, o: CurateOptions, opts: Record<string
   }
   let done = 0;
   for (const row of kept) {
-    await exportClip({ input: r.path, out: join(o.out, row.path), startFrame: row.start_frame, numFrames: row.num_frames, fps, crf: o.crf, preset: o.preset });
+    await exportClip({ input: r.path, out: join(o.out, row.path), startFrame: row.start_frame, numFrames: row.num_frames, fps, crf: o.crf, preset: o.preset, size: o.exportSize });
     o.onProgress?.({ stage: 'export', video: r.id, done: ++done, total: kept.length });
   }
   return rows;
@@ -257,6 +260,8 @@ async function scoreClips(r: ProbeRecord, o: CurateOptions, rows: CuratedRow[]):
 export async function curate(o: CurateOptions): Promise<CurateReport> {
   if (!o.inputs.length) throw new Error('curate: no input videos given');
   if (o.backend === 'gpu' && !o.device) throw new Error('curate: the gpu backend needs a device');
+  const es = o.exportSize;
+  if (es && [es.width, es.height].some((v) => !Number.isInteger(v) || v < 2 || v % 2)) throw new Error(`curate: the export size must be two even positive integers (H.264 yuv420p), got ${es.width}x${es.height}`);
   const opts = settings(o);
   const stateDir = join(o.out, 'state');
   await mkdir(join(o.out, 'clips'), { recursive: true });

@@ -1,5 +1,6 @@
 // Clip export (Node only): frame-accurate cuts re-encoded with ffmpeg, seeking before the input
-// (`-ss START -i IN -frames:v N -an -c:v libx264 -crf 18 -pix_fmt yuv420p OUT`), named `{id}_scene-{k}.mp4`.
+// (`-ss START -i IN -frames:v N -an -c:v libx264 -crf 18 -pix_fmt yuv420p OUT`), named `{id}_scene-{k}.mp4`,
+// at the source's size (cut to even) or scaled to a given size (e.g. one the VAE and the transformer take).
 // START is the first frame's time rounded down to the microsecond, so frame `start` is the first one kept and
 // rounding can never skip it. Writes to a temporary name and renames, so a killed run leaves no half clip.
 import { spawn } from 'node:child_process';
@@ -15,6 +16,8 @@ export interface ClipSpec {
   fps: number;
   crf?: number;
   preset?: string;
+  /** Scale every frame to exactly this size (both even); default: the source's size, odd sizes cut to even. */
+  size?: { width: number; height: number };
 }
 
 export const clipName = (id: string, k: number) => `${id}_scene-${k}.mp4`;
@@ -29,11 +32,13 @@ export function clipArgs(c: ClipSpec, out = c.out): string[] {
   const args = ['-hide_banner', '-loglevel', 'error', '-nostdin', '-y'];
   if (c.startFrame > 0) args.push('-ss', seekTime(c.startFrame, c.fps));
   // yuv420p needs an even size: odd sizes lose their last column/row (a no-op for even sizes).
-  args.push('-i', c.input, '-frames:v', String(c.numFrames), '-an', '-sn', '-vf', 'scale=trunc(iw/2)*2:trunc(ih/2)*2', '-c:v', 'libx264', '-preset', c.preset ?? 'medium', '-crf', String(c.crf ?? 18), '-pix_fmt', 'yuv420p', '-movflags', '+faststart', '-f', 'mp4', out);
+  const vf = c.size ? `scale=${c.size.width}:${c.size.height}:flags=area` : 'scale=trunc(iw/2)*2:trunc(ih/2)*2';
+  args.push('-i', c.input, '-frames:v', String(c.numFrames), '-an', '-sn', '-vf', vf, '-c:v', 'libx264', '-preset', c.preset ?? 'medium', '-crf', String(c.crf ?? 18), '-pix_fmt', 'yuv420p', '-movflags', '+faststart', '-f', 'mp4', out);
   return args;
 }
 
 export async function exportClip(c: ClipSpec): Promise<void> {
+  if (c.size && [c.size.width, c.size.height].some((v) => !Number.isInteger(v) || v < 2 || v % 2)) throw new FfmpegError(`exportClip: the export size must be even and positive (H.264 yuv420p), got ${c.size.width}x${c.size.height}`);
   if (!Number.isInteger(c.startFrame) || c.startFrame < 0 || !Number.isInteger(c.numFrames) || c.numFrames < 1) throw new FfmpegError(`exportClip: bad range start ${c.startFrame}, ${c.numFrames} frames`);
   await mkdir(dirname(c.out), { recursive: true });
   const tmp = `${c.out}.part`;

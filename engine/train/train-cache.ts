@@ -66,7 +66,10 @@ export function checkClipSize(c: TrainClip, ckpt: Checkpoint, meta: string): voi
   const m = s * p;
   const ok = (v: number) => v % m === 0 && v / m <= M;
   if (!ok(c.width) || !ok(c.height)) {
-    throw new Error(`${c.where}: clip ${c.rel} is ${c.width}x${c.height}; this model needs width and height that are multiples of ${m} (VAE x${s} times patch ${p}) and at most ${m * M} (pos_embed_max_size ${M}); re-export the clips at a size like ${Math.max(m, Math.min(m * M, Math.round(c.width / m) * m))}x${Math.max(m, Math.min(m * M, Math.round(c.height / m) * m))}`);
+    const fit = (v: number) => Math.max(m, Math.min(m * M, Math.round(v / m) * m));
+    const [sw, sh] = [fit(c.width), fit(c.height)];
+    const sz = `${sw}x${sh}`;
+    throw new Error(`${c.where}: clip ${c.rel} is ${c.width}x${c.height}; this model needs width and height that are multiples of ${m} (VAE x${s} times patch ${p}) and at most ${m * M} (pos_embed_max_size ${M}); re-export the clips at a size like ${sz} (\`parallax data curate ... --export-size ${sz}\`; \`parallax data synth --width ${sw} --height ${sh}\`)`);
   }
 }
 

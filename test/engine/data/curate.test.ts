@@ -65,6 +65,12 @@ describe('curate', () => {
     expect(await cap.caption({ source: '/d/y.mp4', startFrame: 5, endFrame: 20, fps: 8 })).toBeNull();
   });
 
+  it('refuses an export size H.264 cannot take, before writing anything', async () => {
+    const out = join(dir, 'odd-size');
+    await expect(curate({ inputs: [raw1], out, backend: 'cpu', exportSize: { width: 48, height: 31 } })).rejects.toThrow(/export size must be two even positive integers .*got 48x31/);
+    await expect(stat(out)).rejects.toThrow(/ENOENT/);
+  });
+
   it('turns raw videos into clips + meta.jsonl; drops the still (static) and the tail (too short); resumes', async () => {
     const device = await testDevice();
     const out = join(dir, 'set');

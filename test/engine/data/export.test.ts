@@ -70,6 +70,22 @@ describe('clip export', () => {
     expect(probe).toEqual({ codec_name: 'h264', pix_fmt: 'yuv420p', r_frame_rate: '8/1' });
   });
 
+  it('--export-size: scales every frame to exactly the given size, frame-accurately; refuses odd sizes', async () => {
+    const src = join(dir, 'src.mp4'); // from the test above
+    const small = await readVideoFrames(src, { width: 32, height: 16 });
+    const out = join(dir, 'clip-scaled.mp4');
+    await exportClip({ input: src, out, startFrame: 37, numFrames: 15, fps: 8, size: { width: 32, height: 16 } });
+    expect(countFrames(out)).toBe(15);
+    const probe = JSON.parse(execFileSync('ffprobe', ['-v', 'error', '-show_entries', 'stream=width,height', '-of', 'json', out]).toString()).streams[0];
+    expect(probe).toEqual({ width: 32, height: 16 });
+    const got = await readVideoFrames(out, { width: 32, height: 16 });
+    expect(mad(got[0]!, small[37]!)).toBeLessThan(8);
+    expect(mad(got[0]!, small[36]!)).toBeGreaterThan(10);
+    expect(mad(got[14]!, small[51]!)).toBeLessThan(8);
+    expect(mad(got[14]!, small[52]!)).toBeGreaterThan(10);
+    await expect(exportClip({ input: src, out: join(dir, 'odd.mp4'), startFrame: 0, numFrames: 2, fps: 8, size: { width: 33, height: 16 } })).rejects.toThrow(/export size must be even and positive .*got 33x16/);
+  });
+
   it('names the problem when the cut fails and leaves no partial file', async () => {
     await expect(exportClip({ input: join(dir, 'nope.mp4'), out: join(dir, 'x.mp4'), startFrame: 0, numFrames: 2, fps: 8 })).rejects.toThrow(/could not cut .*nope\.mp4/);
     await expect(exportClip({ input: 'a', out: join(dir, 'x.mp4'), startFrame: -1, numFrames: 2, fps: 8 })).rejects.toThrow(/bad range/);
