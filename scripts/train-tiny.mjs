@@ -25,7 +25,7 @@ const { values: a } = parseArgs({
     until: { type: 'string', default: 'ship' },
     clips: { type: 'string', default: '480' },
     'vae-steps': { type: 'string', default: '600' },
-    'vae2-steps': { type: 'string', default: '1200' },
+    'vae2-steps': { type: 'string', default: '2000' },
     'dit-steps': { type: 'string', default: '6000' },
     help: { type: 'boolean', short: 'h' },
   },
