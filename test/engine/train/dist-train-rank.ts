@@ -103,12 +103,21 @@ export function differingTensors(a: Map<string, Float32Array>, b: Map<string, Fl
 
 export async function runTrainRank(world: ProcessGroup, device: Device, a: RankArgs, hostIn?: HostWeights): Promise<RankOut> {
   const host = hostIn ?? (await loadHost(a.dir!));
+  return trainOnRank(world, world, device, a, host);
+}
+
+/**
+ * The training loop of one rank (also sp-train-rank.ts's): a DistributedTrainer over the data-parallel group dp (with
+ * `sp`, the rank's sequence-parallel group), this dp rank's share of the global batch, a.steps steps with the fault
+ * injection of RankArgs (on world rank failRank; 'crash' drops the world's transport), then the gathered results.
+ */
+export async function trainOnRank(world: ProcessGroup, dp: ProcessGroup, device: Device, a: RankArgs, host: HostWeights, sp?: ProcessGroup): Promise<RankOut> {
   const base = device.pool.stats.liveBytes;
   const params = new Map([...host].map(([k, h]) => [k, Tensor.from(device, h.data, h.shape, 'f32')]));
   const shape = { numLayers: a.geo.numLayers, heads: a.geo.heads, patchSize: a.geo.patchSize, eps: LN_EPS };
-  const trainer = DistributedTrainer.create(world, params, shape, { zero: a.zero, ema: true });
+  const trainer = DistributedTrainer.create(dp, params, shape, { zero: a.zero, ema: true, sp });
   const persistentBytes = trainer.memory().liveBytes - base;
-  const share = batchShare(a.K, world.size, world.rank);
+  const share = batchShare(a.K, dp.size, dp.rank);
   const items = Array.from({ length: share.count }, (_, i) => makeItem(device, a.geo, share.offset + i));
   const losses: number[] = [], norms: number[] = [];
   let stepPeakBytes = 0;
@@ -126,8 +135,7 @@ export async function runTrainRank(world: ProcessGroup, device: Device, a: RankA
       losses.push(r.loss);
       norms.push(r.gradNorm);
     }
-    const out = { losses, norms, params: await trainer.gatherHost('params'), ema: await trainer.gatherHost('ema'), persistentBytes, stepPeakBytes };
-    return out;
+    return { losses, norms, params: await trainer.gatherHost('params'), ema: await trainer.gatherHost('ema'), persistentBytes, stepPeakBytes };
   } finally {
     items.forEach(disposeItem);
     trainer.dispose();
