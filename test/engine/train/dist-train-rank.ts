@@ -80,13 +80,16 @@ export async function loadHost(dir: string): Promise<HostWeights> {
   }
 }
 
-/** The tests' checkpoint: a 2-layer make-tiny transformer (D = 8, 2 heads) in `dir`; its host tensors and the item geometry (2 frames of 4x4 latents, 3 text tokens). */
-export async function tinySetup(dir: string, seed: number): Promise<{ host: HostWeights; geo: Geometry }> {
-  await makeTinyCheckpoint(dir, { seed, transformer: { num_layers: 2, num_attention_heads: 2, attention_head_dim: 4 } });
+/**
+ * The tests' checkpoint: a 2-layer make-tiny transformer (D = 8: 2 heads x 4 unless given) in `dir`; its host tensors
+ * and the item geometry (2 frames of 4x4 latents, 3 text tokens).
+ */
+export async function tinySetup(dir: string, seed: number, heads = { heads: 2, headDim: 4 }): Promise<{ host: HostWeights; geo: Geometry }> {
+  await makeTinyCheckpoint(dir, { seed, transformer: { num_layers: 2, num_attention_heads: heads.heads, attention_head_dim: heads.headDim } });
   const ck = await openCheckpoint(dir);
   const cfg = ck.transformer.config as unknown as Record<string, number>;
   await ck.close();
-  const geo = { numLayers: 2, heads: 2, patchSize: cfg.patch_size ?? 2, C: cfg.in_channels!, J: cfg.joint_attention_dim!, P: cfg.pooled_projection_dim!, F: 2, Hl: 4, Wl: 4, Tn: 3 };
+  const geo = { numLayers: 2, heads: heads.heads, patchSize: cfg.patch_size ?? 2, C: cfg.in_channels!, J: cfg.joint_attention_dim!, P: cfg.pooled_projection_dim!, F: 2, Hl: 4, Wl: 4, Tn: 3 };
   return { host: await loadHost(dir), geo };
 }
 
