@@ -9,16 +9,11 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { ProcessGroup, resetStats } from '../engine/distributed/collectives.js';
+import { ProcessGroup } from '../engine/distributed/collectives.js';
 import { createInProcessWorld } from '../engine/distributed/inprocess.js';
 import { Device } from '../engine/gpu/device.js';
-import { openCheckpoint } from '../engine/io/checkpoint.js';
-import { makeTinyCheckpoint } from '../engine/io/make-tiny.js';
-import { LN_EPS } from '../engine/model/vchitect.js';
-import { mulberry32 } from '../engine/mulberry32.js';
-import { Tensor } from '../engine/tensor.js';
-import { DistributedTrainer } from '../engine/train/distributed-step.js';
 import { checkSpLayout, spDataGroups } from '../engine/train/sp-groups.js';
+import { measureRank, tinyTransformer } from './train-rank-memory.js';
 
 const { values: a } = parseArgs({
   options: {
@@ -30,57 +25,22 @@ const layers = Number(a.layers), heads = Number(a.heads), hd = Number(a['head-di
 const spList = a.sp!.split(',').map(Number);
 for (const sp of spList) checkSpLayout(sp, sp, heads);
 
-function randn(n: number, seed: number): Float32Array {
-  const r = mulberry32(seed);
-  const out = new Float32Array(n);
-  for (let i = 0; i < n; i++) out[i] = Math.sqrt(-2 * Math.log(Math.max(r(), 1e-12))) * Math.cos(2 * Math.PI * r());
-  return out;
-}
-
 const dir = mkdtempSync(join(tmpdir(), 'parallax-sp-mem-'));
 try {
-  await makeTinyCheckpoint(dir, { seed: 5, transformer: { num_layers: layers, num_attention_heads: heads, attention_head_dim: hd } });
-  const ck = await openCheckpoint(dir);
-  const cfg = ck.transformer.config as unknown as Record<string, number>;
-  const host = new Map<string, { shape: number[]; data: Float32Array }>();
-  for (const k of ck.transformer.weights.keys()) host.set(k, { shape: [...ck.transformer.weights.info(k).shape], data: await ck.transformer.weights.readFloat32(k) });
-  await ck.close();
-  const nParams = [...host.values()].reduce((s, h) => s + h.data.length, 0);
-  const C = cfg.in_channels!, J = cfg.joint_attention_dim!, P = cfg.pooled_projection_dim!;
-  const patch = cfg.patch_size ?? 2;
-  const shape = { numLayers: layers, heads, patchSize: patch, eps: LN_EPS };
+  const m = await tinyTransformer(dir, layers, heads, hd);
   const devices = await Device.createMany(Math.max(...spList), { label: 'rank' });
   const mib = (b: number) => (b / 2 ** 20).toFixed(2);
-  const L = (S / patch) ** 2;
-  console.log(`make-tiny transformer: ${layers} layers, D = ${heads * hd} (${heads} heads x ${hd}), ${(nParams / 1e6).toFixed(3)} M parameters (${mib(4 * nParams)} MiB f32); item: ${F} frames of ${S}x${S} latents (${L} visual tokens per frame, ${F * L} in all) + ${Tn} text tokens; adapter: ${devices[0]!.adapter.description}`);
+  const L = (S / m.shape.patchSize) ** 2;
+  console.log(`make-tiny transformer: ${layers} layers, D = ${heads * hd} (${heads} heads x ${hd}), ${(m.nParams / 1e6).toFixed(3)} M parameters (${mib(4 * m.nParams)} MiB f32); item: ${F} frames of ${S}x${S} latents (${L} visual tokens per frame, ${F * L} in all) + ${Tn} text tokens; adapter: ${devices[0]!.adapter.description}`);
   console.log('\n| SP | persistent MiB per rank | step peak MiB per rank | activations (peak - persistent) MiB per rank | sent KiB per rank in a step |');
   console.log('| --- | --- | --- | --- | --- |');
   for (const sp of spList) {
     const world = createInProcessWorld(sp, { timeoutMs: 600_000 });
     const res = await Promise.all(world.map(async (t, r) => {
-      const device = devices[r]!;
       const w = ProcessGroup.world(t);
       const groups = await spDataGroups(w, sp, heads);
-      const base = device.pool.stats.liveBytes;
-      const params = new Map([...host].map(([k, h]) => [k, Tensor.from(device, h.data, h.shape, 'f32')]));
-      const trainer = DistributedTrainer.create(groups.dp, params, shape, { zero: 0, ema: true, sp: groups.sp });
-      const persistent = trainer.memory().liveBytes - base;
       // The same item on every rank of the SP group.
-      const item = {
-        x0: Tensor.from(device, randn(F * C * S * S, 10), [1, F, C, S, S], 'f32'),
-        context: Tensor.from(device, randn(Tn * J, 20), [1, Tn, J], 'f32'),
-        pooled: Tensor.from(device, randn(P, 30), [1, P], 'f32'),
-      };
-      const opts = { seed: 3, lr: 1e-3, sigma: { sampling: 'logit_normal' as const, shift: 3 }, emaDecay: {}, globalBatch: 1 };
-      await trainer.step([item], opts);
-      resetStats(w.stats);
-      device.pool.resetPeak();
-      await trainer.step([item], opts);
-      const peak = trainer.memory().peakBytes - base;
-      const sent = w.stats.bytesSent;
-      item.x0.dispose(); item.context.dispose(); item.pooled.dispose();
-      trainer.dispose();
-      return { persistent, peak, sent };
+      return measureRank(m, { device: devices[r]!, world: w, group: groups.dp, sp: groups.sp, zero: 0, item: { F, S, Tn, seed: 10 }, globalBatch: 1 });
     }));
     console.log(`| ${sp} | ${res.map((x) => mib(x.persistent)).join(' / ')} | ${res.map((x) => mib(x.peak)).join(' / ')} | ${res.map((x) => mib(x.peak - x.persistent)).join(' / ')} | ${res.map((x) => (x.sent / 1024).toFixed(0)).join(' / ')} |`);
   }

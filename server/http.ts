@@ -12,7 +12,7 @@ import { hostNotAllowedMessage, type HostCheck } from './host-check.js';
 import { isJobId, realpathUnder, realpathUnderModel, resolveUnder } from './paths.js';
 import { QueueLimitError, type JobQueue } from './queue.js';
 import type { ModelCard } from '../engine/io/model-card.js';
-import { GUIDANCE_MODES, LONG_STRATEGIES, MAX_SEED, modelRequestDefaults, parseJobRequest, requestDefaults, type JobRequest, type RequestLimits } from './schema.js';
+import { GUIDANCE_MODES, LONG_STRATEGIES, MAX_SEED, modelRequestDefaults, parseJobRequest, publishedLimits, requestDefaults, type JobRequest, type RequestLimits } from './schema.js';
 import { tailGrowingFile, sendGrowingRange } from './stream-file.js';
 import { bearerMatches } from './token.js';
 
@@ -201,14 +201,7 @@ async function routeApi(ctx: ApiContext, req: IncomingMessage, res: ServerRespon
       version: ctx.version,
       groups: ctx.queue.groups,
       limits: {
-        prompt_max_chars: limits.promptMaxChars,
-        width: { min: limits.minSize, max: limits.maxWidth, multiple_of: limits.sizeMultiple },
-        height: { min: limits.minSize, max: limits.maxHeight, multiple_of: limits.sizeMultiple },
-        frames: { min: 1, max: limits.maxFrames },
-        steps: { min: 1, max: limits.maxSteps },
-        guidance: { min: 0, max: limits.maxGuidance },
-        fps: { min: 1, max: limits.maxFps },
-        seed: { min: 0, max: MAX_SEED },
+        ...publishedLimits(limits),
         body_max_bytes: ctx.bodyLimitBytes,
         ws_message_max_bytes: ctx.wsMaxMessageBytes,
         max_queued_per_client: ctx.maxQueuedPerClient,

@@ -46,6 +46,20 @@ export const MAX_SEED = 0xffffffff;
 
 export type RequestDefaults = typeof REQUEST_DEFAULTS;
 
+/** The field limits as GET /api/config publishes them (snake_case, min/max ranges). */
+export function publishedLimits(l: RequestLimits) {
+  return {
+    prompt_max_chars: l.promptMaxChars,
+    width: { min: l.minSize, max: l.maxWidth, multiple_of: l.sizeMultiple },
+    height: { min: l.minSize, max: l.maxHeight, multiple_of: l.sizeMultiple },
+    frames: { min: 1, max: l.maxFrames },
+    steps: { min: 1, max: l.maxSteps },
+    guidance: { min: 0, max: l.maxGuidance },
+    fps: { min: 1, max: l.maxFps },
+    seed: { min: 0, max: MAX_SEED },
+  };
+}
+
 /** The defaults for a model: its card's recommended settings (size, frames, steps, guidance, fps), else the spec's. */
 export function modelRequestDefaults(card: ModelCard | null | undefined): RequestDefaults {
   if (!card) return REQUEST_DEFAULTS;

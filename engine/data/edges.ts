@@ -103,20 +103,22 @@ export function canny(src: Uint8Array, width: number, height: number, lowThresh:
 export function dilate(src: Uint8Array, width: number, height: number, k: number): Uint8Array {
   const r0 = Math.floor(k / 2); // anchor: k / 2 for ones(k, k)
   const r1 = k - 1 - r0;
-  const rows = new Uint8Array(src.length);
-  for (let y = 0; y < height; y++) {
-    for (let x = 0; x < width; x++) {
-      let m = 0;
-      for (let i = Math.max(0, x - r0); i <= Math.min(width - 1, x + r1); i++) m = Math.max(m, src[y * width + i]!);
-      rows[y * width + x] = m;
-    }
-  }
+  const rows = maxPass(src, width, height, 1, width, r0, r1); // along x
+  return maxPass(rows, height, width, width, 1, r0, r1); // along y
+}
+
+/**
+ * The 1-D max filter [-r0, r1] of the k x k dilation along one axis: `lines` lines of n pixels, pixel i of a line at
+ * i * step from its start, line j starting at j * lineStride.
+ */
+function maxPass(src: Uint8Array, n: number, lines: number, step: number, lineStride: number, r0: number, r1: number): Uint8Array {
   const out = new Uint8Array(src.length);
-  for (let y = 0; y < height; y++) {
-    for (let x = 0; x < width; x++) {
+  for (let j = 0; j < lines; j++) {
+    const base = j * lineStride;
+    for (let x = 0; x < n; x++) {
       let m = 0;
-      for (let i = Math.max(0, y - r0); i <= Math.min(height - 1, y + r1); i++) m = Math.max(m, rows[i * width + x]!);
-      out[y * width + x] = m;
+      for (let i = Math.max(0, x - r0); i <= Math.min(n - 1, x + r1); i++) m = Math.max(m, src[base + i * step]!);
+      out[base + x * step] = m;
     }
   }
   return out;

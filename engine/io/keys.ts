@@ -77,17 +77,22 @@ export function clipKeys(cfg: ClipTextConfig): KeySpec[] {
   k.push({ key: 'text_model.embeddings.token_embedding.weight', shape: [cfg.vocab_size, H] });
   k.push({ key: 'text_model.embeddings.position_embedding.weight', shape: [cfg.max_position_embeddings, H] });
   k.push({ key: 'text_model.embeddings.position_ids', shape: [1, cfg.max_position_embeddings], optional: true, integer: true });
-  for (let i = 0; i < cfg.num_hidden_layers; i++) {
-    const l = `text_model.encoder.layers.${i}`;
-    for (const p of ['q_proj', 'k_proj', 'v_proj', 'out_proj']) linear(k, `${l}.self_attn.${p}`, H, H);
-    norm(k, `${l}.layer_norm1`, H);
-    linear(k, `${l}.mlp.fc1`, cfg.intermediate_size, H);
-    linear(k, `${l}.mlp.fc2`, H, cfg.intermediate_size);
-    norm(k, `${l}.layer_norm2`, H);
-  }
+  clipEncoderKeys(k, 'text_model', cfg.num_hidden_layers, H, cfg.intermediate_size);
   norm(k, 'text_model.final_layer_norm', H);
   linear(k, 'text_projection', cfg.projection_dim, H, false);
   return k;
+}
+
+/** The CLIP encoder's layers (text and vision alike): attention projections, two layer norms, the MLP. */
+function clipEncoderKeys(k: KeySpec[], model: string, layers: number, H: number, inner: number): void {
+  for (let i = 0; i < layers; i++) {
+    const l = `${model}.encoder.layers.${i}`;
+    for (const p of ['q_proj', 'k_proj', 'v_proj', 'out_proj']) linear(k, `${l}.self_attn.${p}`, H, H);
+    norm(k, `${l}.layer_norm1`, H);
+    linear(k, `${l}.mlp.fc1`, inner, H);
+    linear(k, `${l}.mlp.fc2`, H, inner);
+    norm(k, `${l}.layer_norm2`, H);
+  }
 }
 
 /** Hugging Face CLIPVisionModelWithProjection keys (the patch conv has no bias; "pre_layrnorm" is HF's spelling). */
@@ -101,14 +106,7 @@ export function clipVisionKeys(cfg: ClipVisionConfig): KeySpec[] {
   k.push({ key: 'vision_model.embeddings.position_embedding.weight', shape: [tokens, H] });
   k.push({ key: 'vision_model.embeddings.position_ids', shape: [1, tokens], optional: true, integer: true });
   norm(k, 'vision_model.pre_layrnorm', H);
-  for (let i = 0; i < cfg.num_hidden_layers; i++) {
-    const l = `vision_model.encoder.layers.${i}`;
-    for (const p of ['q_proj', 'k_proj', 'v_proj', 'out_proj']) linear(k, `${l}.self_attn.${p}`, H, H);
-    norm(k, `${l}.layer_norm1`, H);
-    linear(k, `${l}.mlp.fc1`, cfg.intermediate_size, H);
-    linear(k, `${l}.mlp.fc2`, H, cfg.intermediate_size);
-    norm(k, `${l}.layer_norm2`, H);
-  }
+  clipEncoderKeys(k, 'vision_model', cfg.num_hidden_layers, H, cfg.intermediate_size);
   norm(k, 'vision_model.post_layernorm', H);
   linear(k, 'visual_projection', cfg.projection_dim, H, false);
   return k;

@@ -398,8 +398,8 @@ function zeroPadRows(x: Tensor, from: number, shard: TokenShard): Tensor {
   return stridedCopy(x, out, { shape, srcStrides: [rows * D, D, 1], srcOffset: from * D, dstStrides: contiguousStrides(shape), padAxis: 1, padLimit: real }, 'kv_unpad');
 }
 
-/** Offsets of consecutive blocks of the given sizes. */
-function packing(sizes: readonly number[]): { offsets: number[]; total: number } {
+/** Offsets of consecutive blocks of the given sizes (also sp-attn.ts's packing of its all-to-alls). */
+export function packing(sizes: readonly number[]): { offsets: number[]; total: number } {
   const offsets: number[] = [];
   let total = 0;
   for (const n of sizes) {

@@ -24,14 +24,13 @@ import { Tensor as T } from '../tensor.js';
 import type { ProcessGroup } from '../distributed/collectives.js';
 import { abortOnLocalFailure, DistError } from '../distributed/errors.js';
 import type { Device } from '../gpu/device.js';
-import { add } from '../ops/elementwise.js';
 import { concat } from '../ops/layout.js';
 import { reduce } from '../ops/reduce.js';
 import { blockwiseItemGradients, type UnitSource } from './blockwise.js';
 import { readFlat, uploadFlat, writeFlat } from './host-flat.js';
 import { learningRate } from './schedule.js';
 import { drawSigmaNoise, itemGradients, type TrainBatch, type TrainStepOptions, type TrainStepResult } from './train-step.js';
-import { clippedUpdate, globalGradNorm, TrainState, type GradMap, type ParamMap } from './update.js';
+import { addGrads, clippedUpdate, globalGradNorm, TrainState, type GradMap, type ParamMap } from './update.js';
 import type { ModelShape } from './vchitect-backward.js';
 import type { MemoryOptions } from './memory-plan.js';
 import { batchShare, numelOf, ownedNames, zeroLayout, type ZeroLayout } from './zero-layout.js';
@@ -280,7 +279,7 @@ export class DistributedTrainer {
       for (let p = 0; p < passes; p++) {
         const last = p === passes - 1;
         const hook = async (i: number, gb: GradMap) => {
-          mergeGrads(acc, gb);
+          addGrads(acc, gb);
           if (last) await this.reduceUnit(i, acc, reduced);
         };
         const item = local[p];
@@ -416,18 +415,6 @@ export class DistributedTrainer {
     this.state.dispose();
     for (const t of this.params.values()) t.dispose();
     this.params.clear();
-  }
-}
-
-/** Adds g's tensors into acc (acc + g, as itemGradients does; takes ownership of g's tensors). */
-function mergeGrads(acc: GradMap, g: GradMap): void {
-  for (const [k, t] of g) {
-    const a = acc.get(k);
-    if (!a) acc.set(k, t);
-    else {
-      acc.set(k, add(a, t));
-      a.dispose(); t.dispose();
-    }
   }
 }
 

@@ -1,6 +1,7 @@
 // Decoded RGB frames of training clips, cached on disk for `train-vae` (Node only): OUT/cache/frames/<key>.safetensors
 // holds one clip's frames as U8 [F, H, W, 3], keyed by SHA-256 of the clip file's bytes and the frame size (so a
-// changed clip or size decodes again). Errors name the meta file, its line and the clip.
+// changed clip or size decodes again). Errors name the meta file, its line and the clip. decodeTrainClip (also used by
+// train-cache.ts) decodes one clip with those errors.
 import { mkdir, rename, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { openSafetensors, writeSafetensors } from '../io/safetensors.js';
@@ -35,13 +36,7 @@ export async function loadClipFrames(clips: readonly TrainClip[], o: { dir: stri
     }
     if (rgb) reused++;
     else {
-      let frames: Uint8Array[];
-      try {
-        frames = await readVideoFrames(c.path, { width: c.width, height: c.height });
-      } catch (e) {
-        throw new Error(`${c.where}: cannot decode clip ${c.rel}: ${(e as Error).message}`);
-      }
-      if (!frames.length) throw new Error(`${c.where}: clip ${c.rel} has no decodable frames (corrupt or empty file)`);
+      const frames = await decodeTrainClip(c);
       const per = c.width * c.height * 3;
       rgb = new Uint8Array(per * frames.length);
       frames.forEach((f, i) => rgb!.set(f, i * per));
@@ -54,4 +49,16 @@ export async function loadClipFrames(clips: readonly TrainClip[], o: { dir: stri
     o.onProgress?.(out.length, clips.length, c.rel);
   }
   return { clips: out, fingerprint: textFingerprint(keys.join('\n')), decoded, reused };
+}
+
+/** A training clip's RGB frames at its size; a clip that does not decode, or has no frames, is named in the error. */
+export async function decodeTrainClip(c: TrainClip): Promise<Uint8Array[]> {
+  let frames: Uint8Array[];
+  try {
+    frames = await readVideoFrames(c.path, { width: c.width, height: c.height });
+  } catch (e) {
+    throw new Error(`${c.where}: cannot decode clip ${c.rel}: ${(e as Error).message}`);
+  }
+  if (!frames.length) throw new Error(`${c.where}: clip ${c.rel} has no decodable frames (corrupt or empty file)`);
+  return frames;
 }

@@ -22,7 +22,7 @@ import { concat, contiguousStrides, padAxis, slice, stridedCopy } from '../ops/l
 import { linear } from '../ops/linear.js';
 import { linearBackward } from '../ops/linear-backward.js';
 import { rope, ropeBackward } from '../ops/rope.js';
-import { spAttentionExchange, unpackGathered, type TokenShard } from '../parallel/ulysses.js';
+import { packing, spAttentionExchange, unpackGathered, type TokenShard } from '../parallel/ulysses.js';
 import type { Stager } from '../parallel/staging.js';
 import { SPATIAL_FACTOR, TEMPORAL_ROPE_THETA, type AttnGrads, type AttnParamName, type AttnParams } from './vchitect-attn.js';
 
@@ -75,17 +75,6 @@ export interface SpAttnSaved {
   /** Local rows of Hs: [F, nL, D], [F, nT, D]. */
   hv: Tensor;
   ht: Tensor;
-}
-
-/** Offsets of consecutive blocks of the given sizes. */
-function packing(sizes: readonly number[]): { offsets: number[]; total: number } {
-  const offsets: number[] = [];
-  let total = 0;
-  for (const n of sizes) {
-    offsets.push(total);
-    total += n;
-  }
-  return { offsets, total };
 }
 
 /**

@@ -15,7 +15,6 @@
 import type { Tensor } from '../tensor.js';
 import { Tensor as T } from '../tensor.js';
 import type { ProcessGroup } from '../distributed/collectives.js';
-import { add } from '../ops/elementwise.js';
 import { contiguousStrides, permute, slice, stridedCopy } from '../ops/layout.js';
 import { Stager } from '../parallel/staging.js';
 import { spAttentionExchange, tokenShard, type TokenShard } from '../parallel/ulysses.js';
@@ -25,9 +24,10 @@ import {
   blockBackwardFf, blockBackwardRest, blockPost, blockPre, disposeBlockParts, disposeBlockPre,
   type BlockSaved, type GradMap, type ModelInputs, type ModelShape, type ParamMap,
 } from './vchitect-backward.js';
-import { contextBackward, contextForward, patchEmbedBackward, patchEmbedForward, type ContextSaved, type PatchEmbedSaved } from './vchitect-embed.js';
-import { disposeFinalSaved, finalBackward, finalForward, type FinalSaved } from './vchitect-final.js';
-import { disposeTembSaved, TEMB_PREFIX, tembBackward, tembForward, type TembSaved } from './vchitect-temb.js';
+import type { ContextSaved, PatchEmbedSaved } from './vchitect-embed.js';
+import { chainBlockGrads, embedBackward, embedForward, finalLayerBackward, finalLayerForward, type BackRun } from './vchitect-ends.js';
+import { disposeFinalSaved, type FinalSaved } from './vchitect-final.js';
+import { disposeTembSaved, type TembSaved } from './vchitect-temb.js';
 
 /** One rank's sequence-parallel group and the stager moving its tensors through the group's collectives. */
 export interface SpGroup {
@@ -104,10 +104,7 @@ export async function spModelForward(p: ParamMap, shape: ModelShape, inp: ModelI
   const Tn = inp.context.shape[inp.context.shape.length - 2]!;
   const sh: SpShards = { stager: sp.stager, P, vis: tokenShard(h * w, P, rank), txt: tokenShard(Tn, P, rank) };
   const lat = inp.hidden.reshape([F, C, Hl, Wl]);
-  const pe = patchEmbedForward(lat, { projW: get(p, 'pos_embed.proj.weight'), projB: get(p, 'pos_embed.proj.bias'), pos: get(p, 'pos_embed.pos_embed') });
-  const cx = contextForward(inp.context, { w: get(p, 'context_embedder.weight'), b: get(p, 'context_embedder.bias') });
-  const mlp = (pre: string) => ({ w1: get(p, `${pre}.linear_1.weight`), b1: get(p, `${pre}.linear_1.bias`), w2: get(p, `${pre}.linear_2.weight`), b2: get(p, `${pre}.linear_2.bias`) });
-  const te = tembForward(inp.timestep, inp.pooled, { timestep: mlp(TEMB_PREFIX.timestep), text: mlp(TEMB_PREFIX.text) });
+  const { pe, cx, te } = embedForward((k) => get(p, k), lat, inp.context, inp.timestep, inp.pooled);
   let x = shardRows(pe.tokens, sh.vis);
   let c: Tensor | null = shardRows(cx.C, sh.txt);
   pe.tokens.dispose();
@@ -152,12 +149,9 @@ export async function spModelForward(p: ParamMap, shape: ModelShape, inp: ModelI
     cleanup();
     throw e;
   }
-  const fin = finalForward(finalX, te.temb, { normW: get(p, 'norm_out.linear.weight'), normB: get(p, 'norm_out.linear.bias'), projW: get(p, 'proj_out.weight'), projB: get(p, 'proj_out.bias') },
-    { h, w, patch: ps }, shape.eps);
-  const out = fin.out.reshape([1, F, fin.out.shape[1]!, Hl, Wl]);
-  fin.out.dispose();
+  const fin = finalLayerForward((k) => get(p, k), ps, shape.eps, finalX, te.temb, F, Hl, Wl);
   return {
-    out,
+    out: fin.out,
     saved: { shape, hiddenShape: hs, params: p, sh, rank, patch: pe.saved, ctx: cx.saved, temb: te.saved, tembOut: te.temb, blocks, inputs, lat, finalX, final: fin.saved, consumed: false },
   };
 }
@@ -184,30 +178,25 @@ export async function spModelBackward(s: SpModelSaved, dOut: Tensor, onBlockGrad
   s.consumed = true;
   const grads: GradMap = new Map();
   try {
-    const [, F, , Hl, Wl] = s.hiddenShape as [number, number, number, number, number];
-    const d4 = dOut.reshape([F, dOut.numel / (F * Hl * Wl), Hl, Wl]);
-    const gf = finalBackward(s.final, d4);
-    d4.dispose();
-    disposeFinalSaved(s.final);
-    const finals: [string, Tensor][] = [['norm_out.linear.weight', gf.dNormW], ['norm_out.linear.bias', gf.dNormB], ['proj_out.weight', gf.dProjW], ['proj_out.bias', gf.dProjB]];
+    const fb = finalLayerBackward(s.final, dOut, s.hiddenShape);
+    const gf = fb.run;
     let dtemb: Tensor;
     if (s.rank === 0) {
-      for (const [k, g] of finals) grads.set(k, g);
+      for (const [k, g] of fb.grads) grads.set(k, g);
       dtemb = gf.dtemb;
     } else {
       // Every rank computed the same final-layer gradients; rank 0's count once in the SP sum.
-      for (const [k, g] of finals) { grads.set(k, T.zeros(g.device, g.shape, 'f32')); g.dispose(); }
+      for (const [k, g] of fb.grads) { grads.set(k, T.zeros(g.device, g.shape, 'f32')); g.dispose(); }
       dtemb = T.zeros(gf.dtemb.device, gf.dtemb.shape, 'f32');
       gf.dtemb.dispose();
     }
-    let dx = shardRows(gf.dX, s.sh.vis);
-    gf.dX.dispose();
-    let dc: Tensor | null = null;
+    const run: BackRun = { dx: shardRows(gf.dx, s.sh.vis), dc: null, dtemb };
+    gf.dx.dispose();
     try {
       for (let i = s.blocks.length - 1; i >= 0; i--) {
         const bs = s.blocks[i]!;
         const gb: GradMap = onBlockGrads ? new Map() : grads;
-        const m = blockBackwardFf(bs, dx, dc, gb);
+        const m = blockBackwardFf(bs, run.dx, run.dc, gb);
         const ga = await spAttnBackward(bs.attn, m.dAx, m.dText);
         const r = blockBackwardRest(bs, m, ga, gb);
         disposeSpAttnSaved(bs.attn);
@@ -215,40 +204,13 @@ export async function spModelBackward(s: SpModelSaved, dOut: Tensor, onBlockGrad
         s.blocks[i] = null;
         const inp = s.inputs[i]!;
         inp.x?.dispose(); inp.c?.dispose(); inp.x = inp.c = null;
-        dx.dispose(); dc?.dispose();
-        dx = r.dx;
-        dc = r.dc;
-        const dt2 = r.dtemb.reshape(dtemb.shape);
-        r.dtemb.dispose();
-        const sum = add(dtemb, dt2);
-        dtemb.dispose(); dt2.dispose();
-        dtemb = sum;
+        chainBlockGrads(run, r);
         if (onBlockGrads) await onBlockGrads(i, gb);
       }
-      const dTok = unshardRows(dx, s.sh.vis);
-      const gp = patchEmbedBackward(s.patch, dTok);
-      dTok.dispose();
-      grads.set('pos_embed.proj.weight', gp.dProjW);
-      grads.set('pos_embed.proj.bias', gp.dProjB);
-      grads.set('pos_embed.pos_embed', gp.dPos);
-      gp.dLatents.dispose();
-      const dC = unshardRows(dc!, s.sh.txt);
-      const gc = contextBackward(s.ctx, dC);
-      dC.dispose();
-      grads.set('context_embedder.weight', gc.dW);
-      grads.set('context_embedder.bias', gc.dB);
-      gc.dEhs.dispose();
-      const gt = tembBackward(s.temb, dtemb);
-      for (const g of ['timestep', 'text'] as const) {
-        const pre = TEMB_PREFIX[g];
-        grads.set(`${pre}.linear_1.weight`, gt[g].w1);
-        grads.set(`${pre}.linear_1.bias`, gt[g].b1);
-        grads.set(`${pre}.linear_2.weight`, gt[g].w2);
-        grads.set(`${pre}.linear_2.bias`, gt[g].b2);
-      }
-      gt.dpooled.dispose();
+      const dLatents = embedBackward(s, unshardRows(run.dx, s.sh.vis), unshardRows(run.dc!, s.sh.txt), run.dtemb, grads);
+      dLatents.dispose();
     } finally {
-      dx.dispose(); dc?.dispose(); dtemb.dispose();
+      run.dx.dispose(); run.dc?.dispose(); run.dtemb.dispose();
     }
     return grads;
   } catch (e) {

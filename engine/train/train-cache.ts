@@ -14,8 +14,8 @@ import { VaeModel } from '../model/vae.js';
 import { GpuTextEncoders } from '../pipeline/gpu-text-encoders.js';
 import { vaeScaleFactor } from '../pipeline/reference-configs.js';
 import { Tensor } from '../tensor.js';
-import { readVideoFrames } from '../video/decode.js';
 import { fileFingerprint, textFingerprint, treeFingerprint } from './fingerprint.js';
+import { decodeTrainClip } from './frame-cache.js';
 import type { TrainClip } from './train-meta.js';
 
 export interface CachedClip {
@@ -156,13 +156,7 @@ export async function buildTrainCache(clips: readonly TrainClip[], o: BuildCache
 }
 
 async function encodeClip(vae: VaeModel, c: TrainClip, meta: string, file: string): Promise<[number, number, number, number]> {
-  let frames: Uint8Array[];
-  try {
-    frames = await readVideoFrames(c.path, { width: c.width, height: c.height });
-  } catch (e) {
-    throw new Error(`${c.where}: cannot decode clip ${c.rel}: ${(e as Error).message}`);
-  }
-  if (!frames.length) throw new Error(`${c.where}: clip ${c.rel} has no decodable frames (corrupt or empty file)`);
+  const frames = await decodeTrainClip(c);
   const parts: Float32Array[] = [];
   let shape: number[] = [];
   for (const f of frames) {

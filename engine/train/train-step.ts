@@ -9,14 +9,14 @@
 
 import type { Tensor } from '../tensor.js';
 import { Tensor as T } from '../tensor.js';
-import { add, axpby, mul, scale, sub } from '../ops/elementwise.js';
+import { axpby, mul, scale, sub } from '../ops/elementwise.js';
 import { concat } from '../ops/layout.js';
 import { reduce } from '../ops/reduce.js';
 import type { AdamWDefaults } from '../ops/optim.js';
 import { philoxBitsRef, randnRef, unitFromBits } from '../ops/random.ref.js';
 import { sampleSigma, type EmaDecayOptions, type LrOptions, type SigmaOptions } from './schedule.js';
 import { memoryPlan, type MemoryOptions } from './memory-plan.js';
-import { clippedUpdate, prepareUpdate, TrainState } from './update.js';
+import { addGrads, clippedUpdate, prepareUpdate, TrainState } from './update.js';
 import { disposeModelSaved, modelBackward, modelForward, offloadReady, type GradMap, type ModelInputs, type ModelShape, type ParamMap } from './vchitect-backward.js';
 
 export { decays, TrainState } from './update.js';
@@ -165,14 +165,7 @@ export async function itemGradientsWith(item: TrainBatch, draw: { sigma: number;
     xt.dispose(); timestep.dispose();
   }
   if (!acc) return { loss, grads };
-  for (const [k, g] of grads) {
-    const a = acc.get(k);
-    if (!a) acc.set(k, g);
-    else {
-      acc.set(k, add(a, g));
-      a.dispose(); g.dispose();
-    }
-  }
+  addGrads(acc, grads);
   return { loss, grads: acc };
 }
 

@@ -6,7 +6,7 @@
 
 import type { Tensor } from '../tensor.js';
 import { Tensor as T } from '../tensor.js';
-import { cast } from '../ops/elementwise.js';
+import { add, cast } from '../ops/elementwise.js';
 import { concat } from '../ops/layout.js';
 import { reduce } from '../ops/reduce.js';
 import { ADAMW_DEFAULTS, adamwStep, emaUpdate, type AdamWDefaults } from '../ops/optim.js';
@@ -15,6 +15,18 @@ import { emaDecay, learningRate, type EmaDecayOptions, type LrOptions } from './
 /** Parameters (f32 master weights) and gradients by checkpoint name. */
 export type ParamMap = ReadonlyMap<string, Tensor>;
 export type GradMap = Map<string, Tensor>;
+
+/** Adds g's gradients into acc (acc + g, in g's map order); takes ownership of g's tensors. */
+export function addGrads(acc: GradMap, g: GradMap): void {
+  for (const [k, t] of g) {
+    const a = acc.get(k);
+    if (!a) acc.set(k, t);
+    else {
+      acc.set(k, add(a, t));
+      a.dispose(); t.dispose();
+    }
+  }
+}
 
 /** Embedding tables that get no weight decay (besides every 1-D tensor: norms and biases). */
 const NO_DECAY_TABLES = new Set(['pos_embed.pos_embed']);

@@ -22,12 +22,13 @@ import { layerNorm } from '../ops/norm.js';
 import { layerNormBackward } from '../ops/norm-backward.js';
 import { reduce } from '../ops/reduce.js';
 import { ATTN_PARAMS, attnBackward, attnForward, disposeAttnSaved, type AttnGrads, type AttnParamName, type AttnParams, type AttnSaved } from './vchitect-attn.js';
-import { contextBackward, contextForward, patchEmbedBackward, patchEmbedForward, type ContextSaved, type PatchEmbedSaved } from './vchitect-embed.js';
+import type { ContextSaved, PatchEmbedSaved } from './vchitect-embed.js';
+import { chainBlockGrads, embedBackward, embedForward, finalLayerBackward, finalLayerForward } from './vchitect-ends.js';
 import { disposeFfSaved, ffBackward, ffForward, type FfSaved } from './vchitect-ff.js';
-import { disposeFinalSaved, finalBackward, finalForward, type FinalSaved } from './vchitect-final.js';
+import { disposeFinalSaved, type FinalSaved } from './vchitect-final.js';
 import { memoryPlan, type MemoryOptions, type MemoryPlan } from './memory-plan.js';
 import { HostCopy } from './offload.js';
-import { adaLnBackward, adaLnForward, disposeAdaLnSaved, disposeTembSaved, TEMB_PREFIX, tembBackward, tembForward, type AdaLnSaved, type TembSaved } from './vchitect-temb.js';
+import { adaLnBackward, adaLnForward, disposeAdaLnSaved, disposeTembSaved, type AdaLnSaved, type TembSaved } from './vchitect-temb.js';
 
 export type ParamMap = ReadonlyMap<string, Tensor>;
 export type GradMap = Map<string, Tensor>;
@@ -143,6 +144,14 @@ export function blockForward(p: ParamMap, shape: ModelShape, index: number, x: T
 }
 
 /** What blockPre made (a block whose attention failed). */
+/** A checkpointed block's forward rerun for its backward (the same kernels on the same input: the same bits). */
+export function recomputeBlock(p: ParamMap, shape: ModelShape, index: number, x: Tensor, c: Tensor, temb: Tensor): BlockSaved {
+  const f = blockForward(p, shape, index, x, c, temb);
+  f.x.dispose();
+  f.c?.dispose();
+  return f.saved;
+}
+
 export function disposeBlockPre(s: BlockPre): void {
   disposeAdaLnSaved(s.ada);
   for (const m of s.mods) for (const t of m) t.dispose();
@@ -302,10 +311,7 @@ export function modelForward(p: ParamMap, shape: ModelShape, inp: ModelInputs, m
   const plan = memoryPlan(shape.numLayers, mem);
   const [, F, C, Hl, Wl] = hs as [number, number, number, number, number];
   const lat = inp.hidden.reshape([F, C, Hl, Wl]);
-  const pe = patchEmbedForward(lat, { projW: get(p, 'pos_embed.proj.weight'), projB: get(p, 'pos_embed.proj.bias'), pos: get(p, 'pos_embed.pos_embed') });
-  const cx = contextForward(inp.context, { w: get(p, 'context_embedder.weight'), b: get(p, 'context_embedder.bias') });
-  const mlp = (pre: string) => ({ w1: get(p, `${pre}.linear_1.weight`), b1: get(p, `${pre}.linear_1.bias`), w2: get(p, `${pre}.linear_2.weight`), b2: get(p, `${pre}.linear_2.bias`) });
-  const te = tembForward(inp.timestep, inp.pooled, { timestep: mlp(TEMB_PREFIX.timestep), text: mlp(TEMB_PREFIX.text) });
+  const { pe, cx, te } = embedForward((k) => get(p, k), lat, inp.context, inp.timestep, inp.pooled);
   let x = pe.tokens;
   let c: Tensor | null = cx.C;
   const blocks: (BlockSaved | null)[] = [];
@@ -329,11 +335,8 @@ export function modelForward(p: ParamMap, shape: ModelShape, inp: ModelInputs, m
     x = r.x;
     c = r.c;
   }
-  const P = shape.patchSize;
-  const fin = finalForward(x, te.temb, { normW: get(p, 'norm_out.linear.weight'), normB: get(p, 'norm_out.linear.bias'), projW: get(p, 'proj_out.weight'), projB: get(p, 'proj_out.bias') },
-    { h: Hl / P, w: Wl / P, patch: P }, shape.eps);
-  const out = fin.out.reshape([1, F, fin.out.shape[1]!, Hl, Wl]);
-  fin.out.dispose();
+  const fin = finalLayerForward((k) => get(p, k), shape.patchSize, shape.eps, x, te.temb, F, Hl, Wl);
+  const out = fin.out;
   const saved: ModelSaved = {
     shape, hiddenShape: hs, params: p, plan, patch: pe.saved, ctx: cx.saved, temb: te.saved, tembOut: te.temb, blocks, inputs,
     lat, finalX: x, final: fin.saved, offloadSettled: !plan.offloaded.includes(true), consumed: false,
@@ -388,65 +391,23 @@ export function modelBackward(s: ModelSaved, dOut: Tensor): { grads: GradMap; dH
   if (s.consumed) throw new Error('vchitect modelBackward: these saved activations were already used by a backward, which frees them; run modelForward again');
   if (!s.offloadSettled) throw new Error('vchitect modelBackward: offloaded block inputs are not on the host yet; await offloadReady(saved) after modelForward');
   s.consumed = true;
-  const grads: GradMap = new Map();
-  const [, F, , Hl, Wl] = s.hiddenShape as [number, number, number, number, number];
-  const d4 = dOut.reshape([F, dOut.numel / (F * Hl * Wl), Hl, Wl]);
-  const gf = finalBackward(s.final, d4);
-  d4.dispose();
-  disposeFinalSaved(s.final);
+  const fb = finalLayerBackward(s.final, dOut, s.hiddenShape);
   s.finalX.dispose();
-  grads.set('norm_out.linear.weight', gf.dNormW);
-  grads.set('norm_out.linear.bias', gf.dNormB);
-  grads.set('proj_out.weight', gf.dProjW);
-  grads.set('proj_out.bias', gf.dProjB);
-  let dtemb = gf.dtemb;
-  let dx = gf.dX;
-  let dc: Tensor | null = null;
+  const grads: GradMap = new Map(fb.grads);
+  const run = fb.run;
   for (let i = s.blocks.length - 1; i >= 0; i--) {
     const inp = toGpu(s.inputs[i]!, i);
     if (i > 0 && s.plan.offloaded[i - 1]) toGpu(s.inputs[i - 1]!, i - 1); // prefetch: issued before block i's work
-    let bs = s.blocks[i];
-    if (!bs) {
-      const f = blockForward(s.params, s.shape, i, inp.x, inp.c, s.tembOut);
-      f.x.dispose();
-      f.c?.dispose();
-      bs = f.saved;
-    }
-    const r = blockBackward(bs, dx, dc, grads);
+    const bs = s.blocks[i] ?? recomputeBlock(s.params, s.shape, i, inp.x, inp.c, s.tembOut);
+    const r = blockBackward(bs, run.dx, run.dc, grads);
     disposeBlockSaved(bs);
     s.blocks[i] = null;
     disposeInput(s.inputs[i]!);
-    dx.dispose();
-    dc?.dispose();
-    dx = r.dx;
-    dc = r.dc;
-    const dt2 = r.dtemb.reshape(dtemb.shape);
-    r.dtemb.dispose();
-    const sum = add(dtemb, dt2);
-    dtemb.dispose(); dt2.dispose();
-    dtemb = sum;
+    chainBlockGrads(run, r);
   }
-  const gp = patchEmbedBackward(s.patch, dx);
-  dx.dispose();
-  grads.set('pos_embed.proj.weight', gp.dProjW);
-  grads.set('pos_embed.proj.bias', gp.dProjB);
-  grads.set('pos_embed.pos_embed', gp.dPos);
-  const gc = contextBackward(s.ctx, dc!);
-  dc!.dispose();
-  grads.set('context_embedder.weight', gc.dW);
-  grads.set('context_embedder.bias', gc.dB);
-  gc.dEhs.dispose();
-  const gt = tembBackward(s.temb, dtemb);
-  dtemb.dispose();
-  for (const g of ['timestep', 'text'] as const) {
-    const pre = TEMB_PREFIX[g];
-    grads.set(`${pre}.linear_1.weight`, gt[g].w1);
-    grads.set(`${pre}.linear_1.bias`, gt[g].b1);
-    grads.set(`${pre}.linear_2.weight`, gt[g].w2);
-    grads.set(`${pre}.linear_2.bias`, gt[g].b2);
-  }
-  gt.dpooled.dispose();
-  const dHidden = gp.dLatents.reshape(s.hiddenShape);
-  gp.dLatents.dispose();
+  const dLatents = embedBackward(s, run.dx, run.dc!, run.dtemb, grads);
+  run.dtemb.dispose();
+  const dHidden = dLatents.reshape(s.hiddenShape);
+  dLatents.dispose();
   return { grads, dHidden };
 }

@@ -3,16 +3,15 @@
 // (processes over sockets, CFG 2; worker threads over shared memory, SP 2: each rank reads the file); the sidecar records the source (seed, or the
 // file with its SHA-256) and the sigmas/timesteps that ran; wrong shape / dtype errors name the expected shape.
 import { createHash } from 'node:crypto';
-import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { openSafetensors, writeSafetensors } from '../../engine/io/safetensors.js';
 import { parallax } from '../helpers/cli.js';
+import { tinyCliModel } from '../helpers/cli-model.js';
 
-let dir: string;
-let ckpt: string;
-const base = () => ['generate', '--model', ckpt, '--prompt', 'a red fox', '--negative-prompt', 'blurry', '--width', '32', '--height', '48',
+const tiny = tinyCliModel('parallax-cli-init-', 6);
+const base = () => ['generate', '--model', tiny.ckpt, '--prompt', 'a red fox', '--negative-prompt', 'blurry', '--width', '32', '--height', '48',
   '--frames', '2', '--steps', '2', '--guidance', '3', '--no-progress'];
 const sha256 = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
 const sidecar = async (mp4: string) => JSON.parse(await readFile(mp4.replace(/\.mp4$/, '.json'), 'utf8'));
@@ -31,15 +30,6 @@ async function pngs(d: string): Promise<Buffer[]> {
   return Promise.all((await readdir(d)).sort().map((f) => readFile(join(d, f))));
 }
 
-beforeAll(async () => {
-  dir = await mkdtemp(join(tmpdir(), 'parallax-cli-init-'));
-  ckpt = join(dir, 'tiny');
-  expect((await parallax(['make-tiny', ckpt, '--seed', '6'])).code).toBe(0);
-}, 60_000);
-afterAll(async () => {
-  await rm(dir, { recursive: true, force: true });
-});
-
 describe('generate --init-latents', () => {
   it('--help documents both options', async () => {
     const r = await parallax(['generate', '--help']);
@@ -48,11 +38,11 @@ describe('generate --init-latents', () => {
     expect(r.stdout).toMatch(/\[1, 40, 16, 54, 96\]/);
   });
 
-  const init = () => join(dir, 'init.safetensors');
+  const init = () => join(tiny.dir, 'init.safetensors');
   let first: { latents: Uint8Array; pngs: Buffer[]; schedule: { sigmas: number[]; timesteps: number[] } };
   it('a seeded run saves its initial latents; the sidecar says seed and lists the schedule that ran', async () => {
-    const out = join(dir, 'a.mp4');
-    const r = await parallax([...base(), '--seed', '5', '--out', out, '--latents', join(dir, 'a-lat.safetensors'), '--png-frames', join(dir, 'a-png'), '--save-init-latents', init()]);
+    const out = join(tiny.dir, 'a.mp4');
+    const r = await parallax([...base(), '--seed', '5', '--out', out, '--latents', join(tiny.dir, 'a-lat.safetensors'), '--png-frames', join(tiny.dir, 'a-png'), '--save-init-latents', init()]);
     expect(r.code, r.stderr).toBe(0);
     const t = await tensor(init());
     expect(t).toMatchObject({ dtype: 'F32', shape: [1, 2, 16, 6, 4] });
@@ -66,18 +56,18 @@ describe('generate --init-latents', () => {
     // (diffusers shifts sigma_min once when the scheduler is made and the whole grid again in set_timesteps)
     const sh = (s: number) => (3 * s) / (1 + 2 * s);
     expect(side.schedule.sigmas[1]).toBeCloseTo(sh(sh(0.001)), 6);
-    first = { latents: (await tensor(join(dir, 'a-lat.safetensors'))).bytes, pngs: await pngs(join(dir, 'a-png')), schedule: side.schedule };
+    first = { latents: (await tensor(join(tiny.dir, 'a-lat.safetensors'))).bytes, pngs: await pngs(join(tiny.dir, 'a-png')), schedule: side.schedule };
   }, 240_000);
 
   it('fed back with another seed: the same latents and frames bit for bit; the sidecar records the file and its SHA-256', async () => {
     expect(first, 'needs the seeded run above').toBeDefined();
-    const out = join(dir, 'b.mp4');
-    const again = join(dir, 'b-init.safetensors');
-    const r = await parallax([...base(), '--seed', '6', '--init-latents', init(), '--out', out, '--latents', join(dir, 'b-lat.safetensors'), '--png-frames', join(dir, 'b-png'), '--save-init-latents', again]);
+    const out = join(tiny.dir, 'b.mp4');
+    const again = join(tiny.dir, 'b-init.safetensors');
+    const r = await parallax([...base(), '--seed', '6', '--init-latents', init(), '--out', out, '--latents', join(tiny.dir, 'b-lat.safetensors'), '--png-frames', join(tiny.dir, 'b-png'), '--save-init-latents', again]);
     expect(r.code, r.stderr).toBe(0);
     expect(r.stderr).toMatch(/initial latents .*init\.safetensors/);
-    expect(Buffer.from((await tensor(join(dir, 'b-lat.safetensors'))).bytes).equals(Buffer.from(first.latents))).toBe(true);
-    const b = await pngs(join(dir, 'b-png'));
+    expect(Buffer.from((await tensor(join(tiny.dir, 'b-lat.safetensors'))).bytes).equals(Buffer.from(first.latents))).toBe(true);
+    const b = await pngs(join(tiny.dir, 'b-png'));
     expect(b.length).toBe(2);
     b.forEach((p, i) => expect(p.equals(first.pngs[i]!), `frame ${i}`).toBe(true));
     const fileBytes = new Uint8Array(await readFile(init()));
@@ -94,8 +84,8 @@ describe('generate --init-latents', () => {
   for (const c of layouts) {
     it(`${c.name}: the same latents bit for bit`, async () => {
       expect(first, 'needs the seeded run above').toBeDefined();
-      const out = join(dir, `c-${c.args[1]}.mp4`);
-      const lat = join(dir, `c-${c.args[1]}-lat.safetensors`);
+      const out = join(tiny.dir, `c-${c.args[1]}.mp4`);
+      const lat = join(tiny.dir, `c-${c.args[1]}-lat.safetensors`);
       const r = await parallax([...base(), '--seed', '7', '--init-latents', init(), '--devices', '0,0', ...c.args, '--out', out, '--latents', lat]);
       expect(r.code, r.stderr).toBe(0);
       expect(Buffer.from((await tensor(lat)).bytes).equals(Buffer.from(first.latents))).toBe(true);
@@ -107,17 +97,17 @@ describe('generate --init-latents', () => {
 
   it('a wrong shape or dtype fails before loading the model, naming the expected shape; --dry-run shows the source', async () => {
     const values = new Float32Array(3 * 16 * 6 * 4);
-    const threeFrames = join(dir, 'three-frames.safetensors');
+    const threeFrames = join(tiny.dir, 'three-frames.safetensors');
     await writeSafetensors(threeFrames, { latents: { dtype: 'F16', shape: [1, 3, 16, 6, 4], data: values } });
-    const ints = join(dir, 'ints.safetensors');
+    const ints = join(tiny.dir, 'ints.safetensors');
     await writeSafetensors(ints, { latents: { dtype: 'I32', shape: [1, 2, 16, 6, 4], data: new Int32Array(2 * 16 * 6 * 4) } });
     const cases: [string, RegExp][] = [
       [threeFrames, /shape \[1, 3, 16, 6, 4\] does not fit this generation: expected \[1, 2, 16, 6, 4\] \(32x48 px, 2 frames: \[1, F, 16, H\/8, W\/8\]\)/],
       [ints, /dtype I32; initial latents must be a float dtype \(F32, F16, BF16, F64\) of shape \[1, 2, 16, 6, 4\]/],
-      [join(dir, 'nope.safetensors'), /nope\.safetensors: cannot read the file \(ENOENT\)/],
+      [join(tiny.dir, 'nope.safetensors'), /nope\.safetensors: cannot read the file \(ENOENT\)/],
     ];
     for (const [f, want] of cases) {
-      const r = await parallax([...base(), '--init-latents', f, '--out', join(dir, 'bad.mp4')]);
+      const r = await parallax([...base(), '--init-latents', f, '--out', join(tiny.dir, 'bad.mp4')]);
       expect(r.code, f).not.toBe(0);
       expect(r.stderr).toMatch(want);
       expect(r.stderr).not.toMatch(/text-encode/);

@@ -4,45 +4,25 @@
 // killing a rank's process mid-generation ends the whole run with an error naming that rank in bounded time,
 // leaving no process behind.
 import { spawn } from 'node:child_process';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { openSafetensors } from '../../engine/io/safetensors.js';
+import { describe, expect, it } from 'vitest';
 import { PARALLAX_BIN, parallax } from '../helpers/cli.js';
+import { readLatents, tinyCliModel } from '../helpers/cli-model.js';
 
 const BIN = PARALLAX_BIN;
 
-let dir: string;
-let ckpt: string;
-const base = () => ['generate', '--model', ckpt, '--prompt', 'a red fox', '--negative-prompt', 'blurry', '--width', '48', '--height', '80', '--frames', '3', '--steps', '2', '--guidance', '4', '--seed', '17', '--no-progress'];
-
-async function latents(file: string): Promise<Float32Array> {
-  const st = await openSafetensors(file);
-  try {
-    return await st.readFloat32('latents');
-  } finally {
-    await st.close();
-  }
-}
-
-beforeAll(async () => {
-  dir = await mkdtemp(join(tmpdir(), 'parallax-cli-par-'));
-  ckpt = join(dir, 'tiny');
-  expect((await parallax(['make-tiny', ckpt, '--seed', '4'])).code).toBe(0);
-}, 60_000);
-afterAll(async () => {
-  await rm(dir, { recursive: true, force: true });
-});
+const tiny = tinyCliModel('parallax-cli-par-', 4);
+const base = () => ['generate', '--model', tiny.ckpt, '--prompt', 'a red fox', '--negative-prompt', 'blurry', '--width', '48', '--height', '80', '--frames', '3', '--steps', '2', '--guidance', '4', '--seed', '17', '--no-progress'];
 
 let single: Float32Array;
 describe('parallax generate on several ranks', () => {
   it('one device (the reference of the layouts below)', async () => {
-    const r = await parallax([...base(), '--out', join(dir, 'one.mp4'), '--latents', join(dir, 'one.safetensors')]);
+    const r = await parallax([...base(), '--out', join(tiny.dir, 'one.mp4'), '--latents', join(tiny.dir, 'one.safetensors')]);
     expect(r.stderr).toMatch(/backend webgpu-f32\)/);
     expect(r.code).toBe(0);
-    single = await latents(join(dir, 'one.safetensors'));
+    single = await readLatents(join(tiny.dir, 'one.safetensors'));
   }, 120_000);
 
   const runs: { name: string; args: string[]; layout: string; transport: string }[] = [
@@ -54,12 +34,12 @@ describe('parallax generate on several ranks', () => {
   ];
   for (const c of runs) {
     it(`${c.name}: the same video, bit for bit; the sidecar names the layout`, async () => {
-      const out = join(dir, `${c.layout}-${c.transport}.mp4`);
-      const lat = join(dir, `${c.layout}-${c.transport}.safetensors`);
+      const out = join(tiny.dir, `${c.layout}-${c.transport}.mp4`);
+      const lat = join(tiny.dir, `${c.layout}-${c.transport}.safetensors`);
       const r = await parallax([...base(), ...c.args, '--out', out, '--latents', lat]);
       expect(r.code, r.stderr).toBe(0);
       expect(r.stdout.trim()).toBe(out);
-      const got = await latents(lat);
+      const got = await readLatents(lat);
       expect(got.length).toBe(single.length);
       expect(Buffer.from(got.buffer).equals(Buffer.from(single.buffer))).toBe(true);
       const side = JSON.parse(await readFile(out.replace(/\.mp4$/, '.json'), 'utf8'));
@@ -74,8 +54,8 @@ describe('multi-host mode (--multi-host): two "hosts" on loopback TCP', () => {
   it('rank 0 started torchrun-style and rank 1 Slurm-style rendezvous over TCP; rank 0 writes the one-device video', async () => {
     const { findFreePort } = await import('../../engine/distributed/launch.js');
     const port = await findFreePort();
-    const out = join(dir, 'two-hosts.mp4');
-    const lat = join(dir, 'two-hosts.safetensors');
+    const out = join(tiny.dir, 'two-hosts.mp4');
+    const lat = join(tiny.dir, 'two-hosts.safetensors');
     const clean = Object.fromEntries(Object.keys(process.env).filter((k) => /^(RANK|WORLD_SIZE|LOCAL_RANK|SLURM_|OMPI_|PMI_)/.test(k)).map((k) => [k, '']));
     const common = { ...clean, MASTER_ADDR: '127.0.0.1', MASTER_PORT: String(port), PARALLAX_TRANSPORT: 'tcp' };
     const args = [...base(), '--multi-host', '--devices', '0', '--out', out, '--latents', lat];
@@ -87,7 +67,7 @@ describe('multi-host mode (--multi-host): two "hosts" on loopback TCP', () => {
     expect(r1.code, r1.stderr).toBe(0);
     expect(r0.stdout.trim()).toBe(out);
     expect(r1.stderr).toMatch(/rank 1: done \(rank 0 writes the video\)/);
-    expect(Buffer.from((await latents(lat)).buffer).equals(Buffer.from(single.buffer))).toBe(true);
+    expect(Buffer.from((await readLatents(lat)).buffer).equals(Buffer.from(single.buffer))).toBe(true);
     const side = JSON.parse(await readFile(out.replace(/\.mp4$/, '.json'), 'utf8'));
     expect(side.parallel).toMatchObject({ ranks: 2, sp: 1, cfg: 2, transport: 'env' });
   }, 180_000);
@@ -105,7 +85,7 @@ describe('parallel layout errors', () => {
   ];
   for (const c of cases) {
     it(`${c.args.join(' ')} -> ${c.want.source}`, async () => {
-      const r = await parallax([...base(), ...c.args, '--out', join(dir, 'bad.mp4')], c.env);
+      const r = await parallax([...base(), ...c.args, '--out', join(tiny.dir, 'bad.mp4')], c.env);
       expect(r.code).not.toBe(0);
       expect(r.stderr).toMatch(c.want);
     }, 120_000);
@@ -120,7 +100,7 @@ describe('parallel layout errors', () => {
 
 describe('a rank process dies mid-generation', () => {
   it('the run fails within seconds naming the rank, and no rank process is left', async () => {
-    const child = spawn(process.execPath, [BIN, ...base().filter((a) => a !== '--no-progress'), '--steps', '40', '--devices', '0,0', '--transport', 'socket', '--out', join(dir, 'killed.mp4')], {
+    const child = spawn(process.execPath, [BIN, ...base().filter((a) => a !== '--no-progress'), '--steps', '40', '--devices', '0,0', '--transport', 'socket', '--out', join(tiny.dir, 'killed.mp4')], {
       env: { ...process.env, NO_COLOR: '1' }, stdio: ['ignore', 'pipe', 'pipe'],
     });
     let stderr = '';

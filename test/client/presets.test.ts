@@ -4,9 +4,10 @@
 import { describe, expect, it } from 'vitest';
 import { cardPreset, examplePrompts, matchPreset, PRESETS, presetsFor } from '../../client/presets.js';
 import { checkRequest } from '../../client/validation.js';
+import { clientConfigFor } from '../helpers/client-config.js';
 import type { ServerConfig } from '../../client/types.js';
 import { parseModelCard, shapesModelCard } from '../../engine/io/model-card.js';
-import { DEFAULT_LIMITS, GUIDANCE_MODES, MAX_SEED, tightenLimits } from '../../server/schema.js';
+import { DEFAULT_LIMITS, tightenLimits } from '../../server/schema.js';
 
 // Written by hand, so the expected labels do not come from the code under test.
 const card = parseModelCard({
@@ -20,17 +21,7 @@ const model = (c: typeof card | null): Pick<ServerConfig, 'model'> => ({ model: 
 
 /** /api/config's limits block for a server whose engine's model makes sides up to 256 pixels (pos_embed 16 x 16). */
 function configForModel(): Pick<ServerConfig, 'limits' | 'guidance_modes'> {
-  const l = tightenLimits(DEFAULT_LIMITS, [{ sizeMultiple: 16, maxWidth: 256, maxHeight: 256 }]);
-  return {
-    guidance_modes: [...GUIDANCE_MODES],
-    limits: {
-      prompt_max_chars: l.promptMaxChars,
-      width: { min: l.minSize, max: l.maxWidth, multiple_of: l.sizeMultiple },
-      height: { min: l.minSize, max: l.maxHeight, multiple_of: l.sizeMultiple },
-      frames: { min: 1, max: l.maxFrames }, steps: { min: 1, max: l.maxSteps }, guidance: { min: 0, max: l.maxGuidance },
-      fps: { min: 1, max: l.maxFps }, seed: { min: 0, max: MAX_SEED },
-    },
-  };
+  return clientConfigFor(tightenLimits(DEFAULT_LIMITS, [{ sizeMultiple: 16, maxWidth: 256, maxHeight: 256 }]));
 }
 
 describe('presets and example prompts of the served model', () => {

@@ -1,26 +1,10 @@
 // Client-side validation must agree with the server's zod schema (server/schema.ts) on which fields are bad,
 // for random requests around every limit, and parse form text the way people type it.
 import { describe, expect, it } from 'vitest';
-import { DEFAULT_LIMITS, GUIDANCE_MODES, MAX_SEED, parseJobRequest, type RequestLimits } from '../../server/schema.js';
+import { DEFAULT_LIMITS, GUIDANCE_MODES, MAX_SEED, parseJobRequest } from '../../server/schema.js';
 import { checkRequest, parseNumber, validateForm, validateLong, type RawForm } from '../../client/validation.js';
-import type { JobRequestBody, ServerConfig } from '../../client/types.js';
-
-/** The /api/config limits block for server limits (as server/http.ts publishes it). */
-function configFor(l: RequestLimits): Pick<ServerConfig, 'limits' | 'guidance_modes'> {
-  return {
-    guidance_modes: [...GUIDANCE_MODES],
-    limits: {
-      prompt_max_chars: l.promptMaxChars,
-      width: { min: l.minSize, max: l.maxWidth, multiple_of: l.sizeMultiple },
-      height: { min: l.minSize, max: l.maxHeight, multiple_of: l.sizeMultiple },
-      frames: { min: 1, max: l.maxFrames },
-      steps: { min: 1, max: l.maxSteps },
-      guidance: { min: 0, max: l.maxGuidance },
-      fps: { min: 1, max: l.maxFps },
-      seed: { min: 0, max: MAX_SEED },
-    },
-  };
-}
+import type { JobRequestBody } from '../../client/types.js';
+import { clientConfigFor } from '../helpers/client-config.js';
 
 function rng(seed: number): () => number {
   let s = seed >>> 0;
@@ -51,7 +35,7 @@ describe('checkRequest mirrors the server schema', () => {
   ] as const) {
     it(`agrees on bad fields for 300 random requests (${name})`, () => {
       const r = rng(limits.maxFrames * 7919);
-      const cfg = configFor(limits);
+      const cfg = clientConfigFor(limits);
       let badSeen = 0;
       let goodSeen = 0;
       for (let n = 0; n < 300; n++) {
@@ -86,7 +70,7 @@ describe('checkRequest mirrors the server schema', () => {
 });
 
 describe('parseNumber and validateForm', () => {
-  const cfg = configFor(DEFAULT_LIMITS);
+  const cfg = clientConfigFor(DEFAULT_LIMITS);
   const good: RawForm = { prompt: 'a cat', negative_prompt: '', frames: '8', width: '256', height: '144', steps: '10', guidance: '7.5', guidance_mode: 'reference', seed: '', fps: '8' };
 
   it('parses what people type and rejects the rest', () => {

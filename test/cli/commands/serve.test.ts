@@ -23,6 +23,43 @@ afterAll(async () => {
   for (const c of cleanup.reverse()) await c();
 });
 
+/**
+ * Starts `parallax serve` with args plus a fresh --data-dir and a --static dir holding an index.html (both removed,
+ * and the server stopped, after the tests); resolves with the printed "Open the app" link and the stdout so far,
+ * rejects naming stdout and stderr when no link comes within linkMs or the process exits.
+ */
+async function startServe(args: string[], linkMs: number, env?: NodeJS.ProcessEnv): Promise<{ link: string; out: string }> {
+  const dataDir = await mkdtemp(join(tmpdir(), 'parallax-serve-cli-'));
+  const staticDir = await mkdtemp(join(tmpdir(), 'parallax-serve-static-'));
+  await writeFile(join(staticDir, 'index.html'), '<!doctype html><title>app</title>');
+  const child: ChildProcess = spawn(process.execPath, [join(repo, 'bin/parallax'), 'serve', ...args, '--data-dir', dataDir, '--static', staticDir], { stdio: ['ignore', 'pipe', 'pipe'], ...(env ? { env } : {}) });
+  cleanup.push(async () => {
+    if (child.exitCode === null) {
+      const exited = new Promise((r) => child.once('exit', r));
+      child.kill('SIGTERM');
+      await exited;
+    }
+    await rm(dataDir, { recursive: true, force: true });
+    await rm(staticDir, { recursive: true, force: true });
+  });
+  let out = '';
+  let err = '';
+  child.stderr!.on('data', (d) => (err += d));
+  const link = await new Promise<string>((resolve, reject) => {
+    const t = setTimeout(() => reject(new Error(`no link printed in ${linkMs / 1000} s; stdout:\n${out}\nstderr:\n${err}`)), linkMs);
+    child.stdout!.on('data', (d) => {
+      out += d;
+      const m = /Open the app: (\S+)/.exec(out);
+      if (m) {
+        clearTimeout(t);
+        resolve(m[1]!);
+      }
+    });
+    child.once('exit', (code) => reject(new Error(`serve exited with ${code}; stdout:\n${out}\nstderr:\n${err}`)));
+  });
+  return { link, out };
+}
+
 describe('parseDevices', () => {
   it('reads groups and rejects bad specs with the expected form', () => {
     expect(parseDevices('0')).toEqual([[0]]);
@@ -105,34 +142,7 @@ describe('createGenerators', () => {
 
 describe('parallax serve', () => {
   it('starts with --fake on port 0, serves the app and the API, prints a ready link', async () => {
-    const dataDir = await mkdtemp(join(tmpdir(), 'parallax-serve-cli-'));
-    const staticDir = await mkdtemp(join(tmpdir(), 'parallax-serve-static-'));
-    await writeFile(join(staticDir, 'index.html'), '<!doctype html><title>app</title>');
-    const child: ChildProcess = spawn(process.execPath, [join(repo, 'bin/parallax'), 'serve', '--fake', '--port', '0', '--data-dir', dataDir, '--static', staticDir, '--token', 'cli-test-token-0123456789', '--devices', '0,1+2+3+4', '--cfg-parallel', '--allowed-hosts', 'studio.lan', '--max-frames', '300', '--log-level', 'silent'], { stdio: ['ignore', 'pipe', 'pipe'] });
-    cleanup.push(async () => {
-      if (child.exitCode === null) {
-        const exited = new Promise((r) => child.once('exit', r));
-        child.kill('SIGTERM');
-        await exited;
-      }
-      await rm(dataDir, { recursive: true, force: true });
-      await rm(staticDir, { recursive: true, force: true });
-    });
-    let out = '';
-    let err = '';
-    child.stderr!.on('data', (d) => (err += d));
-    const link = await new Promise<string>((resolve, reject) => {
-      const t = setTimeout(() => reject(new Error(`no link printed in 60 s; stdout:\n${out}\nstderr:\n${err}`)), 60_000);
-      child.stdout!.on('data', (d) => {
-        out += d;
-        const m = /Open the app: (\S+)/.exec(out);
-        if (m) {
-          clearTimeout(t);
-          resolve(m[1]!);
-        }
-      });
-      child.once('exit', (code) => reject(new Error(`serve exited with ${code}; stdout:\n${out}\nstderr:\n${err}`)));
-    });
+    const { link, out } = await startServe(['--fake', '--port', '0', '--token', 'cli-test-token-0123456789', '--devices', '0,1+2+3+4', '--cfg-parallel', '--allowed-hosts', 'studio.lan', '--max-frames', '300', '--log-level', 'silent'], 60_000);
     const url = new URL(link);
     expect(url.hash).toBe('#token=cli-test-token-0123456789');
     expect(url.hostname).toBe('127.0.0.1');
@@ -214,34 +224,7 @@ describe('the model serve runs without --model', () => {
 
   it('`parallax serve` without --model serves $PARALLAX_MODEL, logs which, and /api/config carries the card and its defaults', async () => {
     await made;
-    const dataDir = await mkdtemp(join(tmpdir(), 'parallax-serve-cli-default-'));
-    const staticDir = await mkdtemp(join(tmpdir(), 'parallax-serve-static-'));
-    await writeFile(join(staticDir, 'index.html'), '<!doctype html><title>app</title>');
-    const child: ChildProcess = spawn(process.execPath, [join(repo, 'bin/parallax'), 'serve', '--port', '0', '--no-warm', '--data-dir', dataDir, '--static', staticDir, '--token', 'cli-test-token-0123456789', '--log-level', 'silent'], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, PARALLAX_MODEL: model } });
-    cleanup.push(async () => {
-      if (child.exitCode === null) {
-        const exited = new Promise((r) => child.once('exit', r));
-        child.kill('SIGTERM');
-        await exited;
-      }
-      await rm(dataDir, { recursive: true, force: true });
-      await rm(staticDir, { recursive: true, force: true });
-    });
-    let out = '';
-    let err = '';
-    child.stderr!.on('data', (d) => (err += d));
-    const link = await new Promise<string>((resolve, reject) => {
-      const t = setTimeout(() => reject(new Error(`no link printed in 100 s; stdout:\n${out}\nstderr:\n${err}`)), 100_000);
-      child.stdout!.on('data', (d) => {
-        out += d;
-        const m = /Open the app: (\S+)/.exec(out);
-        if (m) {
-          clearTimeout(t);
-          resolve(m[1]!);
-        }
-      });
-      child.once('exit', (code) => reject(new Error(`serve exited with ${code}; stdout:\n${out}\nstderr:\n${err}`)));
-    });
+    const { link, out } = await startServe(['--port', '0', '--no-warm', '--token', 'cli-test-token-0123456789', '--log-level', 'silent'], 100_000, { ...process.env, PARALLAX_MODEL: model });
     expect(out).toMatch(/Model: .*trained \(Test shapes: .*\) \(the default model, from \$PARALLAX_MODEL/);
     expect(out).toMatch(/Generator: engine on 1 group\(s\): 0/);
     const cfg = await (await fetch(new URL('/api/config', link))).json();

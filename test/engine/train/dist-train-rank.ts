@@ -80,13 +80,16 @@ export async function loadHost(dir: string): Promise<HostWeights> {
   }
 }
 
-/** The tests' checkpoint: a 2-layer make-tiny transformer (D = 8, 2 heads) in `dir`; its host tensors and the item geometry (2 frames of 4x4 latents, 3 text tokens). */
-export async function tinySetup(dir: string, seed: number): Promise<{ host: HostWeights; geo: Geometry }> {
-  await makeTinyCheckpoint(dir, { seed, transformer: { num_layers: 2, num_attention_heads: 2, attention_head_dim: 4 } });
+/**
+ * The tests' checkpoint: a 2-layer make-tiny transformer (D = 8: 2 heads x 4 unless given) in `dir`; its host tensors
+ * and the item geometry (2 frames of 4x4 latents, 3 text tokens).
+ */
+export async function tinySetup(dir: string, seed: number, heads = { heads: 2, headDim: 4 }): Promise<{ host: HostWeights; geo: Geometry }> {
+  await makeTinyCheckpoint(dir, { seed, transformer: { num_layers: 2, num_attention_heads: heads.heads, attention_head_dim: heads.headDim } });
   const ck = await openCheckpoint(dir);
   const cfg = ck.transformer.config as unknown as Record<string, number>;
   await ck.close();
-  const geo = { numLayers: 2, heads: 2, patchSize: cfg.patch_size ?? 2, C: cfg.in_channels!, J: cfg.joint_attention_dim!, P: cfg.pooled_projection_dim!, F: 2, Hl: 4, Wl: 4, Tn: 3 };
+  const geo = { numLayers: 2, heads: heads.heads, patchSize: cfg.patch_size ?? 2, C: cfg.in_channels!, J: cfg.joint_attention_dim!, P: cfg.pooled_projection_dim!, F: 2, Hl: 4, Wl: 4, Tn: 3 };
   return { host: await loadHost(dir), geo };
 }
 
@@ -103,12 +106,21 @@ export function differingTensors(a: Map<string, Float32Array>, b: Map<string, Fl
 
 export async function runTrainRank(world: ProcessGroup, device: Device, a: RankArgs, hostIn?: HostWeights): Promise<RankOut> {
   const host = hostIn ?? (await loadHost(a.dir!));
+  return trainOnRank(world, world, device, a, host);
+}
+
+/**
+ * The training loop of one rank (also sp-train-rank.ts's): a DistributedTrainer over the data-parallel group dp (with
+ * `sp`, the rank's sequence-parallel group), this dp rank's share of the global batch, a.steps steps with the fault
+ * injection of RankArgs (on world rank failRank; 'crash' drops the world's transport), then the gathered results.
+ */
+export async function trainOnRank(world: ProcessGroup, dp: ProcessGroup, device: Device, a: RankArgs, host: HostWeights, sp?: ProcessGroup): Promise<RankOut> {
   const base = device.pool.stats.liveBytes;
   const params = new Map([...host].map(([k, h]) => [k, Tensor.from(device, h.data, h.shape, 'f32')]));
   const shape = { numLayers: a.geo.numLayers, heads: a.geo.heads, patchSize: a.geo.patchSize, eps: LN_EPS };
-  const trainer = DistributedTrainer.create(world, params, shape, { zero: a.zero, ema: true });
+  const trainer = DistributedTrainer.create(dp, params, shape, { zero: a.zero, ema: true, sp });
   const persistentBytes = trainer.memory().liveBytes - base;
-  const share = batchShare(a.K, world.size, world.rank);
+  const share = batchShare(a.K, dp.size, dp.rank);
   const items = Array.from({ length: share.count }, (_, i) => makeItem(device, a.geo, share.offset + i));
   const losses: number[] = [], norms: number[] = [];
   let stepPeakBytes = 0;
@@ -126,8 +138,7 @@ export async function runTrainRank(world: ProcessGroup, device: Device, a: RankA
       losses.push(r.loss);
       norms.push(r.gradNorm);
     }
-    const out = { losses, norms, params: await trainer.gatherHost('params'), ema: await trainer.gatherHost('ema'), persistentBytes, stepPeakBytes };
-    return out;
+    return { losses, norms, params: await trainer.gatherHost('params'), ema: await trainer.gatherHost('ema'), persistentBytes, stepPeakBytes };
   } finally {
     items.forEach(disposeItem);
     trainer.dispose();

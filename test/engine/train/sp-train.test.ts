@@ -16,8 +16,6 @@ import { ProcessGroup } from '../../../engine/distributed/collectives.js';
 import { createInProcessWorld } from '../../../engine/distributed/inprocess.js';
 import { runWorkers, WorldError } from '../../../engine/distributed/shm-launcher.js';
 import { Device } from '../../../engine/gpu/device.js';
-import { openCheckpoint } from '../../../engine/io/checkpoint.js';
-import { makeTinyCheckpoint } from '../../../engine/io/make-tiny.js';
 import { LN_EPS } from '../../../engine/model/vchitect.js';
 import { Tensor } from '../../../engine/tensor.js';
 import { DistributedTrainer } from '../../../engine/train/distributed-step.js';
@@ -26,7 +24,7 @@ import { makeSpGroup, spModelBackward, spModelForward } from '../../../engine/tr
 import { checkSpLayout } from '../../../engine/train/sp-groups.js';
 import { TrainState, trainStep } from '../../../engine/train/train-step.js';
 import { disposeModelSaved, modelBackward, modelForward } from '../../../engine/train/vchitect-backward.js';
-import { differingTensors, disposeItem, loadHost, makeItem, TRAIN_OPTS, type Geometry, type HostWeights, type RankOut } from './dist-train-rank.js';
+import { differingTensors, disposeItem, makeItem, tinySetup, TRAIN_OPTS, type Geometry, type HostWeights, type RankOut } from './dist-train-rank.js';
 import { runSpTrainRank, type SpRankArgs } from './sp-train-rank.js';
 import { normal } from '../../helpers/random.js';
 
@@ -39,12 +37,7 @@ let geo: Geometry;
 beforeAll(async () => {
   devices = await Device.createMany(4, { label: 'rank' });
   dir = mkdtempSync(join(tmpdir(), 'parallax-sp-train-'));
-  await makeTinyCheckpoint(dir, { seed: 43, transformer: { num_layers: 2, num_attention_heads: 4, attention_head_dim: 2 } });
-  const ck = await openCheckpoint(dir);
-  const cfg = ck.transformer.config as unknown as Record<string, number>;
-  await ck.close();
-  geo = { numLayers: 2, heads: 4, patchSize: cfg.patch_size ?? 2, C: cfg.in_channels!, J: cfg.joint_attention_dim!, P: cfg.pooled_projection_dim!, F: 2, Hl: 4, Wl: 4, Tn: 3 };
-  host = await loadHost(dir);
+  ({ host, geo } = await tinySetup(dir, 43, { heads: 4, headDim: 2 }));
 }, 120_000);
 
 afterAll(() => {
