@@ -25,7 +25,7 @@ const { values: a } = parseArgs({
     until: { type: 'string', default: 'ship' },
     clips: { type: 'string', default: '480' },
     'vae-steps': { type: 'string', default: '600' },
-    'vae2-steps': { type: 'string', default: '2000' },
+    'vae2-steps': { type: 'string', default: '1500' },
     'dit-steps': { type: 'string', default: '6000' },
     help: { type: 'boolean', short: 'h' },
   },
@@ -77,8 +77,8 @@ if (want('vae')) {
     '--lr-schedule', 'cosine', '--save-every', '50', '--sample-every', '100', '--log-every', '10']);
 }
 if (want('vae2')) {
-  train('train-vae', P.vae2, Number(a['vae2-steps']), ['--model', P.vae, '--data', meta, '--batch', '4', '--lr', '1e-3', '--warmup', '20',
-    '--save-every', '50', '--sample-every', '100', '--log-every', '10']);
+  train('train-vae', P.vae2, Number(a['vae2-steps']), ['--model', P.vae, '--data', meta, '--batch', '4', '--lr', '5e-4', '--warmup', '20',
+    '--lr-schedule', 'cosine', '--save-every', '50', '--sample-every', '100', '--log-every', '10']);
 }
 if (want('dit')) {
   train('train', P.dit, Number(a['dit-steps']), ['--model', P.vae2, '--data', meta, '--batch', '2', '--lr', '5e-4', '--warmup', '200',
