@@ -89,5 +89,11 @@ if (want('ship')) {
   const to = join(root, 'models', 'shapes');
   rmSync(to, { recursive: true, force: true });
   cpSync(P.dit, to, { recursive: true, filter: (src) => !/[/\\](train-state(\.old)?|cache|samples)([/\\]|$)/.test(src.slice(P.dit.length)) });
-  console.error(`shipped ${to}`);
+  // the model card (engine/io/default-model.ts): recommended settings as the samples and eval used them
+  const evalFile = join(dir, 'eval.json');
+  const training = { recipe: 'npm run train:tiny', steps: savedStep(P.dit), eval: existsSync(evalFile) ? JSON.parse(readFileSync(evalFile, 'utf8')).accuracy ?? null : null };
+  const card = `import('./engine/io/default-model.ts').then((m) => m.writeShapesModelCard(${JSON.stringify(to)}, { steps: 20, guidance: 4, training: ${JSON.stringify(training)} }))`;
+  const r = spawnSync(process.execPath, ['--import', 'tsx', '-e', card], { stdio: 'inherit', cwd: root });
+  if (r.status !== 0) throw new Error('writing the model card failed');
+  console.error(`shipped ${to} (card: ${join(to, 'parallax-card.json')})`);
 }
