@@ -29,32 +29,16 @@ import { TrainLog, type StepRecord } from './train-log.js';
 import { readTrainClips } from './train-meta.js';
 import { TrainState, trainStep, type TrainBatch, type TrainStepOptions, type TrainStepResult } from './train-step.js';
 import { readAll, restore, upload } from './tensor-io.js';
-import { runTrainingLoop, type LoopLog } from './trainer.js';
+import { checkCommonOptions, COMMON_FLAGS, runTrainingLoop, type CommonTrainOptions, type LoopLog } from './trainer.js';
 import type { ModelShape } from './vchitect-backward.js';
 
-export interface DitTrainOptions {
-  model: string;
-  data: string;
-  out: string;
-  steps: number;
-  batch: number;
-  lr: number;
-  warmup: number;
-  lrSchedule: 'constant' | 'cosine';
-  weightDecay: number;
-  clip: number;
-  ema: boolean;
-  seed: number;
+export interface DitTrainOptions extends CommonTrainOptions {
   /** Consecutive latent frames per item (default: every frame of the clip). */
   frames?: number;
   captionDropout: number;
   sigmaSampling: SigmaSampling;
   /** Default: the scheduler's shift. */
   shift?: number;
-  saveEvery: number;
-  sampleEvery: number;
-  logEvery: number;
-  resume: boolean;
   sampleSteps: number;
   sampleGuidance: number;
   /** Selective recomputation (LiteGen ratio) and activation offload ratio (memory-plan.ts); same results, less memory. */
@@ -62,9 +46,6 @@ export interface DitTrainOptions {
   offload?: number;
   /** Bytes training may use (default: see memory.ts). */
   memoryLimit?: number;
-  adapterIndex?: number;
-  /** Listen for SIGINT / SIGTERM (default true). */
-  signals?: boolean;
   /** Parallel training (dit-parallel.ts): adapter index per rank (several = data / sequence parallel ranks). */
   devices?: number[];
   /** How the ranks of this host talk (default inprocess); socket is started by the command (one process per rank). */
@@ -116,22 +97,15 @@ function resumeOptions(o: DitTrainOptions, shift: number): Record<string, unknow
 }
 
 const FLAGS: Record<string, string> = {
-  batch: '--batch', lr: '--lr', warmup: '--warmup', lrSchedule: '--lr-schedule', weightDecay: '--weight-decay', clip: '--clip', ema: '--ema',
-  seed: '--seed', frames: '--frames', captionDropout: '--caption-dropout', sigmaSampling: '--sigma-sampling', shift: '--shift', steps: '--steps (the cosine schedule depends on it)',
+  ...COMMON_FLAGS, frames: '--frames', captionDropout: '--caption-dropout', sigmaSampling: '--sigma-sampling', shift: '--shift',
 };
 
 function checkOptions(o: DitTrainOptions): void {
   const need = (ok: boolean, msg: string) => { if (!ok) throw new Error(msg); };
-  need(Number.isInteger(o.steps) && o.steps >= 1, `--steps must be an integer >= 1, got ${o.steps}`);
-  need(Number.isInteger(o.batch) && o.batch >= 1, `--batch must be an integer >= 1, got ${o.batch}`);
-  need(o.lr > 0 && Number.isFinite(o.lr), `--lr must be > 0, got ${o.lr}`);
-  need(Number.isInteger(o.warmup) && o.warmup >= 0, `--warmup must be an integer >= 0, got ${o.warmup}`);
-  need(o.weightDecay >= 0, `--weight-decay must be >= 0, got ${o.weightDecay}`);
-  need(o.clip >= 0, `--clip must be >= 0 (0 turns it off), got ${o.clip}`);
+  checkCommonOptions(o, need);
   need(o.captionDropout >= 0 && o.captionDropout <= 1, `--caption-dropout must be in [0, 1], got ${o.captionDropout}`);
   need(o.frames === undefined || (Number.isInteger(o.frames) && o.frames >= 1), `--frames must be an integer >= 1, got ${o.frames}`);
   need(o.shift === undefined || o.shift > 0, `--shift must be > 0, got ${o.shift}`);
-  need(resolve(o.out) !== resolve(o.model), '--out must differ from --model (the trained checkpoint is written to --out; the source stays as it is)');
 }
 
 /** The parallel options against a world of `ranks` ranks (before any rank starts, and again on each rank). */

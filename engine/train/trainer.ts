@@ -4,10 +4,52 @@
 // state is saved, and the loop returns { interrupted: true } (a second signal exits at once; the last save stays).
 // Parallel ranks agree on the stop before every step (agreeStop), so they all stop after the same one.
 
+import { resolve } from 'node:path';
 import type { StepRecord, TrainLog } from './train-log.js';
 
 /** What the loop writes to (a TrainLog on the rank that owns the log; a no-op elsewhere). */
 export type LoopLog = Pick<TrainLog, 'append' | 'plot'>;
+
+/** The options every trainer command shares (`parallax train`, `parallax train-vae`). */
+export interface CommonTrainOptions {
+  model: string;
+  data: string;
+  out: string;
+  steps: number;
+  /** Items (clips or frames) per step. */
+  batch: number;
+  lr: number;
+  warmup: number;
+  lrSchedule: 'constant' | 'cosine';
+  weightDecay: number;
+  clip: number;
+  ema: boolean;
+  seed: number;
+  saveEvery: number;
+  sampleEvery: number;
+  logEvery: number;
+  resume: boolean;
+  adapterIndex?: number;
+  /** Listen for SIGINT / SIGTERM (default true). */
+  signals?: boolean;
+}
+
+/** Option name -> command-line flag of the shared options, for the messages of a resume check. */
+export const COMMON_FLAGS: Readonly<Record<string, string>> = {
+  batch: '--batch', lr: '--lr', warmup: '--warmup', lrSchedule: '--lr-schedule', weightDecay: '--weight-decay', clip: '--clip', ema: '--ema',
+  seed: '--seed', steps: '--steps (the cosine schedule depends on it)',
+};
+
+/** Checks the shared options (throws naming the flag); `need` is the caller's check-or-throw. */
+export function checkCommonOptions(o: CommonTrainOptions, need: (ok: boolean, msg: string) => void): void {
+  need(Number.isInteger(o.steps) && o.steps >= 1, `--steps must be an integer >= 1, got ${o.steps}`);
+  need(Number.isInteger(o.batch) && o.batch >= 1, `--batch must be an integer >= 1, got ${o.batch}`);
+  need(o.lr > 0 && Number.isFinite(o.lr), `--lr must be > 0, got ${o.lr}`);
+  need(Number.isInteger(o.warmup) && o.warmup >= 0, `--warmup must be an integer >= 0, got ${o.warmup}`);
+  need(o.weightDecay >= 0, `--weight-decay must be >= 0, got ${o.weightDecay}`);
+  need(o.clip >= 0, `--clip must be >= 0 (0 turns it off), got ${o.clip}`);
+  need(resolve(o.out) !== resolve(o.model), '--out must differ from --model (the trained checkpoint is written to --out; the source stays as it is)');
+}
 
 export interface LoopHooks<R extends StepRecord> {
   /** One optimizer step (1-based). */

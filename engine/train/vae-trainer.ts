@@ -23,38 +23,20 @@ import { checkResume, exportCheckpoint, findTrainState, loadTrainState, saveTrai
 import { TrainLog, type StepRecord } from './train-log.js';
 import { readTrainClips } from './train-meta.js';
 import { readAll, restore, upload } from './tensor-io.js';
-import { runTrainingLoop } from './trainer.js';
+import { checkCommonOptions, COMMON_FLAGS, runTrainingLoop, type CommonTrainOptions } from './trainer.js';
 import { TrainState } from './update.js';
 import { decoderForward, disposeVaeSaved, encoderForward } from './vae-backward.js';
 import { vaeLatentStats, vaeTrainStep } from './vae-train-step.js';
 import { encodeRgbPng } from '../video/png.js';
 import type { AutoencoderKLConfig } from '../io/configs.js';
 
-export interface VaeTrainOptions {
-  model: string;
-  data: string;
-  out: string;
-  steps: number;
-  /** Frames per step. */
-  batch: number;
-  lr: number;
-  warmup: number;
-  lrSchedule: 'constant' | 'cosine';
-  weightDecay: number;
-  clip: number;
-  ema: boolean;
-  seed: number;
+/** `batch` counts frames per step. */
+export interface VaeTrainOptions extends CommonTrainOptions {
   klWeight: number;
   /** Frames whose posterior means give scaling_factor / shift_factor at each save. */
   statsFrames: number;
   /** Train on random crop x crop squares of the frames (a multiple of the VAE's scale factor; default: whole frames). */
   crop?: number;
-  saveEvery: number;
-  sampleEvery: number;
-  logEvery: number;
-  resume: boolean;
-  adapterIndex?: number;
-  signals?: boolean;
 }
 
 export interface VaeStepRecord extends StepRecord {
@@ -80,19 +62,13 @@ export interface VaeTrainSummary {
   stats?: { scalingFactor: number; shiftFactor: number };
 }
 
-const FLAGS: Record<string, string> = {
-  batch: '--batch', lr: '--lr', warmup: '--warmup', lrSchedule: '--lr-schedule', weightDecay: '--weight-decay', clip: '--clip', ema: '--ema',
-  seed: '--seed', klWeight: '--kl-weight', statsFrames: '--stats-frames', crop: '--crop', steps: '--steps (the cosine schedule depends on it)',
-};
+const FLAGS: Record<string, string> = { ...COMMON_FLAGS, klWeight: '--kl-weight', statsFrames: '--stats-frames', crop: '--crop' };
 
 function checkOptions(o: VaeTrainOptions): void {
   const need = (ok: boolean, msg: string) => { if (!ok) throw new Error(msg); };
-  need(Number.isInteger(o.steps) && o.steps >= 1, `--steps must be an integer >= 1, got ${o.steps}`);
-  need(Number.isInteger(o.batch) && o.batch >= 1, `--batch must be an integer >= 1, got ${o.batch}`);
-  need(o.lr > 0 && Number.isFinite(o.lr), `--lr must be > 0, got ${o.lr}`);
+  checkCommonOptions(o, need);
   need(o.klWeight >= 0, `--kl-weight must be >= 0, got ${o.klWeight}`);
   need(Number.isInteger(o.statsFrames) && o.statsFrames >= 1, `--stats-frames must be an integer >= 1, got ${o.statsFrames}`);
-  need(resolve(o.out) !== resolve(o.model), '--out must differ from --model (the trained checkpoint is written to --out; the source stays as it is)');
 }
 
 /** Frames [N, 3, H, W] in [-1, 1] from (clip, frame) pairs; with crops, each pick's size x size square at its origin. */
