@@ -73,6 +73,9 @@ export async function openViclip(dir: string): Promise<{ config: ViclipVisionCon
     throw new Error(`${dir}: no model.safetensors (or model.safetensors.index.json); convert ViClip-InternVid-10M-FLT.pth with safetensors (docs/data.md: "ViCLIP")`);
   }
   try {
+    if (!weights.keys().some((k) => k.startsWith(VICLIP_VISION_PREFIX))) {
+      throw new CheckpointValidationError([`${dir}/${weights.name}: no ${VICLIP_VISION_PREFIX}* keys: not a ViCLIP checkpoint (keys must keep the .pth's names, e.g. ${VICLIP_VISION_PREFIX}conv1.weight)`]);
+    }
     const given = (await store.exists('config.json')) ? parseViclipConfig(JSON.parse(await store.readText('config.json')), `${dir}/config.json`) : {};
     const config = inferViclipConfig(weights, given, dir);
     const note = `ViCLIP ${config.hidden_size} wide, ${config.num_hidden_layers} blocks, ${config.num_frames} frames of ${config.image_size} px in ${config.patch_size} px patches, ${config.projection_dim}-d output`;
@@ -80,7 +83,6 @@ export async function openViclip(dir: string): Promise<{ config: ViclipVisionCon
     const problems = checkKeys(weights, viclipVisionKeys(config), note, { allowUnexpected: true });
     const want = new Set(viclipVisionKeys(config).map((k) => k.key));
     for (const k of weights.keys()) if (k.startsWith(VICLIP_VISION_PREFIX) && !want.has(k)) problems.push(`${weights.fileOf(k)}: unexpected key ${k} (not part of the ${note})`);
-    if (!weights.keys().some((k) => k.startsWith(VICLIP_VISION_PREFIX))) problems.unshift(`${weights.name}: no ${VICLIP_VISION_PREFIX}* keys: not a ViCLIP checkpoint (keys must keep the .pth's names, e.g. ${VICLIP_VISION_PREFIX}conv1.weight)`);
     if (problems.length) throw new CheckpointValidationError(problems.map((p) => `${dir}/${p}`));
     return { config, weights };
   } catch (e) {
