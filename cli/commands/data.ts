@@ -284,7 +284,7 @@ export function registerData(program: Command): void {
     try {
       const series = await analyzeVideo(r.path, { ...analysisSize(r.width, r.height), backend, device, edges: needsEdges(o.weights) && o.detector !== 'threshold' });
       const scenes = scenesFromCuts(detectCuts(series, shotOptions(o)), series.frames);
-      const { head, tail } = await shotEdgeEmbeddings(r.path, scenes, ev.embedder);
+      const { head, tail } = await shotEdgeEmbeddings(r.path, scenes, ev.embedder, undefined, r);
       const st = stitchEvents(scenes, head, tail, o.eventThreshold, { transitionDistance: o.transitionDistance });
       const rule = eventRules(scenes, st, head, tail, { stillDistance: o.stillEventDistance, minEventFrames: o.minEventSeconds !== undefined ? o.minEventSeconds * r.fps : undefined });
       const shots = scenes.map(([start, end], i) => ({
