@@ -11,6 +11,7 @@ import { readCaptionSegments, segmentCaptioner } from '../../engine/data/caption
 import { loadLaionAesthetic } from '../../engine/data/aesthetic-model.js';
 import { curate, type CurateProgress } from '../../engine/data/curate.js';
 import { ClipVideoEmbedder } from '../../engine/data/clip-events.js';
+import { ViclipVideoEmbedder } from '../../engine/data/viclip-events.js';
 import { ColourHistogramEmbedder, distance, eventRules, shotEdgeEmbeddings, stitchEvents, type VideoEmbedder } from '../../engine/data/events.js';
 import { probeVideo, probeVideos } from '../../engine/data/probe.js';
 import { DEFAULT_WEIGHTS, detectCuts, frameStatsRows, needsEdges, scenesFromCuts, type ContentWeights, type DetectorKind, type ShotOptions } from '../../engine/data/shots.js';
@@ -78,14 +79,16 @@ interface EventCliOptions {
   transitionDistance?: number;
   stillEventDistance?: number;
   minEventSeconds?: number;
-  eventEmbedder: 'histogram' | 'clip';
+  eventEmbedder: 'histogram' | 'clip' | 'viclip';
   clipModel?: string;
+  viclipModel?: string;
 }
 
 function addEventOptions(c: Command): Command {
   return c
-    .addOption(new Option('--event-embedder <kind>', 'what embeds the 8 head/tail frames of a shot: histogram (weightless joint RGB histogram; the default) or clip (a CLIP ViT image tower from --clip-model: the normalised mean of the 8 normalised frame embeddings; runs on WebGPU)').choices(['histogram', 'clip']).default('histogram'))
+    .addOption(new Option('--event-embedder <kind>', 'what embeds the 8 head/tail frames of a shot: histogram (weightless joint RGB histogram; the default), viclip (the paper\'s: ViCLIP\'s video encoder from --viclip-model on the 8 frames as one clip; runs on WebGPU) or clip (a CLIP ViT image tower from --clip-model: the normalised mean of the 8 normalised frame embeddings; runs on WebGPU)').choices(['histogram', 'clip', 'viclip']).default('histogram'))
     .option('--clip-model <dir>', 'CLIPVisionModelWithProjection folder for --event-embedder clip (config.json + model.safetensors; an --aesthetic-model folder works)')
+    .option('--viclip-model <dir>', 'ViCLIP folder for --event-embedder viclip: model.safetensors converted from ViClip-InternVid-10M-FLT.pth with its own key names (docs/data.md), optional config.json')
     .option('--event-threshold <x>', 'adjacent shots are one event when cos(embedding of the previous shot\'s last 8 frames, of the next shot\'s first 8) > this (the paper: 0.6 with ViCLIP; with CLIP image embeddings unrelated frames often exceed 0.6: Panda-70M\'s distance 0.6 is cos > 0.82)', parseFloatArg('--event-threshold', -1), 0.6)
     .option('--transition-distance <d>', 'Panda-70M: drop a shot whose head and tail embeddings are farther apart than this (Euclidean; a transition effect; Panda-70M 1.0). It is its own event and its neighbours do not join across it. Off by default', parseFloatArg('--transition-distance', 0))
     .option('--still-event-distance <d>', 'Panda-70M: drop an event whose first shot\'s head and last shot\'s tail embeddings are closer than this (a still event; Panda-70M 0.15). Off by default', parseFloatArg('--still-event-distance', 0))
@@ -97,18 +100,23 @@ function eventRuleOptions(o: EventCliOptions): { transitionDistance?: number; st
   return { transitionDistance: o.transitionDistance, stillDistance: o.stillEventDistance, minEventSeconds: o.minEventSeconds };
 }
 
-/** The event embedder the options ask for; a CLIP one opens its own device when the scene statistics have none. */
+/** The event embedder the options ask for; a CLIP or ViCLIP one opens its own device when the scene statistics have none. */
 async function openEventEmbedder(o: EventCliOptions, device?: Device): Promise<{ embedder: VideoEmbedder; close: () => void }> {
-  if (o.eventEmbedder !== 'clip') {
-    if (o.clipModel) throw new Error('--clip-model is only read with --event-embedder clip');
-    return { embedder: new ColourHistogramEmbedder(), close: () => {} };
+  const kind = o.eventEmbedder;
+  if (o.clipModel && kind !== 'clip') throw new Error('--clip-model is only read with --event-embedder clip');
+  if (o.viclipModel && kind !== 'viclip') throw new Error('--viclip-model is only read with --event-embedder viclip');
+  if (kind === 'histogram') return { embedder: new ColourHistogramEmbedder(), close: () => {} };
+  const dir = kind === 'clip' ? o.clipModel : o.viclipModel;
+  if (!dir) {
+    throw new Error(kind === 'clip'
+      ? '--event-embedder clip needs --clip-model DIR (a CLIPVisionModelWithProjection folder: config.json + model.safetensors)'
+      : '--event-embedder viclip needs --viclip-model DIR (a folder with model.safetensors converted from ViClip-InternVid-10M-FLT.pth: docs/data.md)');
   }
-  if (!o.clipModel) throw new Error('--event-embedder clip needs --clip-model DIR (a CLIPVisionModelWithProjection folder: config.json + model.safetensors)');
   const own = device ? undefined : await Device.create({ label: 'events' }).catch((e: Error) => {
-    throw new Error(`--event-embedder clip needs a WebGPU device: ${e.message.split('\n')[0]}`);
+    throw new Error(`--event-embedder ${kind} needs a WebGPU device: ${e.message.split('\n')[0]}`);
   });
   try {
-    const e = await ClipVideoEmbedder.load((device ?? own)!, o.clipModel);
+    const e = kind === 'clip' ? await ClipVideoEmbedder.load((device ?? own)!, dir) : await ViclipVideoEmbedder.load((device ?? own)!, dir);
     return { embedder: e, close: () => { e.dispose(); own?.destroy(); } };
   } catch (err) {
     own?.destroy();
@@ -284,7 +292,7 @@ export function registerData(program: Command): void {
     try {
       const series = await analyzeVideo(r.path, { ...analysisSize(r.width, r.height), backend, device, edges: needsEdges(o.weights) && o.detector !== 'threshold' });
       const scenes = scenesFromCuts(detectCuts(series, shotOptions(o)), series.frames);
-      const { head, tail } = await shotEdgeEmbeddings(r.path, scenes, ev.embedder);
+      const { head, tail } = await shotEdgeEmbeddings(r.path, scenes, ev.embedder, undefined, r);
       const st = stitchEvents(scenes, head, tail, o.eventThreshold, { transitionDistance: o.transitionDistance });
       const rule = eventRules(scenes, st, head, tail, { stillDistance: o.stillEventDistance, minEventFrames: o.minEventSeconds !== undefined ? o.minEventSeconds * r.fps : undefined });
       const shots = scenes.map(([start, end], i) => ({

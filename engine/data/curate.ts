@@ -153,7 +153,7 @@ async function curateVideo(r: ProbeRecord, o: CurateOptions, opts: Record<string
   const rules = ev && (ev.transitionDistance !== undefined || ev.stillDistance !== undefined || ev.minEventSeconds !== undefined);
   if (ev && (scenes.length > 1 || rules)) {
     o.onProgress?.({ stage: 'events', video: r.id, done: 0, total: 1 });
-    const { head, tail } = await shotEdgeEmbeddings(r.path, scenes, ev.embedder, o.chunkFrames);
+    const { head, tail } = await shotEdgeEmbeddings(r.path, scenes, ev.embedder, o.chunkFrames, r);
     const st = stitchEvents(scenes, head, tail, ev.threshold ?? 0.6, { transitionDistance: ev.transitionDistance });
     events = st.events;
     transition = st.transition;

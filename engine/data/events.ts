@@ -1,6 +1,6 @@
 // Event stitching (../shared/spec/data.md section 3): adjacent shots belong to one event when the embedding of the
 // previous shot's last 8 frames and the next shot's first 8 are similar (cosine > 0.6 in the paper, with ViCLIP).
-// Embedders plug in behind VideoEmbedder (a ViCLIP/CLIP loader would take 8 frames at 224x224); the weightless
+// Embedders plug in behind VideoEmbedder (ViCLIP, viclip-events.ts, and CLIP, clip-events.ts, take 8 frames at 224x224); the weightless
 // default is a colour histogram (Hellinger-normalised, so the cosine is the Bhattacharyya coefficient of the mean
 // histograms). Frames come from a second streamed decode that keeps only the head/tail frames still waiting to be
 // embedded, so memory stays at a few frames whatever the video's length. Panda-70M's rules on the same embeddings
@@ -12,8 +12,13 @@ export interface VideoEmbedder {
   /** The frame size it wants (the decoder scales to it). */
   readonly width: number;
   readonly height: number;
-  /** An L2-normalised embedding of 8 RGB frames (width*height*3 bytes each). */
-  embed(frames: readonly Uint8Array[]): Promise<Float32Array>;
+  /**
+   * The decode size it wants for a video of this display size, when it resizes frames itself (ViCLIP: cv2's
+   * bilinear from the full frame); without it frames come at width x height.
+   */
+  frameSize?(width: number, height: number): { width: number; height: number };
+  /** An L2-normalised embedding of 8 RGB frames (width*height*3 bytes each, or `size` when frameSize was asked). */
+  embed(frames: readonly Uint8Array[], size?: { width: number; height: number }): Promise<Float32Array>;
 }
 
 /** Joint RGB histogram with `bins` levels per channel, averaged over the frames, square-rooted, L2-normalised. */
@@ -50,13 +55,17 @@ export function edgeFrames(start: number, end: number, part: 'head' | 'tail', k 
   return Array.from({ length: k }, (_, i) => start + Math.floor((i * len) / k));
 }
 
-/** Head and tail embeddings of every shot, from one streamed pass over the video. */
-export async function shotEdgeEmbeddings(path: string, shots: readonly [number, number][], e: VideoEmbedder, chunkFrames = 16): Promise<{ head: Float32Array[]; tail: Float32Array[] }> {
+/**
+ * Head and tail embeddings of every shot, from one streamed pass over the video. `source` is the video's display size
+ * (probe): an embedder with frameSize picks its decode size from it.
+ */
+export async function shotEdgeEmbeddings(path: string, shots: readonly [number, number][], e: VideoEmbedder, chunkFrames = 16, source?: { width: number; height: number }): Promise<{ head: Float32Array[]; tail: Float32Array[] }> {
   const head: Float32Array[] = [];
   const tail: Float32Array[] = [];
   const groups = shots.flatMap(([s, t]) => [edgeFrames(s, t, 'head'), edgeFrames(s, t, 'tail')]);
-  await forEachFrameGroup(path, groups, { width: e.width, height: e.height, chunkFrames }, async (g, frames) => {
-    (g % 2 ? tail : head)[g >> 1] = await e.embed(frames);
+  const size = source && e.frameSize ? e.frameSize(source.width, source.height) : { width: e.width, height: e.height };
+  await forEachFrameGroup(path, groups, { ...size, chunkFrames }, async (g, frames) => {
+    (g % 2 ? tail : head)[g >> 1] = await e.embed(frames, size);
   });
   return { head, tail };
 }

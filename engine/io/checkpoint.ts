@@ -289,7 +289,7 @@ function shapeOf(w: WeightStore, key: string, problems: string[]): number[] | nu
 }
 
 /** Count of consecutive indices i for which `${prefix}.${i}.` keys exist. */
-function countIndexed(w: WeightStore, prefix: string): number {
+export function countIndexed(w: WeightStore, prefix: string): number {
   const seen = new Set<number>();
   const re = new RegExp(`^${prefix.replace(/\./g, '\\.')}\\.(\\d+)\\.`);
   for (const k of w.keys()) {

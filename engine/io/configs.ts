@@ -44,6 +44,41 @@ export interface ClipVisionConfig {
   layer_norm_eps: number;
 }
 
+/**
+ * ViCLIP's video encoder (OpenGVLab InternVideo `viclip_vision.py`: VisionTransformer with a temporal kernel of 1).
+ * The .pth carries no config: every field is read off the weight shapes except the head count (ViT-L/14 and B/16
+ * both have heads of 64 channels); an optional config.json beside the weights overrides any field.
+ */
+export interface ViclipVisionConfig {
+  /** width (class_embedding). */
+  hidden_size: number;
+  /** count of transformer.resblocks.{i}. */
+  num_hidden_layers: number;
+  /** not in the weights: config.json, else hidden_size / 64. */
+  num_attention_heads: number;
+  /** sqrt(positional_embedding rows - 1) * patch_size. */
+  image_size: number;
+  /** conv1 kernel. */
+  patch_size: number;
+  /** temporal_positional_embedding rows: frames per clip (8). */
+  num_frames: number;
+  /** proj columns (768 for ViT-L/14). */
+  projection_dim: number;
+}
+
+/** The fields a ViCLIP config.json may set (all optional; unknown fields are ignored). */
+export function parseViclipConfig(json: unknown, file = 'config.json'): Partial<ViclipVisionConfig> {
+  const o = asObject(json, file);
+  const out: Partial<ViclipVisionConfig> = {};
+  for (const k of ['hidden_size', 'num_hidden_layers', 'num_attention_heads', 'image_size', 'patch_size', 'num_frames', 'projection_dim'] as const) {
+    if (o[k] === undefined || o[k] === null) continue;
+    const v = int(o, k, file);
+    if (v < 1) throw new Error(`${file}: field "${k}" must be a positive integer, got ${v}`);
+    out[k] = v;
+  }
+  return out;
+}
+
 export interface T5EncoderConfig {
   d_model: number;
   d_kv: number;

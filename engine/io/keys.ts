@@ -1,6 +1,6 @@
 // Expected tensor names and shapes of every sub-model: the single source of truth for the real key
 // names used by make-tiny, the checkpoint validator and the model loaders.
-import type { AutoencoderKLConfig, ClipTextConfig, ClipVisionConfig, T5EncoderConfig, VchitectTransformerConfig } from './configs.js';
+import type { AutoencoderKLConfig, ClipTextConfig, ClipVisionConfig, T5EncoderConfig, VchitectTransformerConfig, ViclipVisionConfig } from './configs.js';
 
 export interface KeySpec {
   key: string;
@@ -109,6 +109,38 @@ export function clipVisionKeys(cfg: ClipVisionConfig): KeySpec[] {
   clipEncoderKeys(k, 'vision_model', cfg.num_hidden_layers, H, cfg.intermediate_size);
   norm(k, 'vision_model.post_layernorm', H);
   linear(k, 'visual_projection', cfg.projection_dim, H, false);
+  return k;
+}
+
+/** The prefix of ViCLIP's video encoder in its checkpoint (`torch.load(pth)['model']`: vision_encoder.*, text_encoder.*, temp). */
+export const VICLIP_VISION_PREFIX = 'vision_encoder.';
+
+/**
+ * ViCLIP's video encoder keys as its checkpoint names them (OpenAI-CLIP style: conv1 is a Conv3d with a temporal
+ * kernel of 1, nn.MultiheadAttention's packed in_proj, mlp.c_fc/c_proj with 4x width, proj [width, out] applied as x @ proj).
+ */
+export function viclipVisionKeys(cfg: ViclipVisionConfig): KeySpec[] {
+  const W = cfg.hidden_size;
+  const P = cfg.patch_size;
+  const v = VICLIP_VISION_PREFIX;
+  const k: KeySpec[] = [];
+  k.push({ key: `${v}conv1.weight`, shape: [W, 3, 1, P, P] });
+  k.push({ key: `${v}class_embedding`, shape: [W] });
+  k.push({ key: `${v}positional_embedding`, shape: [(cfg.image_size / P) ** 2 + 1, W] });
+  k.push({ key: `${v}temporal_positional_embedding`, shape: [1, cfg.num_frames, W] });
+  norm(k, `${v}ln_pre`, W);
+  for (let i = 0; i < cfg.num_hidden_layers; i++) {
+    const b = `${v}transformer.resblocks.${i}`;
+    k.push({ key: `${b}.attn.in_proj_weight`, shape: [3 * W, W] });
+    k.push({ key: `${b}.attn.in_proj_bias`, shape: [3 * W] });
+    linear(k, `${b}.attn.out_proj`, W, W);
+    norm(k, `${b}.ln_1`, W);
+    linear(k, `${b}.mlp.c_fc`, 4 * W, W);
+    linear(k, `${b}.mlp.c_proj`, W, 4 * W);
+    norm(k, `${b}.ln_2`, W);
+  }
+  norm(k, `${v}ln_post`, W);
+  k.push({ key: `${v}proj`, shape: [W, cfg.projection_dim] });
   return k;
 }
 

@@ -24,6 +24,10 @@ export interface OpenCv {
   Canny(src: CvMat, dst: CvMat, t1: number, t2: number, aperture?: number, l2?: boolean): void;
   /** dilate(src, dst, kernel) with the default anchor (centre), one iteration and the default border. */
   dilate(src: CvMat, dst: CvMat, kernel: CvMat): void;
+  Size: new (width: number, height: number) => unknown;
+  INTER_LINEAR: number;
+  /** resize(src, dst, dsize, fx, fy, interpolation). */
+  resize(src: CvMat, dst: CvMat, dsize: unknown, fx: number, fy: number, interpolation: number): void;
 }
 
 let loading: Promise<{ cv: OpenCv }> | null = null;

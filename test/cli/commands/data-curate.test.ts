@@ -1,15 +1,21 @@
 // `parallax data probe`, `data shots`, `data events` and `data curate` as a user runs them: JSON out, unreadable inputs
-// reported and skipped, the summary line, resumability, the aesthetic model and CLIP event-embedder flags, the help
-// text and bad options.
+// reported and skipped, the summary line, resumability, the aesthetic model and the CLIP and ViCLIP event-embedder
+// flags (ViCLIP's similarities against the float64 reference on the same decoded frames), the help text and bad options.
 import { existsSync, readFileSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readMetaTable } from '../../../engine/data/meta-read.js';
+import { edgeFrames } from '../../../engine/data/events.js';
+import { resizeLinear } from '../../../engine/data/resize-linear.js';
 import { makeTinyAestheticModel } from '../../../engine/io/make-tiny-aesthetic.js';
+import { makeTinyViclipModel } from '../../../engine/io/make-tiny-viclip.js';
+import { readVideoFrames } from '../../../engine/video/decode.js';
 import { parallax } from '../../helpers/cli.js';
+import { weights64 } from '../../helpers/clip-vision.js';
 import { concatVideo, panVideo, stillImage } from '../../helpers/lavfi.js';
+import { viclipUnit64 } from '../../helpers/viclip.js';
 
 describe('parallax data probe / shots / curate', () => {
   let dir = '';
@@ -171,6 +177,42 @@ describe('parallax data probe / shots / curate', () => {
     const stray = await parallax(['data', 'events', video, '--clip-model', model]);
     expect(stray.code).not.toBe(0);
     expect(stray.stderr).toMatch(/--clip-model is only read with --event-embedder clip/);
+  });
+
+  it('events and curate stitch with --event-embedder viclip --viclip-model DIR (tiny ViCLIP): the reference similarities; the flags are checked', async () => {
+    const model = join(dir, 'viclip-model');
+    const cfg = await makeTinyViclipModel(model, { seed: 8 });
+    // The reference: frames decoded at the display size (64x48), cv2-resized to 30 px, the float64 encoder.
+    const w = await weights64(join(model, 'model.safetensors'));
+    const frames = await readVideoFrames(video, { width: 64, height: 48 });
+    const scenes: [number, number][] = [[0, truth[0]!], [truth[0]!, truth[1]!], [truth[1]!, 55]];
+    const ref = ([s, e]: [number, number], part: 'head' | 'tail') => viclipUnit64(w, cfg, edgeFrames(s, e, part).map((k) => resizeLinear(frames[k]!, 64, 48, 30, 30)));
+    const sims = [1, 2].map((i) => ref(scenes[i - 1]!, 'tail').reduce((a, v, j) => a + v * ref(scenes[i]!, 'head')[j]!, 0));
+    expect(Math.abs(sims[0]! - sims[1]!)).toBeGreaterThan(1e-3);
+    const t = (sims[0]! + sims[1]!) / 2; // joins exactly the pair above it
+    const r = await parallax(['data', 'events', video, '--backend', 'cpu', '--event-embedder', 'viclip', '--viclip-model', model, '--event-threshold', String(t)]);
+    expect(r.code, r.stderr).toBe(0);
+    const j = JSON.parse(r.stdout);
+    expect(j.embedder).toBe(`viclip(${model})`);
+    expect(j.shots.map((x: { start: number }) => x.start)).toEqual([0, ...truth]);
+    expect(j.shots[1].similarity).toBeCloseTo(sims[0]!, 4);
+    expect(j.shots[2].similarity).toBeCloseTo(sims[1]!, 4);
+    expect(j.shots.map((x: { event: number }) => x.event)).toEqual(sims[0]! > t ? [0, 0, 1] : [0, 1, 1]);
+    const out = join(dir, 'viclip-events');
+    const c = await parallax(['data', 'curate', video, '--out', out, '--backend', 'cpu', '--min-frames', '100', '--event-embedder', 'viclip', '--viclip-model', model, '--event-threshold', String(t)]);
+    expect(c.code, c.stderr).toBe(0);
+    const rows = readFileSync(join(out, 'dropped.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    expect(rows.map((x) => x.event)).toEqual(j.shots.map((x: { event: number }) => x.event));
+    expect(JSON.parse(readFileSync(join(out, 'report.json'), 'utf8')).options.events).toMatchObject({ embedder: `viclip(${model})`, threshold: t });
+    const noModel = await parallax(['data', 'events', video, '--event-embedder', 'viclip']);
+    expect(noModel.code).not.toBe(0);
+    expect(noModel.stderr).toMatch(/--event-embedder viclip needs --viclip-model DIR/);
+    const stray = await parallax(['data', 'events', video, '--viclip-model', model]);
+    expect(stray.code).not.toBe(0);
+    expect(stray.stderr).toMatch(/--viclip-model is only read with --event-embedder viclip/);
+    const empty = await parallax(['data', 'events', video, '--backend', 'cpu', '--event-embedder', 'viclip', '--viclip-model', join(dir, 'nope')]);
+    expect(empty.code).not.toBe(0);
+    expect(empty.stderr).toMatch(/nope: no model\.safetensors .*convert ViClip-InternVid-10M-FLT\.pth/);
   });
 
   it('says what is wrong with bad options', async () => {
