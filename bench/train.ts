@@ -3,8 +3,10 @@
 // same weights, items and (sigma, eps) draws (bench/torch_vchitect_grad.py --train): seconds per step, visual tokens/s,
 // the first two steps' losses side by side; GFLOP/s of the analytic step FLOPs (bench/train-flops.ts) against the
 // adapter's measured FMA peak (bench/peak.ts); peak GPU memory per memory option; the longest trainable sequence under
-// a memory cap per option (a bounded search over latent frames), beside LiteGen's A100 numbers. Writes the Benchmarks
-// section of docs/training.md unless --no-write; `npm run bench:train -- --help` lists the options.
+// a memory cap per option (a bounded search over latent frames), beside LiteGen's A100 numbers; the parallel rows
+// (bench/train-parallel-rows.ts: DP 2, ZeRO 1/2/3 on 2 ranks, SP 2, in-process ranks) with step time and per-rank
+// peak memory. Writes the Benchmarks section of docs/training.md unless --no-write; `npm run bench:train -- --help`
+// lists the options.
 
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -19,6 +21,7 @@ import { Tensor } from '../engine/tensor.js';
 import { drawSigmaNoise, TrainState, trainStep, type TrainBatch, type TrainStepOptions } from '../engine/train/train-step.js';
 import type { ModelShape } from '../engine/train/vchitect-backward.js';
 import { parseBenchArgs, runSetup } from './cli.js';
+import { measureParallel, PARALLEL_OPTIONS, parallelTable, type ParallelRow } from './train-parallel-rows.js';
 import { measurePeaks } from './peak.js';
 import { defaultTorchThreads } from './peers.js';
 import { median } from './timing.js';
@@ -84,7 +87,8 @@ const args = parseBenchArgs({
   summary: `One training step of the Vchitect transformer (forward, MSE flow-matching loss, backward, clipped AdamW, EMA)
 on the GPU next to PyTorch CPU training the same model, weights, items and (sigma, eps) draws
 (bench/torch_vchitect_grad.py --train); peak GPU memory per memory option; the longest trainable sequence
-(latent frames of 8x8) under a memory cap. Configs: ${Object.values(CONFIGS).map((c) => `${c.name} = ${c.describe}, batch ${c.batches.join(' and ')}`).join('; ')}; ${CONFIGS.base!.textTokens} text tokens.
+(latent frames of 8x8) under a memory cap; the parallel rows (DP 2, ZeRO 1/2/3 and SP 2 on 2 in-process ranks, on
+config base, or the first config given when base is not among them). Configs: ${Object.values(CONFIGS).map((c) => `${c.name} = ${c.describe}, batch ${c.batches.join(' and ')}`).join('; ')}; ${CONFIGS.base!.textTokens} text tokens.
 Writes its tables into docs/training.md unless --no-write (or --only).`,
   options: {
     config: { type: 'string', value: 'LIST', help: `comma-separated configs from ${Object.keys(CONFIGS).join(', ')} (default all)` },
@@ -94,6 +98,9 @@ Writes its tables into docs/training.md unless --no-write (or --only).`,
     cap: { type: 'string', value: 'MIB', help: 'GPU memory cap of the longest-sequence search, MiB of live buffers (default 64)' },
     probes: { type: 'string', value: 'N', help: 'at most N probes per option after the two small ones that give the line (default 4)' },
     'no-search': { type: 'boolean', help: 'skip the longest-sequence search' },
+    parallel: { type: 'string', value: 'LIST', help: `parallel rows to measure, from ${PARALLEL_OPTIONS.map((o) => o.key).join(', ')} (default all)` },
+    'parallel-steps': { type: 'string', value: 'N', help: 'timed steps per parallel row after its 2 measured ones (default 3)' },
+    'no-parallel': { type: 'boolean', help: 'skip the parallel rows' },
     'torch-threads': { type: 'string', value: 'N', help: 'PyTorch threads (default: the CPUs this process may use)' },
     'no-torch': { type: 'boolean', help: 'skip the PyTorch peer' },
     'no-write': { type: 'boolean', help: 'print the tables only; do not touch docs/training.md' },
@@ -118,6 +125,19 @@ const options = MEMORY_OPTIONS.filter((o) => optionNames.includes(o.name));
 const userBatches = args.list('batch')?.map(Number);
 if (userBatches?.some((k) => !Number.isInteger(k) || k < 1)) {
   console.error(`bench:train: --batch ${args.str('batch')}: expected positive integers`);
+  process.exit(2);
+}
+const parallelKeys = flag('no-parallel') ? [] : args.list('parallel') ?? PARALLEL_OPTIONS.map((o) => o.key);
+for (const k of parallelKeys) {
+  if (!PARALLEL_OPTIONS.some((o) => o.key === k)) {
+    console.error(`bench:train: --parallel ${k}: unknown parallel row (choose from ${PARALLEL_OPTIONS.map((o) => o.key).join(', ')})`);
+    process.exit(2);
+  }
+}
+const parallelOptions = PARALLEL_OPTIONS.filter((o) => parallelKeys.includes(o.key));
+const parallelSteps = args.num('parallel-steps', 3);
+if (!Number.isInteger(parallelSteps) || parallelSteps < 0) {
+  console.error('bench:train: --parallel-steps must be an integer >= 0');
   process.exit(2);
 }
 const capMiB = args.num('cap', 64);
@@ -338,6 +358,8 @@ async function searchFrames(m: Model, opt: MemoryOption): Promise<SearchResult> 
 const rows: StepRow[] = [];
 const optionRows: StepRow[] = [];
 const searches: SearchResult[] = [];
+const parallelRows: ParallelRow[] = [];
+let parallelModel: Model | null = null;
 let searchModel: Model | null = null;
 const models: Model[] = [];
 try {
@@ -354,6 +376,26 @@ try {
         const base = rows.find((r) => r.config === 'base' && r.K === 1 && r.option === opt.name);
         optionRows.push(base ?? await measureStep(m, 1, opt, false));
       }
+    }
+  }
+  if (parallelOptions.length) {
+    // config base when measured above, else the first config given
+    const m = models.find((x) => x.cfg.name === 'base') ?? models[0]!;
+    parallelModel = m;
+    const ranks = await Device.createMany(Math.max(...parallelOptions.map((o) => o.ranks)), { label: 'bench-train-rank' });
+    console.log(`\nParallel rows (${m.cfg.name}: ${m.cfg.describe}; in-process transport, ${ranks.length} devices on this adapter)`);
+    try {
+      const input = {
+        host: m.host, shape: m.shape, items: hostItems(m, Math.max(...parallelOptions.map((o) => o.batch)), m.cfg.frames), steps: parallelSteps, devices: ranks,
+        stepOpts: { seed: SEED, lr: LR, sigma: SIGMA, adamw: { weightDecay: WEIGHT_DECAY }, clip: CLIP, emaDecay: {} } satisfies TrainStepOptions,
+      };
+      for (const opt of parallelOptions) {
+        const r = await measureParallel(opt, input);
+        parallelRows.push(r);
+        console.log(`  ${opt.name} (${opt.key}), batch ${opt.batch}: ${r.bestS.toFixed(3)} s/step (first ${r.firstS.toFixed(2)} s), peak ${r.peakBytes.map((b) => (b / MB).toFixed(1)).join(' / ')} MiB per rank, loss ${r.losses.map((l) => l.toFixed(5)).join(', ')} (load ${os.loadavg()[0]!.toFixed(1)})`);
+      }
+    } finally {
+      ranks.forEach((d) => d.destroy());
     }
   }
   if (!flag('no-search')) {
@@ -405,6 +447,13 @@ if (optionRows.length) {
   }
   lines.push('');
 }
+if (parallelRows.length && parallelModel) {
+  const m = parallelModel;
+  lines.push(`Parallel training (config ${m.cfg.name}: ${m.cfg.describe}; ${m.cfg.textTokens} text tokens; the step and hyperparameters above, through \`DistributedTrainer\` of engine/train/distributed-step.ts): the ranks run in this one process over the **in-process transport**, one device each on the same adapter, so on a CPU adapter they share the same cores and s/step shows the cost of the parallel path, not a speedup. s/step: best of ${parallelSteps} timed step${parallelSteps === 1 ? '' : 's'} after 2 measured ones (a step's time is its slowest rank's); tokens/s counts the global batch's visual tokens. Per rank: peak MiB over step 2 and resident MiB after step 1 (above what the rank's device held before: parameters or their shard, Adam m and v, EMA, the items, the step's activations; the pool's size classes), and the collective bytes sent in step 2. The DP and ZeRO rows train the same two items as the one-rank row of batch 2 with the same draws, SP 2 the item of the one-rank row of batch 1, so their losses match those rows up to float rounding (the relative difference is shown).`);
+  lines.push('');
+  lines.push(...parallelTable(parallelRows, visualTokens(m, m.cfg.frames)));
+  lines.push('');
+}
 if (searches.length && searchModel) {
   const m = searchModel;
   const L = visualTokens(m, 1);
@@ -418,7 +467,7 @@ if (searches.length && searchModel) {
     if (lg) shown.add(lg.ours);
     lines.push(`| ${s.option} | ${s.fits ? s.fits.frames : 'none'} | ${s.fits ? tok(s.fits.frames * L) : '–'} | ${s.fits ? f(s.fits.peakMiB, 1) : '–'} | ${s.over ? `${s.over.frames} (${f(s.over.peakMiB, 1)} MiB)` : 'not reached'} | ${s.probes.length} (${f(s.seconds, 0)}) | ${lg ? `${(lg.tokens / 1e6).toFixed(2)} M tokens (${lg.theirs})` : "–"} |`);
   }
-  for (const lg of LITEGEN) if (!shown.has(lg.ours)) lines.push(`| ${lg.ours} | not in the engine yet | – | – | – | – | ${(lg.tokens / 1e6).toFixed(2)} M tokens (${lg.theirs}) |`);
+  for (const lg of LITEGEN) if (!shown.has(lg.ours)) lines.push(`| ${lg.ours} | not searched (SP 2's per-rank memory: the parallel rows) | – | – | – | – | ${(lg.tokens / 1e6).toFixed(2)} M tokens (${lg.theirs}) |`);
   lines.push('');
 }
 const table = lines.join('\n');

@@ -12,6 +12,7 @@ import { Device } from '../gpu/device.js';
 import { openCheckpoint, type Checkpoint } from '../io/checkpoint.js';
 import { FLOAT_DTYPES } from '../io/dtype.js';
 import { LN_EPS } from '../model/vchitect.js';
+import type { TextConditioning } from '../pipeline/backend.js';
 import { vaeScaleFactor } from '../pipeline/reference-configs.js';
 import { Tensor } from '../tensor.js';
 import { DataOrder } from './data-order.js';
@@ -187,7 +188,11 @@ async function run(o: DitTrainOptions, ui: TrainUi, ckpt: Checkpoint, device: De
 
   // data and caches: on parallel ranks rank 0 builds them, then the others read (or, without a shared OUT, build) them
   const clips = await readTrainClips(o.data);
-  const buildCache = (progress?: CacheProgress) => buildTrainCache(clips, { device, ckpt, model: o.model, meta: o.data, dir: resolve(o.out, 'cache'), onProgress: progress });
+  // the sample grids' prompts are encoded once, with the captions, by rank 0 (it draws the grids; every rank
+  // takes part in gathering the weights for them)
+  const prompts: SamplePrompt[] = await samplePrompts(o.data, clips.map((c) => c.text));
+  const extraPrompts = lead && o.sampleEvery > 0 ? prompts.map((p) => p.text) : [];
+  const buildCache = (progress?: CacheProgress) => buildTrainCache(clips, { device, ckpt, model: o.model, meta: o.data, dir: resolve(o.out, 'cache'), onProgress: progress, extraPrompts });
   let cache: TrainCache;
   if (par) {
     if (lead) cache = await buildCache(ui.cacheProgress);
@@ -279,7 +284,11 @@ async function run(o: DitTrainOptions, ui: TrainUi, ckpt: Checkpoint, device: De
   const log: LoopLog = lead ? await TrainLog.open(o.out, startStep) : { append: async () => {}, plot: async () => '' };
   const sourceConfig = JSON.parse(await readFile(resolve(o.model, ckpt.transformer.configFile), 'utf8')) as Record<string, unknown>;
   const exported = () => stepper.host(o.ema ? 'ema' : 'params');
-  const prompts: SamplePrompt[] = await samplePrompts(o.data, clips.map((c) => c.text));
+  const sampleTexts = new Map<string, TextConditioning>();
+  for (const t of extraPrompts.length ? [cache.texts[0]!, ...cache.extra] : []) {
+    const c = await readTextConditioning(t);
+    sampleTexts.set(t.text, { promptEmbeds: c.context, tokens: c.tokens, jointDim: c.jointDim, pooled: c.pooled });
+  }
   const first = cache.clips[0]!;
   const vs = vaeScaleFactor(ckpt.vae.config);
   const sampleSettings = { frames: Math.min(o.frames ?? first.shape[0], first.shape[0]), width: first.shape[3] * vs, height: first.shape[2] * vs, steps: o.sampleSteps, guidance: o.sampleGuidance, seed: o.seed };
@@ -344,7 +353,7 @@ async function run(o: DitTrainOptions, ui: TrainUi, ckpt: Checkpoint, device: De
       },
       sample: prompts.length ? async (step) => {
         const weights = await exported();
-        if (lead) await writeSamples({ device, ckpt, weights, prompts, settings: sampleSettings, dir: resolve(o.out, 'samples'), step });
+        if (lead) await writeSamples({ device, ckpt, weights, prompts, texts: sampleTexts, settings: sampleSettings, dir: resolve(o.out, 'samples'), step });
       } : undefined,
       onStep: (r, sm) => ui.step?.(r, sm),
       stopRequested: par?.stopFlag ? () => { const f = Atomics.load(par.stopFlag!, 0); return f === 0 ? null : f === 2 ? 'SIGTERM' : 'SIGINT'; } : undefined,

@@ -1,6 +1,7 @@
 // Sample grids during training (Node only): generates a few fixed prompts with the weights being trained (the EMA
-// when on) through the normal GPU pipeline (the checkpoint's text encoders and VAE, the trained transformer from
-// memory), and writes OUT/samples/step-NNNNNN.png (one row per prompt: its first, middle and last frame) and a .json
+// when on) through the normal GPU pipeline (the trained transformer from memory, the checkpoint's VAE) from the
+// prompts' text conditioning encoded once per run (the training cache's, train-cache.ts: the text encoders are not
+// loaded again for each grid; the frames are the same as TextToVideoPipeline.generate's), and writes OUT/samples/step-NNNNNN.png (one row per prompt: its first, middle and last frame) and a .json
 // listing the prompts and settings. The prompts: a few held-out prompts (heldout.jsonl beside the meta file, when
 // present) and a few training captions.
 
@@ -10,6 +11,7 @@ import type { Device } from '../gpu/device.js';
 import type { Checkpoint } from '../io/checkpoint.js';
 import { MemoryWeights } from '../io/memory-weights.js';
 import { GpuBackend } from '../pipeline/gpu-backend.js';
+import type { TextConditioning } from '../pipeline/backend.js';
 import { TextToVideoPipeline } from '../pipeline/text-to-video.js';
 import { encodeRgbPng } from '../video/png.js';
 import type { HostTensors } from './train-checkpoint.js';
@@ -58,22 +60,57 @@ export function frameGrid(rows: readonly (readonly Uint8Array[])[], width: numbe
   return { rgb, width: W, height: H };
 }
 
-/** Generates the prompts with these transformer weights; writes the grid PNG and its JSON; returns the PNG path. */
-export async function writeSamples(o: { device: Device; ckpt: Checkpoint; weights: HostTensors; prompts: readonly SamplePrompt[]; settings: SampleSettings; dir: string; step: number }): Promise<string> {
+export interface SampleGenerateOptions {
+  device: Device;
+  ckpt: Checkpoint;
+  /** The transformer's weights (host copies). */
+  weights: HostTensors;
+  prompts: readonly SamplePrompt[];
+  /** Each prompt's text conditioning and the negative (empty) prompt's under '' (e.g. from the training cache). */
+  texts: ReadonlyMap<string, TextConditioning>;
+  settings: SampleSettings;
+}
+
+export interface GeneratedSample {
+  /** Final latents [1, F, C, h, w]. */
+  latents: Float32Array;
+  /** Every decoded frame (RGB bytes). */
+  frames: Uint8Array[];
+}
+
+/**
+ * Generates every prompt with these transformer weights: TextToVideoPipeline.generate's steps (settings, seeded
+ * noise, denoise with guidance, VAE decode) with the given conditioning instead of the text encoders.
+ */
+export async function generateSamples(o: SampleGenerateOptions): Promise<GeneratedSample[]> {
   const ckpt: Checkpoint = { ...o.ckpt, transformer: { ...o.ckpt.transformer, weights: new MemoryWeights('transformer (training)', o.weights) } };
   const backend = await GpuBackend.create(ckpt, { device: o.device });
   const pipe = new TextToVideoPipeline(backend);
-  const rows: Uint8Array[][] = [];
   const s = o.settings;
+  const text = (t: string) => {
+    const c = o.texts.get(t);
+    if (!c) throw new Error(`internal error: no text conditioning for the sample prompt ${JSON.stringify(t)}`);
+    return c;
+  };
+  const out: GeneratedSample[] = [];
   try {
     for (const p of o.prompts) {
-      const r = await pipe.generate({ prompt: p.text, frames: s.frames, width: s.width, height: s.height, steps: s.steps, guidance: s.guidance, seed: s.seed });
-      const f = r.video.frames;
-      rows.push([f[0]!, f[Math.floor((f.length - 1) / 2)]!, f[f.length - 1]!]);
+      const r = pipe.resolveSettings({ prompt: p.text, frames: s.frames, width: s.width, height: s.height, steps: s.steps, guidance: s.guidance, seed: s.seed });
+      const init = await pipe.prepareLatents(r);
+      const latents = await pipe.denoise(init.latents, text(r.prompt), r.guidance > 1 ? text(r.negativePrompt) : null, r);
+      const video = await backend.decode(latents);
+      out.push({ latents: latents.data, frames: video.frames });
     }
   } finally {
     await pipe.dispose();
   }
+  return out;
+}
+
+/** Generates the prompts with these transformer weights; writes the grid PNG and its JSON; returns the PNG path. */
+export async function writeSamples(o: SampleGenerateOptions & { dir: string; step: number }): Promise<string> {
+  const s = o.settings;
+  const rows = (await generateSamples(o)).map(({ frames: f }) => [f[0]!, f[Math.floor((f.length - 1) / 2)]!, f[f.length - 1]!]);
   await mkdir(o.dir, { recursive: true });
   const base = join(o.dir, `step-${String(o.step).padStart(6, '0')}`);
   const g = frameGrid(rows, s.width, s.height);

@@ -22,8 +22,9 @@ import { disposeSpAttnSaved, spAttnBackward, spAttnForward, type SpAttnSaved, ty
 import { itemGradientsWith, type TrainBatch } from './train-step.js';
 import {
   blockBackwardFf, blockBackwardRest, blockPost, blockPre, disposeBlockParts, disposeBlockPre,
-  type BlockSaved, type GradMap, type ModelInputs, type ModelShape, type ParamMap,
+  type BlockSaved, type ModelInputs, type ModelShape,
 } from './vchitect-backward.js';
+import type { GradMap, ParamMap } from './update.js';
 import type { ContextSaved, PatchEmbedSaved } from './vchitect-embed.js';
 import { chainBlockGrads, embedBackward, embedForward, finalLayerBackward, finalLayerForward, type BackRun } from './vchitect-ends.js';
 import { disposeFinalSaved, type FinalSaved } from './vchitect-final.js';

@@ -4,6 +4,8 @@
 // Keys: a clip's file is named by SHA-256 of (the VAE folder, the clip file's bytes, its frame size), a caption's by
 // (the text encoders, tokenizers and transformer config, the caption), so a changed VAE, clip or size rebuilds just
 // what changed. Files are written via a temporary name. Errors name the meta file, its line and the clip.
+// Extra prompts (the sample grids' prompts) are encoded and cached the same way in the same pass, but are not part
+// of the fingerprint or the stats (sampling on or off does not change what --resume compares).
 
 import { mkdir, rename, stat } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -36,6 +38,8 @@ export interface TrainCache {
   clips: CachedClip[];
   /** texts[0] is the empty prompt (caption dropout). */
   texts: CachedText[];
+  /** BuildCacheOptions.extraPrompts' conditioning, in their order (a caption's entry is its texts[] entry). */
+  extra: CachedText[];
   /** SHA-256 over every clip's and caption's cache key, in table order: what --resume compares. */
   fingerprint: string;
   stats: { clipsEncoded: number; clipsReused: number; textsEncoded: number; textsReused: number };
@@ -54,6 +58,8 @@ export interface BuildCacheOptions {
   meta: string;
   dir: string;
   onProgress?: CacheProgress;
+  /** More prompts to encode and cache (e.g. the sample prompts): in TrainCache.extra, not in the fingerprint or stats. */
+  extraPrompts?: readonly string[];
 }
 
 const exists = async (p: string) => !!(await stat(p).catch(() => null));
@@ -132,27 +138,34 @@ export async function buildTrainCache(clips: readonly TrainClip[], o: BuildCache
     vae?.dispose();
   }
 
-  // text
+  // text: the captions, then the extra prompts that are not captions
+  const extraOnly = [...new Set(o.extraPrompts ?? [])].filter((t) => !captionIndex.has(t));
   const enc = new GpuTextEncoders(o.device, o.ckpt, 'f32', o.ckpt.transformer.config.joint_attention_dim);
   const texts: CachedText[] = [];
+  const extraFiles = new Map<string, CachedText>();
+  const encodeOrReuse = async (t: string): Promise<{ key: string; file: string; encoded: boolean }> => {
+    const key = textFingerprint(`${textKey}\n${t}`);
+    const file = join(txtDir, `${key.slice(0, 32)}.safetensors`);
+    if (await exists(file)) return { key, file, encoded: false };
+    const e = await enc.encode(t);
+    await writeAtomic(file, { context: { shape: [e.tokens, e.jointDim], data: e.promptEmbeds }, pooled: { shape: [e.pooled.length], data: e.pooled } });
+    return { key, file, encoded: true };
+  };
   try {
     for (const t of captions) {
-      const key = textFingerprint(`${textKey}\n${t}`);
+      const { key, file, encoded } = await encodeOrReuse(t);
       keys.push(key);
-      const file = join(txtDir, `${key.slice(0, 32)}.safetensors`);
-      if (await exists(file)) stats.textsReused++;
-      else {
-        const e = await enc.encode(t);
-        await writeAtomic(file, { context: { shape: [e.tokens, e.jointDim], data: e.promptEmbeds }, pooled: { shape: [e.pooled.length], data: e.pooled } });
-        stats.textsEncoded++;
-      }
+      if (encoded) stats.textsEncoded++;
+      else stats.textsReused++;
       texts.push({ text: t, file });
       tick(t === '' ? '(empty prompt)' : t);
     }
+    for (const t of extraOnly) extraFiles.set(t, { text: t, file: (await encodeOrReuse(t)).file });
   } finally {
     await enc.dispose();
   }
-  return { clips: cached, texts, fingerprint: textFingerprint(keys.join('\n')), stats };
+  const extra = (o.extraPrompts ?? []).map((t) => (captionIndex.has(t) ? texts[captionIndex.get(t)!]! : extraFiles.get(t)!));
+  return { clips: cached, texts, extra, fingerprint: textFingerprint(keys.join('\n')), stats };
 }
 
 async function encodeClip(vae: VaeModel, c: TrainClip, meta: string, file: string): Promise<[number, number, number, number]> {

@@ -16,8 +16,8 @@ import type { AdamWDefaults } from '../ops/optim.js';
 import { philoxBitsRef, randnRef, unitFromBits } from '../ops/random.ref.js';
 import { sampleSigma, type EmaDecayOptions, type LrOptions, type SigmaOptions } from './schedule.js';
 import { memoryPlan, type MemoryOptions } from './memory-plan.js';
-import { addGrads, clippedUpdate, prepareUpdate, TrainState } from './update.js';
-import { disposeModelSaved, modelBackward, modelForward, offloadReady, type GradMap, type ModelInputs, type ModelShape, type ParamMap } from './vchitect-backward.js';
+import { addGrads, clippedUpdate, prepareUpdate, TrainState, type GradMap, type ParamMap } from './update.js';
+import { disposeModelSaved, modelBackward, modelForward, offloadReady, type ModelInputs, type ModelShape } from './vchitect-backward.js';
 
 export { decays, TrainState } from './update.js';
 

@@ -15,7 +15,7 @@ import {
   convBackward, convForward, disposeResnetSaved, disposeVaeAttnSaved, gnBackward, gnForward, resnetBackward, resnetForward,
   vaeAttnBackward, vaeAttnForward, type ConvKind, type ResnetSaved, type VaeAttnSaved,
 } from './vae-modules.js';
-import type { GradMap, ParamMap } from './vchitect-backward.js';
+import type { GradMap, ParamMap } from './update.js';
 
 /** One module of the sequence with what its backward needs; `x` is its input. */
 type Stage =

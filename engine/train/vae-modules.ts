@@ -23,7 +23,7 @@ import { groupNormBackward } from '../ops/groupnorm-backward.js';
 import { permute } from '../ops/layout.js';
 import { linear } from '../ops/linear.js';
 import { linearBackward } from '../ops/linear-backward.js';
-import type { GradMap, ParamMap } from './vchitect-backward.js';
+import type { GradMap, ParamMap } from './update.js';
 
 /** How a conv sees its input: 'same' (odd kernel, stride 1), 'down' (3x3 stride 2, pad right/bottom by 1), 'up' (fused nearest-2x). */
 export type ConvKind = 'same' | 'down' | 'up';

@@ -25,10 +25,9 @@ import { concat, slice } from '../ops/layout.js';
 import type { AdamWDefaults } from '../ops/optim.js';
 import { randnRef } from '../ops/random.ref.js';
 import { reduce } from '../ops/reduce.js';
-import { clippedUpdate, prepareUpdate, type TrainState } from './update.js';
+import { clippedUpdate, prepareUpdate, type GradMap, type ParamMap, type TrainState } from './update.js';
 import type { EmaDecayOptions, LrOptions } from './schedule.js';
 import { checkVaeImages, decoderForward, disposeVaeSaved, encoderForward, vaeBackward, type VaeSaved } from './vae-backward.js';
-import type { GradMap, ParamMap } from './vchitect-backward.js';
 
 export interface VaeTrainBatch {
   /** [N, 3, H, W] f32 in [-1, 1] (H, W multiples of 2^(blocks - 1)). */

@@ -28,10 +28,9 @@ import { disposeFfSaved, ffBackward, ffForward, type FfSaved } from './vchitect-
 import { disposeFinalSaved, type FinalSaved } from './vchitect-final.js';
 import { memoryPlan, type MemoryOptions, type MemoryPlan } from './memory-plan.js';
 import { HostCopy } from './offload.js';
+import type { GradMap, ParamMap } from './update.js';
 import { adaLnBackward, adaLnForward, disposeAdaLnSaved, disposeTembSaved, type AdaLnSaved, type TembSaved } from './vchitect-temb.js';
 
-export type ParamMap = ReadonlyMap<string, Tensor>;
-export type GradMap = Map<string, Tensor>;
 
 export interface ModelShape {
   numLayers: number;

@@ -34,7 +34,7 @@ const SCRIPTS: [string, string[]][] = [
   ['conv2d', ['--only', '--quick']],
   ['norms', ['--only', '--frames']],
   ['data', ['--videos', '--seed', '--size', '--no-write']],
-  ['train', ['--config', '--only', '--batch', '--options', '--cap', '--probes', '--no-search', '--no-torch', '--no-write']],
+  ['train', ['--config', '--only', '--batch', '--options', '--cap', '--probes', '--no-search', '--no-torch', '--no-write', '--parallel', '--parallel-steps', '--no-parallel', 'dp2, zero1, zero2, zero3, sp2']],
   ['train-memory', ['--cases', '--rounds', '--layers', '--frames']],
   ['long', ['--frames', '--ranks', '--only', '--layers', '--block-frames', '--context-frames', '--no-border', '--no-write']],
 ];
@@ -83,13 +83,19 @@ describe('bench scripts reject bad arguments before any GPU work', () => {
     expect(r.status).toBe(2);
     expect(r.err).toMatch(/--config huge: unknown config \(choose from tiny, small, 2b, issue9\)/);
   });
-  it('train: an unknown config or memory option names the choices', () => {
+  it('train: an unknown config, memory option or parallel row names the choices', () => {
     const r = bench('train', ['--config', 'huge']);
     expect(r.status).toBe(2);
     expect(r.err).toMatch(/--config huge: unknown config \(choose from small, base, large\)/);
     const o = bench('train', ['--options', 'none,zero9']);
     expect(o.status).toBe(2);
     expect(o.err).toMatch(/--options zero9: unknown memory option \(choose from none/);
+    const p = bench('train', ['--parallel', 'dp2,zero4']);
+    expect(p.status).toBe(2);
+    expect(p.err).toMatch(/--parallel zero4: unknown parallel row \(choose from one1, one2, dp2, zero1, zero2, zero3, sp2\)/);
+    const s = bench('train', ['--parallel-steps', '1.5']);
+    expect(s.status).toBe(2);
+    expect(s.err).toMatch(/--parallel-steps must be an integer >= 0/);
   });
   it('train-memory: a bad case or ratio is named', () => {
     const r = bench('train-memory', ['--cases', 'none,half']);

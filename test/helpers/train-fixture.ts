@@ -1,6 +1,6 @@
-// Shared setup of the parallel `parallax train` tests: a 2-layer make-tiny checkpoint (D = 8, 2 heads) and 6
-// synthetic 32x32 clips of 4 frames (as train.test.ts), the engine options the CLI's BASE flags give, and readers
-// of the saved train state and log.
+// Shared setup of the `parallax train` / `train-vae` tests: a 2-layer make-tiny checkpoint (D = 8, 2 heads) and 6
+// (or `count`) synthetic 32x32 clips of 4 frames, the engine options the CLI's BASE flags give, and readers of
+// safetensors files, the saved train state and the log.
 import { readFileSync } from 'node:fs';
 import { cp, mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -12,11 +12,11 @@ import type { DitTrainOptions } from '../../engine/train/dit-trainer.js';
 
 export interface TrainFixture { dir: string; model: string; meta: string }
 
-export async function trainFixture(name: string): Promise<TrainFixture> {
+export async function trainFixture(name: string, o: { count?: number } = {}): Promise<TrainFixture> {
   const dir = await mkdtemp(join(tmpdir(), `parallax-${name}-`));
   const model = join(dir, 'tiny');
   await makeTinyCheckpoint(model, { seed: 5, transformer: { num_layers: 2, num_attention_heads: 2, attention_head_dim: 4 } });
-  const meta = (await writeSynthDataset({ out: join(dir, 'data'), count: 6, seed: 1, width: 32, height: 32, frames: 4, fps: 8 })).metaPath;
+  const meta = (await writeSynthDataset({ out: join(dir, 'data'), count: o.count ?? 6, seed: 1, width: 32, height: 32, frames: 4, fps: 8 })).metaPath;
   return { dir, model, meta };
 }
 
@@ -35,14 +35,17 @@ export const seedCache = (from: string, out: string) => cp(join(from, 'cache'), 
 
 export const STATE_FILES = ['weights', 'adam_m', 'adam_v', 'ema'] as const;
 
-export async function stateOf(out: string, file: (typeof STATE_FILES)[number]): Promise<Map<string, Float32Array>> {
-  const r = await openSafetensors(join(out, 'train-state', `${file}.safetensors`));
+/** Every tensor of a safetensors file, as f32. */
+export async function tensorsOf(path: string): Promise<Map<string, Float32Array>> {
+  const r = await openSafetensors(path);
   try {
     return new Map(await Promise.all(r.keys().map(async (k) => [k, await r.readFloat32(k)] as const)));
   } finally {
     await r.close();
   }
 }
+
+export const stateOf = (out: string, file: (typeof STATE_FILES)[number]) => tensorsOf(join(out, 'train-state', `${file}.safetensors`));
 
 /** Every record of OUT/train-log.jsonl without its wall time. */
 export const logOf = (out: string) => readFileSync(join(out, 'train-log.jsonl'), 'utf8').trim().split('\n').map((l) => {

@@ -5,14 +5,12 @@
 // (these through the engine in process, as the command calls it).
 import { spawn } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
-import { cp, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { cp, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { makeTinyCheckpoint } from '../../../engine/io/make-tiny.js';
-import { writeSynthDataset } from '../../../engine/data/synth-dataset.js';
 import { trainDit, type DitTrainOptions } from '../../../engine/train/dit-trainer.js';
 import { parallax, PARALLAX_BIN } from '../../helpers/cli.js';
+import { trainFixture } from '../../helpers/train-fixture.js';
 
 let dir = '';
 let model = '';
@@ -20,10 +18,7 @@ let meta = '';
 const FAST = ['--sample-every', '0', '--no-progress', '--lr', '1e-3'];
 
 beforeAll(async () => {
-  dir = await mkdtemp(join(tmpdir(), 'parallax-train-err-'));
-  model = join(dir, 'tiny');
-  await makeTinyCheckpoint(model, { seed: 5, transformer: { num_layers: 2, num_attention_heads: 2, attention_head_dim: 4 } });
-  meta = (await writeSynthDataset({ out: join(dir, 'data'), count: 3, seed: 1, width: 32, height: 32, frames: 4, fps: 8 })).metaPath;
+  ({ dir, model, meta } = await trainFixture('train-err', { count: 3 }));
 });
 
 afterAll(async () => {

@@ -1,7 +1,8 @@
 // `parallax train` on two ranks of one adapter (--devices 0,0): the global batch of 2 is one item per rank, so the
 // ranks reproduce the one-device run bit for bit: ZeRO 0 (the command), ZeRO 2 (in process), shm worker threads
 // (ZeRO 1), and a run saved by 2 ranks resumed by 2 ranks at another ZeRO stage equals 3 one-device steps (log,
-// weights, Adam moments, EMA); only rank 0 writes the outputs. (SP, sockets, errors: train-parallel-sp.test.ts.)
+// weights, Adam moments, EMA), also while drawing a sample grid (rank 0 generates it from the cached prompt
+// conditioning, every rank takes part in gathering the EMA); only rank 0 writes the outputs. (SP, sockets, errors: train-parallel-sp.test.ts.)
 import { existsSync } from 'node:fs';
 import { cp, rm } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -37,7 +38,7 @@ async function expectSameState(out: string, ref: string): Promise<void> {
 }
 
 describe('parallax train --devices', () => {
-  it('--devices 0,0 (ZeRO 0) equals one device bit for bit; --resume on 2 ranks at ZeRO 2 continues it exactly', async () => {
+  it('--devices 0,0 (ZeRO 0) equals one device bit for bit; --resume on 2 ranks at ZeRO 2 continues it exactly (with a sample grid)', async () => {
     const out = join(f.dir, 'dp');
     await seedCache(join(f.dir, 'ref2'), out);
     const r = await parallax(['train', '--model', f.model, '--data', f.meta, '--out', out, '--steps', '2', '--devices', '0,0', ...BASE]);
@@ -47,8 +48,9 @@ describe('parallax train --devices', () => {
     expect(r.stdout.trim()).toBe(out);
     expect(existsSync(join(out, 'transformer/config.json')) && existsSync(join(out, 'loss.png'))).toBe(true);
     await expectSameState(out, join(f.dir, 'ref2'));
-    const s = await runTrain(engineOptions(f, { out, steps: 3, resume: true, devices: [0, 0], zero: 2 }), quiet);
+    const s = await runTrain(engineOptions(f, { out, steps: 3, resume: true, devices: [0, 0], zero: 2, sampleEvery: 3, sampleSteps: 1 }), quiet);
     expect([s.startStep, s.lastStep, s.rank]).toEqual([2, 3, 0]);
+    expect(existsSync(join(out, 'samples/step-000003.png'))).toBe(true);
     await expectSameState(out, join(f.dir, 'ref3'));
   }, 180_000);
 

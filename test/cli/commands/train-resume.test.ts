@@ -4,15 +4,13 @@
 // the memory estimate; a changed VAE rebuilds the latents only; --resume with other options or another model says
 // what differs. The runs whose console output is not the point call the engine in process (as the command does).
 import { readFileSync } from 'node:fs';
-import { cp, mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { cp, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { makeTinyCheckpoint } from '../../../engine/io/make-tiny.js';
-import { openSafetensors } from '../../../engine/io/safetensors.js';
-import { writeSynthDataset } from '../../../engine/data/synth-dataset.js';
 import { trainDit, type DitTrainOptions } from '../../../engine/train/dit-trainer.js';
 import { parallax } from '../../helpers/cli.js';
+import { engineOptions, logOf, tensorsOf, trainFixture } from '../../helpers/train-fixture.js';
 
 let dir = '';
 let model = '';
@@ -20,32 +18,15 @@ let meta = '';
 const BASE = ['--batch', '2', '--lr', '1e-3', '--warmup', '1', '--seed', '3', '--caption-dropout', '0.5', '--log-every', '1', '--no-progress'];
 
 beforeAll(async () => {
-  dir = await mkdtemp(join(tmpdir(), 'parallax-train-'));
-  model = join(dir, 'tiny');
-  await makeTinyCheckpoint(model, { seed: 5, transformer: { num_layers: 2, num_attention_heads: 2, attention_head_dim: 4 } });
-  meta = (await writeSynthDataset({ out: join(dir, 'data'), count: 6, seed: 1, width: 32, height: 32, frames: 4, fps: 8 })).metaPath;
+  ({ dir, model, meta } = await trainFixture('train-resume'));
 });
 
 afterAll(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-async function tensors(path: string): Promise<Map<string, Float32Array>> {
-  const r = await openSafetensors(path);
-  try {
-    return new Map(await Promise.all(r.keys().map(async (k) => [k, await r.readFloat32(k)] as const)));
-  } finally {
-    await r.close();
-  }
-}
-
 /** The engine in process with the options BASE gives the command (used for the runs whose output is not the point). */
-const engine = (o: Partial<DitTrainOptions> & Pick<DitTrainOptions, 'model' | 'out' | 'steps'>) => trainDit({
-  data: meta, batch: 2, lr: 1e-3, warmup: 1, lrSchedule: 'constant', weightDecay: 1e-4, clip: 1, ema: true, seed: 3, captionDropout: 0.5,
-  sigmaSampling: 'logit_normal', saveEvery: 500, sampleEvery: 0, logEvery: 1, resume: false, sampleSteps: 10, sampleGuidance: 4, signals: false, ...o,
-}, { log: () => {} });
-
-const logOf = (out: string) => readFileSync(join(out, 'train-log.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { step: number; loss: number; grad_norm: number; sigmas: number[]; clips: number[]; dropped: number; seconds: number });
+const engine = (o: Partial<DitTrainOptions> & Pick<DitTrainOptions, 'model' | 'out' | 'steps'>) => trainDit(engineOptions({ dir, model, meta }, o), { log: () => {} });
 
 describe('parallax train --resume', () => {
   it('continues exactly with --resume (same losses, bit-identical state) and reuses the caches', async () => {
@@ -61,11 +42,10 @@ describe('parallax train --resume', () => {
     const peak = /measured device peak ([\d.]+) (KiB|MiB) \(estimated ([\d.]+) (KiB|MiB) per step\)/.exec(second.stderr)!;
     const bytes = (v: string, u: string) => Number(v) * (u === 'MiB' ? 2 ** 20 : 1024);
     expect(bytes(peak[3]!, peak[4]!)).toBeGreaterThanOrEqual(bytes(peak[1]!, peak[2]!)); // the estimate bounds the step
-    const noTime = (l: ReturnType<typeof logOf>) => l.map(({ seconds: _s, ...x }) => x);
-    expect(noTime(logOf(out))).toEqual(noTime(logOf(join(dir, 'a'))));
+    expect(logOf(out)).toEqual(logOf(join(dir, 'a')));
     for (const f of ['weights', 'adam_m', 'adam_v', 'ema']) {
-      const a = await tensors(join(dir, 'a/train-state', `${f}.safetensors`));
-      const b = await tensors(join(out, 'train-state', `${f}.safetensors`));
+      const a = await tensorsOf(join(dir, 'a/train-state', `${f}.safetensors`));
+      const b = await tensorsOf(join(out, 'train-state', `${f}.safetensors`));
       for (const [k, v] of a) expect(b.get(k), `${f} ${k}`).toEqual(v);
     }
     expect(JSON.parse(readFileSync(join(out, 'train-state/state.json'), 'utf8')).step).toBe(3);

@@ -4,20 +4,17 @@
 // is the source's; a reconstruction grid and the log are written; 1 step + --resume 1 step equals 2 straight steps
 // bit for bit and reuses the frame cache.
 import { existsSync, readFileSync } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openCheckpoint } from '../../../engine/io/checkpoint.js';
-import { makeTinyCheckpoint } from '../../../engine/io/make-tiny.js';
-import { openSafetensors } from '../../../engine/io/safetensors.js';
-import { writeSynthDataset } from '../../../engine/data/synth-dataset.js';
 import { slice } from '../../../engine/ops/layout.js';
 import { VaeModel } from '../../../engine/model/vae.js';
 import { Tensor } from '../../../engine/tensor.js';
 import { readVideoFrames } from '../../../engine/video/decode.js';
 import { parallax } from '../../helpers/cli.js';
 import { testDevice } from '../../helpers/gpu.js';
+import { logOf, tensorsOf, trainFixture } from '../../helpers/train-fixture.js';
 
 let dir = '';
 let model = '';
@@ -25,28 +22,11 @@ let meta = '';
 const BASE = ['--batch', '2', '--lr', '1e-3', '--seed', '2', '--stats-frames', '6', '--log-every', '1', '--no-progress'];
 
 beforeAll(async () => {
-  dir = await mkdtemp(join(tmpdir(), 'parallax-train-vae-'));
-  model = join(dir, 'tiny');
-  await makeTinyCheckpoint(model, { seed: 5, transformer: { num_layers: 2, num_attention_heads: 2, attention_head_dim: 4 } });
-  meta = (await writeSynthDataset({ out: join(dir, 'data'), count: 3, seed: 1, width: 32, height: 32, frames: 4, fps: 8 })).metaPath;
+  ({ dir, model, meta } = await trainFixture('train-vae', { count: 3 }));
 });
 
 afterAll(async () => {
   await rm(dir, { recursive: true, force: true });
-});
-
-async function tensors(path: string): Promise<Map<string, Float32Array>> {
-  const r = await openSafetensors(path);
-  try {
-    return new Map(await Promise.all(r.keys().map(async (k) => [k, await r.readFloat32(k)] as const)));
-  } finally {
-    await r.close();
-  }
-}
-
-const logOf = (out: string) => readFileSync(join(out, 'train-log.jsonl'), 'utf8').trim().split('\n').map((l) => {
-  const { seconds: _s, ...r } = JSON.parse(l) as Record<string, unknown>;
-  return r;
 });
 
 describe('parallax train-vae', () => {
@@ -57,9 +37,9 @@ describe('parallax train-vae', () => {
     expect(logOf(out).map((x) => x.step)).toEqual([1, 2]);
     for (const x of logOf(out)) for (const k of ['loss', 'recon', 'kl', 'grad_norm']) expect(Number.isFinite(x[k] as number), k).toBe(true);
     for (const f of ['loss.png', 'samples/step-000002.png', 'transformer/diffusion_pytorch_model.safetensors']) expect(existsSync(join(out, f)), f).toBe(true);
-    const vae = await tensors(join(out, 'vae/diffusion_pytorch_model.safetensors'));
-    const ema = await tensors(join(out, 'train-state/ema.safetensors'));
-    const src = await tensors(join(model, 'vae/diffusion_pytorch_model.safetensors'));
+    const vae = await tensorsOf(join(out, 'vae/diffusion_pytorch_model.safetensors'));
+    const ema = await tensorsOf(join(out, 'train-state/ema.safetensors'));
+    const src = await tensorsOf(join(model, 'vae/diffusion_pytorch_model.safetensors'));
     expect([...vae.keys()]).toEqual([...src.keys()]);
     for (const [k, v] of vae) expect(v, k).toEqual(ema.get(k));
     expect([...vae].some(([k, v]) => v.some((x, i) => x !== src.get(k)![i]))).toBe(true);
@@ -101,8 +81,8 @@ describe('parallax train-vae', () => {
     expect(second.stderr).toMatch(/0 decoded, 3 reused/);
     expect(logOf(out)).toEqual(logOf(join(dir, 'a')));
     for (const f of ['weights', 'adam_m', 'adam_v', 'ema']) {
-      const a = await tensors(join(dir, 'a/train-state', `${f}.safetensors`));
-      const b = await tensors(join(out, 'train-state', `${f}.safetensors`));
+      const a = await tensorsOf(join(dir, 'a/train-state', `${f}.safetensors`));
+      const b = await tensorsOf(join(out, 'train-state', `${f}.safetensors`));
       for (const [k, v] of a) expect(b.get(k), `${f} ${k}`).toEqual(v);
     }
     expect(readFileSync(join(out, 'vae/config.json'), 'utf8')).toBe(readFileSync(join(dir, 'a/vae/config.json'), 'utf8'));

@@ -2,14 +2,11 @@
 // the trained folder loads in `generate`; OUT/transformer holds the EMA weights in the source's layout; the log,
 // loss.png and samples are written; the first epoch visits every clip once. (--resume: train-resume.test.ts.)
 import { existsSync, readFileSync } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { makeTinyCheckpoint } from '../../../engine/io/make-tiny.js';
-import { openSafetensors } from '../../../engine/io/safetensors.js';
-import { writeSynthDataset } from '../../../engine/data/synth-dataset.js';
 import { parallax } from '../../helpers/cli.js';
+import { tensorsOf, trainFixture } from '../../helpers/train-fixture.js';
 
 let dir = '';
 let model = '';
@@ -17,24 +14,12 @@ let meta = '';
 const BASE = ['--batch', '2', '--lr', '1e-3', '--warmup', '1', '--seed', '3', '--caption-dropout', '0.5', '--log-every', '1', '--no-progress'];
 
 beforeAll(async () => {
-  dir = await mkdtemp(join(tmpdir(), 'parallax-train-'));
-  model = join(dir, 'tiny');
-  await makeTinyCheckpoint(model, { seed: 5, transformer: { num_layers: 2, num_attention_heads: 2, attention_head_dim: 4 } });
-  meta = (await writeSynthDataset({ out: join(dir, 'data'), count: 6, seed: 1, width: 32, height: 32, frames: 4, fps: 8 })).metaPath;
+  ({ dir, model, meta } = await trainFixture('train'));
 });
 
 afterAll(async () => {
   await rm(dir, { recursive: true, force: true });
 });
-
-async function tensors(path: string): Promise<Map<string, Float32Array>> {
-  const r = await openSafetensors(path);
-  try {
-    return new Map(await Promise.all(r.keys().map(async (k) => [k, await r.readFloat32(k)] as const)));
-  } finally {
-    await r.close();
-  }
-}
 
 const logOf = (out: string) => readFileSync(join(out, 'train-log.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { step: number; loss: number; grad_norm: number; sigmas: number[]; clips: number[]; dropped: number; seconds: number });
 
@@ -55,10 +40,10 @@ describe('parallax train', () => {
     for (const f of ['loss.png', 'samples/step-000002.png', 'samples/step-000002.json', 'model_index.json', 'vae/config.json', 'tokenizer_3/tokenizer.json', 'transformer/config.json']) expect(existsSync(join(out, f)), f).toBe(true);
     const prompts = JSON.parse(readFileSync(join(out, 'samples/step-000002.json'), 'utf8')).rows as { kind: string }[];
     expect(prompts.map((p) => p.kind)).toEqual(['heldout', 'heldout', 'train', 'train']);
-    const exported = await tensors(join(out, 'transformer/diffusion_pytorch_model.safetensors'));
-    const ema = await tensors(join(out, 'train-state/ema.safetensors'));
-    const raw = await tensors(join(out, 'train-state/weights.safetensors'));
-    const source = await tensors(join(model, 'transformer/diffusion_pytorch_model.safetensors'));
+    const exported = await tensorsOf(join(out, 'transformer/diffusion_pytorch_model.safetensors'));
+    const ema = await tensorsOf(join(out, 'train-state/ema.safetensors'));
+    const raw = await tensorsOf(join(out, 'train-state/weights.safetensors'));
+    const source = await tensorsOf(join(model, 'transformer/diffusion_pytorch_model.safetensors'));
     expect([...exported.keys()]).toEqual([...source.keys()]);
     let moved = 0;
     for (const [k, v] of exported) {
