@@ -1,7 +1,7 @@
 // Writes a tiny LAION watermark detector (what `curate --watermark FILE` loads, engine/data/watermark-model.ts): a
 // safetensors file with seeded random weights in the exact key layout of timm's efficientnet_b3a with LAION's
 // classifier head (keys.ts: efficientNetKeys), BatchNorm running statistics included (variances positive) and the
-// int64 num_batches_tracked counters a torch state dict has. Widths and depths are reduced (the loader reads them
+// int64 num_batches_tracked counters a torch state dict has; the values keep the logits input-dependent. Widths and depths are reduced (the loader reads them
 // from the shapes); the 7 stages, their strides, kernel sizes and block types are the real ones.
 import type { EfficientNetBlockConfig, EfficientNetConfig } from './configs.js';
 import { EFFICIENTNET_BN_EPS, EFFICIENTNET_STAGE_STRIDES } from './efficientnet-config.js';
@@ -64,13 +64,23 @@ export async function makeTinyWatermarkModel(path: string, opts: { seed?: number
   const seed = opts.seed ?? 2468;
   const cfg = efficientNetConfigFor(opts.shape ?? TINY_EFFICIENTNET);
   const specs = efficientNetKeys(cfg);
-  // BatchNorm statistics that a trained net could have: means around 0, variances in [0.5, 1.5].
+  // Values chosen so that the input still matters at the logits of a random 16-block net (with plain 1/sqrt(fan_in)
+  // weights and SE gates around sigmoid(0) = 0.5 it washes out to a constant): weights sqrt(2 / fan_in) (He),
+  // SE expand biases around 1.5 (gates ~0.8), BatchNorm means around 0 and variances in [0.5, 1.5].
   const extra = new Map<string, Float32Array>();
   for (const s of specs) {
+    if (s.integer) continue;
     const r = new SeededRandom((seed ^ hashString(`watermark/${s.key}`)) >>> 0);
     const n = s.shape.reduce((a, b) => a * b, 1);
-    if (s.key.endsWith('.running_mean')) extra.set(s.key, r.normals(n, 0.2));
-    if (s.key.endsWith('.running_var')) extra.set(s.key, Float32Array.from({ length: n }, () => 0.5 + r.uniform()));
+    const k = s.key;
+    let v: Float32Array;
+    if (k.endsWith('.running_var')) v = Float32Array.from({ length: n }, () => 0.5 + r.uniform());
+    else if (k.endsWith('.running_mean')) v = r.normals(n, 0.1);
+    else if (k.endsWith('se.conv_expand.bias')) v = r.normals(n, 0.5, 1.5);
+    else if (k.endsWith('.bias')) v = r.normals(n, 0.1);
+    else if (s.shape.length === 1) v = r.normals(n, 0.1, 1); // BatchNorm gamma
+    else v = r.normals(n, Math.SQRT2 / Math.sqrt(n / s.shape[0]!));
+    extra.set(k, v);
   }
   await writeSafetensors(path, tensorsFor('watermark', specs, 'F32', seed, extra), { format: 'pt' });
   return cfg;
