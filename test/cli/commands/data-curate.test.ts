@@ -212,5 +212,10 @@ describe('parallax data probe / shots / curate', () => {
     const h = await parallax(['data', 'curate', '--help']);
     expect(h.stdout).toMatch(/--adaptive-threshold/);
     expect(h.stdout).toMatch(/21\.0/);
+    expect(h.stdout).toMatch(/--watermark <file>/);
+    expect(h.stdout).toMatch(/--max-watermark <p>/);
+    const wm = await parallax(['data', 'curate', video, '--out', join(dir, 'x'), '--watermark', 'w.safetensors', '--max-watermark', 'high']);
+    expect(wm.code).not.toBe(0);
+    expect(wm.stderr).toMatch(/--max-watermark must be a number/);
   });
 });
