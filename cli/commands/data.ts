@@ -9,6 +9,7 @@ import { readClip } from '../../engine/data/attributes.js';
 import { analysisSize, analyzeVideo } from '../../engine/data/analyze.js';
 import { readCaptionSegments, segmentCaptioner } from '../../engine/data/caption.js';
 import { loadLaionAesthetic } from '../../engine/data/aesthetic-model.js';
+import { loadLaionWatermark } from '../../engine/data/watermark-model.js';
 import { curate, type CurateProgress } from '../../engine/data/curate.js';
 import { ClipVideoEmbedder } from '../../engine/data/clip-events.js';
 import { ViclipVideoEmbedder } from '../../engine/data/viclip-events.js';
@@ -144,6 +145,8 @@ interface CurateCliOptions extends ShotCliOptions, EventCliOptions {
   parquet?: boolean;
   aestheticModel?: string;
   minAesthetic?: number;
+  watermark?: string;
+  maxWatermark?: number;
 }
 
 /** --export-size WxH: two even positive integers (H.264 yuv420p). */
@@ -328,6 +331,8 @@ export function registerData(program: Command): void {
       .option('--no-events', 'do not stitch shots into events (each shot is its own event)')
       .option('--aesthetic-model <dir>', 'LAION aesthetic score (aes) with this model folder: config.json + model.safetensors of a CLIPVisionModelWithProjection (ViT-L/14 for the real predictor) and aesthetic.safetensors (the MLP head, layers.{0,2,4,6,7}); runs on the GPU. Without it aes stays null')
       .option('--min-aesthetic <x>', 'drop clips whose aesthetic score is below this (needs --aesthetic-model; Open-Sora uses 5, Panda 4.5)', parseFloatArg('--min-aesthetic', -1e9))
+      .option('--watermark <file>', "LAION watermark probability (watermark_prob: the max over the first, middle and last frame) with this model: timm efficientnet_b3a + LAION's head as safetensors with timm's keys (convert watermark_model_v1.pt, see docs/data.md); runs on the GPU. Without it watermark_prob stays null")
+      .option('--max-watermark <p>', 'drop clips whose watermark probability is >= this (needs --watermark; default 0.5)', parseFloatArg('--max-watermark', 0))
       .option('--force', 'redo every video even when a finished state exists'),
   );
   addEventOptions(curateCmd).action(async (videos: string[], o: CurateCliOptions) => {
@@ -335,10 +340,16 @@ export function registerData(program: Command): void {
     const captioner = o.captions ? segmentCaptioner(await readCaptionSegments(o.captions)) : undefined;
     const { backend, device } = await openBackend(o.backend);
     // The aesthetic model runs on the GPU even when the scene statistics run on the CPU.
-    const modelDevice = o.aestheticModel ? (device ?? (await Device.create({ label: 'aesthetic' }).catch((e: Error) => {
-      throw new Error(`--aesthetic-model needs a WebGPU device: ${e.message.split('\n')[0]}`);
+    if (o.maxWatermark !== undefined && !o.watermark) throw new Error('--max-watermark needs --watermark FILE (there is no watermark score without a model)');
+    const modelFlag = o.aestheticModel ? '--aesthetic-model' : o.watermark ? '--watermark' : undefined;
+    const modelDevice = modelFlag ? (device ?? (await Device.create({ label: 'models' }).catch((e: Error) => {
+      throw new Error(`${modelFlag} needs a WebGPU device: ${e.message.split('\n')[0]}`);
     }))) : undefined;
     const aesthetic = o.aestheticModel ? await loadLaionAesthetic(modelDevice!, o.aestheticModel) : undefined;
+    const watermark = o.watermark ? await loadLaionWatermark(modelDevice!, o.watermark).catch((e: unknown) => {
+      aesthetic?.model.dispose();
+      throw e;
+    }) : undefined;
     const ev = o.events ? await openEventEmbedder(o, modelDevice ?? device) : undefined;
     const progress = curateProgress();
     try {
@@ -349,17 +360,18 @@ export function registerData(program: Command): void {
         events: ev ? { embedder: ev.embedder, threshold: o.eventThreshold, ...eventRuleOptions(o) } : undefined,
         motion: o.motion || o.minFlow !== undefined ? { minFlow: o.minFlow } : undefined,
         formats: metaFormats(o),
-        scores: aesthetic ? { aesthetic: aesthetic.scorer, minAesthetic: o.minAesthetic } : undefined,
+        scores: aesthetic || watermark ? { aesthetic: aesthetic?.scorer, minAesthetic: o.minAesthetic, watermark: watermark?.scorer, maxWatermark: o.maxWatermark } : undefined,
       }).finally(() => progress.stop());
       for (const f of rep.failures) process.stderr.write(`skipped ${f.path}: ${f.error}\n`);
       for (const n of rep.notes) process.stderr.write(`note: ${n}\n`);
       const v = rep.videos;
-      console.log(`${v.probed} of ${v.inputs} videos readable (${v.processed} processed, ${v.resumed} done before); ${rep.scenes} scenes: ${rep.kept} kept (${rep.keptFrames} frames), dropped ${rep.dropped.too_short} too short, ${rep.dropped.static} static${rep.dropped.low_flow ? `, ${rep.dropped.low_flow} low flow` : ''}${rep.dropped.low_aesthetic ? `, ${rep.dropped.low_aesthetic} low aesthetic` : ''}${(['transition', 'still_event', 'short_event'] as const).map((k) => (rep.dropped[k] ? `, ${rep.dropped[k]} ${k.replace('_', ' ')}` : '')).join('')}`);
+      console.log(`${v.probed} of ${v.inputs} videos readable (${v.processed} processed, ${v.resumed} done before); ${rep.scenes} scenes: ${rep.kept} kept (${rep.keptFrames} frames), dropped ${rep.dropped.too_short} too short, ${rep.dropped.static} static${rep.dropped.low_flow ? `, ${rep.dropped.low_flow} low flow` : ''}${rep.dropped.low_aesthetic ? `, ${rep.dropped.low_aesthetic} low aesthetic` : ''}${rep.dropped.watermark ? `, ${rep.dropped.watermark} watermark` : ''}${(['transition', 'still_event', 'short_event'] as const).map((k) => (rep.dropped[k] ? `, ${rep.dropped[k]} ${k.replace('_', ' ')}` : '')).join('')}`);
       console.log(`meta: ${rep.metaPath}  dropped: ${rep.droppedPath}  report: ${o.out}/report.json`);
       if (!v.probed) process.exitCode = 1;
     } finally {
       ev?.close();
       aesthetic?.model.dispose();
+      watermark?.model.dispose();
       if (modelDevice !== device) modelDevice?.destroy();
       device?.destroy();
     }

@@ -234,8 +234,10 @@ async function scoreClips(r: ProbeRecord, o: CurateOptions, rows: CuratedRow[]):
   }
   if (s.watermark) {
     const m = s.watermark;
-    await per(m, edgeMiddleFrames, async (row, f) => {
-      row.watermark_prob = Math.max(...(await m.score(f)));
+    // LAION's detector resizes the display-size frame to 256x256 itself (PIL bilinear), as it was trained.
+    const size = m.frameSize ? m.frameSize(r.width, r.height) : { width: m.width, height: m.height };
+    await per(size, edgeMiddleFrames, async (row, f) => {
+      row.watermark_prob = Math.max(...(await m.score(f, size)));
     });
   }
   const ocrDrop = new Set<CuratedRow>();
@@ -330,7 +332,7 @@ export async function curate(o: CurateOptions): Promise<CurateReport> {
     dropped: Object.fromEntries(DROP_REASONS.map((k) => [k, dropped.filter((x) => x.drop_reason === k).length])) as Record<DropReason, number>,
     notes: [
       ...(o.motion ? [] : ['motion: skipped (flow and dynamic are null; --motion measures them)']),
-      ...(['aesthetic', 'watermark', 'text'] as const).filter((k) => !o.scores?.[k]).map((k) => `${k === 'text' ? 'text (OCR)' : k} score: skipped (no model configured${k === 'aesthetic' ? ': --aesthetic-model DIR' : ''}; the column is null)`),
+      ...(['aesthetic', 'watermark', 'text'] as const).filter((k) => !o.scores?.[k]).map((k) => `${k === 'text' ? 'text (OCR)' : k} score: skipped (no model configured${k === 'aesthetic' ? ': --aesthetic-model DIR' : k === 'watermark' ? ': --watermark FILE' : ''}; the column is null)`),
       ...(o.captioner ? [] : ['captions: none configured (text is empty)']),
     ],
     keptFrames: kept.reduce((a, x) => a + x.num_frames, 0),

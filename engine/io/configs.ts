@@ -319,3 +319,30 @@ export function parseModelIndex(json: unknown, file = 'model_index.json'): Model
     components,
   };
 }
+
+/** One EfficientNet block (timm): 'ds' = DepthwiseSeparableConv (stage 0), 'ir' = InvertedResidual (mid = expanded width). */
+export interface EfficientNetBlockConfig {
+  type: 'ds' | 'ir';
+  in: number;
+  /** Expanded width ('ir'); equals `in` for 'ds'. */
+  mid: number;
+  out: number;
+  kernel: number;
+  stride: number;
+  /** Squeeze-excitation width (conv_reduce's outputs). */
+  se: number;
+}
+
+/**
+ * A timm EfficientNet (efficientnet_b3a for LAION's watermark detector), read from the weight shapes (timm keeps no
+ * config in the state dict): stem width, blocks per stage, head width and the classifier's linear layers in order.
+ */
+export interface EfficientNetConfig {
+  stem: number;
+  stages: EfficientNetBlockConfig[][];
+  head: number;
+  /** Linear layers (key prefix, in, out), ReLU between consecutive ones (LAION: classifier.0, .3, .5). */
+  classifier: { key: string; in: number; out: number }[];
+  /** BatchNorm eps (torch's default 1e-5: timm's non-TF EfficientNets). */
+  bnEps: number;
+}

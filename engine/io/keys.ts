@@ -1,6 +1,6 @@
 // Expected tensor names and shapes of every sub-model: the single source of truth for the real key
 // names used by make-tiny, the checkpoint validator and the model loaders.
-import type { AutoencoderKLConfig, ClipTextConfig, ClipVisionConfig, T5EncoderConfig, VchitectTransformerConfig, ViclipVisionConfig } from './configs.js';
+import type { AutoencoderKLConfig, ClipTextConfig, ClipVisionConfig, EfficientNetConfig, T5EncoderConfig, VchitectTransformerConfig, ViclipVisionConfig } from './configs.js';
 
 export interface KeySpec {
   key: string;
@@ -246,4 +246,50 @@ export function t5EmbeddingKey(weights: { has(key: string): boolean }): 'shared.
   if (weights.has('shared.weight')) return 'shared.weight';
   if (weights.has('encoder.embed_tokens.weight')) return 'encoder.embed_tokens.weight';
   return null;
+}
+
+/** A timm BatchNorm2d: affine weight and bias, running statistics, and the (optional, int64) batch counter. */
+function batchNorm(k: KeySpec[], name: string, ch: number): void {
+  for (const p of ['weight', 'bias', 'running_mean', 'running_var']) k.push({ key: `${name}.${p}`, shape: [ch] });
+  k.push({ key: `${name}.num_batches_tracked`, shape: [], optional: true, integer: true });
+}
+
+/** timm SqueezeExcite on `ch` channels reduced to `rd`: two biased 1x1 convs. */
+function squeezeExcite(k: KeySpec[], name: string, ch: number, rd: number): void {
+  k.push({ key: `${name}.conv_reduce.weight`, shape: [rd, ch, 1, 1] }, { key: `${name}.conv_reduce.bias`, shape: [rd] });
+  k.push({ key: `${name}.conv_expand.weight`, shape: [ch, rd, 1, 1] }, { key: `${name}.conv_expand.bias`, shape: [ch] });
+}
+
+/**
+ * timm EfficientNet state-dict keys (efficientnet_b3a: conv_stem, bn1, blocks.S.J.*, conv_head, bn2, classifier;
+ * convs have no bias, BatchNorms follow them). Stage-0 blocks are DepthwiseSeparableConv (conv_dw, bn1, se, conv_pw,
+ * bn2), the rest InvertedResidual (conv_pw, bn1, conv_dw, bn2, se, conv_pwl, bn3).
+ */
+export function efficientNetKeys(cfg: EfficientNetConfig): KeySpec[] {
+  const k: KeySpec[] = [];
+  k.push({ key: 'conv_stem.weight', shape: [cfg.stem, 3, 3, 3] });
+  batchNorm(k, 'bn1', cfg.stem);
+  cfg.stages.forEach((stage, s) => stage.forEach((b, j) => {
+    const p = `blocks.${s}.${j}`;
+    if (b.type === 'ds') {
+      k.push({ key: `${p}.conv_dw.weight`, shape: [b.in, 1, b.kernel, b.kernel] });
+      batchNorm(k, `${p}.bn1`, b.in);
+      squeezeExcite(k, `${p}.se`, b.in, b.se);
+      k.push({ key: `${p}.conv_pw.weight`, shape: [b.out, b.in, 1, 1] });
+      batchNorm(k, `${p}.bn2`, b.out);
+    } else {
+      k.push({ key: `${p}.conv_pw.weight`, shape: [b.mid, b.in, 1, 1] });
+      batchNorm(k, `${p}.bn1`, b.mid);
+      k.push({ key: `${p}.conv_dw.weight`, shape: [b.mid, 1, b.kernel, b.kernel] });
+      batchNorm(k, `${p}.bn2`, b.mid);
+      squeezeExcite(k, `${p}.se`, b.mid, b.se);
+      k.push({ key: `${p}.conv_pwl.weight`, shape: [b.out, b.mid, 1, 1] });
+      batchNorm(k, `${p}.bn3`, b.out);
+    }
+  }));
+  const last = cfg.stages[cfg.stages.length - 1]!;
+  k.push({ key: 'conv_head.weight', shape: [cfg.head, last[last.length - 1]!.out, 1, 1] });
+  batchNorm(k, 'bn2', cfg.head);
+  for (const l of cfg.classifier) linear(k, l.key, l.out, l.in);
+  return k;
 }

@@ -1,6 +1,7 @@
 // `parallax data probe`, `data shots`, `data events` and `data curate` as a user runs them: JSON out, unreadable inputs
-// reported and skipped, the summary line, resumability, the aesthetic model and the CLIP and ViCLIP event-embedder
-// flags (ViCLIP's similarities against the float64 reference on the same decoded frames), the help text and bad options.
+// reported and skipped, the summary line, resumability, the aesthetic and watermark models and the CLIP and ViCLIP
+// event-embedder flags (ViCLIP's similarities against the float64 reference on the same decoded frames), the help text
+// and bad options.
 import { existsSync, readFileSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -9,8 +10,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readMetaTable } from '../../../engine/data/meta-read.js';
 import { edgeFrames } from '../../../engine/data/events.js';
 import { resizeLinear } from '../../../engine/data/resize-linear.js';
+import { watermarkPreprocess } from '../../../engine/data/watermark-model.js';
 import { makeTinyAestheticModel } from '../../../engine/io/make-tiny-aesthetic.js';
 import { makeTinyViclipModel } from '../../../engine/io/make-tiny-viclip.js';
+import { makeTinyWatermarkModel } from '../../../engine/io/make-tiny-watermark.js';
+import { efficientNetForward64, watermarkProbability64 } from '../../../engine/reference/efficientnet.js';
 import { readVideoFrames } from '../../../engine/video/decode.js';
 import { parallax } from '../../helpers/cli.js';
 import { weights64 } from '../../helpers/clip-vision.js';
@@ -149,6 +153,33 @@ describe('parallax data probe / shots / curate', () => {
     expect(missing.stderr).toMatch(/nope: no config\.json/);
   });
 
+  it('--watermark stores the max over the first, middle and last frame (tiny EfficientNet-B3 layout); --max-watermark drops by it', async () => {
+    const model = join(dir, 'watermark.safetensors');
+    const cfg = await makeTinyWatermarkModel(model, { seed: 4 });
+    const out = join(dir, 'wm');
+    const r = await parallax(['data', 'curate', video, '--out', out, '--backend', 'cpu', '--no-events', '--max-static-ratio', '1.01', '--watermark', model, '--max-watermark', '0']);
+    expect(r.stderr).not.toMatch(/watermark score: skipped/);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/3 scenes: 0 kept .* 3 watermark/);
+    const dropped = readFileSync(join(out, 'dropped.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    expect(dropped.map((x) => x.drop_reason)).toEqual(['watermark', 'watermark', 'watermark']);
+    for (const x of dropped) expect(x.watermark_prob > 0 && x.watermark_prob < 1).toBe(true);
+    // The first scene by hand: its first, middle and last frame at the display size through the float64 network.
+    const s0 = dropped[0]!;
+    const frames = await readVideoFrames(video, { width: 64, height: 48 });
+    const w = await weights64(model);
+    const idx = [s0.start_frame, s0.start_frame + Math.floor(0.5 * (s0.end_frame - s0.start_frame)), s0.end_frame - 1];
+    const probs = idx.map((i) => watermarkProbability64(efficientNetForward64(w, cfg, { shape: [3, 256, 256], data: Float64Array.from(watermarkPreprocess(frames[i]!, 64, 48)) })));
+    expect(Math.abs(s0.watermark_prob - Math.max(...probs))).toBeLessThan(1e-5);
+    expect(Math.max(...probs) - Math.min(...probs), 'the three frames score differently (the max matters)').toBeGreaterThan(1e-6);
+    const plain = await parallax(['data', 'curate', video, '--out', join(dir, 'nowm'), '--max-watermark', '0.5']);
+    expect(plain.code).not.toBe(0);
+    expect(plain.stderr).toMatch(/--max-watermark needs --watermark FILE/);
+    const missing = await parallax(['data', 'curate', video, '--out', join(dir, 'nowm'), '--watermark', join(dir, 'nope.safetensors')]);
+    expect(missing.code).not.toBe(0);
+    expect(missing.stderr).toMatch(/nope\.safetensors: no such file/);
+  });
+
   it('events and curate stitch with --event-embedder clip --clip-model DIR (tiny CLIP); the flags are checked', async () => {
     const model = join(dir, 'clip-model');
     await makeTinyAestheticModel(model, { seed: 6 });
@@ -222,5 +253,10 @@ describe('parallax data probe / shots / curate', () => {
     const h = await parallax(['data', 'curate', '--help']);
     expect(h.stdout).toMatch(/--adaptive-threshold/);
     expect(h.stdout).toMatch(/21\.0/);
+    expect(h.stdout).toMatch(/--watermark <file>/);
+    expect(h.stdout).toMatch(/--max-watermark <p>/);
+    const wm = await parallax(['data', 'curate', video, '--out', join(dir, 'x'), '--watermark', 'w.safetensors', '--max-watermark', 'high']);
+    expect(wm.code).not.toBe(0);
+    expect(wm.stderr).toMatch(/--max-watermark must be a number/);
   });
 });
