@@ -20,7 +20,10 @@ import { LN_EPS } from '../../../engine/model/vchitect.js';
 import { Tensor } from '../../../engine/tensor.js';
 import { DistributedTrainer } from '../../../engine/train/distributed-step.js';
 import { compareGradients } from '../../../engine/train/grad-compare.js';
-import { makeSpGroup, spModelBackward, spModelForward } from '../../../engine/train/sp-model.js';
+import { blockwisePass, fullSource } from '../../../engine/train/blockwise.js';
+import { memoryPlan, type MemoryOptions } from '../../../engine/train/memory-plan.js';
+import { makeSpGroup, spRows } from '../../../engine/train/sp-model.js';
+import { addGrads, type GradMap } from '../../../engine/train/update.js';
 import { checkSpLayout } from '../../../engine/train/sp-groups.js';
 import { TrainState, trainStep } from '../../../engine/train/train-step.js';
 import { disposeModelSaved, modelBackward, modelForward } from '../../../engine/train/vchitect-backward.js';
@@ -81,19 +84,27 @@ describe('sequence-parallel forward/backward against one rank', () => {
     for (const t of [out, dHidden, ...grads.values(), ...p.values(), inp.hidden, inp.timestep, inp.context, inp.pooled, inp.dOut]) t.dispose();
   }, 120_000);
 
+  /** One SP rank's velocity and gradient share for the fixed dOut, through the block-by-block driver with `mem`. */
+  async function spRank(t: Parameters<typeof ProcessGroup.world>[0], r: number, mem: MemoryOptions = {}) {
+    const device = devices[r]!;
+    const p = upload(device);
+    const inp = inputsOf(device);
+    const sp = makeSpGroup(ProcessGroup.world(t), device, geo.heads);
+    const acc: GradMap = new Map();
+    const before = device.pool.stats.liveBytes;
+    const pass = await blockwisePass(fullSource(p), shapeOf(), inp, acc, { plan: memoryPlan(geo.numLayers, mem), rows: spRows(sp, shapeOf()) });
+    const held = device.pool.stats.liveBytes - before; // what the forward keeps for the backward
+    const out = await pass.out.read();
+    addGrads(acc, await pass.backward(inp.dOut));
+    pass.dispose();
+    const res = { out, grads: await readMap(acc), held };
+    for (const x of [pass.out, ...acc.values(), ...p.values(), inp.hidden, inp.timestep, inp.context, inp.pooled, inp.dOut]) x.dispose();
+    return res;
+  }
+
   for (const P of [1, 2, 3, 4]) it(`SP ${P}${P === 3 ? ' (4 heads: the K/V all-gather path)' : ''}: the velocity bit for bit, the summed gradient shares within 1e-6`, async () => {
     const world = createInProcessWorld(P, { timeoutMs: 120_000 });
-    const outs = await Promise.all(world.map(async (t, r) => {
-      const device = devices[r]!;
-      const p = upload(device);
-      const inp = inputsOf(device);
-      const sp = makeSpGroup(ProcessGroup.world(t), device, geo.heads);
-      const { out, saved } = await spModelForward(p, shapeOf(), inp, sp);
-      const grads = await spModelBackward(saved, inp.dOut);
-      const res = { out: await out.read(), grads: await readMap(grads) };
-      for (const x of [out, ...grads.values(), ...p.values(), inp.hidden, inp.timestep, inp.context, inp.pooled, inp.dOut]) x.dispose();
-      return res;
-    }));
+    const outs = await Promise.all(world.map((t, r) => spRank(t, r)));
     outs.forEach((o, r) => expect(Buffer.from(o.out.buffer).equals(Buffer.from(ref.out.buffer)), `rank ${r}: velocity bits`).toBe(true));
     // The ranks' shares summed in rank order (what the SP all-reduce does).
     const sum = new Map([...ref.grads.keys()].map((k) => {
@@ -107,6 +118,25 @@ describe('sequence-parallel forward/backward against one rank', () => {
     expect(cmp.overall, 'overall relative gradient error').toBeLessThan(1e-6);
     expect(cmp.perTensor[0]!.rel, `worst tensor ${cmp.perTensor[0]!.name}`).toBeLessThan(1e-6);
     if (P === 1) expect(differingTensors(sum, ref.grads), 'SP 1: the same bits').toEqual([]);
+  }, 120_000);
+
+  // Recompute reruns a block's forward (its attention's all-to-alls / all-gathers included) before its backward;
+  // offload parks its input on the host: each rank's velocity and gradient share keep the plain SP run's bits.
+  const memCases: { P: number; mem: MemoryOptions; note: string }[] = [
+    { P: 2, mem: { recompute: 0 }, note: 'every block recomputed' },
+    { P: 2, mem: { recompute: 0, offload: 1 }, note: 'every block recomputed and offloaded' },
+    { P: 3, mem: { recompute: [1], offload: 1 }, note: 'block 1 recomputed and offloaded, K/V all-gather path, uneven rows' },
+  ];
+  for (const c of memCases) it(`SP ${c.P}, ${c.note}: every rank's velocity and gradient share bit-identical to the plain SP run`, async () => {
+    const plain = await Promise.all(createInProcessWorld(c.P, { timeoutMs: 120_000 }).map((t, r) => spRank(t, r)));
+    const mem = await Promise.all(createInProcessWorld(c.P, { timeoutMs: 120_000 }).map((t, r) => spRank(t, r, c.mem)));
+    mem.forEach((o, r) => {
+      expect(Buffer.from(o.out.buffer).equals(Buffer.from(plain[r]!.out.buffer)), `rank ${r}: velocity bits`).toBe(true);
+      expect(differingTensors(o.grads, plain[r]!.grads), `rank ${r}: gradient shares differing in any bit`).toEqual([]);
+      // The plan reached the blocks: less is kept on the GPU between forward and backward.
+      expect(o.held, `rank ${r}: bytes held after the forward`).toBeLessThan(plain[r]!.held);
+    });
+    console.log(`SP ${c.P}, ${c.note}: bytes held after the forward per rank ${mem.map((o) => o.held).join(' ')} (plain ${plain.map((o) => o.held).join(' ')})`);
   }, 120_000);
 });
 
