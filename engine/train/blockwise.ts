@@ -38,7 +38,7 @@ export interface UnitSource {
   release(u: number): void;
 }
 
-/** Every unit already here (ZeRO 0-2). */
+/** Every unit already here (ZeRO 0-2: the parameters are replicated). */
 export function fullSource(params: ParamMap): UnitSource {
   return { acquire: async () => params, release: () => {} };
 }

@@ -12,11 +12,15 @@
 //   stage 3: also the parameters: a rank keeps its own units; a block's parameters are broadcast from their owner
 //            before its forward and again before its backward (the block's forward is rerun there: blockwise.ts),
 //            and freed after each; the non-block unit is gathered once per step. No parameter gather after the update.
+// Memory options (recompute, offload: memory-plan.ts) apply at every stage: stages 0/1 without SP run itemGradients
+// (modelForward's plan), stages 2/3 and every SP rank the block-by-block driver of blockwise.ts with the same plan;
+// stage 3 checkpoints every block (recompute is refused there as redundant; offload applies to them).
 // The clip norm is the l2 norm of the per-tensor l2 norms in parameter order, as globalGradNorm computes it; in
 // stages 2/3 each owner computes its tensors' norms and a zero-padded vector of them is all-reduced (adding zeros is
 // exact), so every stage gives the same bits. The loss is the mean of the K items' losses (all-gathered).
 // With `sp` (sp-groups.ts, sp-model.ts): the group is the data-parallel group; every rank of an SP group trains its
-// share of the token rows of the same items, and each gradient is first summed over the SP group (ZeRO 0-2).
+// share of the token rows of the same items (sp-model.ts spRows, a row split of blockwise.ts), and each gradient is
+// first summed over the SP group; ZeRO 0-3 shard over the data-parallel group (every SP rank holds the same shard).
 // A failure on a rank aborts the group's transport, so every rank ends with an error instead of waiting.
 
 import type { Tensor } from '../tensor.js';
@@ -48,8 +52,8 @@ export interface DistributedTrainerOptions {
    * Ulysses sequence-parallel group of this rank (sp-groups.ts spDataGroups: `group` is then the data-parallel
    * group of the ranks with the same SP rank). Every rank of an SP group passes the same items; each runs its share
    * of the token rows (sp-model.ts) and the gradients are summed over the SP group (rank order), then over the
-   * data-parallel group. ZeRO 0, 1 and 2 (over the data-parallel group; not 3). Any SP size: Ulysses when H % sp.size
-   * == 0, else the K/V all-gather (sp-attn.ts).
+   * data-parallel group. Any ZeRO stage (over the data-parallel group). Any SP size: Ulysses when H % sp.size == 0,
+   * else the K/V all-gather (sp-attn.ts).
    */
   sp?: ProcessGroup;
 }
