@@ -109,6 +109,7 @@ Parallel (the same results as one device with the same --batch: item j of the gl
   parallax train ... --batch 4 --devices 0,1,2,3                    4 data-parallel ranks, one item each
   parallax train ... --batch 4 --devices 0,1,2,3 --zero 2           optimizer state and gradients sharded
   parallax train ... --devices 0,1,2,3 --sp 2                       2 data-parallel groups x SP 2
+  parallax train ... --devices 0,1,2,3 --sp 2 --zero 3 --offload 1  SP 2, parameters sharded, block inputs in host memory
   parallax train ... --devices 0,1 --transport shm|socket           worker threads / one process per GPU
   several hosts: one 'parallax train --multi-host ...' per GPU under torchrun-style variables (docs/training.md)`)
     .action(async (o: TrainCliOptions) => {
