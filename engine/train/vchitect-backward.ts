@@ -12,7 +12,8 @@
 // collects every readback (they resolve as the GPU passes each copy). The backward uploads block k - 1's input
 // (queue.writeBuffer, issued before block k's recompute and backward are recorded, so the transfer is queued ahead
 // of need while the host records block k's work; WebGPU has one queue, so the upload is ordered, not concurrent).
-// modelBackward frees each block's activations and input as soon as that block's backward is recorded.
+// modelBackward frees each block's activations and input as soon as that block's backward is recorded. The block
+// input helpers (parkInput, settleInputs, toGpu, disposeInput) also serve the block-by-block driver (blockwise.ts).
 
 import type { Tensor } from '../tensor.js';
 import { Tensor as T } from '../tensor.js';
