@@ -12,6 +12,7 @@ import { LN_EPS } from '../engine/model/vchitect.js';
 import { mulberry32 } from '../engine/mulberry32.js';
 import { Tensor } from '../engine/tensor.js';
 import { DistributedTrainer, type ZeroStage } from '../engine/train/distributed-step.js';
+import type { MemoryOptions } from '../engine/train/memory-plan.js';
 import type { ModelShape } from '../engine/train/vchitect-backward.js';
 
 /** n standard normal draws (Box-Muller on mulberry32(seed)). */
@@ -58,6 +59,8 @@ export interface RankRun {
   /** The item: F frames of S x S latents, Tn text tokens; x0 from seed, context from seed + 10, pooled from seed + 20. */
   item: { F: number; S: number; Tn: number; seed: number };
   globalBatch: number;
+  /** Recompute / offload step options (default: neither). */
+  memory?: MemoryOptions;
 }
 
 /** One rank's persistent bytes, step-2 peak bytes and step-2 bytes sent (see the header). */
@@ -73,7 +76,7 @@ export async function measureRank(m: TinyTransformer, o: RankRun): Promise<{ per
     context: Tensor.from(device, randn(Tn * m.J, seed + 10), [1, Tn, m.J], 'f32'),
     pooled: Tensor.from(device, randn(m.P, seed + 20), [1, m.P], 'f32'),
   };
-  const opts = { seed: 3, lr: 1e-3, sigma: { sampling: 'logit_normal' as const, shift: 3 }, emaDecay: {}, globalBatch: o.globalBatch };
+  const opts = { seed: 3, lr: 1e-3, sigma: { sampling: 'logit_normal' as const, shift: 3 }, emaDecay: {}, globalBatch: o.globalBatch, ...o.memory };
   await trainer.step([item], opts);
   resetStats(o.world.stats);
   device.pool.resetPeak();

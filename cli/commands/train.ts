@@ -88,15 +88,15 @@ export function registerTrain(program: Command): void {
     .option('--sample-steps <n>', 'denoising steps of the samples', parseIntArg('--sample-steps', 1), 10)
     .option('--sample-guidance <g>', 'guidance scale of the samples', parseFloatArg('--sample-guidance', 0), 4)
     .option('--resume', 'continue the run saved in OUT (same model, data and options; says which differs)')
-    .option('--recompute <ratio>', "selective recomputation, LiteGen's ratio in [0, 1]: the share of blocks that keep their activations (0 reruns every block's forward in the backward; same results, less memory; on several ranks with --zero 0 or 1, not with --sp > 1)", parseFloatArg('--recompute', 0))
-    .option('--offload <ratio>', 'share of the recomputed blocks whose kept input waits in host memory (needs --recompute < 1)', parseFloatArg('--offload', 0))
+    .option('--recompute <ratio>', "selective recomputation, LiteGen's ratio in [0, 1]: the share of blocks that keep their activations (0 reruns every block's forward in the backward; same results, less memory; with any --sp and --zero, except --zero 3 on several ranks, which reruns every block already)", parseFloatArg('--recompute', 0))
+    .option('--offload <ratio>', 'share of the recomputed blocks whose kept input waits in host memory (needs --recompute < 1, or --zero 3 on several ranks, where every block is recomputed)', parseFloatArg('--offload', 0))
     .option('--memory-limit <GiB>', 'memory training may use (default: 70% of host memory on a CPU adapter; a GPU is checked against its binding limit only)', parseFloatArg('--memory-limit', 0))
     .option('--device <index>', 'GPU adapter index (parallax doctor --list)', parseIntArg('--device', 0))
     .option('--devices <list>', 'train on several ranks, one per listed adapter index, e.g. 0,1,2,3 (repeat an index to put several ranks on one adapter); the global batch --batch is split over the data-parallel ranks', parseDeviceList)
     .addOption(new Option('--transport <kind>', 'how the ranks of this host talk: inprocess (one process drives every GPU), shm (one worker thread per GPU, shared-memory rings), socket (one process per GPU over Unix sockets)').choices(['inprocess', 'shm', 'socket']))
     .option('--multi-host', "run as ONE rank of a world started by a launcher (torchrun-style RANK, WORLD_SIZE, LOCAL_RANK, MASTER_ADDR, MASTER_PORT; Slurm and MPI variables work too); --devices then lists each local rank's GPU; rank 0 writes OUT (the caches and train-state are read by every rank: OUT on a shared filesystem across hosts)")
-    .addOption(new Option('--zero <stage>', 'ZeRO stage over the data-parallel ranks: 0 replicate, 1 shard the optimizer state and EMA, 2 also the gradients, 3 also the parameters (same results at every stage)').choices(['0', '1', '2', '3']))
-    .option('--sp <n>', 'Ulysses sequence-parallel group size: each item\'s tokens split over n ranks (divides the rank count; ZeRO 0-2; not with --recompute / --offload)', parseIntArg('--sp', 1))
+    .addOption(new Option('--zero <stage>', 'ZeRO stage over the data-parallel ranks: 0 replicate, 1 shard the optimizer state and EMA, 2 also the gradients, 3 also the parameters, each block gathered for its forward and again for its backward (same results at every stage)').choices(['0', '1', '2', '3']))
+    .option('--sp <n>', 'Ulysses sequence-parallel group size: each item\'s tokens split over n ranks (divides the rank count; --zero then shards over the data-parallel ranks)', parseIntArg('--sp', 1))
     .option('--no-progress', 'no progress bar')
     .addHelpText('after', `
 Example (tiny model, synthetic data):
@@ -109,6 +109,7 @@ Parallel (the same results as one device with the same --batch: item j of the gl
   parallax train ... --batch 4 --devices 0,1,2,3                    4 data-parallel ranks, one item each
   parallax train ... --batch 4 --devices 0,1,2,3 --zero 2           optimizer state and gradients sharded
   parallax train ... --devices 0,1,2,3 --sp 2                       2 data-parallel groups x SP 2
+  parallax train ... --devices 0,1,2,3 --sp 2 --zero 3 --offload 1  SP 2, parameters sharded, block inputs in host memory
   parallax train ... --devices 0,1 --transport shm|socket           worker threads / one process per GPU
   several hosts: one 'parallax train --multi-host ...' per GPU under torchrun-style variables (docs/training.md)`)
     .action(async (o: TrainCliOptions) => {

@@ -12,11 +12,15 @@
 //   stage 3: also the parameters: a rank keeps its own units; a block's parameters are broadcast from their owner
 //            before its forward and again before its backward (the block's forward is rerun there: blockwise.ts),
 //            and freed after each; the non-block unit is gathered once per step. No parameter gather after the update.
+// Memory options (recompute, offload: memory-plan.ts) apply at every stage: stages 0/1 without SP run itemGradients
+// (modelForward's plan), stages 2/3 and every SP rank the block-by-block driver of blockwise.ts with the same plan;
+// stage 3 checkpoints every block (recompute is refused there as redundant; offload applies to them).
 // The clip norm is the l2 norm of the per-tensor l2 norms in parameter order, as globalGradNorm computes it; in
 // stages 2/3 each owner computes its tensors' norms and a zero-padded vector of them is all-reduced (adding zeros is
 // exact), so every stage gives the same bits. The loss is the mean of the K items' losses (all-gathered).
 // With `sp` (sp-groups.ts, sp-model.ts): the group is the data-parallel group; every rank of an SP group trains its
-// share of the token rows of the same items, and each gradient is first summed over the SP group (ZeRO 0-2).
+// share of the token rows of the same items (sp-model.ts spRows, a row split of blockwise.ts), and each gradient is
+// first summed over the SP group; ZeRO 0-3 shard over the data-parallel group (every SP rank holds the same shard).
 // A failure on a rank aborts the group's transport, so every rank ends with an error instead of waiting.
 
 import type { Tensor } from '../tensor.js';
@@ -26,13 +30,13 @@ import { abortOnLocalFailure, DistError } from '../distributed/errors.js';
 import type { Device } from '../gpu/device.js';
 import { concat } from '../ops/layout.js';
 import { reduce } from '../ops/reduce.js';
-import { blockwiseItemGradients, type UnitSource } from './blockwise.js';
+import { blockwiseItemGradients, fullSource, type UnitSource } from './blockwise.js';
 import { readFlat, uploadFlat, writeFlat } from './host-flat.js';
 import { learningRate } from './schedule.js';
 import { drawSigmaNoise, itemGradients, type TrainBatch, type TrainStepOptions, type TrainStepResult } from './train-step.js';
-import { addGrads, clippedUpdate, globalGradNorm, TrainState, type GradMap, type ParamMap } from './update.js';
+import { clippedUpdate, globalGradNorm, TrainState, type GradMap, type ParamMap } from './update.js';
 import type { ModelShape } from './vchitect-backward.js';
-import type { MemoryOptions } from './memory-plan.js';
+import { memoryPlan, type MemoryOptions, type MemoryPlan } from './memory-plan.js';
 import { batchShare, numelOf, ownedNames, zeroLayout, type ZeroLayout } from './zero-layout.js';
 import { makeSpGroup, spItemGradients, type SpGroup } from './sp-model.js';
 
@@ -48,8 +52,8 @@ export interface DistributedTrainerOptions {
    * Ulysses sequence-parallel group of this rank (sp-groups.ts spDataGroups: `group` is then the data-parallel
    * group of the ranks with the same SP rank). Every rank of an SP group passes the same items; each runs its share
    * of the token rows (sp-model.ts) and the gradients are summed over the SP group (rank order), then over the
-   * data-parallel group. ZeRO 0, 1 and 2 (over the data-parallel group; not 3). Any SP size: Ulysses when H % sp.size
-   * == 0, else the K/V all-gather (sp-attn.ts).
+   * data-parallel group. Any ZeRO stage (over the data-parallel group). Any SP size: Ulysses when H % sp.size == 0,
+   * else the K/V all-gather (sp-attn.ts).
    */
   sp?: ProcessGroup;
 }
@@ -93,9 +97,6 @@ export class DistributedTrainer {
     const first = params.values().next().value as Tensor | undefined;
     if (!first) throw new Error('distributed training: no parameters (pass the model\'s checkpoint tensors as f32 master weights)');
     this.device = first.device;
-    if (spGroup && spGroup.size > 1 && zero === 3) {
-      throw new Error(`distributed training: sequence parallelism (--sp ${spGroup.size}) runs with ZeRO 0, 1 or 2 over the data-parallel ranks; --zero 3 (sharded parameters) is not supported with --sp > 1 (use --zero 2, or --sp 1)`);
-    }
     this.sp = spGroup && spGroup.size > 1 ? makeSpGroup(spGroup, this.device, shape.heads) : null;
     this.layout = zeroLayout([...params].map(([k, t]) => [k, t.shape]), shape.numLayers, group.size);
     this.owned = zero === 0 ? [...this.layout.names] : ownedNames(this.layout, group.rank);
@@ -144,9 +145,11 @@ export class DistributedTrainer {
     if (local.length !== share.count) {
       throw new Error(`a global batch of ${K} over ${g.size} ranks gives rank ${g.rank} items [${share.offset}, ${share.offset + share.count}) (${share.count}), but it was passed ${local.length}; pass batchShare(K, N, rank)'s items`);
     }
-    if ((o.recompute !== undefined || o.offload !== undefined) && (this.sp || this.zero >= 2)) {
-      throw new Error(`distributed training: recompute / offload apply at ZeRO 0 and 1 without sequence parallelism only (ZeRO ${this.zero}${this.sp ? `, SP ${this.sp.group.size}` : ''}); ZeRO 3 already reruns every block's forward in its backward`);
+    if (this.zero === 3 && o.recompute !== undefined) {
+      throw new Error("distributed training: ZeRO 3 already checkpoints every block (its parameters are gathered again for the backward, where the block's forward reruns): drop recompute (offload alone applies there)");
     }
+    const memory: MemoryOptions = { recompute: this.zero === 3 ? 0 : o.recompute, offload: o.offload };
+    const plan = memoryPlan(this.shape.numLayers, memory);
     const clip = o.clip ?? 1;
     if (!(clip >= 0)) throw new Error(`train step: clip must be >= 0 (0 turns it off), got ${clip}`);
     if (o.emaDecay && !this.state.ema && this.owned.length) throw new Error('train step: emaDecay given but the trainer keeps no EMA (create it with { ema: true })');
@@ -154,7 +157,7 @@ export class DistributedTrainer {
     const lr = typeof o.lr === 'number' ? o.lr : learningRate(step, o.lr);
     if (!(lr >= 0) || !Number.isFinite(lr)) throw new Error(`train step: learning rate must be a finite number >= 0, got ${lr}`);
     const d = o.drawStep ?? step;
-    const settings = { step, sp: this.sp?.group.size ?? 1, globalBatch: K, drawStep: d, seed: o.seed, zero: this.zero, parameters: this.layout.names.length, clip, lr, sigma: o.sigma, adamw: o.adamw ?? null, emaDecay: o.emaDecay ?? null };
+    const settings = { step, sp: this.sp?.group.size ?? 1, globalBatch: K, drawStep: d, seed: o.seed, zero: this.zero, parameters: this.layout.names.length, clip, lr, sigma: o.sigma, adamw: o.adamw ?? null, emaDecay: o.emaDecay ?? null, recompute: o.recompute ?? null, offload: o.offload ?? null };
     if (this.sp) await this.agree({ ...settings, items: local.length }, this.sp.group);
     await this.agree(settings, this.group);
 
@@ -162,7 +165,7 @@ export class DistributedTrainer {
     const losses: Tensor[] = [];
     let grads: GradMap;
     try {
-      grads = this.zero <= 1 ? await this.gradsReplicated(local, draws, K, losses, { recompute: o.recompute, offload: o.offload }) : this.sp ? await this.gradsSpSharded(local, draws, K, losses) : await this.gradsSharded(local, draws, K, losses);
+      grads = this.zero <= 1 ? await this.gradsReplicated(local, draws, K, losses, memory, plan) : await this.gradsSharded(local, draws, K, losses, plan);
     } catch (e) {
       for (const t of losses) t.dispose();
       throw e;
@@ -206,24 +209,21 @@ export class DistributedTrainer {
     });
   }
 
-  /** Stages 0/1: this rank's items through itemGradients, then one all-reduce of every gradient. */
-  private async gradsReplicated(local: readonly TrainBatch[], draws: { sigma: number; eps: Float32Array }[], K: number, losses: Tensor[], memory: MemoryOptions): Promise<GradMap> {
-    let acc: GradMap | null = null;
+  /** Stages 0/1: this rank's items through itemGradients (with SP: spItemGradients), then one all-reduce of every gradient. */
+  private async gradsReplicated(local: readonly TrainBatch[], draws: { sigma: number; eps: Float32Array }[], K: number, losses: Tensor[], memory: MemoryOptions, plan: MemoryPlan): Promise<GradMap> {
+    const acc: GradMap = new Map();
     try {
       for (let i = 0; i < local.length; i++) {
-        const r: { loss: Tensor; grads: GradMap } = this.sp
-          ? await spItemGradients(this.params, this.shape, local[i]!, draws[i]!, 1 / K, acc, this.sp)
-          : await itemGradients(this.params, this.shape, local[i]!, draws[i]!, 1 / K, acc, memory);
-        losses.push(r.loss);
-        acc = r.grads;
+        if (this.sp) losses.push((await spItemGradients(fullSource(this.params), this.shape, local[i]!, draws[i]!, 1 / K, acc, this.sp, { plan }))!);
+        else losses.push((await itemGradients(this.params, this.shape, local[i]!, draws[i]!, 1 / K, acc, memory)).loss);
       }
       // Unit by unit (the GPU holds one unit's extra copy at a time), each unit freed once read.
       const order = this.layout.units.flatMap((u) => u.params);
       const flat = new Float32Array(numelOf(this.layout, order));
-      if (acc) {
+      if (local.length) {
         let off = 0;
         for (const u of this.layout.units) {
-          const f = await readFlat(u.params.map((k) => gradOf(acc!, k)));
+          const f = await readFlat(u.params.map((k) => gradOf(acc, k)));
           flat.set(f, off);
           off += f.length;
           for (const k of u.params) { acc.get(k)!.dispose(); acc.delete(k); }
@@ -234,12 +234,18 @@ export class DistributedTrainer {
       const sum = await this.group.allReduce(spSum);
       return uploadFlat(this.device, sum, order.map((k) => [k, this.layout.shapes.get(k)!]), 'grad ');
     } finally {
-      if (acc) for (const t of acc.values()) t.dispose();
+      for (const t of acc.values()) t.dispose();
     }
   }
 
-  /** Stages 2/3: every rank runs as many passes as the rank with the most items (collectives line up); block sums go to their owners. */
-  private async gradsSharded(local: readonly TrainBatch[], draws: { sigma: number; eps: Float32Array }[], K: number, losses: Tensor[]): Promise<GradMap> {
+  /**
+   * Stages 2/3: every rank runs as many passes as the rank with the most items (collectives line up); on the last pass
+   * each block's gradient sum goes to its owner as soon as the block's backward is recorded (with SP: every SP rank
+   * runs its share of each item through spItemGradients and the sums are first taken over the SP group). Stage 3
+   * gathers each block's parameters from its owner for its forward and again for its backward (`plan` checkpoints
+   * every block there).
+   */
+  private async gradsSharded(local: readonly TrainBatch[], draws: { sigma: number; eps: Float32Array }[], K: number, losses: Tensor[], plan: MemoryPlan): Promise<GradMap> {
     const passes = batchShare(K, this.group.size, 0).count;
     const acc: GradMap = new Map();
     const reduced: GradMap = new Map();
@@ -248,10 +254,11 @@ export class DistributedTrainer {
       if (source instanceof GatherSource) await source.gatherNonBlock();
       for (let p = 0; p < passes; p++) {
         const last = p === passes - 1;
-        const loss = await blockwiseItemGradients(source, this.shape, local[p] ?? null, draws[p] ?? null, 1 / K, acc, {
-          recompute: this.zero === 3,
-          onBlockGrads: last ? (i, a) => this.reduceUnit(i, a, reduced) : undefined,
-        });
+        const o = { plan, onBlockGrads: last ? (i: number, a: GradMap) => this.reduceUnit(i, a, reduced) : undefined };
+        const item = local[p] ?? null, draw = draws[p] ?? null;
+        const loss = this.sp
+          ? await spItemGradients(source, this.shape, item, draw, 1 / K, acc, this.sp, o)
+          : await blockwiseItemGradients(source, this.shape, item, draw, 1 / K, acc, o);
         if (loss) losses.push(loss);
       }
       await this.reduceUnit(this.layout.numLayers, acc, reduced);
@@ -262,37 +269,6 @@ export class DistributedTrainer {
     } finally {
       for (const t of acc.values()) t.dispose();
       if (source instanceof GatherSource) source.dispose();
-    }
-  }
-
-  /**
-   * Stage 2 with SP: every SP rank runs its share of each item (spItemGradients); on the last pass each block's
-   * gradients are reduced (SP sum, then to the owner) as soon as its backward is recorded. Ranks with fewer items
-   * than others make the same reduce calls without computing.
-   */
-  private async gradsSpSharded(local: readonly TrainBatch[], draws: { sigma: number; eps: Float32Array }[], K: number, losses: Tensor[]): Promise<GradMap> {
-    const passes = batchShare(K, this.group.size, 0).count;
-    const L = this.layout.numLayers;
-    const acc: GradMap = new Map();
-    const reduced: GradMap = new Map();
-    try {
-      for (let p = 0; p < passes; p++) {
-        const last = p === passes - 1;
-        const hook = async (i: number, gb: GradMap) => {
-          addGrads(acc, gb);
-          if (last) await this.reduceUnit(i, acc, reduced);
-        };
-        const item = local[p];
-        if (item) losses.push((await spItemGradients(this.params, this.shape, item, draws[p]!, 1 / K, acc, this.sp!, hook)).loss);
-        else if (last) for (let i = L - 1; i >= 0; i--) await this.reduceUnit(i, acc, reduced);
-      }
-      await this.reduceUnit(L, acc, reduced);
-      return reduced;
-    } catch (e) {
-      for (const t of reduced.values()) t.dispose();
-      throw e;
-    } finally {
-      for (const t of acc.values()) t.dispose();
     }
   }
 
@@ -441,11 +417,6 @@ function emptyState(ema: boolean): TrainState {
   const s = Object.create(TrainState.prototype) as TrainState;
   Object.assign(s, { m: new Map(), v: new Map(), ema: ema ? new Map() : null, step: 0 });
   return s;
-}
-
-/** Stage 2: every unit is already here. */
-function fullSource(params: ParamMap): UnitSource {
-  return { acquire: async () => params, release: () => {} };
 }
 
 /** Stage 3: a unit's parameters broadcast from its owner for each use, freed after; the non-block unit once per step. */

@@ -117,12 +117,8 @@ export function checkParallelOptions(o: DitTrainOptions, ranks: number): void {
   need(ZERO_STAGES.includes(zero), `--zero must be 0, 1, 2 or 3, got ${zero}`);
   need(Number.isInteger(sp) && sp >= 1, `--sp must be an integer >= 1, got ${sp}`);
   need(ranks % sp === 0, `--sp ${sp} does not divide the ${ranks} rank(s) (the ranks are sp x data-parallel groups): list a multiple of ${sp} in --devices, or pick --sp in {${Array.from({ length: ranks }, (_, i) => i + 1).filter((p) => ranks % p === 0).join(', ')}}`);
-  const mem = o.recompute !== undefined || o.offload !== undefined;
-  need(!(zero === 3 && sp > 1), `--zero 3 (sharded parameters) does not combine with --sp ${sp}: use --zero 2 (sharded gradients and optimizer state), or --sp 1`);
-  need(!(mem && sp > 1), `--recompute / --offload are not applied on the sequence-parallel path (--sp ${sp} keeps every block's activations of its rows, already 1/${sp} of them): drop them, or use --sp 1`);
   if (ranks > 1) {
-    need(!(mem && zero === 3), "--zero 3 already reruns every block's forward in its backward: drop --recompute / --offload");
-    need(!(mem && zero === 2), '--recompute / --offload work with --zero 0 or 1 on several ranks: use --zero 1 (sharded optimizer state), or --zero 3 (which recomputes every block)');
+    need(!(o.recompute !== undefined && zero === 3), "--zero 3 on several ranks already reruns every block's forward in its backward (its parameters are gathered again there): drop --recompute (--offload alone applies)");
   }
   need(!(o.multiHost && o.transport), '--multi-host makes this process one rank of a launcher\'s world; --transport is for the ranks this command starts on one host: drop one of them');
   need(o.multiHost || ranks > 1 || !o.transport || o.transport === 'inprocess', `--transport ${o.transport} needs several ranks: pass --devices (e.g. --devices 0,0 for two ranks on adapter 0)`);
@@ -215,7 +211,8 @@ async function run(o: DitTrainOptions, ui: TrainUi, ckpt: Checkpoint, device: De
   const share = groups ? batchShare(o.batch, groups.dp.size, groups.dp.rank) : { offset: 0, count: o.batch };
 
   // memory (per rank: its largest share of the batch)
-  const plan = memoryPlan(cfg.num_layers, { recompute: o.recompute, offload: o.offload });
+  // (ZeRO 3 on several ranks checkpoints every block: DistributedTrainer)
+  const plan = memoryPlan(cfg.num_layers, { recompute: groups && o.zero === 3 ? 0 : o.recompute, offload: o.offload });
   const floatKeys = ckpt.transformer.weights.keys().filter((k) => (FLOAT_DTYPES as readonly string[]).includes(ckpt.transformer.weights.info(k).dtype));
   const nParams = floatKeys.reduce((a, k) => a + ckpt.transformer.weights.info(k).shape.reduce((x, y) => x * y, 1), 0);
   const biggest = cache.clips.reduce((a, c) => (c.shape[2] * c.shape[3] > a.shape[2] * a.shape[3] ? c : a));

@@ -12,7 +12,8 @@
 // collects every readback (they resolve as the GPU passes each copy). The backward uploads block k - 1's input
 // (queue.writeBuffer, issued before block k's recompute and backward are recorded, so the transfer is queued ahead
 // of need while the host records block k's work; WebGPU has one queue, so the upload is ordered, not concurrent).
-// modelBackward frees each block's activations and input as soon as that block's backward is recorded.
+// modelBackward frees each block's activations and input as soon as that block's backward is recorded. The block
+// input helpers (parkInput, settleInputs, toGpu, disposeInput) also serve the block-by-block driver (blockwise.ts).
 
 import type { Tensor } from '../tensor.js';
 import { Tensor as T } from '../tensor.js';
@@ -322,13 +323,7 @@ export function modelForward(p: ParamMap, shape: ModelShape, inp: ModelInputs, m
     if (plan.checkpointed[i]) {
       disposeBlockSaved(r.saved);
       blocks.push(null);
-      if (plan.offloaded[i]) {
-        // The copies are recorded after this block's dispatches, so x and c can go back to the pool at once.
-        input.host = { x: HostCopy.start(x), c: HostCopy.start(c) };
-        x.dispose();
-        c.dispose();
-        input.x = input.c = null;
-      }
+      if (plan.offloaded[i]) parkInput(input);
     } else blocks.push(r.saved);
     inputs.push(input);
     x = r.x;
@@ -343,13 +338,31 @@ export function modelForward(p: ParamMap, shape: ModelShape, inp: ModelInputs, m
   return { out, saved };
 }
 
+/**
+ * Moves a block input to the host: the copies are started (offload.ts) and the GPU tensors freed at once. Call it
+ * after the block's forward is recorded (the copies are ordered after its dispatches).
+ */
+export function parkInput(b: BlockInput): void {
+  if (!b.x || !b.c) throw new Error('internal error: parking a block input that is not on the GPU');
+  b.host = { x: HostCopy.start(b.x), c: HostCopy.start(b.c) };
+  b.x.dispose();
+  b.c.dispose();
+  b.x = b.c = null;
+}
+
+/** Waits until every parked block input is on the host (the readbacks started during the forward). */
+export async function settleInputs(inputs: readonly BlockInput[]): Promise<void> {
+  await Promise.all(inputs.flatMap((b) => (b.host ? [b.host.x.settle(), b.host.c.settle()] : [])));
+}
+
 /** Waits until every offloaded block input is on the host (the readbacks started during the forward). */
 export async function offloadReady(s: ModelSaved): Promise<void> {
-  await Promise.all(s.inputs.flatMap((b) => (b.host ? [b.host.x.settle(), b.host.c.settle()] : [])));
+  await settleInputs(s.inputs);
   s.offloadSettled = true;
 }
 
-function disposeInput(b: BlockInput): void {
+/** Frees a block input wherever it is (GPU or host). */
+export function disposeInput(b: BlockInput): void {
   b.x?.dispose();
   b.c?.dispose();
   b.host?.x.dispose();
@@ -369,7 +382,7 @@ export function disposeModelSaved(s: ModelSaved): void {
 }
 
 /** Puts an offloaded block input back on the GPU (no-op when it is there). */
-function toGpu(b: BlockInput, index: number): { x: Tensor; c: Tensor } {
+export function toGpu(b: BlockInput, index: number): { x: Tensor; c: Tensor } {
   if (b.host) {
     b.x = b.host.x.upload(`block ${index} input`);
     b.c = b.host.c.upload(`block ${index} text input`);

@@ -1,7 +1,8 @@
 // `parallax train` with --sp 2 (one SP group of 2 ranks on one adapter: the tokens of each item split over them)
-// matches the one-device run within 1e-6 relative after 2 steps; recompute + offload on 2 ranks keep its bits; --transport socket (the command relaunched as one
-// --multi-host process per rank) with ZeRO 3 gives its bits exactly; unsupported combinations and a rank that cannot
-// open its adapter are named with the fix.
+// matches the one-device run within 1e-6 relative after 2 steps, and --sp 2 with --recompute / --offload (ZeRO 2) or
+// at ZeRO 3 with --offload gives the --sp 2 run's bits; recompute + offload on 2 data-parallel ranks keep the
+// one-device bits; --transport socket (the command relaunched as one --multi-host process per rank) with ZeRO 3 gives
+// its bits exactly; unsupported combinations and a rank that cannot open its adapter are named with the fix.
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -22,12 +23,22 @@ afterAll(async () => {
   await rm(f.dir, { recursive: true, force: true });
 });
 
-describe('parallax train --sp, --transport socket, errors', () => {
-  it('--devices 0,0 --sp 2 (ZeRO 2) matches one device within 1e-6', async () => {
+/** The --sp 2 (ZeRO 2) run, once for the tests that compare with it. */
+let spDone: Promise<{ out: string; lines: string[]; summary: Awaited<ReturnType<typeof runTrain>> }> | null = null;
+function spRun() {
+  spDone ??= (async () => {
     const out = join(f.dir, 'sp');
     await seedCache(join(f.dir, 'ref'), out);
     const lines: string[] = [];
-    await runTrain(engineOptions(f, { out, steps: 2, devices: [0, 0], sp: 2, zero: 2 }), { log: (m) => lines.push(m) });
+    const summary = await runTrain(engineOptions(f, { out, steps: 2, devices: [0, 0], sp: 2, zero: 2 }), { log: (m) => lines.push(m) });
+    return { out, lines, summary };
+  })();
+  return spDone;
+}
+
+describe('parallax train --sp, --transport socket, errors', () => {
+  it('--devices 0,0 --sp 2 (ZeRO 2) matches one device within 1e-6', async () => {
+    const { out, lines } = await spRun();
     expect(lines.join('\n')).toMatch(/2 ranks = 1 data-parallel x SP 2, ZeRO 2/);
     const a = logOf(out);
     const b = logOf(join(f.dir, 'ref'));
@@ -45,6 +56,24 @@ describe('parallax train --sp, --transport socket, errors', () => {
       if (file === 'weights') expect(e).toBeGreaterThan(0); // the SP sums are regrouped: not the same bits (the comparison can fail)
     }
   }, 120_000);
+
+  it('--sp 2 with --recompute 0 --offload 1 (ZeRO 2) and --sp 2 --zero 3 --offload 1 give the --sp 2 run\'s bits', async () => {
+    const sp = await spRun();
+    const runs: [string, Parameters<typeof engineOptions>[1]][] = [
+      ['sp-recompute', { out: join(f.dir, 'sp-recompute'), steps: 2, devices: [0, 0], sp: 2, zero: 2, recompute: 0, offload: 1 }],
+      ['sp-zero3', { out: join(f.dir, 'sp-zero3'), steps: 2, devices: [0, 0], sp: 2, zero: 3, offload: 1 }],
+    ];
+    for (const [name, opts] of runs) {
+      await seedCache(join(f.dir, 'ref'), opts.out);
+      const r = await runTrain(engineOptions(f, opts), quiet);
+      expect(logOf(opts.out), `${name} log`).toEqual(logOf(sp.out));
+      for (const file of STATE_FILES) {
+        const x = await stateOf(opts.out, file);
+        for (const [k, v] of await stateOf(sp.out, file)) expect(x.get(k), `${name} ${file} ${k}`).toEqual(v);
+      }
+      if (name === 'sp-recompute') expect(r.peakBytes, 'SP 2 peak with recompute').toBeLessThan(sp.summary.peakBytes); // the options reach the SP passes
+    }
+  }, 240_000);
 
   it('--recompute 0 --offload 1 on 2 ranks (ZeRO 1) equals one device without them, bit for bit', async () => {
     const out = join(f.dir, 'recompute');
@@ -78,14 +107,12 @@ describe('parallax train --sp, --transport socket, errors', () => {
     const o = (x: Parameters<typeof engineOptions>[1]) => runTrain(engineOptions(f, x), quiet);
     const out = join(f.dir, 'bad');
     await expect(o({ out, steps: 1, devices: [0, 0, 0], sp: 2 })).rejects.toThrow(/--sp 2 does not divide the 3 rank\(s\).*pick --sp in \{1, 3\}/);
-    await expect(o({ out, steps: 1, devices: [0, 0], sp: 2, zero: 3 })).rejects.toThrow(/--zero 3 \(sharded parameters\) does not combine with --sp 2: use --zero 2 .*or --sp 1/);
-    await expect(o({ out, steps: 1, devices: [0, 0], sp: 2, recompute: 0 })).rejects.toThrow(/--recompute \/ --offload are not applied on the sequence-parallel path.*drop them, or use --sp 1/);
-    await expect(o({ out, steps: 1, devices: [0, 0], zero: 2, offload: 1, recompute: 0 })).rejects.toThrow(/use --zero 1 .*or --zero 3/);
+    await expect(o({ out, steps: 1, devices: [0, 0], zero: 3, recompute: 0 })).rejects.toThrow(/--zero 3 on several ranks already reruns every block's forward.*drop --recompute \(--offload alone applies\)/);
     await expect(o({ out, steps: 1, transport: 'shm' })).rejects.toThrow(/--transport shm needs several ranks: pass --devices/);
     await expect(o({ out, steps: 1, sp: 2 })).rejects.toThrow(/--sp 2 does not divide the 1 rank/);
-    const cli = await parallax(['train', '--model', f.model, '--data', f.meta, '--out', out, '--steps', '1', '--devices', '0,0', '--sp', '2', '--zero', '3', ...BASE]);
+    const cli = await parallax(['train', '--model', f.model, '--data', f.meta, '--out', out, '--steps', '1', '--devices', '0,0', '--sp', '2', '--zero', '3', '--recompute', '0.5', ...BASE]);
     expect(cli.code).not.toBe(0);
-    expect(cli.stderr).toMatch(/--zero 3 \(sharded parameters\) does not combine with --sp 2/);
+    expect(cli.stderr).toMatch(/--zero 3 on several ranks already reruns every block's forward/);
     // rank 1 cannot open its adapter: every rank ends, the error names rank 1 and the cause
     await expect(o({ out: join(f.dir, 'fail'), steps: 1, devices: [0, 99], transport: 'shm' })).rejects.toThrow(/rank 1: adapter index 99 does not exist/);
   }, 120_000);

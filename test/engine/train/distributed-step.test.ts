@@ -4,7 +4,8 @@
 // one item per rank equals trainStep on the whole batch bit for bit (the same summation order); uneven batches (5
 // items over 2 and 3 ranks) within 1e-6; ZeRO 0/1/2/3 give the same bits as each other on 2, 3 (uneven blocks:
 // [1, 1, 0] + the non-block unit) and 4 ranks (a rank owning no block); ZeRO's per-rank memory falls with the
-// stage. Other transports and failures: distributed-failure.test.ts.
+// stage; recompute / offload at ZeRO 2 and offload at ZeRO 3 on 2 and 3 ranks keep plain ZeRO 2's bits (ZeRO 3 refuses
+// recompute). Other transports and failures: distributed-failure.test.ts.
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -173,6 +174,37 @@ describe('data parallelism and ZeRO stages 0-3 reproduce one rank with the whole
   }, 600_000);
 });
 
+
+describe('recompute and offload on several ranks at ZeRO 2 and 3', () => {
+  const cases = [
+    { N: 2, K: 3, note: 'items [2, 1]' },
+    { N: 3, K: 5, note: 'blocks [1, 1, 0], items [2, 2, 1]' },
+  ];
+  for (const c of cases) it(`${c.N} ranks, global batch ${c.K} (${c.note}): ZeRO 2 with recompute 0.5 + offload 1 and ZeRO 3 with offload 1 give plain ZeRO 2's bits`, async () => {
+    const plain = fulfilled(await runInProcess(c.N, args(c.K, 2)));
+    const z2m = fulfilled(await runInProcess(c.N, args(c.K, 2, { opts: { ...TRAIN_OPTS, recompute: 0.5, offload: 1 } })));
+    const z2r = fulfilled(await runInProcess(c.N, args(c.K, 2, { opts: { ...TRAIN_OPTS, recompute: 0 } })));
+    const z3o = fulfilled(await runInProcess(c.N, args(c.K, 3, { opts: { ...TRAIN_OPTS, offload: 1 } })));
+    const runs = { 'ZeRO 2 + recompute 0.5, offload 1': z2m, 'ZeRO 2 + recompute 0': z2r, 'ZeRO 3 + offload 1': z3o };
+    for (const [name, outs] of Object.entries(runs)) outs.forEach((o, r) => {
+      expect(o.losses, `${name} rank ${r} losses`).toEqual(plain[0]!.losses);
+      expect(o.norms, `${name} rank ${r} norms`).toEqual(plain[0]!.norms);
+      sameBits(o.params, plain[0]!.params, `${name} rank ${r} parameters`);
+      sameBits(o.ema, plain[0]!.ema, `${name} rank ${r} EMA`);
+    });
+    console.log(`${c.N} ranks, step peak KiB per rank: ZeRO 2 ${plain.map((o) => (o.stepPeakBytes / 1024).toFixed(1)).join(' ')}; ${Object.entries(runs).map(([n, outs]) => `${n}: ${outs.map((o) => (o.stepPeakBytes / 1024).toFixed(1)).join(' ')}`).join('; ')}`);
+    // The options reached the blocks: rank 0 (two items) peaks lower when every block is recomputed.
+    expect(z2r[0]!.stepPeakBytes, 'rank 0 step peak, ZeRO 2 + recompute 0').toBeLessThan(plain[0]!.stepPeakBytes);
+  }, 600_000);
+
+  it('ZeRO 3 refuses recompute (it checkpoints every block already), naming the fix', async () => {
+    const res = await runInProcess(2, args(2, 3, { opts: { ...TRAIN_OPTS, recompute: 0 } }));
+    res.forEach((r, i) => {
+      expect(r.status, `rank ${i}`).toBe('rejected');
+      expect(String((r as PromiseRejectedResult).reason?.message)).toMatch(/ZeRO 3 already checkpoints every block .*drop recompute \(offload alone applies there\)/);
+    });
+  }, 120_000);
+});
 
 describe('checkpoint state and agreement', () => {
   it('ZeRO 3 on 2 ranks: gatherHost after step 1 and loadHost into new trainers continue exactly (step 2 bit-identical to an uninterrupted run)', async () => {

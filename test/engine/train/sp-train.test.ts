@@ -3,11 +3,13 @@
 // tokens per frame, 3 text tokens: SP 2 splits the text rows 2 + 1 (one padding row), SP 4 splits them 1 + 1 + 1 + 0
 // (rank 3 holds only padding); SP 3 (4 heads do not split: the K/V all-gather path) splits the visual rows 2 + 2 + 0,
 // padded). SP ranks run as async tasks in this process (in-process transport, one Dawn device
-// each) and over shared-memory worker threads. Checked: the forward's velocity is bit-identical to one rank; the loss
-// and every parameter gradient (the ranks' shares summed in rank order) within 1e-6 relative; parameters and EMA after
-// 2 AdamW steps within 1e-6 for SP 2, 3 and 4 and for SP 2 x DP 2 against one rank with the doubled batch; ZeRO 2
-// with SP gives ZeRO 0's bits; shm gives the in-process bits; a rank failing mid-step ends every rank with an error
-// naming it; bad layouts are refused.
+// each) and over shared-memory worker threads. Checked: the forward's velocity (blockwise.ts with the SP row split)
+// is bit-identical to one rank; the loss and every parameter gradient (the ranks' shares summed in rank order) within
+// 1e-6 relative; recompute and offload keep every rank's velocity and gradient share bit for bit and hold fewer bytes
+// between forward and backward; parameters and EMA after 2 AdamW steps within 1e-6 for SP 2, 3 and 4 and for SP 2 x
+// DP 2 against one rank with the doubled batch; with recompute / offload the plain run's bits (SP 2, SP 3 at ZeRO 1);
+// ZeRO 2 and 3 with SP (with and without recompute / offload) give ZeRO 0's bits; shm gives the in-process bits; a
+// rank failing mid-step ends every rank with an error naming it; bad layouts are refused.
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -18,9 +20,11 @@ import { runWorkers, WorldError } from '../../../engine/distributed/shm-launcher
 import { Device } from '../../../engine/gpu/device.js';
 import { LN_EPS } from '../../../engine/model/vchitect.js';
 import { Tensor } from '../../../engine/tensor.js';
-import { DistributedTrainer } from '../../../engine/train/distributed-step.js';
 import { compareGradients } from '../../../engine/train/grad-compare.js';
-import { makeSpGroup, spModelBackward, spModelForward } from '../../../engine/train/sp-model.js';
+import { blockwisePass, fullSource } from '../../../engine/train/blockwise.js';
+import { memoryPlan, type MemoryOptions } from '../../../engine/train/memory-plan.js';
+import { makeSpGroup, spRows } from '../../../engine/train/sp-model.js';
+import { addGrads, type GradMap } from '../../../engine/train/update.js';
 import { checkSpLayout } from '../../../engine/train/sp-groups.js';
 import { TrainState, trainStep } from '../../../engine/train/train-step.js';
 import { disposeModelSaved, modelBackward, modelForward } from '../../../engine/train/vchitect-backward.js';
@@ -81,19 +85,27 @@ describe('sequence-parallel forward/backward against one rank', () => {
     for (const t of [out, dHidden, ...grads.values(), ...p.values(), inp.hidden, inp.timestep, inp.context, inp.pooled, inp.dOut]) t.dispose();
   }, 120_000);
 
+  /** One SP rank's velocity and gradient share for the fixed dOut, through the block-by-block driver with `mem`. */
+  async function spRank(t: Parameters<typeof ProcessGroup.world>[0], r: number, mem: MemoryOptions = {}) {
+    const device = devices[r]!;
+    const p = upload(device);
+    const inp = inputsOf(device);
+    const sp = makeSpGroup(ProcessGroup.world(t), device, geo.heads);
+    const acc: GradMap = new Map();
+    const before = device.pool.stats.liveBytes;
+    const pass = await blockwisePass(fullSource(p), shapeOf(), inp, acc, { plan: memoryPlan(geo.numLayers, mem), rows: spRows(sp, shapeOf()) });
+    const held = device.pool.stats.liveBytes - before; // what the forward keeps for the backward
+    const out = await pass.out.read();
+    addGrads(acc, await pass.backward(inp.dOut));
+    pass.dispose();
+    const res = { out, grads: await readMap(acc), held };
+    for (const x of [pass.out, ...acc.values(), ...p.values(), inp.hidden, inp.timestep, inp.context, inp.pooled, inp.dOut]) x.dispose();
+    return res;
+  }
+
   for (const P of [1, 2, 3, 4]) it(`SP ${P}${P === 3 ? ' (4 heads: the K/V all-gather path)' : ''}: the velocity bit for bit, the summed gradient shares within 1e-6`, async () => {
     const world = createInProcessWorld(P, { timeoutMs: 120_000 });
-    const outs = await Promise.all(world.map(async (t, r) => {
-      const device = devices[r]!;
-      const p = upload(device);
-      const inp = inputsOf(device);
-      const sp = makeSpGroup(ProcessGroup.world(t), device, geo.heads);
-      const { out, saved } = await spModelForward(p, shapeOf(), inp, sp);
-      const grads = await spModelBackward(saved, inp.dOut);
-      const res = { out: await out.read(), grads: await readMap(grads) };
-      for (const x of [out, ...grads.values(), ...p.values(), inp.hidden, inp.timestep, inp.context, inp.pooled, inp.dOut]) x.dispose();
-      return res;
-    }));
+    const outs = await Promise.all(world.map((t, r) => spRank(t, r)));
     outs.forEach((o, r) => expect(Buffer.from(o.out.buffer).equals(Buffer.from(ref.out.buffer)), `rank ${r}: velocity bits`).toBe(true));
     // The ranks' shares summed in rank order (what the SP all-reduce does).
     const sum = new Map([...ref.grads.keys()].map((k) => {
@@ -107,6 +119,25 @@ describe('sequence-parallel forward/backward against one rank', () => {
     expect(cmp.overall, 'overall relative gradient error').toBeLessThan(1e-6);
     expect(cmp.perTensor[0]!.rel, `worst tensor ${cmp.perTensor[0]!.name}`).toBeLessThan(1e-6);
     if (P === 1) expect(differingTensors(sum, ref.grads), 'SP 1: the same bits').toEqual([]);
+  }, 120_000);
+
+  // Recompute reruns a block's forward (its attention's all-to-alls / all-gathers included) before its backward;
+  // offload parks its input on the host: each rank's velocity and gradient share keep the plain SP run's bits.
+  const memCases: { P: number; mem: MemoryOptions; note: string }[] = [
+    { P: 2, mem: { recompute: 0 }, note: 'every block recomputed' },
+    { P: 2, mem: { recompute: 0, offload: 1 }, note: 'every block recomputed and offloaded' },
+    { P: 3, mem: { recompute: [1], offload: 1 }, note: 'block 1 recomputed and offloaded, K/V all-gather path, uneven rows' },
+  ];
+  for (const c of memCases) it(`SP ${c.P}, ${c.note}: every rank's velocity and gradient share bit-identical to the plain SP run`, async () => {
+    const plain = await Promise.all(createInProcessWorld(c.P, { timeoutMs: 120_000 }).map((t, r) => spRank(t, r)));
+    const mem = await Promise.all(createInProcessWorld(c.P, { timeoutMs: 120_000 }).map((t, r) => spRank(t, r, c.mem)));
+    mem.forEach((o, r) => {
+      expect(Buffer.from(o.out.buffer).equals(Buffer.from(plain[r]!.out.buffer)), `rank ${r}: velocity bits`).toBe(true);
+      expect(differingTensors(o.grads, plain[r]!.grads), `rank ${r}: gradient shares differing in any bit`).toEqual([]);
+      // The plan reached the blocks: less is kept on the GPU between forward and backward.
+      expect(o.held, `rank ${r}: bytes held after the forward`).toBeLessThan(plain[r]!.held);
+    });
+    console.log(`SP ${c.P}, ${c.note}: bytes held after the forward per rank ${mem.map((o) => o.held).join(' ')} (plain ${plain.map((o) => o.held).join(' ')})`);
   }, 120_000);
 });
 
@@ -174,21 +205,46 @@ describe('DistributedTrainer with sequence parallelism against one rank (2 AdamW
     expect(relDiff(got.params, new Map([...host].map(([k, h]) => [k, h.data]))), 'parameters changed').toBeGreaterThan(1e-5);
   }, 300_000);
 
-  it('SP 2 x DP 2 with an uneven batch of 3 (items [2, 1] over the DP ranks): ZeRO 2 gives ZeRO 0\'s bits, both within 1e-6 of one rank', async () => {
+  it('SP 2 x DP 2 with an uneven batch of 3 (items [2, 1] over the DP ranks): ZeRO 2 and 3, with and without recompute / offload, give ZeRO 0\'s bits, all within 1e-6 of one rank', async () => {
     const z0 = fulfilled(await runInProcess(4, spArgs(2, 3, { zero: 0 })));
     const z2 = fulfilled(await runInProcess(4, spArgs(2, 3, { zero: 2 })));
-    z2.forEach((o, r) => {
-      expect(o.losses, `ZeRO 2 rank ${r} losses`).toEqual(z0[0]!.losses);
-      expect(o.norms, `ZeRO 2 rank ${r} norms`).toEqual(z0[0]!.norms);
-      expect(differingTensors(o.params, z0[0]!.params), `ZeRO 2 rank ${r}: parameters differing from ZeRO 0`).toEqual([]);
-      expect(differingTensors(o.ema, z0[0]!.ema), `ZeRO 2 rank ${r}: EMA differing from ZeRO 0`).toEqual([]);
+    const z2m = fulfilled(await runInProcess(4, spArgs(2, 3, { zero: 2, opts: { ...TRAIN_OPTS, recompute: 0, offload: 0.5 } })));
+    const z3 = fulfilled(await runInProcess(4, spArgs(2, 3, { zero: 3 })));
+    const z3o = fulfilled(await runInProcess(4, spArgs(2, 3, { zero: 3, opts: { ...TRAIN_OPTS, offload: 1 } })));
+    const runs = { 'ZeRO 2': z2, 'ZeRO 2 + recompute 0, offload 0.5': z2m, 'ZeRO 3': z3, 'ZeRO 3 + offload 1': z3o };
+    for (const [name, outs] of Object.entries(runs)) outs.forEach((o, r) => {
+      expect(o.losses, `${name} rank ${r} losses`).toEqual(z0[0]!.losses);
+      expect(o.norms, `${name} rank ${r} norms`).toEqual(z0[0]!.norms);
+      expect(differingTensors(o.params, z0[0]!.params), `${name} rank ${r}: parameters differing from ZeRO 0`).toEqual([]);
+      expect(differingTensors(o.ema, z0[0]!.ema), `${name} rank ${r}: EMA differing from ZeRO 0`).toEqual([]);
     });
+    // The memory options reached the ranks' passes (data-parallel rank 0 trains 2 items: its peak is in the backward).
+    for (const r of [0, 1]) expect(z2m[r]!.stepPeakBytes, `rank ${r}: ZeRO 2 step peak with recompute`).toBeLessThan(z2[r]!.stepPeakBytes);
+    // ZeRO 3 shards the parameters over the data-parallel ranks: each rank holds less than at ZeRO 2.
+    z3.forEach((o, r) => expect(o.persistentBytes, `rank ${r}: ZeRO 3 holds less than ZeRO 2`).toBeLessThan(z2[r]!.persistentBytes));
+    console.log(`SP 2 x DP 2, KiB persistent/step peak per rank: ${Object.entries({ 'ZeRO 0': z0, ...runs }).map(([n, outs]) => `${n}: ${outs.map((o) => `${(o.persistentBytes / 1024).toFixed(1)}/${(o.stepPeakBytes / 1024).toFixed(1)}`).join(' ')}`).join('; ')}`);
     const want = await oneRank(3);
     z0[0]!.losses.forEach((l, s) => expect(Math.abs(l - want.losses[s]!) / want.losses[s]!, `step ${s + 1} loss`).toBeLessThan(1e-6));
     const dp = relDiff(z0[0]!.params, want.params);
-    console.log(`SP 2 x DP 2, batch 3, ZeRO 0 = ZeRO 2: params rel ${dp.toExponential(2)}; ZeRO 2 step peak KiB per rank ${z2.map((o) => (o.stepPeakBytes / 1024).toFixed(1)).join(' ')} (ZeRO 0: ${z0.map((o) => (o.stepPeakBytes / 1024).toFixed(1)).join(' ')})`);
+    console.log(`SP 2 x DP 2, batch 3, ZeRO 0 = ZeRO 2 = ZeRO 3: params rel ${dp.toExponential(2)}`);
     expect(dp, 'parameters against one rank').toBeLessThan(1e-6);
     expect(relDiff(z0[0]!.ema, want.ema), 'EMA against one rank').toBeLessThan(1e-6);
+  }, 300_000);
+
+  const memCases = [
+    { sp: 2, N: 2, zero: 0 as const, mem: { recompute: 0, offload: 1 }, note: 'SP 2, recompute 0 + offload 1' },
+    { sp: 3, N: 3, zero: 1 as const, mem: { recompute: 0.5 }, note: 'SP 3 (K/V all-gather, uneven rows), ZeRO 1, recompute 0.5' },
+  ];
+  for (const c of memCases) it(`${c.note}: every rank the plain run's bits after 2 steps`, async () => {
+    const plain = fulfilled(await runInProcess(c.N, spArgs(c.sp, 1, { zero: c.zero })));
+    const mem = fulfilled(await runInProcess(c.N, spArgs(c.sp, 1, { zero: c.zero, opts: { ...TRAIN_OPTS, ...c.mem } })));
+    mem.forEach((o, r) => {
+      expect(o.losses, `rank ${r} losses`).toEqual(plain[r]!.losses);
+      expect(o.norms, `rank ${r} norms`).toEqual(plain[r]!.norms);
+      expect(differingTensors(o.params, plain[r]!.params), `rank ${r}: parameters differing in any bit`).toEqual([]);
+      expect(differingTensors(o.ema, plain[r]!.ema), `rank ${r}: EMA differing in any bit`).toEqual([]);
+    });
+    console.log(`${c.note}: step peak KiB per rank ${mem.map((o) => (o.stepPeakBytes / 1024).toFixed(1)).join(' ')} (plain ${plain.map((o) => (o.stepPeakBytes / 1024).toFixed(1)).join(' ')})`);
   }, 300_000);
 
   it('shared-memory worker threads, SP 2: the same bits as the in-process run', async () => {
@@ -222,13 +278,8 @@ describe('failures and refusals', () => {
     expect(w.rankErrors[0], 'rank 0').toMatch(/rank 1/);
   }, 300_000);
 
-  it('refuses SP sizes the world does not split into, and ZeRO 3 with SP, naming the fix', async () => {
+  it('refuses SP sizes the world does not split into, naming the fix', () => {
     expect(() => checkSpLayout(2, 3, 4)).toThrow(/--sp 2 does not divide the 3 ranks .*\{1, 3\}/);
     expect(() => checkSpLayout(0, 2, 4)).toThrow(/--sp must be a positive integer/);
-    const world = createInProcessWorld(2, { timeoutMs: 10_000 });
-    const g = ProcessGroup.world(world[0]!);
-    const p = upload(devices[0]!);
-    expect(() => DistributedTrainer.create(ProcessGroup.world(createInProcessWorld(1)[0]!), p, shapeOf(), { zero: 3, sp: g })).toThrow(/--zero 3 .*not supported with --sp > 1 \(use --zero 2, or --sp 1\)/);
-    for (const t of p.values()) t.dispose();
   });
 });
