@@ -46,6 +46,7 @@ export async function openCraftWeights(path: string): Promise<{ weights: SingleF
     const prefix = weights.keys().some((k) => k.startsWith('module.')) ? 'module.' : '';
     const widths = craftWidthsFrom((k) => (weights.has(k) ? weights.info(k).shape : undefined), prefix);
     const problems = checkKeys(weights, craftKeys(widths, prefix), 'CRAFT (clovaai/CRAFT-pytorch) layout; widths are read from each conv weight');
+    if (widths.out['conv_cls.8'] !== 2) problems.unshift(`${prefix}conv_cls.8.weight has ${widths.out['conv_cls.8']} outputs; CRAFT has 2 (region and affinity scores)`);
     if (problems.length) throw new CheckpointValidationError(problems.map((p) => `${path}: ${p}`));
     return { weights, prefix, widths };
   } catch (e) {
