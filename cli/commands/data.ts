@@ -1,14 +1,15 @@
 // `parallax data ...`: data set tools. `data synth` writes captioned synthetic videos (coloured shapes moving over
 // plain backgrounds) with a meta file that training reads; `data read-attributes` reads a clip's attributes back
 // from its pixels (the detector the prompt-following evaluation uses). The curation pipeline (docs/data.md):
-// `data probe`, `data shots`, `data events` and `data curate IN... --out DIR` (probe, shots, events, static filter, optional motion and
-// aesthetic scores, clip export, meta).
+// `data probe`, `data shots`, `data events` and `data curate IN... --out DIR` (probe, shots, events, static filter, optional motion,
+// aesthetic and text-area (CRAFT) scores, clip export, meta).
 import { InvalidArgumentError, Option, type Command } from 'commander';
 import cliProgress from 'cli-progress';
 import { readClip } from '../../engine/data/attributes.js';
 import { analysisSize, analyzeVideo } from '../../engine/data/analyze.js';
 import { readCaptionSegments, segmentCaptioner } from '../../engine/data/caption.js';
 import { loadLaionAesthetic } from '../../engine/data/aesthetic-model.js';
+import { loadCraftDetector } from '../../engine/data/craft-detector.js';
 import { curate, type CurateProgress } from '../../engine/data/curate.js';
 import { ClipVideoEmbedder } from '../../engine/data/clip-events.js';
 import { ColourHistogramEmbedder, distance, eventRules, shotEdgeEmbeddings, stitchEvents, type VideoEmbedder } from '../../engine/data/events.js';
@@ -136,6 +137,9 @@ interface CurateCliOptions extends ShotCliOptions, EventCliOptions {
   parquet?: boolean;
   aestheticModel?: string;
   minAesthetic?: number;
+  textDetector?: string;
+  textCanvasSize: number;
+  textMagRatio: number;
 }
 
 /** --export-size WxH: two even positive integers (H.264 yuv420p). */
@@ -320,6 +324,9 @@ export function registerData(program: Command): void {
       .option('--no-events', 'do not stitch shots into events (each shot is its own event)')
       .option('--aesthetic-model <dir>', 'LAION aesthetic score (aes) with this model folder: config.json + model.safetensors of a CLIPVisionModelWithProjection (ViT-L/14 for the real predictor) and aesthetic.safetensors (the MLP head, layers.{0,2,4,6,7}); runs on the GPU. Without it aes stays null')
       .option('--min-aesthetic <x>', 'drop clips whose aesthetic score is below this (needs --aesthetic-model; Open-Sora uses 5, Panda 4.5)', parseFloatArg('--min-aesthetic', -1e9))
+      .option('--text-detector <file>', 'text area (ocr) with the CRAFT detector (clovaai/CRAFT-pytorch, craft_mlt_25k.pth converted to safetensors; see docs/data.md): boxes on the first, middle and last frame; drops a clip (text) when more than one of them has boxes over 2% of the frame; runs on the GPU. Without it ocr stays null')
+      .option('--text-canvas-size <n>', 'CRAFT: the longest side frames are resized to at most (CRAFT test.py: 1280; EasyOCR: 2560)', parseIntArg('--text-canvas-size', 32), 1280)
+      .option('--text-mag-ratio <x>', 'CRAFT: magnification of the longer side before the canvas cap (test.py: 1.5; EasyOCR: 1)', parseFloatArg('--text-mag-ratio', 0), 1.5)
       .option('--force', 'redo every video even when a finished state exists'),
   );
   addEventOptions(curateCmd).action(async (videos: string[], o: CurateCliOptions) => {
@@ -327,10 +334,12 @@ export function registerData(program: Command): void {
     const captioner = o.captions ? segmentCaptioner(await readCaptionSegments(o.captions)) : undefined;
     const { backend, device } = await openBackend(o.backend);
     // The aesthetic model runs on the GPU even when the scene statistics run on the CPU.
-    const modelDevice = o.aestheticModel ? (device ?? (await Device.create({ label: 'aesthetic' }).catch((e: Error) => {
-      throw new Error(`--aesthetic-model needs a WebGPU device: ${e.message.split('\n')[0]}`);
+    const modelFlag = o.aestheticModel ? '--aesthetic-model' : o.textDetector ? '--text-detector' : undefined;
+    const modelDevice = modelFlag ? (device ?? (await Device.create({ label: 'models' }).catch((e: Error) => {
+      throw new Error(`${modelFlag} needs a WebGPU device: ${e.message.split('\n')[0]}`);
     }))) : undefined;
     const aesthetic = o.aestheticModel ? await loadLaionAesthetic(modelDevice!, o.aestheticModel) : undefined;
+    const text = o.textDetector ? await loadCraftDetector(modelDevice!, o.textDetector, { canvasSize: o.textCanvasSize, magRatio: o.textMagRatio }) : undefined;
     const ev = o.events ? await openEventEmbedder(o, modelDevice ?? device) : undefined;
     const progress = curateProgress();
     try {
@@ -341,17 +350,18 @@ export function registerData(program: Command): void {
         events: ev ? { embedder: ev.embedder, threshold: o.eventThreshold, ...eventRuleOptions(o) } : undefined,
         motion: o.motion || o.minFlow !== undefined ? { minFlow: o.minFlow } : undefined,
         formats: metaFormats(o),
-        scores: aesthetic ? { aesthetic: aesthetic.scorer, minAesthetic: o.minAesthetic } : undefined,
+        scores: aesthetic || text ? { ...(aesthetic ? { aesthetic: aesthetic.scorer, minAesthetic: o.minAesthetic } : {}), ...(text ? { text } : {}) } : undefined,
       }).finally(() => progress.stop());
       for (const f of rep.failures) process.stderr.write(`skipped ${f.path}: ${f.error}\n`);
       for (const n of rep.notes) process.stderr.write(`note: ${n}\n`);
       const v = rep.videos;
-      console.log(`${v.probed} of ${v.inputs} videos readable (${v.processed} processed, ${v.resumed} done before); ${rep.scenes} scenes: ${rep.kept} kept (${rep.keptFrames} frames), dropped ${rep.dropped.too_short} too short, ${rep.dropped.static} static${rep.dropped.low_flow ? `, ${rep.dropped.low_flow} low flow` : ''}${rep.dropped.low_aesthetic ? `, ${rep.dropped.low_aesthetic} low aesthetic` : ''}${(['transition', 'still_event', 'short_event'] as const).map((k) => (rep.dropped[k] ? `, ${rep.dropped[k]} ${k.replace('_', ' ')}` : '')).join('')}`);
+      console.log(`${v.probed} of ${v.inputs} videos readable (${v.processed} processed, ${v.resumed} done before); ${rep.scenes} scenes: ${rep.kept} kept (${rep.keptFrames} frames), dropped ${rep.dropped.too_short} too short, ${rep.dropped.static} static${rep.dropped.low_flow ? `, ${rep.dropped.low_flow} low flow` : ''}${rep.dropped.low_aesthetic ? `, ${rep.dropped.low_aesthetic} low aesthetic` : ''}${rep.dropped.text ? `, ${rep.dropped.text} text` : ''}${(['transition', 'still_event', 'short_event'] as const).map((k) => (rep.dropped[k] ? `, ${rep.dropped[k]} ${k.replace('_', ' ')}` : '')).join('')}`);
       console.log(`meta: ${rep.metaPath}  dropped: ${rep.droppedPath}  report: ${o.out}/report.json`);
       if (!v.probed) process.exitCode = 1;
     } finally {
       ev?.close();
       aesthetic?.model.dispose();
+      text?.model.dispose();
       if (modelDevice !== device) modelDevice?.destroy();
       device?.destroy();
     }
