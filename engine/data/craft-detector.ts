@@ -117,7 +117,9 @@ export class CraftTextDetector implements TextDetector {
   readonly height: number;
 
   constructor(readonly model: CraftModel, readonly options: CraftDetectorOptions = {}) {
-    this.name = `craft(${model.name})`;
+    // The options are in the name, which keys curate's resumable state.
+    const t = [options.textThreshold ?? 0.7, options.linkThreshold ?? 0.4, options.lowText ?? 0.4];
+    this.name = `craft(${model.name}, canvas ${options.canvasSize ?? 1280}, mag ${options.magRatio ?? 1.5}${t.join() === '0.7,0.4,0.4' ? '' : `, thresholds ${t.join('/')}`})`;
     this.width = this.height = options.canvasSize ?? 1280;
   }
 

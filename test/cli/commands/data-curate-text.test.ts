@@ -35,7 +35,7 @@ describe('parallax data curate --text-detector', () => {
     expect(dropped.map((x) => x.drop_reason)).toEqual(['text', 'text']);
     for (const x of dropped) expect(x.ocr).toBeCloseTo((47 * (2 / 1.5)) / 64, 4);
     const report = JSON.parse(readFileSync(join(out, 'report.json'), 'utf8'));
-    expect(report.options.scores.text.model).toBe('craft(all.safetensors)');
+    expect(report.options.scores.text.model).toBe('craft(all.safetensors, canvas 1280, mag 1.5)');
 
     const clean = join(dir, 'none');
     const c = await parallax(['data', 'curate', video, '--out', clean, '--backend', 'cpu', '--no-events', '--max-static-ratio', '1.01', '--preset', 'ultrafast', '--text-detector', join(dir, 'none.safetensors')]);

@@ -2,14 +2,19 @@
 // cv2.resize(INTER_LINEAR) (opencv-js, within OpenCV's fixed-point rounding); the normalised, zero-padded input; and
 // detect() through the GPU model on tiny checkpoints whose head is fixed (zero weights, given biases) so the score
 // maps are known constants: all text gives one box over the whole heatmap scaled by 2 / ratio and clamped to the
-// frame, no text gives none; a random tiny model runs end to end.
+// frame, no text gives none; on a random tiny model detect() equals the float64 reference network followed by the
+// box extraction and the scaling (with no score near a threshold, so f32 rounding cannot flip a pixel).
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { craftGeometry, craftInput, loadCraftDetector, resizeRgbLinear } from '../../../engine/data/craft-detector.js';
 import { textRatio } from '../../../engine/data/scores.js';
+import { craftBoxes } from '../../../engine/data/craft-boxes.js';
 import { makeTinyCraft } from '../../../engine/io/make-tiny-craft.js';
+import { openSafetensors } from '../../../engine/io/safetensors.js';
+import { craftForward64 } from '../../../engine/reference/craft.js';
+import { Tensor } from '../../../engine/tensor.js';
 import { testDevice } from '../../helpers/gpu.js';
 import { loadOpenCv, matFrom, withMats, type OpenCv } from '../../helpers/opencv.js';
 import { rng } from '../../helpers/random.js';
@@ -76,6 +81,7 @@ describe('CRAFT detector', () => {
     const size = { width: 64, height: 48 };
     const det = await loadCraftDetector(device, all);
     expect(det.frameSize(64, 48)).toEqual(size);
+    expect(det.name).toBe('craft(all.safetensors, canvas 1280, mag 1.5)');
     // 64x48 -> 96x72 (ratio 1.5), padded to 96x96, heatmap 48x48: the box is (0, 0)..(47, 47) (pixel centres) x 2 / 1.5,
     // clamped to the 64x48 frame.
     const boxes = await det.detect(frame, size);
@@ -93,12 +99,47 @@ describe('CRAFT detector', () => {
     const det0 = await loadCraftDetector(device, none);
     expect(await det0.detect(frame, size)).toEqual([]);
     det0.model.dispose();
-    const detR = await loadCraftDetector(device, rand, { canvasSize: 64 });
-    for (const b of await detR.detect(frame, size)) {
+    const detR = await loadCraftDetector(device, rand, { canvasSize: 64, lowText: 0.3 });
+    expect(detR.name).toBe('craft(rand.safetensors, canvas 64, mag 1.5, thresholds 0.7/0.4/0.3)');
+    const rb = await detR.detect(frame, size);
+    expect(rb.length).toBeGreaterThan(0);
+    for (const b of rb) {
       expect(b.quad).toHaveLength(4);
       for (const [x, y] of b.quad) expect(x >= 0 && x <= 64 && y >= 0 && y <= 48).toBe(true);
       expect(b.confidence).toBeGreaterThanOrEqual(0.7);
     }
     detR.model.dispose();
+  });
+
+  it('detect on a random tiny model equals the float64 reference network + box extraction + scaling', async () => {
+    const file = join(dir, 'rand2.safetensors');
+    await makeTinyCraft(file, { seed: 9, prefix: '' });
+    const w = 50, h = 38; // -> 75 x 57, padded 96 x 64, maps 48 x 32
+    const frame = noise(w * h * 3, 4);
+    const det = await loadCraftDetector(device, file);
+    const got = await det.detect(frame, { width: w, height: h });
+    const inp = craftInput(frame, w, h);
+    const x = Tensor.from(device, inp.data, [1, 3, inp.padHeight, inp.padWidth]);
+    const maps = await det.model.scores(x);
+    x.dispose();
+    det.model.dispose();
+    const r = await openSafetensors(file);
+    const m = new Map<string, { data: Float32Array; shape: number[] }>();
+    for (const k of r.keys()) if (!k.endsWith('num_batches_tracked')) m.set(k, { data: await r.readFloat32(k), shape: r.info(k).shape });
+    await r.close();
+    const y = craftForward64({ c: 3, h: inp.padHeight, w: inp.padWidth, data: Float64Array.from(inp.data) }, { get: (k) => m.get(k)! });
+    const n = y.h * y.w;
+    const region = y.data.subarray(0, n), link = y.data.subarray(n);
+    // The GPU maps are within 5e-5 of the reference and no score is within 1e-4 of a threshold, so f32 rounding cannot
+    // flip a pixel (else pick another seed).
+    let err = 0;
+    for (let i = 0; i < n; i++) err = Math.max(err, Math.abs(maps.region[i]! - region[i]!), Math.abs(maps.affinity[i]! - link[i]!));
+    expect(err).toBeLessThan(5e-5);
+    for (const v of region) expect(Math.abs(v - 0.4) > 1e-4 && Math.abs(v - 0.7) > 1e-4).toBe(true);
+    for (const v of link) expect(Math.abs(v - 0.4)).toBeGreaterThan(1e-4);
+    const k = 2 / inp.ratio;
+    const want = craftBoxes(region, link, y.w, y.h).map((b) => b.quad.map(([px, py]) => [Math.min(w, px * k), Math.min(h, py * k)]));
+    expect(want.length).toBeGreaterThan(0);
+    expect(got.map((b) => b.quad)).toEqual(want.map((q) => q.map(([a, b]) => [expect.closeTo(a!, 4), expect.closeTo(b!, 4)])));
   });
 });
