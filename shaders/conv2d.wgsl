@@ -1,6 +1,6 @@
 // conv2d, tiled implicit GEMM: out[n, co, p] = bias[co] (+ res[n, co, p]) + sum_k w[co, k] * X[n, k, p] with
 // k = (ci, ky, kx) (the checkpoint's [Cout, Cin, KH, KW] weights read as [Cout, K]) and p = oy*Wo + ox, where
-// X[n, k, p] = x[n, ci, oy*S - pad_top + ky, ox*S - pad_left + kx] (zero outside; UPSAMPLE: the input is seen
+// X[n, k, p] = x[n, ci, oy*S - pad_top + ky*KD, ox*S - pad_left + kx*KD] (zero outside; UPSAMPLE: the input is seen
 // through a nearest 2x upsampling, i.e. x[.., iy/2, ix/2] for iy < 2H, ix < 2W). NCHW, f32 accumulation.
 // A workgroup of 16x16 threads computes a 64 output-channel x 64 pixel tile; thread (tx, ty) owns channels
 // 4ty..4ty+3 and pixels 4tx..4tx+3 (4 vec4 accumulators). Each K step of 16 stages the [16][64] weight tile and
@@ -11,7 +11,7 @@
 //   binding 1: x [N, Cin, H, W] T; 2: w [Cout, Cin, KH, KW] T; 3: bias [Cout] T; 4: res [N, Cout, Ho, Wo] T (RES);
 //   {{OUT_BINDING}}: out [N, Cout, Ho, Wo] T
 //   grid: (ceil(Ho*Wo / 64), ceil(Cout / 64), N)
-// Defines: T (f32 | f16), KH, KW, RES, UPSAMPLE.
+// Defines: T (f32 | f16), KH, KW, KD (kernel dilation, 1 = none), RES, UPSAMPLE.
 
 //#include conv2d_io
 
@@ -58,8 +58,8 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid: ve
       let ci = k / KHW;
       let rem = k % KHW;
       let base = xbase + ci * HW;
-      let dy = i32(rem / {{KW}}u);
-      let dx = i32(rem % {{KW}}u);
+      let dy = i32(rem / {{KW}}u) * {{KD}};
+      let dx = i32(rem % {{KW}}u) * {{KD}};
       for (var j = 0u; j < 4u; j++) {
         if (pv[j]) { xv[j] = load_x(base, iy0[j] + dy, ix0[j] + dx); }
       }

@@ -4,7 +4,7 @@
 //   binding 0: Params { Cin, H, W, Cout, Ho, Wo, stride, pad_top, pad_left, K }
 //   binding 1: x T; 2: w T; 3: bias T; 4: res T (RES); {{OUT_BINDING}}: out T
 //   grid: ceil(N*Cout*Ho*Wo / 256) workgroups of 256, folded into 2-D (linear id = wid.x + wid.y * nwg.x)
-// Defines: T (f32 | f16), KH, KW, RES, UPSAMPLE; param n_out = N*Cout*Ho*Wo follows K.
+// Defines: T (f32 | f16), KH, KW, KD (kernel dilation: taps KD pixels apart; 1 = none), RES, UPSAMPLE; param n_out = N*Cout*Ho*Wo follows K.
 
 struct Params { Cin: u32, H: u32, W: u32, Cout: u32, Ho: u32, Wo: u32, stride: u32, pad_top: u32, pad_left: u32, K: u32, n_out: u32 }
 
@@ -37,10 +37,10 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, 
     let xb = (img * p.Cin + ci) * p.H * p.W;
     let wb = (co * p.Cin + ci) * {{KH}}u * {{KW}}u;
     for (var ky = 0u; ky < {{KH}}u; ky++) {
-      let iy = iy0 + i32(ky);
+      let iy = iy0 + i32(ky) * {{KD}};
       if (iy < 0 || iy >= He) { continue; }
       for (var kx = 0u; kx < {{KW}}u; kx++) {
-        let ix = ix0 + i32(kx);
+        let ix = ix0 + i32(kx) * {{KD}};
         if (ix < 0 || ix >= We) { continue; }
         acc += f32(w[wb + ky * {{KW}}u + kx]) * f32(x[xb + (u32(iy) >> sh) * p.W + (u32(ix) >> sh)]);
       }

@@ -8,7 +8,7 @@
 // DILATE = s (the stride-s dX): the input is read with s - 1 zeros between neighbours (conv2d_io.wgsl).
 // Contract (engine/ops/conv2d.ts, conv2d-backward.ts): that of conv2d.wgsl (conv2d_io); workgroup 64; invocation
 // g = 64 wid.x + li of item wid.z owns pixel group g % ceil(Ho*Wo / 4) and channel block g / ceil(Ho*Wo / 4) (so
-// small planes, 8x8, still fill the workgroup); grid (ceil(ceil(Ho*Wo / 4) * ceil(Cout / TM) / 64), 1, N). Defines: T, KH, KW, RES, UPSAMPLE, FLIP_W, TM (4, 8 or 16).
+// small planes, 8x8, still fill the workgroup); grid (ceil(ceil(Ho*Wo / 4) * ceil(Cout / TM) / 64), 1, N). Defines: T, KH, KW, KD (kernel dilation, 1 = none), RES, UPSAMPLE, FLIP_W, TM (4, 8 or 16).
 
 //#include conv2d_io
 
@@ -47,8 +47,8 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) li: 
   for (var ci = 0u; ci < p.Cin; ci++) {
     let base = xbase + ci * HW;
     for (var r = 0u; r < KHW; r++) {
-      let dy = i32(r / {{KW}}u);
-      let dx = i32(r % {{KW}}u);
+      let dy = i32(r / {{KW}}u) * {{KD}};
+      let dx = i32(r % {{KW}}u) * {{KD}};
       var xv: vec4f;
       for (var j = 0u; j < 4u; j++) { xv[j] = load_x(base, iy0[j] + dy, ix0[j] + dx); }
 //#if FLIP_W

@@ -3,7 +3,7 @@
 // x 8 pixels (4tx.., 64+4tx..) in 16 vec4 accumulators; K steps of 8 stage [8][128] weight and im2col tiles as
 // vec4 rows in workgroup memory: 4 vec4 shared loads per 64 FMAs (twice the 64x64 kernel's reuse).
 //   grid: (ceil(Ho*Wo / 128), ceil(Cout / 128), N)
-// Defines: T (f32 | f16), KH, KW, RES, UPSAMPLE, OUT_BINDING.
+// Defines: T (f32 | f16), KH, KW, KD (kernel dilation, 1 = none), RES, UPSAMPLE, OUT_BINDING.
 
 //#include conv2d_io
 
@@ -62,8 +62,8 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid: ve
       let ci = k / KHW;
       let rem = k % KHW;
       let base = xbase + ci * HW;
-      let dy = i32(rem / {{KW}}u);
-      let dx = i32(rem % {{KW}}u);
+      let dy = i32(rem / {{KW}}u) * {{KD}};
+      let dx = i32(rem % {{KW}}u) * {{KD}};
       for (var j = 0u; j < 4u; j++) {
         if (pv[j]) { xv[j] = load_x(base, iy0[j] + dy, ix0[j] + dx); }
       }

@@ -1,8 +1,8 @@
 // `parallax data ...`: data set tools. `data synth` writes captioned synthetic videos (coloured shapes moving over
 // plain backgrounds) with a meta file that training reads; `data read-attributes` reads a clip's attributes back
 // from its pixels (the detector the prompt-following evaluation uses). The curation pipeline (docs/data.md):
-// `data probe`, `data shots`, `data events` and `data curate IN... --out DIR` (probe, shots, events, static filter, optional motion and
-// aesthetic scores, clip export, meta).
+// `data probe`, `data shots`, `data events` and `data curate IN... --out DIR` (probe, shots, events, static filter, optional motion,
+// aesthetic and text-area (CRAFT) scores, clip export, meta).
 import { InvalidArgumentError, Option, type Command } from 'commander';
 import cliProgress from 'cli-progress';
 import { readClip } from '../../engine/data/attributes.js';
@@ -10,6 +10,7 @@ import { analysisSize, analyzeVideo } from '../../engine/data/analyze.js';
 import { readCaptionSegments, segmentCaptioner } from '../../engine/data/caption.js';
 import { loadLaionAesthetic } from '../../engine/data/aesthetic-model.js';
 import { loadLaionWatermark } from '../../engine/data/watermark-model.js';
+import { loadCraftDetector } from '../../engine/data/craft-detector.js';
 import { curate, type CurateProgress } from '../../engine/data/curate.js';
 import { ClipVideoEmbedder } from '../../engine/data/clip-events.js';
 import { ViclipVideoEmbedder } from '../../engine/data/viclip-events.js';
@@ -147,6 +148,9 @@ interface CurateCliOptions extends ShotCliOptions, EventCliOptions {
   minAesthetic?: number;
   watermark?: string;
   maxWatermark?: number;
+  textDetector?: string;
+  textCanvasSize: number;
+  textMagRatio: number;
 }
 
 /** --export-size WxH: two even positive integers (H.264 yuv420p). */
@@ -333,6 +337,9 @@ export function registerData(program: Command): void {
       .option('--min-aesthetic <x>', 'drop clips whose aesthetic score is below this (needs --aesthetic-model; Open-Sora uses 5, Panda 4.5)', parseFloatArg('--min-aesthetic', -1e9))
       .option('--watermark <file>', "LAION watermark probability (watermark_prob: the max over the first, middle and last frame) with this model: timm efficientnet_b3a + LAION's head as safetensors with timm's keys (convert watermark_model_v1.pt, see docs/data.md); runs on the GPU. Without it watermark_prob stays null")
       .option('--max-watermark <p>', 'drop clips whose watermark probability is >= this (needs --watermark; default 0.5)', parseFloatArg('--max-watermark', 0))
+      .option('--text-detector <file>', 'text area (ocr) with the CRAFT detector (clovaai/CRAFT-pytorch, craft_mlt_25k.pth converted to safetensors; see docs/data.md): boxes on the first, middle and last frame; drops a clip (text) when more than one of them has boxes over 2% of the frame; runs on the GPU. Without it ocr stays null')
+      .option('--text-canvas-size <n>', 'CRAFT: the longest side frames are resized to at most (CRAFT test.py: 1280; EasyOCR: 2560)', parseIntArg('--text-canvas-size', 32), 1280)
+      .option('--text-mag-ratio <x>', 'CRAFT: magnification of the longer side before the canvas cap (test.py: 1.5; EasyOCR: 1)', parseFloatArg('--text-mag-ratio', 0), 1.5)
       .option('--force', 'redo every video even when a finished state exists'),
   );
   addEventOptions(curateCmd).action(async (videos: string[], o: CurateCliOptions) => {
@@ -341,13 +348,18 @@ export function registerData(program: Command): void {
     const { backend, device } = await openBackend(o.backend);
     // The aesthetic model runs on the GPU even when the scene statistics run on the CPU.
     if (o.maxWatermark !== undefined && !o.watermark) throw new Error('--max-watermark needs --watermark FILE (there is no watermark score without a model)');
-    const modelFlag = o.aestheticModel ? '--aesthetic-model' : o.watermark ? '--watermark' : undefined;
+    const modelFlag = o.aestheticModel ? '--aesthetic-model' : o.watermark ? '--watermark' : o.textDetector ? '--text-detector' : undefined;
     const modelDevice = modelFlag ? (device ?? (await Device.create({ label: 'models' }).catch((e: Error) => {
       throw new Error(`${modelFlag} needs a WebGPU device: ${e.message.split('\n')[0]}`);
     }))) : undefined;
     const aesthetic = o.aestheticModel ? await loadLaionAesthetic(modelDevice!, o.aestheticModel) : undefined;
     const watermark = o.watermark ? await loadLaionWatermark(modelDevice!, o.watermark).catch((e: unknown) => {
       aesthetic?.model.dispose();
+      throw e;
+    }) : undefined;
+    const text = o.textDetector ? await loadCraftDetector(modelDevice!, o.textDetector, { canvasSize: o.textCanvasSize, magRatio: o.textMagRatio }).catch((e: unknown) => {
+      aesthetic?.model.dispose();
+      watermark?.model.dispose();
       throw e;
     }) : undefined;
     const ev = o.events ? await openEventEmbedder(o, modelDevice ?? device) : undefined;
@@ -360,18 +372,19 @@ export function registerData(program: Command): void {
         events: ev ? { embedder: ev.embedder, threshold: o.eventThreshold, ...eventRuleOptions(o) } : undefined,
         motion: o.motion || o.minFlow !== undefined ? { minFlow: o.minFlow } : undefined,
         formats: metaFormats(o),
-        scores: aesthetic || watermark ? { aesthetic: aesthetic?.scorer, minAesthetic: o.minAesthetic, watermark: watermark?.scorer, maxWatermark: o.maxWatermark } : undefined,
+        scores: aesthetic || watermark || text ? { ...(aesthetic ? { aesthetic: aesthetic.scorer, minAesthetic: o.minAesthetic } : {}), ...(watermark ? { watermark: watermark.scorer, maxWatermark: o.maxWatermark } : {}), ...(text ? { text } : {}) } : undefined,
       }).finally(() => progress.stop());
       for (const f of rep.failures) process.stderr.write(`skipped ${f.path}: ${f.error}\n`);
       for (const n of rep.notes) process.stderr.write(`note: ${n}\n`);
       const v = rep.videos;
-      console.log(`${v.probed} of ${v.inputs} videos readable (${v.processed} processed, ${v.resumed} done before); ${rep.scenes} scenes: ${rep.kept} kept (${rep.keptFrames} frames), dropped ${rep.dropped.too_short} too short, ${rep.dropped.static} static${rep.dropped.low_flow ? `, ${rep.dropped.low_flow} low flow` : ''}${rep.dropped.low_aesthetic ? `, ${rep.dropped.low_aesthetic} low aesthetic` : ''}${rep.dropped.watermark ? `, ${rep.dropped.watermark} watermark` : ''}${(['transition', 'still_event', 'short_event'] as const).map((k) => (rep.dropped[k] ? `, ${rep.dropped[k]} ${k.replace('_', ' ')}` : '')).join('')}`);
+      console.log(`${v.probed} of ${v.inputs} videos readable (${v.processed} processed, ${v.resumed} done before); ${rep.scenes} scenes: ${rep.kept} kept (${rep.keptFrames} frames), dropped ${rep.dropped.too_short} too short, ${rep.dropped.static} static${rep.dropped.low_flow ? `, ${rep.dropped.low_flow} low flow` : ''}${rep.dropped.low_aesthetic ? `, ${rep.dropped.low_aesthetic} low aesthetic` : ''}${rep.dropped.watermark ? `, ${rep.dropped.watermark} watermark` : ''}${rep.dropped.text ? `, ${rep.dropped.text} text` : ''}${(['transition', 'still_event', 'short_event'] as const).map((k) => (rep.dropped[k] ? `, ${rep.dropped[k]} ${k.replace('_', ' ')}` : '')).join('')}`);
       console.log(`meta: ${rep.metaPath}  dropped: ${rep.droppedPath}  report: ${o.out}/report.json`);
       if (!v.probed) process.exitCode = 1;
     } finally {
       ev?.close();
       aesthetic?.model.dispose();
       watermark?.model.dispose();
+      text?.model.dispose();
       if (modelDevice !== device) modelDevice?.destroy();
       device?.destroy();
     }

@@ -243,9 +243,11 @@ async function scoreClips(r: ProbeRecord, o: CurateOptions, rows: CuratedRow[]):
   const ocrDrop = new Set<CuratedRow>();
   if (s.text) {
     const m = s.text;
-    await per(m, edgeMiddleFrames, async (row, f) => {
+    // A detector that resizes by itself (CRAFT) gets the frames at the size it asks for (the display size).
+    const size = m.frameSize ? m.frameSize(r.width, r.height) : { width: m.width, height: m.height };
+    await per(size, edgeMiddleFrames, async (row, f) => {
       const ratios: number[] = [];
-      for (const fr of f) ratios.push(textRatio(await m.detect(fr), m.width, m.height));
+      for (const fr of f) ratios.push(textRatio(await m.detect(fr, size), size.width, size.height));
       const res = ocrRule(ratios);
       row.ocr = res.ocr;
       if (res.drop) ocrDrop.add(row);
@@ -332,7 +334,7 @@ export async function curate(o: CurateOptions): Promise<CurateReport> {
     dropped: Object.fromEntries(DROP_REASONS.map((k) => [k, dropped.filter((x) => x.drop_reason === k).length])) as Record<DropReason, number>,
     notes: [
       ...(o.motion ? [] : ['motion: skipped (flow and dynamic are null; --motion measures them)']),
-      ...(['aesthetic', 'watermark', 'text'] as const).filter((k) => !o.scores?.[k]).map((k) => `${k === 'text' ? 'text (OCR)' : k} score: skipped (no model configured${k === 'aesthetic' ? ': --aesthetic-model DIR' : k === 'watermark' ? ': --watermark FILE' : ''}; the column is null)`),
+      ...(['aesthetic', 'watermark', 'text'] as const).filter((k) => !o.scores?.[k]).map((k) => `${k === 'text' ? 'text (OCR)' : k} score: skipped (no model configured${k === 'aesthetic' ? ': --aesthetic-model DIR' : k === 'watermark' ? ': --watermark FILE' : ': --text-detector FILE'}; the column is null)`),
       ...(o.captioner ? [] : ['captions: none configured (text is empty)']),
     ],
     keptFrames: kept.reduce((a, x) => a + x.num_frames, 0),

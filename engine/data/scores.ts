@@ -4,8 +4,9 @@
 //     activations are disabled so it is one affine map (collapsed here from the safetensors weights); the clip's
 //     score is the mean over the frames at 10%, 50% and 90%.
 //   watermark: a classifier's probability on the first, middle and last frame; the clip keeps the max (flag 0.5).
-//   text (OCR): detector boxes (quads) with confidence >= 0.4 and >= 4 characters; a frame's ratio is the boxes'
-//     area over the frame's; a frame is significant above 2%; the clip is dropped when more than one frame is.
+//   text (OCR): detector boxes (quads) with confidence >= 0.4 and, when the detector reads the text, >= 4 characters;
+//     a frame's ratio is the boxes' area over the frame's; a frame is significant above 2%; the clip is dropped when
+//     more than one frame is.
 import { openSafetensors } from '../io/safetensors.js';
 
 /** A frame size in pixels. */
@@ -41,14 +42,20 @@ export interface TextBox {
   /** Four corners [x, y] in pixels, in order around the box. */
   quad: [number, number][];
   confidence: number;
-  text: string;
+  /** The text read, from detectors that recognise it; absent from detection-only models (CRAFT). */
+  text?: string;
 }
 
+/**
+ * Frames (width x height x 3 RGB bytes) -> text boxes in that frame's pixels. A detector that resizes by itself
+ * (CRAFT) gives `frameSize`, the size to decode a video of the given size at; `detect` then gets that size.
+ */
 export interface TextDetector {
   readonly name: string;
   readonly width: number;
   readonly height: number;
-  detect(frame: Uint8Array): Promise<TextBox[]>;
+  frameSize?(width: number, height: number): FrameSize;
+  detect(frame: Uint8Array, size?: FrameSize): Promise<TextBox[]>;
 }
 
 const at = (start: number, end: number, f: number) => Math.min(end - 1, start + Math.floor(f * (end - start)));
@@ -68,10 +75,10 @@ export function quadArea(q: readonly [number, number][]): number {
   return Math.abs(s) / 2;
 }
 
-/** The fraction of the frame covered by boxes that count (confidence >= 0.4, >= 4 characters). */
+/** The fraction of the frame covered by boxes that count (confidence >= 0.4; >= 4 characters where text was read). */
 export function textRatio(boxes: readonly TextBox[], width: number, height: number): number {
   let a = 0;
-  for (const b of boxes) if (b.confidence >= 0.4 && [...b.text.trim()].length >= 4) a += quadArea(b.quad);
+  for (const b of boxes) if (b.confidence >= 0.4 && (b.text === undefined || [...b.text.trim()].length >= 4)) a += quadArea(b.quad);
   return a / (width * height);
 }
 

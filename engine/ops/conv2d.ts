@@ -1,6 +1,6 @@
 // 2-D convolution for the VAE (shaders/conv2d.wgsl and conv2d_tiled128.wgsl tiled implicit GEMMs, conv2d_regs.wgsl
 // register tiles without workgroup memory for few channels, shaders/conv2d_direct.wgsl simple):
-// NCHW, [Cout, Cin, KH, KW] weights, bias, any stride and (asymmetric) zero padding, optional fused residual add
+// NCHW, [Cout, Cin, KH, KW] weights, bias, any stride, kernel dilation and (asymmetric) zero padding, optional fused residual add
 // and fused nearest 2x input upsampling; plus the standalone upsampleNearest2x (shaders/resample.wgsl).
 
 import type { Device } from '../gpu/device.js';
@@ -36,6 +36,8 @@ export interface Padding {
 export interface Conv2dOptions {
   bias?: Tensor;
   stride?: number;
+  /** Kernel dilation: the taps are this many pixels apart (CRAFT's fc6: 3x3, dilation 6, padding 6). Default 1. */
+  dilation?: number;
   /** Symmetric padding, or per side (the encoder downsample: { top: 0, bottom: 1, left: 0, right: 1 }). Default 0. */
   padding?: number | Padding;
   /** Added to the result (resnet shortcut), shape of the output. */
@@ -71,12 +73,14 @@ export function conv2d(x: Tensor, w: Tensor, opts: Conv2dOptions = {}): Tensor {
   if (w.dtype !== x.dtype) throw new ShapeError(`conv2d: weight ${fmt(w)} and input ${fmt(x)} dtypes differ; cast one`);
   const stride = opts.stride ?? 1;
   const pad = typeof opts.padding === 'object' ? opts.padding : { top: opts.padding ?? 0, bottom: opts.padding ?? 0, left: opts.padding ?? 0, right: opts.padding ?? 0 };
+  const dil = opts.dilation ?? 1;
+  if (!Number.isInteger(dil) || dil < 1) throw new ShapeError(`conv2d: dilation must be a positive integer, got ${dil}`);
   const up = opts.upsample ? 2 : 1;
   const He = H * up, We = W * up;
-  const Ho = Math.floor((He + pad.top + pad.bottom - KH) / stride) + 1;
-  const Wo = Math.floor((We + pad.left + pad.right - KW) / stride) + 1;
+  const Ho = Math.floor((He + pad.top + pad.bottom - dil * (KH - 1) - 1) / stride) + 1;
+  const Wo = Math.floor((We + pad.left + pad.right - dil * (KW - 1) - 1) / stride) + 1;
   if (!(Ho >= 1 && Wo >= 1) || !Number.isInteger(stride) || stride < 1) {
-    throw new ShapeError(`conv2d: kernel ${KH}x${KW} stride ${stride} padding ${JSON.stringify(pad)} gives no output for input ${He}x${We}`);
+    throw new ShapeError(`conv2d: kernel ${KH}x${KW}${dil > 1 ? ` dilation ${dil}` : ''} stride ${stride} padding ${JSON.stringify(pad)} gives no output for input ${He}x${We}`);
   }
   const outShape = rank3 ? [Cout, Ho, Wo] : [N, Cout, Ho, Wo];
   const check = (t: Tensor, what: string) => {
@@ -92,7 +96,7 @@ export function conv2d(x: Tensor, w: Tensor, opts: Conv2dOptions = {}): Tensor {
   const bias = opts.bias ?? zeros(device, Cout, x.dtype);
   const forced = opts.variant ?? (typeof process !== 'undefined' ? process.env?.PARALLAX_KERNEL_CONV2D : undefined);
   const v = pickVariant<Conv2dSpec>('conv2d', device, forced ?? defaultConv2dVariant(Cout, isCpuAdapter(device)));
-  dispatchConv2d(v.spec, { x, w, bias, residual: opts.residual, out }, { N, Cin, H, W, Cout, Ho, Wo, stride, top: pad.top, left: pad.left, KH, KW, upsample: !!opts.upsample });
+  dispatchConv2d(v.spec, { x, w, bias, residual: opts.residual, out }, { N, Cin, H, W, Cout, Ho, Wo, stride, top: pad.top, left: pad.left, KH, KW, upsample: !!opts.upsample, kdil: dil });
   return out;
 }
 
@@ -112,6 +116,8 @@ export interface ConvGeometry {
   flipW?: boolean;
   /** Read x with dilate - 1 zeros between neighbours, i.e. as [(H-1) dilate + 1, (W-1) dilate + 1] (conv2d_regs; strided dX). */
   dilate?: number;
+  /** Kernel dilation (taps kdil pixels apart; default 1). */
+  kdil?: number;
 }
 
 /** Dispatches one conv2d kernel (shapes checked by the caller); shared with conv2d-backward.ts's stride-1 dX. */
@@ -123,7 +129,7 @@ export function dispatchConv2d(spec: Conv2dSpec, t: { x: Tensor; w: Tensor; bias
   const res = !!t.residual;
   const dilate = g.dilate ?? 1;
   if ((g.flipW || dilate > 1) && spec.kernel !== 'conv2d_regs') throw new Error(`conv2d: flipped weights and dilated inputs need conv2d_regs, not ${spec.kernel}`);
-  const defines = { T: t.x.dtype, KH, KW, RES: res, UPSAMPLE: g.upsample, OUT_BINDING: res ? 5 : 4, FLIP_W: !!g.flipW, DILATE: dilate > 1 ? dilate : false };
+  const defines = { T: t.x.dtype, KH, KW, KD: g.kdil ?? 1, RES: res, UPSAMPLE: g.upsample, OUT_BINDING: res ? 5 : 4, FLIP_W: !!g.flipW, DILATE: dilate > 1 ? dilate : false };
   const params = [Cin, H, W, Cout, Ho, Wo, g.stride, g.top, g.left, K].map(u32);
   const bindings = t.residual ? [t.x, t.w, t.bias, t.residual, t.out] : [t.x, t.w, t.bias, t.out];
   const flops = 2 * N * Cout * P * K;

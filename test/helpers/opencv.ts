@@ -11,10 +11,32 @@ export interface CvMat {
   delete(): void;
 }
 
+/** A Mat of 32-bit integers (labels, stats of connectedComponentsWithStats). */
+export interface CvMat32 extends CvMat {
+  data32S: Int32Array;
+  data32F: Float32Array;
+}
+
+export interface CvRotatedRect {
+  center: { x: number; y: number };
+  size: { width: number; height: number };
+  angle: number;
+}
+
 export interface OpenCv {
-  Mat: { new (): CvMat; new (rows: number, cols: number, type: number): CvMat; ones(rows: number, cols: number, type: number): CvMat };
+  Mat: { new (): CvMat32; new (rows: number, cols: number, type: number): CvMat32; ones(rows: number, cols: number, type: number): CvMat };
   CV_8UC3: number;
   CV_8UC1: number;
+  CV_32S: number;
+  CV_32F: number;
+  CV_32SC2: number;
+  THRESH_BINARY: number;
+  matFromArray(rows: number, cols: number, type: number, data: ArrayLike<number>): CvMat32;
+  threshold(src: CvMat, dst: CvMat, thresh: number, maxval: number, type: number): number;
+  /** connectedComponentsWithStats(image, labels, stats, centroids, connectivity, ltype) -> number of labels (with 0). */
+  connectedComponentsWithStats(src: CvMat, labels: CvMat, stats: CvMat, centroids: CvMat, connectivity: number, ltype: number): number;
+  minAreaRect(points: CvMat): CvRotatedRect;
+  RotatedRect: { points(r: CvRotatedRect): { x: number; y: number }[] };
   COLOR_RGB2HSV: number;
   COLOR_BGR2HSV: number;
   COLOR_RGB2GRAY: number;

@@ -152,7 +152,7 @@ describe('curate', () => {
     expect(rows.map((r) => r.drop_reason ?? 'kept').sort()).toEqual(['kept', 'text', 'watermark']);
     expect(rows.some((r) => r.ocr! > 0.3)).toBe(true); // a dark clip: the 8x2 box covers 1/3 of each 8x6 frame
     const plain = await curate({ inputs: [raw2], out: join(dir, 'plain'), backend: 'cpu', preset: 'ultrafast' });
-    expect(plain.notes).toEqual(expect.arrayContaining(['aesthetic score: skipped (no model configured: --aesthetic-model DIR; the column is null)', 'text (OCR) score: skipped (no model configured; the column is null)']));
+    expect(plain.notes).toEqual(expect.arrayContaining(['aesthetic score: skipped (no model configured: --aesthetic-model DIR; the column is null)', 'text (OCR) score: skipped (no model configured: --text-detector FILE; the column is null)']));
   });
 
   it("Panda-70M's event rules drop a transition shot, a still event and a short event (stub embedder)", async () => {

@@ -21,6 +21,9 @@ describe('scores', () => {
     expect(quadArea([[0, 0], [4, 4], [0, 8], [-4, 4]])).toBe(32);
     const box = (conf: number, text: string) => ({ quad: [[0, 0], [10, 0], [10, 3], [0, 3]] as [number, number][], confidence: conf, text });
     expect(textRatio([box(0.9, 'SALE'), box(0.39, 'HIDDEN'), box(0.9, 'abc'), box(0.4, ' ab c ')], 100, 10)).toBeCloseTo(0.06, 12);
+    // Detection-only boxes (CRAFT: no text read) count by confidence alone.
+    const det = (conf: number) => ({ quad: [[0, 0], [10, 0], [10, 3], [0, 3]] as [number, number][], confidence: conf });
+    expect(textRatio([det(0.75), det(0.39), box(0.9, 'abc')], 100, 10)).toBeCloseTo(0.03, 12);
     expect(ocrRule([0.03, 0.01, 0.021])).toEqual({ ocr: 0.03, drop: true });
     expect(ocrRule([0.03, 0.02, 0])).toEqual({ ocr: 0.03, drop: false });
   });
