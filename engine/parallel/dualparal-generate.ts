@@ -1,8 +1,8 @@
 // `generate --long dualparal`: one rank's whole generation (text on rank 0 and broadcast, this rank's layers, the
 // block queue, and each finished block decoded frame-parallel by every rank's VAE (block-decode.ts) and appended by
-// rank 0 to a growing MP4 at once), plus the
-// three ways to run the ranks: in this process (inprocess transport), one worker thread per rank (shm), or this
-// process as one rank of an environment-described world (socket / multi-host). Rank 0 returns the result.
+// rank 0 to a growing MP4 at once), plus the three ways to run the ranks: in this process (inprocess transport), one
+// worker thread per rank (shm), or this process as one rank of an environment-described world (socket /
+// multi-host). Rank 0 returns the result.
 
 import { ProcessGroup } from '../distributed/collectives.js';
 import { abortOnLocalFailure, DistError } from '../distributed/errors.js';
