@@ -129,7 +129,7 @@ export function registerBorderReport(program: Command): void {
     .description('border-consistency ratio of a long video: mean frame-to-frame change across clip/block borders over the change inside them (about 1: no seam)')
     .argument('<file>', 'a generated video (MP4, size from its sidecar) or final latents saved by generate --latents (.safetensors)')
     .option('--clips <n>', 'borders of a clip-parallel layout of n clips (default: the sidecar\'s clip count)', parseIntArg('--clips', 1))
-    .option('--blocks <B,C>', 'borders of a DualParal layout: blocks of B frames with C context frames')
+    .option('--blocks <B,C>', 'borders of a DualParal layout: blocks of B frames with C context frames (default: the sidecar\'s, for a --long dualparal video)')
     .option('--size <WxH>', 'video size when there is no sidecar')
     .option('--track', `also the moving shape's track (videos): its centroid step across the borders vs inside them (median, max) and a verdict, ${TRACK_RULE}; exit status 1 when not continuous`)
     .option('--track-min-px <px>', `--track verdict's floor minPx (default ${TRACK_DEFAULTS.minPx})`, parseFloatArg('--track-min-px', 0))
