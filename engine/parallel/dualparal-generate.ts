@@ -1,7 +1,8 @@
 // `generate --long dualparal`: one rank's whole generation (text on rank 0 and broadcast, this rank's layers, the
-// block queue, and on rank 0 each finished block decoded by the VAE and appended to a growing MP4 at once), plus the
-// three ways to run the ranks: in this process (inprocess transport), one worker thread per rank (shm), or this
-// process as one rank of an environment-described world (socket / multi-host). Rank 0 returns the result.
+// block queue, and each finished block decoded frame-parallel by every rank's VAE (block-decode.ts) and appended by
+// rank 0 to a growing MP4 at once), plus the three ways to run the ranks: in this process (inprocess transport), one
+// worker thread per rank (shm), or this process as one rank of an environment-described world (socket /
+// multi-host). Rank 0 returns the result.
 
 import { ProcessGroup } from '../distributed/collectives.js';
 import { abortOnLocalFailure, DistError } from '../distributed/errors.js';
@@ -20,6 +21,7 @@ import { GpuBackend } from '../pipeline/gpu-backend.js';
 import { flowMatchSchedule } from '../reference/flow-match.js';
 import { Tensor } from '../tensor.js';
 import { Mp4Stream } from '../video/mp4-stream.js';
+import { BlockDecoder } from './block-decode.js';
 import { DualParalVchitect } from './dualparal.js';
 import { blockLayout, checkWindowFits, splitLayers, type BlockLayout } from './dualparal-plan.js';
 import { runDualParal, type BranchText, type DualParalStep } from './dualparal-run.js';
@@ -118,8 +120,9 @@ export async function dualParalRank(world: ProcessGroup, device: Device, job: Du
     cleanup.push(() => text.forEach((t) => [t.context, t.pooled].forEach((x) => x.dispose())));
     const model = await DualParalVchitect.loadPart(device, ckpt.transformer, parts[rank]!, { dtype });
     cleanup.push(() => model.dispose());
-    const vae = rank === 0 ? await GpuBackend.forParts(ckpt, ['vae'], { device }) : null;
-    if (vae) cleanup.push(() => vae.dispose());
+    // Every rank decodes a share of each finished block's frames (the VAE loads on its first share).
+    const vae = await GpuBackend.forParts(ckpt, ['vae'], { device });
+    cleanup.push(() => vae.dispose());
     const stream = rank === 0 ? await Mp4Stream.open(job.out, { width: s.width, height: s.height, fps: job.fps, gop: job.blockFrames }) : null;
     let streamOk = false;
     if (stream) cleanup.push(() => (streamOk ? undefined : stream.abort()));
@@ -127,6 +130,7 @@ export async function dualParalRank(world: ProcessGroup, device: Device, job: Du
     const tLoad = performance.now();
     const blockMs: number[] = [];
     const [, , ch, h, w] = shape as [number, number, number, number, number];
+    const decoder = new BlockDecoder(world.size > 1 ? world : null, (z) => vae.decode(z), { channels: ch, height: h, width: w, vaeScale: info.vaeScale });
     const latents = await runDualParal(model, world.size > 1 ? world : null, text, {
       layout, steps: s.steps, shift: info.shift, numTrainTimesteps: info.numTrainTimesteps, guidance: s.guidance, guidanceMode: s.guidanceMode, seed: s.seed,
       latent: { channels: ch, height: h, width: w },
@@ -136,8 +140,8 @@ export async function dualParalRank(world: ProcessGroup, device: Device, job: Du
         hooks.onBlockStep?.(st);
       },
       onBlockDone: async (b) => {
-        const frames = b.frames.end - b.frames.start;
-        const video = await vae!.decode({ shape: [1, frames, ch, h, w], data: b.latents });
+        const video = await decoder.decode(b);
+        if (!video) return; // ranks other than 0: their share went to rank 0
         await stream!.write(video.frames);
         const ms = performance.now() - tLoad;
         blockMs.push(ms);

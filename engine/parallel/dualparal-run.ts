@@ -6,7 +6,9 @@
 // every block's latents and scheduler state (the shared flow-match schedule indexed by the block's own step).
 // Rank 0 never waits for a velocity before it needs it: the window of block b at step s needs block b at s updates
 // (returned in the previous iteration) and block b-1 at s updates (kept: the version before its latest update), so
-// the ranks work on different blocks of one sweep at the same time. The next block's context K/V live per rank and
+// the ranks work on different blocks of one sweep at the same time; only when a block has had its last step does
+// rank 0 wait for that step's velocity, since every rank then reports the block at the same point of the plan (the
+// frame-parallel VAE decode runs there over all ranks). The next block's context K/V live per rank and
 // layer (DualParalVchitect) and never travel. GPU memory per rank holds one window's activations and one cache,
 // whatever the video's length; rank 0 keeps the latents on the host.
 
@@ -48,8 +50,13 @@ export interface DualParalStep extends BlockStep {
 export interface DualParalHooks {
   /** Rank 0, when a block step is dispatched (in plan order). */
   onBlockStep?: (s: DualParalStep) => void | Promise<void>;
-  /** Rank 0, as soon as block k has had all its steps: its own frames' final latents [frames, C, H, W]. */
-  onBlockDone?: (b: { block: number; frames: { start: number; end: number }; latents: Float32Array }) => void | Promise<void>;
+  /**
+   * Every rank, at the same point of the plan (right after its part of block k's last step; rank 0 first applies
+   * that step's velocity), in block order: block k has had all its steps. Rank 0 gets its own frames' final latents
+   * [frames, C, H, W], the other ranks null. A collective point: the hook may run collectives over the world (the
+   * frame-parallel VAE decode of engine/parallel/block-decode.ts does).
+   */
+  onBlockDone?: (b: { block: number; frames: { start: number; end: number }; latents: Float32Array | null }) => void | Promise<void>;
 }
 
 interface Version {
@@ -81,8 +88,8 @@ class Runner {
   private readonly versions = new Map<number, Version[]>();
   /** Rank 0: velocities in flight from the last rank, in dispatch order. */
   private readonly inflight: { block: number; step: number; v: Promise<Float32Array> }[] = [];
-  /** Rank 0: blocks whose last step was applied, not yet reported. */
-  private readonly done: { block: number; frames: { start: number; end: number }; latents: Float32Array }[] = [];
+  /** Rank 0: final latents of the blocks whose last step was applied, not yet reported. */
+  private readonly done = new Map<number, Float32Array>();
   private pool: Float32Array | null = null;
   private poolIdx: number[][] | null = null;
   private final: Float32Array | null = null;
@@ -112,7 +119,10 @@ class Runner {
     const caches = this.text.map(() => ({ next: new Map() as KvCache, fresh: new Map() as KvCache }));
     try {
       for (let j = 0; j < plan.iterations.length; j++) {
-        for (const st of plan.iterations[j]!) await this.blockStep(j, st, caches);
+        for (const st of plan.iterations[j]!) {
+          await this.blockStep(j, st, caches);
+          if (st.step === this.job.steps - 1) await this.blockDone(st.block);
+        }
       }
       if (this.rank === 0) {
         while (this.inflight.length) await this.applyNext();
@@ -165,10 +175,8 @@ class Runner {
         const mine = prevLen === 0 ? v : slice(v, 1, prevLen, F);
         if (mine !== v) velocities.push(mine);
         const data = await mine.read();
-        if (first) {
-          this.apply(st.block, st.step, data);
-          await this.flushDone();
-        } else await this.group!.send(0, data);
+        if (first) this.apply(st.block, st.step, data);
+        else await this.group!.send(0, data);
       } else if (first) {
         const v = this.group!.recvF32(this.size - 1);
         v.catch(() => {}); // awaited in order later; a failure before then must not count as unhandled
@@ -207,7 +215,6 @@ class Runner {
     const head = this.inflight.shift()!;
     const v = await head.v;
     this.apply(head.block, head.step, v);
-    await this.flushDone();
   }
 
   /** Rank 0: the Euler step of block `block` at its step `step` (the sampler's update, f32 latents). */
@@ -227,16 +234,26 @@ class Runner {
       this.final.set(next, range.start * this.frameElems);
       // Older blocks are no longer anyone's context: keep only what the next block still reads.
       this.versions.delete(block - 1);
-      this.done.push({ block, frames: range, latents: next });
+      this.done.set(block, next);
     }
   }
 
-  /** Rank 0: reports the blocks that finished since the last call, in order. */
-  private async flushDone(): Promise<void> {
-    while (this.done.length) {
-      const b = this.done.shift()!;
-      await this.hooks.onBlockDone?.(b);
+  /**
+   * Every rank, right after its part of block `block`'s last step (the same point of the plan on every rank): rank 0
+   * first applies the velocities in flight up to that step's (the other ranks have sent them or are computing them:
+   * they come before this point in every rank's order, so nothing waits on rank 0), then every rank reports the block.
+   */
+  private async blockDone(block: number): Promise<void> {
+    let latents: Float32Array | null = null;
+    if (this.rank === 0) {
+      while (!this.done.has(block)) {
+        if (!this.inflight.length) throw new Error(`internal error: dualparal block ${block} finished its steps but its last velocity is not in flight`);
+        await this.applyNext();
+      }
+      latents = this.done.get(block)!;
+      this.done.delete(block);
     }
+    await this.hooks.onBlockDone?.({ block, frames: blockFrames(this.job.layout, block), latents });
   }
 
   private initialNoise(block: number): Float32Array {

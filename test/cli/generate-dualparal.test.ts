@@ -1,7 +1,8 @@
 // `parallax generate --long dualparal` end to end on a tiny checkpoint (3 layers): 7 latent frames as 3 blocks of
 // B = 2 + C = 1 give the same latents on one device and on 3 ranks over the shm transport (the rank-count and
-// transport equivalences on the engine level are in test/engine/parallel/dualparal.test.ts); every block is reported
-// and appended to the MP4 (all 7 frames in the file); the sidecar records the blocks and the layer split; a layout or
+// transport equivalences on the engine level are in test/engine/parallel/dualparal.test.ts) and the same MP4 frames
+// (each block decoded frame-parallel over the 3 ranks; test/engine/parallel/block-decode.test.ts compares the decoded
+// pixels); every block is reported and appended to the MP4 (all 7 frames in the file); the sidecar records the blocks and the layer split; a layout or
 // a rank count that does not fit is refused before any GPU device opens, saying what would fit.
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -37,6 +38,11 @@ describe('parallax generate --long dualparal', () => {
     expect(r.code, r.stderr).toBe(0);
     const got = await readLatents(join(tiny.dir, 'shm.safetensors'));
     expect(Buffer.from(got.buffer).equals(Buffer.from(one.buffer))).toBe(true);
+    // Each block's frames decoded frame-parallel over the 3 ranks (blocks of 3, 2, 2 frames: 1+1+1, 1+1+0) and
+    // appended by rank 0: the MP4 holds the same frames as the one-device run's (rank 0 decoding every block whole).
+    const [a, b] = await Promise.all([join(tiny.dir, 'one.mp4'), out].map((f) => readVideoFrames(f, { width: 32, height: 32 })));
+    expect(b.length).toBe(7);
+    b.forEach((f, i) => expect(Buffer.from(f).equals(Buffer.from(a[i]!)), `frame ${i}`).toBe(true));
     const side = JSON.parse(await readFile(join(tiny.dir, 'shm.json'), 'utf8'));
     expect(side.parallel.dualparal.layers).toEqual([[0, 1], [1, 2], [2, 3]]);
     expect(side.parallel.dualparal.peakBytesPerRank).toHaveLength(3);

@@ -153,7 +153,7 @@ describe('DualParal execution', () => {
     const done: { block: number; start: number; end: number; latents: Float32Array }[] = [];
     oneDevice = (await rankRun(null, devices[0]!, j, {
       onBlockStep: (s) => void steps.push(s),
-      onBlockDone: (b) => void done.push({ block: b.block, ...b.frames, latents: b.latents }),
+      onBlockDone: (b) => void done.push({ block: b.block, ...b.frames, latents: b.latents! }),
     }))!;
     // The formula, written out: iterations j = 0 .. T + n - 2; tail min(j, n-1) down to the oldest block below T steps.
     const n = 3;
