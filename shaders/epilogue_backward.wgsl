@@ -1,7 +1,7 @@
 // Backward of the linear's fused epilogue y = [residual +] [gate *] act(z) (shaders/matmul_epilogue.wgsl), z = x W^T + b
 // the saved pre-activation (training.md section 2): dz = dy * gate * act'(z), and the gate's gradient
 // dgate[g, col] = sum over group g's rows of dy * act(z) as per-block partials (finished by shaders/colsum.wgsl).
-// Contract (engine/ops/epilogue-backward.ts):
+// Contract (engine/ops/elementwise-backward.ts, linearEpilogueBackward):
 //   binding 0: Params { rows, n, rowsPerItem (gate rows per group), blockRows, blocksPerItem, nb }
 //   binding 1: dy [rows, n] TD; binding 2: z [rows, n] TZ; GATE: binding 3: gate [G, n] TG; then dz [rows, n] TD;
 //   GATE: last: partials [nb, n] f32 (block k of group g = k / blocksPerItem covers blockRows rows of that group).
