@@ -2,6 +2,7 @@
 //   probe (unreadable files reported, skipped) -> analyze (one streamed decode at PySceneDetect's analysis size;
 //   scene kernel on the GPU or the CPU reference) -> shots -> events (optional: stitching by head/tail embeddings,
 //   a second streamed decode; Panda-70M's transition, still-event and short-event rules as options) -> static filter -> motion (optional: optical flow score, dynamic degree, min flow)
+//   -> model scores (optional, per configured model: aesthetic, watermark, text; the rest noted as skipped)
 //   -> export of the kept clips ->
 //   meta.jsonl (kept clips, the columns of MetaRow; .csv / .parquet beside it on request), dropped.jsonl (every dropped scene with its reason), report.json.
 // Resumable: each finished video leaves state/{id}.json (its rows, keyed by the file's size and mtime and the

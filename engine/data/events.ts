@@ -1,6 +1,7 @@
 // Event stitching (../shared/spec/data.md section 3): adjacent shots belong to one event when the embedding of the
 // previous shot's last 8 frames and the next shot's first 8 are similar (cosine > 0.6 in the paper, with ViCLIP).
-// Embedders plug in behind VideoEmbedder (ViCLIP, viclip-events.ts, and CLIP, clip-events.ts, take 8 frames at 224x224); the weightless
+// Embedders plug in behind VideoEmbedder (ViCLIP, viclip-events.ts: 8 frames decoded at the display size and resized
+// by the embedder (frameSize); CLIP, clip-events.ts: 8 frames at its image size); the weightless
 // default is a colour histogram (Hellinger-normalised, so the cosine is the Bhattacharyya coefficient of the mean
 // histograms). Frames come from a second streamed decode that keeps only the head/tail frames still waiting to be
 // embedded, so memory stays at a few frames whatever the video's length. Panda-70M's rules on the same embeddings
