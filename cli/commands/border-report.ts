@@ -126,7 +126,7 @@ const num = (x: number | null) => (x === null ? '-' : x.toFixed(4));
 export function registerBorderReport(program: Command): void {
   program
     .command('border-report')
-    .description('border-consistency ratio of a long video: mean frame-to-frame change across clip/block borders over the change inside them (about 1: no seam)')
+    .description('border-consistency ratio of a long video: mean frame-to-frame change across clip/block borders over the change inside them (about 1: no seam); with --track, whether the moving shape\'s track is continuous across them')
     .argument('<file>', 'a generated video (MP4, size from its sidecar) or final latents saved by generate --latents (.safetensors)')
     .option('--clips <n>', 'borders of a clip-parallel layout of n clips (default: the sidecar\'s clip count)', parseIntArg('--clips', 1))
     .option('--blocks <B,C>', 'borders of a DualParal layout: blocks of B frames with C context frames (default: the sidecar\'s, for a --long dualparal video)')

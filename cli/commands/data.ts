@@ -206,7 +206,7 @@ function metaFormats(o: { csv?: boolean; parquet?: boolean }): MetaFormat[] {
 }
 
 export function registerData(program: Command): void {
-  const data = program.command('data').description('data set tools: synthetic training videos, attribute read-back');
+  const data = program.command('data').description('data set tools: synthetic training videos, attribute read-back, and the curation pipeline (probe, shots, events, curate)');
   data
     .command('synth')
     .description('write captioned synthetic videos ("a red circle moving left on a blue background") as MP4 clips + meta.jsonl; ~10% of the attribute combinations are held out (heldout.jsonl)')
@@ -315,7 +315,7 @@ export function registerData(program: Command): void {
   const curateCmd = addShotOptions(
     data
       .command('curate')
-      .description('turn videos into a training set: probe, shot detection, static filter, frame-accurate clip export; writes DIR/clips/{id}_scene-{k}.mp4, meta.jsonl (kept clips), dropped.jsonl (with the reason), report.json. Rerunning skips finished videos.')
+      .description('turn videos into a training set: probe, shot detection, event stitching, static filter, optional motion and model scores (aesthetic, watermark, text), frame-accurate clip export; writes DIR/clips/{id}_scene-{k}.mp4, meta.jsonl (kept clips), dropped.jsonl (with the reason), report.json. Rerunning skips finished videos.')
       .argument('<videos...>', 'video files (unreadable ones are reported and skipped)')
       .requiredOption('--out <dir>', 'output folder')
       .option('--min-frames <n>', 'drop scenes shorter than this', parseIntArg('--min-frames', 1), 16)
