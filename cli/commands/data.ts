@@ -2,7 +2,7 @@
 // plain backgrounds) with a meta file that training reads; `data read-attributes` reads a clip's attributes back
 // from its pixels (the detector the prompt-following evaluation uses). The curation pipeline (docs/data.md):
 // `data probe`, `data shots`, `data events` and `data curate IN... --out DIR` (probe, shots, events, static filter, optional motion,
-// aesthetic and text-area (CRAFT) scores, clip export, meta).
+// aesthetic, watermark (LAION EfficientNet) and text-area (CRAFT) scores, clip export, meta).
 import { InvalidArgumentError, Option, type Command } from 'commander';
 import cliProgress from 'cli-progress';
 import { readClip } from '../../engine/data/attributes.js';
