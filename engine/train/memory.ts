@@ -153,7 +153,7 @@ function layoutFixes(g: StepGeometry, l: DeviceLimits): string[] {
     out.push('--offload 1 (the checkpointed blocks\' inputs wait in host memory)');
   }
   if (z && z.ranks > 1 && z.stage < 3 && fits({ ...g, zero: { ...z, stage: 3 }, checkpointed: L, offloaded: Math.min(g.offloaded ?? 0, L) }, l)) {
-    out.push('--zero 3 (weights, optimizer state and gradients sharded over the data-parallel ranks, every block recomputed)');
+    out.push(`--zero 3 (weights, optimizer state and gradients sharded over the data-parallel ranks, every block recomputed${g.checkpointed ? '; drop --recompute' : ''})`);
   }
   const sp = g.sp ?? 1;
   const visual = (g.height / g.patch) * (g.width / g.patch);

@@ -101,6 +101,8 @@ describe('training memory estimate', () => {
     expect(msg).toMatch(/\(ZeRO 0 over 2 data-parallel ranks\) does not fit: it needs about .* per rank/);
     expect(msg).toMatch(/--zero 3 \(/);
     expect(msg).toMatch(/--sp \d+ \(\d+ ranks in --devices for 2 data-parallel ranks/);
+    expect(msg).not.toMatch(/drop --recompute/);
+    expect(msgOf({ ...z0, checkpointed: 3 }, budget)).toMatch(/--zero 3 \([^)]*; drop --recompute\)/); // ZeRO 3 refuses --recompute
     // at ZeRO 3 no --recompute is suggested (it is refused there)
     expect(msgOf(z3, 1000)).not.toMatch(/--recompute/);
   });
