@@ -20,7 +20,7 @@ import { DistributedTrainer, ZERO_STAGES, type ZeroStage } from './distributed-s
 import { spDataGroups } from './sp-groups.js';
 import { batchShare, zeroLayout } from './zero-layout.js';
 import { treeFingerprint } from './fingerprint.js';
-import { checkTrainFits, memoryBudget, type MemoryEstimate } from './memory.js';
+import { checkTrainFits, memoryBudget, paramPoolBytes, type MemoryEstimate } from './memory.js';
 import { memoryPlan } from './memory-plan.js';
 import { samplePrompts, writeSamples, type SamplePrompt } from './samples.js';
 import type { SigmaSampling } from './schedule.js';
@@ -222,7 +222,8 @@ async function run(o: DitTrainOptions, ui: TrainUi, ckpt: Checkpoint, device: De
     frames: o.frames ?? Math.max(...cache.clips.map((c) => c.shape[0])), height: biggest.shape[2], width: biggest.shape[3], channels: cfg.in_channels, patch: cfg.patch_size,
     tokens: texts[0]!.tokens, joint: texts[0]!.jointDim, pooled: texts[0]!.pooled.length, batch: groups ? Math.max(1, batchShare(o.batch, groups.dp.size, 0).count) : o.batch,
     checkpointed: plan.checkpointed.filter(Boolean).length, offloaded: plan.offloaded.filter(Boolean).length,
-    sp, heads: shape.heads,
+    sp: groups ? sp : 1, heads: shape.heads,
+    paramBytes: paramPoolBytes(floatKeys.map((k) => ckpt.transformer.weights.info(k).shape.reduce((x, y) => x * y, 1))),
     zero: groups ? { stage: o.zero ?? 0, ranks: groups.dp.size, units: zeroLayout(floatKeys.map((k) => [k, ckpt.transformer.weights.info(k).shape]), cfg.num_layers, groups.dp.size).units } : undefined,
   }, { maxBinding: device.caps.maxStorageBufferBindingSize, budget: memoryBudget(device.adapter, o.memoryLimit) });
 

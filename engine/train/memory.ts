@@ -1,20 +1,21 @@
 // Memory estimate of a Vchitect training step per rank, for the layout actually used, checked before training starts.
 // The items of a rank's share of the batch run one after another (train-step.ts), so activations are those of one
 // item; the batch adds only its inputs.
-//   persistent: the f32 weights, Adam m and v, the EMA and the gradients. ZeRO (over the data-parallel ranks,
+//   persistent: the f32 weights, Adam m and v, the EMA and the gradients (each copy as the device pool holds it:
+//               every tensor rounded up to its size class). ZeRO (over the data-parallel ranks,
 //               zero-layout.ts: one unit per block + the non-block unit, each owned by one rank): stage 0 holds every
 //               copy whole (weights, m, v, EMA, the accumulated gradients and one item's: 6 or 5 copies); from stage 1
 //               m, v and EMA are the rank's own units only; from stage 2 the gradients are its own units' sums plus
-//               those still waiting to be reduced (with one item per rank: a block's and the non-block unit's, each
-//               counted twice for the item's copy next to the sum; with more, the earlier items' whole sum and one
-//               block's); at stage 3 the weights too are its own units, plus the gathered
+//               those still waiting to be reduced (with one item per rank: the block being reduced and the non-block
+//               unit's, moved into the empty accumulator; with more, the earlier items' whole sum and one block's); at
+//               stage 3 the weights too are its own units, plus the gathered
 //               non-block unit and one gathered block. The rank with the most is counted.
 //   activations: per block about ACT_PER_ROW x D floats per token row this rank holds (visual + text rows of every
 //               frame: the saved linear inputs, attention outputs and log-sum-exps, the feed-forward's 4D
 //               pre-activations), plus a transient of TRANSIENT_ROWS x D per row while a block runs backward; a block
 //               checkpointed by --recompute (every block at ZeRO 3 on several ranks) keeps only its input (D per row;
-//               none on the device when offloaded), and the one that reruns in the backward holds its activations
-//               again (once: their gradients are in the transient). With --sp P a rank holds ceil(n / P) of every frame's n
+//               none on the device when offloaded), and the one that reruns in the backward holds its activations again
+//               next to their gradients (counted twice: measured peaks of small-D models need it). With --sp P a rank holds ceil(n / P) of every frame's n
 //               visual rows and of the text rows (tokenShard pads uneven splits, so every rank holds that many); the
 //               replicated ends (patch embedding, the final layer on the gathered rows) add ENDS_PER_ROW x D per
 //               visual row of the whole item, and when the heads do not split over P (the K/V all-gather of
@@ -27,6 +28,7 @@
 // (test/engine/train/memory-measured.test.ts).
 
 import { totalmem } from 'node:os';
+import { sizeClass } from '../gpu/pool.js';
 
 export const ACT_PER_ROW = 40;
 export const TRANSIENT_ROWS = 24;
@@ -65,6 +67,19 @@ export interface StepGeometry {
   heads?: number;
   /** ZeRO layout (default: stage 0, every copy whole). */
   zero?: ZeroGeometry;
+  /**
+   * Bytes of one f32 copy of the parameters in the device pool (paramPoolBytes: each tensor rounded up to its size
+   * class, which matters for small models with many small tensors); default 4 x params. Every copy of the state
+   * counts with the same rounding.
+   */
+  paramBytes?: number;
+}
+
+/** The device pool's bytes of one f32 copy of tensors with these element counts (each rounded up to its size class). */
+export function paramPoolBytes(numels: Iterable<number>): number {
+  let b = 0;
+  for (const n of numels) b += sizeClass(4 * n);
+  return b;
 }
 
 export interface MemoryEstimate {
@@ -91,7 +106,7 @@ function stateElements(g: StepGeometry): number {
   for (let r = 0; r < z.ranks; r++) {
     const owned = z.units.reduce((a, u) => a + (u.owner === r ? u.numel : 0), 0);
     const weights = z.stage === 3 ? owned + (z.units[L]!.owner === r ? 0 : nonBlock) + maxBlock : P;
-    const grads = z.stage === 1 ? 2 * P : g.batch > 1 ? P + maxBlock + owned : owned + 2 * (nonBlock + maxBlock);
+    const grads = z.stage === 1 ? 2 * P : g.batch > 1 ? P + maxBlock + owned : owned + nonBlock + maxBlock;
     most = Math.max(most, weights + opt * owned + grads);
   }
   return most;
@@ -100,12 +115,12 @@ function stateElements(g: StepGeometry): number {
 export function estimateTrainMemory(g: StepGeometry): MemoryEstimate {
   const sp = g.sp ?? 1;
   if (!Number.isInteger(sp) || sp < 1) throw new Error(`memory estimate: sp must be an integer >= 1, got ${sp}`);
-  const persistent = 4 * stateElements(g);
+  const persistent = Math.ceil(stateElements(g) * (g.paramBytes ?? 4 * g.params) / g.params);
   const visual = (g.height / g.patch) * (g.width / g.patch);
   const allRows = g.frames * (visual + g.tokens);
   const rows = g.frames * (Math.ceil(visual / sp) + Math.ceil(g.tokens / sp));
   const ck = g.checkpointed ?? 0;
-  const keptBlocks = g.layers - ck + (ck ? 1 : 0);
+  const keptBlocks = g.layers - ck + (ck ? 2 : 0);
   const kept = ACT_PER_ROW * keptBlocks + (ck - (g.offloaded ?? 0));
   const kv = sp > 1 && g.heads !== undefined && g.heads % sp !== 0 ? KV_PER_ROW * allRows * keptBlocks : 0;
   const ends = sp > 1 ? ENDS_PER_ROW * g.frames * visual : 0;

@@ -13,7 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ProcessGroup } from '../../../engine/distributed/collectives.js';
 import { createInProcessWorld } from '../../../engine/distributed/inprocess.js';
 import { Device } from '../../../engine/gpu/device.js';
-import { estimateTrainMemory } from '../../../engine/train/memory.js';
+import { estimateTrainMemory, paramPoolBytes } from '../../../engine/train/memory.js';
 import { memoryPlan, type MemoryOptions } from '../../../engine/train/memory-plan.js';
 import { spDataGroups } from '../../../engine/train/sp-groups.js';
 import { zeroLayout } from '../../../engine/train/zero-layout.js';
@@ -54,7 +54,7 @@ describe('training memory estimate against measured per-rank peaks', () => {
     const e = estimateTrainMemory({
       params: m.nParams, layers: LAYERS, dim: HEADS * HEAD_DIM, ema: true, frames: F, height: S, width: S, channels: m.C, patch: m.shape.patchSize,
       tokens: TN, joint: m.J, pooled: m.P, batch: 1, checkpointed: plan.checkpointed.filter(Boolean).length, offloaded: plan.offloaded.filter(Boolean).length,
-      sp: c.sp, heads: HEADS, zero: { stage: c.zero, ranks: c.dp, units },
+      sp: c.sp, heads: HEADS, zero: { stage: c.zero, ranks: c.dp, units }, paramBytes: paramPoolBytes([...m.host.values()].map((h) => h.data.length)),
     });
     const most = Math.max(...peaks);
     console.log(`SP ${c.sp} x DP ${c.dp}, ZeRO ${c.zero}${c.memory ? `, ${JSON.stringify(c.memory)}` : ''}: measured peak per rank ${peaks.map((p) => (p / 2 ** 20).toFixed(2)).join(' / ')} MiB, estimate ${(e.total / 2 ** 20).toFixed(2)} MiB (x${(e.total / most).toFixed(2)})`);
