@@ -18,9 +18,9 @@ import { Tensor } from '../tensor.js';
 import { DataOrder } from './data-order.js';
 import { DistributedTrainer, ZERO_STAGES, type ZeroStage } from './distributed-step.js';
 import { spDataGroups } from './sp-groups.js';
-import { batchShare } from './zero-layout.js';
+import { batchShare, zeroLayout } from './zero-layout.js';
 import { treeFingerprint } from './fingerprint.js';
-import { checkTrainFits, memoryBudget, type MemoryEstimate } from './memory.js';
+import { checkTrainFits, memoryBudget, paramPoolBytes, type MemoryEstimate } from './memory.js';
 import { memoryPlan } from './memory-plan.js';
 import { samplePrompts, writeSamples, type SamplePrompt } from './samples.js';
 import type { SigmaSampling } from './schedule.js';
@@ -210,8 +210,9 @@ async function run(o: DitTrainOptions, ui: TrainUi, ckpt: Checkpoint, device: De
   const groups = par ? (sp > 1 ? await spDataGroups(par.world, sp, shape.heads) : { sp: null, dp: par.world }) : null;
   const share = groups ? batchShare(o.batch, groups.dp.size, groups.dp.rank) : { offset: 0, count: o.batch };
 
-  // memory (per rank: its largest share of the batch)
-  // (ZeRO 3 on several ranks checkpoints every block: DistributedTrainer)
+  // memory (per rank, for the layout used: its largest share of the batch, its share of the token rows with --sp,
+  // the ZeRO stage's shards over the data-parallel ranks; ZeRO 3 on several ranks checkpoints every block:
+  // DistributedTrainer)
   const plan = memoryPlan(cfg.num_layers, { recompute: groups && o.zero === 3 ? 0 : o.recompute, offload: o.offload });
   const floatKeys = ckpt.transformer.weights.keys().filter((k) => (FLOAT_DTYPES as readonly string[]).includes(ckpt.transformer.weights.info(k).dtype));
   const nParams = floatKeys.reduce((a, k) => a + ckpt.transformer.weights.info(k).shape.reduce((x, y) => x * y, 1), 0);
@@ -221,6 +222,9 @@ async function run(o: DitTrainOptions, ui: TrainUi, ckpt: Checkpoint, device: De
     frames: o.frames ?? Math.max(...cache.clips.map((c) => c.shape[0])), height: biggest.shape[2], width: biggest.shape[3], channels: cfg.in_channels, patch: cfg.patch_size,
     tokens: texts[0]!.tokens, joint: texts[0]!.jointDim, pooled: texts[0]!.pooled.length, batch: groups ? Math.max(1, batchShare(o.batch, groups.dp.size, 0).count) : o.batch,
     checkpointed: plan.checkpointed.filter(Boolean).length, offloaded: plan.offloaded.filter(Boolean).length,
+    sp: groups ? sp : 1, heads: shape.heads,
+    paramBytes: paramPoolBytes(floatKeys.map((k) => ckpt.transformer.weights.info(k).shape.reduce((x, y) => x * y, 1))),
+    zero: groups ? { stage: o.zero ?? 0, ranks: groups.dp.size, units: zeroLayout(floatKeys.map((k) => [k, ckpt.transformer.weights.info(k).shape]), cfg.num_layers, groups.dp.size).units } : undefined,
   }, { maxBinding: device.caps.maxStorageBufferBindingSize, budget: memoryBudget(device.adapter, o.memoryLimit) });
 
   // weights and optimizer state
