@@ -136,7 +136,8 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     createApiHandler(ctx),
   );
   // Since Node 18 headersTimeout runs from a request's first byte, not from the connection's last response, so it
-  // need not exceed keepAliveTimeout (the old advice for proxies): an idle connection reused after 30 s is served.
+  // need not exceed keepAliveTimeout (old advice for proxies): a connection idle longer than it is still served
+  // (test/server/connection-errors.test.ts), and slow headers still get 408 after headersTimeoutMs.
   server.keepAliveTimeout = opts.keepAliveTimeoutMs ?? 65_000;
   server.on('clientError', (err: NodeJS.ErrnoException, socket) => {
     logger.debug({ err }, 'client error');
