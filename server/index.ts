@@ -60,6 +60,12 @@ export interface ServerOptions {
   headersTimeoutMs?: number;
   /** A client must send its whole request within this many ms, else 408 (default 60000; >= headersTimeoutMs). */
   requestTimeoutMs?: number;
+  /**
+   * An idle keep-alive connection is closed after this many ms (default 65000: longer than the 60 s idle timeouts of
+   * common reverse proxies and load balancers, so they never send a request on a connection the server is closing and
+   * get a reset; Node's own 5000 is below them). 0 = never: the client closes its idle connections.
+   */
+  keepAliveTimeoutMs?: number;
   /** Largest request header block in bytes, else 431 (default 16384). */
   maxHeaderBytes?: number;
   /** Milliseconds close() waits for running jobs to stop before marking them interrupted (default 10000). */
@@ -129,6 +135,10 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     },
     createApiHandler(ctx),
   );
+  // Since Node 18 headersTimeout runs from a request's first byte, not from the connection's last response, so it
+  // need not exceed keepAliveTimeout (old advice for proxies): a connection idle longer than it is still served
+  // (test/server/connection-errors.test.ts), and slow headers still get 408 after headersTimeoutMs.
+  server.keepAliveTimeout = opts.keepAliveTimeoutMs ?? 65_000;
   server.on('clientError', (err: NodeJS.ErrnoException, socket) => {
     logger.debug({ err }, 'client error');
     const inResponse = (socket as { _httpMessage?: { headersSent?: boolean } })._httpMessage?.headersSent === true;

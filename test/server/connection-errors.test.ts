@@ -1,9 +1,10 @@
 // Errors node:http raises before a request exists ('clientError'): header/request timeouts are 408, an
 // oversized header block is 431, garbage is 400, each with the API's JSON error body; and the timeouts fire
-// when configured (Node only checks them every connectionsCheckingInterval, 30 s by default).
+// when configured (Node only checks them every connectionsCheckingInterval, 30 s by default). Idle keep-alive
+// connections are not subject to them: they last keepAliveTimeoutMs (65 s by default, above proxies' 60 s).
 import { connect } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startTestServer, TEST_TOKEN, type TestServer } from './helpers.js';
+import { startTestServer, TEST_TOKEN, waitFor, type TestServer } from './helpers.js';
 
 /** Writes `data` on a raw socket (optionally keeping it open) and returns what the server answers before closing. */
 function rawExchange(port: number, data: string, keepOpen: boolean): Promise<string> {
@@ -56,6 +57,53 @@ describe('connection-level errors', () => {
     expect(r.body.code).toBe('headers_too_large');
     expect(r.body.error).toContain('16384 bytes');
   });
+
+  it('an idle keep-alive connection outlives the header and request timeouts; Keep-Alive advertises 65 s by default', async () => {
+    const d = await startTestServer({ headersTimeoutMs: 300, requestTimeoutMs: 600, keepAliveTimeoutMs: undefined });
+    try {
+      const s = connect(d.server.port, '127.0.0.1');
+      let got = '';
+      let closed = false;
+      s.setEncoding('utf8');
+      s.on('data', (c: string) => (got += c));
+      s.on('close', () => (closed = true));
+      const get = `GET /api/health HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer ${TEST_TOKEN}\r\n\r\n`;
+      s.write(get);
+      await waitFor(() => got.includes('"ok"'), 'the first response');
+      expect(got).toMatch(/^HTTP\/1\.1 200/);
+      expect(got).toMatch(/\r\nKeep-Alive: timeout=65\r\n/i);
+      // Idle for three request timeouts (checked every 75 ms here), then reused: served, not 408, not closed.
+      await new Promise((r) => setTimeout(r, 1800));
+      expect(closed).toBe(false);
+      got = '';
+      s.write(get);
+      await waitFor(() => got.includes('"ok"') || closed, 'the second response');
+      expect(got).toMatch(/^HTTP\/1\.1 200/);
+      s.destroy();
+    } finally {
+      await d.close();
+    }
+  }, 10_000);
+
+  it('keepAliveTimeoutMs closes an idle connection after that time', async () => {
+    const d = await startTestServer({ keepAliveTimeoutMs: 1000 });
+    try {
+      const s = connect(d.server.port, '127.0.0.1');
+      let got = '';
+      let closedAt = 0;
+      s.setEncoding('utf8');
+      s.on('data', (c: string) => (got += c));
+      s.on('close', () => (closedAt = Date.now()));
+      s.write('GET /api/health HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n');
+      await waitFor(() => got.includes('"ok"'), 'the response');
+      const answeredAt = Date.now();
+      expect(got).toMatch(/\r\nKeep-Alive: timeout=1\r\n/i);
+      await waitFor(() => closedAt, 'the server to close the idle connection', 8000);
+      expect(closedAt - answeredAt).toBeGreaterThanOrEqual(900);
+    } finally {
+      await d.close();
+    }
+  }, 10_000);
 
   it('garbage gets 400 with a JSON body; the server keeps answering', async () => {
     const r = parse(await rawExchange(t.server.port, 'NOT HTTP AT ALL\r\n\r\n', false));

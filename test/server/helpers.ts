@@ -33,6 +33,13 @@ export async function startTestServer(
     host: '127.0.0.1',
     logLevel: 'silent',
     token: TEST_TOKEN,
+    // The server never closes an idle connection here; the client does (undici after 4 s). The tests' fetch (undici)
+    // shares one event loop with the server and counts a socket's idle time in ticks of that loop (+499 ms per
+    // tick, whatever the wall clock did), while the server's keep-alive timer follows the wall clock. When the loop
+    // stalls for seconds (the engine runs in-process; the niced tests are starved on a loaded machine) undici still
+    // takes a socket for fresh that the server's timer closes in the same turn: `fetch failed: read ECONNRESET` for
+    // whichever request drew it. Pass keepAliveTimeoutMs: undefined to test the server's default.
+    keepAliveTimeoutMs: 0,
     ...opts,
     dataDir,
   });
