@@ -1,7 +1,8 @@
 // Shared setup of the `parallax train` / `train-vae` tests: a 2-layer make-tiny checkpoint (D = 8, 2 heads) and 6
 // (or `count`) synthetic 32x32 clips of 4 frames, the engine options the CLI's BASE flags give, and readers of
-// safetensors files, the saved train state and the log.
-import { readFileSync } from 'node:fs';
+// safetensors files, the saved train state and the log; `interruptTrain` (Ctrl-C on a running `parallax train`).
+import { spawn } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
 import { cp, mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -9,6 +10,7 @@ import { makeTinyCheckpoint } from '../../engine/io/make-tiny.js';
 import { openSafetensors } from '../../engine/io/safetensors.js';
 import { writeSynthDataset } from '../../engine/data/synth-dataset.js';
 import type { DitTrainOptions } from '../../engine/train/dit-trainer.js';
+import { PARALLAX_BIN } from './cli.js';
 
 export interface TrainFixture { dir: string; model: string; meta: string }
 
@@ -62,4 +64,24 @@ export function relL2(a: Map<string, Float32Array>, b: Map<string, Float32Array>
     for (let i = 0; i < y.length; i++) { num += (x[i]! - y[i]!) ** 2; den += y[i]! ** 2; }
   }
   return Math.sqrt(num / den);
+}
+
+/**
+ * Runs `parallax train ARGS --out OUT` as a child process, sends SIGINT once its first log line is written, and returns
+ * its exit code, stderr and the number of logged steps. Throws when training has not started within 100 s.
+ */
+export async function interruptTrain(args: string[], out: string): Promise<{ code: number | null; stderr: string; steps: number }> {
+  const child = spawn(process.execPath, [PARALLAX_BIN, 'train', ...args, '--out', out], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let stderr = '';
+  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+  const exited = new Promise<number | null>((res) => child.on('close', (code) => res(code)));
+  const logFile = join(out, 'train-log.jsonl');
+  const deadline = Date.now() + 100_000;
+  while (!(existsSync(logFile) && readFileSync(logFile, 'utf8').trim().length > 0)) {
+    if (Date.now() > deadline || child.exitCode !== null) throw new Error(`training did not start: ${stderr}`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  child.kill('SIGINT');
+  const code = await exited;
+  return { code, stderr, steps: readFileSync(logFile, 'utf8').trim().split('\n').length };
 }

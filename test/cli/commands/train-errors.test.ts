@@ -3,14 +3,13 @@
 // corrupt clip, a frame size the model cannot take, --frames beyond a clip and a step over the memory limit each
 // fail with a message that names the problem (file and line for data) before anything is written to the model
 // (these through the engine in process, as the command calls it).
-import { spawn } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { cp, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { trainDit, type DitTrainOptions } from '../../../engine/train/dit-trainer.js';
-import { parallax, PARALLAX_BIN } from '../../helpers/cli.js';
-import { trainFixture } from '../../helpers/train-fixture.js';
+import { parallax } from '../../helpers/cli.js';
+import { interruptTrain, trainFixture } from '../../helpers/train-fixture.js';
 
 let dir = '';
 let model = '';
@@ -37,20 +36,8 @@ async function metaWith(name: string, line: number, edit: (r: Record<string, unk
 describe('parallax train: Ctrl-C', () => {
   it('finishes the step, saves, exits 130 and says how to resume', async () => {
     const out = join(dir, 'sig');
-    const child = spawn(process.execPath, [PARALLAX_BIN, 'train', '--model', model, '--data', meta, '--out', out, '--steps', '1000', '--save-every', '0', '--batch', '1', ...FAST], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let stderr = '';
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    const exited = new Promise<number | null>((res) => child.on('close', (code) => res(code)));
-    const logFile = join(out, 'train-log.jsonl');
-    const deadline = Date.now() + 100_000;
-    while (!(existsSync(logFile) && readFileSync(logFile, 'utf8').trim().length > 0)) {
-      if (Date.now() > deadline || child.exitCode !== null) throw new Error(`training did not start: ${stderr}`);
-      await new Promise((r) => setTimeout(r, 200));
-    }
-    child.kill('SIGINT');
-    const code = await exited;
+    const { code, stderr, steps } = await interruptTrain(['--model', model, '--data', meta, '--steps', '1000', '--save-every', '0', '--batch', '1', ...FAST], out);
     expect(code, stderr).toBe(130);
-    const steps = readFileSync(logFile, 'utf8').trim().split('\n').length;
     expect(stderr).toMatch(new RegExp(`SIGINT: saved step ${steps} to .*Continue with the same command plus --resume`));
     expect(JSON.parse(readFileSync(join(out, 'train-state/state.json'), 'utf8')).step).toBe(steps);
     expect(existsSync(join(out, 'transformer/diffusion_pytorch_model.safetensors'))).toBe(true);

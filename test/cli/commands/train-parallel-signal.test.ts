@@ -2,13 +2,12 @@
 // before each step), rank 0 saves the state at the last logged step and the command exits 130 saying how to resume;
 // over shm worker threads (the launcher raises a shared flag) and over socket processes (the launcher passes the
 // signal on); then --resume on two ranks continues from there.
-import { spawn } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { parallax, PARALLAX_BIN } from '../../helpers/cli.js';
-import { BASE, trainFixture, type TrainFixture } from '../../helpers/train-fixture.js';
+import { parallax } from '../../helpers/cli.js';
+import { BASE, interruptTrain, trainFixture, type TrainFixture } from '../../helpers/train-fixture.js';
 
 let f: TrainFixture;
 
@@ -20,21 +19,8 @@ afterAll(async () => {
   await rm(f.dir, { recursive: true, force: true });
 });
 
-async function interrupt(out: string, transport: string): Promise<{ code: number | null; stderr: string; steps: number }> {
-  const child = spawn(process.execPath, [PARALLAX_BIN, 'train', '--model', f.model, '--data', f.meta, '--out', out, '--steps', '1000', '--save-every', '0', '--devices', '0,0', '--transport', transport, ...BASE], { stdio: ['ignore', 'pipe', 'pipe'] });
-  let stderr = '';
-  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-  const exited = new Promise<number | null>((res) => child.on('close', (code) => res(code)));
-  const logFile = join(out, 'train-log.jsonl');
-  const deadline = Date.now() + 100_000;
-  while (!(existsSync(logFile) && readFileSync(logFile, 'utf8').trim().length > 0)) {
-    if (Date.now() > deadline || child.exitCode !== null) throw new Error(`training did not start: ${stderr}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
-  child.kill('SIGINT');
-  const code = await exited;
-  return { code, stderr, steps: readFileSync(logFile, 'utf8').trim().split('\n').length };
-}
+const interrupt = (out: string, transport: string) =>
+  interruptTrain(['--model', f.model, '--data', f.meta, '--steps', '1000', '--save-every', '0', '--devices', '0,0', '--transport', transport, ...BASE], out);
 
 describe('parallax train --devices: Ctrl-C', () => {
   for (const transport of ['shm', 'socket']) {
