@@ -8,7 +8,8 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { craftGeometry, craftInput, loadCraftDetector, resizeRgbLinear } from '../../../engine/data/craft-detector.js';
+import { craftGeometry, craftInput, loadCraftDetector } from '../../../engine/data/craft-detector.js';
+import { resizeLinear } from '../../../engine/data/resize-linear.js';
 import { textRatio } from '../../../engine/data/scores.js';
 import { craftBoxes } from '../../../engine/data/craft-boxes.js';
 import { makeTinyCraft } from '../../../engine/io/make-tiny-craft.js';
@@ -41,11 +42,11 @@ describe('CRAFT detector', () => {
     expect(() => craftGeometry(4000, 1, 64, 1)).toThrow(/resizes to 64x0/);
   });
 
-  it('resizeRgbLinear equals cv2.resize INTER_LINEAR (up, down, exact 2x down, one axis each way)', () => {
+  it('resizeLinear (resize-linear.ts) equals cv2.resize INTER_LINEAR (up, down, exact 2x down, one axis each way)', () => {
     const c = cv as unknown as { resize(s: unknown, d: unknown, size: unknown, fx: number, fy: number, interp: number): void; Size: new (w: number, h: number) => unknown; INTER_LINEAR: number };
     for (const [w, h, tw, th] of [[37, 23, 55, 34], [64, 48, 96, 72], [50, 31, 25, 15], [17, 40, 9, 61], [40, 30, 20, 15], [3, 2, 7, 5]] as const) {
       const src = noise(w * h * 3, w + h);
-      const mine = resizeRgbLinear(src, w, h, tw, th);
+      const mine = resizeLinear(src, w, h, tw, th);
       const want = withMats((keep) => {
         const dst = keep(new cv.Mat());
         c.resize(keep(matFrom(cv, src, h, w, 3)), dst, new c.Size(tw, th), 0, 0, c.INTER_LINEAR);
