@@ -6,6 +6,7 @@ import { EventFeed, eventsUrl, type ConnectionState } from './events.js';
 import { LocalPreview } from './local-preview.js';
 import { JobState } from './store.js';
 import { TokenStore } from './token.js';
+import { UnknownJobFetcher } from './unknown-jobs.js';
 import type { Job, JobRequestBody, ServerConfig } from './types.js';
 import { $, h, icon } from './ui/dom.js';
 import { buildForm } from './ui/form.js';
@@ -216,7 +217,7 @@ async function main(): Promise<void> {
     conn.textContent = s === 'open' ? '● Live' : s === 'connecting' ? '● Connecting…' : s === 'closed' ? '● Offline' : info.retryInMs !== undefined ? `● Reconnecting in ${Math.ceil(info.retryInMs / 1000)} s` : '● Reconnecting…';
     conn.title = s === 'open' ? 'Live updates over WebSocket' : 'Live updates are paused; the queue is refetched when the connection is back';
   });
-  const fetching = new Set<string>();
+  const unknownJobs = new UnknownJobFetcher((id) => api.getJob(id).then((j) => state.upsert(j)));
   feed.onMessage((ev) => {
     const { unknown } = state.apply(ev);
     // A DualParal job submitted from this tab (or any, when nothing plays) plays while it grows.
@@ -224,10 +225,7 @@ async function main(): Promise<void> {
       const j = state.jobs.get(ev.jobId);
       if (j && (autoPlay === ev.jobId || player.current() === null || player.current() === ev.jobId)) player.block(j, ev.block, ev.blocks, ev.bytes);
     }
-    if (unknown && !fetching.has(unknown)) {
-      fetching.add(unknown);
-      void api.getJob(unknown).then((j) => state.upsert(j), () => {}).finally(() => fetching.delete(unknown));
-    }
+    if (unknown) unknownJobs.request(unknown);
   });
   feed.onReconnect(() => void refresh());
   feed.subscribe('*');
