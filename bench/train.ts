@@ -3,7 +3,9 @@
 // same weights, items and (sigma, eps) draws (bench/torch_vchitect_grad.py --train): seconds per step, visual tokens/s,
 // the first two steps' losses side by side; GFLOP/s of the analytic step FLOPs (bench/train-flops.ts) against the
 // adapter's measured FMA peak (bench/peak.ts); peak GPU memory per memory option; the longest trainable sequence under
-// a memory cap per option (a bounded search over latent frames), beside LiteGen's A100 numbers; the parallel rows
+// a memory cap per option (a bounded search over latent frames: bench/train-search.ts) and for sequence-parallel rows
+// (SP 2, recompute + offload + SP 2 and SP 4: the cap on every rank's peak, in-process ranks through
+// DistributedTrainer { sp }: openSpRanks of bench/train-rank-memory.ts), beside LiteGen's A100 numbers; the parallel rows
 // (bench/train-parallel-rows.ts: DP 2, ZeRO 1/2/3 on 2 ranks, SP 2, in-process ranks) with step time and per-rank
 // peak memory. Writes the Benchmarks section of docs/training.md unless --no-write; `npm run bench:train -- --help`
 // lists the options.
@@ -27,6 +29,8 @@ import { defaultTorchThreads } from './peers.js';
 import { median } from './timing.js';
 import { startTorchTrain, type HostDraw, type HostItem, type TorchTrainPeer } from './torch-train-peer.js';
 import { trainStepFlops, type TrainShape } from './train-flops.js';
+import { openSpRanks, type TinyTransformer } from './train-rank-memory.js';
+import { searchLongest, spRowSplit, type Probe } from './train-search.js';
 
 interface TrainConfig {
   name: string;
@@ -68,11 +72,25 @@ const MEMORY_OPTIONS: MemoryOption[] = [
   { name: 'recompute + offload', describe: 'ratio 0, offload 1: every kept block input waits in host memory until its backward', opts: { recompute: 0, offload: 1 } },
 ];
 
-/** LiteGen's longest trainable sequence on A100 80 GB (Vchitect-2.0 paper, section V), by our option names. */
+/**
+ * The sequence-parallel rows of the longest-sequence search: a memory option of MEMORY_OPTIONS on an SP group of `sp`
+ * in-process ranks (one device each on this adapter), the cap on every rank's peak.
+ */
+interface SpSearchOption { name: string; option: string; sp: number }
+const SP_SEARCH: SpSearchOption[] = [
+  { name: 'SP 2', option: 'none', sp: 2 },
+  { name: 'recompute + offload + SP 2', option: 'recompute + offload', sp: 2 },
+  { name: 'recompute + offload + SP 4', option: 'recompute + offload', sp: 4 },
+];
+
+/**
+ * LiteGen's longest trainable sequence on A100 80 GB (Vchitect-2.0 paper, section V), by our row names. Their
+ * sequence-parallel row is SP 8 on 8 GPUs; our largest SP row (SP 4) stands beside it, the SP sizes named.
+ */
 const LITEGEN = [
   { ours: 'none', theirs: '1 GPU, no offload', tokens: 0.19e6 },
   { ours: 'recompute + offload', theirs: '1 GPU, with offload', tokens: 0.27e6 },
-  { ours: 'recompute + offload + SP 8', theirs: '8 GPUs, sequence parallel + offload', tokens: 1.63e6 },
+  { ours: 'recompute + offload + SP 4', theirs: '8 GPUs: SP 8 + offload, not SP 4', tokens: 1.63e6 },
 ];
 
 const SEED = 1234;
@@ -87,17 +105,21 @@ const args = parseBenchArgs({
   summary: `One training step of the Vchitect transformer (forward, MSE flow-matching loss, backward, clipped AdamW, EMA)
 on the GPU next to PyTorch CPU training the same model, weights, items and (sigma, eps) draws
 (bench/torch_vchitect_grad.py --train); peak GPU memory per memory option; the longest trainable sequence
-(latent frames of 8x8) under a memory cap; the parallel rows (DP 2, ZeRO 1/2/3 and SP 2 on 2 in-process ranks, on
-config base, or the first config given when base is not among them). Configs: ${Object.values(CONFIGS).map((c) => `${c.name} = ${c.describe}, batch ${c.batches.join(' and ')}`).join('; ')}; ${CONFIGS.base!.textTokens} text tokens.
+(latent frames of 8x8) under a memory cap, per memory option on one rank and for the sequence-parallel rows
+(${SP_SEARCH.map((o) => o.name).join(', ')}: in-process ranks, one device each, the cap on every rank's peak); the
+parallel rows (DP 2, ZeRO 1/2/3 and SP 2 on 2 in-process ranks, on config base, or the first config given when base
+is not among them). Configs: ${Object.values(CONFIGS).map((c) => `${c.name} = ${c.describe}, batch ${c.batches.join(' and ')}`).join('; ')}; ${CONFIGS.base!.textTokens} text tokens.
 Writes its tables into docs/training.md unless --no-write (or --only).`,
   options: {
     config: { type: 'string', value: 'LIST', help: `comma-separated configs from ${Object.keys(CONFIGS).join(', ')} (default all)` },
     only: { type: 'string', value: 'LIST', help: 'same as --config, and implies --no-write' },
     batch: { type: 'string', value: 'LIST', help: 'batch sizes for every config (default: each config\'s own)' },
     options: { type: 'string', value: 'LIST', help: `memory options to measure, from ${MEMORY_OPTIONS.map((o) => o.name).join(', ')} (default all)` },
-    cap: { type: 'string', value: 'MIB', help: 'GPU memory cap of the longest-sequence search, MiB of live buffers (default 64)' },
+    cap: { type: 'string', value: 'MIB', help: 'GPU memory cap of the longest-sequence search, MiB of live buffers (per rank for the SP rows; default 64)' },
     probes: { type: 'string', value: 'N', help: 'at most N probes per option after the two small ones that give the line (default 4)' },
-    'no-search': { type: 'boolean', help: 'skip the longest-sequence search' },
+    'no-search': { type: 'boolean', help: 'skip the longest-sequence search (one-rank and SP rows)' },
+    'sp-search': { type: 'string', value: 'LIST', help: `SP rows of the longest-sequence search, from ${SP_SEARCH.map((o) => o.name).join(', ')} (default all; independent of --options)` },
+    'no-sp-search': { type: 'boolean', help: 'skip the SP rows of the longest-sequence search' },
     parallel: { type: 'string', value: 'LIST', help: `parallel rows to measure, from ${PARALLEL_OPTIONS.map((o) => o.key).join(', ')} (default all)` },
     'parallel-steps': { type: 'string', value: 'N', help: 'timed steps per parallel row after its 2 measured ones (default 3)' },
     'no-parallel': { type: 'boolean', help: 'skip the parallel rows' },
@@ -122,6 +144,22 @@ for (const n of optionNames) {
   }
 }
 const options = MEMORY_OPTIONS.filter((o) => optionNames.includes(o.name));
+const spSearchNames = flag('no-sp-search') || flag('no-search') ? [] : args.list('sp-search') ?? SP_SEARCH.map((o) => o.name);
+for (const n of spSearchNames) {
+  if (!SP_SEARCH.some((o) => o.name === n)) {
+    console.error(`bench:train: --sp-search ${n}: unknown SP row (choose from ${SP_SEARCH.map((o) => o.name).join(', ')})`);
+    process.exit(2);
+  }
+}
+const spSearches = SP_SEARCH.filter((o) => spSearchNames.includes(o.name));
+try {
+  // The base config's layout (make-tiny's patch 2), checked before any device work.
+  const b = CONFIGS.base!;
+  for (const o of spSearches) spRowSplit(o.sp, b.transformer.num_attention_heads!, b.hl, b.wl, 2, b.textTokens);
+} catch (e) {
+  console.error(`bench:train: --sp-search: ${(e as Error).message}`);
+  process.exit(2);
+}
 const userBatches = args.list('batch')?.map(Number);
 if (userBatches?.some((k) => !Number.isInteger(k) || k < 1)) {
   console.error(`bench:train: --batch ${args.str('batch')}: expected positive integers`);
@@ -296,24 +334,18 @@ async function measureStep(m: Model, K: number, opt: MemoryOption, withTorch: bo
   }
 }
 
-interface Probe { frames: number; peakMiB: number; s: number }
-interface SearchResult { option: string; fits: Probe | null; over: Probe | null; probes: Probe[]; seconds: number }
+interface SearchResult { option: string; sp: number; fits: Probe | null; over: Probe | null; probes: Probe[]; seconds: number }
 
 /**
- * The most latent frames (8x8, the base config's model) whose training step stays under `capMiB` of live GPU buffers.
- * Every probe is one whole trainStep (forward + backward + update) with its peak measured. The peak is close to a line
- * in frames but climbs in stairs (the pool's size classes move every large activation up together every few frames),
- * so: two small probes (8 and 16 frames) give the line's slope; the first probe is the line's estimate; while only one
- * side of the cap is known the next probe steps past it (by the line, at least 4% up or 8% down: one stair); once
- * both are known, bisection. At most `maxProbes` probes after the small ones, stopping when the bracket is within 2%.
+ * The most latent frames (8x8, the base config's model) whose training step stays under `capMiB` of live GPU buffers:
+ * searchLongest (bench/train-search.ts: two small probes, 8 and 16 frames, give the line, then at most `maxProbes`
+ * probes). Every probe is one whole trainStep (forward + backward + update) with its peak measured; the state persists
+ * from probe to probe, as in a training run.
  */
 async function searchFrames(m: Model, opt: MemoryOption): Promise<SearchResult> {
   const t0 = performance.now();
   const params = freshParams(m);
   const state = new TrainState(params, { ema: true });
-  const probes: Probe[] = [];
-  const capBytes = capMiB * MB;
-  const under = (p: Probe) => p.peakMiB * MB <= capBytes;
   const probe = async (frames: number): Promise<Probe> => {
     const [it] = hostItems(m, 1, frames);
     const items = [toGpu(it!)];
@@ -325,33 +357,47 @@ async function searchFrames(m: Model, opt: MemoryOption): Promise<SearchResult> 
       disposeBatch(items);
     }
     const p = { frames, peakMiB: device.pool.stats.peakBytes / MB, s: (performance.now() - s0) / 1000 };
-    probes.push(p);
-    console.log(`  [${opt.name}] ${frames} frames: peak ${p.peakMiB.toFixed(1)} MiB${under(p) ? '' : ' (over the cap)'}, ${p.s.toFixed(1)} s`);
+    console.log(`  [${opt.name}] ${frames} frames: peak ${p.peakMiB.toFixed(1)} MiB${p.peakMiB <= capMiB ? '' : ' (over the cap)'}, ${p.s.toFixed(1)} s`);
     return p;
   };
   try {
-    const small = [await probe(8), await probe(16)];
-    const slope = Math.max((small[1]!.peakMiB - small[0]!.peakMiB) / 8, 1e-6);
-    let fits: Probe | null = small.filter(under).at(-1) ?? null;
-    let over: Probe | null = small.find((p) => !under(p)) ?? null;
-    let bigFit = false;
-    let next = Math.floor(16 + (capMiB - small[1]!.peakMiB) / slope);
-    for (let i = 0; i < maxProbes; i++) {
-      const lo = fits?.frames ?? 0;
-      const hi = over?.frames ?? Infinity;
-      if (hi - lo <= Math.max(1, Math.floor(lo / 50))) break;
-      next = Math.max(next, lo + 1);
-      if (hi !== Infinity) next = Math.min(next, hi - 1);
-      const r = await probe(next);
-      if (under(r)) { fits = r; bigFit = true; } else over = r;
-      if (over && (bigFit || !fits)) next = Math.floor(((fits?.frames ?? 0) + over.frames) / 2);
-      else if (over) next = over.frames - Math.max(Math.ceil((over.peakMiB - capMiB) / slope), Math.ceil(0.08 * over.frames));
-      else next = fits!.frames + Math.max(Math.ceil((capMiB - fits!.peakMiB) / slope), Math.ceil(0.04 * fits!.frames));
-    }
-    return { option: opt.name, fits, over, probes, seconds: (performance.now() - t0) / 1000 };
+    const r = await searchLongest(probe, { capMiB, maxProbes });
+    return { option: opt.name, sp: 1, ...r, seconds: (performance.now() - t0) / 1000 };
   } finally {
     state.dispose();
     for (const t of params.values()) t.dispose();
+  }
+}
+
+/**
+ * The same search for an SP row: `o.sp` in-process ranks (devices[0..sp-1], one each) train one item through
+ * DistributedTrainer { sp } (openSpRanks of bench/train-rank-memory.ts; the trainers persist from probe to probe),
+ * every probe one step with every rank's peak measured, and the cap applies to the largest rank's peak. The SP split
+ * is over each frame's visual rows and the text rows (spRowSplit), never the frames, so every frame count is valid.
+ */
+async function searchSp(m: Model, o: SpSearchOption, devices: readonly Device[]): Promise<SearchResult> {
+  const t0 = performance.now();
+  const opt = MEMORY_OPTIONS.find((x) => x.name === o.option)!;
+  if (m.cfg.hl !== m.cfg.wl) throw new Error(`bench:train SP search: square latents only (${m.cfg.hl}x${m.cfg.wl})`);
+  const split = spRowSplit(o.sp, m.shape.heads, m.cfg.hl, m.cfg.wl, m.shape.patchSize, m.cfg.textTokens);
+  console.log(`  [${o.name}] ${o.sp} ranks, ${split.exchange}: ${split.visualPerRank} visual rows of each frame and ${split.textPerRank} text rows per rank`);
+  const tiny: TinyTransformer = {
+    host: m.host, shape: m.shape, C: m.channels, J: m.jointDim, P: m.pooledDim, nParams: [...m.host.values()].reduce((n, h) => n + h.data.length, 0),
+  };
+  const ranks = await openSpRanks(tiny, devices, o.sp);
+  const probe = async (frames: number): Promise<Probe> => {
+    const s0 = performance.now();
+    const peaks = await ranks.step({ F: frames, S: m.cfg.hl, Tn: m.cfg.textTokens, seed: 100 + frames }, { seed: SEED, lr: LR, sigma: SIGMA, clip: CLIP, emaDecay: {}, ...opt.opts });
+    const rankPeaksMiB = peaks.map((b) => b / MB);
+    const p = { frames, peakMiB: Math.max(...rankPeaksMiB), s: (performance.now() - s0) / 1000, rankPeaksMiB };
+    console.log(`  [${o.name}] ${frames} frames: peak ${rankPeaksMiB.map((x) => x.toFixed(1)).join(' / ')} MiB per rank${p.peakMiB <= capMiB ? '' : ' (over the cap)'}, ${p.s.toFixed(1)} s`);
+    return p;
+  };
+  try {
+    const r = await searchLongest(probe, { capMiB, maxProbes });
+    return { option: o.name, sp: o.sp, ...r, seconds: (performance.now() - t0) / 1000 };
+  } finally {
+    ranks.dispose();
   }
 }
 
@@ -403,6 +449,15 @@ try {
     if (!searchModel) models.push(m);
     console.log(`\nLongest sequence under ${capMiB} MiB (${CONFIGS.base!.describe.split(', ').slice(0, 2).join(', ')}; frames of 8x8 latents)`);
     for (const opt of options.filter((o) => o.search !== false)) searches.push(await searchFrames(m, opt));
+    if (spSearches.length) {
+      const ranks = await Device.createMany(Math.max(...spSearches.map((o) => o.sp)), { label: 'bench-train-sp-search' });
+      console.log(`SP rows: in-process transport, ${ranks.length} devices on this adapter; the cap applies to every rank's peak`);
+      try {
+        for (const o of spSearches) searches.push(await searchSp(m, o, ranks));
+      } finally {
+        ranks.forEach((d) => d.destroy());
+      }
+    }
   }
 } finally {
   for (const m of models) await rm(m.dir, { recursive: true, force: true });
@@ -457,17 +512,29 @@ if (parallelRows.length && parallelModel) {
 if (searches.length && searchModel) {
   const m = searchModel;
   const L = visualTokens(m, 1);
-  lines.push(`Longest trainable sequence under a ${capMiB} MiB cap of live GPU buffers (config base's model; latent frames of 8x8 = ${L} visual tokens each, plus ${m.cfg.textTokens} text tokens broadcast to every frame): two probes (8 and 16 frames) give the peak's slope in frames, then at most ${maxProbes} probes: the line's estimate, a step past it until the cap is bracketed, then bisection (the peak climbs in stairs of a few frames: the buffer pool's size classes); every probe is one whole training step with its peak measured. LiteGen's numbers are theirs (Vchitect-2.0 on A100 80 GB, the real 2B model), not measured here.`);
+  const spRows = searches.filter((x) => x.sp > 1);
+  lines.push(`Longest trainable sequence under a ${capMiB} MiB cap of live GPU buffers (config base's model; latent frames of 8x8 = ${L} visual tokens each, plus ${m.cfg.textTokens} text tokens broadcast to every frame): two probes (8 and 16 frames) give the peak's slope in frames, then at most ${maxProbes} probes: the line's estimate, a step past it until the cap is bracketed, then bisection (the peak climbs in stairs of a few frames: the buffer pool's size classes); every probe is one whole training step with its peak measured (bench/train-search.ts).` +
+    (spRows.length ? ` The SP rows run the step through \`DistributedTrainer\` { sp } on SP ${[...new Set(spRows.map((x) => x.sp))].join(' and ')} ranks in this process (in-process transport, one device each on this adapter), and the cap applies to every rank's own peak (the largest is shown; each rank's in the next column's parentheses), as if each rank had its own ${capMiB} MiB device: SP splits each frame's ${L} visual rows and the ${m.cfg.textTokens} text rows of the blocks over the ranks, while the parameters, Adam m and v, the EMA, the item, the embeddings and the final layer (on the all-gathered rows) stay whole on every rank, so a rank's peak falls slower than 1/SP. "x one rank": the frames over those of the one-rank row of the same memory option.` : '') +
+    " LiteGen's numbers are theirs (Vchitect-2.0 on A100 80 GB, the real 2B model), not measured here; their sequence-parallel row is SP 8 on 8 GPUs, beside our largest SP row.");
   lines.push('');
-  lines.push('| option | most frames that fit | visual tokens | peak MiB there | least frames measured over the cap | probes (s) | LiteGen (A100 80 GB) |');
-  lines.push('|---|---|---|---|---|---|---|');
+  lines.push('| option | ranks | most frames that fit | visual tokens | peak MiB there (per rank) | least frames measured over the cap | x one rank | probes (s) | LiteGen (A100 80 GB) |');
+  lines.push('|---|---|---|---|---|---|---|---|---|');
   const shown = new Set<string>();
+  const liteGen = (lg: (typeof LITEGEN)[number]) => {
+    const ref = LITEGEN.find((x) => x.ours === 'recompute + offload');
+    const gain = lg.theirs.includes('SP') && ref ? `; ${f(lg.tokens / ref.tokens, 1)}x their 1-GPU offload row` : '';
+    return `${(lg.tokens / 1e6).toFixed(2)} M tokens (${lg.theirs}${gain})`;
+  };
   for (const s of searches) {
     const lg = LITEGEN.find((x) => x.ours === s.option);
     if (lg) shown.add(lg.ours);
-    lines.push(`| ${s.option} | ${s.fits ? s.fits.frames : 'none'} | ${s.fits ? tok(s.fits.frames * L) : '–'} | ${s.fits ? f(s.fits.peakMiB, 1) : '–'} | ${s.over ? `${s.over.frames} (${f(s.over.peakMiB, 1)} MiB)` : 'not reached'} | ${s.probes.length} (${f(s.seconds, 0)}) | ${lg ? `${(lg.tokens / 1e6).toFixed(2)} M tokens (${lg.theirs})` : "–"} |`);
+    const spOpt = SP_SEARCH.find((x) => x.name === s.option);
+    const one = spOpt ? searches.find((x) => x.sp === 1 && x.option === spOpt.option) : undefined;
+    const gain = one?.fits && s.fits ? `${f(s.fits.frames / one.fits.frames, 2)}x` : '–';
+    const perRank = s.fits?.rankPeaksMiB ? ` (${s.fits.rankPeaksMiB.map((x) => f(x, 1)).join(' / ')})` : '';
+    lines.push(`| ${s.option} | ${s.sp > 1 ? `${s.sp} (SP ${s.sp})` : '1'} | ${s.fits ? s.fits.frames : 'none'} | ${s.fits ? tok(s.fits.frames * L) : '–'} | ${s.fits ? `${f(s.fits.peakMiB, 1)}${perRank}` : '–'} | ${s.over ? `${s.over.frames} (${f(s.over.peakMiB, 1)} MiB)` : 'not reached'} | ${gain} | ${s.probes.length} (${f(s.seconds, 0)}) | ${lg ? liteGen(lg) : '–'} |`);
   }
-  for (const lg of LITEGEN) if (!shown.has(lg.ours)) lines.push(`| ${lg.ours} | not searched (SP 2's per-rank memory: the parallel rows) | – | – | – | – | ${(lg.tokens / 1e6).toFixed(2)} M tokens (${lg.theirs}) |`);
+  for (const lg of LITEGEN) if (!shown.has(lg.ours)) lines.push(`| ${lg.ours} | – | not searched (--options / --sp-search left it out) | – | – | – | – | – | ${liteGen(lg)} |`);
   lines.push('');
 }
 const table = lines.join('\n');
