@@ -106,9 +106,9 @@ const args = parseBenchArgs({
 on the GPU next to PyTorch CPU training the same model, weights, items and (sigma, eps) draws
 (bench/torch_vchitect_grad.py --train); peak GPU memory per memory option; the longest trainable sequence
 (latent frames of 8x8) under a memory cap, per memory option on one rank and for the sequence-parallel rows
-(${SP_SEARCH.map((o) => o.name).join(', ')}: in-process ranks, one device each, the cap on every rank's peak); the
-parallel rows (DP 2, ZeRO 1/2/3 and SP 2 on 2 in-process ranks, on config base, or the first config given when base
-is not among them). Configs: ${Object.values(CONFIGS).map((c) => `${c.name} = ${c.describe}, batch ${c.batches.join(' and ')}`).join('; ')}; ${CONFIGS.base!.textTokens} text tokens.
+${SP_SEARCH.map((o) => o.name).join(', ')}
+(in-process ranks, one device each, the cap on every rank's peak); the parallel rows (DP 2, ZeRO 1/2/3 and SP 2 on
+2 in-process ranks, on config base, or the first config given when base is not among them). Configs: ${Object.values(CONFIGS).map((c) => `${c.name} = ${c.describe}, batch ${c.batches.join(' and ')}`).join('; ')}; ${CONFIGS.base!.textTokens} text tokens.
 Writes its tables into docs/training.md unless --no-write (or --only).`,
   options: {
     config: { type: 'string', value: 'LIST', help: `comma-separated configs from ${Object.keys(CONFIGS).join(', ')} (default all)` },
