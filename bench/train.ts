@@ -468,7 +468,7 @@ const f = (x: number | undefined, d = 3) => (x === undefined || !Number.isFinite
 const tok = (x: number) => (x >= 1e6 ? `${(x / 1e6).toFixed(2)} M` : x >= 1e3 ? `${(x / 1e3).toFixed(1)} k` : x.toFixed(0));
 const relDiff = (x: number, y: number) => Math.abs(x - y) / Math.max(Math.abs(y), 1e-30);
 const modelOf = (name: string) => models.find((m) => m.cfg.name === name)!;
-const shownArgs = args.argv.filter((x) => x !== '--no-write');
+const shownArgs = args.argv.filter((x) => x !== '--no-write').map((x) => (/[\s"'$`]/.test(x) ? `'${x.replaceAll("'", "'\\''")}'` : x));
 const lines: string[] = [];
 lines.push(`Command: \`npm run bench:train${shownArgs.length ? ` -- ${shownArgs.join(' ')}` : ''}\` — ${new Date().toISOString().slice(0, 10)}, ${benchS.toFixed(0)} s in all`);
 lines.push('');
@@ -514,7 +514,7 @@ if (searches.length && searchModel) {
   const L = visualTokens(m, 1);
   const spRows = searches.filter((x) => x.sp > 1);
   lines.push(`Longest trainable sequence under a ${capMiB} MiB cap of live GPU buffers (config base's model; latent frames of 8x8 = ${L} visual tokens each, plus ${m.cfg.textTokens} text tokens broadcast to every frame): two probes (8 and 16 frames) give the peak's slope in frames, then at most ${maxProbes} probes: the line's estimate, a step past it until the cap is bracketed, then bisection (the peak climbs in stairs of a few frames: the buffer pool's size classes); every probe is one whole training step with its peak measured (bench/train-search.ts).` +
-    (spRows.length ? ` The SP rows run the step through \`DistributedTrainer\` { sp } on SP ${[...new Set(spRows.map((x) => x.sp))].join(' and ')} ranks in this process (in-process transport, one device each on this adapter), and the cap applies to every rank's own peak (the largest is shown; each rank's in the next column's parentheses), as if each rank had its own ${capMiB} MiB device: SP splits each frame's ${L} visual rows and the ${m.cfg.textTokens} text rows of the blocks over the ranks, while the parameters, Adam m and v, the EMA, the item, the embeddings and the final layer (on the all-gathered rows) stay whole on every rank, so a rank's peak falls slower than 1/SP. "x one rank": the frames over those of the one-rank row of the same memory option.` : '') +
+    (spRows.length ? ` The SP rows run the step through \`DistributedTrainer\` { sp } on SP ${[...new Set(spRows.map((x) => x.sp))].join(' and ')} ranks in this process (in-process transport, one device each on this adapter), and the cap applies to every rank's own peak (the largest is shown, each rank's in parentheses), as if each rank had its own ${capMiB} MiB device: SP splits each frame's ${L} visual rows and the ${m.cfg.textTokens} text rows of the blocks over the ranks, while the parameters, Adam m and v, the EMA, the item, the embeddings and the final layer (on the all-gathered rows) stay whole on every rank, so a rank's peak falls slower than 1/SP. "x one rank": the frames over those of the one-rank row of the same memory option.` : '') +
     " LiteGen's numbers are theirs (Vchitect-2.0 on A100 80 GB, the real 2B model), not measured here; their sequence-parallel row is SP 8 on 8 GPUs, beside our largest SP row.");
   lines.push('');
   lines.push('| option | ranks | most frames that fit | visual tokens | peak MiB there (per rank) | least frames measured over the cap | x one rank | probes (s) | LiteGen (A100 80 GB) |');
