@@ -8,6 +8,11 @@
 // Defines: T, TO (f32 | f16), VEC (1 | 4, needs the element count % 4 == 0 and segment length % 4 == 0), ROWS, TPR,
 //   MAX (combine by max, else sum), SQUARE (PRE = x^2, else x), SQRT (POST = sqrt(scale * r), else scale * r),
 //   SUBGROUP (segment reduction by subgroup shuffles, see shaders/norm.wgsl for the layout it needs).
+//   SEGTABLE (sum-of-squares norms of many tensors in one flat buffer, engine/ops/reduce.ts segmentNorms): segment s
+//     is [seg[s].x, seg[s].y) in loads with seg[s].z its output index and seg[s].w & 1 set for a final value:
+//     out[z] = sqrt(scale * r) (binding 2, the norms) when final, else part[z] = scale * r (binding 4, partials for
+//     the next pass); binding 3: seg [segs] vec4u. The per-element math and the lane tree are the plain mode's, so a
+//     segment gives the same bits as reducing it alone.
 // Math in f32; empty segments give 0 for sums and -3.4e38 for max.
 
 //#if SUBGROUP
@@ -35,6 +40,10 @@ const WG = ROWS * TPR;
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> x: array<VS>;
 @group(0) @binding(2) var<storage, read_write> out: array<{{TO}}>;
+//#if SEGTABLE
+@group(0) @binding(3) var<storage, read> seg_table: array<vec4u>;
+@group(0) @binding(4) var<storage, read_write> part: array<f32>;
+//#endif
 
 //#if !SUBGROUP
 var<workgroup> sh: array<f32, WG>;
@@ -56,8 +65,14 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, 
   let lane = li % TPR;
   let seg = (wid.x + wid.y * nwg.x) * ROWS + slot;
   let valid = seg < p.segs;
+//#if SEGTABLE
+  let entry = seg_table[min(seg, p.segs - 1u)];
+  let start = entry.x;
+  let end = select(start, entry.y, valid);
+//#else
   let start = seg * p.segV;
   let end = select(start, min(start + p.segV, p.nv), valid);
+//#endif
   var acc = IDENTITY;
   for (var i = start + lane; i < end; i += TPR) {
     var v = VF(x[i]);
@@ -81,7 +96,13 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, 
   let r = sh[li];
 //#endif
   if (lane == 0u && valid) {
-//#if SQRT
+//#if SEGTABLE
+    if ((entry.w & 1u) != 0u) {
+      out[entry.z] = {{TO}}(sqrt(p.scale * r));
+    } else {
+      part[entry.z] = p.scale * r;
+    }
+//#elif SQRT
     out[seg] = {{TO}}(sqrt(p.scale * r));
 //#else
     out[seg] = {{TO}}(p.scale * r);

@@ -103,8 +103,8 @@ export class Device {
   private pendingProfiles: Promise<ProfileEntry[]>[] = [];
   /** GPU-clock ms minus host ms: the smallest (first timestamp - submit time) of any batch, since no dispatch starts before its batch is submitted. */
   private gpuClockOffset = Infinity;
-  /** Total dispatches and submits since creation. */
-  readonly counters = { dispatches: 0, submits: 0, pipelinesCompiled: 0 };
+  /** Total dispatches, buffer copies and submits since creation. */
+  readonly counters = { dispatches: 0, copies: 0, submits: 0, pipelinesCompiled: 0 };
   readonly maxDispatchesPerSubmit: number;
 
   private constructor(
@@ -216,6 +216,19 @@ export class Device {
     this.counters.dispatches++;
     if (this.hostTiming) this.timeOnHost({ op: spec.op, label, flops: spec.flops, bytes });
     else if (this.dispatches >= this.maxDispatchesPerSubmit) this.flush();
+  }
+
+  /**
+   * Records a buffer-to-buffer copy (byte offsets and size multiples of 4, two different buffers) in the current
+   * batch, in order with the dispatches around it. On CPU adapters a copy costs a few microseconds where a dispatch
+   * costs tens, so layout ops whose copy is one contiguous range use this.
+   */
+  copyBuffer(src: GPUBuffer, srcByte: number, dst: GPUBuffer, dstByte: number, bytes: number): void {
+    this.checkLost('copy');
+    if (src === dst || srcByte % 4 || dstByte % 4 || bytes % 4) throw new Error(`copyBuffer: needs two buffers and 4-byte aligned offsets and size, got ${srcByte} -> ${dstByte}, ${bytes} bytes${src === dst ? ' within one buffer' : ''}`);
+    if (!bytes) return;
+    this.commandEncoder().copyBufferToBuffer(src, srcByte, dst, dstByte, bytes);
+    this.counters.copies++;
   }
 
   /** Host-timed profiling: submits the dispatch alone and times it from the previous completion (or its submit). */

@@ -85,6 +85,15 @@ export function stridedCopy(src: Tensor, dst: Tensor, c: StridedCopy, op = 'stri
   }
   const { shape, ss, ds, pad } = collapse(c);
   const device = src.device;
+  // One contiguous range on both sides (a slice or concat along the outermost non-trivial axis, a plain copy): a
+  // buffer copy instead of a dispatch, when the byte offsets allow it (f16 ranges may start mid-word).
+  const bpe = bytesPerElement(src.dtype);
+  const srcByte = (c.srcOffset ?? 0) * bpe, dstByte = (c.dstOffset ?? 0) * bpe;
+  if (pad === 4 && shape[0] === 1 && shape[1] === 1 && shape[2] === 1 && ss[3] === 1 && ds[3] === 1 && src.buffer !== dst.buffer
+    && srcByte % 4 === 0 && dstByte % 4 === 0 && (n * bpe) % 4 === 0) {
+    device.copyBuffer(src.buffer, srcByte, dst.buffer, dstByte, n * bpe);
+    return dst;
+  }
   device.dispatch({
     op,
     kernel: 'layout',

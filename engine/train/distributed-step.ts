@@ -28,12 +28,12 @@ import { Tensor as T } from '../tensor.js';
 import type { ProcessGroup } from '../distributed/collectives.js';
 import { abortOnLocalFailure, DistError } from '../distributed/errors.js';
 import type { Device } from '../gpu/device.js';
-import { concat } from '../ops/layout.js';
 import { reduce } from '../ops/reduce.js';
 import { blockwiseItemGradients, fullSource, type UnitSource } from './blockwise.js';
 import { readFlat, uploadFlat, writeFlat } from './host-flat.js';
 import { learningRate } from './schedule.js';
 import { drawSigmaNoise, itemGradients, type TrainBatch, type TrainStepOptions, type TrainStepResult } from './train-step.js';
+import { tensorNorms } from './flat-update.js';
 import { clippedUpdate, globalGradNorm, TrainState, type GradMap, type ParamMap } from './update.js';
 import type { ModelShape } from './vchitect-backward.js';
 import { memoryPlan, type MemoryOptions, type MemoryPlan } from './memory-plan.js';
@@ -292,15 +292,13 @@ export class DistributedTrainer {
   private async shardedNorm(grads: GradMap): Promise<Tensor> {
     const names = this.layout.names;
     const vec = new Float32Array(names.length);
-    const mine = this.owned.map((k) => reduce('l2norm', gradOf(grads, k), { axis: 'all' }));
-    if (mine.length) {
-      const cat = concat(mine, 0);
-      const vals = await cat.read();
-      cat.dispose();
+    if (this.owned.length) {
+      const mine = tensorNorms(this.owned.map((k) => gradOf(grads, k)));
+      const vals = await mine.read();
+      mine.dispose();
       const at = new Map(names.map((k, i) => [k, i]));
       this.owned.forEach((k, i) => { vec[at.get(k)!] = vals[i]!; });
     }
-    for (const t of mine) t.dispose();
     const all = await this.group.allReduce(vec);
     const t = T.from(this.device, all, [names.length], 'f32');
     const norm = reduce('l2norm', t, { axis: 'all' });

@@ -224,6 +224,7 @@ async function run(o: DitTrainOptions, ui: TrainUi, ckpt: Checkpoint, device: De
     checkpointed: plan.checkpointed.filter(Boolean).length, offloaded: plan.offloaded.filter(Boolean).length,
     sp: groups ? sp : 1, heads: shape.heads,
     paramBytes: paramPoolBytes(floatKeys.map((k) => ckpt.transformer.weights.info(k).shape.reduce((x, y) => x * y, 1))),
+    largestParam: Math.max(...floatKeys.map((k) => ckpt.transformer.weights.info(k).shape.reduce((x, y) => x * y, 1))),
     zero: groups ? { stage: o.zero ?? 0, ranks: groups.dp.size, units: zeroLayout(floatKeys.map((k) => [k, ckpt.transformer.weights.info(k).shape]), cfg.num_layers, groups.dp.size).units } : undefined,
   }, { maxBinding: device.caps.maxStorageBufferBindingSize, budget: memoryBudget(device.adapter, o.memoryLimit) });
 

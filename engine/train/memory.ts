@@ -21,6 +21,9 @@
 //               visual row of the whole item, and when the heads do not split over P (the K/V all-gather of
 //               sp-attn.ts) a kept block also saves the gathered keys and values, KV_PER_ROW x D per row of the item;
 //   inputs: per item its latents and text conditioning.
+//   optimizer transient: the flat group buffers of the update and of the gradient sums (flat-update.ts: FLAT_BUFFERS
+//               of groupCap elements, or of the largest tensor when that is larger); they live after an item's
+//               activations are freed, so the total counts the larger of the two.
 // The largest single tensor (the feed-forward's [rows, 4D]; with SP also the whole item's [rows, D]) must also fit
 // one storage binding. The budget is --memory-limit, or on a CPU adapter (lavapipe, SwiftShader) 70% of the host's
 // memory; a GPU's total memory is not visible to WebGPU, so only the binding limit is checked there unless a limit is
@@ -29,6 +32,7 @@
 
 import { totalmem } from 'node:os';
 import { sizeClass } from '../gpu/pool.js';
+import { FLAT_BUFFERS, groupCap } from './flat-update.js';
 
 export const ACT_PER_ROW = 40;
 export const TRANSIENT_ROWS = 24;
@@ -73,6 +77,8 @@ export interface StepGeometry {
    * counts with the same rounding.
    */
   paramBytes?: number;
+  /** Elements of the largest parameter tensor (a flat optimizer group of its own when above GROUP_ELEMENTS). */
+  largestParam?: number;
 }
 
 /** The device pool's bytes of one f32 copy of tensors with these element counts (each rounded up to its size class). */
@@ -87,6 +93,8 @@ export interface MemoryEstimate {
   persistent: number;
   activations: number;
   inputs: number;
+  /** The optimizer's flat group buffers (flat-update.ts). */
+  optimizerTransient: number;
   total: number;
   /** Bytes of the largest single tensor. */
   largestTensor: number;
@@ -127,7 +135,8 @@ export function estimateTrainMemory(g: StepGeometry): MemoryEstimate {
   const activations = 4 * g.dim * (rows * (kept + TRANSIENT_ROWS) + ends + kv);
   const inputs = 4 * g.batch * (g.frames * g.channels * g.height * g.width * 3 + g.tokens * g.joint + g.pooled);
   const largestTensor = 4 * g.dim * Math.max(4 * rows, sp > 1 ? allRows : 0);
-  return { persistent, activations, inputs, total: persistent + activations + inputs, largestTensor };
+  const flat = FLAT_BUFFERS * sizeClass(4 * Math.min(g.params, Math.max(groupCap(g.params), g.largestParam ?? 0)));
+  return { persistent, activations, inputs, optimizerTransient: flat, total: persistent + inputs + Math.max(activations, flat), largestTensor };
 }
 
 export interface DeviceLimits {
@@ -197,7 +206,7 @@ export function checkTrainFits(g: StepGeometry, l: DeviceLimits): MemoryEstimate
   const layout = [sp > 1 ? `--sp ${sp}` : '', z && z.ranks > 1 ? `ZeRO ${z.stage} over ${z.ranks} data-parallel ranks` : '', g.checkpointed ? `${g.checkpointed} of ${g.layers} blocks recomputed${g.offloaded ? `, ${g.offloaded} offloaded` : ''}` : ''].filter(Boolean);
   const why = e.largestTensor > l.maxBinding
     ? `its largest tensor (${gib(e.largestTensor)}) exceeds this device's storage binding limit (${gib(l.maxBinding)})`
-    : `it needs about ${gib(e.total)} per rank (weights + optimizer + gradients ${gib(e.persistent)}, activations ${gib(e.activations)}, batch inputs ${gib(e.inputs)}) but the budget is ${gib(l.budget!)} (--memory-limit)`;
+    : `it needs about ${gib(e.total)} per rank (weights + optimizer + gradients ${gib(e.persistent)}, activations ${gib(e.activations)}, batch inputs ${gib(e.inputs)}, optimizer buffers ${gib(e.optimizerTransient)}) but the budget is ${gib(l.budget!)} (--memory-limit)`;
   const sizes = [frames ? `--frames ${frames} (at --batch ${g.batch})` : '', batch ? `--batch ${batch} (at --frames ${g.frames})` : ''].filter(Boolean);
   const layouts = layoutFixes(g, l);
   const what = `a training step of ${g.batch} x ${g.frames} frames of ${g.width}x${g.height} latents${layout.length ? ` (${layout.join(', ')})` : ''}`;

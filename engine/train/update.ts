@@ -1,31 +1,39 @@
 // The optimizer half of a training step, shared by every model the engine trains (training.md section 3): the global
-// gradient norm as the l2norm of the per-tensor l2norms in parameter order (fixed-order reductions: deterministic, no
-// concatenated copy of the gradients), AdamW per parameter tensor with the clip folded in (scale = min(1, clip/||g||)
-// read on the GPU, no readback), weight decay only where `decays` says, then the optional EMA of the weights.
+// gradient norm as the l2norm of the per-tensor l2norms in parameter order (fixed-order reductions: deterministic),
+// AdamW on every parameter tensor with the clip folded in (scale = min(1, clip/||g||) read on the GPU, no readback),
+// weight decay only where `decays` says, then the optional EMA of the weights. The per-tensor work runs over flat
+// group buffers (flat-update.ts: a few dispatches per step instead of several per tensor, the same bits).
 // TrainState owns the Adam moments, the optimizer step count and the EMA weights of any parameter map.
 
 import type { Tensor } from '../tensor.js';
 import { Tensor as T } from '../tensor.js';
 import { add, cast } from '../ops/elementwise.js';
-import { concat } from '../ops/layout.js';
 import { reduce } from '../ops/reduce.js';
-import { ADAMW_DEFAULTS, adamwStep, emaUpdate, type AdamWDefaults } from '../ops/optim.js';
+import { ADAMW_DEFAULTS, type AdamWDefaults } from '../ops/optim.js';
+import { flatAdamw, flatAddInto, flatEma, tensorNorms } from './flat-update.js';
 import { emaDecay, learningRate, type EmaDecayOptions, type LrOptions } from './schedule.js';
 
 /** Parameters (f32 master weights) and gradients by checkpoint name. */
 export type ParamMap = ReadonlyMap<string, Tensor>;
 export type GradMap = Map<string, Tensor>;
 
-/** Adds g's gradients into acc (acc + g, in g's map order); takes ownership of g's tensors. */
+/** Adds g's gradients into acc (acc + g, in place over flat groups: flat-update.ts); takes ownership of g's tensors. */
 export function addGrads(acc: GradMap, g: GradMap): void {
+  // A sum written in place must not land in a buffer that another gradient shares (a view): those get a new tensor.
+  const users = new Map<GPUBuffer, number>();
+  for (const t of acc.values()) users.set(t.buffer, (users.get(t.buffer) ?? 0) + 1);
+  const both: { acc: Tensor; add: Tensor }[] = [];
   for (const [k, t] of g) {
     const a = acc.get(k);
     if (!a) acc.set(k, t);
+    else if (users.get(a.buffer) === 1) both.push({ acc: a, add: t });
     else {
       acc.set(k, add(a, t));
       a.dispose(); t.dispose();
     }
   }
+  flatAddInto(both);
+  for (const q of both) q.add.dispose();
 }
 
 /** Embedding tables that get no weight decay (besides every 1-D tensor: norms and biases). */
@@ -70,9 +78,7 @@ export class TrainState {
 
 /** The global gradient norm f32[1]: the l2norm of the per-tensor l2norms, in the order of `names`. */
 export function globalGradNorm(grads: GradMap, names: readonly string[]): Tensor {
-  const norms = names.map((k) => reduce('l2norm', grads.get(k)!, { axis: 'all' }));
-  const all = concat(norms, 0);
-  for (const t of norms) t.dispose();
+  const all = tensorNorms(names.map((k) => grads.get(k)!));
   const norm = reduce('l2norm', all, { axis: 'all' });
   all.dispose();
   return norm;
@@ -115,15 +121,13 @@ export function clippedUpdate(state: TrainState, params: ParamMap, grads: GradMa
   if (o.emaDecay && !state.ema) throw new Error('optimizer update: emaDecay given but the TrainState keeps no EMA (make it with { ema: true })');
   const norm = o.norm ?? globalGradNorm(grads, names);
   const wd = o.adamw?.weightDecay ?? ADAMW_DEFAULTS.weightDecay;
-  for (const k of names) {
+  flatAdamw(names.map((k) => {
     const p = params.get(k)!;
-    adamwStep(p, grads.get(k)!, state.m.get(k)!, state.v.get(k)!, {
-      ...o.adamw, lr: o.lr, step: o.step, weightDecay: decays(k, p.shape) ? wd : 0, clip: o.clip, norm,
-    });
-  }
+    return { param: p, grad: grads.get(k)!, m: state.m.get(k)!, v: state.v.get(k)!, decay: decays(k, p.shape) };
+  }), { ...o.adamw, lr: o.lr, step: o.step, weightDecay: wd, clip: o.clip, norm });
   if (state.ema) {
-    const d = emaDecay(o.step, o.emaDecay);
-    for (const [k, p] of params) emaUpdate(state.ema.get(k)!, p, d);
+    const ema = state.ema;
+    flatEma([...params].map(([k, p]) => ({ ema: ema.get(k)!, param: p })), emaDecay(o.step, o.emaDecay));
   }
   state.step = o.step;
   return norm;

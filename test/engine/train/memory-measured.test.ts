@@ -55,6 +55,7 @@ describe('training memory estimate against measured per-rank peaks', () => {
       params: m.nParams, layers: LAYERS, dim: HEADS * HEAD_DIM, ema: true, frames: F, height: S, width: S, channels: m.C, patch: m.shape.patchSize,
       tokens: TN, joint: m.J, pooled: m.P, batch: 1, checkpointed: plan.checkpointed.filter(Boolean).length, offloaded: plan.offloaded.filter(Boolean).length,
       sp: c.sp, heads: HEADS, zero: { stage: c.zero, ranks: c.dp, units }, paramBytes: paramPoolBytes([...m.host.values()].map((h) => h.data.length)),
+      largestParam: Math.max(...[...m.host.values()].map((h) => h.data.length)),
     });
     const most = Math.max(...peaks);
     console.log(`SP ${c.sp} x DP ${c.dp}, ZeRO ${c.zero}${c.memory ? `, ${JSON.stringify(c.memory)}` : ''}: measured peak per rank ${peaks.map((p) => (p / 2 ** 20).toFixed(2)).join(' / ')} MiB, estimate ${(e.total / 2 ** 20).toFixed(2)} MiB (x${(e.total / most).toFixed(2)})`);
