@@ -24,6 +24,7 @@ import { writeSynthDataset } from '../../engine/data/synth-dataset.js';
 import { writeSynthRaw } from '../../engine/data/synth-raw.js';
 import { Device } from '../../engine/gpu/device.js';
 import { readVideoFrames } from '../../engine/video/decode.js';
+import { CleanupStack } from '../cleanup.js';
 import { parseFloatArg, parseIntArg } from '../options.js';
 
 interface ShotCliOptions {
@@ -345,24 +346,27 @@ export function registerData(program: Command): void {
   addEventOptions(curateCmd).action(async (videos: string[], o: CurateCliOptions) => {
     if (o.minAesthetic !== undefined && !o.aestheticModel) throw new Error('--min-aesthetic needs --aesthetic-model DIR (there is no aesthetic score without a model)');
     const captioner = o.captions ? segmentCaptioner(await readCaptionSegments(o.captions)) : undefined;
-    const { backend, device } = await openBackend(o.backend);
-    // The aesthetic model runs on the GPU even when the scene statistics run on the CPU.
     if (o.maxWatermark !== undefined && !o.watermark) throw new Error('--max-watermark needs --watermark FILE (there is no watermark score without a model)');
+    const { backend, device } = await openBackend(o.backend);
+    // The models run on the GPU even when the scene statistics run on the CPU.
     const modelFlag = o.aestheticModel ? '--aesthetic-model' : o.watermark ? '--watermark' : o.textDetector ? '--text-detector' : undefined;
-    const modelDevice = modelFlag ? (device ?? (await Device.create({ label: 'models' }).catch((e: Error) => {
-      throw new Error(`${modelFlag} needs a WebGPU device: ${e.message.split('\n')[0]}`);
-    }))) : undefined;
-    const aesthetic = o.aestheticModel ? await loadLaionAesthetic(modelDevice!, o.aestheticModel) : undefined;
-    const watermark = o.watermark ? await loadLaionWatermark(modelDevice!, o.watermark).catch((e: unknown) => {
-      aesthetic?.model.dispose();
+    const cleanup = new CleanupStack();
+    cleanup.add(device, (d) => d.destroy());
+    // Each resource is registered as soon as it exists: a load that fails releases the earlier ones.
+    const { aesthetic, watermark, text, ev } = await (async () => {
+      const modelDevice = modelFlag ? (device ?? cleanup.add(await Device.create({ label: 'models' }).catch((e: Error) => {
+        throw new Error(`${modelFlag} needs a WebGPU device: ${e.message.split('\n')[0]}`);
+      }), (d) => d.destroy())) : undefined;
+      return {
+        aesthetic: o.aestheticModel ? cleanup.add(await loadLaionAesthetic(modelDevice!, o.aestheticModel), (m) => m.model.dispose()) : undefined,
+        watermark: o.watermark ? cleanup.add(await loadLaionWatermark(modelDevice!, o.watermark), (m) => m.model.dispose()) : undefined,
+        text: o.textDetector ? cleanup.add(await loadCraftDetector(modelDevice!, o.textDetector, { canvasSize: o.textCanvasSize, magRatio: o.textMagRatio }), (m) => m.model.dispose()) : undefined,
+        ev: o.events ? cleanup.add(await openEventEmbedder(o, modelDevice ?? device), (e) => e.close()) : undefined,
+      };
+    })().catch((e: unknown) => {
+      cleanup.run();
       throw e;
-    }) : undefined;
-    const text = o.textDetector ? await loadCraftDetector(modelDevice!, o.textDetector, { canvasSize: o.textCanvasSize, magRatio: o.textMagRatio }).catch((e: unknown) => {
-      aesthetic?.model.dispose();
-      watermark?.model.dispose();
-      throw e;
-    }) : undefined;
-    const ev = o.events ? await openEventEmbedder(o, modelDevice ?? device) : undefined;
+    });
     const progress = curateProgress();
     try {
       const rep = await curate({
@@ -381,12 +385,7 @@ export function registerData(program: Command): void {
       console.log(`meta: ${rep.metaPath}  dropped: ${rep.droppedPath}  report: ${o.out}/report.json`);
       if (!v.probed) process.exitCode = 1;
     } finally {
-      ev?.close();
-      aesthetic?.model.dispose();
-      watermark?.model.dispose();
-      text?.model.dispose();
-      if (modelDevice !== device) modelDevice?.destroy();
-      device?.destroy();
+      cleanup.run();
     }
   });
 }
