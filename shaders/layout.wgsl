@@ -7,7 +7,10 @@
 // GATHER (entry main): out[s, d] = ids[s] < V ? table[ids[s], d] : 0 for s < S, d < D.
 //   binding 0: Params { n (= S*D), D, V }; binding 1: table [V, D] T; binding 2: ids [S] u32; binding 3: out [S, D] T
 // grid: ceil(n / 256) workgroups of 256 (one thread per output element), folded into 2-D.
-// Defines: T (f32 | f16 | u32 | i32), GATHER.
+// ROWS (STRIDED on CPU adapters, variant layout_rows): one thread per row (i0, i1, i2) looping over i3, so the index
+//   is split by division once per row, not per element (integer division has no SIMD instruction on x86: llvmpipe
+//   runs it lane by lane); grid ceil(n / d3 / 256) workgroups of 256.
+// Defines: T (f32 | f16 | u32 | i32), GATHER, ROWS.
 
 //#if GATHER
 struct Params { n: u32, D: u32, V: u32 }
@@ -34,6 +37,33 @@ struct Params {
 @group(0) @binding(1) var<storage, read> src: array<{{T}}>;
 @group(0) @binding(2) var<storage, read_write> dst: array<{{T}}>;
 
+//#if ROWS
+@compute @workgroup_size(256)
+fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) li: u32) {
+  let r = (wid.x + wid.y * nwg.x) * 256u + li;
+  if (r >= p.n / p.d3) { return; }
+  let i2 = r % p.d2; let t2 = r / p.d2;
+  let i1 = t2 % p.d1; let i0 = t2 / p.d1;
+  var d = p.dst_off + i0 * p.ds0 + i1 * p.ds1 + i2 * p.ds2;
+  var s = p.src_off + i0 * p.ss0 + i1 * p.ss1 + i2 * p.ss2;
+  // elements of this row read from src; the rest are padding zeros
+  var limit = p.d3;
+  if (p.pad_axis == 3u) {
+    limit = min(p.d3, p.pad_limit);
+  } else if (p.pad_axis < 3u && vec3u(i0, i1, i2)[p.pad_axis] >= p.pad_limit) {
+    limit = 0u;
+  }
+  for (var i3 = 0u; i3 < p.d3; i3++) {
+    if (i3 < limit) {
+      dst[d] = src[s];
+    } else {
+      dst[d] = {{T}}(0);
+    }
+    d += p.ds3;
+    s += p.ss3;
+  }
+}
+//#else
 @compute @workgroup_size(256)
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) li: u32) {
   let o = (wid.x + wid.y * nwg.x) * 256u + li;
@@ -49,4 +79,5 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, 
     dst[d] = src[p.src_off + i0 * p.ss0 + i1 * p.ss1 + i2 * p.ss2 + i3 * p.ss3];
   }
 }
+//#endif
 //#endif

@@ -7,8 +7,22 @@ import { ShapeError } from '../gpu/errors.js';
 import { ceilDiv, grid2D } from '../gpu/grid.js';
 import { Tensor } from '../tensor.js';
 import { registerVariant } from './registry.js';
+import { isCpuAdapter } from './row-variants.js';
 
 registerVariant({ op: 'layout', name: 'layout_strided', spec: { kernel: 'layout' } });
+registerVariant({ op: 'layout', name: 'layout_rows', spec: { kernel: 'layout' } });
+
+/**
+ * Whether a strided copy runs one thread per innermost row (layout_rows: on CPU adapters, rows of >= 4 elements) or
+ * per element (layout_strided); PARALLAX_KERNEL_LAYOUT forces either.
+ */
+function rowsVariant(device: Tensor['device'], d3: number): boolean {
+  const forced = typeof process !== 'undefined' ? process.env?.PARALLAX_KERNEL_LAYOUT : undefined;
+  if (forced === 'layout_rows') return true;
+  if (forced === 'layout_strided') return false;
+  if (forced) throw new ShapeError(`PARALLAX_KERNEL_LAYOUT=${forced}: unknown layout variant (layout_strided or layout_rows)`);
+  return d3 >= 4 && isCpuAdapter(device);
+}
 registerVariant({ op: 'gather_rows', name: 'gather_rows', spec: { kernel: 'layout' } });
 
 export interface StridedCopy {
@@ -94,17 +108,18 @@ export function stridedCopy(src: Tensor, dst: Tensor, c: StridedCopy, op = 'stri
     device.copyBuffer(src.buffer, srcByte, dst.buffer, dstByte, n * bpe);
     return dst;
   }
+  const rows = rowsVariant(device, shape[3]!);
   device.dispatch({
     op,
     kernel: 'layout',
-    defines: { T: src.dtype },
+    defines: { T: src.dtype, ROWS: rows },
     params: [
       u32(n), u32(shape[1]!), u32(shape[2]!), u32(shape[3]!),
       ...ss.map(u32), u32(c.srcOffset ?? 0), ...ds.map(u32), u32(c.dstOffset ?? 0),
       u32(pad), u32(pad < 4 ? c.padLimit ?? 0 : 0),
     ],
     bindings: [src, dst],
-    workgroups: grid2D(ceilDiv(n, 256), device.caps.maxComputeWorkgroupsPerDimension),
+    workgroups: grid2D(ceilDiv(rows ? n / shape[3]! : n, 256), device.caps.maxComputeWorkgroupsPerDimension),
     bytes: 2 * n * bytesPerElement(src.dtype), // read + write of the copied elements, not the whole bound buffers
   });
   return dst;
