@@ -9,7 +9,11 @@
 //   binding 1: x [.., D] vec2<T> (read_write when INPLACE); binding 2: pos [npos] TP; binding 3: freq [hd/2] f32;
 //   binding 4: out (absent when INPLACE)
 //   grid: ceil(npairs / 256) workgroups of 256 (one thread per pair), folded into 2-D.
-// Defines: T (f32 | f16), TP (u32 | i32 | f32), INPLACE, INVERSE (rotate by -a: the backward, R^T dy).
+//   ROWS (variant rope_rows, CPU adapters): one thread per row of D channels, grid ceil(rows / 64) workgroups of 64;
+//   the row's position is found by division once, and each pair's cos/sin once per j for all heads (the angle
+//   depends on the position and j only): the same arithmetic per pair, so the same bits, without per-pair division
+//   (llvmpipe runs u32 division lane by lane) and with 1/H of the trigonometry.
+// Defines: T (f32 | f16), TP (u32 | i32 | f32), INPLACE, INVERSE (rotate by -a: the backward, R^T dy), ROWS.
 
 struct Params { npairs: u32, half_d: u32, half_hd: u32, inner: u32, npos: u32 }
 
@@ -28,6 +32,35 @@ fn reduce_2pi(a: f32) -> f32 {
   return ((a - k * 6.28125) - k * 0.0019350051879882812) - k * 3.019916050561733e-7;
 }
 
+//#if ROWS
+@compute @workgroup_size(64)
+fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) li: u32) {
+  let row = (wid.x + wid.y * nwg.x) * 64u + li;
+  if (row >= p.npairs / p.half_d) { return; }
+  let ps = f32(pos[(row / p.inner) % p.npos]);
+  let heads = p.half_d / p.half_hd;
+  for (var j = 0u; j < p.half_hd; j++) {
+    let a = reduce_2pi(ps * freq[j]);
+    let c = cos(a);
+//#if INVERSE
+    let s = -sin(a);
+//#else
+    let s = sin(a);
+//#endif
+    var q = row * p.half_d + j;
+    for (var h = 0u; h < heads; h++) {
+      let v = vec2f(x[q]);
+      let r = vec2<{{T}}>(vec2f(v.x * c - v.y * s, v.x * s + v.y * c));
+//#if INPLACE
+      x[q] = r;
+//#else
+      out[q] = r;
+//#endif
+      q += p.half_hd;
+    }
+  }
+}
+//#else
 @compute @workgroup_size(256)
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) li: u32) {
   let q = (wid.x + wid.y * nwg.x) * 256u + li;
@@ -49,3 +82,4 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, 
   out[q] = r;
 //#endif
 }
+//#endif

@@ -7,8 +7,19 @@ import { ShapeError } from '../gpu/errors.js';
 import { ceilDiv, grid2D } from '../gpu/grid.js';
 import { Tensor } from '../tensor.js';
 import { registerVariant } from './registry.js';
+import { isCpuAdapter } from './row-variants.js';
 
 registerVariant({ op: 'rope', name: 'rope_interleaved', spec: { kernel: 'rope' } });
+registerVariant({ op: 'rope', name: 'rope_rows', spec: { kernel: 'rope' } });
+
+/** One thread per row (rope_rows: CPU adapters) or per pair (rope_interleaved); PARALLAX_KERNEL_ROPE forces either. */
+function rowsVariant(device: Device): boolean {
+  const forced = typeof process !== 'undefined' ? process.env?.PARALLAX_KERNEL_ROPE : undefined;
+  if (forced === 'rope_rows') return true;
+  if (forced === 'rope_interleaved') return false;
+  if (forced) throw new ShapeError(`PARALLAX_KERNEL_ROPE=${forced}: unknown rope variant (rope_interleaved or rope_rows)`);
+  return isCpuAdapter(device);
+}
 
 export interface RopeOptions {
   /** Head dim hd (even); the last axis must be a multiple of it. */
@@ -67,13 +78,14 @@ export function rope(x: Tensor, opts: RopeOptions): Tensor {
   let inner = 1;
   for (let i = axis + 1; i < r - 1; i++) inner *= x.shape[i]!;
   const npairs = x.numel / 2;
+  const rows = rowsVariant(device);
   device.dispatch({
     op: 'rope',
     kernel: 'rope',
-    defines: { T: x.dtype, TP: pos.dtype, INPLACE: !!opts.inPlace, INVERSE: !!opts.inverse },
+    defines: { T: x.dtype, TP: pos.dtype, INPLACE: !!opts.inPlace, INVERSE: !!opts.inverse, ROWS: rows },
     params: [u32(npairs), u32(D / 2), u32(hd / 2), u32(inner), u32(npos)],
     bindings: opts.inPlace ? [x, pos, frequencies(device, hd, opts.theta ?? 1e6)] : [x, pos, frequencies(device, hd, opts.theta ?? 1e6), out],
-    workgroups: grid2D(ceilDiv(npairs, 256), device.caps.maxComputeWorkgroupsPerDimension),
+    workgroups: grid2D(rows ? ceilDiv(npairs / (D / 2), 64) : ceilDiv(npairs, 256), device.caps.maxComputeWorkgroupsPerDimension),
   });
   if (owned) pos.dispose();
   return out;
