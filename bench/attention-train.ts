@@ -1,5 +1,7 @@
 // Attention timing script (not a test): times the attention forward / backward problems of one training step of the shapes transformer
-// (SHAPES.md: F=8 frames, 4 heads x 16, 16 visual + 32 text tokens) with GPU timestamps, variants interleaved.
+// (F=8 frames, 4 heads x 16, 16 visual + 32 text tokens: spatial joint [8, 48, 64], frame-0 cross against shared
+// [1, 32, 64] K/V, temporal views) with GPU timestamps, variants interleaved; also the process CPU time per call
+// (lavapipe's worker threads run inside the process: on a shared machine CPU time is steadier than wall time).
 // Usage: nice -n 19 node --import tsx bench/attention-train.ts [--rounds 7] [--reps 3] [--fwd a,b] [--bwd a,b] [--only spatial,cross,temporal]
 import { Device } from '../engine/gpu/device.js';
 import { attention, temporalView, type AttentionInput } from '../engine/ops/attention.js';
@@ -61,12 +63,16 @@ for (const p of probs.filter((x) => only.includes(x.name))) {
   for (const c of cases) { c.run(); await dev.sync(); }
   await dev.takeProfile();
   const times: number[][] = cases.map(() => []);
+  const cpu: number[][] = cases.map(() => []);
   const perDispatch: Map<string, number[]>[] = cases.map(() => new Map());
   for (let r = 0; r < rounds; r++) {
     for (const [i, c] of cases.entries()) {
       for (let j = 0; j < reps; j++) {
+        const c0 = process.cpuUsage();
         c.run();
         await dev.sync();
+        const cu = process.cpuUsage(c0);
+        cpu[i]!.push((cu.user + cu.system) / 1000);
         const prof = (await dev.takeProfile()).filter((e) => e.op.startsWith('attention'));
         times[i]!.push(prof.reduce((a, e) => a + e.ms, 0));
         for (const [n, e] of prof.entries()) { const key = `${n}`; const a = perDispatch[i]!.get(key) ?? []; a.push(e.ms); perDispatch[i]!.set(key, a); }
@@ -76,7 +82,7 @@ for (const p of probs.filter((x) => only.includes(x.name))) {
   for (const [i, c] of cases.entries()) {
     const m = median(times[i]!);
     const parts = [...perDispatch[i]!.values()].map((a) => median(a).toFixed(2)).join(' + ');
-    console.log(`${p.name.padEnd(8)} ${c.label.padEnd(36)} median ${m.toFixed(3).padStart(7)} ms  min ${Math.min(...times[i]!).toFixed(3).padStart(7)}  ${(c.flops / m / 1e6).toFixed(2).padStart(6)} GF/s  [${parts}]`);
+    console.log(`${p.name.padEnd(8)} ${c.label.padEnd(36)} median ${m.toFixed(3).padStart(7)} ms  min ${Math.min(...times[i]!).toFixed(3).padStart(7)}  ${(c.flops / m / 1e6).toFixed(2).padStart(6)} GF/s  [${parts}]  process CPU ms median ${median(cpu[i]!).toFixed(2)} min ${Math.min(...cpu[i]!).toFixed(2)}`);
   }
 }
 dev.destroy();

@@ -9,7 +9,7 @@ import { u32, f32, type Device } from '../gpu/device.js';
 import { ShapeError } from '../gpu/errors.js';
 import { ceilDiv, grid2D } from '../gpu/grid.js';
 import { Tensor } from '../tensor.js';
-import { cpuAdapter, dynamicLoops } from './attention.js';
+import { cpuAdapter, dynamicLoops, laneWorkgroup } from './attention.js';
 import { asView, vec4Aligned, viewExtent, type AttentionInput, type SeqView } from './attention-layout.js';
 import { pickVariant, registerVariant, variants, type Variant } from './registry.js';
 
@@ -93,12 +93,6 @@ export function attentionBackwardVariants(device: Device): Variant<AttentionBack
 
 /** Threads per workgroup of the dK/dV and dQ passes. */
 const WG = 64;
-
-/** Lanes per workgroup of the 'lanes' passes for `rows` rows per (batch, head): a multiple of 8 (a SIMD width of
- *  llvmpipe), at most 64. */
-export function laneWorkgroup(rows: number): number {
-  return Math.min(64, 8 * Math.ceil(Math.max(rows, 1) / 8));
-}
 
 /**
  * Block size TB (= BQ = BK) of the dK/dV and dQ passes: the largest power of two <= 16 whose workgroup staging
