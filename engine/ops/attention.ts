@@ -128,12 +128,14 @@ registerVariant<AttentionVariantSpec>({
     tiles: (p) => { const qpi = p.headDim <= 32 ? 2 : 1; return { queriesPerInvocation: qpi, keyBlock: 16, workgroup: fitWorkgroup(p.sq, qpi, 32, 128) }; },
   },
 });
-// attention_lanes (shaders/attention_lanes.wgsl): the CPU default below the matmul route's sizes (measured on
-// lavapipe, docs/kernels/attention.md: several times attention_rows and attention_flash_rb with runtime loop bounds
-// on the training shapes). Head-dim loops are unrolled (constant bounds), so the JIT grows with the head dim.
+// attention_lanes (shaders/attention_lanes.wgsl): the CPU default for head dims <= LANES_MAX_HD below the matmul
+// route's sizes (measured on lavapipe, docs/kernels/attention.md: 1.5-2.3x attention_rows on the training shapes at
+// hd 16 and 32; not faster at hd 64, where attention_flash_rb / attention_rows stay the defaults). Head-dim loops are
+// unrolled (constant bounds), so the JIT grows with the head dim.
+const LANES_MAX_HD = 32;
 registerVariant<AttentionVariantSpec>({
   op: OP, name: 'attention_lanes', priority: 35,
-  spec: { kernel: 'attention_lanes', grid: 'lanes', vec4: false, lse: true, suits: (p) => p.cpu && p.headDim <= RB_MAX_HD },
+  spec: { kernel: 'attention_lanes', grid: 'lanes', vec4: false, lse: true, suits: (p) => p.cpu && p.headDim <= LANES_MAX_HD },
 });
 // The matmul route (measured 1.35x attention_flash_rb on lavapipe's spatial shape, level on cross): chosen on CPU
 // adapters for long key sets; on GPUs only when forced until measured there. Needs Sq*Sk*4 bytes of scores per head.
