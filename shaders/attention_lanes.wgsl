@@ -10,8 +10,10 @@
 // Contract: as shaders/attention_flash.wgsl (same Params struct, binding order, masking rules, fully masked row -> 0,
 //   HAS_LSE writes m + log(l), -3e38 for a fully masked row) with grid batch * heads * q_blocks workgroups of WG,
 //   q_blocks = ceil(Sq / WG), folded 2-D, query block fastest.
+// PAIR (variant attention_lanes_pairs): each lane owns TWO queries, i and i + WG, of a block of 2 * WG
+// (q_blocks = ceil(Sq / (2 WG))): every K/V row load then serves two queries.
 // VEC: rows read as vec4 (W = 4; HD % 4 == 0 and every offset and stride a multiple of 4); else scalar (any layout).
-// Defines: T (f32 | f16 storage), HD, VEC, WG, HAS_BIAS, HAS_MASK, HAS_LSE (+ LSE_BINDING).
+// Defines: T (f32 | f16 storage), HD, VEC, WG, PAIR, HAS_BIAS, HAS_MASK, HAS_LSE (+ LSE_BINDING).
 
 //#include attention_params
 
@@ -60,6 +62,94 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, 
   let g = wid.x + wid.y * nwg.x;
   // Overshoot workgroups of a folded grid exit as a whole (uniform).
   if (g >= p.batch * p.heads * p.q_blocks) { return; }
+//#if PAIR
+  let qblk = g % p.q_blocks;
+  let bh = g / p.q_blocks;
+  let h = bh % p.heads;
+  let b = bh / p.heads;
+  let q0 = qblk * (2u * WG);
+  let qiA = q0 + li;
+  let qiB = q0 + WG + li;
+  let rowA = min(qiA, p.sq - 1u);
+  let rowB = min(qiB, p.sq - 1u);
+  let qbA = (p.q_off + b * p.q_bs + rowA * p.q_ss + h * HD) / W;
+  let qbB = (p.q_off + b * p.q_bs + rowB * p.q_ss + h * HD) / W;
+  var qrA: array<VF, NV>;
+  var accA: array<VF, NV>;
+  var qrB: array<VF, NV>;
+  var accB: array<VF, NV>;
+  for (var d = 0u; d < NV; d++) {
+    qrA[d] = VF(q[qbA + d]) * p.scale;
+    accA[d] = VF(0.0);
+    qrB[d] = VF(q[qbB + d]) * p.scale;
+    accB[d] = VF(0.0);
+  }
+  var k_end = p.sk;
+  if (p.causal != 0u) { k_end = min(p.sk, q0 + 2u * WG); }
+  let kbase = (p.k_off + b * p.k_bs + h * HD) / W;
+  let vbase = (p.v_off + b * p.v_bs + h * HD) / W;
+  let kss = p.k_ss / W;
+  let vss = p.v_ss / W;
+  var mA = NEG;
+  var lA = 0.0;
+  var mB = NEG;
+  var lB = 0.0;
+  for (var key = 0u; key < k_end; key++) {
+    let kb = kbase + key * kss;
+    var dotA = VF(0.0);
+    var dotB = VF(0.0);
+    for (var d = 0u; d < NV; d++) {
+      let kv = VF(k[kb + d]);
+      dotA = fma(qrA[d], kv, dotA);
+      dotB = fma(qrB[d], kv, dotB);
+    }
+    var scA = hsum(dotA);
+    var scB = hsum(dotB);
+//#if HAS_BIAS
+    let bk = bias[b * p.bias_bs + key];
+    scA += bk;
+    scB += bk;
+//#endif
+//#if HAS_MASK
+    scA += mask[b * p.mask_bs + rowA * p.sk + key];
+    scB += mask[b * p.mask_bs + rowB * p.sk + key];
+//#endif
+    let visA = !(p.causal != 0u && key > qiA) && scA > MASKED;
+    let visB = !(p.causal != 0u && key > qiB) && scB > MASKED;
+    let mnA = select(mA, max(mA, scA), visA);
+    let mnB = select(mB, max(mB, scB), visB);
+    let alphaA = exp(mA - mnA);
+    let alphaB = exp(mB - mnB);
+    let prA = select(0.0, exp(scA - mnA), visA);
+    let prB = select(0.0, exp(scB - mnB), visB);
+    mA = mnA;
+    mB = mnB;
+    lA = lA * alphaA + prA;
+    lB = lB * alphaB + prB;
+    let vb = vbase + key * vss;
+    for (var d = 0u; d < NV; d++) {
+      let vv = VF(v[vb + d]);
+      accA[d] = fma(VF(prA), vv, accA[d] * alphaA);
+      accB[d] = fma(VF(prB), vv, accB[d] * alphaB);
+    }
+  }
+  if (qiA < p.sq) {
+    let inv = select(0.0, 1.0 / lA, lA > 0.0);
+    let ob = (p.o_off + b * p.o_bs + qiA * p.o_ss + h * HD) / W;
+    for (var d = 0u; d < NV; d++) { out[ob + d] = VT(accA[d] * inv); }
+//#if HAS_LSE
+    lse[bh * p.sq + qiA] = select(NEG, mA + log(max(lA, 1e-30)), lA > 0.0);
+//#endif
+  }
+  if (qiB < p.sq) {
+    let inv = select(0.0, 1.0 / lB, lB > 0.0);
+    let ob = (p.o_off + b * p.o_bs + qiB * p.o_ss + h * HD) / W;
+    for (var d = 0u; d < NV; d++) { out[ob + d] = VT(accB[d] * inv); }
+//#if HAS_LSE
+    lse[bh * p.sq + qiB] = select(NEG, mB + log(max(lB, 1e-30)), lB > 0.0);
+//#endif
+  }
+//#else
   let qblk = g % p.q_blocks;
   let bh = g / p.q_blocks;
   let h = bh % p.heads;
@@ -110,4 +200,5 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, 
     lse[bh * p.sq + qi] = select(NEG, m + log(max(l, 1e-30)), l > 0.0);
 //#endif
   }
+//#endif
 }

@@ -63,8 +63,9 @@ export interface AttentionBackwardSpec {
   grid: 'tile' | 'row' | 'lanes';
   /** Preferred for this problem when no variant is forced (default: always suitable). */
   suits?: (p: AttentionBackwardProblem) => boolean;
-  /** grid 'lanes': whether each dK/dV invocation owns two keys (PAIR) for Sk keys. */
-  pairs?: (sk: number) => boolean;
+  /** grid 'lanes': two rows per invocation (PAIR) in both passes, for head dims <= PAIR_MAX_HD (above it one row:
+   *  twice the registers and a JIT of minutes under load at hd 64). */
+  pairs?: boolean;
 }
 
 const OP = 'attention_backward';
@@ -81,10 +82,11 @@ registerVariant<AttentionBackwardSpec>({
 });
 // The same kernel with two rows per invocation (PAIR: each streamed K/V or Q/dO row load serves two queries or two
 // keys; measured 1.35-1.45x attention_backward_lanes on lavapipe's spatial and cross training shapes): the CPU
-// default when both sequences have at least 16 rows (shorter ones would leave lanes idle).
+// default when both sequences have at least 16 rows (shorter ones would leave lanes idle) and head dims <= 32.
+const PAIR_MAX_HD = 32;
 registerVariant<AttentionBackwardSpec>({
   op: OP, name: 'attention_backward_lanes_pairs', priority: 31,
-  spec: { kernel: 'attention_backward_lanes', grid: 'lanes', suits: (p) => p.cpu && p.sq >= 16 && p.sk >= 16, pairs: () => true },
+  spec: { kernel: 'attention_backward_lanes', grid: 'lanes', suits: (p) => p.cpu && p.sq >= 16 && p.sk >= 16 && p.headDim <= PAIR_MAX_HD, pairs: true },
 });
 
 function chooseVariant(device: Device, prob: AttentionBackwardProblem, forced?: string): Variant<AttentionBackwardSpec> {
@@ -312,7 +314,7 @@ function lanesBackward(spec: AttentionBackwardSpec, x: LaneViews, n: LaneSizes, 
   const D = Tensor.empty(device, [n.B, n.H, n.Sq], 'f32', 'attention backward D');
 
   // Pass 1: D and dQ; a workgroup per (batch, head, block of queries).
-  const pairQ = spec.pairs?.(n.Sq) ?? false;
+  const pairQ = !!spec.pairs && n.hd <= PAIR_MAX_HD;
   const wq = laneWorkgroup(pairQ ? Math.ceil(n.Sq / 2) : n.Sq);
   const qBlocks = ceilDiv(n.Sq, pairQ ? 2 * wq : wq);
   device.dispatch({
@@ -323,7 +325,7 @@ function lanesBackward(spec: AttentionBackwardSpec, x: LaneViews, n: LaneSizes, 
   });
 
   // Pass 2: dK, dV; a workgroup per (K batch, head, block of keys).
-  const pair = spec.pairs?.(n.Sk) ?? false;
+  const pair = pairQ;
   const wk = laneWorkgroup(pair ? Math.ceil(n.Sk / 2) : n.Sk);
   const kBlocks = ceilDiv(n.Sk, pair ? 2 * wk : wk);
   const oneBuffer = dk.tensor.buffer === dv.tensor.buffer;

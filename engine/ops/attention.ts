@@ -137,6 +137,11 @@ registerVariant<AttentionVariantSpec>({
   op: OP, name: 'attention_lanes', priority: 35,
   spec: { kernel: 'attention_lanes', grid: 'lanes', vec4: false, lse: true, suits: (p) => p.cpu && p.headDim <= LANES_MAX_HD },
 });
+// Two queries per invocation (PAIR): each K/V row load serves two queries; the CPU default for Sq >= 16.
+registerVariant<AttentionVariantSpec>({
+  op: OP, name: 'attention_lanes_pairs', priority: 36,
+  spec: { kernel: 'attention_lanes', grid: 'lanes', vec4: false, lse: true, defines: { PAIR: true }, suits: (p) => p.cpu && p.headDim <= LANES_MAX_HD && p.sq >= 16 },
+});
 // The matmul route (measured 1.35x attention_flash_rb on lavapipe's spatial shape, level on cross): chosen on CPU
 // adapters for long key sets; on GPUs only when forced until measured there. Needs Sq*Sk*4 bytes of scores per head.
 registerVariant<AttentionVariantSpec>({
@@ -363,9 +368,11 @@ export function attention(qIn: AttentionInput, kIn: AttentionInput, vIn: Attenti
   let groups: number;
   let qBlocks = 1;
   if (spec.grid === 'lanes') {
-    const wg = laneWorkgroup(Sq);
-    Object.assign(defines, { WG: wg, VEC: prob.aligned });
-    qBlocks = ceilDiv(Sq, wg);
+    // Two queries per invocation only up to LANES_MAX_HD (twice the registers; the JIT grows fast with the head dim).
+    const pair = spec.defines?.PAIR === true && hd <= LANES_MAX_HD;
+    const wg = laneWorkgroup(pair ? Math.ceil(Sq / 2) : Sq);
+    Object.assign(defines, { WG: wg, VEC: prob.aligned, PAIR: pair });
+    qBlocks = ceilDiv(Sq, pair ? 2 * wg : wg);
     groups = B * H * qBlocks;
   } else if (spec.grid === 'block') {
     const t = blockTiles(variant.name, spec, prob, opts.tiles, device);
