@@ -2,7 +2,8 @@
 // (F=8 frames, 4 heads x 16, 16 visual + 32 text tokens: spatial joint [8, 48, 64], frame-0 cross against shared
 // [1, 32, 64] K/V, temporal views) with GPU timestamps, variants interleaved; also the process CPU time per call
 // (lavapipe's worker threads run inside the process: on a shared machine CPU time is steadier than wall time).
-// Usage: nice -n 19 node --import tsx bench/attention-train.ts [--rounds 7] [--reps 3] [--fwd a,b] [--bwd a,b] [--only spatial,cross,temporal]
+// Usage: nice -n 19 node --import tsx bench/attention-train.ts [--rounds 7] [--reps 3] [--fwd a,b] [--bwd a,b]
+//        [--only spatial,cross,temporal]   (variant names, or "default" for the automatic choice; --bwd "" skips)
 import { Device } from '../engine/gpu/device.js';
 import { attention, temporalView, type AttentionInput } from '../engine/ops/attention.js';
 import { attentionBackward } from '../engine/ops/attention-backward.js';
