@@ -1,15 +1,16 @@
 // Attention backward (FlashAttention-2 style) from the forward's output O and per-row log-sum-exp L: dQ, dK, dV on
 // the same strided views as the forward (engine/ops/attention.ts), three dispatches of shaders/attention_backward.wgsl
 // (D = rowsum(dO * O); dK/dV per key block; dQ per query block), no float atomics, bit-identical run to run.
-// Variants (registry op attention_backward): attention_backward_tiled (workgroup blocks) and attention_backward_rows
-// (one thread per key / query; CPU adapters and short sequences).
+// Variants (registry op attention_backward): attention_backward_tiled (workgroup blocks), attention_backward_rows
+// (one thread per key / query; short sequences on GPUs) and attention_backward_lanes (CPU adapters: two dispatches of
+// shaders/attention_backward_lanes.wgsl, dQ with D fused, then dK/dV; one (batch, head) per workgroup).
 
 import { u32, f32, type Device } from '../gpu/device.js';
 import { ShapeError } from '../gpu/errors.js';
 import { ceilDiv, grid2D } from '../gpu/grid.js';
 import { Tensor } from '../tensor.js';
-import { cpuAdapter, dynamicLoops } from './attention.js';
-import { asView, viewExtent, type AttentionInput, type SeqView } from './attention-layout.js';
+import { cpuAdapter, dynamicLoops, laneWorkgroup } from './attention.js';
+import { asView, vec4Aligned, viewExtent, type AttentionInput, type SeqView } from './attention-layout.js';
 import { pickVariant, registerVariant, variants, type Variant } from './registry.js';
 
 export interface AttentionBackwardOptions {
@@ -56,10 +57,15 @@ export interface AttentionBackwardProblem {
 export interface AttentionBackwardSpec {
   /** WGSL file stem; entries selected by PASS_D / PASS_DKV / PASS_DQ. */
   kernel: string;
-  /** 'tile': workgroups own TB-row blocks (defines TB, WG); 'row': one thread per key (dK/dV) or query (dQ) (define ROWS). */
-  grid: 'tile' | 'row';
+  /** 'tile': workgroups own TB-row blocks (defines TB, WG); 'row': one thread per key (dK/dV) or query (dQ) (define ROWS);
+   *  'lanes': two passes (dQ with D, then dK/dV), a workgroup per (batch, head, block of WG rows), one row per
+   *  invocation (shaders/attention_backward_lanes.wgsl). */
+  grid: 'tile' | 'row' | 'lanes';
   /** Preferred for this problem when no variant is forced (default: always suitable). */
   suits?: (p: AttentionBackwardProblem) => boolean;
+  /** grid 'lanes': two rows per invocation (PAIR) in both passes, for head dims <= PAIR_MAX_HD (above it one row:
+   *  twice the registers and a JIT of minutes under load at hd 64). */
+  pairs?: boolean;
 }
 
 const OP = 'attention_backward';
@@ -67,6 +73,20 @@ registerVariant<AttentionBackwardSpec>({ op: OP, name: 'attention_backward_tiled
 registerVariant<AttentionBackwardSpec>({
   op: OP, name: 'attention_backward_rows', priority: 20,
   spec: { kernel: 'attention_backward', grid: 'row', suits: (p) => p.cpu || (p.sq <= 64 && p.sk <= 64) },
+});
+// The CPU default (measured on lavapipe, docs/kernels/attention.md): uniform streamed-side loads, head-dim loops
+// with constant bounds (registers instead of runtime-indexed private arrays), D fused into the dQ pass.
+registerVariant<AttentionBackwardSpec>({
+  op: OP, name: 'attention_backward_lanes', priority: 30,
+  spec: { kernel: 'attention_backward_lanes', grid: 'lanes', suits: (p) => p.cpu },
+});
+// The same kernel with two rows per invocation (PAIR: each streamed K/V or Q/dO row load serves two queries or two
+// keys; measured 1.35-1.45x attention_backward_lanes on lavapipe's spatial and cross training shapes): the CPU
+// default when both sequences have at least 16 rows (shorter ones would leave lanes idle) and head dims <= 32.
+const PAIR_MAX_HD = 32;
+registerVariant<AttentionBackwardSpec>({
+  op: OP, name: 'attention_backward_lanes_pairs', priority: 31,
+  spec: { kernel: 'attention_backward_lanes', grid: 'lanes', suits: (p) => p.cpu && p.sq >= 16 && p.sk >= 16 && p.headDim <= PAIR_MAX_HD, pairs: true },
 });
 
 function chooseVariant(device: Device, prob: AttentionBackwardProblem, forced?: string): Variant<AttentionBackwardSpec> {
@@ -192,6 +212,10 @@ export function attentionBackward(
   if (B * H * Math.max(Sq, Sk) > 0xffffffff) throw new ShapeError(`attention backward: ${B}x${H}x${Math.max(Sq, Sk)} rows exceed the u32 index range; split the batch`);
 
   const spec = chooseVariant(device, { batch: B, heads: H, headDim: hd, sq: Sq, sk: Sk, cpu: cpuAdapter(device) }, opts.variant).spec;
+  if (spec.grid === 'lanes') {
+    lanesBackward(spec, { q, k, v, dO, o, dq, dk, dv }, { B, H, hd, Sq, Sk, kB, kvShared, biasBS, maskBS }, opts);
+    return { dq: dq.tensor, dk: dk.tensor, dv: dv.tensor };
+  }
   const rows = spec.grid === 'row';
   const TB = rows ? 0 : backwardTiles(hd, device.caps.maxComputeWorkgroupStorageSize).TB;
   const base = { ZERO: dynamicLoops(device) ? 'p.zero' : '0u', T: dtype, HD: hd, ...(rows ? { ROWS: true } : { TB, WG }) };
@@ -248,4 +272,68 @@ export function attentionBackward(
   });
   D.dispose();
   return { dq: dq.tensor, dk: dk.tensor, dv: dv.tensor };
+}
+
+interface LaneViews { q: SeqView; k: SeqView; v: SeqView; dO: SeqView; o: SeqView; dq: SeqView; dk: SeqView; dv: SeqView }
+interface LaneSizes { B: number; H: number; hd: number; Sq: number; Sk: number; kB: number; kvShared: boolean; biasBS: number; maskBS: number }
+
+/**
+ * The 'lanes' variant (checked views in, gradients written): pass 1 dQ (+ D = rowsum(dO * O) into a scratch
+ * [B, H, Sq]), pass 2 dK/dV reading D; workgroups of laneWorkgroup(rows) invocations per (batch, head, block).
+ */
+function lanesBackward(spec: AttentionBackwardSpec, x: LaneViews, n: LaneSizes, opts: AttentionBackwardOptions): void {
+  const { q, k, v, dO, o, dq, dk, dv } = x;
+  const kernel = spec.kernel;
+  const device: Device = q.tensor.device;
+  const dtype = q.tensor.dtype;
+  const vec = n.hd % 4 === 0 && Object.values(x).every(vec4Aligned);
+  const base = { T: dtype, HD: n.hd, VEC: vec, HAS_BIAS: !!opts.bias, HAS_MASK: !!opts.mask };
+  const kStride = (y: SeqView) => (shared(y) ? 0 : y.batchStride);
+  const params = (blocks: number) => [
+    u32(q.offset ?? 0), u32(q.batchStride), u32(q.seqStride),
+    u32(k.offset ?? 0), u32(kStride(k)), u32(k.seqStride),
+    u32(v.offset ?? 0), u32(kStride(v)), u32(v.seqStride),
+    u32(dO.offset ?? 0), u32(dO.batchStride), u32(dO.seqStride),
+    u32(o.offset ?? 0), u32(o.batchStride), u32(o.seqStride),
+    u32(dq.offset ?? 0), u32(dq.batchStride), u32(dq.seqStride),
+    u32(dk.offset ?? 0), u32(n.kvShared ? 0 : dk.batchStride), u32(dk.seqStride),
+    u32(dv.offset ?? 0), u32(n.kvShared ? 0 : dv.batchStride), u32(dv.seqStride),
+    u32(n.B), u32(n.H), u32(n.Sq), u32(n.Sk),
+    u32(blocks), u32(n.kvShared ? 1 : 0), u32(opts.causal ? 1 : 0), u32(n.biasBS), u32(n.maskBS),
+    f32(opts.scale ?? 1 / Math.sqrt(n.hd)), u32(0),
+  ];
+  const maxWg = device.caps.maxComputeWorkgroupsPerDimension;
+  const extra = [...(opts.bias ? [opts.bias] : []), ...(opts.mask ? [opts.mask] : [])];
+  const binds = (first: number) => {
+    const b: Record<string, number> = {};
+    let i = first;
+    if (opts.bias) b.BIND_BIAS = i++;
+    if (opts.mask) b.BIND_MASK = i++;
+    return { ...b, BIND_OUT: i, BIND_OUT2: i + 1 };
+  };
+  const D = Tensor.empty(device, [n.B, n.H, n.Sq], 'f32', 'attention backward D');
+
+  // Pass 1: D and dQ; a workgroup per (batch, head, block of queries).
+  const pairQ = !!spec.pairs && n.hd <= PAIR_MAX_HD;
+  const wq = laneWorkgroup(pairQ ? Math.ceil(n.Sq / 2) : n.Sq);
+  const qBlocks = ceilDiv(n.Sq, pairQ ? 2 * wq : wq);
+  device.dispatch({
+    op: OP, kernel, defines: { ...base, ...binds(8), WG: wq, PAIR: pairQ, PASS_DQ: true }, params: params(qBlocks),
+    bindings: [q.tensor, k.tensor, v.tensor, dO.tensor, opts.lse, o.tensor, D, ...extra, dq.tensor],
+    workgroups: grid2D(n.B * n.H * qBlocks, maxWg),
+    flops: 2 * n.B * n.H * n.Sq * n.hd + 6 * n.B * n.H * n.Sq * n.Sk * n.hd,
+  });
+
+  // Pass 2: dK, dV; a workgroup per (K batch, head, block of keys).
+  const pair = pairQ;
+  const wk = laneWorkgroup(pair ? Math.ceil(n.Sk / 2) : n.Sk);
+  const kBlocks = ceilDiv(n.Sk, pair ? 2 * wk : wk);
+  const oneBuffer = dk.tensor.buffer === dv.tensor.buffer;
+  device.dispatch({
+    op: OP, kernel, defines: { ...base, ...binds(7), WG: wk, PAIR: pair, PASS_DKV: true, DKV_ONE_BUFFER: oneBuffer }, params: params(kBlocks),
+    bindings: [q.tensor, k.tensor, v.tensor, dO.tensor, opts.lse, D, ...extra, dk.tensor, ...(oneBuffer ? [] : [dv.tensor])],
+    workgroups: grid2D(n.kB * n.H * kBlocks, maxWg),
+    flops: 8 * n.B * n.H * n.Sq * n.Sk * n.hd,
+  });
+  D.dispose();
 }

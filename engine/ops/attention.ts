@@ -1,7 +1,8 @@
 // Scaled dot-product attention on strided sequence views: softmax(Q K^T * scale + bias + mask) V per head, with
 // variants attention_matmul (QK^T and PV on the matmul op), attention_flash_rb / attention_flash_rb_wg
-// (register-blocked flash), attention_flash (tiled online softmax), attention_rows (one query per thread) and
-// attention_naive (reference). Kernels: shaders/attention_{softmax,flash_rb,flash,rows,naive}.wgsl; layout
+// (register-blocked flash), attention_lanes (CPU adapters: one (batch, head) per workgroup, one query per
+// invocation, constant head-dim loops), attention_flash (tiled online softmax), attention_rows (one query per thread)
+// and attention_naive (reference). Kernels: shaders/attention_{softmax,flash_rb,lanes,flash,rows,naive}.wgsl; layout
 // descriptors in ./attention-layout.ts. Optionally also the per-row log-sum-exp that the backward
 // (./attention-backward.ts) needs (variants whose spec has lse).
 
@@ -76,9 +77,10 @@ export interface AttentionVariantSpec {
    *  'row': one thread per (batch, head, query), workgroups of 64;
    *  'block': register-blocked, WG invocations x QPI queries of one (batch, head) per workgroup (defines QPI/BK/WG
    *  from `tiles`);
+   *  'lanes': WG invocations, one query each, of one (batch, head) per workgroup (defines WG, VEC; any layout);
    *  'matmul': no attention kernel of its own: per query batch and chunk of heads, QK^T and PV on the matmul op with
    *  the masked softmax of shaders/attention_softmax.wgsl in between (`kernel` names that softmax). */
-  grid: 'tile' | 'row' | 'block' | 'matmul';
+  grid: 'tile' | 'row' | 'block' | 'lanes' | 'matmul';
   /** Needs vec4-aligned views (else the wrapper falls back to an unaligned variant). */
   vec4: boolean;
   /** Preferred for this problem when no variant is forced (default: always suitable). */
@@ -125,6 +127,20 @@ registerVariant<AttentionVariantSpec>({
     suits: (p) => p.headDim <= RB_MAX_HD && !p.cpu && p.sk > 64,
     tiles: (p) => { const qpi = p.headDim <= 32 ? 2 : 1; return { queriesPerInvocation: qpi, keyBlock: 16, workgroup: fitWorkgroup(p.sq, qpi, 32, 128) }; },
   },
+});
+// attention_lanes (shaders/attention_lanes.wgsl): the CPU default for head dims <= LANES_MAX_HD below the matmul
+// route's sizes (measured on lavapipe, docs/kernels/attention.md: 1.5-2.3x attention_rows on the training shapes at
+// hd 16 and 32; not faster at hd 64, where attention_flash_rb / attention_rows stay the defaults). Head-dim loops are
+// unrolled (constant bounds), so the JIT grows with the head dim.
+const LANES_MAX_HD = 32;
+registerVariant<AttentionVariantSpec>({
+  op: OP, name: 'attention_lanes', priority: 35,
+  spec: { kernel: 'attention_lanes', grid: 'lanes', vec4: false, lse: true, suits: (p) => p.cpu && p.headDim <= LANES_MAX_HD },
+});
+// Two queries per invocation (PAIR): each K/V row load serves two queries; the CPU default for Sq >= 16.
+registerVariant<AttentionVariantSpec>({
+  op: OP, name: 'attention_lanes_pairs', priority: 36,
+  spec: { kernel: 'attention_lanes', grid: 'lanes', vec4: false, lse: true, defines: { PAIR: true }, suits: (p) => p.cpu && p.headDim <= LANES_MAX_HD && p.sq >= 16 },
 });
 // The matmul route (measured 1.35x attention_flash_rb on lavapipe's spatial shape, level on cross): chosen on CPU
 // adapters for long key sets; on GPUs only when forced until measured there. Needs Sq*Sk*4 bytes of scores per head.
@@ -217,6 +233,12 @@ export function dynamicLoops(device: Device): boolean {
   const env = typeof process !== 'undefined' ? process.env?.PARALLAX_ATTENTION_LOOPS : undefined;
   if (env === 'static' || env === 'dynamic') return env === 'dynamic';
   return cpuAdapter(device);
+}
+
+/** Invocations per workgroup of the 'lanes' kernels for `rows` rows (queries or keys) per (batch, head): a multiple
+ *  of 8 (llvmpipe's SIMD width), at most 64. */
+export function laneWorkgroup(rows: number): number {
+  return Math.min(64, 8 * Math.ceil(Math.max(rows, 1) / 8));
 }
 
 /** Whether the device is an LLVM-based CPU adapter (lavapipe, SwiftShader). */
@@ -345,7 +367,14 @@ export function attention(qIn: AttentionInput, kIn: AttentionInput, vIn: Attenti
   }
   let groups: number;
   let qBlocks = 1;
-  if (spec.grid === 'block') {
+  if (spec.grid === 'lanes') {
+    // Two queries per invocation only up to LANES_MAX_HD (twice the registers; the JIT grows fast with the head dim).
+    const pair = spec.defines?.PAIR === true && hd <= LANES_MAX_HD;
+    const wg = laneWorkgroup(pair ? Math.ceil(Sq / 2) : Sq);
+    Object.assign(defines, { WG: wg, VEC: prob.aligned, PAIR: pair });
+    qBlocks = ceilDiv(Sq, pair ? 2 * wg : wg);
+    groups = B * H * qBlocks;
+  } else if (spec.grid === 'block') {
     const t = blockTiles(variant.name, spec, prob, opts.tiles, device);
     Object.assign(defines, { QPI: t.queriesPerInvocation, BK: t.keyBlock, WG: t.workgroup });
     qBlocks = ceilDiv(Sq, t.workgroup * t.queriesPerInvocation);

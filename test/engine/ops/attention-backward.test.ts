@@ -152,6 +152,7 @@ const CASES: Case[] = [
   { name: 'K/V batch 1 B2 Sq9 Sk17 hd8 mask[Sq,Sk] masked row', layout: 'sharedBatch1', B: 2, Sq: 9, Sk: 17, H: 1, hd: 8, mask: 'shared', maskedRow: 4 },
   { name: 'fused qkv -> fused dqkv S13 hd16 scale 0.3', layout: 'fused', B: 2, Sq: 13, Sk: 13, H: 2, hd: 16, scale: 0.3 },
   { name: 'unaligned hd6 offset 3 causal', layout: 'unaligned', B: 2, Sq: 7, Sk: 7, H: 2, hd: 6, causal: true },
+  { name: 'causal Sq70 Sk67 hd8 (several blocks of 64 rows)', layout: 'plain', B: 1, Sq: 70, Sk: 67, H: 1, hd: 8, causal: true },
 ];
 
 const variants = attentionBackwardVariants(device).map((v) => v.name);

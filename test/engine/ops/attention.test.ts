@@ -137,6 +137,7 @@ const CASES: Case[] = [
   { name: 'causal S21 hd32', layout: 'plain', B: 2, Sq: 21, Sk: 21, H: 2, hd: 32, causal: true },
   { name: 'bias[Sk] + mask[Sq,Sk] + masked row', layout: 'plain', B: 2, Sq: 6, Sk: 45, H: 2, hd: 16, bias: 'key', mask: 'shared', maskedRow: 2 },
   { name: 'bias[B,Sk] + mask[B,Sq,Sk] temporal', layout: 'temporal', B: 3, Sq: 17, Sk: 17, H: 1, hd: 32, bias: 'batch', mask: 'batch', maskedRow: 0 },
+  { name: 'causal S70 hd8 (several blocks of 64 queries)', layout: 'plain', B: 1, Sq: 70, Sk: 70, H: 1, hd: 8, causal: true },
 ];
 
 describe('attention', () => {
