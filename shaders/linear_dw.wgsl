@@ -1,0 +1,80 @@
+// Weight (and bias) gradient of linear in one pass, without a transpose copy or workgroup memory: dw = dz^T x and
+// db = column sums of dz, every sum over the rows m in row order (bit-identical run to run). For CPU adapters such as
+// lavapipe: each invocation owns TN rows n of dw (taken from the workgroup id alone, so every dz load is uniform across
+// the invocations and is loaded once and broadcast) x 4 adjacent columns k (a vec4 load of x per row when K % 4 == 0).
+// Out-of-range columns are clamped to the last valid ones (their results are never stored).
+// Contract (engine/ops/linear-dw.ts):
+//   binding 0: Params { M, N, K }; binding 1: dz [M, N] TA; binding 2: x [M, K] TB; binding 3: dw [N, K] f32;
+//   binding 4 (HAS_DB): db [N] f32.
+//   dw[n, k] = sum_m dz[m, n] * x[m, k]; db[n] = sum_m dz[m, n] (written by the workgroups of column block 0).
+//   grid (ceil(K / (4 * WG)), ceil(N / TN)), workgroup WG.
+// Defines: TA, TB (f32 | f16); VEC_X (K % 4 == 0); HAS_DB; TN (rows of dw per invocation), WG; FMA (explicit fma()).
+
+struct Params { M: u32, N: u32, K: u32 }
+
+@group(0) @binding(0) var<uniform> p: Params;
+@group(0) @binding(1) var<storage, read> dz: array<{{TA}}>;
+//#if VEC_X
+@group(0) @binding(2) var<storage, read> x: array<vec4<{{TB}}>>;
+//#else
+@group(0) @binding(2) var<storage, read> x: array<{{TB}}>;
+//#endif
+@group(0) @binding(3) var<storage, read_write> dw: array<f32>;
+//#if HAS_DB
+@group(0) @binding(4) var<storage, read_write> db: array<f32>;
+//#endif
+
+const TN = {{TN}}u;
+const WG = {{WG}}u;
+
+@compute @workgroup_size(WG)
+fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid: vec3u) {
+  let n0 = wid.y * TN;
+  let k0 = (wid.x * WG + lid.x) * 4u;
+  // Clamped rows of dw (uniform) and the clamped first column of this invocation's vec4 (K >= 1).
+//#if VEC_X
+  let kc = min(k0, p.K - 4u) / 4u;
+  let kq = p.K / 4u;
+//#else
+  var kc: array<u32, 4>;
+  for (var j = 0u; j < 4u; j++) { kc[j] = min(k0 + j, p.K - 1u); }
+//#endif
+  var acc: array<vec4<f32>, TN>;
+  for (var m = 0u; m < p.M; m++) {
+//#if VEC_X
+    let xv = vec4<f32>(x[m * kq + kc]);
+//#else
+    let xr = m * p.K;
+    let xv = vec4<f32>(f32(x[xr + kc[0]]), f32(x[xr + kc[1]]), f32(x[xr + kc[2]]), f32(x[xr + kc[3]]));
+//#endif
+    let zr = m * p.N;
+    for (var i = 0u; i < TN; i++) {
+      let g = f32(dz[zr + min(n0 + i, p.N - 1u)]);
+//#if FMA
+      acc[i] = fma(vec4<f32>(g), xv, acc[i]);
+//#else
+      acc[i] += g * xv;
+//#endif
+    }
+  }
+  for (var i = 0u; i < TN; i++) {
+    let n = n0 + i;
+    if (n >= p.N) { break; }
+    for (var j = 0u; j < 4u; j++) {
+      if (k0 + j < p.K) { dw[n * p.K + k0 + j] = acc[i][j]; }
+    }
+  }
+//#if HAS_DB
+  if (wid.x == 0u) {
+    var s: array<f32, TN>;
+    for (var m = 0u; m < p.M; m++) {
+      for (var i = 0u; i < TN; i++) { s[i] += f32(dz[m * p.N + min(n0 + i, p.N - 1u)]); }
+    }
+    if (lid.x == 0u) {
+      for (var i = 0u; i < TN; i++) {
+        if (n0 + i < p.N) { db[n0 + i] = s[i]; }
+      }
+    }
+  }
+//#endif
+}
