@@ -1,12 +1,13 @@
 // Weight (and bias) gradient of linear in one pass, without a transpose copy or workgroup memory: dw = dz^T x and
 // db = column sums of dz, every sum over the rows m in row order (bit-identical run to run). For CPU adapters such as
-// lavapipe: each invocation owns TN rows n of dw (taken from the workgroup id alone, so every dz load is uniform across
-// the invocations and is loaded once and broadcast) x 4 adjacent columns k (a vec4 load of x per row when K % 4 == 0).
-// Out-of-range columns are clamped to the last valid ones (their results are never stored).
+// lavapipe: each invocation owns TN rows n of dw (from the workgroup id) x 4 adjacent columns k (a vec4 load of x per
+// row when K % 4 == 0), so each loaded value feeds TN or 4 FMAs (lavapipe loads storage buffers lane by lane with a
+// bounds check per value: loads, not FMAs, bound these kernels), and db adds up the dz values already loaded.
+// Out-of-range rows and columns are clamped to the last valid ones (their results are never stored).
 // Contract (engine/ops/linear-dw.ts):
 //   binding 0: Params { M, N, K }; binding 1: dz [M, N] TA; binding 2: x [M, K] TB; binding 3: dw [N, K] f32;
 //   binding 4 (HAS_DB): db [N] f32.
-//   dw[n, k] = sum_m dz[m, n] * x[m, k]; db[n] = sum_m dz[m, n] (written by the workgroups of column block 0).
+//   dw[n, k] = sum_m dz[m, n] * x[m, k]; db[n] = sum_m dz[m, n] (written by invocation 0 of column block 0).
 //   grid (ceil(K / (4 * WG)), ceil(N / TN)), workgroup WG.
 // Defines: TA, TB (f32 | f16); VEC_X (K % 4 == 0); HAS_DB; TN (rows of dw per invocation), WG; FMA (explicit fma()).
 
@@ -40,6 +41,10 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid: ve
   for (var j = 0u; j < 4u; j++) { kc[j] = min(k0 + j, p.K - 1u); }
 //#endif
   var acc: array<vec4<f32>, TN>;
+//#if HAS_DB
+  // The bias gradient rides along on the dz values already loaded (adds only; every lane keeps the same sums).
+  var s: array<f32, TN>;
+//#endif
   for (var m = 0u; m < p.M; m++) {
 //#if VEC_X
     let xv = vec4<f32>(x[m * kq + kc]);
@@ -55,6 +60,9 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid: ve
 //#else
       acc[i] += g * xv;
 //#endif
+//#if HAS_DB
+      s[i] += g;
+//#endif
     }
   }
   for (var i = 0u; i < TN; i++) {
@@ -65,15 +73,9 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid: ve
     }
   }
 //#if HAS_DB
-  if (wid.x == 0u) {
-    var s: array<f32, TN>;
-    for (var m = 0u; m < p.M; m++) {
-      for (var i = 0u; i < TN; i++) { s[i] += f32(dz[m * p.N + min(n0 + i, p.N - 1u)]); }
-    }
-    if (lid.x == 0u) {
-      for (var i = 0u; i < TN; i++) {
-        if (n0 + i < p.N) { db[n0 + i] = s[i]; }
-      }
+  if (wid.x == 0u && lid.x == 0u) {
+    for (var i = 0u; i < TN; i++) {
+      if (n0 + i < p.N) { db[n0 + i] = s[i]; }
     }
   }
 //#endif
