@@ -3,11 +3,19 @@
 // adapter has them and the host wall time of a batch of repetitions. Candidates (sets of environment variables, e.g.
 // PARALLAX_KERNEL_MATMUL=matmul_tiled) are interleaved round by round, medians over rounds, so a shared machine's
 // load hits them alike. Not a test.
+// With --step it times whole training steps of that model instead (trainStep, batch 1, candidates interleaved).
 // Usage: node --import tsx bench/matmul-train.ts [--cands "base:;tiled:PARALLAX_KERNEL_MATMUL=matmul_tiled"]
-//        [--problems "M,K,N[,flags];..."] [--rounds N] [--reps N]
+//        [--problems "M,K,N[,flags];..."] [--rounds N] [--reps N] [--step]
 
+import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
+import { join } from 'node:path';
 import { Device, type ProfileEntry } from '../engine/gpu/device.js';
+import { openCheckpoint } from '../engine/io/checkpoint.js';
+import { makeTinyCheckpoint } from '../engine/io/make-tiny.js';
+import { SeededRandom } from '../engine/io/tiny-random.js';
+import { LN_EPS } from '../engine/model/vchitect.js';
+import { TrainState, trainStep } from '../engine/train/train-step.js';
 import { linear } from '../engine/ops/linear.js';
 import { linearBackward } from '../engine/ops/linear-backward.js';
 import type { Epilogue } from '../engine/ops/matmul.js';
@@ -28,6 +36,7 @@ round by round (GPU timestamps where available, plus host wall time per repetiti
     rounds: { type: 'string', value: 'N', help: 'interleaved rounds (default 7)' },
     reps: { type: 'string', value: 'N', help: 'repetitions per round, recorded back to back before one sync (default 10)' },
     'no-backward': { type: 'boolean', help: 'time the forward only' },
+    step: { type: 'boolean', help: 'time whole training steps of the shapes transformer (6 layers, D=64, 8 frames of 8x8 latents, 32 text tokens) instead' },
     'gpu-times': { type: 'boolean', help: 'per-dispatch GPU timestamps (one pass per dispatch) besides the CPU and wall times' },
   },
 });
@@ -79,6 +88,57 @@ const setEnv = (env: Record<string, string>, on: boolean) => {
     else delete process.env[k];
   }
 };
+
+if (args.flag('step')) {
+  await timeSteps();
+  device.destroy();
+  process.exit(0);
+}
+
+/** Interleaved whole training steps per candidate: process CPU time and wall per step (the first round warms up). */
+async function timeSteps(): Promise<void> {
+  const dir = await mkdtemp(join(os.tmpdir(), 'mm-train-'));
+  await makeTinyCheckpoint(dir, { transformer: { num_layers: 6, num_attention_heads: 4, attention_head_dim: 16 } });
+  const ckpt = await openCheckpoint(dir);
+  const store = ckpt.transformer.weights;
+  const params = new Map<string, Tensor>();
+  for (const k of store.keys()) params.set(k, Tensor.from(device, await store.readFloat32(k), [...store.info(k).shape], 'f32', k));
+  const c = ckpt.transformer.config as unknown as Record<string, number>;
+  const shape = { numLayers: c.num_layers!, heads: c.num_attention_heads!, patchSize: 2, eps: LN_EPS };
+  const rng = new SeededRandom(1);
+  const items = [{
+    x0: Tensor.from(device, rng.normals(8 * 16 * 64), [1, 8, 16, 8, 8], 'f32'),
+    context: Tensor.from(device, rng.normals(32 * c.joint_attention_dim!), [1, 32, c.joint_attention_dim!], 'f32'),
+    pooled: Tensor.from(device, rng.normals(c.pooled_projection_dim!), [1, c.pooled_projection_dim!], 'f32'),
+  }];
+  const state = new TrainState(params, { ema: true });
+  const opts = { seed: 1, lr: 0, sigma: { sampling: 'logit_normal', shift: 3 } as const, clip: 1, emaDecay: {} };
+  const cpu = cands.map(() => [] as number[]);
+  const wall = cands.map(() => [] as number[]);
+  for (let r = -1; r < rounds; r++) {
+    for (let i = 0; i < cands.length; i++) {
+      setEnv(cands[i]!.env, true);
+      const c0 = process.cpuUsage();
+      const t0 = performance.now();
+      await trainStep(state, params, shape, items, opts);
+      await device.sync();
+      const cc = process.cpuUsage(c0);
+      const w = performance.now() - t0;
+      setEnv(cands[i]!.env, false);
+      if (r < 0) continue;
+      cpu[i]!.push((cc.user + cc.system) / 1000);
+      wall[i]!.push(w);
+    }
+  }
+  console.log(`\n## training step (${rounds} rounds; ms per step)`);
+  console.log(`${''.padEnd(40)}${cands.map((x) => x.name.padStart(9)).join('')}${cands.length > 1 ? '   ratio' : ''}`);
+  const min = (v: number[]) => Math.min(...v);
+  for (const [name, xs, stat] of [['process CPU time, median', cpu, median], ['process CPU time, min', cpu, min], ['wall, median', wall, median], ['wall, min', wall, min]] as const) {
+    const r = cands.length > 1 ? `  ${(stat(xs[0]!) / stat(xs[1]!)).toFixed(2)}x` : '';
+    console.log(`${name.padEnd(40)}${xs.map((x) => `  ${stat(x).toFixed(0).padStart(7)}`).join('')}${r}`);
+  }
+  await rm(dir, { recursive: true, force: true });
+}
 
 for (const pr of problems) {
   const { M, K, N } = pr;
