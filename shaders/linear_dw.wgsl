@@ -9,7 +9,13 @@
 //   binding 4 (HAS_DB): db [N] f32.
 //   dw[n, k] = sum_m dz[m, n] * x[m, k]; db[n] = sum_m dz[m, n] (written by invocation 0 of column block 0).
 //   grid (ceil(K / (4 * WG)), ceil(N / TN)), workgroup WG.
-// Defines: TA, TB (f32 | f16); VEC_X (K % 4 == 0); HAS_DB; TN (rows of dw per invocation), WG; FMA (explicit fma()).
+// Defines: TA, TB (f32 | f16); VEC_X (K % 4 == 0); HAS_DB; TN (rows of dw per invocation), WG; FMA (explicit fma());
+//   SG (CPU adapters with subgroups of 8 to WG lanes and TN == 8: every lane of a subgroup needs the same TN values of
+//   dz per row, so lane j loads the j-th and subgroupBroadcast hands it to the others; same arithmetic, same bits).
+
+//#if SG
+enable subgroups;
+//#endif
 
 struct Params { M: u32, N: u32, K: u32 }
 
@@ -28,8 +34,27 @@ struct Params { M: u32, N: u32, K: u32 }
 const TN = {{TN}}u;
 const WG = {{WG}}u;
 
+//#if SG
+// dz[row zr + n0 + i] for i < 8 from lane i (the broadcast lane must be a constant expression).
+fn dzRow(g: ptr<function, array<f32, TN>>, mine: f32) {
+  (*g)[0] = subgroupBroadcast(mine, 0u);
+  (*g)[1] = subgroupBroadcast(mine, 1u);
+  (*g)[2] = subgroupBroadcast(mine, 2u);
+  (*g)[3] = subgroupBroadcast(mine, 3u);
+  (*g)[4] = subgroupBroadcast(mine, 4u);
+  (*g)[5] = subgroupBroadcast(mine, 5u);
+  (*g)[6] = subgroupBroadcast(mine, 6u);
+  (*g)[7] = subgroupBroadcast(mine, 7u);
+}
+//#endif
+
 @compute @workgroup_size(WG)
+//#if SG
+fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid: vec3u, @builtin(subgroup_invocation_id) sgid: u32) {
+  let myN = min(wid.y * TN + sgid % TN, p.N - 1u);
+//#else
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid: vec3u) {
+//#endif
   let n0 = wid.y * TN;
   let k0 = (wid.x * WG + lid.x) * 4u;
   // Clamped rows of dw (uniform) and the clamped first column of this invocation's vec4 (K >= 1).
@@ -53,8 +78,16 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid: ve
     let xv = vec4<f32>(f32(x[xr + kc[0]]), f32(x[xr + kc[1]]), f32(x[xr + kc[2]]), f32(x[xr + kc[3]]));
 //#endif
     let zr = m * p.N;
+//#if SG
+    var gs: array<f32, TN>;
+    dzRow(&gs, f32(dz[zr + myN]));
+//#endif
     for (var i = 0u; i < TN; i++) {
+//#if SG
+      let g = gs[i];
+//#else
       let g = f32(dz[zr + min(n0 + i, p.N - 1u)]);
+//#endif
 //#if FMA
       acc[i] = fma(vec4<f32>(g), xv, acc[i]);
 //#else

@@ -12,7 +12,7 @@ import { columnSums } from './colsum.js';
 import { transpose } from './layout.js';
 import { matmul } from './matmul.js';
 import { registerVariant, variants, type TuneSettings, type Variant } from './registry.js';
-import { isCpuAdapter } from './row-variants.js';
+import { isCpuAdapter, subgroupFits } from './row-variants.js';
 import type { Device } from '../gpu/device.js';
 
 export const LINEAR_DW_OP = 'linear_dw';
@@ -24,11 +24,11 @@ export interface LinearDwSpec {
   defines?: Record<string, number | boolean>;
 }
 
-const REGS = { TN: 8, WG: 16, FMA: false };
+const REGS = { TN: 8, WG: 16, FMA: false, SG: true };
 registerVariant<LinearDwSpec>({
   op: LINEAR_DW_OP, name: 'linear_dw_regs', priority: 5,
   spec: { defaultOn: 'cpu', defines: REGS },
-  tune: { params: { TN: [4, 8, 16], WG: [8, 16, 32], FMA: [false, true] } },
+  tune: { params: { TN: [4, 8, 16], WG: [8, 16, 32], FMA: [false, true], SG: [true, false] } },
 });
 registerVariant<LinearDwSpec>({
   op: LINEAR_DW_OP, name: 'linear_dw_matmul', priority: 10,
@@ -51,6 +51,13 @@ export function chooseLinearDwVariant(device: Device, name?: string): Variant<Li
   }
   const kind = isCpuAdapter(device) ? 'cpu' : 'gpu';
   return list.find((v) => v.spec.defaultOn === kind) ?? list.reduce((a, b) => ((b.priority ?? 0) > (a.priority ?? 0) ? b : a));
+}
+
+/** Whether linear_dw_regs can share its dz values over subgroups (SG): a CPU adapter with subgroups of 8 to WG lanes, TN = 8. */
+function dwSubgroups(device: Device, TN: number, WG: number): boolean {
+  const info = (device.gpu as GPUDevice & { adapterInfo?: { subgroupMinSize?: number; subgroupMaxSize?: number } }).adapterInfo;
+  const lo = info?.subgroupMinSize ?? 0, hi = info?.subgroupMaxSize ?? 0;
+  return isCpuAdapter(device) && subgroupFits(device, 8) && hi <= WG && hi % lo === 0 && TN === 8 && WG % 8 === 0;
 }
 
 export interface LinearDwOptions {
@@ -97,7 +104,7 @@ export function linearWeightGrad(dz: Tensor, x: Tensor, opts: LinearDwOptions = 
   device.dispatch({
     op: LINEAR_DW_OP,
     kernel: 'linear_dw',
-    defines: { TA: dz.dtype, TB: x.dtype, VEC_X: K % 4 === 0, HAS_DB: bias, TN, WG, FMA: !!d.FMA },
+    defines: { TA: dz.dtype, TB: x.dtype, VEC_X: K % 4 === 0, HAS_DB: bias, TN, WG, FMA: !!d.FMA, SG: d.SG !== false && dwSubgroups(device, TN, WG) },
     params: [u32(M), u32(N), u32(K)],
     bindings: db ? [dz, x, dw, db] : [dz, x, dw],
     workgroups: [ceilDiv(K, 4 * WG), ceilDiv(N, TN), 1],
