@@ -8,8 +8,8 @@
 // Defines: as shaders/matmul_tiled.wgsl, plus TM (rows per invocation), VN (vec4 column groups per invocation),
 //   WGX, WGY, FMA (accumulate with explicit fma() instead of dot()/mul-add; the per-output reduction order over k
 //   is sequential either way), SG (CPU adapters with subgroups of 8 lanes lying within one row of the workgroup,
-//   TM == 8, WGX % 8 == 0: the 8 lanes of a subgroup share their rows, so lane j loads row j's vec4 and
-//   subgroupBroadcast hands it to the others: one A load per k step instead of TM; same arithmetic, same bits).
+//   TM % 8 == 0, WGX % 8 == 0: the lanes of a subgroup share their rows, so lane j loads rows j, j + 8, .. and
+//   subgroupBroadcast hands them to the others: TM / 8 A loads per k step instead of TM; same arithmetic, same bits).
 
 //#if SG
 enable subgroups;
@@ -36,16 +36,16 @@ fn loadMine(aoff: u32, row: u32, k: u32) -> vec4<f32> {
 //#endif
 }
 
-// Row i of the subgroup's TM (= 8) rows from lane i (the broadcast lane must be a constant expression).
-fn avBroadcast(av: ptr<function, array<vec4<f32>, TM>>, mine: vec4<f32>) {
-  (*av)[0] = subgroupBroadcast(mine, 0u);
-  (*av)[1] = subgroupBroadcast(mine, 1u);
-  (*av)[2] = subgroupBroadcast(mine, 2u);
-  (*av)[3] = subgroupBroadcast(mine, 3u);
-  (*av)[4] = subgroupBroadcast(mine, 4u);
-  (*av)[5] = subgroupBroadcast(mine, 5u);
-  (*av)[6] = subgroupBroadcast(mine, 6u);
-  (*av)[7] = subgroupBroadcast(mine, 7u);
+// Rows o..o+7 of the subgroup's TM rows from lanes 0..7 (the broadcast lane must be a constant expression).
+fn avBroadcast(av: ptr<function, array<vec4<f32>, TM>>, o: u32, mine: vec4<f32>) {
+  (*av)[o] = subgroupBroadcast(mine, 0u);
+  (*av)[o + 1u] = subgroupBroadcast(mine, 1u);
+  (*av)[o + 2u] = subgroupBroadcast(mine, 2u);
+  (*av)[o + 3u] = subgroupBroadcast(mine, 3u);
+  (*av)[o + 4u] = subgroupBroadcast(mine, 4u);
+  (*av)[o + 5u] = subgroupBroadcast(mine, 5u);
+  (*av)[o + 6u] = subgroupBroadcast(mine, 6u);
+  (*av)[o + 7u] = subgroupBroadcast(mine, 7u);
 }
 //#endif
 
@@ -79,7 +79,7 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
 //#if SG
   // No early exit: lanes whose rows or columns lie past the matrix stay (clamped indices, no stores) so that the
   // broadcasts run in uniform control flow.
-  let myRow = min(m0 + sgid % TM, p.M - 1u);
+  let myRow = min(m0 + sgid % 8u, p.M - 1u);
 //#else
   if (m0 >= p.M || n0 >= p.N) { return; }
 //#endif
@@ -103,7 +103,7 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   for (var k = 0u; k < p.K; k += 4u) {
     var av: array<vec4<f32>, TM>;
 //#if SG
-    avBroadcast(&av, loadMine(aoff, myRow, k));
+    for (var h = 0u; h < TM / 8u; h++) { avBroadcast(&av, 8u * h, loadMine(aoff, min(myRow + 8u * h, p.M - 1u), k)); }
 //#elif VEC_A
     for (var i = 0u; i < TM; i++) { av[i] = vec4<f32>(a[ab[i] + k / 4u]); }
 //#else
@@ -131,7 +131,7 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   for (var k = 0u; k < p.K; k += 4u) {
     var av: array<vec4<f32>, TM>;
 //#if SG
-    avBroadcast(&av, loadMine(aoff, myRow, k));
+    for (var h = 0u; h < TM / 8u; h++) { avBroadcast(&av, 8u * h, loadMine(aoff, min(myRow + 8u * h, p.M - 1u), k)); }
 //#elif VEC_A
     for (var i = 0u; i < TM; i++) { av[i] = vec4<f32>(a[ab[i] + k / 4u]); }
 //#else

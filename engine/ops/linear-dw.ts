@@ -10,7 +10,7 @@ import { ceilDiv } from '../gpu/grid.js';
 import { Tensor } from '../tensor.js';
 import { columnSums } from './colsum.js';
 import { transpose } from './layout.js';
-import { matmul } from './matmul.js';
+import { matmul, subgroupSharingOn } from './matmul.js';
 import { registerVariant, variants, type TuneSettings, type Variant } from './registry.js';
 import { isCpuAdapter, subgroupFits } from './row-variants.js';
 import type { Device } from '../gpu/device.js';
@@ -55,6 +55,7 @@ export function chooseLinearDwVariant(device: Device, name?: string): Variant<Li
 
 /** Whether linear_dw_regs can share its dz values over subgroups (SG): a CPU adapter with subgroups of 8 to WG lanes, TN = 8. */
 function dwSubgroups(device: Device, TN: number, WG: number): boolean {
+  if (!subgroupSharingOn()) return false;
   const info = (device.gpu as GPUDevice & { adapterInfo?: { subgroupMinSize?: number; subgroupMaxSize?: number } }).adapterInfo;
   const lo = info?.subgroupMinSize ?? 0, hi = info?.subgroupMaxSize ?? 0;
   return isCpuAdapter(device) && subgroupFits(device, 8) && hi <= WG && hi % lo === 0 && TN === 8 && WG % 8 === 0;

@@ -79,13 +79,16 @@ registerVariant<MatmulKernelSpec>({
   op: MATMUL_OP, name: 'matmul_regs', priority: 8,
   spec: {
     kernel: 'matmul_regs', defines: REGS, defaultOn: 'cpu',
+    // With subgroup-shared A rows (SG) the A loads are cheap and more rows per B load win: 16 rows x 2 (measured on
+    // lavapipe: 10-15% over TM = 8, WGY = 4 on the training step's 256-row linears; same 32-row blocks).
+    definesFor: (device): Defines => (regsSubgroups(device, { ...REGS, TM: 16 }) ? { TM: 16, WGY: 2 } : {}),
     // A few rows: one row-block of exactly M rows instead of 8 clamped copies (rows do not change the k order).
     definesForShape: (s): Defines => (s.M <= 4 ? { TM: s.M, WGY: 1 } : {}),
     workgroups: (s, d) => [ceilDiv(s.N, 4 * n(d, 'VN') * n(d, 'WGX')), ceilDiv(s.M, n(d, 'TM') * n(d, 'WGY')), s.batch],
   },
   tune: {
     params: (d): TuneParams => (isCpuAdapter(d)
-      ? { TM: [4, 8], FMA: [true, false], WGY: [1, 4, 8], SG: [true, false] }
+      ? { TM: [4, 8, 16], FMA: [true, false], WGY: [1, 2, 4, 8], SG: [true, false] }
       : { TM: [4], VN: [1, 2], FMA: [true], WGX: [16] }),
     valid: (s, d) => fits(d, n({ ...REGS, ...s }, 'WGX') * n({ ...REGS, ...s }, 'WGY'), 0),
   },
@@ -322,16 +325,22 @@ function problemEpilogue(pr: MatmulProblem): string {
   return `${pr.epilogue ?? 'none'}${pr.bias ? '+b' : ''}${pr.residual ? (pr.gate ? '+gr' : '+r') : ''}`;
 }
 
+/** PARALLAX_MATMUL_SG=0 turns the subgroup sharing of matmul_regs and linear_dw off (A/B benchmarks: bench/matmul-train.ts). */
+export function subgroupSharingOn(): boolean {
+  return typeof process === 'undefined' || process.env?.PARALLAX_MATMUL_SG !== '0';
+}
+
 /**
  * Whether matmul_regs can share its A rows over subgroups (its SG define): a CPU adapter (subgroups there are the 8-wide
  * SIMD lanes, each lane's gather costs as much as a whole vector load) with subgroups of 8 to WGX lanes, TM = 8 and
  * WGX a multiple of 8, so that the lanes of a subgroup lie in one row of the workgroup and share their TM rows.
  */
 export function regsSubgroups(device: Device, tile: Defines): boolean {
+  if (!subgroupSharingOn()) return false;
   const info = (device.gpu as GPUDevice & { adapterInfo?: { subgroupMinSize?: number; subgroupMaxSize?: number } }).adapterInfo;
   const lo = info?.subgroupMinSize ?? 0, hi = info?.subgroupMaxSize ?? 0;
   const wgx = Number(tile.WGX);
-  return isCpuAdapter(device) && subgroupFits(device, 8) && hi <= wgx && hi % lo === 0 && Number(tile.TM) === 8 && wgx % 8 === 0 && !!device.caps.subgroups;
+  return isCpuAdapter(device) && subgroupFits(device, 8) && hi <= wgx && hi % lo === 0 && Number(tile.TM) % 8 === 0 && wgx % 8 === 0 && !!device.caps.subgroups;
 }
 
 function matmulDefines(pr: MatmulProblem, tile: Defines, kernelName: string): Record<string, number | string | boolean> {
