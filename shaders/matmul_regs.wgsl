@@ -7,7 +7,13 @@
 //   grid (ceil(N / (4 * VN * WGX)), ceil(M / (TM * WGY)), batch).
 // Defines: as shaders/matmul_tiled.wgsl, plus TM (rows per invocation), VN (vec4 column groups per invocation),
 //   WGX, WGY, FMA (accumulate with explicit fma() instead of dot()/mul-add; the per-output reduction order over k
-//   is sequential either way).
+//   is sequential either way), SG (CPU adapters with subgroups of 8 lanes lying within one row of the workgroup,
+//   TM % 8 == 0, WGX % 8 == 0: the lanes of a subgroup share their rows, so lane j loads rows j, j + 8, .. and
+//   subgroupBroadcast hands them to the others: TM / 8 A loads per k step instead of TM; same arithmetic, same bits).
+
+//#if SG
+enable subgroups;
+//#endif
 
 //#include matmul_bindings
 
@@ -19,6 +25,29 @@ const WGX = {{WGX}}u;
 const WGY = {{WGY}}u;
 const TM = {{TM}}u;
 const VN = {{VN}}u;
+
+//#if SG
+// This lane's row of A at k..k+3.
+fn loadMine(aoff: u32, row: u32, k: u32) -> vec4<f32> {
+//#if VEC_A
+  return vec4<f32>(a[(aoff + row * p.K + k) / 4u]);
+//#else
+  return loadA(aoff, row, k);
+//#endif
+}
+
+// Rows o..o+7 of the subgroup's TM rows from lanes 0..7 (the broadcast lane must be a constant expression).
+fn avBroadcast(av: ptr<function, array<vec4<f32>, TM>>, o: u32, mine: vec4<f32>) {
+  (*av)[o] = subgroupBroadcast(mine, 0u);
+  (*av)[o + 1u] = subgroupBroadcast(mine, 1u);
+  (*av)[o + 2u] = subgroupBroadcast(mine, 2u);
+  (*av)[o + 3u] = subgroupBroadcast(mine, 3u);
+  (*av)[o + 4u] = subgroupBroadcast(mine, 4u);
+  (*av)[o + 5u] = subgroupBroadcast(mine, 5u);
+  (*av)[o + 6u] = subgroupBroadcast(mine, 6u);
+  (*av)[o + 7u] = subgroupBroadcast(mine, 7u);
+}
+//#endif
 
 //#if B_NK
 fn acc4(acc: f32, x: vec4<f32>, y: vec4<f32>) -> f32 {
@@ -39,11 +68,21 @@ fn acc4(acc: vec4<f32>, x: vec4<f32>, b0: vec4<f32>, b1: vec4<f32>, b2: vec4<f32
 //#endif
 
 @compute @workgroup_size(WGX, WGY)
+//#if SG
+fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(subgroup_invocation_id) sgid: u32) {
+//#else
 fn main(@builtin(global_invocation_id) gid: vec3u) {
+//#endif
   let z = gid.z;
   let m0 = gid.y * TM;
   let n0 = gid.x * 4u * VN;
+//#if SG
+  // No early exit: lanes whose rows or columns lie past the matrix stay (clamped indices, no stores) so that the
+  // broadcasts run in uniform control flow.
+  let myRow = min(m0 + sgid % 8u, p.M - 1u);
+//#else
   if (m0 >= p.M || n0 >= p.N) { return; }
+//#endif
   let aoff = z * p.a_bs;
   let boff = z * p.b_bs;
   var rows: array<u32, TM>;
@@ -63,7 +102,9 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
 //#endif
   for (var k = 0u; k < p.K; k += 4u) {
     var av: array<vec4<f32>, TM>;
-//#if VEC_A
+//#if SG
+    for (var h = 0u; h < TM / 8u; h++) { avBroadcast(&av, 8u * h, loadMine(aoff, min(myRow + 8u * h, p.M - 1u), k)); }
+//#elif VEC_A
     for (var i = 0u; i < TM; i++) { av[i] = vec4<f32>(a[ab[i] + k / 4u]); }
 //#else
     for (var i = 0u; i < TM; i++) { av[i] = loadA(aoff, rows[i], k); }
@@ -89,7 +130,9 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
 //#endif
   for (var k = 0u; k < p.K; k += 4u) {
     var av: array<vec4<f32>, TM>;
-//#if VEC_A
+//#if SG
+    for (var h = 0u; h < TM / 8u; h++) { avBroadcast(&av, 8u * h, loadMine(aoff, min(myRow + 8u * h, p.M - 1u), k)); }
+//#elif VEC_A
     for (var i = 0u; i < TM; i++) { av[i] = vec4<f32>(a[ab[i] + k / 4u]); }
 //#else
     for (var i = 0u; i < TM; i++) { av[i] = loadA(aoff, rows[i], k); }

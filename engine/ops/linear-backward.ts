@@ -1,13 +1,13 @@
 // Backward of linear (engine/ops/linear.ts) on GPU tensors, written as the spec says (training.md section 2):
 // dz = the epilogue's backward (activation, gate) of dy, dX = dz W, dW = dz^T X, db = column sums of dz, dgate from the
-// epilogue backward; the residual's gradient is dy itself. The two products run on the matmul op (dz^T through a
-// transpose copy: the matmul kernels read a row-major A); every sum has a fixed order, so the same inputs give
-// bit-identical gradients run to run.
+// epilogue backward; the residual's gradient is dy itself. dX runs on the matmul op, dW and db together on the linear_dw
+// op (engine/ops/linear-dw.ts: one pass on CPU adapters, transpose + matmul + column sums on GPUs); every sum has a
+// fixed order, so the same inputs give bit-identical gradients run to run.
 
 import { ShapeError } from '../gpu/errors.js';
 import type { Tensor } from '../tensor.js';
-import { linearBiasBackward, linearEpilogueBackward } from './elementwise-backward.js';
-import { transpose } from './layout.js';
+import { linearEpilogueBackward } from './elementwise-backward.js';
+import { linearWeightGrad } from './linear-dw.js';
 import { matmul, type Epilogue } from './matmul.js';
 
 export interface LinearBackwardOptions {
@@ -18,6 +18,8 @@ export interface LinearBackwardOptions {
   gate?: Tensor;
   /** Compute db (the layer has a bias). Default true. */
   bias?: boolean;
+  /** Force a linear_dw variant for dW and db (tests, benchmarks). */
+  dwVariant?: string;
 }
 
 export interface LinearGrads {
@@ -48,12 +50,9 @@ export function linearBackward(x: Tensor, w: Tensor, dy: Tensor, opts: LinearBac
   const dxFlat = matmul(dz2, w, { dtype: x.dtype });
   const dx = dxFlat.reshape(x.shape);
   dxFlat.dispose();
-  const dzT = transpose(dz2, 0, 1);
   const x2 = x.reshape([M, K]);
-  const dw = matmul(dzT, x2, { dtype: 'f32' });
+  const { dw, db } = linearWeightGrad(dz2, x2, { bias: opts.bias !== false, variant: opts.dwVariant });
   x2.dispose();
-  dzT.dispose();
-  const db = opts.bias === false ? undefined : linearBiasBackward(dz2);
   dz2.dispose();
   if (dz !== dy) dz.dispose();
   return { dx, dw, db, dgate };

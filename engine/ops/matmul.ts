@@ -9,7 +9,7 @@ import { ceilDiv } from '../gpu/grid.js';
 import { Tensor } from '../tensor.js';
 import type { Defines } from '../gpu/shader-source.js';
 import { pickVariant, registerVariant, variants, type TuneSettings, type TuneValue, type Variant } from './registry.js';
-import { isCpuAdapter } from './row-variants.js';
+import { isCpuAdapter, subgroupFits } from './row-variants.js';
 import { noteProblem, tunedChoice } from './tuning.js';
 
 /** The shape of one matmul problem as a variant sees it (after flattening). */
@@ -72,20 +72,23 @@ registerVariant<MatmulKernelSpec>({
 type TuneParams = Record<string, readonly TuneValue[]>;
 // CPU default from `parallax tune` on lavapipe (Mesa 25.0.7, LLVM 15, 2 shared cores): TM=8, WGY=4 and dot()
 // (FMA=false) won 3 of the 4 Vchitect-2B linear classes, 1.6-2.4x faster than TM=4, WGY=8 with fma().
-const REGS = { WGX: 16, WGY: 4, TM: 8, VN: 1, FMA: false };
+const REGS = { WGX: 16, WGY: 4, TM: 8, VN: 1, FMA: false, SG: true };
 const KM = { WGX: 16, WGY: 16, TM: 8, VN: 2, TK: 16, PAD: 1 };
 /** Register-tiled kernel without workgroup memory: the default on CPU adapters. */
 registerVariant<MatmulKernelSpec>({
   op: MATMUL_OP, name: 'matmul_regs', priority: 8,
   spec: {
     kernel: 'matmul_regs', defines: REGS, defaultOn: 'cpu',
+    // With subgroup-shared A rows (SG) the A loads are cheap and more rows per B load win: 16 rows x 2 (measured on
+    // lavapipe: 10-15% over TM = 8, WGY = 4 on the training step's 256-row linears; same 32-row blocks).
+    definesFor: (device): Defines => (regsSubgroups(device, { ...REGS, TM: 16 }) ? { TM: 16, WGY: 2 } : {}),
     // A few rows: one row-block of exactly M rows instead of 8 clamped copies (rows do not change the k order).
     definesForShape: (s): Defines => (s.M <= 4 ? { TM: s.M, WGY: 1 } : {}),
     workgroups: (s, d) => [ceilDiv(s.N, 4 * n(d, 'VN') * n(d, 'WGX')), ceilDiv(s.M, n(d, 'TM') * n(d, 'WGY')), s.batch],
   },
   tune: {
     params: (d): TuneParams => (isCpuAdapter(d)
-      ? { TM: [4, 8], FMA: [true, false], WGY: [1, 4, 8] }
+      ? { TM: [4, 8, 16], FMA: [true, false], WGY: [1, 2, 4, 8], SG: [true, false] }
       : { TM: [4], VN: [1, 2], FMA: [true], WGX: [16] }),
     valid: (s, d) => fits(d, n({ ...REGS, ...s }, 'WGX') * n({ ...REGS, ...s }, 'WGY'), 0),
   },
@@ -242,7 +245,7 @@ export function runMatmul(pr: MatmulProblem): void {
     }
   }
   const cStride = s.M * s.N;
-  const defines = matmulDefines(pr, tile);
+  const defines = matmulDefines(pr, tile, variant.spec.kernel);
   const rowTensors: { t: Tensor; rowBytes: number; batchBytes: number }[] = [
     { t: a, rowBytes: s.K * eb(a), batchBytes: pr.aBatchStride * eb(a) },
     { t: out, rowBytes: s.N * eb(out), batchBytes: cStride * eb(out) },
@@ -322,7 +325,25 @@ function problemEpilogue(pr: MatmulProblem): string {
   return `${pr.epilogue ?? 'none'}${pr.bias ? '+b' : ''}${pr.residual ? (pr.gate ? '+gr' : '+r') : ''}`;
 }
 
-function matmulDefines(pr: MatmulProblem, tile: Defines): Record<string, number | string | boolean> {
+/** PARALLAX_MATMUL_SG=0 turns the subgroup sharing of matmul_regs and linear_dw off (A/B benchmarks: bench/matmul-train.ts). */
+export function subgroupSharingOn(): boolean {
+  return typeof process === 'undefined' || process.env?.PARALLAX_MATMUL_SG !== '0';
+}
+
+/**
+ * Whether matmul_regs can share its A rows over subgroups (its SG define): a CPU adapter (subgroups there are the 8-wide
+ * SIMD lanes, each lane's gather costs as much as a whole vector load) with subgroups of 8 to WGX lanes, TM = 8 and
+ * WGX a multiple of 8, so that the lanes of a subgroup lie in one row of the workgroup and share their TM rows.
+ */
+export function regsSubgroups(device: Device, tile: Defines): boolean {
+  if (!subgroupSharingOn()) return false;
+  const info = (device.gpu as GPUDevice & { adapterInfo?: { subgroupMinSize?: number; subgroupMaxSize?: number } }).adapterInfo;
+  const lo = info?.subgroupMinSize ?? 0, hi = info?.subgroupMaxSize ?? 0;
+  const wgx = Number(tile.WGX);
+  return isCpuAdapter(device) && subgroupFits(device, 8) && hi <= wgx && hi % lo === 0 && Number(tile.TM) % 8 === 0 && wgx % 8 === 0 && !!device.caps.subgroups;
+}
+
+function matmulDefines(pr: MatmulProblem, tile: Defines, kernelName: string): Record<string, number | string | boolean> {
   const { shape: s } = pr;
   const d: Record<string, number | string | boolean> = {
     TA: pr.a.dtype, TB: pr.b.dtype, TO: pr.out.dtype,
@@ -334,6 +355,7 @@ function matmulDefines(pr: MatmulProblem, tile: Defines): Record<string, number 
     HAS_BIAS: !!pr.bias, HAS_RES: !!pr.residual, HAS_GATE: !!pr.gate,
     ...tile,
   };
+  d.SG = kernelName === 'matmul_regs' && tile.SG !== false && regsSubgroups(pr.a.device, tile);
   let binding = 3;
   if (pr.bias) d.BIAS_BINDING = binding++;
   if (pr.residual) d.RES_BINDING = binding++;
