@@ -25,6 +25,9 @@ let dir: string;
 const params = new Map<string, Tensor>();
 
 beforeAll(async () => {
+  // dW as the transpose + matmul path (the GPU default), so bwd.matmul holds dX and dW as the count assumes; the CPU
+  // default linear_dw declares the same dW flops under its own op plus db's.
+  process.env.PARALLAX_KERNEL_LINEAR_DW = 'linear_dw_matmul';
   device = await Device.create({ label: 'flops', profile: 'host' });
   dir = mkdtempSync(join(tmpdir(), 'parallax-train-flops-'));
   await makeTinyCheckpoint(dir, { seed: 3, transformer: { num_layers: LAYERS, num_attention_heads: H, attention_head_dim: D / H } });
@@ -35,6 +38,7 @@ beforeAll(async () => {
 });
 
 afterAll(() => {
+  delete process.env.PARALLAX_KERNEL_LINEAR_DW;
   for (const t of params.values()) t.dispose();
   device.destroy();
   rmSync(dir, { recursive: true, force: true });
