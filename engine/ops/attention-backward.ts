@@ -212,27 +212,16 @@ export function attentionBackward(
   if (B * H * Math.max(Sq, Sk) > 0xffffffff) throw new ShapeError(`attention backward: ${B}x${H}x${Math.max(Sq, Sk)} rows exceed the u32 index range; split the batch`);
 
   const spec = chooseVariant(device, { batch: B, heads: H, headDim: hd, sq: Sq, sk: Sk, cpu: cpuAdapter(device) }, opts.variant).spec;
+  const views: LaneViews = { q, k, v, dO, o, dq, dk, dv };
+  const sizes: LaneSizes = { B, H, hd, Sq, Sk, kB, kvShared, biasBS, maskBS };
   if (spec.grid === 'lanes') {
-    lanesBackward(spec, { q, k, v, dO, o, dq, dk, dv }, { B, H, hd, Sq, Sk, kB, kvShared, biasBS, maskBS }, opts);
+    lanesBackward(spec, views, sizes, opts);
     return { dq: dq.tensor, dk: dk.tensor, dv: dv.tensor };
   }
   const rows = spec.grid === 'row';
   const TB = rows ? 0 : backwardTiles(hd, device.caps.maxComputeWorkgroupStorageSize).TB;
   const base = { ZERO: dynamicLoops(device) ? 'p.zero' : '0u', T: dtype, HD: hd, ...(rows ? { ROWS: true } : { TB, WG }) };
-  const kStride = (x: SeqView) => (shared(x) ? 0 : x.batchStride);
-  const params = (blocks: number) => [
-    u32(q.offset ?? 0), u32(q.batchStride), u32(q.seqStride),
-    u32(k.offset ?? 0), u32(kStride(k)), u32(k.seqStride),
-    u32(v.offset ?? 0), u32(kStride(v)), u32(v.seqStride),
-    u32(dO.offset ?? 0), u32(dO.batchStride), u32(dO.seqStride),
-    u32(o.offset ?? 0), u32(o.batchStride), u32(o.seqStride),
-    u32(dq.offset ?? 0), u32(dq.batchStride), u32(dq.seqStride),
-    u32(dk.offset ?? 0), u32(kvShared ? 0 : dk.batchStride), u32(dk.seqStride),
-    u32(dv.offset ?? 0), u32(kvShared ? 0 : dv.batchStride), u32(dv.seqStride),
-    u32(B), u32(H), u32(Sq), u32(Sk),
-    u32(blocks), u32(kvShared ? 1 : 0), u32(opts.causal ? 1 : 0), u32(biasBS), u32(maskBS),
-    f32(opts.scale ?? 1 / Math.sqrt(hd)), u32(0),
-  ];
+  const params = (blocks: number) => backwardParams(views, sizes, opts, blocks);
   const maxWg = device.caps.maxComputeWorkgroupsPerDimension;
 
   // Pass 1: D = rowsum(dO * O), f32 [B, H, Sq].
@@ -277,19 +266,11 @@ export function attentionBackward(
 interface LaneViews { q: SeqView; k: SeqView; v: SeqView; dO: SeqView; o: SeqView; dq: SeqView; dk: SeqView; dv: SeqView }
 interface LaneSizes { B: number; H: number; hd: number; Sq: number; Sk: number; kB: number; kvShared: boolean; biasBS: number; maskBS: number }
 
-/**
- * The 'lanes' variant (checked views in, gradients written): pass 1 dQ (+ D = rowsum(dO * O) into a scratch
- * [B, H, Sq]), pass 2 dK/dV reading D; workgroups of laneWorkgroup(rows) invocations per (batch, head, block).
- */
-function lanesBackward(spec: AttentionBackwardSpec, x: LaneViews, n: LaneSizes, opts: AttentionBackwardOptions): void {
+/** The Params uniform of every backward pass (shaders/attention_backward*.wgsl), `blocks` per (batch, head). */
+function backwardParams(x: LaneViews, n: LaneSizes, opts: AttentionBackwardOptions, blocks: number) {
   const { q, k, v, dO, o, dq, dk, dv } = x;
-  const kernel = spec.kernel;
-  const device: Device = q.tensor.device;
-  const dtype = q.tensor.dtype;
-  const vec = n.hd % 4 === 0 && Object.values(x).every(vec4Aligned);
-  const base = { T: dtype, HD: n.hd, VEC: vec, HAS_BIAS: !!opts.bias, HAS_MASK: !!opts.mask };
   const kStride = (y: SeqView) => (shared(y) ? 0 : y.batchStride);
-  const params = (blocks: number) => [
+  return [
     u32(q.offset ?? 0), u32(q.batchStride), u32(q.seqStride),
     u32(k.offset ?? 0), u32(kStride(k)), u32(k.seqStride),
     u32(v.offset ?? 0), u32(kStride(v)), u32(v.seqStride),
@@ -302,6 +283,20 @@ function lanesBackward(spec: AttentionBackwardSpec, x: LaneViews, n: LaneSizes, 
     u32(blocks), u32(n.kvShared ? 1 : 0), u32(opts.causal ? 1 : 0), u32(n.biasBS), u32(n.maskBS),
     f32(opts.scale ?? 1 / Math.sqrt(n.hd)), u32(0),
   ];
+}
+
+/**
+ * The 'lanes' variant (checked views in, gradients written): pass 1 dQ (+ D = rowsum(dO * O) into a scratch
+ * [B, H, Sq]), pass 2 dK/dV reading D; workgroups of laneWorkgroup(rows) invocations per (batch, head, block).
+ */
+function lanesBackward(spec: AttentionBackwardSpec, x: LaneViews, n: LaneSizes, opts: AttentionBackwardOptions): void {
+  const { q, k, v, dO, o, dq, dk, dv } = x;
+  const kernel = spec.kernel;
+  const device: Device = q.tensor.device;
+  const dtype = q.tensor.dtype;
+  const vec = n.hd % 4 === 0 && Object.values(x).every(vec4Aligned);
+  const base = { T: dtype, HD: n.hd, VEC: vec, HAS_BIAS: !!opts.bias, HAS_MASK: !!opts.mask };
+  const params = (blocks: number) => backwardParams(x, n, opts, blocks);
   const maxWg = device.caps.maxComputeWorkgroupsPerDimension;
   const extra = [...(opts.bias ? [opts.bias] : []), ...(opts.mask ? [opts.mask] : [])];
   const binds = (first: number) => {
