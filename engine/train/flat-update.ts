@@ -128,22 +128,34 @@ export function flatAdamw(entries: readonly AdamWEntry[], o: Omit<AdamWOptions, 
   }
 }
 
+/**
+ * For each flat group of the pairs: dst and src gathered into two flat buffers, `op` (one dispatch) returning the
+ * flat result (dst's buffer or a new one), scattered back into the dst tensors.
+ */
+function overPairs(pairs: readonly { dst: Tensor; src: Tensor }[], label: string, cap: number | undefined, op: (dst: Tensor, src: Tensor, total: number) => Tensor): void {
+  const device = pairs[0]!.dst.device;
+  for (const g of planGroups(pairs.map((q) => q.dst.numel), cap)) {
+    const qs = g.members.map((i) => pairs[i]!);
+    const d = Tensor.empty(device, [g.total], 'f32', label);
+    const s = Tensor.empty(device, [g.total], 'f32', `${label} input`);
+    gather(d, qs.map((q) => q.dst), g.segs);
+    gather(s, qs.map((q) => q.src), g.segs);
+    const r = op(d, s, g.total);
+    scatter(r, qs.map((q) => q.dst), g.segs);
+    if (r !== d) r.dispose();
+    d.dispose(); s.dispose();
+  }
+}
+
 /** ema = decay ema + (1 - decay) param for every pair, in place, one dispatch per flat group. */
 export function flatEma(pairs: readonly { ema: Tensor; param: Tensor }[], decay: number, cap?: number): void {
   if (!pairs.length) return;
   checkF32('ema', pairs.flatMap((q) => [q.ema, q.param]));
   for (const q of pairs) if (q.ema.numel !== q.param.numel) throw new Error(`ema: ${q.ema.label ?? 'an EMA tensor'} [${q.ema.shape.join(', ')}] does not match its parameter [${q.param.shape.join(', ')}]`);
-  const device = pairs[0]!.param.device;
-  for (const g of planGroups(pairs.map((q) => q.param.numel), cap)) {
-    const qs = g.members.map((i) => pairs[i]!);
-    const e = Tensor.empty(device, [g.total], 'f32', 'flat ema');
-    const p = Tensor.empty(device, [g.total], 'f32', 'flat ema param');
-    gather(e, qs.map((q) => q.ema), g.segs);
-    gather(p, qs.map((q) => q.param), g.segs);
-    emaUpdate(e, p, decay, 0, g.total);
-    scatter(e, qs.map((q) => q.ema), g.segs);
-    e.dispose(); p.dispose();
-  }
+  overPairs(pairs.map((q) => ({ dst: q.ema, src: q.param })), 'flat ema', cap, (e, p, n) => {
+    emaUpdate(e, p, decay, 0, n);
+    return e;
+  });
 }
 
 /** acc += add for every pair, in place (the bits of add(acc, add) per tensor), one dispatch per flat group. */
@@ -151,15 +163,5 @@ export function flatAddInto(pairs: readonly { acc: Tensor; add: Tensor }[], cap?
   if (!pairs.length) return;
   checkF32('gradient sum', pairs.flatMap((q) => [q.acc, q.add]));
   for (const q of pairs) if (q.acc.numel !== q.add.numel) throw new Error(`gradient sum: ${q.add.label ?? 'a gradient'} [${q.add.shape.join(', ')}] does not match [${q.acc.shape.join(', ')}]`);
-  const device = pairs[0]!.acc.device;
-  for (const g of planGroups(pairs.map((q) => q.acc.numel), cap)) {
-    const qs = g.members.map((i) => pairs[i]!);
-    const a = Tensor.empty(device, [g.total], 'f32', 'flat gradient sum');
-    const b = Tensor.empty(device, [g.total], 'f32', 'flat gradient');
-    gather(a, qs.map((q) => q.acc), g.segs);
-    gather(b, qs.map((q) => q.add), g.segs);
-    const c = add(a, b);
-    scatter(c, qs.map((q) => q.acc), g.segs);
-    a.dispose(); b.dispose(); c.dispose();
-  }
+  overPairs(pairs.map((q) => ({ dst: q.acc, src: q.add })), 'flat gradient sum', cap, (a, b) => add(a, b));
 }
