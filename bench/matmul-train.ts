@@ -11,10 +11,6 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import { join } from 'node:path';
 import { Device, type ProfileEntry } from '../engine/gpu/device.js';
-import { openCheckpoint } from '../engine/io/checkpoint.js';
-import { makeTinyCheckpoint } from '../engine/io/make-tiny.js';
-import { SeededRandom } from '../engine/io/tiny-random.js';
-import { LN_EPS } from '../engine/model/vchitect.js';
 import { TrainState, trainStep } from '../engine/train/train-step.js';
 import { linear } from '../engine/ops/linear.js';
 import { linearBackward } from '../engine/ops/linear-backward.js';
@@ -22,6 +18,7 @@ import type { Epilogue } from '../engine/ops/matmul.js';
 import { Tensor } from '../engine/tensor.js';
 import { parseBenchArgs } from './cli.js';
 import { median } from './timing.js';
+import { deviceParams, rankItem, tinyTransformer } from './train-rank-memory.js';
 
 /** The linears of the shapes transformer (D=64, 8 frames x 16 visual tokens, 32 text tokens; bench:train's model). */
 const DEFAULT_PROBLEMS = '128,64,64;256,64,64;32,64,64;256,64,256,gelu;256,256,64,gate;1,64,384;1,256,64';
@@ -98,19 +95,10 @@ if (args.flag('step')) {
 /** Interleaved whole training steps per candidate: process CPU time and wall per step (the first round warms up). */
 async function timeSteps(): Promise<void> {
   const dir = await mkdtemp(join(os.tmpdir(), 'mm-train-'));
-  await makeTinyCheckpoint(dir, { transformer: { num_layers: 6, num_attention_heads: 4, attention_head_dim: 16 } });
-  const ckpt = await openCheckpoint(dir);
-  const store = ckpt.transformer.weights;
-  const params = new Map<string, Tensor>();
-  for (const k of store.keys()) params.set(k, Tensor.from(device, await store.readFloat32(k), [...store.info(k).shape], 'f32', k));
-  const c = ckpt.transformer.config as unknown as Record<string, number>;
-  const shape = { numLayers: c.num_layers!, heads: c.num_attention_heads!, patchSize: 2, eps: LN_EPS };
-  const rng = new SeededRandom(1);
-  const items = [{
-    x0: Tensor.from(device, rng.normals(8 * 16 * 64), [1, 8, 16, 8, 8], 'f32'),
-    context: Tensor.from(device, rng.normals(32 * c.joint_attention_dim!), [1, 32, c.joint_attention_dim!], 'f32'),
-    pooled: Tensor.from(device, rng.normals(c.pooled_projection_dim!), [1, c.pooled_projection_dim!], 'f32'),
-  }];
+  const m = await tinyTransformer(dir, 6, 4, 16);
+  const params = deviceParams(m.host, device);
+  const shape = m.shape;
+  const items = [rankItem(m, device, { F: 8, S: 8, Tn: 32, seed: 1 })];
   const state = new TrainState(params, { ema: true });
   const opts = { seed: 1, lr: 0, sigma: { sampling: 'logit_normal', shift: 3 } as const, clip: 1, emaDecay: {} };
   const cpu = cands.map(() => [] as number[]);

@@ -18,6 +18,7 @@ import type { ModelShape } from '../engine/train/vchitect-backward.js';
 import { batchShare } from '../engine/train/zero-layout.js';
 import { median } from './timing.js';
 import type { HostItem } from './torch-train-peer.js';
+import { deviceParams } from './train-rank-memory.js';
 
 export interface ParallelOption {
   /** The --parallel name. */
@@ -82,7 +83,7 @@ export async function measureParallel(opt: ParallelOption, inp: ParallelInput): 
     const groups = opt.sp > 1 ? await spDataGroups(w, opt.sp, inp.shape.heads) : { dp: w, sp: null };
     const share = batchShare(opt.batch, groups.dp.size, groups.dp.rank);
     const base = device.pool.stats.liveBytes;
-    const params = new Map([...inp.host].map(([k, h]) => [k, Tensor.from(device, h.data, h.shape, 'f32', k)]));
+    const params = deviceParams(inp.host, device);
     const trainer = DistributedTrainer.create(groups.dp, params, inp.shape, { zero: opt.zero, ema: true, sp: groups.sp ?? undefined });
     const items: TrainBatch[] = inp.items.slice(share.offset, share.offset + share.count).map((it) => ({
       x0: Tensor.from(device, it.x0.data, it.x0.shape, 'f32', 'x0'),

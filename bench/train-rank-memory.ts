@@ -52,6 +52,11 @@ export async function tinyTransformer(dir: string, layers: number, heads: number
   return { host, nParams, shape, C: cfg.in_channels!, J: cfg.joint_attention_dim!, P: cfg.pooled_projection_dim! };
 }
 
+/** The host weights as labelled f32 tensors on `device` (a fresh copy: a training step updates them in place). */
+export function deviceParams(host: HostWeights, device: Device): Map<string, Tensor> {
+  return new Map([...host].map(([k, h]) => [k, Tensor.from(device, h.data, h.shape, 'f32', k)]));
+}
+
 /** An item: F frames of S x S latents, Tn text tokens; x0 from seed, context from seed + 10, pooled from seed + 20. */
 export interface RankItem { F: number; S: number; Tn: number; seed: number }
 
@@ -89,7 +94,7 @@ export interface RankRun {
 export async function measureRank(m: TinyTransformer, o: RankRun): Promise<{ persistent: number; peak: number; sent: number }> {
   const { device } = o;
   const base = device.pool.stats.liveBytes;
-  const params = new Map([...m.host].map(([k, h]) => [k, Tensor.from(device, h.data, h.shape, 'f32')]));
+  const params = deviceParams(m.host, device);
   const trainer = DistributedTrainer.create(o.group, params, m.shape, { zero: o.zero, ema: true, sp: o.sp });
   const persistent = trainer.memory().liveBytes - base;
   const item = rankItem(m, device, o.item);
@@ -129,7 +134,7 @@ export async function openSpRanks(m: TinyTransformer, devices: readonly Device[]
     const device = devices[r]!;
     const groups = await spDataGroups(ProcessGroup.world(t), sp, m.shape.heads);
     const base = device.pool.stats.liveBytes;
-    const params = new Map([...m.host].map(([k, h]) => [k, Tensor.from(device, h.data, h.shape, 'f32')]));
+    const params = deviceParams(m.host, device);
     return { device, base, trainer: DistributedTrainer.create(groups.dp, params, m.shape, { zero: 0, ema: true, sp: groups.sp }) };
   }));
   const ranks = opened.flatMap((x) => (x.status === 'fulfilled' ? [x.value] : []));

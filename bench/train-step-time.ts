@@ -8,32 +8,18 @@ import os from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { Device } from '../engine/gpu/device.js';
-import { openCheckpoint } from '../engine/io/checkpoint.js';
-import { makeTinyCheckpoint } from '../engine/io/make-tiny.js';
-import { SeededRandom } from '../engine/io/tiny-random.js';
-import { LN_EPS } from '../engine/model/vchitect.js';
-import { Tensor } from '../engine/tensor.js';
 import { TrainState, trainStep } from '../engine/train/train-step.js';
+import { deviceParams, rankItem, tinyTransformer } from './train-rank-memory.js';
 
 const { values: a } = parseArgs({ options: { batch: { type: 'string', default: '2' }, steps: { type: 'string', default: '12' } } });
 const K = Number(a.batch), STEPS = Number(a.steps);
 if (!(Number.isInteger(K) && K >= 1 && Number.isInteger(STEPS) && STEPS >= 1)) throw new Error('--batch and --steps must be positive integers');
 const device = await Device.create({ label: 'train-step-time' });
 const dir = await mkdtemp(join(os.tmpdir(), 'parallax-step-time-'));
-await makeTinyCheckpoint(dir, { transformer: { num_layers: 6, num_attention_heads: 4, attention_head_dim: 16 } });
-const ckpt = await openCheckpoint(dir);
-const store = ckpt.transformer.weights;
-const params = new Map<string, Tensor>();
-for (const k of store.keys()) params.set(k, Tensor.from(device, await store.readFloat32(k), [...store.info(k).shape], 'f32', k));
-const c = ckpt.transformer.config as unknown as Record<string, number>;
-await ckpt.close();
-const shape = { numLayers: c.num_layers!, heads: c.num_attention_heads!, patchSize: 2, eps: LN_EPS };
-const rng = new SeededRandom(1);
-const items = Array.from({ length: K }, () => ({
-  x0: Tensor.from(device, rng.normals(8 * c.in_channels! * 64), [1, 8, c.in_channels!, 8, 8], 'f32'),
-  context: Tensor.from(device, rng.normals(32 * c.joint_attention_dim!), [1, 32, c.joint_attention_dim!], 'f32'),
-  pooled: Tensor.from(device, rng.normals(c.pooled_projection_dim!), [1, c.pooled_projection_dim!], 'f32'),
-}));
+const m = await tinyTransformer(dir, 6, 4, 16);
+const params = deviceParams(m.host, device);
+const shape = m.shape;
+const items = Array.from({ length: K }, (_, i) => rankItem(m, device, { F: 8, S: 8, Tn: 32, seed: 1 + 100 * i }));
 const state = new TrainState(params, { ema: true });
 const opts = { seed: 1, lr: 1e-4, sigma: { sampling: 'logit_normal', shift: 3 } as const, clip: 1, emaDecay: {} };
 await trainStep(state, params, shape, items, opts);

@@ -29,7 +29,7 @@ import { defaultTorchThreads } from './peers.js';
 import { median } from './timing.js';
 import { startTorchTrain, type HostDraw, type HostItem, type TorchTrainPeer } from './torch-train-peer.js';
 import { trainStepFlops, type TrainShape } from './train-flops.js';
-import { openSpRanks, type TinyTransformer } from './train-rank-memory.js';
+import { deviceParams, openSpRanks, type TinyTransformer } from './train-rank-memory.js';
 import { searchLongest, spRowSplit, type Probe } from './train-search.js';
 
 interface TrainConfig {
@@ -228,7 +228,7 @@ async function loadModel(cfg: TrainConfig): Promise<Model> {
 }
 
 function freshParams(m: Model): Map<string, Tensor> {
-  return new Map([...m.host].map(([k, h]) => [k, Tensor.from(device, h.data, h.shape, 'f32', k)]));
+  return deviceParams(m.host, device);
 }
 
 function hostItems(m: Model, K: number, frames: number): HostItem[] {

@@ -5,11 +5,12 @@
 //   init  parallax make-tiny       the `shapes` preset: 32 text tokens, D = 64, 6 layers, random weights
 //   vae   parallax train-vae       the tiny AutoencoderKL on random 32x32 crops of the clips' frames (cheap steps)
 //   vae2  parallax train-vae       then on whole 64x64 frames (shapes whole, not cut by the crops), from vae's weights
-//   dit   parallax train           the transformer on the trained VAE's cached latents (frozen text encoders)
+//   dit   parallax train           the transformer on the trained VAE's cached latents (frozen text encoders), constant lr
+//   dit2  parallax train           then from dit's EMA weights with the lr decaying to 0 (cosine): the annealing phase
 //   eval  parallax eval-prompts    held-out prompts, attributes read back from the frames
 //   ship  models/shapes/           the trained checkpoint (EMA weights) without its training state
 // Usage: node scripts/train-tiny.mjs [--dir runs/shapes] [--only STAGE[,STAGE]] [--until STAGE] [--vae-steps N]
-//        [--vae2-steps N] [--dit-steps N] [--clips N]. Ctrl-C stops the running stage after its current step, saved; rerun to continue.
+//        [--vae2-steps N] [--dit-steps N] [--dit2-steps N] [--clips N] (--dit2-steps 0: no dit2; eval and ship take dit). Ctrl-C stops the running stage after its current step, saved; rerun to continue.
 import { spawnSync } from 'node:child_process';
 import { cpSync, existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
@@ -17,7 +18,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
-const STAGES = ['data', 'init', 'vae', 'vae2', 'dit', 'eval', 'ship'];
+const STAGES = ['data', 'init', 'vae', 'vae2', 'dit', 'dit2', 'eval', 'ship'];
 const { values: a } = parseArgs({
   options: {
     dir: { type: 'string', default: 'runs/shapes' },
@@ -26,7 +27,8 @@ const { values: a } = parseArgs({
     clips: { type: 'string', default: '480' },
     'vae-steps': { type: 'string', default: '600' },
     'vae2-steps': { type: 'string', default: '1500' },
-    'dit-steps': { type: 'string', default: '6000' },
+    'dit-steps': { type: 'string', default: '20000' },
+    'dit2-steps': { type: 'string', default: '13000' },
     help: { type: 'boolean', short: 'h' },
   },
 });
@@ -44,7 +46,10 @@ const P = {
   vae: join(dir, 'vae'),
   vae2: join(dir, 'vae2'),
   dit: join(dir, 'dit'),
+  dit2: join(dir, 'dit2'),
 };
+// the transformer that eval and ship take: the annealed one unless that stage is switched off
+const final = Number(a['dit2-steps']) > 0 ? P.dit2 : P.dit;
 const want = (s) => (only ? only.includes(s) : STAGES.indexOf(s) <= STAGES.indexOf(a.until));
 
 function parallax(args) {
@@ -84,14 +89,18 @@ if (want('dit')) {
   train('train', P.dit, Number(a['dit-steps']), ['--model', P.vae2, '--data', meta, '--batch', '2', '--lr', '5e-4', '--warmup', '200',
     '--save-every', '200', '--sample-every', '500', '--log-every', '20', '--sample-steps', '20', '--sample-guidance', '4']);
 }
-if (want('eval')) parallax(['eval-prompts', '--model', P.dit, '--steps', '20', '--seeds', '2', '--out', join(dir, 'eval.json'), '--sheet', join(dir, 'eval.png')]);
+if (want('dit2') && Number(a['dit2-steps']) > 0) {
+  train('train', P.dit2, Number(a['dit2-steps']), ['--model', P.dit, '--data', meta, '--batch', '2', '--lr', '3e-4', '--warmup', '100',
+    '--lr-schedule', 'cosine', '--seed', '1', '--save-every', '200', '--sample-every', '1000', '--log-every', '20', '--sample-steps', '20', '--sample-guidance', '4']);
+}
+if (want('eval')) parallax(['eval-prompts', '--model', final, '--steps', '20', '--seeds', '2', '--out', join(dir, 'eval.json'), '--sheet', join(dir, 'eval.png')]);
 if (want('ship')) {
   const to = join(root, 'models', 'shapes');
   rmSync(to, { recursive: true, force: true });
-  cpSync(P.dit, to, { recursive: true, filter: (src) => !/[/\\](train-state(\.old)?|cache|samples)([/\\]|$)/.test(src.slice(P.dit.length)) });
+  cpSync(final, to, { recursive: true, filter: (src) => !/[/\\](train-state(\.old)?|cache|samples|train-log\.jsonl)([/\\]|$)/.test(src.slice(final.length)) });
   // the model card (engine/io/default-model.ts): recommended settings as the samples and eval used them
   const evalFile = join(dir, 'eval.json');
-  const training = { recipe: 'npm run train:tiny', steps: savedStep(P.dit), eval: existsSync(evalFile) ? JSON.parse(readFileSync(evalFile, 'utf8')).accuracy ?? null : null };
+  const training = { recipe: 'npm run train:tiny', steps: savedStep(P.dit) + (final === P.dit2 ? savedStep(P.dit2) : 0), eval: existsSync(evalFile) ? JSON.parse(readFileSync(evalFile, 'utf8')).accuracy ?? null : null };
   const card = `import('./engine/io/default-model.ts').then((m) => m.writeShapesModelCard(${JSON.stringify(to)}, { steps: 20, guidance: 4, training: ${JSON.stringify(training)} }))`;
   const r = spawnSync(process.execPath, ['--import', 'tsx', '-e', card], { stdio: 'inherit', cwd: root });
   if (r.status !== 0) throw new Error('writing the model card failed');

@@ -51,6 +51,7 @@ export function registerEvalPrompts(program: Command): void {
     .option('--height <px>', 'height', parseIntArg('--height', 16), 64)
     .option('--steps <n>', 'denoising steps', parseIntArg('--steps', 1), 20)
     .option('--guidance <g>', 'classifier-free guidance scale', parseFloatArg('--guidance', 0), 4)
+    .addOption(new Option('--guidance-mode <mode>', 'reference: the Vchitect per-step weight; constant: plain CFG').choices(['reference', 'constant']).default('reference'))
     .option('--seeds <n>', 'videos per prompt (seeds seed, seed+1, ...)', parseIntArg('--seeds', 1), 1)
     .option('--seed <n>', 'first seed', parseIntArg('--seed', 0), 0)
     .addOption(new Option('--backend <name>', 'gpu (WebGPU) or reference (float64 CPU, slow)').choices(BACKEND_NAMES).default('gpu'))
@@ -62,12 +63,12 @@ export function registerEvalPrompts(program: Command): void {
       const prompts = o.prompts ? await readEvalPrompts(o.prompts) : heldOutPrompts();
       const pipe = await TextToVideoPipeline.fromPretrained(o.model, { backend: o.backend, backendOptions: { dtype: o.dtype } });
       try {
-        const settings: EvalSettings = { frames: o.frames, width: o.width, height: o.height, steps: o.steps, guidance: o.guidance, seeds: o.seeds, seed: o.seed };
+        const settings: EvalSettings = { frames: o.frames, width: o.width, height: o.height, steps: o.steps, guidance: o.guidance, guidanceMode: o.guidanceMode, seeds: o.seeds, seed: o.seed };
         const report = await evaluatePrompts(pipe, prompts, settings, (done, total, s) => {
           const marks = ATTRIBUTE_NAMES.map((a) => `${a} ${s.correct[a] ? 'ok' : `${s.got[a]}`}`).join(', ');
           console.error(`[${done}/${total}] "${s.prompt}" seed ${s.seed}: ${marks}`);
         });
-        console.log(`prompt following over ${report.samples.length} videos (${prompts.length} prompts x ${o.seeds} seeds, ${o.width}x${o.height}x${o.frames}, ${o.steps} steps, guidance ${o.guidance}):`);
+        console.log(`prompt following over ${report.samples.length} videos (${prompts.length} prompts x ${o.seeds} seeds, ${o.width}x${o.height}x${o.frames}, ${o.steps} steps, guidance ${o.guidance} ${o.guidanceMode}):`);
         console.log('| attribute | correct | target 80% |\n|---|---|---|');
         for (const a of [...ATTRIBUTE_NAMES, 'all'] as const) {
           const acc = report.accuracy[a];

@@ -4,6 +4,7 @@
 
 import type { DecodedVideo } from '../pipeline/backend.js';
 import type { GenerateOptions } from '../pipeline/text-to-video.js';
+import type { GuidanceMode } from '../reference/flow-match.js';
 import { readClip, type ClipReading } from './attributes.js';
 import { caption, heldOutCombinations, type Attributes } from './synth.js';
 
@@ -26,6 +27,8 @@ export interface EvalSettings {
   height: number;
   steps: number;
   guidance: number;
+  /** How the CFG weight varies over the steps (default 'reference', the Vchitect pipeline's). */
+  guidanceMode?: GuidanceMode;
   /** Seeds per prompt: seed, seed + 1, ... */
   seeds: number;
   seed: number;
@@ -66,7 +69,7 @@ export async function evaluatePrompts(
   for (const p of prompts) {
     for (let k = 0; k < s.seeds; k++) {
       const seed = s.seed + k;
-      const r = await pipe.generate({ prompt: p.text, frames: s.frames, width: s.width, height: s.height, steps: s.steps, guidance: s.guidance, seed });
+      const r = await pipe.generate({ prompt: p.text, frames: s.frames, width: s.width, height: s.height, steps: s.steps, guidance: s.guidance, guidanceMode: s.guidanceMode, seed });
       const { width, height, frames } = r.video;
       const got = readClip(frames, width, height);
       const correct = Object.fromEntries(ATTRIBUTE_NAMES.map((a) => [a, got[a] === p.attributes[a]])) as Record<AttributeName, boolean>;

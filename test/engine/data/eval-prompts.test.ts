@@ -50,6 +50,14 @@ describe('eval-prompts', () => {
     await expect(evaluatePrompts(blank, [], settings)).rejects.toThrow(/no prompts/);
   });
 
+  it('passes the settings, the guidance mode included, to the generator', async () => {
+    const asked: unknown[] = [];
+    const spy: VideoGenerator = { generate: async (o) => (asked.push({ steps: o.steps, guidance: o.guidance, guidanceMode: o.guidanceMode }), renderer((a) => a).generate(o)) };
+    await evaluatePrompts(spy, prompts.slice(0, 1), { ...settings, seeds: 1, steps: 7, guidance: 3, guidanceMode: 'constant' });
+    await evaluatePrompts(spy, prompts.slice(0, 1), { ...settings, seeds: 1 });
+    expect(asked).toEqual([{ steps: 7, guidance: 3, guidanceMode: 'constant' }, { steps: 1, guidance: 1, guidanceMode: undefined }]);
+  });
+
   it('lays out a contact sheet of first and last frames', async () => {
     const r = await evaluatePrompts(renderer((a) => a), prompts.slice(0, 2), { ...settings, seeds: 1 });
     const sheet = contactSheet(r.samples, 48, 48);
