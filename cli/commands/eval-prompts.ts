@@ -5,7 +5,7 @@
 import { Option, type Command } from 'commander';
 import { readFile, writeFile, mkdir } from 'node:fs/promises';
 import { dirname } from 'node:path';
-import { ATTRIBUTE_NAMES, contactSheet, evaluatePrompts, heldOutPrompts, type EvalPrompt, type EvalSettings } from '../../engine/data/eval-prompts.js';
+import { ATTRIBUTE_NAMES, confusion, confusionLines, contactSheet, evaluatePrompts, heldOutPrompts, type EvalPrompt, type EvalSettings } from '../../engine/data/eval-prompts.js';
 import { BACKEND_NAMES, type BackendName } from '../../engine/pipeline/backends.js';
 import { TextToVideoPipeline } from '../../engine/pipeline/text-to-video.js';
 import { encodeRgbPng } from '../../engine/video/png.js';
@@ -74,10 +74,11 @@ export function registerEvalPrompts(program: Command): void {
           const acc = report.accuracy[a];
           console.log(`| ${a} | ${(100 * acc).toFixed(1)}% | ${a === 'all' ? '' : acc >= 0.8 ? 'met' : 'not met'} |`);
         }
+        for (const a of ATTRIBUTE_NAMES) console.log(`${a}, wanted -> read back: ${confusionLines(report.samples, a).join('; ')}`);
         if (o.out) {
           await mkdir(dirname(o.out), { recursive: true });
           const samples = report.samples.map(({ firstFrame: _f, lastFrame: _l, ...rest }) => rest);
-          await writeFile(o.out, JSON.stringify({ model: o.model, settings: report.settings, accuracy: report.accuracy, samples }, null, 2) + '\n');
+          await writeFile(o.out, JSON.stringify({ model: o.model, settings: report.settings, accuracy: report.accuracy, confusion: Object.fromEntries(ATTRIBUTE_NAMES.map((a) => [a, Object.fromEntries([...confusion(report.samples, a)].map(([w, row]) => [w, Object.fromEntries(row)]))])), samples }, null, 2) + '\n');
         }
         if (o.sheet) {
           const sheet = contactSheet(report.samples, o.width, o.height);

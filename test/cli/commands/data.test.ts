@@ -64,12 +64,15 @@ describe('parallax eval-prompts', () => {
       expect((await parallax(['make-tiny', ck])).code).toBe(0);
       const prompts = join(dir, 'p.jsonl');
       await writeFile(prompts, JSON.stringify({ text: 'a red circle moving left on a blue background', attributes: { colour: 'red', shape: 'circle', direction: 'left', background: 'blue' } }) + '\n');
-      const r = await parallax(['eval-prompts', '--model', ck, '--prompts', prompts, '--width', '32', '--height', '32', '--frames', '2', '--steps', '1', '--out', join(dir, 'r.json'), '--sheet', join(dir, 's.png')]);
+      const r = await parallax(['eval-prompts', '--model', ck, '--prompts', prompts, '--width', '32', '--height', '32', '--frames', '2', '--steps', '1', '--guidance-mode', 'constant', '--out', join(dir, 'r.json'), '--sheet', join(dir, 's.png')]);
       expect(r.stderr).toMatch(/\[1\/1\] "a red circle moving left on a blue background" seed 0/);
       expect(r.code).toBe(0);
       expect(r.stdout).toMatch(/\| colour \| \d+\.\d% \|/);
       const report = JSON.parse(readFileSync(join(dir, 'r.json'), 'utf8'));
       expect(report.samples.length).toBe(1);
+      expect(report.settings.guidanceMode).toBe('constant');
+      expect(r.stdout).toMatch(/direction, wanted -> read back: left -> \w+ 1/);
+      expect(Object.keys(report.confusion.direction)).toEqual(['left']);
       expect(Object.keys(report.accuracy).sort()).toEqual(['all', 'background', 'colour', 'direction', 'shape']);
       expect(readFileSync(join(dir, 's.png')).subarray(1, 4).toString()).toBe('PNG');
       await writeFile(prompts, '{"text": "no attributes"}\n');

@@ -1,7 +1,7 @@
 // Prompt-following evaluation scored on generators whose answers are known: one that renders exactly what each
 // prompt asks (everything correct), one that gets the colour wrong, one that shows nothing.
 import { describe, expect, it } from 'vitest';
-import { contactSheet, evaluatePrompts, heldOutPrompts, type VideoGenerator } from '../../../engine/data/eval-prompts.js';
+import { confusion, confusionLines, contactSheet, evaluatePrompts, heldOutPrompts, type EvalSample, type VideoGenerator } from '../../../engine/data/eval-prompts.js';
 import { SHAPE_COLOURS, randomGeometry, renderClip, type Attributes, type ShapeColour } from '../../../engine/data/synth.js';
 import { mulberry32 } from '../../../engine/mulberry32.js';
 
@@ -39,6 +39,11 @@ describe('eval-prompts', () => {
     };
     const r = await evaluatePrompts(renderer(wrongColour), prompts, settings);
     expect(r.accuracy).toEqual({ colour: 0, shape: 1, direction: 1, background: 1, all: 0 });
+    // the confusion rows: every wanted colour read back as wrongColour's pick, every direction as itself
+    for (const [want, row] of confusion(r.samples, 'colour')) expect([...row.keys()].every((got) => got !== want)).toBe(true);
+    const dirs = confusion(r.samples, 'direction');
+    for (const [want, row] of dirs) expect([...row]).toEqual([[want, r.samples.filter((x) => x.want.direction === want).length]]);
+    expect(confusionLines(r.samples, 'direction').length).toBe(dirs.size);
   });
 
   it('reads nothing from a blank video, and refuses an empty prompt list', async () => {
@@ -56,6 +61,14 @@ describe('eval-prompts', () => {
     await evaluatePrompts(spy, prompts.slice(0, 1), { ...settings, seeds: 1, steps: 7, guidance: 3, guidanceMode: 'constant' });
     await evaluatePrompts(spy, prompts.slice(0, 1), { ...settings, seeds: 1 });
     expect(asked).toEqual([{ steps: 7, guidance: 3, guidanceMode: 'constant' }, { steps: 1, guidance: 1, guidanceMode: undefined }]);
+  });
+
+  it('counts wanted -> read-back pairs, most read first', () => {
+    const a = { colour: 'red', shape: 'circle', background: 'black' } as const;
+    const sample = (want: string, got: string) => ({ want: { ...a, direction: want }, got: { ...a, direction: got } }) as unknown as EvalSample;
+    const samples = [sample('left', 'up'), sample('left', 'left'), sample('down', 'none'), sample('left', 'up')];
+    expect(confusionLines(samples, 'direction')).toEqual(['left -> up 2, left 1', 'down -> none 1']);
+    expect(Object.fromEntries(confusion(samples, 'direction').get('left')!)).toEqual({ up: 2, left: 1 });
   });
 
   it('lays out a contact sheet of first and last frames', async () => {
