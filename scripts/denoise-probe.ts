@@ -12,9 +12,8 @@ import { VaeModel } from '../engine/model/vae.js';
 import { GpuBackend } from '../engine/pipeline/gpu-backend.js';
 import { TextToVideoPipeline } from '../engine/pipeline/text-to-video.js';
 import { SeededRandom } from '../engine/io/tiny-random.js';
-import { Tensor } from '../engine/tensor.js';
 import { decodeTrainClip } from '../engine/train/frame-cache.js';
-import { rgbToPlanar } from '../engine/train/train-cache.js';
+import { encodeFramesToLatents } from '../engine/train/train-cache.js';
 import { readTrainClips } from '../engine/train/train-meta.js';
 import { encodeRgbPng } from '../engine/video/png.js';
 
@@ -40,21 +39,8 @@ const be = pipe.backend;
 const vae = await VaeModel.load(be.device, pipe.checkpoint!.vae, { dtype: 'f32' });
 const rows: { frames: Uint8Array[]; width: number; height: number }[] = [];
 for (const c of clips) {
-  const frames = await decodeTrainClip(c);
-  const lat: Float32Array[] = [];
-  let chw: number[] = [];
-  for (const f of frames) {
-    const img = Tensor.from(be.device, rgbToPlanar(f, c.height, c.width), [3, c.height, c.width], 'f32', 'frame');
-    const l = vae.encodeLatent(img);
-    chw = [...l.shape];
-    lat.push(Float32Array.from(await l.read()));
-    l.dispose();
-    img.dispose();
-  }
-  const per = lat[0]!.length;
-  const x0 = new Float32Array(per * lat.length);
-  lat.forEach((l, i) => x0.set(l, i * per));
-  const shape = [1, lat.length, ...chw];
+  const { data: x0, shape: fchw } = await encodeFramesToLatents(vae, await decodeTrainClip(c), c.height, c.width);
+  const shape = [1, ...fchw];
   const clean = await be.decode({ data: x0, shape });
   rows.push(clean);
   const text = await be.encodeText(c.text);

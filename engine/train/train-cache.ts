@@ -169,11 +169,17 @@ export async function buildTrainCache(clips: readonly TrainClip[], o: BuildCache
 }
 
 async function encodeClip(vae: VaeModel, c: TrainClip, meta: string, file: string): Promise<[number, number, number, number]> {
-  const frames = await decodeTrainClip(c);
+  const { data, shape } = await encodeFramesToLatents(vae, await decodeTrainClip(c), c.height, c.width);
+  await writeAtomic(file, { latents: { shape, data } });
+  return shape;
+}
+
+/** RGB frames (interleaved, height x width) -> their VAE latents [F, C, h, w] (posterior mean, scaled as the cache stores them). */
+export async function encodeFramesToLatents(vae: VaeModel, frames: readonly Uint8Array[], height: number, width: number): Promise<{ data: Float32Array; shape: [number, number, number, number] }> {
   const parts: Float32Array[] = [];
   let shape: number[] = [];
   for (const f of frames) {
-    const img = Tensor.from(vae.device, rgbToPlanar(f, c.height, c.width), [3, c.height, c.width], 'f32', 'frame');
+    const img = Tensor.from(vae.device, rgbToPlanar(f, height, width), [3, height, width], 'f32', 'frame');
     const lat = vae.encodeLatent(img);
     img.dispose();
     shape = [...lat.shape];
@@ -183,9 +189,7 @@ async function encodeClip(vae: VaeModel, c: TrainClip, meta: string, file: strin
   const per = parts[0]!.length;
   const data = new Float32Array(per * parts.length);
   parts.forEach((p, i) => data.set(p, i * per));
-  const full: [number, number, number, number] = [parts.length, shape[0]!, shape[1]!, shape[2]!];
-  await writeAtomic(file, { latents: { shape: full, data } });
-  return full;
+  return { data, shape: [parts.length, shape[0]!, shape[1]!, shape[2]!] };
 }
 
 /** Reads a clip's cached latents [F, C, h, w] (frames start..start+count). */
