@@ -78,7 +78,7 @@ export function registerEvalPrompts(program: Command): void {
         if (o.out) {
           await mkdir(dirname(o.out), { recursive: true });
           const samples = report.samples.map(({ firstFrame: _f, lastFrame: _l, ...rest }) => rest);
-          await writeFile(o.out, JSON.stringify({ model: o.model, settings: report.settings, accuracy: report.accuracy, confusion: Object.fromEntries(ATTRIBUTE_NAMES.map((a) => [a, Object.fromEntries([...confusion(report.samples, a)].map(([w, row]) => [w, Object.fromEntries(row)]))])), samples }, null, 2) + '\n');
+          await writeFile(o.out, JSON.stringify({ model: o.model, settings: report.settings, accuracy: report.accuracy, confusion: Object.fromEntries(ATTRIBUTE_NAMES.map((a) => [a, confusion(report.samples, a)])), samples }, null, 2) + '\n');
         }
         if (o.sheet) {
           const sheet = contactSheet(report.samples, o.width, o.height);

@@ -89,18 +89,18 @@ export async function evaluatePrompts(
 }
 
 /** Counts of (wanted, read back) values of one attribute over the samples: rows are the wanted values, in first-seen order. */
-export function confusion(samples: readonly EvalSample[], attr: AttributeName): Map<string, Map<string, number>> {
-  const rows = new Map<string, Map<string, number>>();
+export function confusion(samples: readonly EvalSample[], attr: AttributeName): Record<string, Record<string, number>> {
+  const rows: Record<string, Record<string, number>> = {};
   for (const s of samples) {
-    const row = rows.get(s.want[attr]) ?? rows.set(s.want[attr], new Map()).get(s.want[attr])!;
-    row.set(s.got[attr], (row.get(s.got[attr]) ?? 0) + 1);
+    const row = (rows[s.want[attr]] ??= {});
+    row[s.got[attr]] = (row[s.got[attr]] ?? 0) + 1;
   }
   return rows;
 }
 
 /** One line per wanted value: "left -> left 3, up 2, none 1" (most read first). */
 export function confusionLines(samples: readonly EvalSample[], attr: AttributeName): string[] {
-  return [...confusion(samples, attr)].map(([want, row]) => `${want} -> ${[...row].sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0])).map(([got, n]) => `${got} ${n}`).join(', ')}`);
+  return Object.entries(confusion(samples, attr)).map(([want, row]) => `${want} -> ${Object.entries(row).sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0])).map(([got, n]) => `${got} ${n}`).join(', ')}`);
 }
 
 /** A contact sheet: one row per sample, first and last frame side by side (RGB, 2W x (H * rows)). */
