@@ -8,7 +8,6 @@
 import { writeFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import { readClip } from '../engine/data/attributes.js';
-import { VaeModel } from '../engine/model/vae.js';
 import { GpuBackend } from '../engine/pipeline/gpu-backend.js';
 import { TextToVideoPipeline } from '../engine/pipeline/text-to-video.js';
 import { SeededRandom } from '../engine/io/tiny-random.js';
@@ -36,7 +35,7 @@ const clips = a.clips!.split(',').map((i) => {
 const pipe = await TextToVideoPipeline.fromPretrained(a.model, { backend: 'gpu' });
 if (!(pipe.backend instanceof GpuBackend)) throw new Error('the probe needs the GPU backend');
 const be = pipe.backend;
-const vae = await VaeModel.load(be.device, pipe.checkpoint!.vae, { dtype: 'f32' });
+const vae = await be.vaeModel();
 const rows: { frames: Uint8Array[]; width: number; height: number }[] = [];
 for (const c of clips) {
   const { data: x0, shape: fchw } = await encodeFramesToLatents(vae, await decodeTrainClip(c), c.height, c.width);
@@ -59,7 +58,6 @@ for (const c of clips) {
   }
   console.log(`${c.rel} "${c.text}": ${line.join(' | ')}`);
 }
-await vae.dispose?.();
 await pipe.dispose();
 
 // the picture: rows of frames, 3x nearest upscale, 2 px white gaps

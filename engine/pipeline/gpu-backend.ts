@@ -13,6 +13,7 @@ import type { BackendModelInfo, DecodedVideo, ModelBackend, Tensor32, TextCondit
 import { backendInfoFromCheckpoint, partialBackendInfo } from './backend-info.js';
 import { GpuTextEncoders } from './gpu-text-encoders.js';
 import { LazyVae, readAndDispose, requireComputeDtype, sumLoadReports, TextTensorCache } from './gpu-backend-parts.js';
+import type { VaeModel } from '../model/vae.js';
 
 export interface GpuBackendOptions {
   dtype?: DType;
@@ -115,6 +116,11 @@ export class GpuBackend implements ModelBackend {
   private forward(hidden: Tensor, timestep: number, text: TextConditioning): Tensor {
     const { context, pooled } = this.textTensors.get(text);
     return this.transformer.forward({ hidden, timestep, context, pooled });
+  }
+
+  /** The VAE (loaded on first use and owned by the backend), for tools that encode frames as well as decode them. */
+  vaeModel(): Promise<VaeModel> {
+    return this.vae.get();
   }
 
   async decode(latents: Tensor32): Promise<DecodedVideo> {
